@@ -1,0 +1,20 @@
+"""minitorch_cv: a pure-NumPy deep-learning library for computer vision.
+
+Every layer has a hand-written forward and backward pass (no autograd); the API follows
+PyTorch's names so that lessons and weights carry over. See README.md.
+"""
+
+from . import functional, nn, optim
+
+__version__ = "0.1.0"
+
+__all__ = ["functional", "nn", "optim", "theory", "models", "io", "data", "train",
+           "gradcheck", "viz", "kernels", "__version__"]
+
+
+def __getattr__(name):
+    # Heavier subpackages load on first use, so `import minitorch_cv` stays fast.
+    import importlib
+    if name in ("theory", "models", "io", "data", "train", "gradcheck", "viz", "kernels"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'minitorch_cv' has no attribute {name!r}")

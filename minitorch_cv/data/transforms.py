@@ -1,0 +1,479 @@
+"""Transforms on whole batches of images (data augmentation and preprocessing).
+
+Every transform is a callable ``t(batch, rng) -> batch``:
+
+- ``batch`` is an array of shape ``(N, C, H, W)`` (NCHW, like PyTorch);
+- ``rng`` is a :class:`numpy.random.Generator`. Random transforms draw from it and
+  nothing else, so a seeded generator gives the same augmented batches every run.
+  Deterministic transforms ignore it. ``None`` means a fresh, unseeded generator
+  (not reproducible); an ``int`` is used as a seed.
+
+Working on a whole batch at once lets NumPy do the work in a few vectorized calls
+instead of one Python call per image.
+
+The geometric augmentations (:class:`RandomCrop`, :class:`RandomHorizontalFlip`,
+:class:`RandomRotation`) keep the dtype of their input, so they can run on the
+``uint8`` images (4x less memory traffic than float32) before :class:`ToFloat`::
+
+    train_transform = Compose([
+        RandomCrop(32, padding=4),          # uint8 -> uint8
+        RandomHorizontalFlip(),             # uint8 -> uint8
+        ToFloat(),                          # uint8 -> float32 in [0, 1]
+        Normalize(mean=0.5, std=0.25),      # float32 -> float32
+    ])
+    x = train_transform(images_uint8[:64], rng)   # (64, 3, 32, 32) float32
+
+:class:`Compose` fuses ``ToFloat`` followed by ``Normalize`` into a single pass that
+allocates one float32 array (no float64 intermediates).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "Compose",
+    "Normalize",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "RandomRotation",
+    "Resize",
+    "ToFloat",
+    "resize",
+    "rotate",
+]
+
+
+def as_generator(rng=None):
+    """Return a :class:`numpy.random.Generator` for ``rng``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator, int or None
+        A generator is returned as is; an int seeds a new generator; ``None`` gives a
+        fresh generator seeded from the operating system (not reproducible).
+        The global ``np.random`` state is never used.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, numbers.Integral):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}")
+
+
+def _check_batch(batch, name):
+    """Raise a clear error unless ``batch`` is an (N, C, H, W) array."""
+    if not isinstance(batch, np.ndarray) or batch.ndim != 4:
+        shape = getattr(batch, "shape", None)
+        raise ValueError(f"{name} expects a batch of images of shape (N, C, H, W), got shape {shape}")
+
+
+def _pair(value, name):
+    """``5 -> (5, 5)``; ``(4, 6) -> (4, 6)``."""
+    if isinstance(value, numbers.Integral):
+        return int(value), int(value)
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def _channel_vector(value, name):
+    """A scalar or per-channel sequence as a float32 array of shape (1, C, 1, 1)."""
+    vec = np.asarray(value, dtype=np.float32).reshape(-1)
+    if vec.size == 0:
+        raise ValueError(f"{name} must be a number or one number per channel")
+    return vec.reshape(1, -1, 1, 1)
+
+
+class ToFloat:
+    """Convert ``uint8`` pixels in [0, 255] to ``float32`` in [0, 1] (divide by 255).
+
+    Like ``torchvision.transforms.ToTensor`` without the HWC -> CHW move (batches are
+    already NCHW). Floating-point input is returned unchanged.
+
+    Shape
+    -----
+    ``(N, C, H, W) uint8 -> (N, C, H, W) float32``
+    """
+
+    def __call__(self, batch, rng=None):
+        _check_batch(batch, "ToFloat")
+        if batch.dtype.kind == "f":
+            return batch
+        out = batch.astype(np.float32)
+        out /= np.float32(255.0)
+        return out
+
+    def __repr__(self):
+        return "ToFloat()"
+
+
+class Normalize:
+    """Standardize each channel: ``out[:, c] = (x[:, c] - mean[c]) / std[c]``.
+
+    Parameters
+    ----------
+    mean, std : float or sequence of float
+        One number for all channels, or one per channel (e.g. ImageNet's
+        ``mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)``).
+
+    Notes
+    -----
+    Expects floating-point input (apply :class:`ToFloat` first, so mean and std refer
+    to pixels in [0, 1], as in torchvision). ``Compose([ToFloat(), Normalize(...)])``
+    runs both steps in one pass on the uint8 batch. float32 input gives float32
+    output; float64 stays float64.
+
+    Shape
+    -----
+    ``(N, C, H, W) -> (N, C, H, W)``
+    """
+
+    def __init__(self, mean, std):
+        self.mean = _channel_vector(mean, "mean")
+        self.std = _channel_vector(std, "std")
+        if np.any(self.std <= 0):
+            raise ValueError(f"std must be positive, got {std!r}")
+
+    def _check_channels(self, batch):
+        channels = batch.shape[1]
+        for name, vec in (("mean", self.mean), ("std", self.std)):
+            if vec.shape[1] not in (1, channels):
+                raise ValueError(
+                    f"Normalize: {name} has {vec.shape[1]} values but the batch has "
+                    f"{channels} channels"
+                )
+
+    def __call__(self, batch, rng=None):
+        _check_batch(batch, "Normalize")
+        if batch.dtype.kind != "f":
+            raise TypeError(
+                f"Normalize expects floating-point images, got {batch.dtype}; apply ToFloat() "
+                "first (Compose([ToFloat(), Normalize(mean, std)]) does both in one pass)"
+            )
+        self._check_channels(batch)
+        dtype = batch.dtype if batch.dtype == np.float64 else np.float32
+        out = np.subtract(batch, self.mean.astype(dtype), dtype=dtype)
+        out /= self.std.astype(dtype)
+        return out
+
+    def from_uint8(self, batch):
+        """``ToFloat`` and ``Normalize`` fused: uint8 in, float32 out, one allocation.
+
+        Computes ``(x / 255 - mean) / std`` in float32, in the same order as
+        ``ToFloat`` followed by ``Normalize``, so the result is bit-for-bit the same.
+        """
+        _check_batch(batch, "Normalize")
+        self._check_channels(batch)
+        out = batch.astype(np.float32)
+        out /= np.float32(255.0)
+        out -= self.mean
+        out /= self.std
+        return out
+
+    def __repr__(self):
+        return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"
+
+
+class RandomCrop:
+    """Zero-pad every image, then cut a ``size`` window at a random offset per image.
+
+    With ``size=32, padding=4`` on 32x32 images the padded image is 40x40 and the
+    window's top-left corner ``(oy, ox)`` is drawn uniformly from ``{0, ..., 8}`` for
+    each axis, so the content moves by up to 4 pixels in every direction
+    (torchvision's ``RandomCrop(32, padding=4)``).
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        Output height and width.
+    padding : int
+        Zeros added on every side before cropping.
+
+    Randomness
+    ----------
+    Draws ``rng.integers(0, H + 2p - h + 1, N)`` for the row offsets, then the same
+    for the column offsets.
+
+    Shape
+    -----
+    ``(N, C, H, W) -> (N, C, h, w)``, same dtype.
+    """
+
+    def __init__(self, size, padding=0):
+        self.size = _pair(size, "size")
+        if int(padding) < 0:
+            raise ValueError(f"padding must be >= 0, got {padding}")
+        self.padding = int(padding)
+
+    def __call__(self, batch, rng=None):
+        _check_batch(batch, "RandomCrop")
+        rng = as_generator(rng)
+        n, c, height, width = batch.shape
+        h, w = self.size
+        p = self.padding
+        if h > height + 2 * p or w > width + 2 * p:
+            raise ValueError(
+                f"RandomCrop: crop size {self.size} is larger than the padded image "
+                f"({height + 2 * p}, {width + 2 * p})"
+            )
+        if p > 0:
+            padded = np.zeros((n, c, height + 2 * p, width + 2 * p), dtype=batch.dtype)
+            padded[:, :, p:p + height, p:p + width] = batch
+        else:
+            padded = batch
+        oy = rng.integers(0, padded.shape[2] - h + 1, size=n)
+        ox = rng.integers(0, padded.shape[3] - w + 1, size=n)
+        # windows[i, c, y, x] is the (h, w) window whose top-left corner is (y, x): a view,
+        # no copy. Picking one window per image is a single fancy-indexing gather.
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (h, w), axis=(2, 3))
+        return windows[np.arange(n), :, oy, ox]
+
+    def __repr__(self):
+        return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+
+class RandomHorizontalFlip:
+    """Mirror each image left-right with probability ``p`` (independently per image).
+
+    Randomness
+    ----------
+    Draws ``rng.random(N)``; image ``i`` is flipped when the draw is ``< p``.
+
+    Shape
+    -----
+    ``(N, C, H, W) -> (N, C, H, W)``, same dtype.
+    """
+
+    def __init__(self, p=0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def __call__(self, batch, rng=None):
+        _check_batch(batch, "RandomHorizontalFlip")
+        rng = as_generator(rng)
+        flip = rng.random(batch.shape[0]) < self.p
+        out = batch.copy()
+        out[flip] = batch[flip, :, :, ::-1]
+        return out
+
+    def __repr__(self):
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+def rotate(batch, angles):
+    """Rotate each image about its centre by its own angle (nearest neighbour, fill 0).
+
+    Matches ``torchvision.transforms.functional.rotate(img, angle)`` with its defaults
+    (``interpolation=NEAREST``, ``expand=False``, ``center=None``, ``fill=0``):
+    a positive angle turns the picture **counter-clockwise** as displayed (row 0 at
+    the top), about the centre ``((W - 1) / 2, (H - 1) / 2)`` in pixel indices.
+    For a square image, ``rotate(x, 90)`` equals ``np.rot90(x, 1, axes=(2, 3))``.
+
+    Parameters
+    ----------
+    batch : ndarray, shape (N, C, H, W)
+    angles : float or ndarray of shape (N,)
+        Angles in degrees.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W), same dtype as ``batch``.
+
+    Notes
+    -----
+    Inverse mapping: for every *output* pixel, with coordinates ``(x, y)`` measured from
+    the centre (y pointing down), find the *input* pixel it comes from,
+
+    .. math::
+        x_{in} = \\cos\\theta \\, x - \\sin\\theta \\, y, \\qquad
+        y_{in} = \\sin\\theta \\, x + \\cos\\theta \\, y,
+
+    round to the nearest pixel (ties to even, like ``grid_sample``), and use 0 where
+    that falls outside the image. Every output pixel gets exactly one value, so there
+    are no holes (a forward mapping would leave some).
+    """
+    _check_batch(batch, "rotate")
+    n, c, height, width = batch.shape
+    theta = np.deg2rad(np.broadcast_to(np.asarray(angles, dtype=np.float64), (n,)))
+    cos = np.cos(theta)[:, None, None]
+    sin = np.sin(theta)[:, None, None]
+    cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
+    y = (np.arange(height) - cy)[None, :, None]  # (1, H, 1)
+    x = (np.arange(width) - cx)[None, None, :]  # (1, 1, W)
+    x_in = np.rint(cos * x - sin * y + cx).astype(np.intp)  # (N, H, W)
+    y_in = np.rint(sin * x + cos * y + cy).astype(np.intp)
+    inside = (x_in >= 0) & (x_in < width) & (y_in >= 0) & (y_in < height)
+    # Flat source index per output pixel; pixels from outside point at an extra zero
+    # pixel appended after the last one.
+    source = np.where(inside, y_in * width + x_in, height * width).reshape(n, 1, height * width)
+    flat = np.zeros((n, c, height * width + 1), dtype=batch.dtype)
+    flat[:, :, :-1] = batch.reshape(n, c, height * width)
+    out = np.take_along_axis(flat, source, axis=2)
+    return out.reshape(n, c, height, width)
+
+
+class RandomRotation:
+    """Rotate each image by an angle drawn uniformly from ``[-degrees, degrees]``.
+
+    Like ``torchvision.transforms.RandomRotation(degrees)`` with its defaults: nearest
+    neighbour, same output size, fill 0, rotation about the image centre, positive
+    angles counter-clockwise. Unlike torchvision, every image in the batch gets its
+    own angle. See :func:`rotate` for the exact mapping.
+
+    Parameters
+    ----------
+    degrees : float or (float, float)
+        ``d`` means the range ``[-d, d]``; a pair ``(lo, hi)`` is used as is.
+
+    Randomness
+    ----------
+    Draws ``rng.uniform(lo, hi, N)``.
+
+    Shape
+    -----
+    ``(N, C, H, W) -> (N, C, H, W)``, same dtype.
+    """
+
+    def __init__(self, degrees):
+        if isinstance(degrees, numbers.Real):
+            if degrees < 0:
+                raise ValueError(f"degrees must be >= 0 when a single number, got {degrees}")
+            degrees = (-float(degrees), float(degrees))
+        lo, hi = (float(d) for d in degrees)
+        if lo > hi:
+            raise ValueError(f"degrees range must be (low, high) with low <= high, got {degrees}")
+        self.degrees = (lo, hi)
+
+    def __call__(self, batch, rng=None):
+        _check_batch(batch, "RandomRotation")
+        rng = as_generator(rng)
+        angles = rng.uniform(self.degrees[0], self.degrees[1], size=batch.shape[0])
+        return rotate(batch, angles)
+
+    def __repr__(self):
+        return f"RandomRotation(degrees={self.degrees})"
+
+
+def _linear_taps(in_size, out_size):
+    """Source rows and weights of 1-D bilinear resampling, as PyTorch computes them.
+
+    For output index ``i`` (``align_corners=False``, no antialiasing)::
+
+        src = max((in_size / out_size) * (i + 0.5) - 0.5, 0)
+        i0 = floor(src);  i1 = min(i0 + 1, in_size - 1)
+        w1 = src - i0;    w0 = 1 - w1
+
+    Computed in float32 like PyTorch's CPU kernel for float32 tensors.
+    """
+    scale = np.float32(in_size) / np.float32(out_size)
+    src = scale * (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) - np.float32(0.5)
+    src = np.maximum(src, np.float32(0.0))
+    i0 = src.astype(np.intp)  # truncation == floor, src >= 0
+    i0 = np.minimum(i0, in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    w1 = np.clip(src - i0.astype(np.float32), np.float32(0.0), np.float32(1.0))
+    w0 = np.float32(1.0) - w1
+    return i0, i1, w0, w1
+
+
+def resize(batch, size):
+    """Bilinear resize, exactly ``torch.nn.functional.interpolate(x, size,
+    mode="bilinear", align_corners=False)`` (no antialiasing).
+
+    Parameters
+    ----------
+    batch : ndarray, shape (N, C, H, W)
+        Floating point, or uint8 (computed in float32, then rounded back to uint8).
+    size : int or (int, int)
+        Output ``(H_out, W_out)``; an int gives a square.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H_out, W_out)
+
+    Notes
+    -----
+    Bilinear interpolation is separable: interpolate along the width (each output
+    column mixes two input columns), then along the height. Pixel centres are aligned
+    (``align_corners=False``): output pixel ``i`` samples the input at
+    ``(H / H_out) * (i + 0.5) - 0.5``.
+    """
+    _check_batch(batch, "resize")
+    out_h, out_w = _pair(size, "size")
+    if out_h <= 0 or out_w <= 0:
+        raise ValueError(f"size must be positive, got {size!r}")
+    is_int = batch.dtype.kind != "f"
+    x = batch.astype(np.float32) if is_int else batch
+    dtype = x.dtype.type
+    c0, c1, cw0, cw1 = _linear_taps(x.shape[3], out_w)
+    r0, r1, rw0, rw1 = _linear_taps(x.shape[2], out_h)
+    cw0, cw1, rw0, rw1 = (a.astype(dtype) for a in (cw0, cw1, rw0, rw1))
+    # Along the width: (N, C, H, W) -> (N, C, H, W_out).
+    tmp = cw0 * x[:, :, :, c0] + cw1 * x[:, :, :, c1]
+    # Along the height: (N, C, H, W_out) -> (N, C, H_out, W_out).
+    out = rw0[:, None] * tmp[:, :, r0, :] + rw1[:, None] * tmp[:, :, r1, :]
+    if is_int:
+        info = np.iinfo(batch.dtype)
+        out = np.clip(np.rint(out), info.min, info.max).astype(batch.dtype)
+    return out
+
+
+class Resize:
+    """Bilinear resize of every image to ``size`` (e.g. 32x32 -> 224x224 for ResNet18).
+
+    Matches ``torch.nn.functional.interpolate(x, size, mode="bilinear",
+    align_corners=False)``; see :func:`resize`.
+
+    Shape
+    -----
+    ``(N, C, H, W) -> (N, C, H_out, W_out)``
+    """
+
+    def __init__(self, size):
+        self.size = _pair(size, "size")
+
+    def __call__(self, batch, rng=None):
+        return resize(batch, self.size)
+
+    def __repr__(self):
+        return f"Resize(size={self.size})"
+
+
+class Compose:
+    """Apply transforms one after the other, all drawing from the same ``rng``.
+
+    Parameters
+    ----------
+    transforms : sequence of callables ``t(batch, rng) -> batch``
+
+    Notes
+    -----
+    A :class:`ToFloat` directly followed by a :class:`Normalize` runs as one fused
+    step (:meth:`Normalize.from_uint8`) with the same result.
+    """
+
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, batch, rng=None):
+        rng = as_generator(rng)
+        i = 0
+        while i < len(self.transforms):
+            t = self.transforms[i]
+            nxt = self.transforms[i + 1] if i + 1 < len(self.transforms) else None
+            if (isinstance(t, ToFloat) and isinstance(nxt, Normalize)
+                    and batch.dtype.kind != "f"):
+                batch = nxt.from_uint8(batch)
+                i += 2
+                continue
+            batch = t(batch, rng)
+            i += 1
+        return batch
+
+    def __repr__(self):
+        inner = "".join(f"\n    {t!r}," for t in self.transforms)
+        return f"Compose([{inner}\n])"

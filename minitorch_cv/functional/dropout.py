@@ -1,0 +1,42 @@
+"""Dropout (inverted): zero each element with probability ``p``, scale the rest by 1/(1-p).
+
+Forward (training)::  mask = (u >= p) / (1 - p), u ~ U[0, 1);   out = x * mask
+Backward::            dx = dout * mask
+Dropout2d draws one ``u`` per (image, channel) and zeroes whole feature maps.
+In evaluation mode both are the identity.
+"""
+
+import numpy as np
+
+__all__ = ["dropout_forward", "dropout_backward"]
+
+
+def dropout_forward(x, p, rng, channelwise=False):
+    """Apply a fresh dropout mask.
+
+    Parameters
+    ----------
+    x : ndarray (N, C, ...)
+    p : float in [0, 1], probability of dropping
+    rng : numpy.random.Generator
+    channelwise : bool
+        Dropout2d: one draw per (n, c), broadcast over the spatial axes.
+
+    Returns
+    -------
+    out : ndarray, shape of ``x``
+    cache : the mask (dtype of ``x``), which is all backward needs
+    """
+    mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape
+    if p >= 1.0:
+        mask = np.zeros(mask_shape, dtype=x.dtype)
+    else:
+        u = rng.random(mask_shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+        mask = (u >= p).astype(x.dtype)
+        mask *= x.dtype.type(1.0 / (1.0 - p))
+    return x * mask, mask
+
+
+def dropout_backward(dout, mask):
+    """dx = dout * mask."""
+    return dout * mask

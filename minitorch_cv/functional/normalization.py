@@ -1,0 +1,90 @@
+"""Batch normalization, shared by BatchNorm1d (N, C) / (N, C, L) and BatchNorm2d (N, C, H, W).
+
+Training mode, per channel c, over the m = N (*H*W) values of the batch::
+
+    mu    = mean(x)                         var = mean((x - mu)^2)   (biased)
+    x_hat = (x - mu) / sqrt(var + eps)      out = gamma * x_hat + beta
+    running_mean <- (1 - momentum) * running_mean + momentum * mu
+    running_var  <- (1 - momentum) * running_var  + momentum * var * m / (m - 1)  (unbiased)
+
+Evaluation mode uses ``running_mean`` and ``running_var`` in place of ``mu`` and ``var``.
+
+Backward (training mode), with ``g = dout * gamma`` and sums over the same m values::
+
+    dbeta  = sum(dout)                      dgamma = sum(dout * x_hat)
+    dx     = (1 / sqrt(var + eps)) * (g - mean(g) - x_hat * mean(g * x_hat))
+
+In evaluation mode the statistics are constants and ``dx = dout * gamma / sqrt(var + eps)``.
+"""
+
+import numpy as np
+
+__all__ = ["batchnorm_forward", "batchnorm_backward"]
+
+
+def _shape_for_channels(x):
+    """Axes to reduce over and the broadcast shape of per-channel vectors."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return axes, shape
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
+                      momentum=0.1, eps=1e-5):
+    """Normalize each channel (axis 1) of ``x``; updates the running statistics in place.
+
+    Parameters
+    ----------
+    x : ndarray (N, C) or (N, C, L) or (N, C, H, W)
+    gamma, beta : ndarray (C,) or None (affine=False)
+    running_mean, running_var : ndarray (C,) or None (track_running_stats=False)
+    training : bool
+        Batch statistics (True) or running statistics (False).
+
+    Returns
+    -------
+    out : ndarray, same shape as ``x``
+    cache : tuple (x_hat, inv_std, gamma, batch_stats)
+    """
+    axes, shape = _shape_for_channels(x)
+    use_batch_stats = training or running_mean is None
+    if use_batch_stats:
+        m = x.size // x.shape[1]
+        if m < 2 and training:
+            raise ValueError(f"batch norm: expected more than 1 value per channel when "
+                             f"training, got input shape {x.shape}")
+        mu = x.mean(axis=axes)
+        centered = x - mu.reshape(shape)
+        var = np.mean(np.square(centered), axis=axes)
+        if training and running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mu
+            running_var *= 1 - momentum
+            running_var += momentum * var * (m / (m - 1))
+    else:
+        centered = x - running_mean.reshape(shape).astype(x.dtype)
+        var = running_var.astype(x.dtype)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
+    x_hat = centered
+    x_hat *= inv_std.reshape(shape)
+    out = x_hat * gamma.reshape(shape) if gamma is not None else x_hat.copy()
+    if beta is not None:
+        out += beta.reshape(shape)
+    return out, (x_hat, inv_std, gamma, use_batch_stats)
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of :func:`batchnorm_forward`: returns ``(dx, dgamma, dbeta)``."""
+    x_hat, inv_std, gamma, batch_stats = cache
+    axes, shape = _shape_for_channels(dout)
+    dbeta = dout.sum(axis=axes)
+    dgamma = np.sum(dout * x_hat, axis=axes)
+    scale = inv_std if gamma is None else inv_std * gamma
+    if not batch_stats:
+        return dout * scale.reshape(shape), dgamma, dbeta
+    m = dout.size // dout.shape[1]
+    # g = dout * gamma; dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+    dx = dout - (dbeta / m).reshape(shape)
+    dx -= x_hat * (dgamma / m).reshape(shape)
+    dx *= scale.reshape(shape)
+    return dx, dgamma, dbeta

@@ -1,0 +1,100 @@
+"""Pooling: max, average and adaptive average.
+
+Max pooling: ``out = max over each K_h x K_w window``; backward routes ``dout`` to the
+input position of the (first, row-major) maximum, zero elsewhere.
+Average pooling: ``out = mean over the window``; backward spreads ``dout / (K_h*K_w)``.
+Adaptive average pooling to (H_o, W_o): bin ``i`` covers rows
+``floor(i*H/H_o) .. ceil((i+1)*H/H_o) - 1``, as in PyTorch.
+"""
+
+import numpy as np
+
+from ..kernels.im2col import output_size
+from ..kernels.pooling import (avgpool2d_backward_compiled, avgpool2d_forward_compiled,
+                               maxpool2d_backward_compiled, maxpool2d_forward_compiled)
+from ._checks import check_window, pair
+
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
+           "avgpool2d_backward", "adaptive_avgpool2d_forward", "adaptive_avgpool2d_backward"]
+
+
+def _geometry(x, kernel_size, stride, padding, layer):
+    kernel = pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else pair(stride, "stride")
+    padding = pair(padding, "padding")
+    for k, p in zip(kernel, padding):
+        if p > k // 2:
+            raise ValueError(f"{layer}: padding ({p}) should be at most half the kernel "
+                             f"size ({k})")
+    check_window(x.shape[2:], kernel, stride, padding, layer)
+    out_hw = tuple(output_size(s, k, st, p)
+                   for s, k, st, p in zip(x.shape[2:], kernel, stride, padding))
+    return kernel, stride, padding, out_hw
+
+
+def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Max over windows. x (N, C, H, W) -> out (N, C, H_out, W_out).
+
+    Returns ``(out, cache)``; the cache holds the argmax of each window (int32 flat
+    indices into H*W) and the input shape -- not the input itself.
+    """
+    kernel, stride, padding, (oh, ow) = _geometry(x, kernel_size, stride, padding, "max_pool2d")
+    x = np.ascontiguousarray(x)
+    out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+    argmax = np.empty(out.shape, dtype=np.int32)
+    maxpool2d_forward_compiled(x, out, argmax, *kernel, *stride, *padding)
+    return out, (argmax, x.shape)
+
+
+def maxpool2d_backward(dout, cache):
+    """dx[n, c, argmax] += dout[n, c, oh, ow]; zero elsewhere."""
+    argmax, x_shape = cache
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    return maxpool2d_backward_compiled(np.ascontiguousarray(dout), argmax, dx)
+
+
+def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Mean over windows (padding counted, as PyTorch's count_include_pad=True)."""
+    kernel, stride, padding, (oh, ow) = _geometry(x, kernel_size, stride, padding, "avg_pool2d")
+    out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+    avgpool2d_forward_compiled(np.ascontiguousarray(x), out, *kernel, *stride, *padding)
+    return out, (x.shape, kernel, stride, padding)
+
+
+def avgpool2d_backward(dout, cache):
+    """dx[window] += dout / (K_h * K_w) for every window."""
+    x_shape, kernel, stride, padding = cache
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    return avgpool2d_backward_compiled(np.ascontiguousarray(dout), dx, *kernel, *stride,
+                                       *padding)
+
+
+def _bins(size, out_size):
+    return [(i * size // out_size, -(-(i + 1) * size // out_size)) for i in range(out_size)]
+
+
+def adaptive_avgpool2d_forward(x, output_size):
+    """Average into a fixed (H_o, W_o) grid. x (N, C, H, W) -> (N, C, H_o, W_o)."""
+    out_h, out_w = pair(output_size, "output_size")
+    n, c, h, w = x.shape
+    if (out_h, out_w) == (1, 1):                       # global average pooling (ResNet)
+        return x.mean(axis=(2, 3), keepdims=True), (x.shape, (1, 1))
+    out = np.empty((n, c, out_h, out_w), dtype=x.dtype)
+    for i, (r0, r1) in enumerate(_bins(h, out_h)):
+        for j, (c0, c1) in enumerate(_bins(w, out_w)):
+            out[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+    return out, (x.shape, (out_h, out_w))
+
+
+def adaptive_avgpool2d_backward(dout, cache):
+    """Each bin's gradient divided evenly over the pixels of the bin (bins may overlap)."""
+    x_shape, (out_h, out_w) = cache
+    n, c, h, w = x_shape
+    if (out_h, out_w) == (1, 1):
+        return np.broadcast_to(dout / (h * w), x_shape).copy()
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    for i, (r0, r1) in enumerate(_bins(h, out_h)):
+        for j, (c0, c1) in enumerate(_bins(w, out_w)):
+            area = (r1 - r0) * (c1 - c0)
+            dx[:, :, r0:r1, c0:c1] += dout[:, :, i:i + 1, j:j + 1] / area
+    return dx

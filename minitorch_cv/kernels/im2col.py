@@ -1,0 +1,141 @@
+"""im2col and col2im: turning a convolution into one matrix product.
+
+For one image ``x[n]`` of shape (C, H, W) and a K_h x K_w window, im2col writes every
+window position as one column::
+
+    cols[n, (c * K_h + i) * K_w + j, oh * W_out + ow] = x_pad[n, c, oh * s + i, ow * s + j]
+
+where ``x_pad`` is ``x`` with ``padding`` zeros on every side and ``s`` the stride. The
+convolution is then ``out[n] = W.reshape(C_out, C * K_h * K_w) @ cols[n]``.
+
+col2im is its adjoint (the transpose of that linear map): every column entry is *added*
+back to the pixel it was copied from. A pixel that lies in several windows receives the
+sum of their gradients; pixels in the padding are dropped.
+
+Three versions of each, which the tests check agree exactly:
+
+* ``im2col_loops`` / ``col2im_loops`` -- plain Python loops, the version to read;
+* ``im2col_compiled`` / ``col2im_compiled`` -- the same functions compiled by numba,
+  parallel over the images of the batch (what the library runs);
+* ``im2col_reference`` / ``col2im_reference`` -- vectorized NumPy, one loop over the
+  K_h * K_w kernel offsets (a second, independent formulation).
+
+Shapes: x (N, C, H, W) <-> cols (N, C * K_h * K_w, H_out * W_out), with
+``H_out = (H + 2 * padding - K_h) // stride + 1`` (same for W).
+"""
+
+import numpy as np
+
+from ._jit import compile_kernel, prange
+
+__all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled",
+           "col2im_compiled", "im2col_reference", "col2im_reference", "output_size"]
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Number of window positions along one axis: ``(size + 2p - k) // s + 1``."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+# ----------------------------------------------------------------------------- loops
+def im2col_loops(x, cols, kh, kw, stride_h, stride_w, pad_h, pad_w):
+    """Fill ``cols`` (N, C*kh*kw, H_out*W_out) with the windows of ``x`` (N, C, H, W)."""
+    n_images, channels, height, width = x.shape
+    out_h = (height + 2 * pad_h - kh) // stride_h + 1
+    out_w = (width + 2 * pad_w - kw) // stride_w + 1
+    for n in prange(n_images):
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for oh in range(out_h):
+                        ih = oh * stride_h + i - pad_h
+                        for ow in range(out_w):
+                            iw = ow * stride_w + j - pad_w
+                            if 0 <= ih < height and 0 <= iw < width:
+                                cols[n, row, oh * out_w + ow] = x[n, c, ih, iw]
+                            else:
+                                cols[n, row, oh * out_w + ow] = 0.0
+    return cols
+
+
+def col2im_loops(cols, dx, kh, kw, stride_h, stride_w, pad_h, pad_w):
+    """Add every entry of ``cols`` back into ``dx`` (N, C, H, W), which must start at zero."""
+    n_images, channels, height, width = dx.shape
+    out_h = (height + 2 * pad_h - kh) // stride_h + 1
+    out_w = (width + 2 * pad_w - kw) // stride_w + 1
+    for n in prange(n_images):
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for oh in range(out_h):
+                        ih = oh * stride_h + i - pad_h
+                        if ih < 0 or ih >= height:
+                            continue
+                        for ow in range(out_w):
+                            iw = ow * stride_w + j - pad_w
+                            if 0 <= iw < width:
+                                dx[n, c, ih, iw] += cols[n, row, oh * out_w + ow]
+    return dx
+
+
+im2col_compiled = compile_kernel(im2col_loops, parallel=True)
+col2im_compiled = compile_kernel(col2im_loops, parallel=True)
+
+
+# ----------------------------------------------------------------------------- NumPy
+def im2col_reference(x, kh, kw, stride=(1, 1), padding=(0, 0)):
+    """Vectorized NumPy im2col: one strided slice per kernel offset (i, j)."""
+    (sh, sw), (ph, pw) = stride, padding
+    n, c, h, w = x.shape
+    out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = np.empty((n, c, kh, kw, out_h, out_w), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = xp[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]
+    return cols.reshape(n, c * kh * kw, out_h * out_w)
+
+
+def col2im_reference(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0)):
+    """Vectorized NumPy col2im: the adjoint of :func:`im2col_reference`."""
+    (sh, sw), (ph, pw) = stride, padding
+    n, c, h, w = x_shape
+    out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
+    cols = cols.reshape(n, c, kh, kw, out_h, out_w)
+    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += cols[:, :, i, j]
+    return dxp[:, :, ph:ph + h, pw:pw + w]
+
+
+# ----------------------------------------------------------------------------- entry points
+def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
+    """Windows of ``x`` as columns, computed by the compiled kernel.
+
+    Parameters
+    ----------
+    x : ndarray (N, C, H, W)
+    kernel_size, stride, padding : (int, int)
+    out : ndarray (N, C*K_h*K_w, H_out*W_out), optional
+        A buffer to write into (reused across steps to avoid allocation).
+
+    Returns
+    -------
+    cols : ndarray (N, C * K_h * K_w, H_out * W_out), dtype of ``x``
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    n, c, h, w = x.shape
+    shape = (n, c * kh * kw, output_size(h, kh, sh, ph) * output_size(w, kw, sw, pw))
+    if out is None or out.shape != shape or out.dtype != x.dtype:
+        out = np.empty(shape, dtype=x.dtype)
+    return im2col_compiled(np.ascontiguousarray(x), out, kh, kw, sh, sw, ph, pw)
+
+
+def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)):
+    """Adjoint of :func:`im2col`: sum the columns back into an (N, C, H, W) array."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    dx = np.zeros(x_shape, dtype=cols.dtype)
+    return col2im_compiled(np.ascontiguousarray(cols), dx, kh, kw, sh, sw, ph, pw)

@@ -1,0 +1,140 @@
+"""Max and average pooling loops.
+
+Max pooling forward records, for every output element, *where* its maximum came from
+(the flat index ``ih * W + iw`` in the input image), so the backward pass is a scatter:
+``dx[n, c].flat[argmax[n, c, oh, ow]] += dout[n, c, oh, ow]``. Ties go to the first
+maximum in row-major order (strict ``>``), as in PyTorch. Padding counts as -infinity.
+
+Average pooling (PyTorch's default ``count_include_pad=True``) divides every window sum
+by K_h * K_w; its backward spreads ``dout / (K_h * K_w)`` evenly over the window.
+
+As in :mod:`~minitorch_cv.kernels.im2col`, the ``*_loops`` functions are the plain
+versions, ``*_compiled`` the same code compiled by numba, and ``*_reference`` vectorized
+NumPy versions used to test them.
+"""
+
+import numpy as np
+
+from ._jit import compile_kernel, prange
+from .im2col import im2col_reference, output_size
+
+__all__ = ["maxpool2d_forward_loops", "maxpool2d_backward_loops",
+           "maxpool2d_forward_compiled", "maxpool2d_backward_compiled",
+           "avgpool2d_forward_loops", "avgpool2d_backward_loops",
+           "avgpool2d_forward_compiled", "avgpool2d_backward_compiled",
+           "maxpool2d_forward_reference", "maxpool2d_backward_reference"]
+
+
+def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
+    """out[n,c,oh,ow] = max over the window; argmax holds the flat input index."""
+    n_images, channels, height, width = x.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    for n in prange(n_images):
+        for c in range(channels):
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    best = -np.inf
+                    best_index = -1
+                    for i in range(kh):
+                        ih = oh * sh + i - ph
+                        if ih < 0 or ih >= height:
+                            continue
+                        for j in range(kw):
+                            iw = ow * sw + j - pw
+                            if iw < 0 or iw >= width:
+                                continue
+                            v = x[n, c, ih, iw]
+                            if v > best or best_index < 0:
+                                best = v
+                                best_index = ih * width + iw
+                    out[n, c, oh, ow] = best
+                    argmax[n, c, oh, ow] = best_index
+    return out
+
+
+def maxpool2d_backward_loops(dout, argmax, dx):
+    """Scatter-add ``dout`` to the recorded maxima; ``dx`` (N, C, H, W) starts at zero."""
+    n_images, channels, height, width = dx.shape
+    out_h, out_w = dout.shape[2], dout.shape[3]
+    for n in prange(n_images):
+        for c in range(channels):
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    k = argmax[n, c, oh, ow]
+                    dx[n, c, k // width, k % width] += dout[n, c, oh, ow]
+    return dx
+
+
+def avgpool2d_forward_loops(x, out, kh, kw, sh, sw, ph, pw):
+    """Window means, zero padding included in the count (count_include_pad=True)."""
+    n_images, channels, height, width = x.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    scale = 1.0 / (kh * kw)
+    for n in prange(n_images):
+        for c in range(channels):
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    total = 0.0
+                    for i in range(kh):
+                        ih = oh * sh + i - ph
+                        if ih < 0 or ih >= height:
+                            continue
+                        for j in range(kw):
+                            iw = ow * sw + j - pw
+                            if 0 <= iw < width:
+                                total += x[n, c, ih, iw]
+                    out[n, c, oh, ow] = total * scale
+    return out
+
+
+def avgpool2d_backward_loops(dout, dx, kh, kw, sh, sw, ph, pw):
+    """Spread ``dout / (kh * kw)`` over each window; ``dx`` starts at zero."""
+    n_images, channels, height, width = dx.shape
+    out_h, out_w = dout.shape[2], dout.shape[3]
+    scale = 1.0 / (kh * kw)
+    for n in prange(n_images):
+        for c in range(channels):
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    g = dout[n, c, oh, ow] * scale
+                    for i in range(kh):
+                        ih = oh * sh + i - ph
+                        if ih < 0 or ih >= height:
+                            continue
+                        for j in range(kw):
+                            iw = ow * sw + j - pw
+                            if 0 <= iw < width:
+                                dx[n, c, ih, iw] += g
+    return dx
+
+
+maxpool2d_forward_compiled = compile_kernel(maxpool2d_forward_loops, parallel=True)
+maxpool2d_backward_compiled = compile_kernel(maxpool2d_backward_loops, parallel=True)
+avgpool2d_forward_compiled = compile_kernel(avgpool2d_forward_loops, parallel=True)
+avgpool2d_backward_compiled = compile_kernel(avgpool2d_backward_loops, parallel=True)
+
+
+# ----------------------------------------------------------------------------- NumPy
+def maxpool2d_forward_reference(x, kh, kw, stride=(1, 1), padding=(0, 0)):
+    """Vectorized max pooling through im2col: returns (out, argmax) like the kernel."""
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw) = stride, padding
+    out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    windows = im2col_reference(padded, kh, kw, stride).reshape(n, c, kh * kw, out_h, out_w)
+    first = windows.argmax(axis=2)                     # first maximum, row-major
+    out = np.take_along_axis(windows, first[:, :, None], axis=2)[:, :, 0]
+    i, j = np.divmod(first, kw)
+    ih = np.arange(out_h)[:, None] * sh + i - ph
+    iw = np.arange(out_w)[None, :] * sw + j - pw
+    return out, ih * w + iw
+
+
+def maxpool2d_backward_reference(dout, argmax, x_shape):
+    """Scatter ``dout`` to the argmax positions with ``np.add.at`` (handles overlaps)."""
+    n, c, h, w = x_shape
+    dx = np.zeros((n, c, h * w), dtype=dout.dtype)
+    nn_, cc = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+    np.add.at(dx, (nn_[:, :, None], cc[:, :, None], argmax.reshape(n, c, -1)),
+              dout.reshape(n, c, -1))
+    return dx.reshape(x_shape)

@@ -1,0 +1,67 @@
+"""Weight initialization with PyTorch's default distributions, from a seedable Generator.
+
+PyTorch initializes ``Conv2d`` and ``Linear`` weights with
+``kaiming_uniform_(w, a=sqrt(5))``: gain = sqrt(2 / (1 + a^2)) = sqrt(1/3), and
+bound = gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in), so
+
+    weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),   bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+
+with ``fan_in = in_channels * K_h * K_w`` (conv) or ``in_features`` (linear).
+
+Randomness never comes from NumPy's global state: every layer takes ``rng=`` (a
+``numpy.random.Generator``); without one it draws from this module's default generator,
+which :func:`manual_seed` resets.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["manual_seed", "default_generator", "get_rng", "fan_in", "uniform",
+           "kaiming_uniform", "zeros", "ones"]
+
+_default = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reset the default generator so that models built afterwards are reproducible."""
+    global _default
+    _default = np.random.default_rng(seed)
+    return _default
+
+
+def default_generator() -> np.random.Generator:
+    return _default
+
+
+def get_rng(rng=None) -> np.random.Generator:
+    """``rng`` itself, a new Generator from an int seed, or the default generator."""
+    if rng is None:
+        return _default
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+def fan_in(shape) -> int:
+    """Inputs feeding one output: ``shape[1] * prod(shape[2:])``."""
+    return int(shape[1] * np.prod(shape[2:], dtype=np.int64))
+
+
+def uniform(shape, bound, rng=None, dtype=np.float32):
+    """U(-bound, bound) samples of ``shape``."""
+    return get_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def kaiming_uniform(shape, a=math.sqrt(5), rng=None, dtype=np.float32):
+    """He-uniform with leaky-ReLU slope ``a``: bound = sqrt(6 / ((1 + a^2) * fan_in))."""
+    bound = math.sqrt(6.0 / ((1 + a * a) * fan_in(shape)))
+    return uniform(shape, bound, rng, dtype)
+
+
+def zeros(shape, dtype=np.float32):
+    return np.zeros(shape, dtype=dtype)
+
+
+def ones(shape, dtype=np.float32):
+    return np.ones(shape, dtype=dtype)

@@ -1,0 +1,356 @@
+"""Module, Parameter and ``no_grad``: the mechanics every layer shares.
+
+A :class:`Module` holds parameters, buffers and child modules, and implements two
+methods: ``forward(x)`` computes the output and remembers what backward will need;
+``backward(dout)`` receives dL/d(output), adds dL/d(parameter) into every
+``Parameter.grad`` and returns dL/d(input). There is no autograd: each layer writes its
+own backward pass, and composite modules (``Sequential``, ResNet's ``BasicBlock``) chain
+their children's backward passes in reverse order.
+
+Gradients **accumulate**: calling ``backward`` twice adds the gradients twice, exactly as
+PyTorch does, until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from typing import Iterator
+
+import numpy as np
+
+__all__ = ["Parameter", "Module", "no_grad", "is_grad_enabled", "has_trainable_parameters",
+           "backward_through"]
+
+_grad_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside a ``with no_grad():`` block."""
+    return getattr(_grad_state, "enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Run forward passes that keep nothing for backward (inference, evaluation).
+
+    Inside the block every layer skips storing its cache, which saves memory and time;
+    calling ``backward`` afterwards raises an error.
+    """
+    previous = is_grad_enabled()
+    _grad_state.enabled = False
+    try:
+        yield
+    finally:
+        _grad_state.enabled = previous
+
+
+class Parameter:
+    """A trainable array and its gradient.
+
+    Attributes
+    ----------
+    data : np.ndarray
+        The value.
+    grad : np.ndarray or None
+        dL/d(data), same shape as ``data``; ``None`` until the first backward pass.
+    requires_grad : bool
+        A frozen parameter (``False``) receives no gradient and optimizers skip it.
+    """
+
+    def __init__(self, data, requires_grad: bool = True):
+        self.data = np.asarray(data)
+        self.grad: np.ndarray | None = None
+        self.requires_grad = requires_grad
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def accumulate_grad(self, g: np.ndarray) -> None:
+        """Add ``g`` into ``grad`` (allocating it on first use)."""
+        if not self.requires_grad:
+            return
+        if self.grad is None:
+            self.grad = np.array(g, dtype=self.data.dtype, copy=True)
+        else:
+            self.grad += g
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, " \
+               f"requires_grad={self.requires_grad})"
+
+
+class Module:
+    """Base class of every layer and network.
+
+    Assigning a :class:`Parameter` or :class:`Module` as an attribute registers it;
+    buffers (running statistics and other non-trained state) are registered with
+    :meth:`register_buffer`. ``state_dict`` lists own parameters, then own buffers, then
+    each child's entries with a dotted prefix -- the same order and names as PyTorch.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---------------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() "
+                "before assigning attributes")
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self.__dict__.get("_buffer_names", ()):
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # Called only when normal lookup fails: look in the registries.
+        d = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            if table in d and name in d[table]:
+                return d[table][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value) -> None:
+        """Register a non-trainable array (e.g. ``running_mean``) saved in the state dict."""
+        if "_buffer_names" not in self.__dict__:
+            object.__setattr__(self, "_buffer_names", set())
+        self._buffer_names.add(name)
+        self.__dict__.pop(name, None)
+        self._buffers[name] = value
+
+    # ---------------------------------------------------------------- forward/backward
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, dout):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    @property
+    def needs_input_grad(self) -> bool:
+        """Whether ``backward`` must compute and return dL/dx (default True).
+
+        Set it to False on a whole model when only parameter gradients matter (the
+        Trainer does): containers then stop the backward pass after the last layer that
+        has a trainable parameter, so a frozen prefix of a network costs nothing, and a
+        layer whose dx nobody needs skips computing it (``backward`` returns None).
+        """
+        return self.__dict__.get("_needs_input_grad", True)
+
+    @needs_input_grad.setter
+    def needs_input_grad(self, value: bool) -> None:
+        object.__setattr__(self, "_needs_input_grad", bool(value))
+
+    def _store(self, cache):
+        """Keep ``cache`` for backward unless inside ``no_grad()``; returns it."""
+        object.__setattr__(self, "_cache", cache if is_grad_enabled() else None)
+        return cache
+
+    def _take_cache(self):
+        """Return the forward cache, raising a clear error when there is none."""
+        cache = self.__dict__.get("_cache")
+        if cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called without a forward pass that kept "
+                "its cache (was forward run under nn.no_grad()?)")
+        return cache
+
+    # ---------------------------------------------------------------- traversal
+    def children(self) -> Iterator["Module"]:
+        return iter(self._modules.values())
+
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def named_modules(self, prefix: str = ""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = ""):
+        for name, p in self._parameters.items():
+            yield (f"{prefix}.{name}" if prefix else name), p
+        for cname, child in self._modules.items():
+            yield from child.named_parameters(f"{prefix}.{cname}" if prefix else cname)
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix: str = ""):
+        for name, b in self._buffers.items():
+            yield (f"{prefix}.{name}" if prefix else name), b
+        for cname, child in self._modules.items():
+            yield from child.named_buffers(f"{prefix}.{cname}" if prefix else cname)
+
+    # ---------------------------------------------------------------- modes and dtype
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode: BatchNorm uses batch statistics, Dropout drops."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: BatchNorm uses running statistics, Dropout is the identity."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze (True) every parameter of this module."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def to(self, dtype) -> "Module":
+        """Cast floating parameters and buffers to ``dtype`` (e.g. ``np.float64``)."""
+        dtype = np.dtype(dtype)
+        for m in self.modules():
+            for p in m._parameters.values():
+                p.data = p.data.astype(dtype)
+                if p.grad is not None:
+                    p.grad = p.grad.astype(dtype)
+            for name, b in list(m._buffers.items()):
+                if isinstance(b, np.ndarray) and np.issubdtype(b.dtype, np.floating):
+                    m._buffers[name] = b.astype(dtype)
+        return self
+
+    # ---------------------------------------------------------------- state dicts
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Parameters and buffers by dotted name, in PyTorch's order (copies)."""
+        out = OrderedDict()
+        self._collect_state("", out)
+        return out
+
+    def _collect_state(self, prefix, out):
+        for name, p in self._parameters.items():
+            out[prefix + name] = p.data.copy()
+        for name, b in self._buffers.items():
+            if b is not None:
+                out[prefix + name] = np.array(b, copy=True)
+        for name, child in self._modules.items():
+            child._collect_state(prefix + name + ".", out)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy arrays from ``state_dict`` into this module's parameters and buffers.
+
+        Every problem is collected and reported at once (missing keys, unexpected keys,
+        wrong shapes); when the load is refused no weight has been changed. With
+        ``strict=False`` missing and unexpected keys are allowed (returned), shape
+        mismatches still raise.
+
+        Returns
+        -------
+        (missing_keys, unexpected_keys) : tuple of lists
+        """
+        targets = OrderedDict()
+        for mprefix, m in self.named_modules():
+            p = mprefix + "." if mprefix else ""
+            for name in m._parameters:
+                targets[p + name] = (m, "param", name)
+            for name, b in m._buffers.items():
+                if b is not None:
+                    targets[p + name] = (m, "buffer", name)
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        wrong = []
+        for key, (m, kind, name) in targets.items():
+            if key not in state_dict:
+                continue
+            current = m._parameters[name].data if kind == "param" else m._buffers[name]
+            value = np.asarray(state_dict[key])
+            if np.shape(current) != value.shape:
+                wrong.append(f"{key}: expected shape {tuple(np.shape(current))}, "
+                             f"got {tuple(value.shape)}")
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if wrong:
+            problems.append("wrong shapes: " + "; ".join(wrong))
+        if problems:
+            raise ValueError(f"{type(self).__name__}.load_state_dict refused (no weight was "
+                             "changed):\n  " + "\n  ".join(problems))
+        for key, (m, kind, name) in targets.items():
+            if key not in state_dict:
+                continue
+            value = np.asarray(state_dict[key])
+            if kind == "param":
+                p = m._parameters[name]
+                p.data = value.astype(p.data.dtype, copy=True)
+            else:
+                old = m._buffers[name]
+                m._buffers[name] = np.array(value, dtype=np.asarray(old).dtype, copy=True)
+        return missing, unexpected
+
+    # ---------------------------------------------------------------- printing
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        if self._modules:
+            for name, child in self._modules.items():
+                child_repr = repr(child).replace("\n", "\n  ")
+                lines.append(f"\n  ({name}): {child_repr}")
+            lines.append("\n")
+        lines.append(")")
+        return "".join(lines)
+
+
+def has_trainable_parameters(module: Module) -> bool:
+    """True if any parameter of ``module`` (or its children) has ``requires_grad``."""
+    return any(p.requires_grad for p in module.parameters())
+
+
+def backward_through(layers, dout, needs_input_grad: bool = True):
+    """Backward pass through ``layers`` applied in sequence (last layer first).
+
+    Layer ``i`` is asked for its input gradient only when something before it trains,
+    or when the caller needs dL/dx. Layers before the first trainable one are skipped
+    entirely when ``needs_input_grad`` is False; the return value is then None.
+    """
+    layers = list(layers)
+    trainable = [has_trainable_parameters(m) for m in layers]
+    # propagate[i]: does the gradient have to flow past layer i (to layer i-1 or out)?
+    propagate, seen = [], needs_input_grad
+    for t in trainable:
+        propagate.append(seen)
+        seen = seen or t
+    for i in reversed(range(len(layers))):
+        if not (trainable[i] or propagate[i]):
+            return None
+        layers[i].needs_input_grad = propagate[i]
+        dout = layers[i].backward(dout)
+    return dout

@@ -358,8 +358,8 @@ class RandomRotation:
         return f"RandomRotation(degrees={self.degrees})"
 
 
-def _linear_taps(in_size, out_size):
-    """Source rows and weights of 1-D bilinear resampling, as PyTorch computes them.
+def _linear_taps(in_size, out_size, dtype=np.float32):
+    """Source indices and weights of 1-D bilinear resampling, as PyTorch computes them.
 
     For output index ``i`` (``align_corners=False``, no antialiasing)::
 
@@ -367,16 +367,18 @@ def _linear_taps(in_size, out_size):
         i0 = floor(src);  i1 = min(i0 + 1, in_size - 1)
         w1 = src - i0;    w0 = 1 - w1
 
-    Computed in float32 like PyTorch's CPU kernel for float32 tensors.
+    PyTorch's CPU kernel computes this in float32, with ``scale * (i + 0.5) - 0.5`` as
+    one fused multiply-add (a single rounding). We do the same, via float64, so the
+    weights are bit-for-bit PyTorch's. For float64 images everything is float64.
     """
-    scale = np.float32(in_size) / np.float32(out_size)
-    src = scale * (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) - np.float32(0.5)
-    src = np.maximum(src, np.float32(0.0))
-    i0 = src.astype(np.intp)  # truncation == floor, src >= 0
-    i0 = np.minimum(i0, in_size - 1)
+    dtype = np.dtype(dtype).type
+    scale = dtype(in_size) / dtype(out_size)
+    src = (np.float64(scale) * (np.arange(out_size) + 0.5) - 0.5).astype(dtype)
+    src = np.maximum(src, dtype(0.0))
+    i0 = np.minimum(src.astype(np.intp), in_size - 1)  # truncation == floor as src >= 0
     i1 = np.minimum(i0 + 1, in_size - 1)
-    w1 = np.clip(src - i0.astype(np.float32), np.float32(0.0), np.float32(1.0))
-    w0 = np.float32(1.0) - w1
+    w1 = np.clip(src - i0.astype(dtype), dtype(0.0), dtype(1.0))
+    w0 = dtype(1.0) - w1
     return i0, i1, w0, w1
 
 
@@ -408,10 +410,8 @@ def resize(batch, size):
         raise ValueError(f"size must be positive, got {size!r}")
     is_int = batch.dtype.kind != "f"
     x = batch.astype(np.float32) if is_int else batch
-    dtype = x.dtype.type
-    c0, c1, cw0, cw1 = _linear_taps(x.shape[3], out_w)
-    r0, r1, rw0, rw1 = _linear_taps(x.shape[2], out_h)
-    cw0, cw1, rw0, rw1 = (a.astype(dtype) for a in (cw0, cw1, rw0, rw1))
+    c0, c1, cw0, cw1 = _linear_taps(x.shape[3], out_w, x.dtype)
+    r0, r1, rw0, rw1 = _linear_taps(x.shape[2], out_h, x.dtype)
     # Along the width: (N, C, H, W) -> (N, C, H, W_out).
     tmp = cw0 * x[:, :, :, c0] + cw1 * x[:, :, :, c1]
     # Along the height: (N, C, H, W_out) -> (N, C, H_out, W_out).

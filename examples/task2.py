@@ -1,0 +1,26 @@
+"""Task 2 of the seed report: train the Table 1 network on CIFAR-10.
+
+    MINITORCH_CV_DATA=../shared/data python examples/task2.py            # seed's recipe
+    python examples/task2.py --limit 2000 --epochs 1                     # a quick look
+
+SGD lr 0.05, batch 64, 10 epochs, early stop 4, inputs normalized with mean 0.5 and std
+0.25, no augmentation. Writes metrics.json, history.json, best.npz, loss.png (Figure 1) and
+accuracy.png (Figure 2) to --out.
+"""
+
+import sys
+
+from minitorch_cv import models, nn
+from minitorch_cv.train.experiment import run_training, training_parser
+
+
+def main(argv=None):
+    parser = training_parser(__doc__.splitlines()[0], lr=0.05, out="runs/task2")
+    args = parser.parse_args(argv)
+    model = models.task2_model(rng=nn.init.get_rng(args.seed))
+    return run_training(args, model, augment=(), name="task2",
+                        command="python examples/task2.py " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,651 @@
+"""CIFAR-10: find it, decode it once, cache the arrays, load them in about a second.
+
+CIFAR-10 has 60,000 32x32 RGB images in 10 classes: 50,000 for training and 10,000 for
+testing. :func:`load_cifar10` accepts any of these layouts:
+
+- the official ``cifar-10-batches-py/`` folder (pickled batches ``data_batch_1`` ...
+  ``data_batch_5`` and ``test_batch``; each holds ``data``, a (10000, 3072) uint8 array
+  with one image per row: 1024 red, then 1024 green, then 1024 blue values, row-major),
+  or the official ``cifar-10-python.tar.gz`` archive that contains it;
+- an image tree ``train/<class>/*`` and ``test/<class>/*`` (any format Pillow reads),
+  as a folder or as a ``.tar`` / ``.tar.gz`` archive. Class folder names sorted
+  alphabetically give the labels (airplane=0, ..., truck=9), and the images of a
+  split come in the order of their sorted paths ("canonical order": test image ``i``
+  is ``sorted(names)[i]``).
+
+Where it looks, in order:
+
+1. ``root`` (the ``--data PATH`` flag of the examples), else the ``MINITORCH_CV_DATA``
+   environment variable. Either may name a folder holding one of the layouts
+   (``cifar-10-batches-py/``, ``cifar-10-python.tar.gz``, ``train/`` + ``test/``, or
+   an archive whose name contains "cifar") or the archive itself.
+2. The cache folder, :func:`default_cache_dir` (``~/.cache/minitorch_cv``, or
+   ``MINITORCH_CV_CACHE``), where a downloaded archive is kept.
+3. Otherwise, with ``download=True``, the official archive is downloaded into the
+   cache folder and its MD5 checksum verified. Offline, a ``FileNotFoundError``
+   lists every place looked at and how to point the library at a local copy.
+
+Decoding 60,000 JPEGs takes a few seconds, so the decoded arrays are saved once in the
+cache folder as ``cifar10-<key>.npz``, where the key is computed from the source's path,
+size and modification time. The cache is written to a temporary file and renamed into
+place, so an interrupted run never leaves a half-written cache, and a damaged cache
+(failed zip CRC, wrong shapes) is rebuilt rather than trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import os
+import pickle
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "CIFAR10",
+    "CIFAR10_CLASSES",
+    "CIFAR10_MD5",
+    "CIFAR10_URL",
+    "DatasetError",
+    "default_cache_dir",
+    "load_cifar10",
+]
+
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+
+ARCHIVE_NAME = "cifar-10-python.tar.gz"
+BATCHES_DIR = "cifar-10-batches-py"
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+META_FILE = "batches.meta"
+IMAGE_SHAPE = (3, 32, 32)  # (C, H, W)
+SPLITS = ("train", "test")
+
+_ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+_CACHE_FORMAT = 1  # bump when the cache's content or layout changes
+_ARRAY_NAMES = ("train_images", "train_labels", "test_images", "test_labels")
+_LAYOUTS = ("cifar-10-batches-py/, cifar-10-python.tar.gz, train/<class>/ + test/<class>/ "
+            "image folders, or a *cifar*.tar[.gz] archive")
+
+
+class DatasetError(ValueError):
+    """A dataset file is unreadable, truncated or not laid out as expected.
+
+    The message names the file and says what was expected.
+    """
+
+
+@dataclass(frozen=True, repr=False)
+class CIFAR10:
+    """CIFAR-10 in memory.
+
+    Attributes
+    ----------
+    train_images : ndarray of uint8, shape (50000, 3, 32, 32)
+        NCHW pixels in [0, 255] (RGB).
+    train_labels : ndarray of int64, shape (50000,)
+        Class indices in 0..9.
+    test_images : ndarray of uint8, shape (10000, 3, 32, 32)
+    test_labels : ndarray of int64, shape (10000,)
+    classes : tuple of str
+        The 10 class names; ``classes[label]`` names a label.
+    source : str
+        Where the data was read from.
+    """
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: tuple
+    source: str = ""
+
+    def __repr__(self):
+        return (f"CIFAR10(train={self.train_images.shape} {self.train_images.dtype}, "
+                f"test={self.test_images.shape} {self.test_images.dtype}, "
+                f"classes={self.classes}, source={self.source!r})")
+
+
+def default_cache_dir():
+    """The folder for downloads and decoded caches.
+
+    ``$MINITORCH_CV_CACHE`` if set, else ``$XDG_CACHE_HOME/minitorch_cv``, else
+    ``~/.cache/minitorch_cv``.
+    """
+    if os.environ.get("MINITORCH_CV_CACHE"):
+        return Path(os.environ["MINITORCH_CV_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "minitorch_cv"
+
+
+# ---------------------------------------------------------------------------------------
+# Finding the data
+# ---------------------------------------------------------------------------------------
+
+def _is_archive_name(path):
+    return path.name.lower().endswith(_ARCHIVE_SUFFIXES)
+
+
+def _detect(path):
+    """Recognise a CIFAR-10 copy at ``path``.
+
+    Returns
+    -------
+    (kind, path) or None, reason
+        ``kind`` is ``"batches"`` (official pickled folder), ``"images"`` (image tree
+        folder) or ``"archive"`` (any tar: official or image tree).
+    """
+    if path.is_file():
+        if _is_archive_name(path) or tarfile.is_tarfile(path):
+            return ("archive", path), ""
+        raise DatasetError(
+            f"{path}: expected CIFAR-10 as a folder or a .tar/.tar.gz archive, but this "
+            "file is not a tar archive"
+        )
+    if not path.is_dir():
+        return None, "does not exist"
+    if path.name == BATCHES_DIR or (path / TRAIN_BATCHES[0]).is_file():
+        return ("batches", path), ""
+    if (path / BATCHES_DIR).is_dir():
+        return ("batches", path / BATCHES_DIR), ""
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        return ("images", path), ""
+    if (path / ARCHIVE_NAME).is_file():
+        return ("archive", path / ARCHIVE_NAME), ""
+    archives = sorted(p for p in path.iterdir()
+                      if p.is_file() and _is_archive_name(p) and "cifar" in p.name.lower())
+    if archives:
+        return ("archive", archives[0]), ""
+    return None, f"found none of {_LAYOUTS} in it"
+
+
+def _places_to_look(root, cache_dir):
+    """The (path, description) pairs searched, in order."""
+    places = []
+    if root is not None:
+        places.append((Path(root).expanduser(), "the root argument (--data)"))
+    elif os.environ.get("MINITORCH_CV_DATA"):
+        places.append((Path(os.environ["MINITORCH_CV_DATA"]).expanduser(),
+                       "$MINITORCH_CV_DATA"))
+    places.append((Path(cache_dir), "the cache folder"))
+    return places
+
+
+def _download_file(url, dest, md5, timeout=60):
+    """Download ``url`` to ``dest`` atomically, checking its MD5.
+
+    The bytes go to a temporary file beside ``dest``, which is renamed to ``dest``
+    only when complete and verified, so ``dest`` is never a partial download.
+
+    Raises
+    ------
+    OSError
+        On any network failure or a checksum mismatch.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Downloading {url} to {dest} ...", file=sys.stderr, flush=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        digest = hashlib.md5()
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
+            while True:
+                chunk = response.read(1 << 20)
+                if not chunk:
+                    break
+                f.write(chunk)
+                digest.update(chunk)
+        if digest.hexdigest() != md5:
+            raise OSError(f"checksum mismatch: md5 {digest.hexdigest()}, expected {md5}")
+        os.replace(tmp, dest)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return dest
+
+
+def _not_found_message(looked, problem):
+    lines = ["CIFAR-10 was not found. Looked in:"]
+    lines += [f"  - {path} ({what}): {reason}" for path, what, reason in looked]
+    if not any(what == "$MINITORCH_CV_DATA" for _, what, _ in looked):
+        lines.append("  ($MINITORCH_CV_DATA is not set.)")
+    lines.append(problem)
+    lines.append(
+        "To use a local copy, pass --data PATH (root=PATH in Python) or set "
+        "MINITORCH_CV_DATA=PATH, where PATH is a folder holding cifar-10-batches-py/, "
+        "cifar-10-python.tar.gz or train/<class>/ and test/<class>/ image folders, or the "
+        "archive itself (e.g. cifar10-jpeg.tar.gz)."
+    )
+    return "\n".join(lines)
+
+
+def _locate(root, cache_dir, download):
+    """Find (kind, path) of a CIFAR-10 copy, downloading it if needed and allowed."""
+    looked = []
+    for path, what in _places_to_look(root, cache_dir):
+        found, reason = _detect(path)
+        if found is not None:
+            return found
+        looked.append((path, what, reason))
+    if not download:
+        raise FileNotFoundError(_not_found_message(
+            looked, "Downloading is switched off (download=False)."))
+    dest = Path(cache_dir) / ARCHIVE_NAME
+    try:
+        _download_file(CIFAR10_URL, dest, CIFAR10_MD5)
+    except Exception as e:  # offline, blocked, checksum mismatch, unwritable folder...
+        raise FileNotFoundError(_not_found_message(
+            looked, f"Downloading {CIFAR10_URL} to {dest} failed: {e}")) from e
+    return "archive", dest
+
+
+# ---------------------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------------------
+
+def _decode_image(data, where):
+    """Decode one encoded image (JPEG, PNG, ...) to a (32, 32, 3) uint8 RGB array."""
+    from PIL import Image  # imported here: only needed for image trees
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.mode != "RGB":
+                img = img.convert("RGB")
+            pixels = np.asarray(img)
+    except Exception as e:  # Pillow raises several types for bad or truncated files
+        raise DatasetError(
+            f"{where}: could not decode this image ({type(e).__name__}: {e}); expected a "
+            "32x32 RGB image file readable by Pillow"
+        ) from e
+    if pixels.shape != (IMAGE_SHAPE[1], IMAGE_SHAPE[2], 3):
+        raise DatasetError(
+            f"{where}: expected a 32x32 RGB image, got {pixels.shape[1]}x{pixels.shape[0]}"
+        )
+    return pixels
+
+
+class _ImageTree:
+    """Collects decoded images of a ``train/<class>/*``, ``test/<class>/*`` layout."""
+
+    def __init__(self, source):
+        self.source = source
+        self.items = {split: [] for split in SPLITS}  # (path name, class, pixels)
+
+    def add(self, split, name, cls, pixels):
+        self.items[split].append((name, cls, pixels))
+
+    def __len__(self):
+        return sum(len(v) for v in self.items.values())
+
+    def finish(self):
+        """Stack into NCHW arrays; labels from the alphabetical order of class folders."""
+        found = {split: sorted({cls for _, cls, _ in self.items[split]}) for split in SPLITS}
+        if found["train"] != found["test"] or len(found["train"]) != len(CIFAR10_CLASSES):
+            raise DatasetError(
+                f"{self.source}: expected the same {len(CIFAR10_CLASSES)} class folders under "
+                f"train/ and test/, found train/: {found['train']}, test/: {found['test']}"
+            )
+        classes = tuple(found["train"])
+        index = {cls: i for i, cls in enumerate(classes)}
+        arrays = {}
+        for split in SPLITS:
+            items = sorted(self.items[split], key=lambda item: item[0])  # canonical order
+            pixels = np.stack([p for _, _, p in items])  # (N, 32, 32, 3)
+            arrays[f"{split}_images"] = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
+            arrays[f"{split}_labels"] = np.array([index[c] for _, c, _ in items], dtype=np.int64)
+        return arrays, classes
+
+
+def _image_tree_files(root):
+    """Yield (split, relative name, class, path) of every image file in an image folder."""
+    for split in SPLITS:
+        split_dir = root / split
+        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            if class_dir.name.startswith("."):
+                continue
+            for path in sorted(class_dir.iterdir()):
+                if path.is_file() and not path.name.startswith("."):
+                    yield split, f"{split}/{class_dir.name}/{path.name}", class_dir.name, path
+
+
+def _read_image_folder(root):
+    tree = _ImageTree(root)
+    for split, name, cls, path in _image_tree_files(root):
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise DatasetError(f"{path}: could not read this file ({e})") from e
+        tree.add(split, name, cls, _decode_image(data, path))
+    return tree.finish()
+
+
+_PICKLE_GLOBALS = {
+    ("_codecs", "encode"),
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that only builds what CIFAR-10 batches contain (NumPy arrays).
+
+    A pickle can run arbitrary code when loaded; refusing every other global makes
+    loading a downloaded batch file safe.
+    """
+
+    def find_class(self, module, name):
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        # NumPy 2 renamed numpy.core to numpy._core; accept pickles made by either.
+        for candidate in (module, module.replace("numpy._core", "numpy.core", 1),
+                          module.replace("numpy.core", "numpy._core", 1)):
+            try:
+                return getattr(importlib.import_module(candidate), name)
+            except (ImportError, AttributeError):
+                continue
+        raise pickle.UnpicklingError(f"cannot find {module}.{name}")
+
+
+_BATCH_EXPECTED = ("a pickled dict with 'data', a (N, 3072) uint8 array with one image per row "
+                   "(1024 red, 1024 green, 1024 blue values), and 'labels', N ints in 0..9")
+
+
+def _unpickle(raw, where):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            obj = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except Exception as e:
+        raise DatasetError(f"{where}: could not unpickle ({type(e).__name__}: {e}); "
+                           f"expected {_BATCH_EXPECTED}") from e
+    if not isinstance(obj, dict):
+        raise DatasetError(f"{where}: expected {_BATCH_EXPECTED}; got a {type(obj).__name__}")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
+
+
+def _parse_batch(raw, where):
+    """One pickled batch -> (images (N, 3, 32, 32) uint8, labels (N,) int64)."""
+    batch = _unpickle(raw, where)
+    data, labels = batch.get("data"), batch.get("labels")
+    if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
+            or data.shape[1] != int(np.prod(IMAGE_SHAPE))):
+        got = (f"data of shape {data.shape} and dtype {data.dtype}"
+               if isinstance(data, np.ndarray) else f"data = {type(data).__name__}")
+        raise DatasetError(f"{where}: expected {_BATCH_EXPECTED}; got {got}")
+    labels = np.asarray(labels if labels is not None else [])
+    if (labels.ndim != 1 or labels.shape[0] != data.shape[0] or labels.dtype.kind not in "iu"
+            or (labels.size and (labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES)))):
+        raise DatasetError(f"{where}: expected {_BATCH_EXPECTED}; got {data.shape[0]} rows of "
+                           f"data but labels of shape {labels.shape}, dtype {labels.dtype}")
+    return data.reshape(-1, *IMAGE_SHAPE), labels.astype(np.int64)
+
+
+def _parse_meta(raw, where):
+    """Class names from ``batches.meta`` (falls back to :data:`CIFAR10_CLASSES`)."""
+    names = _unpickle(raw, where).get("label_names")
+    if isinstance(names, (list, tuple)) and len(names) == len(CIFAR10_CLASSES):
+        return tuple(n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names)
+    return CIFAR10_CLASSES
+
+
+def _assemble_batches(raw, where):
+    """``raw``: {file name: bytes} of the pickled batches -> arrays, classes."""
+    missing = [n for n in TRAIN_BATCHES + (TEST_BATCH,) if n not in raw]
+    if missing:
+        raise DatasetError(
+            f"{where}: missing {', '.join(missing)}; expected the official "
+            f"{BATCHES_DIR} layout: {', '.join(TRAIN_BATCHES)} and {TEST_BATCH}"
+        )
+    train = [_parse_batch(raw[n], f"{where}/{n}") for n in TRAIN_BATCHES]
+    test_images, test_labels = _parse_batch(raw[TEST_BATCH], f"{where}/{TEST_BATCH}")
+    classes = _parse_meta(raw[META_FILE], f"{where}/{META_FILE}") if META_FILE in raw \
+        else CIFAR10_CLASSES
+    arrays = {
+        "train_images": np.concatenate([images for images, _ in train]),
+        "train_labels": np.concatenate([labels for _, labels in train]),
+        "test_images": np.ascontiguousarray(test_images),
+        "test_labels": test_labels,
+    }
+    return arrays, classes
+
+
+def _read_batches_folder(folder):
+    raw = {}
+    for name in TRAIN_BATCHES + (TEST_BATCH, META_FILE):
+        path = folder / name
+        if path.is_file():
+            try:
+                raw[name] = path.read_bytes()
+            except OSError as e:
+                raise DatasetError(f"{path}: could not read this file ({e})") from e
+    return _assemble_batches(raw, folder)
+
+
+def _read_archive(path):
+    """Read either layout from a .tar/.tar.gz in one sequential pass.
+
+    Image members are decoded as they stream past, so the archive is decompressed
+    only once and the encoded bytes are never all in memory at the same time.
+    """
+    batch_names = set(TRAIN_BATCHES + (TEST_BATCH, META_FILE))
+    raw = {}
+    batch_folder = None
+    tree = _ImageTree(path)
+    try:
+        with tarfile.open(path, mode="r|*") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                name = member.name
+                while name.startswith("./"):
+                    name = name[2:]
+                parts = name.split("/")
+                if parts[-1].startswith("."):
+                    continue
+                if parts[-1] in batch_names:
+                    raw[parts[-1]] = tar.extractfile(member).read()
+                    batch_folder = "/".join(parts[:-1])
+                elif len(parts) >= 3 and parts[-3] in SPLITS:
+                    data = tar.extractfile(member).read()
+                    pixels = _decode_image(data, f"{path}: member {name}")
+                    tree.add(parts[-3], name, parts[-2], pixels)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        raise DatasetError(
+            f"{path}: could not read this archive ({type(e).__name__}: {e}); expected a "
+            "complete .tar or .tar.gz file (is it truncated or corrupt?)"
+        ) from e
+    if raw and (not len(tree) or all(n in raw for n in TRAIN_BATCHES + (TEST_BATCH,))):
+        return _assemble_batches(raw, f"{path}: {batch_folder or '.'}")
+    if len(tree):
+        return tree.finish()
+    raise DatasetError(
+        f"{path}: no CIFAR-10 data in this archive; expected either {BATCHES_DIR}/ with "
+        f"{', '.join(TRAIN_BATCHES)} and {TEST_BATCH}, or image files under "
+        "train/<class>/ and test/<class>/"
+    )
+
+
+def _decode(kind, path):
+    if kind == "batches":
+        return _read_batches_folder(path)
+    if kind == "images":
+        return _read_image_folder(path)
+    return _read_archive(path)
+
+
+# ---------------------------------------------------------------------------------------
+# The decoded cache
+# ---------------------------------------------------------------------------------------
+
+def _source_files(kind, path):
+    """The files a source consists of (their size and mtime key the cache)."""
+    if kind == "archive":
+        return [path]
+    if kind == "batches":
+        names = TRAIN_BATCHES + (TEST_BATCH, META_FILE)
+        return [path / n for n in names if (path / n).is_file()]
+    return [p for _, _, _, p in _image_tree_files(path)]
+
+
+def _cache_key(kind, path):
+    """A hash of the source's absolute path and every file's size and mtime."""
+    path = Path(path).resolve()
+    entries = []
+    for f in _source_files(kind, path):
+        st = f.stat()
+        entries.append([str(f.relative_to(path)) if f != path else "", st.st_size,
+                        st.st_mtime_ns])
+    text = json.dumps([_CACHE_FORMAT, kind, str(path), entries])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _validate(arrays, classes, where):
+    """Check shapes, dtypes and label ranges; raise DatasetError if anything is off."""
+    if len(classes) != len(CIFAR10_CLASSES):
+        raise DatasetError(f"{where}: expected {len(CIFAR10_CLASSES)} classes, got {classes}")
+    for split in SPLITS:
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if (images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE
+                or len(images) == 0):
+            raise DatasetError(f"{where}: {split} images should be (N, 3, 32, 32) uint8, got "
+                               f"{images.shape} {images.dtype}")
+        if (labels.dtype != np.int64 or labels.shape != (len(images),)
+                or labels.min() < 0 or labels.max() >= len(classes)):
+            raise DatasetError(f"{where}: {split} labels should be ({len(images)},) int64 in "
+                               f"0..{len(classes) - 1}, got {labels.shape} {labels.dtype}")
+
+
+def _read_cache(cache_file, key):
+    """Load a cache file, or return None (after removing it) if it is damaged or stale."""
+    if not cache_file.is_file():
+        return None
+    try:
+        with np.load(cache_file, allow_pickle=False) as z:
+            if int(z["format"]) != _CACHE_FORMAT or str(z["key"]) != key:
+                raise ValueError("written for another source or cache format")
+            # Reading a member to its end checks the zip's CRC-32: a damaged or truncated
+            # file raises here instead of giving wrong pixels.
+            arrays = {name: z[name] for name in _ARRAY_NAMES}
+            classes = tuple(str(c) for c in z["classes"])
+            source = str(z["source"])
+        _validate(arrays, classes, cache_file)
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as e:
+        warnings.warn(f"Ignoring the damaged CIFAR-10 cache {cache_file} ({e}); rebuilding it",
+                      stacklevel=3)
+        _remove(cache_file)
+        return None
+    return CIFAR10(**arrays, classes=classes, source=source)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _write_cache(cache_file, key, data):
+    """Write the arrays to ``cache_file`` atomically: temp file, fsync, rename."""
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    # Temp files of runs that were killed mid-write (older than an hour) are removed.
+    for stale in cache_file.parent.glob(f".{cache_file.name}.*.tmp"):
+        try:
+            if time.time() - stale.stat().st_mtime > 3600:
+                stale.unlink()
+        except OSError:
+            pass
+    fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=f".{cache_file.name}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, format=np.int64(_CACHE_FORMAT), key=np.str_(key),
+                     source=np.str_(data.source), classes=np.array(data.classes),
+                     **{name: getattr(data, name) for name in _ARRAY_NAMES})
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); a cache may be shared
+        os.replace(tmp, cache_file)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def load_cifar10(root=None, download=True, cache_dir=None):
+    """Load CIFAR-10 as uint8 NCHW arrays (decoding once, then from the cache).
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        A folder holding CIFAR-10 in one of the supported layouts, or the archive
+        itself (the examples' ``--data``). Default: ``$MINITORCH_CV_DATA``, then the
+        cache folder.
+    download : bool
+        Download the official archive (MD5 checked) when no copy is found.
+    cache_dir : str or Path, optional
+        Where decoded arrays (and downloads) are kept; default
+        :func:`default_cache_dir`.
+
+    Returns
+    -------
+    CIFAR10
+        ``train_images`` (50000, 3, 32, 32) uint8, ``train_labels`` (50000,) int64,
+        ``test_images`` (10000, 3, 32, 32) uint8, ``test_labels`` (10000,) int64 and the
+        10 ``classes``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing found and downloading is off or failed (offline); the message lists
+        every place looked at and how to point at a local copy.
+    DatasetError
+        A file is unreadable, truncated or wrongly laid out (the message names it).
+        No cache is written in that case.
+
+    Examples
+    --------
+    >>> data = load_cifar10("../shared/data")       # or: MINITORCH_CV_DATA=../shared/data
+    >>> data.train_images.shape, data.classes[data.train_labels[0]]
+    ((50000, 3, 32, 32), 'airplane')
+    """
+    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    kind, path = _locate(root, cache_dir, download)
+    key = _cache_key(kind, path)
+    cache_file = cache_dir / f"cifar10-{key}.npz"
+    cached = _read_cache(cache_file, key)
+    if cached is not None:
+        return cached
+
+    print(f"Decoding CIFAR-10 from {path} (once; the arrays are cached in {cache_dir}) ...",
+          file=sys.stderr, flush=True)
+    arrays, classes = _decode(kind, path)
+    _validate(arrays, classes, path)
+    data = CIFAR10(**arrays, classes=tuple(classes), source=str(path))
+    try:
+        _write_cache(cache_file, key, data)
+    except OSError as e:
+        warnings.warn(f"Could not write the CIFAR-10 cache {cache_file} ({e}); the next run "
+                      "will decode again", stacklevel=2)
+    return data

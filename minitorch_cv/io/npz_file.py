@@ -1,0 +1,95 @@
+"""Save and load state dicts as NumPy ``.npz`` archives.
+
+An ``.npz`` file is a zip archive holding one ``.npy`` file per array, named after its key
+(``conv1.weight.npy``). It needs nothing but NumPy to read, and holds no code: arrays of
+Python objects, the one part of ``.npy`` that uses pickle, are refused both ways.
+"""
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ._common import WeightsFormatError, atomic_write
+
+__all__ = ["load_npz", "save_npz"]
+
+
+def save_npz(path, state_dict, compress=False):
+    """Save a flat dict of arrays as an ``.npz`` archive, atomically.
+
+    Unlike :func:`numpy.savez`, the file is written exactly at `path` (no ``.npz`` is
+    appended), any key is allowed (even ``"file"``), and the archive only appears once it
+    is complete: it is written to a temporary file in the same folder and then renamed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file.
+    state_dict : dict of str to array_like
+        The arrays, e.g. ``model.state_dict()``; they are stored in this order.
+    compress : bool, optional
+        Deflate the arrays (smaller file, slower save and load), like
+        :func:`numpy.savez_compressed`.
+
+    Raises
+    ------
+    TypeError
+        If a key is not a string or a value is an array of Python objects.
+
+    Examples
+    --------
+    >>> save_npz("model.npz", model.state_dict())  # doctest: +SKIP
+    """
+    arrays = {}
+    for name, value in state_dict.items():
+        if not isinstance(name, str):
+            raise TypeError(f"state dict keys must be strings, got {name!r}")
+        array = np.asarray(value)
+        if array.dtype.hasobject:
+            raise TypeError(f"cannot save '{name}': arrays of Python objects are not weights")
+        arrays[name] = array
+
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with atomic_write(path) as f, zipfile.ZipFile(f, "w", compression=method) as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+def load_npz(path):
+    """Load every array of an ``.npz`` archive.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An archive written by :func:`save_npz` or :func:`numpy.savez`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The arrays in the archive's order, keyed without the ``.npy`` suffix.
+
+    Raises
+    ------
+    WeightsFormatError
+        If the file is not a valid ``.npz`` archive (truncated, corrupt, or holding
+        pickled Python objects, which are never loaded).
+    """
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise WeightsFormatError(f"{path}: a single .npy array, not an .npz archive")
+        with archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        if isinstance(exc, WeightsFormatError):
+            raise
+        raise WeightsFormatError(f"{path}: not a valid .npz archive ({exc})") from None
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # NumPy returns other members as raw bytes
+            raise WeightsFormatError(
+                f"{path}: member '{name}' is not a .npy array (is this really an .npz file?)"
+            )
+    return arrays

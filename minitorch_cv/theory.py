@@ -1,0 +1,617 @@
+"""Task 1: the arithmetic of convolutional networks.
+
+Everything the theory part of the assignment asks for, as small functions you can call
+and check against a real network:
+
+* how big a feature map is after a convolution or a pooling layer
+  (:func:`conv_output_size`, :func:`pool_output_size`),
+* how much zero padding keeps the size (:func:`same_padding`) and which kernel size
+  turns one size into another (:func:`kernel_size_for`),
+* how many parameters a layer or network has (:func:`param_count`) and a per-layer table
+  of output shapes and parameters obtained by actually running the network
+  (:func:`summary`),
+* cross-correlation and true convolution of a small 2D image, written as plain loops
+  (:func:`cross_correlate2d`, :func:`convolve2d`).
+
+The one formula behind the first four functions (H here, W likewise)::
+
+    H_out = floor((H_in + 2 * padding - kernel_size) / stride) + 1
+
+Deep-learning frameworks floor the division (the last rows that do not fill a whole
+window are dropped). The textbook asks for the division to come out whole; pass
+``exact=True`` to get an error instead of a silent floor.
+
+Run ``python -m minitorch_cv.theory`` to print the worked answers of Task 1.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import nn
+
+__all__ = ["conv_output_size", "pool_output_size", "same_padding", "kernel_size_for",
+           "param_count", "summary", "cross_correlate2d", "convolve2d", "TASK1A_IMAGE",
+           "TASK1A_KERNEL", "SEED_TASK1A_RESULT", "worked_answers", "main"]
+
+
+def _constant(rows):
+    array = np.array(rows, dtype=np.int64)
+    array.setflags(write=False)          # shared constants: copy before changing
+    return array
+
+
+#: The 3x5 image P of Task 1a.
+TASK1A_IMAGE = _constant([[1, 0, 2, 3, 1],
+                          [3, 2, 0, 7, 0],
+                          [0, 6, 1, 1, 4]])
+
+#: The 3x3 kernel K of Task 1a (a Sobel filter for vertical edges).
+TASK1A_KERNEL = _constant([[-1, 0, 1],
+                           [-2, 0, 2],
+                           [-1, 0, 1]])
+
+#: The matrix C the seed report gives as the answer of Task 1a.
+SEED_TASK1A_RESULT = _constant([[2, -1, 11, -2, -13],
+                                [10, -4, 8, 2, -18],
+                                [14, -1, -5, 6, -9]])
+
+
+# --------------------------------------------------------------------------- helpers
+def _as_int(value, name: str) -> int:
+    """``value`` as a Python int, or a TypeError naming the argument."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, "
+                        f"got {value!r}") from None
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray)
+                                                and value.ndim == 1)
+
+
+def _as_pair(value, name: str) -> tuple[int, int]:
+    """``3 -> (3, 3)``; ``(3, 2) -> (3, 2)``; anything else raises TypeError."""
+    if _is_pair(value):
+        if len(value) != 2:
+            raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
+        return _as_int(value[0], name), _as_int(value[1], name)
+    n = _as_int(value, name)
+    return n, n
+
+
+def _per_axis(function, **arguments):
+    """Apply ``function`` to ints, or to the height and the width separately.
+
+    If any argument is an (h, w) pair, every argument is made a pair, ``function`` runs
+    once per axis (with ``axis="height: "`` / ``"width: "`` so error messages say which)
+    and a pair is returned. Otherwise ``function`` runs once on the ints and an int is
+    returned.
+    """
+    if not any(_is_pair(v) for v in arguments.values()):
+        return function(axis="", **{k: _as_int(v, k) for k, v in arguments.items()})
+    pairs = {k: _as_pair(v, k) for k, v in arguments.items()}
+    return tuple(function(axis=label, **{k: v[i] for k, v in pairs.items()})
+                 for i, label in enumerate(("height: ", "width: ")))
+
+
+def _window_output(axis, size, kernel_size, stride, padding, exact, pooling):
+    """``(size + 2*padding - kernel_size) // stride + 1`` for one axis, with checks."""
+    if size < 1:
+        raise ValueError(f"{axis}input size must be >= 1, got {size}")
+    if kernel_size < 1:
+        raise ValueError(f"{axis}kernel_size must be >= 1, got {kernel_size}")
+    if stride < 1:
+        raise ValueError(f"{axis}stride must be >= 1, got {stride}")
+    if padding < 0:
+        raise ValueError(f"{axis}padding must be >= 0, got {padding}")
+    if pooling and padding > kernel_size // 2:
+        raise ValueError(f"{axis}pooling padding {padding} is more than half the kernel size "
+                         f"{kernel_size}: a window could then lie entirely in the padding "
+                         f"(PyTorch requires padding <= kernel_size // 2)")
+    padded = size + 2 * padding
+    if kernel_size > padded:
+        raise ValueError(f"{axis}kernel_size {kernel_size} is larger than the padded input "
+                         f"{size} + 2*{padding} = {padded}: the window fits nowhere")
+    span = padded - kernel_size
+    if exact and span % stride != 0:
+        raise ValueError(
+            f"{axis}({size} + 2*{padding} - {kernel_size}) = {span} is not divisible by "
+            f"stride {stride}: the windows do not tile the input exactly (a framework "
+            f"floors to {span // stride + 1} and ignores the last {span % stride} "
+            f"row(s)/column(s))")
+    return span // stride + 1
+
+
+# --------------------------------------------------------------------------- sizes
+def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
+    """Spatial size of a convolution's output.
+
+    ``H_out = (H + 2 * padding - kernel_size) // stride + 1``, floored like PyTorch.
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        Input height (and width).
+    kernel_size, stride, padding : int or (int, int)
+        As for :class:`~minitorch_cv.nn.Conv2d`.
+    exact : bool
+        The textbook setting: raise instead of flooring when the division by the stride
+        does not come out whole.
+
+    Returns
+    -------
+    int or (int, int)
+        An (h, w) pair if any argument was a pair, else an int.
+
+    Raises
+    ------
+    ValueError
+        If the kernel is larger than the padded input, stride < 1, padding < 0, or (with
+        ``exact=True``) the stride does not divide ``size + 2*padding - kernel_size``; the
+        message shows the numbers.
+
+    Examples
+    --------
+    >>> conv_output_size(32, kernel_size=5, padding=2)
+    32
+    >>> conv_output_size((32, 20), kernel_size=3, stride=2)
+    (15, 9)
+    """
+    def one_axis(axis, size, kernel_size, stride, padding):
+        return _window_output(axis, size, kernel_size, stride, padding, exact, pooling=False)
+    return _per_axis(one_axis, size=size, kernel_size=kernel_size, stride=stride,
+                     padding=padding)
+
+
+def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
+    """Spatial size of a max or average pooling layer's output.
+
+    The same formula as :func:`conv_output_size`; the stride defaults to the kernel size
+    (non-overlapping windows), as in PyTorch. Padding may be at most ``kernel_size // 2``.
+
+    Parameters
+    ----------
+    size : int or (int, int)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+    padding : int or (int, int)
+    exact : bool
+        Raise instead of flooring when the stride does not divide exactly.
+
+    Returns
+    -------
+    int or (int, int)
+
+    Examples
+    --------
+    >>> pool_output_size(504, kernel_size=2, stride=2)
+    252
+    >>> pool_output_size(7, kernel_size=2)       # floors: the last row/column is dropped
+    3
+    """
+    if stride is None:
+        stride = kernel_size
+
+    def one_axis(axis, size, kernel_size, stride, padding):
+        return _window_output(axis, size, kernel_size, stride, padding, exact, pooling=True)
+    return _per_axis(one_axis, size=size, kernel_size=kernel_size, stride=stride,
+                     padding=padding)
+
+
+def same_padding(kernel_size, stride=1):
+    """Zero padding that makes a convolution's output as large as its input.
+
+    From ``H = (H + 2p - k) / 1 + 1`` follows ``2p = k - 1``, so ``p = (k - 1) / 2``.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+    stride : int or (int, int)
+        Must be 1.
+
+    Returns
+    -------
+    int or (int, int)
+
+    Raises
+    ------
+    ValueError
+        For an even kernel (``k - 1`` is odd, so no padding that is the same on both sides
+        exists) or a stride other than 1 (the output then shrinks by about the stride
+        whatever the padding).
+
+    Examples
+    --------
+    >>> same_padding(5)
+    2
+    >>> same_padding((3, 7))
+    (1, 3)
+    """
+    def one_axis(axis, kernel_size, stride):
+        if kernel_size < 1:
+            raise ValueError(f"{axis}kernel_size must be >= 1, got {kernel_size}")
+        if stride < 1:
+            raise ValueError(f"{axis}stride must be >= 1, got {stride}")
+        if stride != 1:
+            raise ValueError(
+                f"{axis}no padding keeps the size at stride {stride}: the output is "
+                f"(H + 2p - {kernel_size}) // {stride} + 1, about H/{stride}, whatever p is "
+                "(PyTorch also refuses padding='same' when stride > 1)")
+        if kernel_size % 2 == 0:
+            raise ValueError(
+                f"{axis}kernel_size {kernel_size} is even: the output H + 2p - {kernel_size}"
+                f" + 1 equals H only if 2p = {kernel_size - 1}, which is odd, so no "
+                f"symmetric padding exists (one would pad {(kernel_size - 1) // 2} on one "
+                f"side and {kernel_size // 2} on the other, as PyTorch's padding='same' does)")
+        return (kernel_size - 1) // 2
+    return _per_axis(one_axis, kernel_size=kernel_size, stride=stride)
+
+
+def kernel_size_for(in_size, out_size, stride=1, padding=0):
+    """Kernel size that turns ``in_size`` into ``out_size``.
+
+    Solving ``out = (in + 2p - k) / s + 1`` for the kernel size gives
+    ``k = in + 2p - (out - 1) * s``.
+
+    With ``stride > 1`` the floored formula gives the same output for the ``s`` kernel
+    sizes ``k - s + 1, ..., k``; this function returns ``k``, the only one for which the
+    division comes out whole (the textbook answer).
+
+    Parameters
+    ----------
+    in_size, out_size : int or (int, int)
+    stride, padding : int or (int, int)
+
+    Returns
+    -------
+    int or (int, int)
+
+    Raises
+    ------
+    ValueError
+        When no kernel size (>= 1) maps ``in_size`` to ``out_size``.
+
+    Examples
+    --------
+    >>> kernel_size_for(512, 504)
+    9
+    """
+    def one_axis(axis, in_size, out_size, stride, padding):
+        if in_size < 1 or out_size < 1:
+            raise ValueError(f"{axis}sizes must be >= 1, got in_size={in_size}, "
+                             f"out_size={out_size}")
+        if stride < 1:
+            raise ValueError(f"{axis}stride must be >= 1, got {stride}")
+        if padding < 0:
+            raise ValueError(f"{axis}padding must be >= 0, got {padding}")
+        k = in_size + 2 * padding - (out_size - 1) * stride
+        if k < 1:
+            raise ValueError(
+                f"{axis}no kernel size maps {in_size} to {out_size} with stride {stride} "
+                f"and padding {padding}: it would need kernel_size = {in_size} + 2*{padding}"
+                f" - ({out_size} - 1)*{stride} = {k}, but a kernel has size >= 1")
+        return k
+    return _per_axis(one_axis, in_size=in_size, out_size=out_size, stride=stride,
+                     padding=padding)
+
+
+# --------------------------------------------------------------------------- parameters
+def _unique_parameters(module):
+    if not hasattr(module, "parameters"):
+        raise TypeError(f"expected a Module, got {type(module).__name__}")
+    seen, unique = set(), []
+    for p in module.parameters():
+        if id(p) not in seen:            # a parameter shared by two layers counts once
+            seen.add(id(p))
+            unique.append(p)
+    return unique
+
+
+def param_count(layer_or_model, trainable_only=True) -> int:
+    """Number of parameters (weights and biases) of a layer or a whole network.
+
+    Parameters
+    ----------
+    layer_or_model : Module
+    trainable_only : bool
+        Count only parameters with ``requires_grad=True`` (frozen ones are left out).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> param_count(nn.Conv2d(3, 32, kernel_size=5))        # (5*5*3 + 1) * 32
+    2432
+    """
+    return sum(int(np.size(p.data)) for p in _unique_parameters(layer_or_model)
+               if p.requires_grad or not trainable_only)
+
+
+def summary(model, input_shape=(1, 3, 32, 32)) -> str:
+    """A table of every leaf layer's output shape and parameters.
+
+    The shapes are not worked out on paper: a zero input of ``input_shape`` (in the
+    dtype of the model's parameters, float32 by default) is run through the model in
+    evaluation mode under :func:`~minitorch_cv.nn.no_grad`, and every leaf layer (a
+    module without children) records the shape of what it returns. Layers appear in the
+    order they run, so nested models such as a ResNet work too; a layer called twice
+    gets two rows (its parameters counted on the first). The model's training mode and
+    its layers' ``forward`` methods are restored afterwards, even if the forward pass
+    fails.
+
+    Parameters
+    ----------
+    model : Module
+    input_shape : tuple of int
+        ``(N, C, H, W)`` for an image model.
+
+    Returns
+    -------
+    str
+        The table, with total, trainable and non-trainable parameter counts.
+    """
+    leaves, seen = [], set()
+    for name, module in model.named_modules():
+        if not module._modules and id(module) not in seen:
+            seen.add(id(module))
+            leaves.append((name or type(module).__name__, module))
+    modes = [(m, m.training) for m in model.modules()]
+    dtype = next((p.data.dtype for p in model.parameters()
+                  if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
+
+    calls = []                           # (name, module, output shape), in call order
+
+    def recording(name, module, forward):
+        def forward_and_record(x):
+            out = forward(x)
+            calls.append((name, module, tuple(np.shape(out))))
+            return out
+        return forward_and_record
+
+    missing = object()
+    saved = [(m, m.__dict__.get("forward", missing)) for _, m in leaves]
+    try:
+        for name, module in leaves:
+            object.__setattr__(module, "forward", recording(name, module, module.forward))
+        model.eval()
+        with nn.no_grad():
+            out = model(np.zeros(input_shape, dtype=dtype))
+    finally:
+        for module, forward in saved:
+            if forward is missing:
+                module.__dict__.pop("forward", None)
+            else:
+                object.__setattr__(module, "forward", forward)
+        for module, training in modes:
+            object.__setattr__(module, "training", training)
+
+    rows = [("input", "", str(tuple(input_shape)), "")]
+    counted = set()
+    for name, module, shape in calls:
+        params = f"{param_count(module, trainable_only=False):,}"
+        if id(module) in counted:
+            params = "(reused)"
+        counted.add(id(module))
+        rows.append((name, type(module).__name__, str(shape), params))
+    for name, module in leaves:
+        if id(module) not in counted:
+            rows.append((name, type(module).__name__, "(not called)",
+                         f"{param_count(module, trainable_only=False):,}"))
+
+    header = ("Layer", "Type", "Output shape", "Params")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
+
+    def line(row):
+        return "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
+                          row[2].ljust(widths[2]), row[3].rjust(widths[3])]).rstrip()
+
+    rule = "=" * len(line(tuple("x" * w for w in widths)))
+    total = param_count(model, trainable_only=False)
+    trainable = param_count(model)
+    lines = [f"{type(model).__name__} summary", rule, line(header), rule]
+    lines += [line(r) for r in rows]
+    lines += [rule,
+              f"Output shape:         {tuple(np.shape(out))}",
+              f"Total params:         {total:,}",
+              f"Trainable params:     {trainable:,}",
+              f"Non-trainable params: {total - trainable:,}"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- 2D filtering
+def cross_correlate2d(image, kernel, padding=0, stride=1):
+    """Slide ``kernel`` over ``image`` and sum the products: what deep learning calls
+    convolution.
+
+    ``out[i, j] = sum_{u, v} kernel[u, v] * padded[i*stride + u, j*stride + v]``, where
+    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side.
+
+    Parameters
+    ----------
+    image : array_like (H, W)
+    kernel : array_like (K_h, K_w)
+    padding, stride : int or (int, int)
+
+    Returns
+    -------
+    ndarray (H_out, W_out)
+        ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). Integer inputs give
+        an integer result (the common dtype of ``image`` and ``kernel``).
+
+    Examples
+    --------
+    >>> cross_correlate2d([[1, 2], [3, 4]], [[1, 0], [0, -1]])
+    array([[-3]])
+    """
+    image, kernel = np.asarray(image), np.asarray(kernel)
+    if image.ndim != 2 or kernel.ndim != 2:
+        raise ValueError(f"expected a 2D image and a 2D kernel, got shapes {image.shape} "
+                         f"and {kernel.shape}")
+    (ph, pw), (sh, sw) = _as_pair(padding, "padding"), _as_pair(stride, "stride")
+    h, w = image.shape
+    kh, kw = kernel.shape
+    out_h, out_w = conv_output_size((h, w), (kh, kw), (sh, sw), (ph, pw))
+    dtype = np.result_type(image, kernel)
+
+    padded = np.zeros((h + 2 * ph, w + 2 * pw), dtype=dtype)
+    padded[ph:ph + h, pw:pw + w] = image
+    out = np.zeros((out_h, out_w), dtype=dtype)
+    for i in range(out_h):
+        for j in range(out_w):
+            total = 0
+            for u in range(kh):
+                for v in range(kw):
+                    total += kernel[u, v] * padded[i * sh + u, j * sw + v]
+            out[i, j] = total
+    return out
+
+
+def convolve2d(image, kernel, padding=0, stride=1):
+    """True (mathematical) convolution: cross-correlation with the kernel flipped.
+
+    ``out[i, j] = sum_{u, v} kernel[K_h-1-u, K_w-1-v] * padded[i*stride + u, j*stride + v]``
+
+    Flipping the kernel in both axes (rotating it by 180 degrees) is the only
+    difference from :func:`cross_correlate2d`. For a symmetric kernel the two agree; for
+    the Sobel kernel of Task 1a, flipping gives ``-K``, so the results are negatives of
+    each other. A network learns its kernels, so it does not matter which of the two a
+    layer computes -- frameworks compute cross-correlation and call it convolution.
+
+    Parameters
+    ----------
+    image : array_like (H, W)
+    kernel : array_like (K_h, K_w)
+    padding, stride : int or (int, int)
+
+    Returns
+    -------
+    ndarray (H_out, W_out)
+    """
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 2:
+        raise ValueError(f"expected a 2D kernel, got shape {kernel.shape}")
+    return cross_correlate2d(image, kernel[::-1, ::-1], padding=padding, stride=stride)
+
+
+# --------------------------------------------------------------------------- Task 1
+def _matrix_lines(matrix, indent="    "):
+    width = max(len(str(v)) for v in np.ravel(matrix))
+    return "\n".join(indent + "[" + ", ".join(str(v).rjust(width) for v in row) + "]"
+                     for row in np.asarray(matrix).tolist())
+
+
+def _layer_formula(layer):
+    """``"(5*5*3 + 1)*32"`` for a Conv2d or Linear layer, else None."""
+    has_bias = getattr(layer, "bias", None) is not None
+    plus = " + 1" if has_bias else ""
+    if isinstance(layer, nn.Conv2d):
+        kh, kw = layer.kernel_size
+        return f"({kh}*{kw}*{layer.in_channels}{plus})*{layer.out_channels}"
+    if isinstance(layer, nn.Linear):
+        return f"({layer.in_features}{plus})*{layer.out_features}"
+    return None
+
+
+def worked_answers():
+    """The answers of Task 1, each computed by this module, with a line of working.
+
+    Returns
+    -------
+    list of (task, answer, working) : list of tuple of str
+    """
+    from . import models
+
+    p, k = TASK1A_IMAGE, TASK1A_KERNEL
+    pad = same_padding(k.shape)[0]
+    c = cross_correlate2d(p, k, padding=pad)
+    true_conv = convolve2d(p, k, padding=pad)
+    window = np.pad(p, pad)[:3, :3]
+    first = " + ".join(f"{a}*({b})" if b < 0 else f"{a}*{b}"
+                       for a, b in zip(window.ravel().tolist(), k.ravel().tolist()))
+    matches = "equals" if np.array_equal(c, SEED_TASK1A_RESULT) else "DIFFERS FROM"
+    negated = ("-C (flipping K gives -K)"
+               if np.array_equal(true_conv, -c) and np.array_equal(k[::-1, ::-1], -k)
+               else f"\n{_matrix_lines(true_conv)}")
+    answers = [(
+        "1a",
+        f"C = cross_correlate2d(P, K, padding={pad}) =\n{_matrix_lines(c)}",
+        f"padding {pad} keeps 3x5; c[0,0] = {first} = {c[0, 0]}. This {matches} the seed's "
+        f"C: it is the cross-correlation, which deep-learning libraries call convolution. "
+        f"True convolution (K flipped in both axes) gives {negated}.")]
+
+    answers.append((
+        "1b",
+        "convolution is translation-EQUIVARIANT; pooling adds (local) translation "
+        "invariance",
+        "shifting the input shifts the feature map by the same amount (conv(shift(x)) = "
+        "shift(conv(x)), weights shared across positions) -- the seed calls this "
+        "invariance, but invariant means the output does not change; max pooling makes "
+        "the output insensitive to small shifts inside each window."))
+
+    p5 = same_padding(5)
+    answers.append((
+        "1c", f"padding {p5} (on every side) for a 5x5 kernel at stride 1",
+        f"H = (H + 2P - 5)/1 + 1  =>  2P = 5 - 1  =>  P = {p5}; check: "
+        f"conv_output_size(32, 5, 1, {p5}) = {conv_output_size(32, 5, 1, p5)}"))
+
+    f = kernel_size_for(512, 504)
+    answers.append((
+        "1d", f"{f}x{f} kernels",
+        f"504 = (512 + 2*0 - F)/1 + 1  =>  F = 512 - 504 + 1 = {f}. The seed writes 514 "
+        f"for the input but computes with 512, the size the assignment gives (from 514 "
+        f"the kernel would be {kernel_size_for(514, 504)}x{kernel_size_for(514, 504)})."))
+
+    pooled = pool_output_size(504, kernel_size=2, stride=2)
+    answers.append((
+        "1e", f"{pooled}x{pooled}",
+        f"2x2 pooling, stride 2: (504 + 2*0 - 2)/2 + 1 = {pooled}"))
+
+    conv2 = conv_output_size(pooled, kernel_size=3)
+    answers.append((
+        "1f", f"{conv2}x{conv2}",
+        f"3x3 conv, stride 1, no padding: ({pooled} + 2*0 - 3)/1 + 1 = {conv2}"))
+
+    model = models.task2_model()
+    total = param_count(model)
+    terms = []
+    for name, layer in model.named_modules():
+        if layer._modules or not layer._parameters:
+            continue
+        count = param_count(layer, trainable_only=False)
+        formula = _layer_formula(layer)
+        terms.append(f"{formula} = {count:,}" if formula else f"{name}: {count:,}")
+    sizes = [32]
+    for _ in range(3):
+        sizes.append(pool_output_size(conv_output_size(sizes[-1], 5, 1, 2), 2, 2))
+    answers.append((
+        "1g", f"{total:,} parameters",
+        "conv: (K_h*K_w*C_in + 1)*C_out, linear: (in + 1)*out; the spatial size goes "
+        + " -> ".join(map(str, sizes))
+        + f" so Flatten gives 128*{sizes[-1]}*{sizes[-1]} = {128 * sizes[-1] ** 2}; "
+        + "; ".join(terms) + f"; sum = {total:,} (param_count(models.task2_model()))"))
+    return answers
+
+
+def main() -> None:
+    """Print the worked answers of Task 1 and the summary of the Task 2 network."""
+    from . import models
+
+    print("TDT4265 Assignment 3, Task 1 -- worked answers (minitorch_cv.theory)\n")
+    for task, answer, working in worked_answers():
+        print(f"Task {task}: {answer}")
+        print(f"    working: {working}\n")
+    print(summary(models.task2_model(), input_shape=(1, 3, 32, 32)))
+
+
+if __name__ == "__main__":
+    main()

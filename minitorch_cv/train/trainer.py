@@ -1,0 +1,307 @@
+"""Trainer: the training loop of the seed report, with checkpoints that survive interruption.
+
+Semantics (as the TDT4265 starter code the seed used):
+
+* validation every ``len(train_loader) // validations_per_epoch`` steps (half an epoch);
+* early stopping when, of the last ``early_stop_count`` validation losses, the first is the
+  smallest (no improvement for ``early_stop_count - 1`` validations);
+* the weights with the lowest validation loss are saved (atomically) and restored for the
+  final evaluation on the train, validation and test sets.
+
+Every validation also writes a resumable checkpoint (weights, optimizer state, history,
+random generator states, position in the epoch). ``Trainer(..., resume=True)`` continues
+from it and reaches exactly the result of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import nn
+
+__all__ = ["Trainer", "evaluate", "atomic_write_bytes", "atomic_write_json"]
+
+
+# ----------------------------------------------------------------------------- files
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: a reader never
+    sees a half-written file, and an interrupted write leaves the old file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=1).encode())
+
+
+def _save_npz_atomic(path, arrays: dict) -> None:
+    import io
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+# ----------------------------------------------------------------------------- evaluation
+def evaluate(model, loader, loss_fn=None):
+    """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``.
+
+    Returns
+    -------
+    (loss, accuracy) : floats, averaged over images (not batches)
+    """
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    with nn.no_grad():
+        for x, y in loader:
+            logits = model(x)
+            total_loss += loss_fn(logits, y) * len(y)
+            correct += int((logits.argmax(axis=1) == y).sum())
+            count += len(y)
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate: the loader yielded no images")
+    return total_loss / count, correct / count
+
+
+def _generators(model):
+    """The numpy Generators the model draws from (Dropout masks), by module name."""
+    return {name: m.__dict__["rng"] for name, m in model.named_modules()
+            if isinstance(m.__dict__.get("rng"), np.random.Generator)}
+
+
+class Trainer:
+    """Train a model with validation, early stopping and checkpoints.
+
+    Parameters
+    ----------
+    model : nn.Module
+    optimizer : optim.Optimizer
+    train_loader : :class:`~minitorch_cv.data.BatchIterator` (or anything iterable over
+        (x, y) batches with ``len()``, ``get_state()`` and ``set_state()``)
+    val_loader : iterable of (x, y) batches
+    test_loader : optional, evaluated at the end with the best weights
+    epochs : int
+    early_stop_count : int
+    out_dir : path, optional
+        Where ``best.npz`` (best weights) and ``checkpoint.pkl`` (resumable state) go.
+    resume : bool
+        Continue from ``out_dir/checkpoint.pkl`` when it exists.
+    validations_per_epoch : int
+        2 = every half epoch, as in the seed.
+    progress : bool
+        Show a tqdm progress bar with the running loss and images per second.
+    """
+
+    def __init__(self, model, optimizer, train_loader, val_loader, test_loader=None, *,
+                 loss_fn=None, epochs=10, early_stop_count=4, out_dir=None, resume=False,
+                 validations_per_epoch=2, progress=True, log=print):
+        if epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {epochs}")
+        if early_stop_count < 1:
+            raise ValueError(f"early_stop_count must be >= 1, got {early_stop_count}")
+        if len(train_loader) == 0:
+            raise ValueError("the training loader yields no batches (fewer images than "
+                             "one batch with drop_last?)")
+        self.model, self.optimizer = model, optimizer
+        self.train_loader, self.val_loader, self.test_loader = (train_loader, val_loader,
+                                                                test_loader)
+        self.loss_fn = loss_fn or nn.CrossEntropyLoss()
+        self.epochs, self.early_stop_count = epochs, early_stop_count
+        self.steps_per_val = max(1, len(train_loader) // validations_per_epoch)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.progress, self.log = progress, log
+        self.history = {"train": {"step": [], "loss": [], "accuracy": []},
+                        "val": {"step": [], "loss": [], "accuracy": []},
+                        "steps_per_epoch": len(train_loader), "images_seen": 0,
+                        "train_seconds": 0.0, "stop_reason": None}
+        self.global_step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.best_val_loss = math.inf
+        self.best_state = None
+        if resume:
+            self._resume()
+
+    # ----------------------------------------------------------------- checkpoints
+    @property
+    def best_path(self):
+        return self.out_dir / "best.npz" if self.out_dir else None
+
+    @property
+    def checkpoint_path(self):
+        return self.out_dir / "checkpoint.pkl" if self.out_dir else None
+
+    def _save_checkpoint(self):
+        if self.out_dir is None:
+            return
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "history": self.history,
+            "global_step": self.global_step, "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "loader": self.train_loader.get_state(),
+            "generators": {k: g.bit_generator.state
+                           for k, g in _generators(self.model).items()},
+            "best_val_loss": self.best_val_loss,
+            "best_state": self.best_state,
+        }
+        atomic_write_bytes(self.checkpoint_path, pickle.dumps(state, protocol=4))
+
+    def _resume(self):
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            self.log(f"resume: no checkpoint in {self.out_dir}, starting from scratch")
+            return
+        with open(self.checkpoint_path, "rb") as f:
+            state = pickle.load(f)  # our own file, written by _save_checkpoint
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history = state["history"]
+        self.global_step, self.epoch = state["global_step"], state["epoch"]
+        self.batch_in_epoch = state["batch_in_epoch"]
+        self.train_loader.set_state(state["loader"])
+        generators = _generators(self.model)
+        for name, st in state["generators"].items():
+            generators[name].bit_generator.state = st
+        self.best_val_loss, self.best_state = state["best_val_loss"], state["best_state"]
+        self.log(f"resumed from {self.checkpoint_path}: step {self.global_step}, "
+                 f"epoch {self.epoch}, batch {self.batch_in_epoch}")
+
+    # ----------------------------------------------------------------- the loop
+    def should_early_stop(self) -> bool:
+        """True when the first of the last ``early_stop_count`` validation losses is the
+        smallest of them."""
+        losses = self.history["val"]["loss"]
+        if len(losses) < self.early_stop_count:
+            return False
+        recent = losses[-self.early_stop_count:]
+        return recent[0] == min(recent)
+
+    def train_step(self, x, y):
+        """Forward, loss, backward, optimizer step. Returns (loss, correct count)."""
+        logits = self.model(x)
+        loss = self.loss_fn(logits, y)
+        self.model.backward(self.loss_fn.backward())
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        return loss, int((logits.argmax(axis=1) == y).sum())
+
+    def validate(self):
+        loss, acc = evaluate(self.model, self.val_loader, self.loss_fn)
+        v = self.history["val"]
+        v["step"].append(self.global_step)
+        v["loss"].append(loss)
+        v["accuracy"].append(acc)
+        if loss < self.best_val_loss:
+            self.best_val_loss = loss
+            self.best_state = self.model.state_dict()
+            if self.best_path is not None:
+                _save_npz_atomic(self.best_path, self.best_state)
+        return loss, acc
+
+    def fit(self):
+        """Train until ``epochs`` are done or early stopping; returns the history."""
+        from tqdm.auto import tqdm
+
+        self.model.train()
+        self.model.needs_input_grad = False     # only parameter gradients are needed
+        loader = self.train_loader
+        stop = self.history["stop_reason"]
+        bar = None
+        try:
+            while stop is None and self.epoch < self.epochs:
+                # batch_in_epoch > 0 only after resuming mid-epoch: the loader continues there
+                bar = tqdm(total=len(loader), initial=self.batch_in_epoch,
+                           disable=not self.progress, leave=False, dynamic_ncols=True,
+                           desc=f"epoch {self.epoch + 1}/{self.epochs}")
+                running, seen, t0 = None, 0, time.perf_counter()
+                for x, y in loader:
+                    try:
+                        loss, correct = self.train_step(x, y)
+                    except FloatingPointError as err:
+                        stop = f"non-finite loss at step {self.global_step + 1}: {err}"
+                        self.log(f"stopping: {stop}. The best checkpoint "
+                                 f"(val loss {self.best_val_loss:.4f}) is kept.")
+                        break
+                    self.global_step += 1
+                    self.batch_in_epoch += 1
+                    t = self.history["train"]
+                    t["step"].append(self.global_step)
+                    t["loss"].append(loss)
+                    t["accuracy"].append(correct / len(y))
+                    self.history["images_seen"] += len(y)
+                    seen += len(y)
+                    running = loss if running is None else 0.98 * running + 0.02 * loss
+                    elapsed = time.perf_counter() - t0
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{running:.3f}", img_s=f"{seen / elapsed:.0f}",
+                                    refresh=False)
+                    if self.global_step % self.steps_per_val == 0:
+                        self.history["train_seconds"] += elapsed
+                        seen, t0 = 0, time.perf_counter()
+                        vloss, vacc = self.validate()
+                        self.log(f"step {self.global_step} (epoch "
+                                 f"{self.global_step / len(loader):.2f}): train loss "
+                                 f"{running:.4f}, val loss {vloss:.4f}, val acc {vacc:.4f}")
+                        if self.should_early_stop():
+                            stop = (f"early stop: the last {self.early_stop_count - 1} "
+                                    "validations did not improve the validation loss")
+                        if self.batch_in_epoch == len(loader):
+                            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                        self._save_checkpoint()
+                        if stop:
+                            self.log(stop)
+                            break
+                else:
+                    self.history["train_seconds"] += time.perf_counter() - t0
+                    if self.batch_in_epoch:     # the epoch ended between two validations
+                        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                bar.close()
+                bar = None
+        except KeyboardInterrupt:
+            self.log(f"interrupted at step {self.global_step}; resume with --resume from "
+                     f"the last checkpoint in {self.out_dir}")
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        self.history["stop_reason"] = stop or "completed all epochs"
+        self.history["epochs_run"] = self.global_step / len(loader)
+        self._save_checkpoint()
+        return self.history
+
+    def restore_best(self):
+        """Load the weights with the lowest validation loss (if any validation ran)."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    def final_evaluation(self, train_eval_loader=None):
+        """Best weights on train (if given), validation and test: {"split": [loss, acc]}."""
+        self.restore_best()
+        results = {}
+        for name, loader in (("train", train_eval_loader), ("val", self.val_loader),
+                             ("test", self.test_loader)):
+            if loader is not None:
+                results[name] = list(evaluate(self.model, loader, self.loss_fn))
+        return results

@@ -27,14 +27,15 @@ Run ``python -m minitorch_cv.theory`` to print the worked answers of Task 1.
 from __future__ import annotations
 
 import operator
+import textwrap
 
 import numpy as np
 
 from . import nn
 
-__all__ = ["conv_output_size", "pool_output_size", "same_padding", "kernel_size_for",
-           "param_count", "summary", "cross_correlate2d", "convolve2d", "TASK1A_IMAGE",
-           "TASK1A_KERNEL", "SEED_TASK1A_RESULT", "worked_answers", "main"]
+__all__ = ["SEED_TASK1A_RESULT", "TASK1A_IMAGE", "TASK1A_KERNEL", "conv_output_size",
+           "convolve2d", "cross_correlate2d", "kernel_size_for", "main", "param_count",
+           "pool_output_size", "same_padding", "summary", "worked_answers"]
 
 
 def _constant(rows):
@@ -542,34 +543,34 @@ def worked_answers():
     negated = ("-C (flipping K gives -K)"
                if np.array_equal(true_conv, -c) and np.array_equal(k[::-1, ::-1], -k)
                else f"\n{_matrix_lines(true_conv)}")
-    answers = [(
-        "1a",
-        f"C = cross_correlate2d(P, K, padding={pad}) =\n{_matrix_lines(c)}",
-        f"padding {pad} keeps 3x5; c[0,0] = {first} = {c[0, 0]}. This {matches} the seed's "
-        f"C: it is the cross-correlation, which deep-learning libraries call convolution. "
-        f"True convolution (K flipped in both axes) gives {negated}.")]
+    working = (f"padding {pad} = same_padding(3) keeps 3x5; c[0,0] = {first} = {c[0, 0]}. "
+               f"This {matches} the seed's C: it is the cross-correlation, which deep-learning "
+               f"libraries call convolution. True convolution (K flipped in both axes) gives "
+               f"{negated}.")
+    answers = [("1a", f"C = cross_correlate2d(P, K, padding={pad}) =\n{_matrix_lines(c)}",
+                working)]
 
-    answers.append((
-        "1b",
-        "convolution is translation-EQUIVARIANT; pooling adds (local) translation "
-        "invariance",
-        "shifting the input shifts the feature map by the same amount (conv(shift(x)) = "
-        "shift(conv(x)), weights shared across positions) -- the seed calls this "
-        "invariance, but invariant means the output does not change; max pooling makes "
-        "the output insensitive to small shifts inside each window."))
+    answer = ("convolution is translation-EQUIVARIANT; pooling adds (local) translation "
+              "invariance")
+    working = ("shifting the input shifts the feature map by the same amount "
+               "(conv(shift(x)) = shift(conv(x)), because the weights are shared across "
+               "positions) -- the seed calls this invariance, but invariant means the output "
+               "does not change; max pooling makes the output insensitive to small shifts "
+               "inside each window.")
+    answers.append(("1b", answer, working))
 
     p5 = same_padding(5)
-    answers.append((
-        "1c", f"padding {p5} (on every side) for a 5x5 kernel at stride 1",
-        f"H = (H + 2P - 5)/1 + 1  =>  2P = 5 - 1  =>  P = {p5}; check: "
-        f"conv_output_size(32, 5, 1, {p5}) = {conv_output_size(32, 5, 1, p5)}"))
+    working = (f"H = (H + 2P - 5)/1 + 1  =>  2P = 5 - 1  =>  P = {p5}; check: "
+               f"conv_output_size(32, 5, 1, {p5}) = {conv_output_size(32, 5, 1, p5)}")
+    answers.append(("1c", f"padding {p5} (on every side) for a 5x5 kernel at stride 1",
+                    working))
 
     f = kernel_size_for(512, 504)
-    answers.append((
-        "1d", f"{f}x{f} kernels",
-        f"504 = (512 + 2*0 - F)/1 + 1  =>  F = 512 - 504 + 1 = {f}. The seed writes 514 "
-        f"for the input but computes with 512, the size the assignment gives (from 514 "
-        f"the kernel would be {kernel_size_for(514, 504)}x{kernel_size_for(514, 504)})."))
+    f514 = kernel_size_for(514, 504)
+    working = (f"504 = (512 + 2*0 - F)/1 + 1  =>  F = 512 - 504 + 1 = {f}. The seed writes "
+               f"514 for the input but computes with 512, the size the assignment gives "
+               f"(from 514 the kernel would be {f514}x{f514}).")
+    answers.append(("1d", f"{f}x{f} kernels", working))
 
     pooled = pool_output_size(504, kernel_size=2, stride=2)
     answers.append((
@@ -593,12 +594,11 @@ def worked_answers():
     sizes = [32]
     for _ in range(3):
         sizes.append(pool_output_size(conv_output_size(sizes[-1], 5, 1, 2), 2, 2))
-    answers.append((
-        "1g", f"{total:,} parameters",
-        "conv: (K_h*K_w*C_in + 1)*C_out, linear: (in + 1)*out; the spatial size goes "
-        + " -> ".join(map(str, sizes))
-        + f" so Flatten gives 128*{sizes[-1]}*{sizes[-1]} = {128 * sizes[-1] ** 2}; "
-        + "; ".join(terms) + f"; sum = {total:,} (param_count(models.task2_model()))"))
+    working = ("conv: (K_h*K_w*C_in + 1)*C_out, linear: (in + 1)*out; the spatial size goes "
+               + " -> ".join(map(str, sizes))
+               + f" so Flatten gives 128*{sizes[-1]}*{sizes[-1]} = {128 * sizes[-1] ** 2}; "
+               + "; ".join(terms) + f"; sum = {total:,} (param_count(models.task2_model()))")
+    answers.append(("1g", f"{total:,} parameters", working))
     return answers
 
 
@@ -609,7 +609,11 @@ def main() -> None:
     print("TDT4265 Assignment 3, Task 1 -- worked answers (minitorch_cv.theory)\n")
     for task, answer, working in worked_answers():
         print(f"Task {task}: {answer}")
-        print(f"    working: {working}\n")
+        for i, clause in enumerate(working.split("; ")):   # one clause per line
+            print(textwrap.fill(clause, width=92, break_on_hyphens=False,
+                                initial_indent="    working: " if i == 0 else "      ",
+                                subsequent_indent="        "))
+        print()
     print(summary(models.task2_model(), input_shape=(1, 3, 32, 32)))
 
 

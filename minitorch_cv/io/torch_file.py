@@ -38,8 +38,9 @@ import io
 import pickle
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,6 +51,9 @@ __all__ = ["load_torch"]
 _ZIP_MAGIC = b"PK"
 # The pre-1.6 ("legacy") format is a raw stream of pickles that starts with this number.
 _LEGACY_MAGIC = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+# What unpickling damaged or hostile data can raise, besides our own WeightsFormatError.
+_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError,
+                  IndexError, KeyError, OverflowError)
 
 
 class _DType(NamedTuple):
@@ -384,8 +388,7 @@ def _run(unpickler, path):
         return unpickler.load()
     except WeightsFormatError:
         raise
-    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError,
-            IndexError, KeyError, OverflowError) as exc:
+    except _PICKLE_ERRORS as exc:
         raise WeightsFormatError(
             f"{path}: data.pkl is damaged or not a state dict ({type(exc).__name__}: {exc})"
         ) from None
@@ -411,6 +414,8 @@ def _read_byteorder(archive, prefix, path):
         value = archive.read(prefix + "byteorder").decode("ascii", "replace").strip()
     except KeyError:
         return "little"
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise WeightsFormatError(f"{path}: record '{prefix}byteorder' is corrupt ({exc})") from None
     if value not in ("little", "big"):
         raise WeightsFormatError(f"{path}: unknown byte order {value!r}")
     return value
@@ -427,8 +432,11 @@ def _refuse_plain_pickle(path):
             _StateDictUnpickler(f, path).load()
         except WeightsFormatError:
             raise
-        except Exception:  # not even a well-formed pickle: fall through to the message
-            pass
+        except _PICKLE_ERRORS as exc:
+            raise WeightsFormatError(
+                f"{path}: not a torch.save file (it starts like a pickle, but is not a valid "
+                f"one: {type(exc).__name__}: {exc})"
+            ) from None
     raise WeightsFormatError(
         f"{path}: a plain pickle, not a torch.save zip archive; only files written by "
         "torch.save with torch>=1.6 are supported"

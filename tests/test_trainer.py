@@ -1,0 +1,155 @@
+"""Trainer: validation cadence, early stopping, best checkpoint, resume, non-finite loss."""
+
+import json
+
+import numpy as np
+import pytest
+
+from minitorch_cv import nn, optim
+from minitorch_cv.data import BatchIterator
+from minitorch_cv.data.transforms import Compose, Normalize, RandomHorizontalFlip, ToFloat
+from minitorch_cv.train import Trainer, evaluate
+
+
+def tiny_data(n=96, seed=0):
+    """Two learnable classes: bright images vs dark images (uint8, 3x8x8)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    images = rng.integers(0, 128, (n, 3, 8, 8)).astype(np.uint8)
+    images[labels == 1] += 100
+    return images, labels
+
+
+def tiny_model(seed=0, dropout=0.2):
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, rng=rng), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Dropout2d(dropout, rng=rng), nn.Flatten(),
+                         nn.Linear(64, 2, rng=rng))
+
+
+def loaders(seed=0, batch_size=16):
+    images, labels = tiny_data()
+    tf = Compose([RandomHorizontalFlip(), ToFloat(), Normalize(0.5, 0.25)])
+    train = BatchIterator(images[:64], labels[:64], batch_size, shuffle=True, drop_last=True,
+                          transform=tf, rng=seed)
+    val = BatchIterator(images[64:], labels[64:], 32,
+                        transform=Compose([ToFloat(), Normalize(0.5, 0.25)]))
+    return train, val
+
+
+def make_trainer(tmp_path=None, resume=False, epochs=3, early_stop_count=4, lr=0.05):
+    model = tiny_model()
+    train, val = loaders()
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    return Trainer(model, opt, train, val, val, epochs=epochs,
+                   early_stop_count=early_stop_count, out_dir=tmp_path, resume=resume,
+                   progress=False, log=lambda *a: None)
+
+
+def test_validates_every_half_epoch(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=2, early_stop_count=100)
+    history = trainer.fit()
+    assert history["val"]["step"] == [2, 4, 6, 8]        # 4 steps per epoch -> every 2
+    assert len(history["train"]["loss"]) == 8
+    assert history["stop_reason"] == "completed all epochs"
+    assert (tmp_path / "best.npz").exists() and (tmp_path / "checkpoint.pkl").exists()
+
+
+def test_early_stop_rule():
+    trainer = make_trainer(epochs=1)
+    trainer.history["val"]["loss"] = [1.0, 0.9, 0.95, 0.97]
+    assert not trainer.should_early_stop()               # 0.9 is not first of the last 4
+    trainer.history["val"]["loss"] = [1.0, 0.9, 0.95, 0.97, 0.92]
+    assert trainer.should_early_stop()                   # 0.9 first and smallest of last 4
+    trainer.history["val"]["loss"] = [0.9, 0.95]
+    assert not trainer.should_early_stop()               # fewer than early_stop_count
+
+
+def test_early_stop_halts_training(monkeypatch):
+    trainer = make_trainer(epochs=50, early_stop_count=2)
+    losses = iter([1.0, 2.0, 3.0, 4.0])                  # never improves after the first
+    monkeypatch.setattr("minitorch_cv.train.trainer.evaluate",
+                        lambda *a, **k: (next(losses), 0.5))
+    history = trainer.fit()
+    assert history["val"]["loss"] == [1.0, 2.0]
+    assert history["stop_reason"].startswith("early stop")
+
+
+def test_best_weights_restored(tmp_path, monkeypatch):
+    trainer = make_trainer(tmp_path, epochs=2, early_stop_count=100)
+    snapshots = []
+    fake = iter([0.5, 0.3, 0.4, 0.6])                    # the 2nd validation is the best
+
+    def fake_evaluate(model, loader, loss_fn=None):
+        snapshots.append(model.state_dict())
+        return next(fake), 0.0
+    monkeypatch.setattr("minitorch_cv.train.trainer.evaluate", fake_evaluate)
+    trainer.fit()
+    monkeypatch.undo()
+    trainer.restore_best()
+    for k, v in snapshots[1].items():
+        np.testing.assert_array_equal(trainer.model.state_dict()[k], v)
+    saved = np.load(tmp_path / "best.npz")
+    for k, v in snapshots[1].items():
+        np.testing.assert_array_equal(saved[k], v)
+    results = trainer.final_evaluation()
+    assert set(results) == {"val", "test"}
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    full = make_trainer(tmp_path / "full", epochs=3, early_stop_count=100)
+    full_history = full.fit()
+
+    # Interrupt after the 3rd validation (1.5 epochs, i.e. mid-epoch) by raising inside it.
+    part = make_trainer(tmp_path / "part", epochs=3, early_stop_count=100)
+    original = part._save_checkpoint
+    calls = {"n": 0}
+
+    def save_then_crash():
+        original()
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+    part._save_checkpoint = save_then_crash
+    with pytest.raises(KeyboardInterrupt):
+        part.fit()
+
+    resumed = make_trainer(tmp_path / "part", epochs=3, early_stop_count=100, resume=True)
+    assert resumed.global_step == 6
+    resumed_history = resumed.fit()
+    assert resumed_history["train"]["loss"] == full_history["train"]["loss"]
+    assert resumed_history["val"]["loss"] == full_history["val"]["loss"]
+    for k, v in full.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[k], v)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_non_finite_loss_stops_and_keeps_best(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=5, lr=1e30, early_stop_count=100)
+    history = trainer.fit()
+    assert "non-finite loss" in history["stop_reason"]
+    assert np.isfinite(history["train"]["loss"]).all()
+
+
+def test_evaluate_counts_images_not_batches():
+    model = tiny_model().eval()
+    images, labels = tiny_data(n=50)
+    tf = Compose([ToFloat(), Normalize(0.5, 0.25)])
+    loss_a, acc_a = evaluate(model, BatchIterator(images, labels, 7, transform=tf))
+    loss_b, acc_b = evaluate(model, BatchIterator(images, labels, 50, transform=tf))
+    assert loss_a == pytest.approx(loss_b, rel=1e-5) and acc_a == acc_b
+
+
+def test_trainer_refuses_bad_settings():
+    model = tiny_model()
+    train, val = loaders()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="epochs"):
+        Trainer(model, opt, train, val, epochs=0)
+    with pytest.raises(ValueError, match="early_stop_count"):
+        Trainer(model, opt, train, val, early_stop_count=0)
+
+
+def test_history_is_json_serializable(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=1)
+    json.dumps(trainer.fit())

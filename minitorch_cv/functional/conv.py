@@ -1,16 +1,21 @@
 """2D convolution (deep learning's, i.e. cross-correlation) as im2col + one matrix product.
 
-Forward, for each image n::
+Forward::
 
     out[n, f, oh, ow] = b[f] + sum_{c, i, j} w[f, c, i, j] * x_pad[n, c, oh*s + i, ow*s + j]
 
-which im2col turns into ``out[n] = W2 @ cols[n] + b`` with ``W2 = w.reshape(F, C*K_h*K_w)``.
+im2col lays every window of every image out as a column of ``cols``
+(C*K_h*K_w, N*H_out*W_out), so the whole batch is one matrix product::
 
-Backward, given ``dout = dL/dout`` (N, F, H_out, W_out)::
+    out2 = W2 @ cols + b          W2 = w.reshape(F, C*K_h*K_w),  out2: (F, N*H_out*W_out)
+    out  = out2 reshaped to (F, N, H_out, W_out), then axes 0 and 1 swapped (NCHW)
+
+Backward, given ``dout = dL/dout`` (N, F, H_out, W_out) and ``dout2`` its (F, N*H_out*W_out)
+layout::
 
     db    = sum over n, oh, ow of dout[n, f, oh, ow]
-    dW2   = sum_n dout[n] @ cols[n].T               (F, C*K_h*K_w)
-    dcols = W2.T @ dout[n]                          (C*K_h*K_w, H_out*W_out) per image
+    dW2   = dout2 @ cols.T                          (F, C*K_h*K_w)
+    dcols = W2.T @ dout2                            (C*K_h*K_w, N*H_out*W_out)
     dx    = col2im(dcols)                           (N, C, H, W)
 """
 
@@ -48,13 +53,14 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     check_window((h, wd), (kh, kw), stride, padding, "conv2d")
     out_h = output_size(h, kh, stride[0], padding[0])
     out_w = output_size(wd, kw, stride[1], padding[1])
-    cols = im2col(x, (kh, kw), stride, padding)             # (N, C*K_h*K_w, H_out*W_out)
+    cols = im2col(x, (kh, kw), stride, padding)             # (C*K_h*K_w, N*H_out*W_out)
     w2 = w.reshape(f, c * kh * kw)
-    out = np.matmul(w2, cols)                                # (N, F, H_out*W_out)
+    out2 = w2 @ cols                                         # (F, N*H_out*W_out)
     if b is not None:
-        out += b.reshape(1, f, 1)
+        out2 += b.reshape(f, 1)
+    out = out2.reshape(f, n, out_h, out_w).transpose(1, 0, 2, 3)
     cache = (cols, w, x.shape, stride, padding, b is not None)
-    return out.reshape(n, f, out_h, out_w), cache
+    return np.ascontiguousarray(out), cache
 
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
@@ -74,18 +80,15 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     db : ndarray (C_out,) or None (also None when the layer has no bias)
     """
     cols, w, x_shape, stride, padding, has_bias = cache
-    n, f = dout.shape[:2]
-    dout2 = dout.reshape(n, f, -1)                           # (N, F, H_out*W_out)
+    f = dout.shape[1]
+    dout2 = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, -1)  # (F, N*H_o*W_o)
     w2 = w.reshape(f, -1)
     dx = dw = db = None
     if need_dw:
-        dw2 = np.zeros_like(w2)
-        for i in range(n):                                   # sum_n dout[n] @ cols[n].T
-            dw2 += dout2[i] @ cols[i].T
-        dw = dw2.reshape(w.shape)
+        dw = (dout2 @ cols.T).reshape(w.shape)
         if has_bias:
-            db = dout2.sum(axis=(0, 2))
+            db = dout2.sum(axis=1)
     if need_dx:
-        dcols = np.matmul(w2.T, dout2)                       # (N, C*K_h*K_w, H_out*W_out)
+        dcols = w2.T @ dout2                                 # (C*K_h*K_w, N*H_out*W_out)
         dx = col2im(dcols, x_shape, w.shape[2:], stride, padding)
     return dx, dw, db

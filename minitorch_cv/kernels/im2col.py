@@ -1,12 +1,14 @@
 """im2col and col2im: turning a convolution into one matrix product.
 
-For one image ``x[n]`` of shape (C, H, W) and a K_h x K_w window, im2col writes every
-window position as one column::
+For a batch ``x`` of shape (N, C, H, W) and a K_h x K_w window, im2col writes every window
+position of every image as one column::
 
-    cols[n, (c * K_h + i) * K_w + j, oh * W_out + ow] = x_pad[n, c, oh * s + i, ow * s + j]
+    cols[(c * K_h + i) * K_w + j, (n * H_out + oh) * W_out + ow] = x_pad[n, c, oh*s + i, ow*s + j]
 
 where ``x_pad`` is ``x`` with ``padding`` zeros on every side and ``s`` the stride. The
-convolution is then ``out[n] = W.reshape(C_out, C * K_h * K_w) @ cols[n]``.
+whole batch's convolution is then ONE matrix product,
+``W.reshape(C_out, C * K_h * K_w) @ cols`` of shape (C_out, N * H_out * W_out): one large
+product keeps BLAS far busier than N small ones.
 
 col2im is its adjoint (the transpose of that linear map): every column entry is *added*
 back to the pixel it was copied from. A pixel that lies in several windows receives the
@@ -20,7 +22,7 @@ Three versions of each, which the tests check agree exactly:
 * ``im2col_reference`` / ``col2im_reference`` -- vectorized NumPy, one loop over the
   K_h * K_w kernel offsets (a second, independent formulation).
 
-Shapes: x (N, C, H, W) <-> cols (N, C * K_h * K_w, H_out * W_out), with
+Shapes: x (N, C, H, W) <-> cols (C * K_h * K_w, N * H_out * W_out), with
 ``H_out = (H + 2 * padding - K_h) // stride + 1`` (same for W).
 """
 
@@ -38,8 +40,16 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 # ----------------------------------------------------------------------------- loops
+def valid_range(size, kernel_offset, stride, padding, out_size):
+    """Output positions ``o`` whose input ``o * stride + kernel_offset - padding`` lies in
+    ``[0, size)``: returns (first, stop). Outside it the window reads padding zeros."""
+    first = max(0, -((kernel_offset - padding) // stride))        # ceil((p - k) / s)
+    stop = min(out_size, (size - 1 + padding - kernel_offset) // stride + 1)
+    return first, max(first, stop)
+
+
 def im2col_loops(x, cols, kh, kw, stride_h, stride_w, pad_h, pad_w):
-    """Fill ``cols`` (N, C*kh*kw, H_out*W_out) with the windows of ``x`` (N, C, H, W)."""
+    """Fill ``cols`` (C*kh*kw, N*H_out*W_out) with the windows of ``x`` (N, C, H, W)."""
     n_images, channels, height, width = x.shape
     out_h = (height + 2 * pad_h - kh) // stride_h + 1
     out_w = (width + 2 * pad_w - kw) // stride_w + 1
@@ -48,19 +58,29 @@ def im2col_loops(x, cols, kh, kw, stride_h, stride_w, pad_h, pad_w):
             for i in range(kh):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
+                    # columns ow in [w0, w1) read inside the image; the rest read padding
+                    w0, w1 = valid_range(width, j, stride_w, pad_w, out_w)
                     for oh in range(out_h):
                         ih = oh * stride_h + i - pad_h
-                        for ow in range(out_w):
-                            iw = ow * stride_w + j - pad_w
-                            if 0 <= ih < height and 0 <= iw < width:
-                                cols[n, row, oh * out_w + ow] = x[n, c, ih, iw]
-                            else:
-                                cols[n, row, oh * out_w + ow] = 0.0
+                        col = (n * out_h + oh) * out_w
+                        if ih < 0 or ih >= height:
+                            for ow in range(out_w):
+                                cols[row, col + ow] = 0.0
+                            continue
+                        for ow in range(w0):
+                            cols[row, col + ow] = 0.0
+                        for ow in range(w0, w1):
+                            cols[row, col + ow] = x[n, c, ih, ow * stride_w + j - pad_w]
+                        for ow in range(w1, out_w):
+                            cols[row, col + ow] = 0.0
     return cols
 
 
 def col2im_loops(cols, dx, kh, kw, stride_h, stride_w, pad_h, pad_w):
-    """Add every entry of ``cols`` back into ``dx`` (N, C, H, W), which must start at zero."""
+    """Add every entry of ``cols`` back into ``dx`` (N, C, H, W), which must start at zero.
+
+    Entries that came from the padding have nowhere to go and are dropped.
+    """
     n_images, channels, height, width = dx.shape
     out_h = (height + 2 * pad_h - kh) // stride_h + 1
     out_w = (width + 2 * pad_w - kw) // stride_w + 1
@@ -69,17 +89,18 @@ def col2im_loops(cols, dx, kh, kw, stride_h, stride_w, pad_h, pad_w):
             for i in range(kh):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
+                    w0, w1 = valid_range(width, j, stride_w, pad_w, out_w)
                     for oh in range(out_h):
                         ih = oh * stride_h + i - pad_h
                         if ih < 0 or ih >= height:
                             continue
-                        for ow in range(out_w):
-                            iw = ow * stride_w + j - pad_w
-                            if 0 <= iw < width:
-                                dx[n, c, ih, iw] += cols[n, row, oh * out_w + ow]
+                        col = (n * out_h + oh) * out_w
+                        for ow in range(w0, w1):
+                            dx[n, c, ih, ow * stride_w + j - pad_w] += cols[row, col + ow]
     return dx
 
 
+valid_range = compile_kernel(valid_range)
 im2col_compiled = compile_kernel(im2col_loops, parallel=True)
 col2im_compiled = compile_kernel(col2im_loops, parallel=True)
 
@@ -91,11 +112,12 @@ def im2col_reference(x, kh, kw, stride=(1, 1), padding=(0, 0)):
     n, c, h, w = x.shape
     out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = np.empty((n, c, kh, kw, out_h, out_w), dtype=x.dtype)
+    cols = np.empty((c, kh, kw, n, out_h, out_w), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[:, :, i, j] = xp[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]
-    return cols.reshape(n, c * kh * kw, out_h * out_w)
+            window = xp[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]   # (N, C, H_o, W_o)
+            cols[:, i, j] = window.transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * out_h * out_w)
 
 
 def col2im_reference(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0)):
@@ -103,11 +125,12 @@ def col2im_reference(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0)):
     (sh, sw), (ph, pw) = stride, padding
     n, c, h, w = x_shape
     out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
-    cols = cols.reshape(n, c, kh, kw, out_h, out_w)
+    cols = cols.reshape(c, kh, kw, n, out_h, out_w)
     dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dxp[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += cols[:, :, i, j]
+            dxp[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += \
+                cols[:, i, j].transpose(1, 0, 2, 3)
     return dxp[:, :, ph:ph + h, pw:pw + w]
 
 
@@ -119,16 +142,16 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
     ----------
     x : ndarray (N, C, H, W)
     kernel_size, stride, padding : (int, int)
-    out : ndarray (N, C*K_h*K_w, H_out*W_out), optional
+    out : ndarray (C*K_h*K_w, N*H_out*W_out), optional
         A buffer to write into (reused across steps to avoid allocation).
 
     Returns
     -------
-    cols : ndarray (N, C * K_h * K_w, H_out * W_out), dtype of ``x``
+    cols : ndarray (C * K_h * K_w, N * H_out * W_out), dtype of ``x``
     """
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     n, c, h, w = x.shape
-    shape = (n, c * kh * kw, output_size(h, kh, sh, ph) * output_size(w, kw, sw, pw))
+    shape = (c * kh * kw, n * output_size(h, kh, sh, ph) * output_size(w, kw, sw, pw))
     if out is None or out.shape != shape or out.dtype != x.dtype:
         out = np.empty(shape, dtype=x.dtype)
     return im2col_compiled(np.ascontiguousarray(x), out, kh, kw, sh, sw, ph, pw)

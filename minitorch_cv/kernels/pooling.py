@@ -22,7 +22,8 @@ __all__ = ["maxpool2d_forward_loops", "maxpool2d_backward_loops",
            "maxpool2d_forward_compiled", "maxpool2d_backward_compiled",
            "avgpool2d_forward_loops", "avgpool2d_backward_loops",
            "avgpool2d_forward_compiled", "avgpool2d_backward_compiled",
-           "maxpool2d_forward_reference", "maxpool2d_backward_reference"]
+           "maxpool2d_forward_reference", "maxpool2d_backward_reference",
+           "avgpool2d_forward_reference", "avgpool2d_backward_reference"]
 
 
 def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
@@ -69,12 +70,13 @@ def avgpool2d_forward_loops(x, out, kh, kw, sh, sw, ph, pw):
     """Window means, zero padding included in the count (count_include_pad=True)."""
     n_images, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
-    scale = 1.0 / (kh * kw)
+    # float64 sums, compiled or not (a Python 0.0 would sum float32 inputs in float32)
+    scale = np.float64(1.0 / (kh * kw))
     for n in prange(n_images):
         for c in range(channels):
             for oh in range(out_h):
                 for ow in range(out_w):
-                    total = 0.0
+                    total = np.float64(0.0)
                     for i in range(kh):
                         ih = oh * sh + i - ph
                         if ih < 0 or ih >= height:
@@ -91,7 +93,7 @@ def avgpool2d_backward_loops(dout, dx, kh, kw, sh, sw, ph, pw):
     """Spread ``dout / (kh * kw)`` over each window; ``dx`` starts at zero."""
     n_images, channels, height, width = dx.shape
     out_h, out_w = dout.shape[2], dout.shape[3]
-    scale = 1.0 / (kh * kw)
+    scale = np.float64(1.0 / (kh * kw))         # float64, compiled or not (see forward)
     for n in prange(n_images):
         for c in range(channels):
             for oh in range(out_h):
@@ -115,13 +117,22 @@ avgpool2d_backward_compiled = compile_kernel(avgpool2d_backward_loops, parallel=
 
 
 # ----------------------------------------------------------------------------- NumPy
+def _windows(x, kh, kw, stride, padding):
+    """All windows of ``x`` as (N, C, kh*kw, H_out, W_out), via im2col's column layout."""
+    n, c, h, w = x.shape
+    out_h = output_size(h, kh, stride[0], padding[0])
+    out_w = output_size(w, kw, stride[1], padding[1])
+    cols = im2col_reference(x, kh, kw, stride, padding)       # (C*kh*kw, N*H_out*W_out)
+    return cols.reshape(c, kh * kw, n, out_h, out_w).transpose(2, 0, 1, 3, 4)
+
+
 def maxpool2d_forward_reference(x, kh, kw, stride=(1, 1), padding=(0, 0)):
     """Vectorized max pooling through im2col: returns (out, argmax) like the kernel."""
     n, c, h, w = x.shape
     (sh, sw), (ph, pw) = stride, padding
     out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
     padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
-    windows = im2col_reference(padded, kh, kw, stride).reshape(n, c, kh * kw, out_h, out_w)
+    windows = _windows(padded, kh, kw, stride, (0, 0))
     first = windows.argmax(axis=2)                     # first maximum, row-major
     out = np.take_along_axis(windows, first[:, :, None], axis=2)[:, :, 0]
     i, j = np.divmod(first, kw)
@@ -138,3 +149,33 @@ def maxpool2d_backward_reference(dout, argmax, x_shape):
     np.add.at(dx, (nn_[:, :, None], cc[:, :, None], argmax.reshape(n, c, -1)),
               dout.reshape(n, c, -1))
     return dx.reshape(x_shape)
+
+
+def avgpool2d_forward_reference(x, kh, kw, stride=(1, 1), padding=(0, 0)):
+    """Vectorized average pooling: float64 sum of the window offsets, times 1/(kh*kw)."""
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw) = stride, padding
+    out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
+    windows = _windows(x, kh, kw, stride, padding)
+    total = np.zeros((n, c, out_h, out_w))
+    for k in range(kh * kw):                 # offset by offset, in the loops' order
+        total += windows[:, :, k]
+    return (total * np.float64(1.0 / (kh * kw))).astype(x.dtype)
+
+
+def avgpool2d_backward_reference(dout, x_shape, kh, kw, stride=(1, 1), padding=(0, 0)):
+    """Vectorized average-pooling backward: spread ``dout / (kh*kw)`` over every window.
+
+    Offsets are visited last to first so that each pixel receives its windows'
+    contributions in the loops' order (window by window, row-major): floating-point
+    sums then agree bit for bit.
+    """
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw) = stride, padding
+    out_h, out_w = dout.shape[2], dout.shape[3]
+    g = dout * np.float64(1.0 / (kh * kw))
+    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dout.dtype)
+    for i in reversed(range(kh)):
+        for j in reversed(range(kw)):
+            dxp[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += g
+    return dxp[:, :, ph:ph + h, pw:pw + w]

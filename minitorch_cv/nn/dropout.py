@@ -27,7 +27,7 @@ class Dropout(Module):
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
-            self._store(None)
+            self._store(1.0)                   # the identity: backward multiplies by 1
             return x
         if self._channelwise and x.ndim != 4:
             raise ValueError(f"Dropout2d: expected input (N, C, H, W), got shape {x.shape}")
@@ -36,10 +36,7 @@ class Dropout(Module):
         return out
 
     def backward(self, dout):
-        mask = self.__dict__.get("_cache")
-        if mask is None:                       # eval mode or p == 0: identity
-            return dout
-        return F.dropout_backward(dout, mask)
+        return F.dropout_backward(dout, self._take_cache())
 
     def extra_repr(self):
         return f"p={self.p}"

@@ -107,16 +107,26 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}.__init__ must call super().__init__() "
                 "before assigning attributes")
-        for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
+        if name in self._parameters and not (value is None or isinstance(value, Parameter)):
+            raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
+                            f"(Parameter or None expected); to change the values assign "
+                            f"to {name}.data")
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            table = self._parameters
         elif isinstance(value, Module):
-            self._modules[name] = value
+            table = self._modules
         elif name in self.__dict__.get("_buffer_names", ()):
-            self._buffers[name] = value
+            table = self._buffers
         else:
+            table = None
+        for other in (self._parameters, self._buffers, self._modules):
+            if other is not table:
+                other.pop(name, None)
+        if table is None:
             object.__setattr__(self, name, value)
+        else:
+            self.__dict__.pop(name, None)      # e.g. a bias that was None
+            table[name] = value                # a name already there keeps its place
 
     def __getattr__(self, name):
         # Called only when normal lookup fails: look in the registries.

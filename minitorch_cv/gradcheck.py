@@ -1,0 +1,345 @@
+"""Numerical gradient check: is a hand-written backward pass right?
+
+A backward pass claims to compute dL/dx and dL/dp. We can test the claim without any
+calculus by nudging one number at a time and watching the output change (central
+differences)::
+
+    dL/dx_i  ~=  (L(x + eps * e_i) - L(x - eps * e_i)) / (2 * eps)
+
+with the scalar ``L = sum(out * dout)`` for a fixed random ``dout``. Its exact gradient is
+what ``module.backward(dout)`` returns (and adds into every ``p.grad``), so the two must
+agree to many digits -- in float64, where the error of central differences is about
+``eps^2`` and the rounding error about ``1e-16 / eps``. (In float32 no eps gives more than
+a few correct digits; that is why gradient checks run in float64.)
+
+Example::
+
+    >>> import numpy as np
+    >>> from minitorch_cv import nn
+    >>> from minitorch_cv.gradcheck import gradcheck
+    >>> x = np.random.default_rng(0).standard_normal((2, 3, 6, 5))
+    >>> result = gradcheck(nn.Conv2d(3, 4, 3, padding=1), x)
+    >>> result.passed(1e-6)
+    True
+
+**The error measure.** For each checked tensor (``"input"`` and every trainable
+parameter by name, e.g. ``"weight"`` or ``"0.bias"``) the *normwise* relative error
+
+    ||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)
+
+is reported, and ``max_rel_error`` is the largest of them. A normwise error is not fooled
+by gradient entries that are almost zero (where an elementwise ratio is pure rounding
+noise); a correct backward pass gives about 1e-10 or less, a wrong one 1e-2 or more.
+``floor`` is 1% of the largest ``||analytic|| + ||numerical||`` among the checked
+tensors: a tensor whose true gradient is zero -- the bias of a convolution followed by
+BatchNorm, which the normalization subtracts away -- is then judged against the size of
+the gradients around it, not against its own rounding noise.
+
+**Things that break a gradient check** (not the backward pass): inputs at a kink
+(ReLU at 0, two equal values in a max-pooling window), stochastic layers (handled here:
+every ``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same
+mask every time), and float32 (handled: everything is cast to float64).
+
+The module is left as it was found: its parameters, gradients, buffers (BatchNorm's
+running statistics, which each training-mode forward pass updates) and random
+generators are restored at the end, so ``gradcheck`` can be called on a model in use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .nn.module import no_grad
+
+__all__ = ["GradcheckResult", "gradcheck", "gradcheck_function", "relative_error"]
+
+_TINY = 1e-300
+_FLOOR = 0.01       # errors are relative to at least 1% of the largest gradient checked
+
+
+def relative_error(analytic, numerical, floor=0.0) -> float:
+    """Normwise relative error ``||a - n|| / max(||a|| + ||n||, floor)`` (0 when a == n)."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numerical, dtype=np.float64)
+    scale = max(np.linalg.norm(a) + np.linalg.norm(n), floor, _TINY)
+    error = float(np.linalg.norm(a - n) / scale)
+    return error if np.isfinite(error) else float("inf")     # NaN in a gradient: fails
+
+
+@dataclass
+class GradcheckResult:
+    """What :func:`gradcheck` found.
+
+    Attributes
+    ----------
+    max_rel_error : float
+        The largest relative error over all checked tensors.
+    worst : str
+        The tensor where it occurred: ``"input"`` or a parameter name such as ``"weight"``.
+    errors : dict of str -> float
+        The relative error of every checked tensor.
+    eps : float
+        The step of the central differences.
+    analytic, numerical : dict of str -> ndarray
+        The two gradients (checked entries only), to look at when a check fails.
+    """
+
+    max_rel_error: float
+    worst: str
+    errors: dict
+    eps: float = 1e-6
+    analytic: dict = field(default_factory=dict, repr=False)
+    numerical: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_gradients(cls, analytic: dict, numerical: dict, eps: float) -> GradcheckResult:
+        sizes = [np.linalg.norm(analytic[k]) + np.linalg.norm(numerical[k]) for k in analytic]
+        floor = _FLOOR * max(sizes, default=0.0)
+        errors = {k: relative_error(analytic[k], numerical[k], floor) for k in analytic}
+        worst = max(errors, key=errors.get) if errors else ""
+        return cls(errors[worst] if errors else 0.0, worst, errors, eps, analytic, numerical)
+
+    def passed(self, tol: float = 1e-6) -> bool:
+        """True if every checked tensor's relative error is at most ``tol``."""
+        return self.max_rel_error <= tol
+
+    def report(self, tol: float = 1e-6) -> str:
+        """A few lines per tensor: its error and, for a failing one, its worst entry."""
+        header = (f"gradcheck (eps={self.eps:g}, tol={tol:g}): max relative error "
+                  f"{self.max_rel_error:.3g} in {self.worst!r}")
+        lines = [header]
+        for name, err in self.errors.items():
+            line = f"  {name:<20s} {err:.3g}  {'ok' if err <= tol else 'FAILED'}"
+            if err > tol:
+                a, n = self.analytic[name], self.numerical[name]
+                i = int(np.argmax(np.abs(a - n)))
+                line += (f"  (worst entry {i}: backward gave {a.flat[i]:.8g}, "
+                         f"numerical {n.flat[i]:.8g})")
+            lines.append(line)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        errors = ", ".join(f"{k!r}: {v:.2e}" for k, v in self.errors.items())
+        return (f"GradcheckResult(max_rel_error={self.max_rel_error:.2e}, "
+                f"worst={self.worst!r}, errors={{{errors}}})")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _entries(size, max_checks, rng):
+    """Indices (into the flattened tensor) to perturb: all, or a random subset."""
+    if max_checks is None or size <= max_checks:
+        return np.arange(size)
+    return np.sort(rng.choice(size, size=max_checks, replace=False))
+
+
+def _numerical_gradient(loss_change, array, indices, eps):
+    """Central differences of the loss with respect to ``array.flat[indices]``.
+
+    ``loss_change`` is a :class:`_Loss`; ``array`` is perturbed in place, one entry at a
+    time, and restored exactly.
+    """
+    grad = np.empty(len(indices), dtype=np.float64)
+    flat = array.reshape(-1)              # a view: writing to it changes ``array``
+    assert np.shares_memory(flat, array), "gradcheck needs contiguous arrays"
+    for k, i in enumerate(indices):
+        old = flat[i]
+        flat[i] = old + eps
+        plus = loss_change.forward()
+        flat[i] = old - eps
+        minus = loss_change.forward()
+        flat[i] = old
+        grad[k] = loss_change.difference(plus, minus) / (2 * eps)
+    return grad
+
+
+class _Loss:
+    """``L = sum(out * dout)``, differenced output by output for accuracy.
+
+    ``L(plus) - L(minus) = sum((out_plus - out_minus) * dout)``: outputs the nudge does not
+    reach cancel exactly instead of adding rounding noise of the size of ``L``.
+    """
+
+    def __init__(self, run, dout):
+        self.run, self.dout = run, dout
+
+    def forward(self):
+        # Copy: a layer may return (a view of) its input, which is perturbed in place next.
+        return np.array(self.run(), dtype=np.float64, copy=True)
+
+    def difference(self, plus, minus):
+        return float(np.sum((plus - minus) * self.dout))
+
+
+def _generator(seed):
+    """The generator of ``dout`` and of the checked entries.
+
+    Not ``default_rng(seed)`` itself: an input drawn with ``default_rng(0)`` would then
+    equal ``dout``, and for some layers (BatchNorm) dL/dx is exactly zero when
+    ``dout`` is the input.
+    """
+    return np.random.default_rng([seed, 1])
+
+
+def _random_dout(out, rng):
+    if np.ndim(out) == 0:                 # a loss: a scalar upstream gradient
+        return float(rng.standard_normal())
+    return rng.standard_normal(np.shape(out))
+
+
+# ----------------------------------------------------------------------------- gradcheck
+def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
+              max_checks=None) -> GradcheckResult:
+    """Compare ``module.backward`` with central differences, in float64.
+
+    Parameters
+    ----------
+    module : Module, or any object with ``forward``/``__call__`` and ``backward``
+        (e.g. :class:`~minitorch_cv.nn.CrossEntropyLoss`, with the labels in ``args``).
+    x : array
+        The input (cast to a float64 copy).
+    eps : float
+        Step of the central differences (1e-6 suits float64).
+    seed : int
+        Seeds the random upstream gradient ``dout``, the generators of stochastic layers
+        (re-seeded before every forward pass, so Dropout keeps one mask) and the choice
+        of entries when ``max_checks`` is given.
+    args : tuple
+        Extra arguments of the forward pass: ``module(x, *args)`` (labels of a loss).
+    tol : float
+        Tolerance on the relative error for ``check=True``.
+    check : bool
+        Raise an AssertionError with a per-tensor report when the error exceeds ``tol``.
+    max_checks : int, optional
+        Check at most this many randomly chosen entries of each tensor (large layers).
+
+    Returns
+    -------
+    GradcheckResult
+        Its ``repr`` shows the worst error; ``passed(tol)`` tells whether it is small.
+
+    Notes
+    -----
+    Checked tensors: the input (``"input"``) and every parameter with ``requires_grad``
+    (by its ``named_parameters`` name). Frozen parameters are not checked. Parameters,
+    gradients, buffers and ``rng`` attributes are restored afterwards.
+    """
+    if not hasattr(module, "backward"):
+        raise TypeError(f"gradcheck needs an object with forward and backward, got "
+                        f"{type(module).__name__}; for a (forward, backward) function pair "
+                        "use gradcheck_function")
+    rng = _generator(seed)
+    modules = list(module.modules()) if hasattr(module, "modules") else [module]
+    saved = _save_state(modules)
+    try:
+        if hasattr(module, "to"):
+            module.to(np.float64)
+        x = np.array(x, dtype=np.float64, copy=True)
+        params = [(name, p) for name, p in getattr(module, "named_parameters", list)()
+                  if p.requires_grad]
+        generators = [m for m in modules
+                      if isinstance(getattr(m, "rng", None), np.random.Generator)]
+
+        def run():
+            for i, m in enumerate(generators):   # the same random draws every time
+                m.rng = np.random.default_rng([seed, 2, i])
+            return module(x, *args)
+
+        # Analytic gradients: one forward, one backward from zeroed gradients.
+        for _, p in params:
+            p.grad = None
+        out = run()
+        dout = _random_dout(out, rng)
+        dx = module.backward(dout)
+        if dx is None:
+            raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
+                               "dL/dx; set needs_input_grad = True to check the input")
+        targets = [("input", x, np.asarray(dx, dtype=np.float64))]
+        for name, p in params:
+            grad = np.zeros_like(p.data) if p.grad is None else p.grad
+            targets.append((name, p.data, np.asarray(grad, dtype=np.float64)))
+
+        # Numerical gradients, entry by entry, without keeping caches.
+        loss = _Loss(run, np.asarray(dout, dtype=np.float64))
+        analytic, numerical = {}, {}
+        with no_grad():
+            for name, array, grad in targets:
+                if grad.shape != array.shape:
+                    raise ValueError(f"gradcheck: the gradient of {name!r} has shape "
+                                     f"{grad.shape}, expected {array.shape}")
+                indices = _entries(array.size, max_checks, rng)
+                analytic[name] = grad.reshape(-1)[indices]
+                numerical[name] = _numerical_gradient(loss, array, indices, eps)
+    finally:
+        _restore_state(saved)
+
+    result = GradcheckResult.from_gradients(analytic, numerical, eps)
+    if check and not result.passed(tol):
+        raise AssertionError(result.report(tol))
+    return result
+
+
+def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, check=False,
+                       names=None, **kwargs) -> GradcheckResult:
+    """Gradient check of a functional pair ``forward(*inputs, **kwargs) -> (out, cache)``,
+    ``backward(dout, cache) -> grads``.
+
+    ``grads`` is one array or a tuple whose i-th entry is the gradient of ``inputs[i]``
+    (as ``conv2d_backward`` returns ``(dx, dw, db)`` for ``conv2d_forward(x, w, b)``).
+    Inputs that are None or not floating arrays, and gradients that are None, are
+    skipped. ``names`` labels the inputs (default ``"input"`` for one, else
+    ``"arg0"``, ``"arg1"``, ...). Example::
+
+        gradcheck_function(F.conv2d_forward, F.conv2d_backward, x, w, b, stride=2)
+    """
+    rng = _generator(seed)
+    arrays = [np.array(a, dtype=np.float64, copy=True)
+              if a is not None and np.issubdtype(np.asarray(a).dtype, np.floating) else a
+              for a in inputs]
+    if names is None:
+        names = ["input"] if len(arrays) == 1 else [f"arg{i}" for i in range(len(arrays))]
+
+    def run():
+        return forward(*arrays, **kwargs)[0]
+
+    out, cache = forward(*arrays, **kwargs)
+    dout = _random_dout(out, rng)
+    grads = backward(dout, cache)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    loss = _Loss(run, np.asarray(dout, dtype=np.float64))
+    analytic, numerical = {}, {}
+    for name, array, grad in zip(names, arrays, grads):
+        if grad is None or not isinstance(array, np.ndarray) or array.dtype != np.float64:
+            continue
+        analytic[name] = np.asarray(grad, dtype=np.float64).reshape(-1)
+        numerical[name] = _numerical_gradient(loss, array, np.arange(array.size), eps)
+    result = GradcheckResult.from_gradients(analytic, numerical, eps)
+    if check and not result.passed(tol):
+        raise AssertionError(result.report(tol))
+    return result
+
+
+# ----------------------------------------------------------------------------- state
+def _save_state(modules):
+    """Everything a gradient check changes: parameters, gradients, buffers, generators."""
+    saved = []
+    for m in modules:
+        params = {name: (p, p.data, p.grad) for name, p in getattr(m, "_parameters", {}).items()}
+        buffers = {name: (np.array(b, copy=True) if b is not None else None)
+                   for name, b in getattr(m, "_buffers", {}).items()}
+        rng = m.__dict__.get("rng", None) if hasattr(m, "__dict__") else None
+        saved.append((m, params, buffers, rng))
+    return saved
+
+
+def _restore_state(saved):
+    for m, params, buffers, rng in saved:
+        for p, data, grad in params.values():
+            p.data, p.grad = data, grad
+        for name, b in buffers.items():
+            m._buffers[name] = b
+        if rng is not None:
+            m.rng = rng
+

@@ -179,7 +179,7 @@ def _detect(path):
 def _places_to_look(root, cache_dir):
     """The (path, description) pairs searched, in order."""
     places = []
-    if root is not None:
+    if root is not None and str(root) != "":
         places.append((Path(root).expanduser(), "the root argument (--data)"))
     elif os.environ.get("MINITORCH_CV_DATA"):
         places.append((Path(os.environ["MINITORCH_CV_DATA"]).expanduser(),

@@ -321,8 +321,9 @@ class RandomRotation:
 
     Like ``torchvision.transforms.RandomRotation(degrees)`` with its defaults: nearest
     neighbour, same output size, fill 0, rotation about the image centre, positive
-    angles counter-clockwise. Unlike torchvision, every image in the batch gets its
-    own angle. See :func:`rotate` for the exact mapping.
+    angles counter-clockwise. Every image in the batch gets its own angle, as when
+    torchvision transforms each sample of a DataLoader. See :func:`rotate` for the
+    exact mapping.
 
     Parameters
     ----------

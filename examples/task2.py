@@ -11,12 +11,13 @@ accuracy.png (Figure 2) to --out.
 import sys
 
 from minitorch_cv import models, nn
-from minitorch_cv.train.experiment import run_training, training_parser
+from minitorch_cv.train.experiment import check_training_args, run_training, training_parser
 
 
 def main(argv=None):
     parser = training_parser(__doc__.splitlines()[0], lr=0.05, out="runs/task2")
     args = parser.parse_args(argv)
+    check_training_args(args)          # refuse impossible settings before any work
     model = models.task2_model(rng=nn.init.get_rng(args.seed))
     return run_training(args, model, augment=(), name="task2",
                         command="python examples/task2.py " + " ".join(sys.argv[1:]))

@@ -20,19 +20,19 @@ import sys
 
 from minitorch_cv import models, nn
 from minitorch_cv.data.transforms import RandomCrop, RandomHorizontalFlip, RandomRotation
-from minitorch_cv.train.experiment import run_training, training_parser
+from minitorch_cv.train.experiment import check_training_args, run_training, training_parser
 
 RECIPES = {
-    "1": dict(build=models.network1, lr=0.04, dropout=0.05, augment="crop+flip"),
-    "2": dict(build=models.network2, lr=0.05, dropout=0.1, augment="crop+flip"),
-    "improved": dict(build=models.improved_network, lr=0.035, dropout=0.05,
-                     augment="rotate+flip"),
+    "1": {"build": models.network1, "lr": 0.04, "dropout": 0.05, "augment": "crop+flip"},
+    "2": {"build": models.network2, "lr": 0.05, "dropout": 0.1, "augment": "crop+flip"},
+    "improved": {"build": models.improved_network, "lr": 0.035, "dropout": 0.05,
+                     "augment": "rotate+flip"},
 }
 
 NAMES = {"1": "network1", "2": "network2", "improved": "improved"}
 
 AUGMENTATIONS = {
-    "none": lambda: [],
+    "none": list,
     "crop+flip": lambda: [RandomCrop(32, padding=4), RandomHorizontalFlip()],
     "rotate+flip": lambda: [RandomRotation(10), RandomHorizontalFlip()],
     "flip": lambda: [RandomHorizontalFlip()],
@@ -58,6 +58,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_training_args(args)          # refuse impossible settings before any work
     recipe = RECIPES[args.network]
     model = recipe["build"](dropout=args.dropout, rng=nn.init.get_rng(args.seed))
     return run_training(args, model, augment=AUGMENTATIONS[args.augment](),

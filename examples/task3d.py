@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import task3  # noqa: E402
+import task3
 
-from minitorch_cv import viz  # noqa: E402
+from minitorch_cv import viz
 
 
 def main(argv=None):

@@ -10,8 +10,12 @@ Adaptive average pooling to (H_o, W_o): bin ``i`` covers rows
 import numpy as np
 
 from ..kernels.im2col import output_size
-from ..kernels.pooling import (avgpool2d_backward_compiled, avgpool2d_forward_compiled,
-                               maxpool2d_backward_compiled, maxpool2d_forward_compiled)
+from ..kernels.pooling import (
+    avgpool2d_backward_compiled,
+    avgpool2d_forward_compiled,
+    maxpool2d_backward_compiled,
+    maxpool2d_forward_compiled,
+)
 from ._checks import check_window, pair
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
@@ -89,7 +93,7 @@ def adaptive_avgpool2d_forward(x, output_size):
 def adaptive_avgpool2d_backward(dout, cache):
     """Each bin's gradient divided evenly over the pixels of the bin (bins may overlap)."""
     x_shape, (out_h, out_w) = cache
-    n, c, h, w = x_shape
+    _n, _c, h, w = x_shape
     if (out_h, out_w) == (1, 1):
         return np.broadcast_to(dout / (h * w), x_shape).copy()
     dx = np.zeros(x_shape, dtype=dout.dtype)

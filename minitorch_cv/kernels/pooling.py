@@ -55,7 +55,7 @@ def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
 
 def maxpool2d_backward_loops(dout, argmax, dx):
     """Scatter-add ``dout`` to the recorded maxima; ``dx`` (N, C, H, W) starts at zero."""
-    n_images, channels, height, width = dx.shape
+    n_images, channels, _height, width = dx.shape
     out_h, out_w = dout.shape[2], dout.shape[3]
     for n in prange(n_images):
         for c in range(channels):
@@ -128,7 +128,7 @@ def _windows(x, kh, kw, stride, padding):
 
 def maxpool2d_forward_reference(x, kh, kw, stride=(1, 1), padding=(0, 0)):
     """Vectorized max pooling through im2col: returns (out, argmax) like the kernel."""
-    n, c, h, w = x.shape
+    _n, _c, h, w = x.shape
     (sh, sw), (ph, pw) = stride, padding
     out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
     padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)

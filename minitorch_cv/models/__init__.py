@@ -3,7 +3,7 @@
 from .task2 import task2_model
 from .task3 import improved_network, network1, network2
 
-__all__ = ["task2_model", "network1", "network2", "improved_network", "resnet18"]
+__all__ = ["improved_network", "network1", "network2", "resnet18", "task2_model"]
 
 
 def __getattr__(name):

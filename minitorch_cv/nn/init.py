@@ -53,7 +53,10 @@ def uniform(shape, bound, rng=None, dtype=np.float32):
     return get_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def kaiming_uniform(shape, a=math.sqrt(5), rng=None, dtype=np.float32):
+SQRT5 = math.sqrt(5)   # PyTorch's default negative slope ``a`` for Conv2d/Linear weights
+
+
+def kaiming_uniform(shape, a=SQRT5, rng=None, dtype=np.float32):
     """He-uniform with leaky-ReLU slope ``a``: bound = sqrt(6 / ((1 + a^2) * fan_in))."""
     bound = math.sqrt(6.0 / ((1 + a * a) * fan_in(shape)))
     return uniform(shape, bound, rng, dtype)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -191,7 +191,7 @@ class Module:
         return cache
 
     # ---------------------------------------------------------------- traversal
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
     def named_children(self):
@@ -222,13 +222,13 @@ class Module:
             yield from child.named_buffers(f"{prefix}.{cname}" if prefix else cname)
 
     # ---------------------------------------------------------------- modes and dtype
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode: BatchNorm uses batch statistics, Dropout drops."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode: BatchNorm uses running statistics, Dropout is the identity."""
         return self.train(False)
 
@@ -236,13 +236,13 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (False) or unfreeze (True) every parameter of this module."""
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
 
-    def to(self, dtype) -> "Module":
+    def to(self, dtype) -> Module:
         """Cast floating parameters and buffers to ``dtype`` (e.g. ``np.float64``)."""
         dtype = np.dtype(dtype)
         for m in self.modules():
@@ -256,7 +256,7 @@ class Module:
         return self
 
     # ---------------------------------------------------------------- state dicts
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters and buffers by dotted name, in PyTorch's order (copies)."""
         out = OrderedDict()
         self._collect_state("", out)

@@ -19,7 +19,7 @@ class Optimizer:
         if not lr >= 0.0:
             raise ValueError(f"{type(self).__name__}: learning rate must be >= 0, got {lr}")
         self.lr = lr
-        self.state = [dict() for _ in self.params]
+        self.state = [{} for _ in self.params]
 
     def _trainable(self):
         """Yield (parameter, its state) for every parameter that has a gradient to apply."""

@@ -2,4 +2,4 @@
 
 from .trainer import Trainer, atomic_write_bytes, atomic_write_json, evaluate
 
-__all__ = ["Trainer", "evaluate", "atomic_write_bytes", "atomic_write_json"]
+__all__ = ["Trainer", "atomic_write_bytes", "atomic_write_json", "evaluate"]

@@ -16,8 +16,13 @@ import numpy as np
 
 from .trainer import Trainer, atomic_write_json
 
-__all__ = ["training_parser", "check_training_args", "cifar10_loaders", "make_optimizer",
-           "run_training"]
+__all__ = [
+    "check_training_args",
+    "cifar10_loaders",
+    "make_optimizer",
+    "run_training",
+    "training_parser",
+]
 
 
 def training_parser(description, *, lr, batch_size=64, epochs=10, early_stop_count=4,

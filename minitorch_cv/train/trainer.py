@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import nn
 
-__all__ = ["Trainer", "evaluate", "atomic_write_bytes", "atomic_write_json"]
+__all__ = ["Trainer", "atomic_write_bytes", "atomic_write_json", "evaluate"]
 
 
 # ----------------------------------------------------------------------------- files

@@ -1,0 +1,73 @@
+"""The example scripts: bad hyperparameters are refused up front; a quick real-data run
+writes its metrics, history, weights and plots."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = os.environ.get("MINITORCH_CV_DATA")
+
+
+def run_example(script, *args, timeout=600):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, str(ROOT / "examples" / script), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout,
+                          check=False)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--batch-size", "0"], "--batch-size must be positive"),
+    (["--lr", "-0.1"], "--lr must be positive"),
+    (["--epochs", "0"], "--epochs must be positive"),
+    (["--val-fraction", "1.5"], "--val-fraction"),
+])
+def test_impossible_hyperparameters_refused_before_work(tmp_path, flags, message):
+    result = run_example("task2.py", "--out", str(tmp_path / "run"), "--data",
+                         str(tmp_path / "nowhere"), *flags)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "run").exists()          # nothing was written
+
+
+def test_task3_refuses_bad_dropout(tmp_path):
+    result = run_example("task3.py", "--network", "2", "--dropout", "1.5", "--out",
+                         str(tmp_path / "run"))
+    assert result.returncode != 0 and "--dropout" in result.stderr
+
+
+@pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")
+def test_limit_larger_than_data_refused(tmp_path):
+    result = run_example("task2.py", "--limit", "10000000", "--out", str(tmp_path / "run"))
+    assert result.returncode != 0 and "larger than the training set" in result.stderr
+
+
+@pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")
+def test_task2_quick_run_writes_everything(tmp_path):
+    out = tmp_path / "task2"
+    result = run_example("task2.py", "--limit", "512", "--epochs", "1", "--no-progress",
+                         "--no-train-eval", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    assert metrics["steps"] == 8 and history["val"]["step"] == [4, 8]
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    assert metrics["hyperparameters"]["lr"] == 0.05          # the seed's default
+    for name in ("best.npz", "loss.png", "accuracy.png", "checkpoint.pkl"):
+        assert (out / name).stat().st_size > 0
+
+
+@pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")
+def test_task3_network2_quick_run(tmp_path):
+    out = tmp_path / "net2"
+    result = run_example("task3.py", "--network", "2", "--limit", "256", "--epochs", "1",
+                         "--no-progress", "--no-train-eval", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["hyperparameters"]["lr"] == 0.05
+    assert metrics["hyperparameters"]["dropout"] == 0.1
+    assert metrics["hyperparameters"]["augment"] == "crop+flip"

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["smoothed_training_loss", "plot_loss", "plot_accuracy", "save_figure"]
+__all__ = ["activation_grid", "filter_grid", "filters_and_activations", "image_figure",
+           "minmax_scale", "overlay", "plot_accuracy", "plot_loss", "save_figure",
+           "smoothed_training_loss", "to_image", "upsample"]
 
 
 def _plt():
@@ -98,4 +100,227 @@ def plot_accuracy(histories, title="Validation accuracy"):
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    return fig
+
+
+# ----------------------------------------------------------------------------- filters
+def minmax_scale(a, axis=None):
+    """Scale ``a`` to [0, 1]: ``(a - min) / (max - min)``, min and max taken over ``axis``.
+
+    ``axis=None`` uses the whole array; ``axis=(1, 2, 3)`` on filters (F, C, K_h, K_w)
+    scales every filter on its own ("per-filter min-max scaling"), so each one uses the
+    full colour range. A constant slice becomes 0.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    lo = a.min(axis=axis, keepdims=True)
+    span = a.max(axis=axis, keepdims=True) - lo
+    return np.divide(a - lo, span, out=np.zeros_like(a), where=span > 0)
+
+
+def to_image(x, mean=None, std=None):
+    """An (H, W, 3) or (H, W) float image in [0, 1] for ``imshow``.
+
+    ``x`` may be (3, H, W) or (1, 3, H, W) (NCHW, as the network sees it), (H, W, 3) or
+    (H, W); uint8 is divided by 255. With ``mean``/``std`` a normalized input is mapped
+    back (``x * std + mean``) first. Values are clipped to [0, 1].
+    """
+    x = np.asarray(x)
+    if x.ndim == 4:
+        x = x[0]
+    if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3):
+        x = x.transpose(1, 2, 0)
+    if x.dtype == np.uint8:
+        x = x / 255.0
+    x = np.asarray(x, dtype=np.float64)
+    if std is not None:
+        x = x * np.asarray(std, dtype=np.float64)
+    if mean is not None:
+        x = x + np.asarray(mean, dtype=np.float64)
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
+    return np.clip(x, 0.0, 1.0)
+
+
+def upsample(heatmap, size):
+    """Bilinear upsampling of an (h, w) map to ``size`` = (H, W) (PyTorch's
+    ``interpolate(mode="bilinear", align_corners=False)``)."""
+    from .data.transforms import resize
+    heatmap = np.asarray(heatmap, dtype=np.float64)
+    return resize(heatmap[None, None], size)[0, 0]
+
+
+def image_figure(image, title=None, size=4.5):
+    """One image (anything :func:`to_image` accepts) on its own figure."""
+    plt = _plt()
+    img = to_image(image)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _grid(n, ncols):
+    ncols = max(1, min(n, ncols or n))
+    return -(-n // ncols), ncols
+
+
+def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
+    """Convolution filters as small images, each min-max scaled on its own.
+
+    Parameters
+    ----------
+    weights : ndarray (F, C, K_h, K_w)
+        E.g. ``model.conv1.weight.data`` (64, 3, 7, 7). Three input channels are shown
+        as RGB; any other number as the grey-scale mean over the input channels.
+    ncols : int
+    titles : sequence of str, optional (default: the filter indices)
+    title : str, optional
+    size : float
+        Inches per filter.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _plt()
+    w = np.asarray(weights)
+    if w.ndim != 4:
+        raise ValueError(f"filter_grid expects weights of shape (F, C, K_h, K_w), got {w.shape}")
+    scaled = minmax_scale(w, axis=(1, 2, 3))
+    nrows, ncols = _grid(len(w), ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(w):
+            continue
+        if w.shape[1] == 3:
+            ax.imshow(scaled[i].transpose(1, 2, 0), interpolation="nearest")
+        else:
+            ax.imshow(scaled[i].mean(axis=0), cmap="gray", vmin=0, vmax=1,
+                      interpolation="nearest")
+        ax.set_title(str(titles[i]) if titles is not None else str(i), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size=2.0):
+    """Feature maps (one channel each) in a grid, each with its own colour scale.
+
+    Parameters
+    ----------
+    maps : ndarray (K, H, W) or (1, K, H, W)
+        E.g. the first ten channels of layer4's output.
+    ncols : int
+    titles : sequence of str, optional (default: "channel i")
+    title : str, optional
+    cmap : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _plt()
+    m = np.asarray(maps)
+    if m.ndim == 4 and m.shape[0] == 1:
+        m = m[0]
+    if m.ndim != 3:
+        raise ValueError(f"activation_grid expects maps of shape (K, H, W), got {m.shape}")
+    nrows, ncols = _grid(len(m), ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(m):
+            continue
+        ax.imshow(m[i], cmap=cmap, interpolation="nearest")
+        ax.set_title(str(titles[i]) if titles is not None else f"channel {i}", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
+    """A heat map (e.g. mean activation or Grad-CAM), upsampled and laid over an image.
+
+    Parameters
+    ----------
+    image : ndarray
+        Anything :func:`to_image` accepts: (H, W, 3) uint8 or float in [0, 1], or
+        (3, H, W).
+    heatmap : ndarray (h, w)
+        Upsampled bilinearly to (H, W), then min-max scaled to [0, 1].
+    alpha : float
+        Opacity of the heat map.
+    ax : matplotlib Axes, optional
+        Draw there instead of on a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _plt()
+    img = to_image(image)
+    heat = np.asarray(heatmap, dtype=np.float64)
+    if heat.ndim != 2:
+        raise ValueError(f"overlay expects a 2-D heat map, got shape {heat.shape}")
+    if heat.shape != img.shape[:2]:
+        heat = upsample(heat, img.shape[:2])
+    heat = minmax_scale(heat)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    else:
+        fig = ax.figure
+    ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
+    ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def filters_and_activations(weights, activations, indices=None, title=None,
+                            cmap="gray", size=2.0):
+    """The seed's Figure 11: activation maps (top row) above their filters (bottom row).
+
+    Parameters
+    ----------
+    weights : ndarray (F, 3, K_h, K_w)
+        First-layer filters; each is shown as an RGB image, min-max scaled on its own.
+    activations : ndarray (F, H, W) or (1, F, H, W)
+        The filters' outputs on one image (e.g. conv1's output, before BatchNorm).
+    indices : sequence of int, optional
+        Which filters to show (default: all of ``weights``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _plt()
+    w = np.asarray(weights)
+    a = np.asarray(activations)
+    if a.ndim == 4 and a.shape[0] == 1:
+        a = a[0]
+    if w.ndim != 4 or a.ndim != 3:
+        raise ValueError(f"expected weights (F, C, K_h, K_w) and activations (F, H, W), got "
+                         f"{w.shape} and {a.shape}")
+    indices = list(range(len(w))) if indices is None else [int(i) for i in indices]
+    scaled = minmax_scale(w, axis=(1, 2, 3))
+    fig, axes = plt.subplots(2, len(indices), figsize=(size * len(indices), 2 * size + 0.4),
+                             squeeze=False)
+    for col, i in enumerate(indices):
+        top, bottom = axes[0, col], axes[1, col]
+        top.imshow(a[i], cmap=cmap)
+        top.set_title(f"filter {i}", fontsize=9)
+        if w.shape[1] == 3:
+            bottom.imshow(scaled[i].transpose(1, 2, 0), interpolation="nearest")
+        else:
+            bottom.imshow(scaled[i].mean(axis=0), cmap="gray", interpolation="nearest")
+        top.axis("off")
+        bottom.axis("off")
+    if title:
+        fig.suptitle(title)
     return fig

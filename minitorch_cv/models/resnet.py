@@ -1,0 +1,484 @@
+"""ResNet18, layer for layer and key for key torchvision's, with hand-written backward.
+
+The network (He et al., 2015, "Deep Residual Learning for Image Recognition")::
+
+    conv1 7x7/2 -> bn1 -> relu -> maxpool 3x3/2        (N, 64, H/4, W/4)
+    layer1: 2 BasicBlocks,  64 channels, stride 1     (N, 64, H/4, W/4)
+    layer2: 2 BasicBlocks, 128 channels, stride 2     (N, 128, H/8, W/8)
+    layer3: 2 BasicBlocks, 256 channels, stride 2     (N, 256, H/16, W/16)
+    layer4: 2 BasicBlocks, 512 channels, stride 2     (N, 512, H/32, W/32)
+    avgpool (global) -> flatten -> fc                 (N, num_classes)
+
+Module names, state-dict keys and their order are torchvision's (``conv1.weight``,
+``bn1.running_mean``, ``layer2.0.downsample.0.weight``, ``fc.bias``, ...), so a file saved
+by ``torch.save(torchvision.models.resnet18().state_dict(), path)`` loads as is:
+
+>>> from minitorch_cv import models
+>>> model = models.resnet18(num_classes=10, weights="resnet18_cifar10.pth")  # doctest: +SKIP
+>>> model.eval()                        # BatchNorm must use its running statistics  # doctest: +SKIP
+
+``weights`` may also be ``"IMAGENET1K_V1"``: torchvision's ImageNet file
+``resnet18-f37072fd.pth``, downloaded once into the user cache (``~/.cache/minitorch_cv`` or
+``$MINITORCH_CV_CACHE``), or placed there by hand on a machine without internet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import sys
+import tempfile
+import urllib.request
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from .. import nn
+from ..nn.module import Module, backward_through
+
+__all__ = ["IMAGENET1K_V1_SHA256_PREFIX", "IMAGENET1K_V1_URL", "IMAGENET_MEAN", "IMAGENET_STD",
+           "BasicBlock", "ResNet", "grad_cam", "imagenet_weights_path", "load_pretrained",
+           "resnet18"]
+
+IMAGENET1K_V1_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+IMAGENET1K_V1_SHA256_PREFIX = "f37072fd"   # torchvision names files by their hash prefix
+IMAGENET_MEAN = (0.485, 0.456, 0.406)      # what every torchvision model was trained with
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _conv(in_channels, out_channels, kernel_size, stride, padding, rng):
+    """A bias-free convolution initialized as torchvision's ResNet does:
+    ``kaiming_normal_(mode="fan_out", nonlinearity="relu")``, i.e.
+    ``N(0, 2 / (out_channels * K_h * K_w))``."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                     bias=False, rng=rng)
+    std = math.sqrt(2.0 / (out_channels * kernel_size * kernel_size))
+    conv.weight.data = rng.normal(0.0, std, conv.weight.shape).astype(np.float32)
+    return conv
+
+
+class BasicBlock(Module):
+    """Two 3x3 convolutions with a shortcut: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + s(x))``.
+
+    ``s`` is the identity, or ``downsample`` (a 1x1 convolution with stride 2 and a
+    BatchNorm) where the block halves the resolution and changes the channel count.
+
+    Parameters
+    ----------
+    inplanes, planes : int
+        Input and output channels.
+    stride : int
+        Stride of ``conv1`` (and of the downsample): 1 or 2.
+    downsample : Module or None
+    rng : numpy.random.Generator
+
+    Shape
+    -----
+    (N, inplanes, H, W) -> (N, planes, H_out, W_out), ``H_out = floor((H - 1) / stride) + 1``.
+
+    Backward
+    --------
+    With ``g = relu2.backward(dout)`` (the gradient of the sum), the main path gets ``g``
+    through bn2, conv2, relu, bn1, conv1, and the shortcut gets the same ``g``:
+    ``dx = main.backward(g) + (downsample.backward(g) if downsample else g)``.
+
+    Notes
+    -----
+    torchvision's BasicBlock calls one ReLU module twice. Here each call needs its own
+    cache (its mask), so the second is a separate module, ``relu2``. ReLU has no
+    parameters, so the state-dict keys are torchvision's.
+    """
+
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, rng=None):
+        super().__init__()
+        rng = nn.init.get_rng(rng)
+        self.conv1 = _conv(inplanes, planes, 3, stride, 1, rng)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv(planes, planes, 3, 1, 1, rng)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample          # None: the shortcut is the identity
+        self.relu2 = nn.ReLU(inplace=True)
+        self.stride = stride
+
+    def _main_path(self):
+        return [self.conv1, self.bn1, self.relu, self.conv2, self.bn2]
+
+    def forward(self, x):
+        out = x
+        for layer in self._main_path():
+            out = layer(out)
+        identity = self.downsample(x) if self.downsample is not None else x
+        return self.relu2(out + identity)
+
+    def backward(self, dout):
+        g = self.relu2.backward(dout)                # dL/d(main + shortcut)
+        need_dx = self.needs_input_grad
+        dx = backward_through(self._main_path(), g, need_dx)
+        if self.downsample is not None:
+            self.downsample.needs_input_grad = need_dx
+            d_short = self.downsample.backward(g)
+        else:
+            d_short = g
+        if not need_dx:
+            return None
+        dx += d_short
+        return dx
+
+
+class ResNet(Module):
+    """torchvision's ResNet for BasicBlocks (ResNet18: ``layers=(2, 2, 2, 2)``).
+
+    Parameters
+    ----------
+    block : type
+        :class:`BasicBlock`.
+    layers : sequence of 4 ints
+        Blocks per stage.
+    num_classes : int
+        Outputs of ``fc``.
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights (torchvision's scheme: convolutions
+        ``N(0, 2 / fan_out)``, BatchNorm weight 1 and bias 0, ``fc`` like ``nn.Linear``).
+
+    Shape
+    -----
+    (N, 3, H, W) -> (N, num_classes). Stage outputs at H = W = 224: 112 (conv1), 56
+    (maxpool, layer1), 28, 14, 7 (layer4); at 64: 32, 16, 8, 4, 2.
+
+    Backward
+    --------
+    The children's backward passes in reverse order (:func:`backward_through`). With
+    ``needs_input_grad = False`` (the Trainer sets it) the pass stops after the first
+    stage that has a trainable parameter: a frozen prefix (say everything before
+    ``layer4``) costs no backward computation at all.
+    """
+
+    def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), num_classes=1000, rng=None):
+        super().__init__()
+        rng = nn.init.get_rng(rng)
+        self.inplanes = 64
+        self.conv1 = _conv(3, 64, 7, 2, 3, rng)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, 64, layers[0], 1, rng)
+        self.layer2 = self._make_layer(block, 128, layers[1], 2, rng)
+        self.layer3 = self._make_layer(block, 256, layers[2], 2, rng)
+        self.layer4 = self._make_layer(block, 512, layers[3], 2, rng)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.flatten = nn.Flatten(1)          # torchvision calls torch.flatten(x, 1)
+        self.fc = nn.Linear(512 * block.expansion, num_classes, rng=rng)
+
+    def _make_layer(self, block, planes, blocks, stride, rng):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                _conv(self.inplanes, planes * block.expansion, 1, stride, 0, rng),
+                nn.BatchNorm2d(planes * block.expansion))
+        stage = [block(self.inplanes, planes, stride, downsample, rng=rng)]
+        self.inplanes = planes * block.expansion
+        stage += [block(self.inplanes, planes, rng=rng) for _ in range(1, blocks)]
+        return nn.Sequential(*stage)
+
+    @property
+    def num_classes(self):
+        return self.fc.out_features
+
+    STAGES = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
+              "avgpool", "flatten", "fc")
+
+    def named_stages(self):
+        """(name, module) for the top-level modules, in the order forward applies them."""
+        return [(name, getattr(self, name)) for name in self.STAGES]
+
+    def forward(self, x):
+        for _, layer in self.named_stages():
+            x = layer(x)
+        return x
+
+    def forward_features(self, x, names=("layer4",)):
+        """Forward pass that also returns intermediate outputs.
+
+        Parameters
+        ----------
+        x : ndarray (N, 3, H, W)
+        names : sequence of str
+            Top-level module names (``"conv1"`` is the convolution alone, before
+            ``bn1``; ``"layer4"`` the last convolutional stage).
+
+        Returns
+        -------
+        logits : ndarray (N, num_classes)
+        features : dict name -> ndarray
+        """
+        names = set(names)
+        unknown = names - set(self.STAGES)
+        if unknown:
+            raise ValueError(f"unknown stage(s) {sorted(unknown)}; choose from "
+                             f"{list(self.STAGES)}")
+        features = {}
+        for name, layer in self.named_stages():
+            x = layer(x)
+            if name in names:
+                features[name] = x
+        return x, features
+
+    def backward(self, dout):
+        return backward_through([m for _, m in self.named_stages()], dout,
+                                self.needs_input_grad)
+
+
+# ------------------------------------------------------------------------------ weights
+def _download(url, dest, timeout=60):
+    """Download ``url`` to ``dest`` atomically (temporary file, then rename)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Downloading {url} to {dest} ...", file=sys.stderr, flush=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
+            while True:
+                chunk = r.read(1 << 20)
+                if not chunk:
+                    break
+                f.write(chunk)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def imagenet_weights_path(download=True):
+    """Path of torchvision's ImageNet ResNet18 file in the cache, downloading it if needed.
+
+    The file is ``resnet18-f37072fd.pth`` in :func:`minitorch_cv.data.default_cache_dir`
+    (``$MINITORCH_CV_CACHE``, else ``~/.cache/minitorch_cv``); its SHA-256 must start with
+    ``f37072fd``, as torchvision's file name promises.
+
+    Raises
+    ------
+    FileNotFoundError
+        Offline (or with ``download=False``) and the file is not in the cache: the
+        message says where to put it.
+    OSError
+        The file's hash is wrong.
+    """
+    from ..data import default_cache_dir
+
+    cache = default_cache_dir()
+    dest = cache / IMAGENET1K_V1_URL.rsplit("/", 1)[1]
+    if not dest.exists():
+        if not download:
+            problem = "downloading was not allowed (download=False)"
+        else:
+            try:
+                _download(IMAGENET1K_V1_URL, dest)
+                problem = None
+            except Exception as err:  # noqa: BLE001 - any failure gets the same advice
+                problem = f"the download failed: {type(err).__name__}: {err}"
+        if problem is not None:
+            raise FileNotFoundError(
+                f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: "
+                f"{dest} does not exist and {problem}.\n"
+                f"To use them without internet here, download {IMAGENET1K_V1_URL} on a "
+                f"machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/ where "
+                f"torchvision keeps it) and place it by hand at\n  {dest}\n"
+                f"(the folder is $MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv). "
+                f"Or pass weights=PATH with the file wherever it is.")
+    digest = _sha256(dest)
+    if not digest.startswith(IMAGENET1K_V1_SHA256_PREFIX):
+        raise OSError(f"{dest}: SHA-256 {digest[:16]}... does not start with "
+                      f"{IMAGENET1K_V1_SHA256_PREFIX} as torchvision's resnet18-f37072fd.pth "
+                      "does; the file is damaged or a different one. Delete it and try again.")
+    return dest
+
+
+def _unwrap_state_dict(obj):
+    """A plain {key: array} dict from what a checkpoint holds: a state dict, or one
+    nested under "state_dict" / "model" (training scripts), with DataParallel's
+    "module." prefix removed."""
+    for _ in range(3):
+        if isinstance(obj, dict):
+            for key in ("state_dict", "model", "model_state_dict"):
+                if key in obj and isinstance(obj[key], dict):
+                    obj = obj[key]
+                    break
+            else:
+                break
+    if not isinstance(obj, dict):
+        raise TypeError(f"expected a state dict (a dict of arrays), got {type(obj).__name__}")
+    out = OrderedDict()
+    for key, value in obj.items():
+        if isinstance(key, str) and key.startswith("module."):
+            key = key[len("module."):]
+        out[key] = value
+    bad = [k for k, v in out.items() if not isinstance(v, (np.ndarray, np.generic))]
+    if bad:
+        raise TypeError("a state dict maps names to arrays; these entries are not arrays: "
+                        + ", ".join(map(str, bad[:5])))
+    return out
+
+
+def _read_weights(weights):
+    if isinstance(weights, dict):
+        return weights, "the given state dict"
+    if isinstance(weights, str) and weights.upper() in ("IMAGENET1K_V1", "DEFAULT"):
+        path = imagenet_weights_path()
+    else:
+        path = Path(weights)
+        if not path.exists():
+            raise FileNotFoundError(f"weights file {path} does not exist (weights= takes a "
+                                    ".pth/.safetensors/.npz path, a state dict or "
+                                    "'IMAGENET1K_V1')")
+    from .. import io
+    return io.load_weights(path), str(path)
+
+
+def load_pretrained(model, weights, log=None):
+    """Load ``weights`` into ``model`` (a :class:`ResNet`), replacing a head of another size.
+
+    Parameters
+    ----------
+    model : ResNet
+    weights : str, os.PathLike or dict
+        A ``.pth`` (read without torch), ``.safetensors`` or ``.npz`` file, a state dict,
+        or ``"IMAGENET1K_V1"``. Checkpoints nested as ``{"state_dict": ...}`` or
+        ``{"model": ...}`` and keys prefixed ``"module."`` (DataParallel) are accepted.
+    log : callable, optional
+        Where to report a replaced head (default: ``warnings.warn``).
+
+    Notes
+    -----
+    When ``fc`` in the file has another number of classes than the model (1000-class
+    ImageNet weights into ``num_classes=10``), every other weight is loaded and ``fc``
+    keeps its fresh initialization. Checkpoints without ``num_batches_tracked`` (older
+    PyTorch) load with those counters at 0. Anything else that does not fit is refused
+    with the list of problems, and then no weight has changed.
+
+    Returns
+    -------
+    list of str : the keys that were not loaded (the replaced head, if any).
+    """
+    raw, source = _read_weights(weights)
+    sd = _unwrap_state_dict(raw)
+    own = model.state_dict()
+    for key in own:
+        if key.endswith("num_batches_tracked") and key not in sd:
+            sd[key] = np.array(0, dtype=np.int64)
+    skipped = []
+    head = [k for k in ("fc.weight", "fc.bias") if k in sd and k in own]
+    if head and any(np.shape(sd[k]) != own[k].shape for k in head):
+        file_classes = np.shape(sd["fc.weight"])[0] if "fc.weight" in sd else "?"
+        for k in head:
+            del sd[k]
+        skipped = head
+        message = (f"{source}: its fc has {file_classes} classes, the model "
+                   f"{model.fc.out_features}; loaded every weight except fc.weight and "
+                   "fc.bias, which keep their fresh random initialization (train them).")
+        (log or (lambda m: warnings.warn(m, stacklevel=3)))(message)
+    try:
+        model.load_state_dict(sd, strict=not skipped)
+        if skipped:   # strict for everything but the head
+            missing = [k for k in own if k not in sd and k not in skipped]
+            unexpected = [k for k in sd if k not in own]
+            if missing or unexpected:
+                raise ValueError(f"missing keys: {missing}; unexpected keys: {unexpected}")
+    except ValueError as err:
+        raise ValueError(f"{source} does not fit ResNet18: {err}") from None
+    return skipped
+
+
+def resnet18(num_classes=1000, weights=None, rng=None):
+    """ResNet18 as torchvision builds it (11,689,512 parameters with 1000 classes).
+
+    Parameters
+    ----------
+    num_classes : int or None
+        Outputs of the final ``fc`` layer (10 for CIFAR-10). ``None`` takes the number
+        from the weights' ``fc`` (1000 without weights).
+    weights : None, str, os.PathLike or dict
+        ``None``: random initialization (torchvision's scheme). A path to a ``.pth``
+        (``torch.save``, read without torch), ``.safetensors`` or ``.npz`` file, a state
+        dict, or ``"IMAGENET1K_V1"`` (torchvision's ImageNet weights, downloaded into the
+        cache, or placed there by hand; see :func:`imagenet_weights_path`). A file whose
+        ``fc`` has another number of classes loads everything except ``fc``, with a warning.
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights.
+
+    Returns
+    -------
+    ResNet
+        In training mode, like every new module: call ``model.eval()`` for inference with
+        pretrained weights (BatchNorm must use its running statistics).
+    """
+    if num_classes is None:
+        num_classes = 1000
+        if weights is not None:
+            raw, _ = _read_weights(weights)
+            weights = _unwrap_state_dict(raw)
+            if "fc.weight" in weights:
+                num_classes = int(np.shape(weights["fc.weight"])[0])
+    model = ResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, rng=rng)
+    if weights is not None:
+        load_pretrained(model, weights)
+    return model
+
+
+def grad_cam(model, x, target=None):
+    """Grad-CAM (Selvaraju et al., 2017) at ``layer4`` with the library's own backward.
+
+    ``w_k = mean over (i, j) of dy_c / dA_k[i, j]`` for the layer4 activations ``A``,
+    ``cam = relu(sum_k w_k A_k)``: where the feature maps that raise class ``c``'s score
+    are active. The gradient goes back through ``fc``, ``flatten`` and ``avgpool`` only.
+
+    Parameters
+    ----------
+    model : ResNet
+        Used in its current mode (call ``model.eval()`` first for pretrained weights).
+    x : ndarray (N, 3, H, W)
+    target : int, sequence of int or None
+        Class per image; ``None`` takes the predicted class.
+
+    Returns
+    -------
+    cam : ndarray (N, H/32, W/32), not normalized
+    target : ndarray (N,) of int
+    logits : ndarray (N, num_classes)
+    """
+    with nn.no_grad():                         # the trunk keeps nothing
+        feats = x
+        for name, layer in model.named_stages():
+            if name == "avgpool":
+                break
+            feats = layer(feats)
+    head = [model.avgpool, model.flatten, model.fc]
+    logits = feats
+    for layer in head:                         # the head keeps its caches
+        logits = layer(logits)
+    n = len(x)
+    target = logits.argmax(axis=1) if target is None else \
+        np.broadcast_to(np.asarray(target, dtype=np.int64), (n,))
+    one_hot = np.zeros_like(logits)
+    one_hot[np.arange(n), target] = 1
+    saved = [(p, p.grad) for layer in head for p in layer.parameters()]
+    dfeats = backward_through(head, one_hot, needs_input_grad=True)
+    for p, g in saved:                         # leave the parameter gradients untouched
+        p.grad = g
+    weights = dfeats.mean(axis=(2, 3), keepdims=True)          # (N, 512, 1, 1)
+    cam = np.maximum((weights * feats).sum(axis=1), 0)
+    return cam, np.asarray(target), logits

@@ -5,6 +5,9 @@ PyTorch's names so that lessons and weights carry over. See README.md.
 """
 
 from . import functional, nn, optim
+from ._memory import tune_allocator
+
+tune_allocator()
 
 __version__ = "0.1.0"
 

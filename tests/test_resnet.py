@@ -202,11 +202,11 @@ def test_imagenet_weights_offline_explain_how_to_place_the_file(tmp_path, monkey
     monkeypatch.setenv("MINITORCH_CV_CACHE", str(tmp_path / "cache"))
     calls = []
 
-    def failing_download(url, dest, timeout=60):
+    def failing_download(url, dest, *args, **kwargs):
         calls.append((url, Path(dest)))
         raise urllib.error.URLError("no internet")
 
-    monkeypatch.setattr(resnet_module, "_download", failing_download)
+    monkeypatch.setattr(resnet_module, "download_file", failing_download)
     with pytest.raises(FileNotFoundError) as err:
         models.resnet18(weights="IMAGENET1K_V1")
     message = str(err.value)
@@ -226,19 +226,19 @@ def test_imagenet_weights_from_cache_and_download(tmp_path, monkeypatch):
     io.save_npz(source, sd)                          # content decides the format
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
 
-    def fake_download(url, dest, timeout=60):
+    def fake_download(url, dest, *args, **kwargs):
         Path(dest).parent.mkdir(parents=True, exist_ok=True)
         Path(dest).write_bytes(source.read_bytes())
         return dest
 
-    monkeypatch.setattr(resnet_module, "_download", fake_download)
+    monkeypatch.setattr(resnet_module, "download_file", fake_download)
     # the hash must start with f37072fd: this file's does not
     with pytest.raises(OSError, match="does not start with f37072fd"):
         models.resnet18(weights="IMAGENET1K_V1")
     monkeypatch.setattr(resnet_module, "IMAGENET1K_V1_SHA256_PREFIX", digest[:8])
     model = models.resnet18(weights="IMAGENET1K_V1")     # now in the cache: no download
     _assert_loaded(model, sd)
-    monkeypatch.setattr(resnet_module, "_download", None)
+    monkeypatch.setattr(resnet_module, "download_file", None)
     _assert_loaded(models.resnet18(weights="IMAGENET1K_V1"), sd)
 
 

@@ -42,9 +42,7 @@ import os
 import pickle
 import sys
 import tarfile
-import tempfile
 import time
-import urllib.request
 import warnings
 import zipfile
 import zlib
@@ -52,6 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .._files import atomic_write, download_file
 
 __all__ = [
     "CIFAR10",
@@ -188,39 +188,6 @@ def _places_to_look(root, cache_dir):
     return places
 
 
-def _download_file(url, dest, md5, timeout=60):
-    """Download ``url`` to ``dest`` atomically, checking its MD5.
-
-    The bytes go to a temporary file beside ``dest``, which is renamed to ``dest``
-    only when complete and verified, so ``dest`` is never a partial download.
-
-    Raises
-    ------
-    OSError
-        On any network failure or a checksum mismatch.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Downloading {url} to {dest} ...", file=sys.stderr, flush=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        digest = hashlib.md5()
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
-            while True:
-                chunk = response.read(1 << 20)
-                if not chunk:
-                    break
-                f.write(chunk)
-                digest.update(chunk)
-        if digest.hexdigest() != md5:
-            raise OSError(f"checksum mismatch: md5 {digest.hexdigest()}, expected {md5}")
-        os.replace(tmp, dest)
-    except BaseException:
-        _remove(tmp)
-        raise
-    return dest
-
-
 def _not_found_message(looked, problem):
     lines = ["CIFAR-10 was not found. Looked in:"]
     lines += [f"  - {path} ({what}): {reason}" for path, what, reason in looked]
@@ -249,7 +216,7 @@ def _locate(root, cache_dir, download):
             looked, "Downloading is switched off (download=False)."))
     dest = Path(cache_dir) / ARCHIVE_NAME
     try:
-        _download_file(CIFAR10_URL, dest, CIFAR10_MD5)
+        download_file(CIFAR10_URL, dest, "md5", CIFAR10_MD5)
     except Exception as e:  # offline, blocked, checksum mismatch, unwritable folder...
         raise FileNotFoundError(_not_found_message(
             looked, f"Downloading {CIFAR10_URL} to {dest} failed: {e}")) from e
@@ -577,20 +544,10 @@ def _write_cache(cache_file, key, data):
                 stale.unlink()
         except OSError:
             pass
-    fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=f".{cache_file.name}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, format=np.int64(_CACHE_FORMAT), key=np.str_(key),
-                     source=np.str_(data.source), classes=np.array(data.classes),
-                     **{name: getattr(data, name) for name in _ARRAY_NAMES})
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); a cache may be shared
-        os.replace(tmp, cache_file)
-    except BaseException:
-        _remove(tmp)
-        raise
+    with atomic_write(cache_file) as f:
+        np.savez(f, format=np.int64(_CACHE_FORMAT), key=np.str_(key),
+                 source=np.str_(data.source), classes=np.array(data.classes),
+                 **{name: getattr(data, name) for name in _ARRAY_NAMES})
 
 
 def load_cifar10(root=None, download=True, cache_dir=None):

@@ -26,10 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import sys
-import tempfile
-import urllib.request
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -37,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn
+from .._files import download_file
 from ..nn.module import Module, backward_through
 
 __all__ = ["IMAGENET1K_V1_SHA256_PREFIX", "IMAGENET1K_V1_URL", "IMAGENET_MEAN", "IMAGENET_STD",
@@ -235,26 +232,6 @@ class ResNet(Module):
 
 
 # ------------------------------------------------------------------------------ weights
-def _download(url, dest, timeout=60):
-    """Download ``url`` to ``dest`` atomically (temporary file, then rename)."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Downloading {url} to {dest} ...", file=sys.stderr, flush=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
-            while True:
-                chunk = r.read(1 << 20)
-                if not chunk:
-                    break
-                f.write(chunk)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
-
-
 def _sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -287,7 +264,7 @@ def imagenet_weights_path(download=True):
             problem = "downloading was not allowed (download=False)"
         else:
             try:
-                _download(IMAGENET1K_V1_URL, dest)
+                download_file(IMAGENET1K_V1_URL, dest, "sha256", IMAGENET1K_V1_SHA256_PREFIX)
                 problem = None
             except Exception as err:  # noqa: BLE001 - any failure gets the same advice
                 problem = f"the download failed: {type(err).__name__}: {err}"

@@ -15,49 +15,18 @@ from it and reaches exactly the result of an uninterrupted run.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import pickle
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .. import nn
+from .._files import atomic_write_bytes, atomic_write_json
+from ..io import save_npz
 
 __all__ = ["Trainer", "atomic_write_bytes", "atomic_write_json", "evaluate"]
-
-
-# ----------------------------------------------------------------------------- files
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: a reader never
-    sees a half-written file, and an interrupted write leaves the old file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path, obj) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=1).encode())
-
-
-def _save_npz_atomic(path, arrays: dict) -> None:
-    import io
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -217,7 +186,7 @@ class Trainer:
             self.best_val_loss = loss
             self.best_state = self.model.state_dict()
             if self.best_path is not None:
-                _save_npz_atomic(self.best_path, self.best_state)
+                save_npz(self.best_path, self.best_state)
         return loss, acc
 
     def fit(self):

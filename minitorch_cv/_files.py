@@ -1,0 +1,95 @@
+"""Writing files so that an interruption never leaves half a file behind.
+
+Every file the library writes -- checkpoints, weights, metrics, plots, the decoded dataset
+cache, downloads -- goes through :func:`atomic_write`: the bytes go to a temporary file in
+the same folder, are flushed to disk, and the temporary file is renamed over the target
+with :func:`os.replace`, which is atomic. A reader sees the old file or the new one, never a
+mixture; a crash leaves the old file untouched and no temporary file.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "download_file"]
+
+
+def _default_file_mode():
+    """The permission bits a newly created file gets (0o666 minus the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_write(path):
+    """Open a binary file that appears at ``path`` only once it is completely written.
+
+    Yields a binary file object. If the ``with`` block raises, the temporary file is
+    removed and an existing ``path`` is left as it was. The folder is created if needed;
+    ``path`` gets the usual permissions (mkstemp's files are private otherwise).
+
+    Examples
+    --------
+    >>> with atomic_write("weights.bin") as f:  # doctest: +SKIP
+    ...     f.write(b"...")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp_name, _default_file_mode())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def atomic_write_json(path, obj) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    atomic_write_bytes(path, json.dumps(obj, indent=1).encode())
+
+
+def download_file(url, dest, hash_name="sha256", expected_prefix="", timeout=60) -> Path:
+    """Download ``url`` to ``dest`` atomically, checking the file's hash before it appears.
+
+    Parameters
+    ----------
+    hash_name : str
+        A :mod:`hashlib` algorithm (``"md5"``, ``"sha256"``).
+    expected_prefix : str
+        The hex digest must start with this (the whole digest, or a prefix such as the
+        8 characters torchvision puts in its file names).
+
+    Raises
+    ------
+    OSError
+        Any network failure, or a digest that does not match (``dest`` is then not created).
+    """
+    dest = Path(dest)
+    print(f"Downloading {url} to {dest} ...", file=sys.stderr, flush=True)
+    digest = hashlib.new(hash_name)
+    with atomic_write(dest) as f, urllib.request.urlopen(url, timeout=timeout) as response:
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            f.write(chunk)
+            digest.update(chunk)
+        if not digest.hexdigest().startswith(expected_prefix):
+            raise OSError(f"checksum mismatch for {url}: {hash_name} {digest.hexdigest()}, "
+                          f"expected {expected_prefix}...")
+    return dest

@@ -80,7 +80,7 @@ def test_best_weights_restored(tmp_path, monkeypatch):
     snapshots = []
     fake = iter([0.5, 0.3, 0.4, 0.6])                    # the 2nd validation is the best
 
-    def fake_evaluate(model, loader, loss_fn=None):
+    def fake_evaluate(model, loader, loss_fn=None, **kwargs):
         snapshots.append(model.state_dict())
         return next(fake), 0.0
     monkeypatch.setattr("minitorch_cv.train.trainer.evaluate", fake_evaluate)

@@ -30,8 +30,10 @@ __all__ = ["Trainer", "atomic_write_bytes", "atomic_write_json", "evaluate"]
 
 
 # ----------------------------------------------------------------------------- evaluation
-def evaluate(model, loader, loss_fn=None):
+def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
     """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``.
+
+    ``progress=True`` shows a progress bar (useful for ResNet18 over the test set).
 
     Returns
     -------
@@ -41,8 +43,11 @@ def evaluate(model, loader, loss_fn=None):
     was_training = model.training
     model.eval()
     total_loss, correct, count = 0.0, 0, 0
+    from tqdm.auto import tqdm
+
     with nn.no_grad():
-        for x, y in loader:
+        for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False,
+                         dynamic_ncols=True):
             logits = model(x)
             total_loss += loss_fn(logits, y) * len(y)
             correct += int((logits.argmax(axis=1) == y).sum())
@@ -177,7 +182,8 @@ class Trainer:
         return loss, int((logits.argmax(axis=1) == y).sum())
 
     def validate(self):
-        loss, acc = evaluate(self.model, self.val_loader, self.loss_fn)
+        loss, acc = evaluate(self.model, self.val_loader, self.loss_fn,
+                             progress=self.progress, desc="validation")
         v = self.history["val"]
         v["step"].append(self.global_step)
         v["loss"].append(loss)
@@ -272,5 +278,6 @@ class Trainer:
         for name, loader in (("train", train_eval_loader), ("val", self.val_loader),
                              ("test", self.test_loader)):
             if loader is not None:
-                results[name] = list(evaluate(self.model, loader, self.loss_fn))
+                results[name] = list(evaluate(self.model, loader, self.loss_fn,
+                                              progress=self.progress, desc=name))
         return results

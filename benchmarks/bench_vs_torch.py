@@ -11,9 +11,12 @@ of convolutions and linear layers (2 FLOPs each); a backward pass counts twice t
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # as minitorch_cv does: see its __init__
+
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys

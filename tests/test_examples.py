@@ -71,3 +71,13 @@ def test_task3_network2_quick_run(tmp_path):
     assert metrics["hyperparameters"]["lr"] == 0.05
     assert metrics["hyperparameters"]["dropout"] == 0.1
     assert metrics["hyperparameters"]["augment"] == "crop+flip"
+
+
+@pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")
+def test_task3_improved_quick_run_uses_rotation(tmp_path):
+    out = tmp_path / "improved"
+    result = run_example("task3.py", "--network", "improved", "--limit", "128", "--epochs",
+                         "1", "--no-progress", "--no-train-eval", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    hyper = json.loads((out / "metrics.json").read_text())["hyperparameters"]
+    assert (hyper["lr"], hyper["dropout"], hyper["augment"]) == (0.035, 0.05, "rotate+flip")

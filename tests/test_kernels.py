@@ -216,3 +216,137 @@ def test_avgpool_backward_is_the_adjoint_of_forward():
     dout = random(out.shape, np.float64, seed=9)
     dx = K.avgpool2d_backward_reference(dout, x_shape, kh, kw, stride, padding)
     assert np.isclose(np.sum(out * dout), np.sum(x * dx), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- im2col by a view
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_im2col_windows_of_the_padded_batch_equals_im2col(cfg, dtype):
+    x_shape, (kh, kw), stride, (ph, pw) = geometry(cfg)
+    x = random(x_shape, dtype)
+    loops = K.im2col_loops(x, np.empty(K.im2col_reference(x, kh, kw, stride, (ph, pw)).shape,
+                                       dtype), kh, kw, *stride, ph, pw)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    np.testing.assert_array_equal(K.im2col_windows(x_pad, kh, kw, stride), loops)
+    view = K.window_view(x_pad, kh, kw, stride)
+    assert not view.flags.writeable                 # overlapping windows: read only
+    np.testing.assert_array_equal(view.reshape(loops.shape), loops)
+
+
+# ----------------------------------------------------------------------------- ReLU backward
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_backward_versions_agree(dtype):
+    dout = random((3, 4, 5, 2), dtype, seed=1)
+    out = np.maximum(random((3, 4, 5, 2), dtype, seed=2) - 0.5, 0)
+    out[0, 0, 0, 0] = 0.0                          # exactly zero: no gradient, as in PyTorch
+    reference = K.relu_backward_reference(dout, out)
+    loops = K.relu_backward_loops(dout, out, np.empty_like(dout))
+    compiled = K.relu_backward_compiled(dout, out, np.empty_like(dout))
+    np.testing.assert_array_equal(loops, reference)
+    np.testing.assert_array_equal(compiled, reference)
+    assert reference[0, 0, 0, 0] == 0
+
+
+# ----------------------------------------------------------------------------- batch norm
+def batchnorm_numpy(x, gamma, beta, eps):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mu = x.mean(axis=axes, dtype=np.float64)
+    var = ((x - mu.reshape(shape)) ** 2).mean(axis=axes)
+    x_hat = (x - mu.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    return x_hat * gamma.reshape(shape) + beta.reshape(shape), x_hat, mu, var
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 7), (3, 4, 5, 6)])
+def test_batchnorm_kernels_follow_the_formulas(shape):
+    from minitorch_cv.kernels import batchnorm as B
+    x = random(shape, np.float64, seed=4) * 3 + 1
+    c = shape[1]
+    gamma, beta = random((c,), np.float64, seed=5) + 0.5, random((c,), np.float64, seed=6)
+    x3 = x.reshape(shape[0], c, -1)
+    results = []
+    for kernel in (B.batchnorm_train_forward_loops, B.batchnorm_train_forward_compiled):
+        out, x_hat = np.empty_like(x3), np.empty_like(x3)
+        mean, var, inv_std = np.empty(c), np.empty(c), np.empty(c)
+        kernel(x3, gamma, beta, 1e-5, out, x_hat, mean, var, inv_std, 0, c)
+        results.append((out, x_hat, mean, var, inv_std))
+    want_out, want_x_hat, want_mu, want_var = batchnorm_numpy(x, gamma, beta, 1e-5)
+    for out, x_hat, mean, var, inv_std in results:
+        np.testing.assert_allclose(out.reshape(shape), want_out, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(x_hat.reshape(shape), want_x_hat, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(mean, want_mu, rtol=1e-12)
+        np.testing.assert_allclose(var, want_var, rtol=1e-12)
+    # backward: dx = gamma*inv_std*(dout - mean(dout) - x_hat*mean(dout*x_hat))
+    dout = random(x3.shape, np.float64, seed=7)
+    x_hat, inv_std = results[0][1], results[0][4]
+    axes = (0, 2)
+    want_dbeta, want_dgamma = dout.sum(axis=axes), (dout * x_hat).sum(axis=axes)
+    m = dout.size // c
+    want_dx = (gamma * inv_std)[None, :, None] * (
+        dout - want_dbeta[None, :, None] / m - x_hat * want_dgamma[None, :, None] / m)
+    for kernel in (B.batchnorm_train_backward_loops, B.batchnorm_train_backward_compiled):
+        dx, dgamma, dbeta = np.empty_like(dout), np.empty(c), np.empty(c)
+        kernel(dout, x_hat, gamma, inv_std, dx, dgamma, dbeta, 0, c)
+        np.testing.assert_allclose(dx, want_dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dgamma, want_dgamma, rtol=1e-12)
+        np.testing.assert_allclose(dbeta, want_dbeta, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- threads
+def test_image_slices_cover_the_batch_evenly():
+    from minitorch_cv.kernels.parallel import image_slices
+    assert image_slices(10, 3) == [(0, 4), (4, 7), (7, 10)]
+    assert image_slices(2, 8) == [(0, 1), (1, 2)]          # never an empty slice
+    assert image_slices(0, 2) == [(0, 0)]
+
+
+def test_num_threads_reads_the_environment(monkeypatch):
+    from minitorch_cv.kernels.parallel import num_threads
+    monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", "3")
+    assert num_threads() == 3
+    for bad in ("0", "two"):
+        monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", bad)
+        with pytest.raises(ValueError, match="MINITORCH_CV_NUM_THREADS"):
+            num_threads()
+
+
+def test_parallel_over_returns_in_order_and_raises_worker_errors(monkeypatch):
+    from minitorch_cv.kernels.parallel import parallel_over
+    monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", "3")
+    assert parallel_over(lambda lo, hi: (lo, hi), 7) == [(0, 3), (3, 5), (5, 7)]
+
+    def fails_late(lo, hi):
+        if lo > 0:
+            raise RuntimeError(f"slice {lo}")
+        return lo
+    with pytest.raises(RuntimeError, match="slice"):
+        parallel_over(fails_late, 6)
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_layers_give_the_same_numbers_on_any_number_of_threads(monkeypatch, threads):
+    """Each image (and each batch-norm channel) is computed by one thread, whatever the
+    split: the results are identical, bit for bit, to the single-thread run."""
+    from minitorch_cv import functional as F
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 3, 9, 9)).astype(np.float32)   # 7: uneven slices, odd groups
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+
+    def run():
+        out, cache = F.conv2d_forward(x, w, b, 2, 1)
+        dx, dw, db = F.conv2d_backward(np.ones_like(out), cache)
+        pooled, pcache = F.maxpool2d_forward(x, 2, 2)
+        dpool = F.maxpool2d_backward(np.ones_like(pooled), pcache)
+        bn, bcache = F.batchnorm_forward(x, None, None, None, None, True)
+        dbn = F.batchnorm_backward(x, bcache)[0]
+        r, rcache = F.relu_forward(x)
+        return out, dx, dpool, bn, dbn, F.relu_backward(x, rcache), dw, db
+
+    monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", "1")
+    single = run()
+    monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", threads)
+    for a, b_ in zip(single[:6], run()[:6]):
+        np.testing.assert_array_equal(a, b_)
+    for a, b_ in zip(single[6:], run()[6:]):        # dW, db: partial sums add in another order
+        np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-5)

@@ -13,19 +13,32 @@ Softmax    exp(x_i) / sum_j exp(x_j)             out * (dout - sum_j dout_j * ou
 
 import numpy as np
 
+from ..kernels.activation import relu_backward_compiled
+from ..kernels.parallel import parallel_over
+
 __all__ = ["relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
            "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
            "softmax_forward", "softmax_backward", "log_softmax"]
 
 
 def relu_forward(x):
-    """Returns ``(out, cache)``; the cache is the boolean mask ``x > 0``."""
-    positive = x > 0
-    return np.where(positive, x, x.dtype.type(0)), positive
+    """Returns ``(out, cache)``; the cache is ``out`` itself, since ``x > 0`` exactly where
+    ``out > 0`` (PyTorch's ReLU saves its output too). Modifying ``out`` in place before
+    the backward pass would change the gradient. NaN stays NaN, as in PyTorch."""
+    out = np.maximum(x, x.dtype.type(0))
+    return out, out
 
 
-def relu_backward(dout, positive):
-    return np.where(positive, dout, dout.dtype.type(0))
+def relu_backward(dout, out):
+    """``dx = dout where out > 0, else 0`` (one pass, :mod:`~minitorch_cv.kernels.activation`)."""
+    dout = np.ascontiguousarray(dout)
+    out = np.ascontiguousarray(out, dtype=dout.dtype)
+    dx = np.empty_like(dout)
+    if dout.ndim == 0 or dout.shape[0] == 0:
+        return np.where(out > 0, dout, dout.dtype.type(0))
+    parallel_over(lambda lo, hi: relu_backward_compiled(dout[lo:hi], out[lo:hi],
+                                                               dx[lo:hi]), dout.shape[0])
+    return dx
 
 
 def leaky_relu_forward(x, negative_slope=0.01):

@@ -19,7 +19,33 @@ In evaluation mode the statistics are constants and ``dx = dout * gamma / sqrt(v
 
 import numpy as np
 
+from ..kernels.batchnorm import batchnorm_train_backward_compiled, batchnorm_train_forward_compiled
+from ..kernels.parallel import parallel_over
+
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
+
+
+def _as_ncl(a):
+    """(N, C), (N, C, L) or (N, C, H, W) as a contiguous (N, C, L) array (a view if it can)."""
+    return np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1], -1)
+
+
+def _per_channel(v, c, dtype, default):
+    return np.full(c, default, dtype=dtype) if v is None else np.ascontiguousarray(v, dtype=dtype)
+
+
+def _train_forward_compiled(x, gamma, beta, eps):
+    """Training-mode forward by :mod:`~minitorch_cv.kernels.batchnorm`, channels shared out
+    among the threads. Returns out, x_hat, inv_std and the float64 batch mean and var."""
+    c = x.shape[1]
+    x3 = _as_ncl(x)
+    out, x_hat = np.empty_like(x3), np.empty_like(x3)
+    mean, var = np.empty(c), np.empty(c)
+    inv_std = np.empty(c, dtype=x.dtype)
+    g, b = _per_channel(gamma, c, x.dtype, 1), _per_channel(beta, c, x.dtype, 0)
+    parallel_over(lambda c0, c1: batchnorm_train_forward_compiled(
+        x3, g, b, eps, out, x_hat, mean, var, inv_std, c0, c1), c)
+    return out.reshape(x.shape), x_hat.reshape(x.shape), inv_std, mean, var
 
 
 def _shape_for_channels(x):
@@ -53,6 +79,15 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
         if m < 2 and training:
             raise ValueError(f"batch norm: expected more than 1 value per channel when "
                              f"training, got input shape {x.shape}")
+    if use_batch_stats and x.dtype in (np.float32, np.float64):
+        out, x_hat, inv_std, mu, var = _train_forward_compiled(x, gamma, beta, eps)
+        if training and running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += (momentum * mu).astype(running_mean.dtype)
+            running_var *= 1 - momentum
+            running_var += (momentum * var * (m / (m - 1))).astype(running_var.dtype)
+        return out, (x_hat, inv_std, gamma, use_batch_stats)
+    if use_batch_stats:
         mu = x.mean(axis=axes)
         centered = x - mu.reshape(shape)
         var = np.mean(np.square(centered), axis=axes)
@@ -76,6 +111,15 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
 def batchnorm_backward(dout, cache):
     """Gradients of :func:`batchnorm_forward`: returns ``(dx, dgamma, dbeta)``."""
     x_hat, inv_std, gamma, batch_stats = cache
+    if batch_stats and dout.dtype == x_hat.dtype:
+        c = dout.shape[1]
+        dout3 = _as_ncl(dout)
+        dx = np.empty_like(dout3)
+        dgamma, dbeta = np.empty(c, dtype=dout.dtype), np.empty(c, dtype=dout.dtype)
+        g = _per_channel(gamma, c, dout.dtype, 1)
+        parallel_over(lambda c0, c1: batchnorm_train_backward_compiled(
+            dout3, _as_ncl(x_hat), g, inv_std, dx, dgamma, dbeta, c0, c1), c)
+        return dx.reshape(dout.shape), dgamma, dbeta
     axes, shape = _shape_for_channels(dout)
     dbeta = dout.sum(axis=axes)
     dgamma = np.sum(dout * x_hat, axis=axes)

@@ -10,6 +10,7 @@ Adaptive average pooling to (H_o, W_o): bin ``i`` covers rows
 import numpy as np
 
 from ..kernels.im2col import output_size
+from ..kernels.parallel import parallel_over
 from ..kernels.pooling import (
     avgpool2d_backward_compiled,
     avgpool2d_forward_compiled,
@@ -46,7 +47,8 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
     argmax = np.empty(out.shape, dtype=np.int32)
-    maxpool2d_forward_compiled(x, out, argmax, *kernel, *stride, *padding)
+    parallel_over(lambda lo, hi: maxpool2d_forward_compiled(
+        x[lo:hi], out[lo:hi], argmax[lo:hi], *kernel, *stride, *padding), x.shape[0])
     return out, (argmax, x.shape)
 
 
@@ -54,14 +56,19 @@ def maxpool2d_backward(dout, cache):
     """dx[n, c, argmax] += dout[n, c, oh, ow]; zero elsewhere."""
     argmax, x_shape = cache
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    return maxpool2d_backward_compiled(np.ascontiguousarray(dout), argmax, dx)
+    dout = np.ascontiguousarray(dout)
+    parallel_over(lambda lo, hi: maxpool2d_backward_compiled(
+        dout[lo:hi], argmax[lo:hi], dx[lo:hi]), x_shape[0])
+    return dx
 
 
 def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     """Mean over windows (padding counted, as PyTorch's count_include_pad=True)."""
     kernel, stride, padding, (oh, ow) = _geometry(x, kernel_size, stride, padding, "avg_pool2d")
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
-    avgpool2d_forward_compiled(np.ascontiguousarray(x), out, *kernel, *stride, *padding)
+    x = np.ascontiguousarray(x)
+    parallel_over(lambda lo, hi: avgpool2d_forward_compiled(
+        x[lo:hi], out[lo:hi], *kernel, *stride, *padding), x.shape[0])
     return out, (x.shape, kernel, stride, padding)
 
 
@@ -69,8 +76,10 @@ def avgpool2d_backward(dout, cache):
     """dx[window] += dout / (K_h * K_w) for every window."""
     x_shape, kernel, stride, padding = cache
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    return avgpool2d_backward_compiled(np.ascontiguousarray(dout), dx, *kernel, *stride,
-                                       *padding)
+    dout = np.ascontiguousarray(dout)
+    parallel_over(lambda lo, hi: avgpool2d_backward_compiled(
+        dout[lo:hi], dx[lo:hi], *kernel, *stride, *padding), x_shape[0])
+    return dx
 
 
 def _bins(size, out_size):

@@ -1,8 +1,11 @@
 """Hot loops, compiled with numba, each beside the plain version a lesson reads.
 
-See :mod:`minitorch_cv.kernels.im2col` and :mod:`minitorch_cv.kernels.pooling`.
+See :mod:`minitorch_cv.kernels.im2col`, :mod:`minitorch_cv.kernels.pooling` and
+:mod:`minitorch_cv.kernels.activation`; :mod:`minitorch_cv.kernels.parallel` spreads them
+over the CPU cores, one slice of the batch per thread.
 """
 
+from .activation import relu_backward_compiled, relu_backward_loops, relu_backward_reference
 from .im2col import (
                      col2im,
                      col2im_compiled,
@@ -12,6 +15,8 @@ from .im2col import (
                      im2col_compiled,
                      im2col_loops,
                      im2col_reference,
+                     im2col_windows,
+                     window_view,
 )
 from .pooling import (
                      avgpool2d_backward_compiled,
@@ -29,7 +34,9 @@ from .pooling import (
 )
 
 __all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled",
-           "col2im_compiled", "im2col_reference", "col2im_reference",
+           "col2im_compiled", "im2col_reference", "col2im_reference", "window_view",
+           "im2col_windows", "relu_backward_loops", "relu_backward_compiled",
+           "relu_backward_reference",
            "maxpool2d_forward_loops", "maxpool2d_backward_loops",
            "maxpool2d_forward_compiled", "maxpool2d_backward_compiled",
            "maxpool2d_forward_reference", "maxpool2d_backward_reference",

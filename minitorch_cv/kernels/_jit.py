@@ -6,20 +6,19 @@ what a student reads is what runs. With ``NUMBA_DISABLE_JIT=1`` in the environme
 hands back the plain Python function, and the whole library runs uncompiled (slowly) --
 handy for stepping through a kernel in a debugger.
 
-``prange`` is numba's parallel range: inside a compiled kernel with ``parallel=True`` its
-iterations are spread over the CPU cores; in plain Python it is just ``range``.
+Kernels are compiled for ONE thread and release the GIL (``nogil=True``). The library runs
+them on several threads itself, each on its own slice of the batch
+(:mod:`minitorch_cv.kernels.parallel`), so that the copies of one thread and the BLAS
+products of another never wait for each other -- and no thread pool (numba's OpenMP
+workers) is left spinning on a core that the next matrix product needs.
 """
 
 import numba
-from numba import prange
 
-__all__ = ["compile_kernel", "prange"]
+__all__ = ["compile_kernel"]
 
 
-def compile_kernel(func, parallel: bool = False):
-    """Return ``func`` compiled by numba (cached on disk), or ``func`` itself without numba.
-
-    ``parallel=True`` is for kernels whose outer loop is a ``prange`` over independent
-    images; the threads never write the same element.
-    """
-    return numba.njit(cache=True, parallel=parallel, fastmath=False, nogil=True)(func)
+def compile_kernel(func):
+    """Return ``func`` compiled by numba (cached on disk, GIL released), or ``func`` itself
+    when numba's JIT is disabled."""
+    return numba.njit(cache=True, fastmath=False, nogil=True)(func)

@@ -9,13 +9,14 @@ Average pooling (PyTorch's default ``count_include_pad=True``) divides every win
 by K_h * K_w; its backward spreads ``dout / (K_h * K_w)`` evenly over the window.
 
 As in :mod:`~minitorch_cv.kernels.im2col`, the ``*_loops`` functions are the plain
-versions, ``*_compiled`` the same code compiled by numba, and ``*_reference`` vectorized
+versions, ``*_compiled`` the same code compiled by numba (for one thread: the functional
+layer runs them on one slice of the batch per thread), and ``*_reference`` vectorized
 NumPy versions used to test them.
 """
 
 import numpy as np
 
-from ._jit import compile_kernel, prange
+from ._jit import compile_kernel
 from .im2col import im2col_reference, output_size
 
 __all__ = ["maxpool2d_forward_loops", "maxpool2d_backward_loops",
@@ -30,7 +31,7 @@ def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
     """out[n,c,oh,ow] = max over the window; argmax holds the flat input index."""
     n_images, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
-    for n in prange(n_images):
+    for n in range(n_images):
         for c in range(channels):
             for oh in range(out_h):
                 for ow in range(out_w):
@@ -57,7 +58,7 @@ def maxpool2d_backward_loops(dout, argmax, dx):
     """Scatter-add ``dout`` to the recorded maxima; ``dx`` (N, C, H, W) starts at zero."""
     n_images, channels, _height, width = dx.shape
     out_h, out_w = dout.shape[2], dout.shape[3]
-    for n in prange(n_images):
+    for n in range(n_images):
         for c in range(channels):
             for oh in range(out_h):
                 for ow in range(out_w):
@@ -72,7 +73,7 @@ def avgpool2d_forward_loops(x, out, kh, kw, sh, sw, ph, pw):
     out_h, out_w = out.shape[2], out.shape[3]
     # float64 sums, compiled or not (a Python 0.0 would sum float32 inputs in float32)
     scale = np.float64(1.0 / (kh * kw))
-    for n in prange(n_images):
+    for n in range(n_images):
         for c in range(channels):
             for oh in range(out_h):
                 for ow in range(out_w):
@@ -94,7 +95,7 @@ def avgpool2d_backward_loops(dout, dx, kh, kw, sh, sw, ph, pw):
     n_images, channels, height, width = dx.shape
     out_h, out_w = dout.shape[2], dout.shape[3]
     scale = np.float64(1.0 / (kh * kw))         # float64, compiled or not (see forward)
-    for n in prange(n_images):
+    for n in range(n_images):
         for c in range(channels):
             for oh in range(out_h):
                 for ow in range(out_w):
@@ -110,10 +111,10 @@ def avgpool2d_backward_loops(dout, dx, kh, kw, sh, sw, ph, pw):
     return dx
 
 
-maxpool2d_forward_compiled = compile_kernel(maxpool2d_forward_loops, parallel=True)
-maxpool2d_backward_compiled = compile_kernel(maxpool2d_backward_loops, parallel=True)
-avgpool2d_forward_compiled = compile_kernel(avgpool2d_forward_loops, parallel=True)
-avgpool2d_backward_compiled = compile_kernel(avgpool2d_backward_loops, parallel=True)
+maxpool2d_forward_compiled = compile_kernel(maxpool2d_forward_loops)
+maxpool2d_backward_compiled = compile_kernel(maxpool2d_backward_loops)
+avgpool2d_forward_compiled = compile_kernel(avgpool2d_forward_loops)
+avgpool2d_backward_compiled = compile_kernel(avgpool2d_backward_loops)
 
 
 # ----------------------------------------------------------------------------- NumPy

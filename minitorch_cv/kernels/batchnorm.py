@@ -1,0 +1,81 @@
+"""Batch normalization in training mode, one channel at a time.
+
+The formulas are in :mod:`minitorch_cv.functional.normalization`. NumPy computes them with
+reductions over axes (0, 2, 3) of an (N, C, H, W) array: strided passes over the whole
+batch, and a temporary for every intermediate. Here each channel's N*H*W values are read
+in order, a few times while they are still in the cache: the sums first (in float64, so
+that a float32 batch of 65,536 values per channel loses nothing), then the output.
+
+Arrays are viewed as (N, C, L) with L = H*W (or 1 for (N, C) inputs); each call handles
+the channels ``c0 .. c1-1``, so threads can share the channels out.
+
+* ``batchnorm_train_forward_loops`` / ``..._compiled``:
+  ``mean[c], var[c]`` (biased); ``x_hat = (x - mean) / sqrt(var + eps)``;
+  ``out = gamma * x_hat + beta``.
+* ``batchnorm_train_backward_loops`` / ``..._compiled``:
+  ``dbeta = sum(dout)``, ``dgamma = sum(dout * x_hat)``,
+  ``dx = gamma / sqrt(var + eps) * (dout - dbeta / m - x_hat * dgamma / m)``.
+
+The NumPy version (what the tests compare with) is the functional module's own code path
+for evaluation mode and for inputs the kernels do not take.
+"""
+
+import math
+
+import numpy as np
+
+from ._jit import compile_kernel
+
+__all__ = ["batchnorm_train_forward_loops", "batchnorm_train_forward_compiled",
+           "batchnorm_train_backward_loops", "batchnorm_train_backward_compiled"]
+
+
+def batchnorm_train_forward_loops(x, gamma, beta, eps, out, x_hat, mean, var, inv_std, c0, c1):
+    """x, out, x_hat (N, C, L); gamma, beta, mean, var, inv_std (C,). Fills the last five."""
+    n_images, _channels, length = x.shape
+    m = n_images * length
+    for c in range(c0, c1):
+        total = np.float64(0.0)
+        for n in range(n_images):
+            for i in range(length):
+                total += x[n, c, i]
+        mu = total / m
+        squares = np.float64(0.0)
+        for n in range(n_images):
+            for i in range(length):
+                d = x[n, c, i] - mu
+                squares += d * d
+        v = squares / m
+        inv = 1.0 / math.sqrt(v + eps)
+        mean[c], var[c], inv_std[c] = mu, v, inv
+        scale, shift = gamma[c], beta[c]
+        for n in range(n_images):
+            for i in range(length):
+                xh = (x[n, c, i] - mu) * inv
+                x_hat[n, c, i] = xh
+                out[n, c, i] = xh * scale + shift
+    return out
+
+
+def batchnorm_train_backward_loops(dout, x_hat, gamma, inv_std, dx, dgamma, dbeta, c0, c1):
+    """dout, x_hat, dx (N, C, L); gamma, inv_std, dgamma, dbeta (C,). Fills the last three."""
+    n_images, _channels, length = dout.shape
+    m = n_images * length
+    for c in range(c0, c1):
+        sum_dout = np.float64(0.0)
+        sum_dout_xhat = np.float64(0.0)
+        for n in range(n_images):
+            for i in range(length):
+                sum_dout += dout[n, c, i]
+                sum_dout_xhat += dout[n, c, i] * np.float64(x_hat[n, c, i])
+        dbeta[c], dgamma[c] = sum_dout, sum_dout_xhat
+        mean_dout, mean_dout_xhat = sum_dout / m, sum_dout_xhat / m
+        scale = gamma[c] * inv_std[c]
+        for n in range(n_images):
+            for i in range(length):
+                dx[n, c, i] = scale * (dout[n, c, i] - mean_dout - x_hat[n, c, i] * mean_dout_xhat)
+    return dx
+
+
+batchnorm_train_forward_compiled = compile_kernel(batchnorm_train_forward_loops)
+batchnorm_train_backward_compiled = compile_kernel(batchnorm_train_backward_loops)

@@ -340,7 +340,7 @@ def test_layers_give_the_same_numbers_on_any_number_of_threads(monkeypatch, thre
         dpool = F.maxpool2d_backward(np.ones_like(pooled), pcache)
         bn, bcache = F.batchnorm_forward(x, None, None, None, None, True)
         dbn = F.batchnorm_backward(x, bcache)[0]
-        r, rcache = F.relu_forward(x)
+        _, rcache = F.relu_forward(x)
         return out, dx, dpool, bn, dbn, F.relu_backward(x, rcache), dw, db
 
     monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", "1")

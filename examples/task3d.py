@@ -6,6 +6,11 @@ loss curves in one figure (the seed's Figure 5).
 
 Every other flag is passed on to examples/task3.py (e.g. --limit 2000 --epochs 1).
 Writes <out>/with_augmentation/, <out>/without_augmentation/ and <out>/augmentation.png.
+
+A run whose folder already holds a finished run (metrics.json) with exactly the same
+settings is not trained again (``--retrain`` forces it). The run with augmentation is
+Network 1's default recipe, so a finished ``examples/task3.py --network 1`` run can stand
+in for it: ``cp -r runs/task3_network1 runs/task3d/with_augmentation``.
 """
 
 import argparse
@@ -19,20 +24,41 @@ import task3
 
 from minitorch_cv import viz
 
+# settings that do not change what is trained
+NOT_RECIPE = {"out", "resume", "no_progress", "data"}
+
+
+def finished_with_same_settings(folder, run_argv):
+    """True when ``folder`` holds a finished run whose recipe equals ``run_argv``'s."""
+    metrics_path = folder / "metrics.json"
+    if not metrics_path.exists() or not (folder / "history.json").exists():
+        return False
+    done = json.loads(metrics_path.read_text()).get("hyperparameters", {})
+    wanted = vars(task3.parse_args(run_argv))
+    return all(done.get(k) == v for k, v in wanted.items() if k not in NOT_RECIPE)
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/task3d")
     parser.add_argument("--reuse", action="store_true",
                         help="do not train; plot the histories already in --out")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train even when a finished run with the same settings exists")
     args, rest = parser.parse_known_args(argv)
     out = Path(args.out)
     runs = {"with augmentation": ("crop+flip", out / "with_augmentation"),
             "without augmentation": ("none", out / "without_augmentation")}
     histories = {}
     for label, (augment, folder) in runs.items():
-        if not args.reuse:
-            task3.main(["--network", "1", "--augment", augment, "--out", str(folder)] + rest)
+        run_argv = ["--network", "1", "--augment", augment, "--out", str(folder)] + rest
+        if args.reuse:
+            pass
+        elif not args.retrain and finished_with_same_settings(folder, run_argv):
+            print(f"{label}: using the finished run in {folder} (same settings; "
+                  "--retrain trains it again)")
+        else:
+            task3.main(run_argv)
         histories[label] = json.loads((folder / "history.json").read_text())
     fig = viz.plot_loss(histories, title="Network 1: training and validation loss with and "
                                          "without data augmentation")

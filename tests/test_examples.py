@@ -81,3 +81,32 @@ def test_task3_improved_quick_run_uses_rotation(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     hyper = json.loads((out / "metrics.json").read_text())["hyperparameters"]
     assert (hyper["lr"], hyper["dropout"], hyper["augment"]) == (0.035, 0.05, "rotate+flip")
+
+
+@pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")
+def test_task3d_trains_both_runs_then_reuses_finished_ones(tmp_path):
+    out = tmp_path / "task3d"
+    quick = ["--limit", "128", "--epochs", "1", "--no-progress", "--no-train-eval"]
+    first = run_example("task3d.py", "--out", str(out), *quick)
+    assert first.returncode == 0, first.stderr[-2000:]
+    for folder, augment in (("with_augmentation", "crop+flip"), ("without_augmentation", "none")):
+        hyper = json.loads((out / folder / "metrics.json").read_text())["hyperparameters"]
+        assert (hyper["network"], hyper["augment"]) == ("1", augment)
+    assert (out / "augmentation.png").stat().st_size > 0
+    # the same settings again: nothing is retrained, the figure is redrawn
+    stamp = (out / "without_augmentation" / "metrics.json").stat().st_mtime_ns
+    again = run_example("task3d.py", "--out", str(out), *quick)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("using the finished run") == 2
+    assert (out / "without_augmentation" / "metrics.json").stat().st_mtime_ns == stamp
+    # other settings (here the learning rate) would be trained again
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import task3d
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    folder = out / "without_augmentation"
+    argv = ["--network", "1", "--augment", "none", "--out", str(folder), *quick]
+    assert task3d.finished_with_same_settings(folder, argv)
+    assert not task3d.finished_with_same_settings(folder, [*argv, "--lr", "0.01"])
+    assert not task3d.finished_with_same_settings(out / "nowhere", argv)

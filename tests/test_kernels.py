@@ -350,3 +350,14 @@ def test_layers_give_the_same_numbers_on_any_number_of_threads(monkeypatch, thre
         np.testing.assert_array_equal(a, b_)
     for a, b_ in zip(single[6:], run()[6:]):        # dW, db: partial sums add in another order
         np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batchnorm_affine_kernel_versions_agree(dtype):
+    from minitorch_cv.kernels import batchnorm as B
+    x = random((3, 4, 10), dtype, seed=8)
+    scale, shift = random((4,), dtype, seed=9), random((4,), dtype, seed=10)
+    want = x * scale[None, :, None] + shift[None, :, None]
+    for kernel in (B.batchnorm_affine_loops, B.batchnorm_affine_compiled):
+        np.testing.assert_allclose(kernel(x, scale, shift, np.empty_like(x)), want,
+                                   rtol=1e-6 if dtype == np.float32 else 1e-15)

@@ -19,7 +19,11 @@ In evaluation mode the statistics are constants and ``dx = dout * gamma / sqrt(v
 
 import numpy as np
 
-from ..kernels.batchnorm import batchnorm_train_backward_compiled, batchnorm_train_forward_compiled
+from ..kernels.batchnorm import (
+    batchnorm_affine_compiled,
+    batchnorm_train_backward_compiled,
+    batchnorm_train_forward_compiled,
+)
 from ..kernels.parallel import parallel_over
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
@@ -70,7 +74,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     Returns
     -------
     out : ndarray, same shape as ``x``
-    cache : tuple (x_hat, inv_std, gamma, batch_stats)
+    cache : tuple (x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)
     """
     axes, shape = _shape_for_channels(x)
     use_batch_stats = training or running_mean is None
@@ -86,7 +90,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
             running_mean += (momentum * mu).astype(running_mean.dtype)
             running_var *= 1 - momentum
             running_var += (momentum * var * (m / (m - 1))).astype(running_var.dtype)
-        return out, (x_hat, inv_std, gamma, use_batch_stats)
+        return out, (x_hat, inv_std, gamma, True, None)
     if use_batch_stats:
         mu = x.mean(axis=axes)
         centered = x - mu.reshape(shape)
@@ -96,22 +100,43 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
             running_mean += momentum * mu
             running_var *= 1 - momentum
             running_var += momentum * var * (m / (m - 1))
-    else:
-        centered = x - running_mean.reshape(shape).astype(x.dtype)
-        var = running_var.astype(x.dtype)
-    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-    x_hat = centered
-    x_hat *= inv_std.reshape(shape)
-    out = x_hat * gamma.reshape(shape) if gamma is not None else x_hat.copy()
-    if beta is not None:
-        out += beta.reshape(shape)
-    return out, (x_hat, inv_std, gamma, use_batch_stats)
+        inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
+        x_hat = centered
+        x_hat *= inv_std.reshape(shape)
+        out = x_hat * gamma.reshape(shape) if gamma is not None else x_hat.copy()
+        if beta is not None:
+            out += beta.reshape(shape)
+        return out, (x_hat, inv_std, gamma, True, None)
+    # Evaluation: the statistics are constants, so the layer is one affine map per channel,
+    # out = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale
+    # (as PyTorch computes it). x_hat is only needed for dgamma: backward rebuilds it.
+    c = x.shape[1]
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.result_type(x.dtype, np.float32))
+    inv_std64 = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
+    scale64 = inv_std64 * (1.0 if gamma is None else gamma.astype(np.float64))
+    shift64 = (0.0 if beta is None else beta.astype(np.float64)) - running_mean * scale64
+    scale = np.ascontiguousarray(np.broadcast_to(scale64, (c,)), dtype=x.dtype)
+    shift = np.ascontiguousarray(np.broadcast_to(shift64, (c,)), dtype=x.dtype)
+    x3 = _as_ncl(x)
+    out = np.empty_like(x3)
+    parallel_over(lambda lo, hi: batchnorm_affine_compiled(x3[lo:hi], scale, shift, out[lo:hi]),
+                  x.shape[0])
+    inv_std = inv_std64.astype(x.dtype)
+    return out.reshape(x.shape), (None, inv_std, gamma, False, (x, running_mean.copy()))
 
 
 def batchnorm_backward(dout, cache):
     """Gradients of :func:`batchnorm_forward`: returns ``(dx, dgamma, dbeta)``."""
-    x_hat, inv_std, gamma, batch_stats = cache
-    if batch_stats and dout.dtype == x_hat.dtype:
+    x_hat, inv_std, gamma, batch_stats, eval_input = cache
+    if not batch_stats:                            # evaluation mode: dx = dout * scale
+        x, mean = eval_input
+        axes, shape = _shape_for_channels(dout)
+        x_hat = (x - mean.reshape(shape).astype(x.dtype)) * inv_std.reshape(shape)
+        scale = inv_std if gamma is None else inv_std * gamma
+        return (dout * scale.reshape(shape), np.sum(dout * x_hat, axis=axes),
+                dout.sum(axis=axes))
+    if dout.dtype == x_hat.dtype:
         c = dout.shape[1]
         dout3 = _as_ncl(dout)
         dx = np.empty_like(dout3)
@@ -124,8 +149,6 @@ def batchnorm_backward(dout, cache):
     dbeta = dout.sum(axis=axes)
     dgamma = np.sum(dout * x_hat, axis=axes)
     scale = inv_std if gamma is None else inv_std * gamma
-    if not batch_stats:
-        return dout * scale.reshape(shape), dgamma, dbeta
     m = dout.size // dout.shape[1]
     # g = dout * gamma; dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
     dx = dout - (dbeta / m).reshape(shape)

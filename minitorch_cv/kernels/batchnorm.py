@@ -16,6 +16,9 @@ the channels ``c0 .. c1-1``, so threads can share the channels out.
   ``dbeta = sum(dout)``, ``dgamma = sum(dout * x_hat)``,
   ``dx = gamma / sqrt(var + eps) * (dout - dbeta / m - x_hat * dgamma / m)``.
 
+* ``batchnorm_affine_loops`` / ``..._compiled`` (evaluation mode, where mean and variance
+  are the running statistics): ``out = x * scale[c] + shift[c]``, one pass.
+
 The NumPy version (what the tests compare with) is the functional module's own code path
 for evaluation mode and for inputs the kernels do not take.
 """
@@ -27,7 +30,8 @@ import numpy as np
 from ._jit import compile_kernel
 
 __all__ = ["batchnorm_train_forward_loops", "batchnorm_train_forward_compiled",
-           "batchnorm_train_backward_loops", "batchnorm_train_backward_compiled"]
+           "batchnorm_train_backward_loops", "batchnorm_train_backward_compiled",
+           "batchnorm_affine_loops", "batchnorm_affine_compiled"]
 
 
 def batchnorm_train_forward_loops(x, gamma, beta, eps, out, x_hat, mean, var, inv_std, c0, c1):
@@ -79,3 +83,17 @@ def batchnorm_train_backward_loops(dout, x_hat, gamma, inv_std, dx, dgamma, dbet
 
 batchnorm_train_forward_compiled = compile_kernel(batchnorm_train_forward_loops)
 batchnorm_train_backward_compiled = compile_kernel(batchnorm_train_backward_loops)
+
+
+def batchnorm_affine_loops(x, scale, shift, out):
+    """out[n, c, i] = x[n, c, i] * scale[c] + shift[c]; x, out (N, C, L), scale, shift (C,)."""
+    n_images, channels, length = x.shape
+    for n in range(n_images):
+        for c in range(channels):
+            a, b = scale[c], shift[c]
+            for i in range(length):
+                out[n, c, i] = x[n, c, i] * a + b
+    return out
+
+
+batchnorm_affine_compiled = compile_kernel(batchnorm_affine_loops)

@@ -56,14 +56,14 @@ def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
 
 def maxpool2d_backward_loops(dout, argmax, dx):
     """Scatter-add ``dout`` to the recorded maxima; ``dx`` (N, C, H, W) starts at zero."""
-    n_images, channels, _height, width = dx.shape
+    n_images, channels, height, width = dx.shape
     out_h, out_w = dout.shape[2], dout.shape[3]
+    dx_flat = dx.reshape(n_images, channels, height * width)    # argmax indexes H*W
     for n in range(n_images):
         for c in range(channels):
             for oh in range(out_h):
                 for ow in range(out_w):
-                    k = argmax[n, c, oh, ow]
-                    dx[n, c, k // width, k % width] += dout[n, c, oh, ow]
+                    dx_flat[n, c, argmax[n, c, oh, ow]] += dout[n, c, oh, ow]
     return dx
 
 

@@ -15,6 +15,11 @@ Backward (training mode), with ``g = dout * gamma`` and sums over the same m val
     dx     = (1 / sqrt(var + eps)) * (g - mean(g) - x_hat * mean(g * x_hat))
 
 In evaluation mode the statistics are constants and ``dx = dout * gamma / sqrt(var + eps)``.
+
+How it runs: float32/float64 batches go through the loops in
+:mod:`minitorch_cv.kernels.batchnorm` (one channel at a time, sums in float64, the
+channels shared out among the threads); the NumPy lines below, which the tests hold the
+kernels to, handle any other dtype and read as the formulas above.
 """
 
 import numpy as np

@@ -139,7 +139,7 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
 
     def backward_images(lo, hi):
         # dW2 is summed transposed, (C*K_h*K_w, F): BLAS runs cols @ dout_g.T about a
-        # quarter faster than dout_g @ cols.T here.
+        # fifth faster than dout_g @ cols.T here (11.4 vs 14.6 ms, 64 images, 32->64 ch).
         dw2_t = np.zeros(w2_t.shape, dtype=dtype) if need_dw else None
         product = np.empty_like(dw2_t) if need_dw else None
         for g0 in range(lo, hi, group):

@@ -33,9 +33,9 @@ def relu_backward(dout, out):
     """``dx = dout where out > 0, else 0`` (one pass, :mod:`~minitorch_cv.kernels.activation`)."""
     dout = np.ascontiguousarray(dout)
     out = np.ascontiguousarray(out, dtype=dout.dtype)
-    dx = np.empty_like(dout)
-    if dout.ndim == 0 or dout.shape[0] == 0:
+    if dout.ndim == 0:                             # a scalar: nothing to share out
         return np.where(out > 0, dout, dout.dtype.type(0))
+    dx = np.empty_like(dout)
     parallel_over(lambda lo, hi: relu_backward_compiled(dout[lo:hi], out[lo:hi],
                                                                dx[lo:hi]), dout.shape[0])
     return dx

@@ -57,6 +57,21 @@ def _train_forward_compiled(x, gamma, beta, eps):
     return out.reshape(x.shape), x_hat.reshape(x.shape), inv_std, mean, var
 
 
+def _train_forward_numpy(x, gamma, beta, eps):
+    """The same as :func:`_train_forward_compiled`, written with NumPy reductions."""
+    axes, shape = _shape_for_channels(x)
+    mu = x.mean(axis=axes)
+    centered = x - mu.reshape(shape)
+    var = np.mean(np.square(centered), axis=axes)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
+    x_hat = centered
+    x_hat *= inv_std.reshape(shape)
+    out = x_hat * gamma.reshape(shape) if gamma is not None else x_hat.copy()
+    if beta is not None:
+        out += beta.reshape(shape)
+    return out, x_hat, inv_std, mu, var
+
+
 def _shape_for_channels(x):
     """Axes to reduce over and the broadcast shape of per-channel vectors."""
     axes = (0,) + tuple(range(2, x.ndim))
@@ -81,36 +96,21 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     out : ndarray, same shape as ``x``
     cache : tuple (x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)
     """
-    axes, shape = _shape_for_channels(x)
     use_batch_stats = training or running_mean is None
     if use_batch_stats:
         m = x.size // x.shape[1]
         if m < 2 and training:
             raise ValueError(f"batch norm: expected more than 1 value per channel when "
                              f"training, got input shape {x.shape}")
-    if use_batch_stats and x.dtype in (np.float32, np.float64):
-        out, x_hat, inv_std, mu, var = _train_forward_compiled(x, gamma, beta, eps)
+        if x.dtype in (np.float32, np.float64):
+            out, x_hat, inv_std, mu, var = _train_forward_compiled(x, gamma, beta, eps)
+        else:
+            out, x_hat, inv_std, mu, var = _train_forward_numpy(x, gamma, beta, eps)
         if training and running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += (momentum * mu).astype(running_mean.dtype)
             running_var *= 1 - momentum
             running_var += (momentum * var * (m / (m - 1))).astype(running_var.dtype)
-        return out, (x_hat, inv_std, gamma, True, None)
-    if use_batch_stats:
-        mu = x.mean(axis=axes)
-        centered = x - mu.reshape(shape)
-        var = np.mean(np.square(centered), axis=axes)
-        if training and running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mu
-            running_var *= 1 - momentum
-            running_var += momentum * var * (m / (m - 1))
-        inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-        x_hat = centered
-        x_hat *= inv_std.reshape(shape)
-        out = x_hat * gamma.reshape(shape) if gamma is not None else x_hat.copy()
-        if beta is not None:
-            out += beta.reshape(shape)
         return out, (x_hat, inv_std, gamma, True, None)
     # Evaluation: the statistics are constants, so the layer is one affine map per channel,
     # out = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale

@@ -14,7 +14,7 @@ Softmax    exp(x_i) / sum_j exp(x_j)             out * (dout - sum_j dout_j * ou
 import numpy as np
 
 from ..kernels.activation import relu_backward_compiled
-from ..kernels.parallel import parallel_over
+from ..kernels.parallel import parallel_over_batch
 
 __all__ = ["relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
            "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
@@ -36,8 +36,7 @@ def relu_backward(dout, out):
     if dout.ndim == 0:                             # a scalar: nothing to share out
         return np.where(out > 0, dout, dout.dtype.type(0))
     dx = np.empty_like(dout)
-    parallel_over(lambda lo, hi: relu_backward_compiled(dout[lo:hi], out[lo:hi],
-                                                               dx[lo:hi]), dout.shape[0])
+    parallel_over_batch(relu_backward_compiled, (dout, out, dx))
     return dx
 
 

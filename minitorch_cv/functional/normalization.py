@@ -29,7 +29,7 @@ from ..kernels.batchnorm import (
     batchnorm_train_backward_compiled,
     batchnorm_train_forward_compiled,
 )
-from ..kernels.parallel import parallel_over
+from ..kernels.parallel import parallel_over, parallel_over_batch
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
 
@@ -125,8 +125,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     shift = np.ascontiguousarray(np.broadcast_to(shift64, (c,)), dtype=x.dtype)
     x3 = _as_ncl(x)
     out = np.empty_like(x3)
-    parallel_over(lambda lo, hi: batchnorm_affine_compiled(x3[lo:hi], scale, shift, out[lo:hi]),
-                  x.shape[0])
+    parallel_over_batch(lambda x_s, out_s: batchnorm_affine_compiled(x_s, scale, shift, out_s),
+                        (x3, out))
     inv_std = inv_std64.astype(x.dtype)
     return out.reshape(x.shape), (None, inv_std, gamma, False, (x, running_mean.copy()))
 

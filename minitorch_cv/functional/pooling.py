@@ -10,7 +10,7 @@ Adaptive average pooling to (H_o, W_o): bin ``i`` covers rows
 import numpy as np
 
 from ..kernels.im2col import output_size
-from ..kernels.parallel import parallel_over
+from ..kernels.parallel import parallel_over_batch
 from ..kernels.pooling import (
     avgpool2d_backward_compiled,
     avgpool2d_forward_compiled,
@@ -47,8 +47,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
     argmax = np.empty(out.shape, dtype=np.int32)
-    parallel_over(lambda lo, hi: maxpool2d_forward_compiled(
-        x[lo:hi], out[lo:hi], argmax[lo:hi], *kernel, *stride, *padding), x.shape[0])
+    parallel_over_batch(maxpool2d_forward_compiled, (x, out, argmax), *kernel, *stride, *padding)
     return out, (argmax, x.shape)
 
 
@@ -57,8 +56,7 @@ def maxpool2d_backward(dout, cache):
     argmax, x_shape = cache
     dx = np.zeros(x_shape, dtype=dout.dtype)
     dout = np.ascontiguousarray(dout)
-    parallel_over(lambda lo, hi: maxpool2d_backward_compiled(
-        dout[lo:hi], argmax[lo:hi], dx[lo:hi]), x_shape[0])
+    parallel_over_batch(maxpool2d_backward_compiled, (dout, argmax, dx))
     return dx
 
 
@@ -67,8 +65,7 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     kernel, stride, padding, (oh, ow) = _geometry(x, kernel_size, stride, padding, "avg_pool2d")
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
     x = np.ascontiguousarray(x)
-    parallel_over(lambda lo, hi: avgpool2d_forward_compiled(
-        x[lo:hi], out[lo:hi], *kernel, *stride, *padding), x.shape[0])
+    parallel_over_batch(avgpool2d_forward_compiled, (x, out), *kernel, *stride, *padding)
     return out, (x.shape, kernel, stride, padding)
 
 
@@ -77,8 +74,7 @@ def avgpool2d_backward(dout, cache):
     x_shape, kernel, stride, padding = cache
     dx = np.zeros(x_shape, dtype=dout.dtype)
     dout = np.ascontiguousarray(dout)
-    parallel_over(lambda lo, hi: avgpool2d_backward_compiled(
-        dout[lo:hi], dx[lo:hi], *kernel, *stride, *padding), x_shape[0])
+    parallel_over_batch(avgpool2d_backward_compiled, (dout, dx), *kernel, *stride, *padding)
     return dx
 
 

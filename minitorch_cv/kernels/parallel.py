@@ -26,7 +26,7 @@ thread, with BLAS at its usual thread count.
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
-__all__ = ["num_threads", "parallel_over", "image_slices"]
+__all__ = ["num_threads", "parallel_over", "parallel_over_batch", "image_slices"]
 
 _pool = None
 _blas = None
@@ -92,3 +92,14 @@ def parallel_over(work, n_images: int):
         finally:
             wait(futures)                            # never leave a worker writing behind us
     return [first] + [f.result() for f in futures]
+
+
+def parallel_over_batch(kernel, batched, *args):
+    """Run ``kernel(*(a[lo:hi] for a in batched), *args)`` on one slice of images per thread.
+
+    ``batched`` are arrays whose first axis is the batch (inputs and outputs alike); the
+    other arguments go to every call unchanged. The common case of :func:`parallel_over`:
+    a compiled kernel that loops over the images it is given.
+    """
+    return parallel_over(lambda lo, hi: kernel(*(a[lo:hi] for a in batched), *args),
+                         len(batched[0]))

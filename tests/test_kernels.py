@@ -218,19 +218,32 @@ def test_avgpool_backward_is_the_adjoint_of_forward():
     assert np.isclose(np.sum(out * dout), np.sum(x * dx), rtol=1e-12)
 
 
-# ----------------------------------------------------------------------------- im2col by a view
+# ----------------------------------------------------------------------------- padded batch
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_im2col_windows_of_the_padded_batch_equals_im2col(cfg, dtype):
+def test_im2col_of_the_padded_batch_equals_im2col(cfg, dtype):
     x_shape, (kh, kw), stride, (ph, pw) = geometry(cfg)
     x = random(x_shape, dtype)
-    loops = K.im2col_loops(x, np.empty(K.im2col_reference(x, kh, kw, stride, (ph, pw)).shape,
-                                       dtype), kh, kw, *stride, ph, pw)
+    shape = K.im2col_reference(x, kh, kw, stride, (ph, pw)).shape
+    loops = K.im2col_loops(x, np.empty(shape, dtype), kh, kw, *stride, ph, pw)
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    np.testing.assert_array_equal(K.im2col_windows(x_pad, kh, kw, stride), loops)
-    view = K.window_view(x_pad, kh, kw, stride)
-    assert not view.flags.writeable                 # overlapping windows: read only
-    np.testing.assert_array_equal(view.reshape(loops.shape), loops)
+    for kernel in (K.im2col_padded_loops, K.im2col_padded_compiled):
+        cols = kernel(x_pad, np.full(shape, np.nan, dtype), kh, kw, *stride)
+        np.testing.assert_array_equal(cols, loops, err_msg=kernel.__name__)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_col2im_of_the_padded_batch_cropped_equals_col2im(cfg, dtype):
+    # bit-identical, not just close: every pixel receives its windows in the same order
+    (n, c, h, w), (kh, kw), stride, (ph, pw) = geometry(cfg)
+    cols_shape = K.im2col_reference(np.zeros((n, c, h, w)), kh, kw, stride, (ph, pw)).shape
+    cols = random(cols_shape, dtype, seed=1)
+    loops = K.col2im_loops(cols, np.zeros((n, c, h, w), dtype), kh, kw, *stride, ph, pw)
+    for kernel in (K.col2im_padded_loops, K.col2im_padded_compiled):
+        dx_pad = kernel(cols, np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype), kh, kw, *stride)
+        np.testing.assert_array_equal(dx_pad[:, :, ph:ph + h, pw:pw + w], loops,
+                                      err_msg=kernel.__name__)
 
 
 # ----------------------------------------------------------------------------- ReLU backward

@@ -18,15 +18,18 @@ Versions of each, which the tests check agree exactly:
 
 * ``im2col_loops`` / ``col2im_loops`` -- plain Python loops, the version to read;
 * ``im2col_compiled`` / ``col2im_compiled`` -- the same functions compiled by numba (for
-  one thread: ``im2col`` / ``col2im`` and Conv2d run them on one slice of the batch per
-  thread, see :mod:`~minitorch_cv.kernels.parallel`);
+  one thread: ``im2col`` / ``col2im`` run them on one slice of the batch per thread, see
+  :mod:`~minitorch_cv.kernels.parallel`);
 * ``im2col_reference`` / ``col2im_reference`` -- vectorized NumPy, one loop over the
   K_h * K_w kernel offsets (a second, independent formulation);
-* ``window_view`` / ``im2col_windows`` -- im2col as ONE copy of a strided view: every
-  window of an already padded batch is a view of it (no copy), and ``cols`` is that view
-  written out in column order. This is what Conv2d runs: NumPy's copy loop moves the
-  contiguous rows of each window about twice as fast as the element-by-element numba loop
-  (measured on this machine: 3.7 vs 8.1 ms for 64 images of 32 x 16 x 16, 5x5 windows).
+* ``im2col_padded_loops`` / ``col2im_padded_loops`` and their ``*_compiled`` twins -- the
+  same maps for a batch that is already padded, so without bounds checks: the innermost
+  loop moves a contiguous run of W_out numbers, which the compiler vectorizes. This is
+  what Conv2d runs. Measured on this project's machine, per image of the Task 2 network's
+  second layer (32 x 16 x 16, 5x5 windows): im2col 0.039 ms (0.094 ms element by element,
+  0.057 ms as NumPy's copy of a strided window view), col2im 0.056 ms (0.145 ms with the
+  bounds checks of ``col2im_compiled``). Compiled code also releases the GIL, which a
+  NumPy copy of short rows does not: two threads copying at once do not queue.
 
 Shapes: x (N, C, H, W) <-> cols (C * K_h * K_w, N * H_out * W_out), with
 ``H_out = (H + 2 * padding - K_h) // stride + 1`` (same for W).
@@ -39,7 +42,8 @@ from .parallel import parallel_over
 
 __all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled",
            "col2im_compiled", "im2col_reference", "col2im_reference",
-           "window_view", "im2col_windows", "output_size"]
+           "im2col_padded_loops", "col2im_padded_loops", "im2col_padded_compiled",
+           "col2im_padded_compiled", "output_size"]
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -142,36 +146,70 @@ def col2im_reference(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0)):
     return dxp[:, :, ph:ph + h, pw:pw + w]
 
 
-# ----------------------------------------------------------------------------- strided view
-def window_view(x_pad, kh, kw, stride=(1, 1)):
-    """Every K_h x K_w window of a padded batch, as a view (no copy).
+# ----------------------------------------------------------------------------- padded batch
+def im2col_padded_loops(x_pad, cols, kh, kw, stride_h, stride_w):
+    """im2col of a batch that is already padded: fill ``cols`` (C*kh*kw, N*H_out*W_out)
+    from ``x_pad`` (N, C, H_p, W_p).
 
-    ``x_pad`` (N, C, H_p, W_p) -> view (C, K_h, K_w, N, H_out, W_out) with
-    ``view[c, i, j, n, oh, ow] = x_pad[n, c, oh*s_h + i, ow*s_w + j]``: the same numbers as
-    ``cols`` reshaped to (C, K_h, K_w, N, H_out, W_out). Windows overlap, so several view
-    entries share one element of ``x_pad``: read it, never write to it.
+    The same numbers as :func:`im2col_loops` on the unpadded batch, without its bounds
+    checks: every window lies inside ``x_pad``. Each (row, image, output row) copies one
+    run of W_out numbers; with stride 1 that run is contiguous in both arrays, and the
+    compiler turns the innermost loop into vector instructions. This is what Conv2d runs.
     """
-    sh, sw = stride
-    n, c, hp, wp = x_pad.shape
-    out_h, out_w = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    s_n, s_c, s_h, s_w = x_pad.strides
-    return np.lib.stride_tricks.as_strided(
-        x_pad, shape=(c, kh, kw, n, out_h, out_w),
-        strides=(s_c, s_h, s_w, s_n, s_h * sh, s_w * sw), writeable=False)
+    n_images, channels, height_p, width_p = x_pad.shape
+    out_h = (height_p - kh) // stride_h + 1
+    out_w = (width_p - kw) // stride_w + 1
+    for c in range(channels):
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                for n in range(n_images):
+                    for oh in range(out_h):
+                        col = (n * out_h + oh) * out_w
+                        source = x_pad[n, c, oh * stride_h + i]          # one input row
+                        target = cols[row, col:col + out_w]
+                        if stride_w == 1:
+                            source = source[j:j + out_w]
+                            for ow in range(out_w):
+                                target[ow] = source[ow]
+                        else:
+                            for ow in range(out_w):
+                                target[ow] = source[ow * stride_w + j]
+    return cols
 
 
-def im2col_windows(x_pad, kh, kw, stride=(1, 1), out=None):
-    """im2col of an already padded batch by one copy of :func:`window_view`.
+def col2im_padded_loops(cols, dx_pad, kh, kw, stride_h, stride_w):
+    """Adjoint of :func:`im2col_padded_loops`: add every entry of ``cols`` back into the
+    padded gradient ``dx_pad`` (N, C, H_p, W_p), which must start at zero.
 
-    ``x_pad`` (N, C, H_p, W_p) -> cols (C*K_h*K_w, N*H_out*W_out); ``out`` (that shape and
-    dtype, C-contiguous) is written into when given.
+    Crop the padding off afterwards (``dx_pad[:, :, p_h:p_h + H, p_w:p_w + W]``) to get
+    what :func:`col2im_loops` gives. Each pixel receives its windows' gradients in the same
+    order as there, so the sums are bit-identical.
     """
-    view = window_view(x_pad, kh, kw, stride)
-    c, _, _, n, out_h, out_w = view.shape
-    if out is None:
-        out = np.empty((c * kh * kw, n * out_h * out_w), dtype=x_pad.dtype)
-    out.reshape(view.shape)[...] = view
-    return out
+    n_images, channels, height_p, width_p = dx_pad.shape
+    out_h = (height_p - kh) // stride_h + 1
+    out_w = (width_p - kw) // stride_w + 1
+    for n in range(n_images):
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for oh in range(out_h):
+                        col = (n * out_h + oh) * out_w
+                        source = cols[row, col:col + out_w]
+                        target = dx_pad[n, c, oh * stride_h + i]         # one input row
+                        if stride_w == 1:
+                            target = target[j:j + out_w]
+                            for ow in range(out_w):
+                                target[ow] += source[ow]
+                        else:
+                            for ow in range(out_w):
+                                target[ow * stride_w + j] += source[ow]
+    return dx_pad
+
+
+im2col_padded_compiled = compile_kernel(im2col_padded_loops)
+col2im_padded_compiled = compile_kernel(col2im_padded_loops)
 
 
 # ----------------------------------------------------------------------------- entry points

@@ -25,7 +25,12 @@ def relu_forward(x):
     """Returns ``(out, cache)``; the cache is ``out`` itself, since ``x > 0`` exactly where
     ``out > 0`` (PyTorch's ReLU saves its output too). Modifying ``out`` in place before
     the backward pass would change the gradient. NaN stays NaN, as in PyTorch."""
-    out = np.maximum(x, x.dtype.type(0))
+    zero = x.dtype.type(0)
+    if x.ndim == 0:
+        out = np.maximum(x, zero)
+    else:                                          # large batches: one slice per thread
+        out = np.empty_like(x)
+        parallel_over_batch(lambda x_s, out_s: np.maximum(x_s, zero, out=out_s), (x, out))
     return out, out
 
 

@@ -53,7 +53,7 @@ def _train_forward_compiled(x, gamma, beta, eps):
     inv_std = np.empty(c, dtype=x.dtype)
     g, b = _per_channel(gamma, c, x.dtype, 1), _per_channel(beta, c, x.dtype, 0)
     parallel_over(lambda c0, c1: batchnorm_train_forward_compiled(
-        x3, g, b, eps, out, x_hat, mean, var, inv_std, c0, c1), c)
+        x3, g, b, eps, out, x_hat, mean, var, inv_std, c0, c1), c, size=x.size)
     return out.reshape(x.shape), x_hat.reshape(x.shape), inv_std, mean, var
 
 
@@ -148,7 +148,7 @@ def batchnorm_backward(dout, cache):
         dgamma, dbeta = np.empty(c, dtype=dout.dtype), np.empty(c, dtype=dout.dtype)
         g = _per_channel(gamma, c, dout.dtype, 1)
         parallel_over(lambda c0, c1: batchnorm_train_backward_compiled(
-            dout3, _as_ncl(x_hat), g, inv_std, dx, dgamma, dbeta, c0, c1), c)
+            dout3, _as_ncl(x_hat), g, inv_std, dx, dgamma, dbeta, c0, c1), c, size=dout.size)
         return dx.reshape(dout.shape), dgamma, dbeta
     axes, shape = _shape_for_channels(dout)
     dbeta = dout.sum(axis=axes)

@@ -28,27 +28,31 @@ __all__ = ["maxpool2d_forward_loops", "maxpool2d_backward_loops",
 
 
 def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
-    """out[n,c,oh,ow] = max over the window; argmax holds the flat input index."""
+    """out[n,c,oh,ow] = max over the window; argmax holds the flat input index.
+
+    The window is first clipped to the image (rows ``i0 <= i < i1``, columns
+    ``j0 <= j < j1``), so the innermost loops need no bounds checks; it starts from its
+    first element, which also makes a window of -inf (or NaN) report that element.
+    """
     n_images, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
     for n in range(n_images):
         for c in range(channels):
+            image = x[n, c]
             for oh in range(out_h):
+                top = oh * sh - ph                       # window row 0 in image rows
+                i0, i1 = max(0, -top), min(kh, height - top)
                 for ow in range(out_w):
-                    best = -np.inf
-                    best_index = -1
-                    for i in range(kh):
-                        ih = oh * sh + i - ph
-                        if ih < 0 or ih >= height:
-                            continue
-                        for j in range(kw):
-                            iw = ow * sw + j - pw
-                            if iw < 0 or iw >= width:
-                                continue
-                            v = x[n, c, ih, iw]
-                            if v > best or best_index < 0:
-                                best = v
-                                best_index = ih * width + iw
+                    left = ow * sw - pw
+                    j0, j1 = max(0, -left), min(kw, width - left)
+                    best = image[top + i0, left + j0]
+                    best_index = (top + i0) * width + left + j0
+                    for i in range(i0, i1):
+                        row = image[top + i]
+                        for j in range(j0, j1):
+                            if row[left + j] > best:      # strict: ties keep the first
+                                best = row[left + j]
+                                best_index = (top + i) * width + left + j
                     out[n, c, oh, ow] = best
                     argmax[n, c, oh, ow] = best_index
     return out

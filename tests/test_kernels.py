@@ -154,6 +154,11 @@ def test_maxpool_versions_agree(cfg, dtype, ties):
         np.testing.assert_array_equal(o, out, err_msg=f"{name} out")
         np.testing.assert_array_equal(a, argmax, err_msg=f"{name} argmax")
         np.testing.assert_array_equal(d, dx, err_msg=f"{name} dx")
+    # inference computes the maxima alone: the same numbers
+    for values in (K.maxpool2d_values_loops, K.maxpool2d_values_compiled):
+        o = values(x, np.full_like(out, np.nan), *geometry(cfg)[1], *geometry(cfg)[2],
+                   *geometry(cfg)[3])
+        np.testing.assert_array_equal(o, out, err_msg=values.__name__)
     # the recorded position really holds the window's maximum
     flat = x.reshape(x.shape[0], x.shape[1], -1)
     picked = np.take_along_axis(flat, argmax.reshape(*argmax.shape[:2], -1), axis=2)
@@ -376,3 +381,17 @@ def test_batchnorm_affine_kernel_versions_agree(dtype):
     for kernel in (B.batchnorm_affine_loops, B.batchnorm_affine_compiled):
         np.testing.assert_allclose(kernel(x, scale, shift, np.empty_like(x)), want,
                                    rtol=1e-6 if dtype == np.float32 else 1e-15)
+
+
+def test_maxpool_without_backward_gives_the_same_maxima_and_no_cache():
+    from minitorch_cv import functional as F
+    from minitorch_cv import nn
+    x = random((3, 2, 9, 8), np.float32, seed=11)
+    x[0, 0, 0, 0] = np.nan                       # a NaN first in its window stays
+    out, cache = F.maxpool2d_forward(x, 3, 2, 1)
+    values, no_cache = F.maxpool2d_forward(x, 3, 2, 1, for_backward=False)
+    np.testing.assert_array_equal(values, out)
+    assert np.isnan(values[0, 0, 0, 0]) and cache is not None and no_cache is None
+    layer = nn.MaxPool2d(3, 2, 1)
+    with nn.no_grad():
+        np.testing.assert_array_equal(layer(x), out)

@@ -21,16 +21,18 @@ __all__ = ["relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_ba
            "softmax_forward", "softmax_backward", "log_softmax"]
 
 
-def relu_forward(x):
+def relu_forward(x, inplace=False):
     """Returns ``(out, cache)``; the cache is ``out`` itself, since ``x > 0`` exactly where
     ``out > 0`` (PyTorch's ReLU saves its output too). Modifying ``out`` in place before
-    the backward pass would change the gradient. NaN stays NaN, as in PyTorch."""
+    the backward pass would change the gradient. NaN stays NaN, as in PyTorch.
+
+    ``inplace=True`` writes the result into ``x`` (a writeable array) and returns it.
+    """
     zero = x.dtype.type(0)
     if x.ndim == 0:
-        out = np.maximum(x, zero)
-    else:                                          # large batches: one slice per thread
-        out = np.empty_like(x)
-        parallel_over_batch(lambda x_s, out_s: np.maximum(x_s, zero, out=out_s), (x, out))
+        return (np.maximum(x, zero),) * 2
+    out = x if inplace else np.empty_like(x)      # large batches: one slice per thread
+    parallel_over_batch(lambda x_s, out_s: np.maximum(x_s, zero, out=out_s), (x, out))
     return out, out
 
 

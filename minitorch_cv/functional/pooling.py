@@ -16,6 +16,7 @@ from ..kernels.pooling import (
     avgpool2d_forward_compiled,
     maxpool2d_backward_compiled,
     maxpool2d_forward_compiled,
+    maxpool2d_values_compiled,
 )
 from ._checks import check_window, pair
 
@@ -37,15 +38,19 @@ def _geometry(x, kernel_size, stride, padding, layer):
     return kernel, stride, padding, out_hw
 
 
-def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
+def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True):
     """Max over windows. x (N, C, H, W) -> out (N, C, H_out, W_out).
 
     Returns ``(out, cache)``; the cache holds the argmax of each window (int32 flat
-    indices into H*W) and the input shape -- not the input itself.
+    indices into H*W) and the input shape -- not the input itself. With
+    ``for_backward=False`` (inference) only the maxima are computed and the cache is None.
     """
     kernel, stride, padding, (oh, ow) = _geometry(x, kernel_size, stride, padding, "max_pool2d")
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+    if not for_backward:
+        parallel_over_batch(maxpool2d_values_compiled, (x, out), *kernel, *stride, *padding)
+        return out, None
     argmax = np.empty(out.shape, dtype=np.int32)
     parallel_over_batch(maxpool2d_forward_compiled, (x, out, argmax), *kernel, *stride, *padding)
     return out, (argmax, x.shape)

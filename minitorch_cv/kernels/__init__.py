@@ -33,6 +33,8 @@ from .pooling import (
                      maxpool2d_forward_compiled,
                      maxpool2d_forward_loops,
                      maxpool2d_forward_reference,
+                     maxpool2d_values_compiled,
+                     maxpool2d_values_loops,
 )
 
 __all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled",
@@ -42,6 +44,7 @@ __all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled"
            "maxpool2d_forward_loops", "maxpool2d_backward_loops",
            "maxpool2d_forward_compiled", "maxpool2d_backward_compiled",
            "maxpool2d_forward_reference", "maxpool2d_backward_reference",
+           "maxpool2d_values_loops", "maxpool2d_values_compiled",
            "avgpool2d_forward_loops", "avgpool2d_backward_loops",
            "avgpool2d_forward_compiled", "avgpool2d_backward_compiled",
            "avgpool2d_forward_reference", "avgpool2d_backward_reference"]

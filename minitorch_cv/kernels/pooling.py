@@ -21,6 +21,7 @@ from .im2col import im2col_reference, output_size
 
 __all__ = ["maxpool2d_forward_loops", "maxpool2d_backward_loops",
            "maxpool2d_forward_compiled", "maxpool2d_backward_compiled",
+           "maxpool2d_values_loops", "maxpool2d_values_compiled",
            "avgpool2d_forward_loops", "avgpool2d_backward_loops",
            "avgpool2d_forward_compiled", "avgpool2d_backward_compiled",
            "maxpool2d_forward_reference", "maxpool2d_backward_reference",
@@ -55,6 +56,31 @@ def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
                                 best_index = (top + i) * width + left + j
                     out[n, c, oh, ow] = best
                     argmax[n, c, oh, ow] = best_index
+    return out
+
+
+def maxpool2d_values_loops(x, out, kh, kw, sh, sw, ph, pw):
+    """The maxima of :func:`maxpool2d_forward_loops` alone, without their positions: what
+    inference needs (PyTorch computes no indices under ``no_grad`` either). With nothing
+    to record but the running maximum, the loop compiles to branch-free code."""
+    n_images, channels, height, width = x.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    for n in range(n_images):
+        for c in range(channels):
+            image = x[n, c]
+            for oh in range(out_h):
+                top = oh * sh - ph
+                i0, i1 = max(0, -top), min(kh, height - top)
+                for ow in range(out_w):
+                    left = ow * sw - pw
+                    j0, j1 = max(0, -left), min(kw, width - left)
+                    best = image[top + i0, left + j0]
+                    for i in range(i0, i1):
+                        row = image[top + i]
+                        for j in range(j0, j1):
+                            # not max(): spelled out, NaN handling is that of the forward
+                            best = row[left + j] if row[left + j] > best else best  # noqa: FURB136
+                    out[n, c, oh, ow] = best
     return out
 
 
@@ -117,6 +143,7 @@ def avgpool2d_backward_loops(dout, dx, kh, kw, sh, sw, ph, pw):
 
 maxpool2d_forward_compiled = compile_kernel(maxpool2d_forward_loops)
 maxpool2d_backward_compiled = compile_kernel(maxpool2d_backward_loops)
+maxpool2d_values_compiled = compile_kernel(maxpool2d_values_loops)
 avgpool2d_forward_compiled = compile_kernel(avgpool2d_forward_loops)
 avgpool2d_backward_compiled = compile_kernel(avgpool2d_backward_loops)
 

@@ -1,7 +1,9 @@
 """Activation layers (formulas in :mod:`minitorch_cv.functional.activation`)."""
 
+import numpy as np
+
 from .. import functional as F
-from .module import Module
+from .module import Module, is_grad_enabled
 
 __all__ = ["ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax"]
 
@@ -20,13 +22,29 @@ class _Elementwise(Module):
 
 
 class ReLU(_Elementwise):
-    """``max(x, 0)``; backward ``dout * [x > 0]``. Shape: any -> same."""
+    """``max(x, 0)``; backward ``dout * [x > 0]``. Shape: any -> same.
+
+    ``inplace=True`` overwrites the input under :func:`~minitorch_cv.nn.no_grad`
+    (inference: no second array of activations, as in PyTorch). When gradients are on, a
+    new array is returned all the same: the input may be held in another layer's cache,
+    which PyTorch guards with version counters and this library does not have.
+    """
 
     _forward = staticmethod(F.relu_forward)
     _backward = staticmethod(F.relu_backward)
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        if self.inplace and not is_grad_enabled() and isinstance(x, np.ndarray) \
+                and x.flags.writeable:
+            return F.relu_forward(x, inplace=True)[0]
+        return super().forward(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Tanh(_Elementwise):

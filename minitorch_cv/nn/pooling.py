@@ -2,7 +2,7 @@
 
 from .. import functional as F
 from ..functional._checks import check_input, pair
-from .module import Module
+from .module import Module, is_grad_enabled
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
@@ -32,7 +32,8 @@ class MaxPool2d(Module):
 
     def forward(self, x):
         check_input(x, 4, "MaxPool2d", expected="(N, C, H, W)")
-        out, cache = F.maxpool2d_forward(x, self.kernel_size, self.stride, self.padding)
+        out, cache = F.maxpool2d_forward(x, self.kernel_size, self.stride, self.padding,
+                                         for_backward=is_grad_enabled())
         self._store(cache)
         return out
 

@@ -120,13 +120,18 @@ def parallel_over(work, n_images: int, size=None):
     return [first] + [f.result() for f in futures]
 
 
-def parallel_over_batch(kernel, batched, *args):
+def parallel_over_batch(kernel, batched, *args, min_size=None):
     """Run ``kernel(*(a[lo:hi] for a in batched), *args)`` on one slice of images per thread.
 
     ``batched`` are arrays whose first axis is the batch (inputs and outputs alike); the
     other arguments go to every call unchanged. The common case of :func:`parallel_over`:
-    a compiled kernel that loops over the images it is given. When ``batched[0]`` holds
-    fewer than ``MIN_PARALLEL_ELEMENTS`` numbers, the kernel runs once, in this thread.
+    a compiled kernel that loops over the images it is given. When the largest of the
+    arrays holds fewer than ``min_size`` numbers (default ``MIN_PARALLEL_ELEMENTS``), the
+    kernel runs once, in this thread; kernels that do more work per number than a
+    memory-bound pass set a lower ``min_size``.
     """
+    size = max(a.size for a in batched)
+    if size < (MIN_PARALLEL_ELEMENTS if min_size is None else min_size):
+        return [kernel(*batched, *args)]
     return parallel_over(lambda lo, hi: kernel(*(a[lo:hi] for a in batched), *args),
-                         len(batched[0]), size=batched[0].size)
+                         len(batched[0]))

@@ -7,10 +7,12 @@ PyTorch's names so that lessons and weights carry over. See README.md.
 import os
 
 # OpenBLAS (NumPy's BLAS) keeps its idle threads spinning for a long while after every
-# matrix product; on a small machine they then fight the numba kernels that run between
-# two products for the same cores (a Task 2 training step: 214 ms -> 136 ms with a short
-# timeout, on 2 cores). The setting only takes effect if NumPy is not imported yet, so
-# scripts import minitorch_cv first; set OPENBLAS_THREAD_TIMEOUT yourself to override.
+# multithreaded matrix product; on a small machine they then take a core from the threads
+# of the next layer. The library's own products run with single-threaded BLAS, inside its
+# own threads (see minitorch_cv.kernels.parallel), so this only concerns products that the
+# user's code makes between two layers: a short timeout keeps them from slowing the next
+# layer. The setting only takes effect if NumPy is not imported yet; set
+# OPENBLAS_THREAD_TIMEOUT yourself to override it.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from . import functional, nn, optim

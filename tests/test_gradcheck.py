@@ -4,7 +4,6 @@ The checks use small shapes, and inputs away from the places where a layer is no
 differentiable: ReLU near 0, and max-pooling windows with two equal values.
 """
 
-import numba
 import numpy as np
 import pytest
 
@@ -15,13 +14,7 @@ from minitorch_cv.gradcheck import GradcheckResult, gradcheck, gradcheck_functio
 TOL = 1e-7          # a correct backward gives ~1e-10; a wrong one 1e-3 or worse
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    """Tiny arrays: starting numba's worker threads would cost more than the work."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_library_thread")
 
 
 def randn(*shape, seed=0):

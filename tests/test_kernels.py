@@ -395,3 +395,23 @@ def test_maxpool_without_backward_gives_the_same_maxima_and_no_cache():
     layer = nn.MaxPool2d(3, 2, 1)
     with nn.no_grad():
         np.testing.assert_array_equal(layer(x), out)
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_linear_products_shared_among_threads_are_the_same(monkeypatch, threads):
+    from minitorch_cv import functional as F
+    from minitorch_cv.functional import linear
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((7, 5)), rng.standard_normal((4, 5))
+    b, dout = rng.standard_normal(4), rng.standard_normal((7, 4))
+    out, cache = F.linear_forward(x, w, b)
+    grads = F.linear_backward(dout, cache)
+    monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", threads)
+    monkeypatch.setattr(linear, "MIN_PARALLEL_MULTIPLY_ADDS", 0)     # split even 7 x 5 x 4
+    out_split, cache_split = F.linear_forward(x, w, b)
+    np.testing.assert_allclose(out_split, x @ w.T + b, rtol=1e-14)
+    np.testing.assert_array_equal(out_split, out)
+    for split, whole, want in zip(F.linear_backward(dout, cache_split), grads,
+                                  (dout @ w, dout.T @ x, dout.sum(axis=0))):
+        np.testing.assert_allclose(split, want, rtol=1e-14)
+        np.testing.assert_allclose(split, whole, rtol=1e-14)

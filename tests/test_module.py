@@ -1,20 +1,12 @@
 """Module mechanics: registration, state dicts, gradient accumulation, no_grad, dtype, modes,
 clear errors for bad input, and frozen layers that cost no backward pass."""
 
-import numba
 import numpy as np
 import pytest
 
 from minitorch_cv import nn, optim
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    """Tiny arrays: starting numba's worker threads would cost more than the work."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_library_thread")
 
 
 def randn(*shape, seed=0, dtype=np.float32):

@@ -7,7 +7,6 @@ to 1e-10 relative (measured against the largest magnitude of PyTorch's result).
 
 import math
 
-import numba
 import numpy as np
 import pytest
 
@@ -19,14 +18,12 @@ RTOL = 1e-10
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
+def one_thread(one_library_thread):
     """Small arrays: worker threads would cost more than they save (2 shared cores)."""
-    previous = numba.get_num_threads(), torch.get_num_threads()
-    numba.set_num_threads(1)
+    previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
-    numba.set_num_threads(previous[0])
-    torch.set_num_threads(previous[1])
+    torch.set_num_threads(previous)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -30,6 +30,11 @@ are shared out among the CPU cores, one contiguous slice of the batch per thread
 
 Backward rebuilds each group's ``cols`` from the padded input instead of keeping them
 from forward: one copy is cheaper than keeping K_h*K_w copies of the input in memory.
+
+The batch is padded once, in forward; im2col and col2im then run on the padded batch
+(``im2col_padded_compiled`` and ``col2im_padded_compiled`` in
+:mod:`minitorch_cv.kernels.im2col`), whose innermost loops move whole rows without bounds
+checks. col2im adds into a padded gradient, and the padding is cropped off afterwards.
 """
 
 import numpy as np

@@ -239,6 +239,17 @@ def test_im2col_of_the_padded_batch_equals_im2col(cfg, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_pad_kernels_equal_np_pad(cfg, dtype):
+    (n, c, h, w), _, _, (ph, pw) = geometry(cfg)
+    x = random((n, c, h, w), dtype)
+    want = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    for kernel in (K.pad_loops, K.pad_compiled):
+        np.testing.assert_array_equal(kernel(x, np.zeros_like(want), ph, pw), want,
+                                      err_msg=kernel.__name__)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_col2im_of_the_padded_batch_cropped_equals_col2im(cfg, dtype):
     # bit-identical, not just close: every pixel receives its windows in the same order
     (n, c, h, w), (kh, kw), stride, (ph, pw) = geometry(cfg)

@@ -39,7 +39,12 @@ checks. col2im adds into a padded gradient, and the padding is cropped off after
 
 import numpy as np
 
-from ..kernels.im2col import col2im_padded_compiled, im2col_padded_compiled, output_size
+from ..kernels.im2col import (
+    col2im_padded_compiled,
+    im2col_padded_compiled,
+    output_size,
+    pad_compiled,
+)
 from ..kernels.parallel import parallel_over
 from ._checks import check_window, pair
 
@@ -53,15 +58,12 @@ def _images_per_group(out_positions: int) -> int:
     return max(1, -(-MIN_COLUMNS // out_positions))
 
 
-def _pad(x, padding):
-    """x (N, C, H, W) with ``padding`` zeros on every side (x itself when there are none)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
+def _zeros_padded(x, padding):
+    """Zeros of x's shape with ``padding`` more rows and columns on every side; the
+    threads copy their own images into the middle (:func:`~minitorch_cv.kernels.im2col.pad_loops`)."""
     n, c, h, w = x.shape
-    x_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    x_pad[:, :, ph:ph + h, pw:pw + w] = x
-    return x_pad
+    ph, pw = padding
+    return np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
@@ -91,13 +93,17 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     out_h = output_size(h, kh, stride[0], padding[0])
     out_w = output_size(wd, kw, stride[1], padding[1])
     dtype = np.result_type(x.dtype, w.dtype)
-    x_pad = _pad(np.ascontiguousarray(x, dtype=dtype), padding)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    padded = padding != (0, 0)
+    x_pad = _zeros_padded(x, padding) if padded else x
     w2 = np.ascontiguousarray(w.reshape(f, c * kh * kw), dtype=dtype)
     bias = None if b is None else np.asarray(b, dtype=dtype).reshape(f, 1)
     out = np.empty((n, f, out_h * out_w), dtype=dtype)
     group = _images_per_group(out_h * out_w)
 
     def forward_images(lo, hi):
+        if padded:
+            pad_compiled(x[lo:hi], x_pad[lo:hi], *padding)
         cols = None
         for g0 in range(lo, hi, group):
             g1 = min(g0 + group, hi)

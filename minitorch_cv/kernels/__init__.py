@@ -19,6 +19,8 @@ from .im2col import (
                      im2col_padded_compiled,
                      im2col_padded_loops,
                      im2col_reference,
+                     pad_compiled,
+                     pad_loops,
 )
 from .pooling import (
                      avgpool2d_backward_compiled,
@@ -39,7 +41,8 @@ from .pooling import (
 
 __all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled",
            "col2im_compiled", "im2col_reference", "col2im_reference", "im2col_padded_loops",
-           "col2im_padded_loops", "im2col_padded_compiled", "col2im_padded_compiled", "relu_backward_loops", "relu_backward_compiled",
+           "col2im_padded_loops", "im2col_padded_compiled", "col2im_padded_compiled",
+           "pad_loops", "pad_compiled", "relu_backward_loops", "relu_backward_compiled",
            "relu_backward_reference",
            "maxpool2d_forward_loops", "maxpool2d_backward_loops",
            "maxpool2d_forward_compiled", "maxpool2d_backward_compiled",

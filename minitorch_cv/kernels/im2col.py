@@ -43,7 +43,7 @@ from .parallel import parallel_over
 __all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled",
            "col2im_compiled", "im2col_reference", "col2im_reference",
            "im2col_padded_loops", "col2im_padded_loops", "im2col_padded_compiled",
-           "col2im_padded_compiled", "output_size"]
+           "col2im_padded_compiled", "pad_loops", "pad_compiled", "output_size"]
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -208,7 +208,22 @@ def col2im_padded_loops(cols, dx_pad, kh, kw, stride_h, stride_w):
     return dx_pad
 
 
+def pad_loops(x, x_pad, pad_h, pad_w):
+    """Copy ``x`` (N, C, H, W) into the middle of ``x_pad`` (N, C, H + 2p_h, W + 2p_w),
+    whose border must already be zero. Row by row: each row is one contiguous run."""
+    n_images, channels, height, width = x.shape
+    for n in range(n_images):
+        for c in range(channels):
+            for ih in range(height):
+                source = x[n, c, ih]
+                target = x_pad[n, c, ih + pad_h, pad_w:pad_w + width]
+                for iw in range(width):
+                    target[iw] = source[iw]
+    return x_pad
+
+
 im2col_padded_compiled = compile_kernel(im2col_padded_loops)
+pad_compiled = compile_kernel(pad_loops)
 col2im_padded_compiled = compile_kernel(col2im_padded_loops)
 
 

@@ -95,6 +95,19 @@ def test_stage_shapes(size, shapes):
         model.forward_features(x, names=("layer5",))
 
 
+def test_inference_reuses_relu_inputs_but_keeps_the_features_asked_for():
+    """Under no_grad the ReLUs (inplace=True, as in torchvision) overwrite their inputs;
+    forward_features still returns bn1's output as it was, negative values included."""
+    model = models.resnet18(num_classes=10, rng=0).eval()
+    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    with nn.no_grad():
+        _, feats = model.forward_features(x, names=("bn1", "relu"))
+        logits_no_grad = model(x)
+    np.testing.assert_array_equal(feats["relu"], np.maximum(feats["bn1"], 0))
+    assert (feats["bn1"] < 0).any()
+    np.testing.assert_allclose(model(x), logits_no_grad, rtol=1e-6, atol=1e-6)   # grad on: copies
+
+
 def test_default_init_follows_torchvision():
     model = models.resnet18(rng=0)
     w = model.layer4[0].conv1.weight.data                    # fan_out = 512 * 9

@@ -220,10 +220,14 @@ class ResNet(Module):
             raise ValueError(f"unknown stage(s) {sorted(unknown)}; choose from "
                              f"{list(self.STAGES)}")
         features = {}
-        for name, layer in self.named_stages():
+        stages = self.named_stages()
+        for i, (name, layer) in enumerate(stages):
             x = layer(x)
             if name in names:
-                features[name] = x
+                # bn1's output is overwritten by the in-place ReLU after it under no_grad
+                following = stages[i + 1][1] if i + 1 < len(stages) else None
+                in_place_next = isinstance(following, nn.ReLU) and following.inplace
+                features[name] = x.copy() if in_place_next else x
         return x, features
 
     def backward(self, dout):

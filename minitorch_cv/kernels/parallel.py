@@ -19,19 +19,19 @@ numba kernels and NumPy matrix products release the GIL, so the threads really d
 at the same time.
 
 The library's other matrix products (the Linear layers) run with single-threaded BLAS too
-(:func:`single_threaded_blas`), although they are small and run in one thread. The reason
-is what a multithreaded BLAS product leaves behind: OpenBLAS's worker threads keep
-spinning for a while after it, waiting for more work, and so take a core from the
-convolution threads of the next layer. In a training loop the Task 2 step took 143 ms
-with BLAS threads in the Linear layers and 95 ms without them (on this project's 2-core
-machine).
+(:func:`single_threaded_blas`): a small product in the calling thread, a large one split
+by rows among these same threads. The reason is what a multithreaded BLAS product leaves
+behind: OpenBLAS's worker threads keep spinning for a while after it, waiting for more
+work, and so take a core from the convolution threads of the next layer. In a training
+loop the Task 2 step took 143 ms with BLAS threads in the Linear layers and 95 ms without
+them (on this project's 2-core machine).
 
 Handing a slice to a worker thread costs about 0.2 ms on this project's machine (waking a
 sleeping thread in a virtual machine): as long as a memory-bound pass over a million
 float32 numbers. Work on fewer than ``MIN_PARALLEL_ELEMENTS`` numbers therefore runs in
-the calling thread (``parallel_over(work, n, size=...)``); measured for the batch-norm and ReLU-backward kernels:
-0.16 ms in one thread against 0.28 ms on two for 0.5 M numbers, 2.7 against 1.5 ms for
-8.4 M.
+the calling thread (``parallel_over(work, n, size=...)``). Measured for the batch-norm
+and ReLU-backward kernels: 0.16 ms in one thread against 0.28 ms on two for 0.5 M
+numbers, 0.61 against 0.57 ms for 2.1 M, 2.7 against 1.5 ms for 8.4 M.
 
 ``MINITORCH_CV_NUM_THREADS`` sets the number of threads (default: the CPU cores this
 process may use). With 1 thread (or a batch of one image) ``work`` runs in the calling

@@ -6,7 +6,9 @@
 Each row times this library and PyTorch alternately (ours, torch, ours, torch, ...) after a
 warm-up, and reports medians and the ratio ours / torch. GFLOP/s counts the multiply-adds
 of convolutions and linear layers (2 FLOPs each); a backward pass counts twice the forward
-(dx and dW), a training step three times. Without torch installed only our times are shown.
+(dx and dW), a training step three times. A layer's forward row runs both under no_grad
+(inference: nothing kept for backward), its backward row after a forward with gradients.
+Without torch installed only our times are shown.
 """
 
 from __future__ import annotations
@@ -219,7 +221,8 @@ def layer_pairs(layer, input_shape, backward):
             layer.backward(dout)
     else:
         def ours():
-            layer(x)
+            with nn.no_grad():                  # as PyTorch's forward below
+                layer(x)
     if torch is None:
         return ours, None
     t = to_torch(layer)

@@ -393,3 +393,18 @@ def test_frozen_parameters_are_skipped_by_the_optimizer():
         opt.step()
         opt.zero_grad()
     np.testing.assert_array_equal(model[0].weight.data, frozen)
+
+
+def test_inplace_relu_overwrites_its_input_only_under_no_grad():
+    relu = nn.ReLU(inplace=True)
+    assert repr(relu) == "ReLU(inplace=True)" and repr(nn.ReLU()) == "ReLU()"
+    x = randn(2, 3, 4, 4)
+    kept = x.copy()
+    out = relu(x)                                   # gradients on: a new array
+    np.testing.assert_array_equal(x, kept)
+    np.testing.assert_array_equal(out, np.maximum(kept, 0))
+    np.testing.assert_array_equal(relu.backward(np.ones_like(out)), (kept > 0).astype(np.float32))
+    with nn.no_grad():
+        out = relu(x)
+    assert out is x
+    np.testing.assert_array_equal(x, np.maximum(kept, 0))

@@ -28,12 +28,23 @@ __all__ = ["maxpool2d_forward_loops", "maxpool2d_backward_loops",
            "avgpool2d_forward_reference", "avgpool2d_backward_reference"]
 
 
+def clipped_window(o, stride, pad, kernel, size):
+    """Where window ``o`` lies along one axis: ``(start, first, stop)``.
+
+    The window covers input positions ``start + k`` for kernel offsets ``k`` in
+    ``[0, kernel)``, with ``start = o * stride - pad``; the offsets inside the image are
+    ``first <= k < stop``. Padding is never read, so the loops over a window need no checks.
+    """
+    start = o * stride - pad
+    return start, max(0, -start), min(kernel, size - start)
+
+
 def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
     """out[n,c,oh,ow] = max over the window; argmax holds the flat input index.
 
-    The window is first clipped to the image (rows ``i0 <= i < i1``, columns
-    ``j0 <= j < j1``), so the innermost loops need no bounds checks; it starts from its
-    first element, which also makes a window of -inf (or NaN) report that element.
+    The window is first clipped to the image (:func:`clipped_window`), so the innermost
+    loops need no bounds checks; it starts from its first element, which also makes a
+    window of -inf (or NaN) report that element.
     """
     n_images, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
@@ -41,11 +52,9 @@ def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
         for c in range(channels):
             image = x[n, c]
             for oh in range(out_h):
-                top = oh * sh - ph                       # window row 0 in image rows
-                i0, i1 = max(0, -top), min(kh, height - top)
+                top, i0, i1 = clipped_window(oh, sh, ph, kh, height)
                 for ow in range(out_w):
-                    left = ow * sw - pw
-                    j0, j1 = max(0, -left), min(kw, width - left)
+                    left, j0, j1 = clipped_window(ow, sw, pw, kw, width)
                     best = image[top + i0, left + j0]
                     best_index = (top + i0) * width + left + j0
                     for i in range(i0, i1):
@@ -70,11 +79,9 @@ def maxpool2d_values_loops(x, out, kh, kw, sh, sw, ph, pw):
         for c in range(channels):
             image = x[n, c]
             for oh in range(out_h):
-                top = oh * sh - ph
-                i0, i1 = max(0, -top), min(kh, height - top)
+                top, i0, i1 = clipped_window(oh, sh, ph, kh, height)
                 for ow in range(out_w):
-                    left = ow * sw - pw
-                    j0, j1 = max(0, -left), min(kw, width - left)
+                    left, j0, j1 = clipped_window(ow, sw, pw, kw, width)
                     best = image[top + i0, left + j0]
                     for i in range(i0, i1):
                         row = image[top + i]
@@ -99,7 +106,8 @@ def maxpool2d_backward_loops(dout, argmax, dx):
 
 
 def avgpool2d_forward_loops(x, out, kh, kw, sh, sw, ph, pw):
-    """Window means, zero padding included in the count (count_include_pad=True)."""
+    """Window means, zero padding included in the count (count_include_pad=True): the sum
+    runs over the window clipped to the image, the division by the whole kh * kw."""
     n_images, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
     # float64 sums, compiled or not (a Python 0.0 would sum float32 inputs in float32)
@@ -107,16 +115,13 @@ def avgpool2d_forward_loops(x, out, kh, kw, sh, sw, ph, pw):
     for n in range(n_images):
         for c in range(channels):
             for oh in range(out_h):
+                top, i0, i1 = clipped_window(oh, sh, ph, kh, height)
                 for ow in range(out_w):
+                    left, j0, j1 = clipped_window(ow, sw, pw, kw, width)
                     total = np.float64(0.0)
-                    for i in range(kh):
-                        ih = oh * sh + i - ph
-                        if ih < 0 or ih >= height:
-                            continue
-                        for j in range(kw):
-                            iw = ow * sw + j - pw
-                            if 0 <= iw < width:
-                                total += x[n, c, ih, iw]
+                    for i in range(i0, i1):
+                        for j in range(j0, j1):
+                            total += x[n, c, top + i, left + j]
                     out[n, c, oh, ow] = total * scale
     return out
 
@@ -129,19 +134,17 @@ def avgpool2d_backward_loops(dout, dx, kh, kw, sh, sw, ph, pw):
     for n in range(n_images):
         for c in range(channels):
             for oh in range(out_h):
+                top, i0, i1 = clipped_window(oh, sh, ph, kh, height)
                 for ow in range(out_w):
+                    left, j0, j1 = clipped_window(ow, sw, pw, kw, width)
                     g = dout[n, c, oh, ow] * scale
-                    for i in range(kh):
-                        ih = oh * sh + i - ph
-                        if ih < 0 or ih >= height:
-                            continue
-                        for j in range(kw):
-                            iw = ow * sw + j - pw
-                            if 0 <= iw < width:
-                                dx[n, c, ih, iw] += g
+                    for i in range(i0, i1):
+                        for j in range(j0, j1):
+                            dx[n, c, top + i, left + j] += g
     return dx
 
 
+clipped_window = compile_kernel(clipped_window)         # called by the compiled loops
 maxpool2d_forward_compiled = compile_kernel(maxpool2d_forward_loops)
 maxpool2d_backward_compiled = compile_kernel(maxpool2d_backward_loops)
 maxpool2d_values_compiled = compile_kernel(maxpool2d_values_loops)

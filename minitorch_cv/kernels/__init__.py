@@ -8,13 +8,11 @@ over the CPU cores, one slice of the batch per thread.
 from .activation import relu_backward_compiled, relu_backward_loops, relu_backward_reference
 from .im2col import (
                      col2im,
-                     col2im_compiled,
                      col2im_loops,
                      col2im_padded_compiled,
                      col2im_padded_loops,
                      col2im_reference,
                      im2col,
-                     im2col_compiled,
                      im2col_loops,
                      im2col_padded_compiled,
                      im2col_padded_loops,
@@ -39,8 +37,7 @@ from .pooling import (
                      maxpool2d_values_loops,
 )
 
-__all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled",
-           "col2im_compiled", "im2col_reference", "col2im_reference", "im2col_padded_loops",
+__all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_reference", "col2im_reference", "im2col_padded_loops",
            "col2im_padded_loops", "im2col_padded_compiled", "col2im_padded_compiled",
            "pad_loops", "pad_compiled", "relu_backward_loops", "relu_backward_compiled",
            "relu_backward_reference",

@@ -16,20 +16,20 @@ sum of their gradients; pixels in the padding are dropped.
 
 Versions of each, which the tests check agree exactly:
 
-* ``im2col_loops`` / ``col2im_loops`` -- plain Python loops, the version to read;
-* ``im2col_compiled`` / ``col2im_compiled`` -- the same functions compiled by numba (for
-  one thread: ``im2col`` / ``col2im`` run them on one slice of the batch per thread, see
-  :mod:`~minitorch_cv.kernels.parallel`);
+* ``im2col_loops`` / ``col2im_loops`` -- plain Python loops on the unpadded batch, each
+  window position checked against the image: the definition above, written out;
 * ``im2col_reference`` / ``col2im_reference`` -- vectorized NumPy, one loop over the
   K_h * K_w kernel offsets (a second, independent formulation);
 * ``im2col_padded_loops`` / ``col2im_padded_loops`` and their ``*_compiled`` twins -- the
   same maps for a batch that is already padded, so without bounds checks: the innermost
   loop moves a contiguous run of W_out numbers, which the compiler vectorizes. This is
-  what Conv2d runs. Measured on this project's machine, per image of the Task 2 network's
-  second layer (32 x 16 x 16, 5x5 windows): im2col 0.039 ms (0.094 ms element by element,
-  0.057 ms as NumPy's copy of a strided window view), col2im 0.056 ms (0.145 ms with the
-  bounds checks of ``col2im_compiled``). Compiled code also releases the GIL, which a
-  NumPy copy of short rows does not: two threads copying at once do not queue.
+  what runs, in Conv2d and in :func:`im2col` / :func:`col2im` (one slice of the batch per
+  thread, see :mod:`~minitorch_cv.kernels.parallel`). Measured on this project's machine,
+  per image of the Task 2 network's second layer (32 x 16 x 16, 5x5 windows): im2col
+  0.039 ms (0.094 ms element by element, 0.057 ms as NumPy's copy of a strided window
+  view), col2im 0.056 ms (0.145 ms for ``col2im_loops`` compiled, with its bounds checks).
+  Compiled code also releases the GIL, which a NumPy copy of short rows does not: two
+  threads copying at once do not queue.
 
 Shapes: x (N, C, H, W) <-> cols (C * K_h * K_w, N * H_out * W_out), with
 ``H_out = (H + 2 * padding - K_h) // stride + 1`` (same for W).
@@ -40,8 +40,8 @@ import numpy as np
 from ._jit import compile_kernel
 from .parallel import parallel_over
 
-__all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops", "im2col_compiled",
-           "col2im_compiled", "im2col_reference", "col2im_reference",
+__all__ = ["im2col", "col2im", "im2col_loops", "col2im_loops",
+           "im2col_reference", "col2im_reference",
            "im2col_padded_loops", "col2im_padded_loops", "im2col_padded_compiled",
            "col2im_padded_compiled", "pad_loops", "pad_compiled", "output_size"]
 
@@ -112,9 +112,6 @@ def col2im_loops(cols, dx, kh, kw, stride_h, stride_w, pad_h, pad_w):
     return dx
 
 
-valid_range = compile_kernel(valid_range)
-im2col_compiled = compile_kernel(im2col_loops)
-col2im_compiled = compile_kernel(col2im_loops)
 
 
 # ----------------------------------------------------------------------------- NumPy
@@ -228,8 +225,18 @@ col2im_padded_compiled = compile_kernel(col2im_padded_loops)
 
 
 # ----------------------------------------------------------------------------- entry points
+def _padded(x, pad_h, pad_w):
+    """``x`` (N, C, H, W) with zeros around it, by :func:`pad_compiled` (``x`` itself when
+    there is no padding)."""
+    if pad_h == 0 and pad_w == 0:
+        return x
+    n, c, h, w = x.shape
+    return pad_compiled(x, np.zeros((n, c, h + 2 * pad_h, w + 2 * pad_w), dtype=x.dtype),
+                        pad_h, pad_w)
+
+
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
-    """Windows of ``x`` as columns, computed by the compiled kernel.
+    """Windows of ``x`` as columns, computed by the compiled kernel Conv2d runs.
 
     Parameters
     ----------
@@ -252,7 +259,8 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
     per_image = shape[1] // n if n else 0
 
     def fill(lo, hi):
-        im2col_compiled(x[lo:hi], out[:, lo * per_image:hi * per_image], kh, kw, sh, sw, ph, pw)
+        im2col_padded_compiled(_padded(x[lo:hi], ph, pw),
+                               out[:, lo * per_image:hi * per_image], kh, kw, sh, sw)
 
     parallel_over(fill, n)
     return out
@@ -261,12 +269,15 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
 def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)):
     """Adjoint of :func:`im2col`: sum the columns back into an (N, C, H, W) array."""
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    dx = np.zeros(x_shape, dtype=cols.dtype)
+    n, c, h, w = x_shape
+    dx = np.empty(x_shape, dtype=cols.dtype)
     cols = np.ascontiguousarray(cols)
-    per_image = cols.shape[1] // x_shape[0] if x_shape[0] else 0
+    per_image = cols.shape[1] // n if n else 0
 
     def add_back(lo, hi):
-        col2im_compiled(cols[:, lo * per_image:hi * per_image], dx[lo:hi], kh, kw, sh, sw, ph, pw)
+        dx_pad = np.zeros((hi - lo, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+        col2im_padded_compiled(cols[:, lo * per_image:hi * per_image], dx_pad, kh, kw, sh, sw)
+        dx[lo:hi] = dx_pad[:, :, ph:ph + h, pw:pw + w]               # crop the padding
 
-    parallel_over(add_back, x_shape[0])
+    parallel_over(add_back, n)
     return dx

@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import nn
 from .._files import download_file
+from .._module_state import kept_as_found
 from ..nn.module import Module, backward_through
 
 __all__ = ["IMAGENET1K_V1_SHA256_PREFIX", "IMAGENET1K_V1_URL", "IMAGENET_MEAN", "IMAGENET_STD",
@@ -430,7 +431,10 @@ def grad_cam(model, x, target=None):
     Parameters
     ----------
     model : ResNet
-        Used in its current mode (call ``model.eval()`` first for pretrained weights).
+        Used in its current mode (call ``model.eval()`` first for pretrained weights),
+        and left exactly as found, also when an error interrupts: every parameter's
+        ``grad`` (None or the same array, bit for bit), ``requires_grad``,
+        ``needs_input_grad``, the train/eval mode and BatchNorm's running statistics.
     x : ndarray (N, 3, H, W)
     target : int, sequence of int or None
         Class per image; ``None`` takes the predicted class.
@@ -441,25 +445,27 @@ def grad_cam(model, x, target=None):
     target : ndarray (N,) of int
     logits : ndarray (N, num_classes)
     """
-    with nn.no_grad():                         # the trunk keeps nothing
-        feats = x
-        for name, layer in model.named_stages():
-            if name == "avgpool":
-                break
-            feats = layer(feats)
-    head = [model.avgpool, model.flatten, model.fc]
-    logits = feats
-    for layer in head:                         # the head keeps its caches
-        logits = layer(logits)
-    n = len(x)
-    target = logits.argmax(axis=1) if target is None else \
-        np.broadcast_to(np.asarray(target, dtype=np.int64), (n,))
-    one_hot = np.zeros_like(logits)
-    one_hot[np.arange(n), target] = 1
-    saved = [(p, p.grad) for layer in head for p in layer.parameters()]
-    dfeats = backward_through(head, one_hot, needs_input_grad=True)
-    for p, g in saved:                         # leave the parameter gradients untouched
-        p.grad = g
+    # Every gradient, flag, mode, running statistic and forward cache is put back at the
+    # end, also on errors; the head's backward adds into fresh arrays, not the caller's.
+    with kept_as_found(model, gradients=True, buffers=True, caches=True):
+        with nn.no_grad():                     # the trunk keeps nothing
+            feats = x
+            for name, layer in model.named_stages():
+                if name == "avgpool":
+                    break
+                feats = layer(feats)
+        head = [model.avgpool, model.flatten, model.fc]
+        for layer in head:                     # dL/dfeats is all we need: no dL/dW
+            layer.requires_grad_(False)
+        logits = feats
+        for layer in head:                     # the head keeps its caches
+            logits = layer(logits)
+        n = len(x)
+        target = logits.argmax(axis=1) if target is None else \
+            np.broadcast_to(np.asarray(target, dtype=np.int64), (n,))
+        one_hot = np.zeros_like(logits)
+        one_hot[np.arange(n), target] = 1
+        dfeats = backward_through(head, one_hot, needs_input_grad=True)
     weights = dfeats.mean(axis=(2, 3), keepdims=True)          # (N, 512, 1, 1)
     cam = np.maximum((weights * feats).sum(axis=1), 0)
     return cam, np.asarray(target), logits

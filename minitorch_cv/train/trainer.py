@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import nn
 from .._files import atomic_write_bytes, atomic_write_json
+from .._module_state import kept_as_found
 from ..io import save_npz
 
 __all__ = ["Trainer", "atomic_write_bytes", "atomic_write_json", "evaluate"]
@@ -34,25 +35,24 @@ def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
     """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``.
 
     ``progress=True`` shows a progress bar (useful for ResNet18 over the test set).
+    The model's train/eval mode is what it was before, also when an error interrupts.
 
     Returns
     -------
     (loss, accuracy) : floats, averaged over images (not batches)
     """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    was_training = model.training
-    model.eval()
     total_loss, correct, count = 0.0, 0, 0
     from tqdm.auto import tqdm
 
-    with nn.no_grad():
+    with kept_as_found(model), nn.no_grad():     # the mode is put back, also on errors
+        model.eval()
         for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False,
                          dynamic_ncols=True):
             logits = model(x)
             total_loss += loss_fn(logits, y) * len(y)
             correct += int((logits.argmax(axis=1) == y).sum())
             count += len(y)
-    model.train(was_training)
     if count == 0:
         raise ValueError("evaluate: the loader yielded no images")
     return total_loss / count, correct / count
@@ -196,11 +196,20 @@ class Trainer:
         return loss, acc
 
     def fit(self):
-        """Train until ``epochs`` are done or early stopping; returns the history."""
+        """Train until ``epochs`` are done or early stopping; returns the history.
+
+        The model trains in training mode with ``needs_input_grad = False`` (no dL/dx for
+        the input batch); afterwards, also after an error or an interruption, its mode and
+        ``needs_input_grad`` flags are what they were before.
+        """
+        with kept_as_found(self.model):      # mode and needs_input_grad flags put back
+            self.model.train()
+            self.model.needs_input_grad = False     # only parameter gradients are needed
+            return self._fit()
+
+    def _fit(self):
         from tqdm.auto import tqdm
 
-        self.model.train()
-        self.model.needs_input_grad = False     # only parameter gradients are needed
         loader = self.train_loader
         stop = self.history["stop_reason"]
         bar = None

@@ -1,0 +1,71 @@
+"""Leave a model as it was found: the context manager the library's helpers wrap their work in.
+
+A helper that needs a model in another mode, or a gradient it should not keep, changes
+the model only inside :func:`kept_as_found` and the block's end puts everything back,
+also when the block raises. Used by ``Trainer.fit``, ``evaluate`` and ``grad_cam``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+__all__ = ["kept_as_found"]
+
+_MISSING = object()
+
+
+@contextlib.contextmanager
+def kept_as_found(module, *, gradients=False, buffers=False, caches=False):
+    """Restore ``module``'s mode and flags (and optionally more) when the block ends.
+
+    Always restored, for ``module`` and every submodule: ``training`` (train/eval mode)
+    and ``needs_input_grad`` (containers set it on their children during backward).
+
+    Parameters
+    ----------
+    module : nn.Module
+    gradients : bool
+        Set every parameter's ``grad`` aside (to None) on entry, so that a backward pass
+        inside the block starts from fresh arrays and never adds into the caller's; on
+        exit put the very same arrays (or None) back, and every ``requires_grad`` flag.
+    buffers : bool
+        Put back the buffers (BatchNorm's running statistics and batch count), which a
+        forward pass in training mode updates: the same arrays, with their old values.
+    caches : bool
+        Put back what each layer kept from its last forward pass for its backward.
+    """
+    modules = list(module.modules())
+    flags = [(m, m.training, m.__dict__.get("_needs_input_grad", _MISSING)) for m in modules]
+    kept_caches = [(m, m.__dict__.get("_cache", _MISSING)) for m in modules] if caches else []
+    kept_buffers = [(m, name, b, np.array(b, copy=True) if isinstance(b, np.ndarray) else b)
+                    for m in modules for name, b in m._buffers.items()] if buffers else []
+    params = []
+    if gradients:
+        seen = set()
+        for p in module.parameters():
+            if id(p) not in seen:          # a shared parameter is listed once
+                seen.add(id(p))
+                params.append((p, p.grad, p.requires_grad))
+                p.grad = None
+    try:
+        yield module
+    finally:
+        for p, grad, requires_grad in params:
+            p.grad, p.requires_grad = grad, requires_grad
+        for m, name, original, values in kept_buffers:
+            if isinstance(original, np.ndarray) and original.flags.writeable:
+                original[...] = values         # the same array, its old values
+            m._buffers[name] = original
+        for m, cache in kept_caches:
+            if cache is _MISSING:
+                m.__dict__.pop("_cache", None)
+            else:
+                object.__setattr__(m, "_cache", cache)
+        for m, training, needs_input_grad in flags:
+            object.__setattr__(m, "training", training)
+            if needs_input_grad is _MISSING:
+                m.__dict__.pop("_needs_input_grad", None)
+            else:
+                object.__setattr__(m, "_needs_input_grad", needs_input_grad)

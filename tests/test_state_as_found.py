@@ -138,3 +138,67 @@ def test_grad_cam_leaves_the_model_as_found_when_it_raises():
     with pytest.raises((IndexError, ValueError)):
         resnet_module.grad_cam(model, x, target=99)  # no class 99: raises after the forward
     assert_same_state(model, before)
+
+
+# ----------------------------------------------------------------------------- optimizers
+def trained_optimizer(make, steps=2):
+    """An optimizer over a tiny Linear after ``steps`` real steps (so it has state)."""
+    layer = nn.Linear(3, 2, rng=0)
+    opt = make(layer.parameters())
+    x = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
+    for _ in range(steps):
+        out = layer(x)
+        layer.backward(np.ones_like(out))
+        opt.step()
+        opt.zero_grad()
+    return layer, opt, x
+
+
+OPTIMIZERS = {
+    "sgd-momentum": lambda params: optim.SGD(params, lr=0.1, momentum=0.9),
+    "adam": lambda params: optim.Adam(params, lr=0.1),
+    "adamw": lambda params: optim.AdamW(params, lr=0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_load_state_dict_copies_the_callers_arrays(name):
+    _, source, _ = trained_optimizer(OPTIMIZERS[name])
+    sd = source.state_dict()
+    kept = [{k: v.copy() for k, v in s.items() if isinstance(v, np.ndarray)}
+            for s in sd["state"]]
+    assert any(kept)
+    layer, opt, x = trained_optimizer(OPTIMIZERS[name], steps=0)
+    opt.load_state_dict(sd)
+    for _ in range(2):                                   # steps after the load
+        out = layer(x)
+        layer.backward(np.ones_like(out))
+        opt.step()
+        opt.zero_grad()
+    for s, k in zip(sd["state"], kept):
+        for key, values in k.items():
+            np.testing.assert_array_equal(s[key], values, err_msg=key)  # the caller's dict
+
+
+def test_load_state_dict_keeps_tuples_casts_dtypes_and_refuses_bad_state():
+    _, source, _ = trained_optimizer(OPTIMIZERS["adam"])
+    sd = source.state_dict()
+    sd["hyper"]["betas"] = list(sd["hyper"]["betas"])    # as JSON gives it back
+    sd["state"][0]["exp_avg"] = sd["state"][0]["exp_avg"].astype(np.float64)
+    _, opt, _ = trained_optimizer(OPTIMIZERS["adam"], steps=0)
+    opt.load_state_dict(sd)
+    assert opt.betas == tuple(sd["hyper"]["betas"])
+    assert opt.state[0]["exp_avg"].dtype == np.float32   # the parameter's dtype
+    before = opt.state_dict()
+    bad_shape = source.state_dict()
+    bad_shape["state"][0]["exp_avg"] = np.zeros((7, 7), np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        opt.load_state_dict(bad_shape)
+    unknown = source.state_dict()
+    unknown["hyper"]["params"] = []
+    with pytest.raises(ValueError, match="unknown hyperparameters"):
+        opt.load_state_dict(unknown)
+    after = opt.state_dict()                             # nothing changed by a refusal
+    assert after["hyper"] == before["hyper"]
+    for s, t in zip(after["state"], before["state"]):
+        np.testing.assert_array_equal(s["exp_avg"], t["exp_avg"])

@@ -202,3 +202,47 @@ def test_load_state_dict_keeps_tuples_casts_dtypes_and_refuses_bad_state():
     assert after["hyper"] == before["hyper"]
     for s, t in zip(after["state"], before["state"]):
         np.testing.assert_array_equal(s["exp_avg"], t["exp_avg"])
+
+
+# ----------------------------------------------------------------------------- seeding
+@pytest.fixture
+def default_generator_kept():
+    """Put the library's default generator back as the test found it."""
+    state = nn.init.default_generator().bit_generator.state
+    yield
+    nn.init.default_generator().bit_generator.state = state
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout, nn.Dropout2d])
+def test_manual_seed_reseeds_dropout_layers_built_before_it(layer, default_generator_kept):
+    numpy_global = np.random.get_state()
+    dropout = layer(0.5)                                 # built before the seed
+    x = np.ones((4, 8, 3, 3), np.float32)
+    nn.init.manual_seed(0)
+    a = dropout(x)
+    nn.init.manual_seed(0)
+    b = dropout(x)
+    np.testing.assert_array_equal(a, b)
+    assert 0 < (a == 0).sum() < a.size
+    np.testing.assert_array_equal(a, layer(0.5, rng=0)(x))  # the stream of default_rng(0)
+    later = layer(0.5)                                   # built after: the same stream
+    nn.init.manual_seed(0)
+    np.testing.assert_array_equal(later(x), a)
+    after = np.random.get_state()                        # NumPy's global state untouched
+    assert after[0] == numpy_global[0] and np.array_equal(after[1], numpy_global[1])
+    assert after[2:] == numpy_global[2:]
+
+
+def test_dropout_with_its_own_generator_ignores_manual_seed(default_generator_kept):
+    x = np.ones((4, 16), np.float32)
+    own = nn.Dropout(0.5, rng=np.random.default_rng(3))
+    seeded = nn.Dropout(0.5, rng=3)
+    first, first_seeded = own(x), seeded(x)
+    nn.init.manual_seed(0)
+    second, second_seeded = own(x), seeded(x)
+    replay = nn.Dropout(0.5, rng=3)                      # the stream without manual_seed
+    np.testing.assert_array_equal(first, replay(x))
+    np.testing.assert_array_equal(second, replay(x))
+    np.testing.assert_array_equal(first_seeded, first)
+    np.testing.assert_array_equal(second_seeded, second)
+    assert nn.init.manual_seed(1) is nn.init.default_generator()

@@ -23,7 +23,7 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
         self.p = float(p)
-        self.rng = init.get_rng(rng)
+        self.rng = init.get_rng(rng)   # None: the default generator, which manual_seed reseeds
 
     def forward(self, x):
         if not self.training or self.p == 0.0:

@@ -9,8 +9,11 @@ bound = gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in), so
 with ``fan_in = in_channels * K_h * K_w`` (conv) or ``in_features`` (linear).
 
 Randomness never comes from NumPy's global state: every layer takes ``rng=`` (a
-``numpy.random.Generator``); without one it draws from this module's default generator,
-which :func:`manual_seed` resets.
+``numpy.random.Generator`` or an int seed); without one it draws from this module's
+default generator. As ``torch.manual_seed``, :func:`manual_seed` reseeds that one
+generator in place, so every later draw from it follows the seed: the weights of models
+built afterwards, and the masks of Dropout layers built without ``rng=``, whenever they
+were built. A layer given its own generator or seed keeps drawing from it.
 """
 
 import math
@@ -20,17 +23,38 @@ import numpy as np
 __all__ = ["manual_seed", "default_generator", "get_rng", "fan_in", "uniform",
            "kaiming_uniform", "zeros", "ones"]
 
-_default = np.random.default_rng()
+# The one default generator: always this object (layers keep a reference to it), whose
+# state manual_seed replaces.
+_default = np.random.Generator(np.random.PCG64())
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Reset the default generator so that models built afterwards are reproducible."""
-    global _default
-    _default = np.random.default_rng(seed)
+    """Reseed the library's default generator, like ``torch.manual_seed``.
+
+    The generator is reseeded in place: every later draw from it follows ``seed``,
+    including draws by layers built before this call (Dropout masks). After
+    ``manual_seed(s)`` it draws exactly what ``numpy.random.default_rng(s)`` draws.
+    NumPy's global ``np.random`` state is not touched, and generators passed to a
+    layer explicitly (``rng=``) are not affected.
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer.
+
+    Returns
+    -------
+    numpy.random.Generator
+        The default generator (the same object before and after).
+    """
+    state = np.random.PCG64(seed).state     # what default_rng(seed) would start from
+    with _default.bit_generator.lock:       # not in the middle of another thread's draw
+        _default.bit_generator.state = state
     return _default
 
 
 def default_generator() -> np.random.Generator:
+    """The library's default generator (always the same object; see :func:`manual_seed`)."""
     return _default
 
 

@@ -430,6 +430,29 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
 
 
 # --------------------------------------------------------------------------- 2D filtering
+def _wide_dtype(image, kernel):
+    """int64 for integer/boolean inputs, complex128 if either is complex, else float64.
+
+    An integer sum that could leave int64's range is refused rather than wrapped.
+    """
+    kinds = {image.dtype.kind, kernel.dtype.kind}
+    if not kinds <= set("biufc"):
+        raise TypeError(f"expected numeric arrays, got dtypes {image.dtype} and "
+                        f"{kernel.dtype}")
+    if "c" in kinds:
+        return np.dtype(np.complex128)
+    if "f" in kinds:
+        return np.dtype(np.float64)
+    if image.size and kernel.size:
+        # the largest |sum| any output can reach, in Python's exact integers
+        largest = max(abs(int(image.min())), abs(int(image.max())))
+        bound = largest * sum(abs(int(k)) for k in kernel.ravel())
+        if bound > np.iinfo(np.int64).max:
+            raise ValueError("integer cross-correlation could exceed int64's range; "
+                             "pass float arrays (e.g. image.astype(np.float64))")
+    return np.dtype(np.int64)
+
+
 def cross_correlate2d(image, kernel, padding=0, stride=1):
     """Slide ``kernel`` over ``image`` and sum the products: what deep learning calls
     convolution.
@@ -446,8 +469,18 @@ def cross_correlate2d(image, kernel, padding=0, stride=1):
     Returns
     -------
     ndarray (H_out, W_out)
-        ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). Integer inputs give
-        an integer result (the common dtype of ``image`` and ``kernel``).
+        ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). The sums are taken
+        in a wide type, so that a uint8 image never wraps around: int64 when ``image``
+        and ``kernel`` are both integers (or booleans), complex128 when either is
+        complex, float64 otherwise.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit, or an integer result could leave int64's range
+        (use float inputs then).
+    TypeError
+        If ``image`` or ``kernel`` is not numeric.
 
     Examples
     --------
@@ -462,7 +495,8 @@ def cross_correlate2d(image, kernel, padding=0, stride=1):
     h, w = image.shape
     kh, kw = kernel.shape
     out_h, out_w = conv_output_size((h, w), (kh, kw), (sh, sw), (ph, pw))
-    dtype = np.result_type(image, kernel)
+    dtype = _wide_dtype(image, kernel)
+    image, kernel = image.astype(dtype), kernel.astype(dtype)
 
     padded = np.zeros((h + 2 * ph, w + 2 * pw), dtype=dtype)
     padded[ph:ph + h, pw:pw + w] = image
@@ -497,6 +531,8 @@ def convolve2d(image, kernel, padding=0, stride=1):
     Returns
     -------
     ndarray (H_out, W_out)
+        Shape and dtype as :func:`cross_correlate2d` (sums in int64, float64 or
+        complex128: a uint8 image never wraps around).
     """
     kernel = np.asarray(kernel)
     if kernel.ndim != 2:

@@ -400,6 +400,39 @@ def test_cross_correlate2d_small_examples():
     assert cross_correlate2d([[1.5]], [[2]]).dtype == np.float64
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int32, np.uint64, bool])
+def test_cross_correlate2d_sums_integer_images_in_int64(dtype):
+    image = np.array([[200, 100], [50, 25]]).astype(dtype)
+    expected = int(image.astype(np.int64).sum())            # 375 for uint8, not 375 % 256
+    for f in (cross_correlate2d, convolve2d):
+        out = f(image, np.ones((2, 2), dtype=np.uint8))
+        assert out.dtype == np.int64 and out.tolist() == [[expected]], f.__name__
+    big = np.full((3, 3), 255, np.uint8)
+    np.testing.assert_array_equal(cross_correlate2d(big, np.full((3, 3), 255, np.uint8)),
+                                  [[9 * 255 * 255]])
+
+
+@pytest.mark.parametrize("image_dtype, kernel_dtype, result", [
+    (np.uint8, np.float32, np.float64), (np.float32, np.int64, np.float64),
+    (np.float16, np.float32, np.float64), (np.uint8, np.complex64, np.complex128)])
+def test_cross_correlate2d_with_a_float_sums_in_float64(image_dtype, kernel_dtype, result):
+    image = np.array([[200, 100], [50, 25]]).astype(image_dtype)
+    out = cross_correlate2d(image, np.full((2, 2), 2).astype(kernel_dtype))
+    assert out.dtype == result and out[0, 0] == 750
+
+
+def test_cross_correlate2d_refuses_what_int64_cannot_hold():
+    huge = np.full((2, 2), 2**62, np.int64)
+    with pytest.raises(ValueError, match="int64"):
+        cross_correlate2d(huge, np.ones((2, 2), np.int64))
+    with pytest.raises(ValueError, match="int64"):
+        cross_correlate2d(np.full((1, 1), 2**63, np.uint64), [[1]])
+    np.testing.assert_array_equal(cross_correlate2d(huge.astype(np.float64), np.ones((2, 2))),
+                                  [[2.0**64]])
+    with pytest.raises(TypeError, match="numeric"):
+        cross_correlate2d(np.array([["a"]]), [[1]])
+
+
 def test_cross_correlation_is_translation_equivariant():
     rng = np.random.default_rng(1)
     image = np.zeros((10, 10), dtype=int)

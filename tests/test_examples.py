@@ -57,7 +57,7 @@ def test_task2_quick_run_writes_everything(tmp_path):
     assert metrics["steps"] == 8 and history["val"]["step"] == [4, 8]
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
     assert metrics["hyperparameters"]["lr"] == 0.05          # the seed's default
-    for name in ("best.npz", "loss.png", "accuracy.png", "checkpoint.pkl"):
+    for name in ("best.npz", "loss.png", "accuracy.png", "checkpoint.npz"):
         assert (out / name).stat().st_size > 0
 
 

@@ -52,7 +52,7 @@ def test_validates_every_half_epoch(tmp_path):
     assert history["val"]["step"] == [2, 4, 6, 8]        # 4 steps per epoch -> every 2
     assert len(history["train"]["loss"]) == 8
     assert history["stop_reason"] == "completed all epochs"
-    assert (tmp_path / "best.npz").exists() and (tmp_path / "checkpoint.pkl").exists()
+    assert (tmp_path / "best.npz").exists() and (tmp_path / "checkpoint.npz").exists()
 
 
 def test_early_stop_rule():

@@ -9,14 +9,14 @@ Semantics (as the TDT4265 starter code the seed used):
   final evaluation on the train, validation and test sets.
 
 Every validation also writes a resumable checkpoint (weights, optimizer state, history,
-random generator states, position in the epoch). ``Trainer(..., resume=True)`` continues
-from it and reaches exactly the result of an uninterrupted run.
+random generator states, position in the epoch) as ``checkpoint.npz``: arrays plus JSON,
+no pickle, so opening someone else's run folder cannot run code. ``Trainer(...,
+resume=True)`` continues from it and reaches exactly the result of an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import math
-import pickle
 import time
 from pathlib import Path
 
@@ -26,6 +26,14 @@ from .. import nn
 from .._files import atomic_write_bytes, atomic_write_json
 from .._module_state import kept_as_found
 from ..io import save_npz
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    LEGACY_CHECKPOINT_NAME,
+    CheckpointError,
+    legacy_checkpoint_message,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 __all__ = ["Trainer", "atomic_write_bytes", "atomic_write_json", "evaluate"]
 
@@ -58,8 +66,15 @@ def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
     return total_loss / count, correct / count
 
 
+_TRAINER_FIELDS = ("history", "global_step", "epoch", "batch_in_epoch", "best_val_loss",
+                   "best_state")
+
+
 def _generators(model):
-    """The numpy Generators the model draws from (Dropout masks), by module name."""
+    """The numpy Generators the model draws from (Dropout masks), by module name.
+
+    Layers built without ``rng=`` share the library's default generator: it is listed
+    under each of their names (saved and restored with the same state)."""
     return {name: m.__dict__["rng"] for name, m in model.named_modules()
             if isinstance(m.__dict__.get("rng"), np.random.Generator)}
 
@@ -78,9 +93,13 @@ class Trainer:
     epochs : int
     early_stop_count : int
     out_dir : path, optional
-        Where ``best.npz`` (best weights) and ``checkpoint.pkl`` (resumable state) go.
+        Where ``best.npz`` (best weights) and ``checkpoint.npz`` (resumable state, see
+        :mod:`minitorch_cv.train.checkpoint`) go.
     resume : bool
-        Continue from ``out_dir/checkpoint.pkl`` when it exists.
+        Continue from ``out_dir/checkpoint.npz`` when it exists. A checkpoint that is
+        unsafe (a pickle, such as an older version's ``checkpoint.pkl``), damaged, or
+        does not fit this model and optimizer raises
+        :class:`~minitorch_cv.train.CheckpointError`, and changes nothing.
     validations_per_epoch : int
         2 = every half epoch, as in the seed.
     progress : bool
@@ -124,14 +143,29 @@ class Trainer:
 
     @property
     def checkpoint_path(self):
-        return self.out_dir / "checkpoint.pkl" if self.out_dir else None
+        return self.out_dir / CHECKPOINT_NAME if self.out_dir else None
 
     def _save_checkpoint(self):
+        """Write everything a resume needs (see :mod:`.checkpoint`), atomically."""
         if self.out_dir is None:
             return
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+        arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if self.best_state is not None:
+            arrays.update({f"best.{k}": v for k, v in self.best_state.items()})
+        optimizer = self.optimizer.state_dict()
+        per_parameter = []
+        for i, state in enumerate(optimizer["state"]):
+            entry = {"arrays": {}, "values": {}}
+            for k, v in state.items():
+                if isinstance(v, np.ndarray):
+                    arrays[f"optimizer.{i}.{k}"] = v
+                    entry["arrays"][k] = f"optimizer.{i}.{k}"
+                else:
+                    entry["values"][k] = v
+            per_parameter.append(entry)
+        meta = {
+            "optimizer": {"type": type(self.optimizer).__name__,
+                          "hyper": optimizer["hyper"], "state": per_parameter},
             "history": self.history,
             "global_step": self.global_step, "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -139,28 +173,85 @@ class Trainer:
             "generators": {k: g.bit_generator.state
                            for k, g in _generators(self.model).items()},
             "best_val_loss": self.best_val_loss,
-            "best_state": self.best_state,
+            "has_best_state": self.best_state is not None,
         }
-        atomic_write_bytes(self.checkpoint_path, pickle.dumps(state, protocol=4))
+        save_checkpoint(self.checkpoint_path, arrays, meta)
 
     def _resume(self):
-        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+        path = self.checkpoint_path
+        if path is None or not path.exists():
+            legacy = self.out_dir / LEGACY_CHECKPOINT_NAME if self.out_dir else None
+            if legacy is not None and legacy.exists():
+                raise CheckpointError(legacy_checkpoint_message(legacy))
             self.log(f"resume: no checkpoint in {self.out_dir}, starting from scratch")
             return
-        with open(self.checkpoint_path, "rb") as f:
-            state = pickle.load(f)  # our own file, written by _save_checkpoint
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.history = state["history"]
-        self.global_step, self.epoch = state["global_step"], state["epoch"]
-        self.batch_in_epoch = state["batch_in_epoch"]
-        self.train_loader.set_state(state["loader"])
-        generators = _generators(self.model)
-        for name, st in state["generators"].items():
-            generators[name].bit_generator.state = st
-        self.best_val_loss, self.best_state = state["best_val_loss"], state["best_state"]
-        self.log(f"resumed from {self.checkpoint_path}: step {self.global_step}, "
+        arrays, meta = load_checkpoint(path)
+        saved = self._resumable_state()
+        try:
+            self._load_checkpoint(arrays, meta)
+        except BaseException as err:
+            self._restore_resumable_state(saved)     # a refused checkpoint changes nothing
+            if isinstance(err, (KeyError, TypeError, ValueError, IndexError, AttributeError)) \
+                    and not isinstance(err, CheckpointError):
+                raise CheckpointError(f"{path} does not fit this run ({type(err).__name__}: "
+                                      f"{err})") from None
+            raise
+        self.log(f"resumed from {path}: step {self.global_step}, "
                  f"epoch {self.epoch}, batch {self.batch_in_epoch}")
+
+    def _resumable_state(self):
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "loader": self.train_loader.get_state(),
+                "generators": [(g, g.bit_generator.state)
+                               for g in _generators(self.model).values()],
+                "trainer": {k: getattr(self, k) for k in _TRAINER_FIELDS}}
+
+    def _restore_resumable_state(self, saved):
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.train_loader.set_state(saved["loader"])
+        for g, state in saved["generators"]:
+            g.bit_generator.state = state
+        for k, v in saved["trainer"].items():
+            setattr(self, k, v)
+
+    def _load_checkpoint(self, arrays, meta):
+        """Apply a checkpoint's contents (raises KeyError, TypeError or ValueError when
+        they do not fit; the caller then puts everything back)."""
+        def part(prefix):
+            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        opt = meta["optimizer"]
+        if opt["type"] != type(self.optimizer).__name__:
+            raise CheckpointError(f"{self.checkpoint_path}: written with {opt['type']}, this "
+                                  f"run uses {type(self.optimizer).__name__}")
+        model_state = part("model.")
+        best_state = part("best.") if meta["has_best_state"] else None
+        if best_state is not None and (
+                list(best_state) != list(model_state)
+                or any(best_state[k].shape != v.shape for k, v in model_state.items())):
+            raise ValueError("the best weights do not match the model's keys and shapes")
+        optimizer_state = [{**entry["values"],
+                            **{k: arrays[key] for k, key in entry["arrays"].items()}}
+                           for entry in opt["state"]]
+        history = meta["history"]
+        if not (isinstance(history, dict) and {"train", "val"} <= set(history)):
+            raise ValueError("the history is not a dict with 'train' and 'val'")
+        counters = [meta[k] for k in ("global_step", "epoch", "batch_in_epoch")]
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+                   for c in counters):
+            raise ValueError(f"step, epoch and batch must be non-negative ints, got {counters}")
+        best_val_loss = float(meta["best_val_loss"])
+
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict({"hyper": opt["hyper"], "state": optimizer_state})
+        self.train_loader.set_state(meta["loader"])
+        generators = _generators(self.model)
+        for name, state in meta["generators"].items():
+            generators[name].bit_generator.state = state
+        self.history = history
+        self.global_step, self.epoch, self.batch_in_epoch = counters
+        self.best_val_loss, self.best_state = best_val_loss, best_state
 
     # ----------------------------------------------------------------- the loop
     def should_early_stop(self) -> bool:

@@ -32,6 +32,7 @@ import textwrap
 import numpy as np
 
 from . import nn
+from ._module_state import kept_as_found
 
 __all__ = ["SEED_TASK1A_RESULT", "TASK1A_IMAGE", "TASK1A_KERNEL", "conv_output_size",
            "convolve2d", "cross_correlate2d", "kernel_size_for", "main", "param_count",
@@ -346,9 +347,9 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
     evaluation mode under :func:`~minitorch_cv.nn.no_grad`, and every leaf layer (a
     module without children) records the shape of what it returns. Layers appear in the
     order they run, so nested models such as a ResNet work too; a layer called twice
-    gets two rows (its parameters counted on the first). The model's training mode and
-    its layers' ``forward`` methods are restored afterwards, even if the forward pass
-    fails.
+    gets two rows (its parameters counted on the first). The model's training mode, its
+    layers' ``forward`` methods and what they kept from the last forward pass for
+    ``backward`` are restored afterwards, even if the forward pass fails.
 
     Parameters
     ----------
@@ -366,7 +367,6 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
         if not module._modules and id(module) not in seen:
             seen.add(id(module))
             leaves.append((name or type(module).__name__, module))
-    modes = [(m, m.training) for m in model.modules()]
     dtype = next((p.data.dtype for p in model.parameters()
                   if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
 
@@ -381,20 +381,20 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
 
     missing = object()
     saved = [(m, m.__dict__.get("forward", missing)) for _, m in leaves]
-    try:
-        for name, module in leaves:
-            object.__setattr__(module, "forward", recording(name, module, module.forward))
-        model.eval()
-        with nn.no_grad():
-            out = model(np.zeros(input_shape, dtype=dtype))
-    finally:
-        for module, forward in saved:
-            if forward is missing:
-                module.__dict__.pop("forward", None)
-            else:
-                object.__setattr__(module, "forward", forward)
-        for module, training in modes:
-            object.__setattr__(module, "training", training)
+    # mode, flags and what each layer kept for its backward are put back afterwards
+    with kept_as_found(model, caches=True):
+        try:
+            for name, module in leaves:
+                object.__setattr__(module, "forward", recording(name, module, module.forward))
+            model.eval()
+            with nn.no_grad():
+                out = model(np.zeros(input_shape, dtype=dtype))
+        finally:
+            for module, forward in saved:
+                if forward is missing:
+                    module.__dict__.pop("forward", None)
+                else:
+                    object.__setattr__(module, "forward", forward)
 
     rows = [("input", "", str(tuple(input_shape)), "")]
     counted = set()

@@ -334,6 +334,18 @@ def test_summary_restores_after_a_failing_forward():
     assert [m.training for m in model.modules()] == [False, True, False, False]
 
 
+def test_summary_keeps_what_backward_needs():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, rng=0), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 6 * 6, 2, rng=0))
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    out = model(x)
+    expected = model.backward(np.ones_like(out))
+    model.zero_grad()
+    model(x)
+    summary(model, input_shape=(1, 3, 8, 8))      # runs its own forward under no_grad
+    np.testing.assert_array_equal(model.backward(np.ones_like(out)), expected)
+
+
 def test_summary_of_a_single_layer_and_float64():
     layer = nn.Conv2d(1, 2, 3).to(np.float64)
     text = summary(layer, input_shape=(1, 1, 5, 5))

@@ -1,11 +1,16 @@
 """Plots: training curves (the seed's Figures 1-9), filter and activation grids, overlays.
 
-Everything draws with matplotlib's non-interactive Agg backend and saves PNG files, so it
-works on a machine without a screen. Each function returns the matplotlib Figure.
+Each function returns a matplotlib Figure built with the object-oriented API
+(:class:`matplotlib.figure.Figure`, not ``pyplot``), and :func:`save_figure` writes it as
+PNG through matplotlib's Agg renderer. So it works on a machine without a screen, and it
+leaves the program's matplotlib state alone: the pyplot backend (a notebook's inline one,
+say) is neither chosen nor switched, and no figure is left open in pyplot. A notebook
+displays a returned figure as it displays any other.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,22 +20,28 @@ __all__ = ["activation_grid", "filter_grid", "filters_and_activations", "image_f
            "smoothed_training_loss", "to_image", "upsample"]
 
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    return plt
+def _subplots(nrows=1, ncols=1, figsize=None, squeeze=True):
+    """``pyplot.subplots`` without pyplot: a new Figure and its axes, no global state."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def save_figure(fig, path) -> Path:
-    """Save ``fig`` as PNG (atomically: temp file, then rename) and close it."""
+    """Save ``fig`` as PNG (atomically: temp file, then rename).
+
+    A figure made with ``pyplot`` is closed afterwards (pyplot would keep it open); the
+    figures this module makes belong to no one else and need no closing.
+    """
     from ._files import atomic_write
     path = Path(path)
     try:
         with atomic_write(path) as f:
             fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
     finally:
-        _plt().close(fig)
+        pyplot = sys.modules.get("matplotlib.pyplot")     # never imported here
+        if pyplot is not None:
+            pyplot.close(fig)                             # a no-op for our own figures
     return path
 
 
@@ -59,10 +70,9 @@ def _label(name, split):
 def plot_loss(histories, title="Cross-entropy loss", ylim=None):
     """Training loss (mean over steps, shaded +/- one standard deviation) and validation
     loss against training steps. ``histories``: one history dict or {label: history}."""
-    plt = _plt()
     if "train" in histories:
         histories = {"": histories}
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     for i, (name, h) in enumerate(histories.items()):
         color = f"C{i}"
         s, m, sd = smoothed_training_loss(h)
@@ -82,10 +92,9 @@ def plot_loss(histories, title="Cross-entropy loss", ylim=None):
 
 def plot_accuracy(histories, title="Validation accuracy"):
     """Validation accuracy against training steps (one or several histories)."""
-    plt = _plt()
     if "train" in histories:
         histories = {"": histories}
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     for i, (name, h) in enumerate(histories.items()):
         ax.plot(h["val"]["step"], h["val"]["accuracy"], color=f"C{i}", marker="o",
                 markersize=3, label=_label(name, "validation accuracy"))
@@ -145,9 +154,8 @@ def upsample(heatmap, size):
 
 def image_figure(image, title=None, size=4.5):
     """One image (anything :func:`to_image` accepts) on its own figure."""
-    plt = _plt()
     img = to_image(image)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = _subplots(figsize=(size, size))
     ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
     ax.axis("off")
     if title:
@@ -178,13 +186,12 @@ def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
     -------
     matplotlib.figure.Figure
     """
-    plt = _plt()
     w = np.asarray(weights)
     if w.ndim != 4:
         raise ValueError(f"filter_grid expects weights of shape (F, C, K_h, K_w), got {w.shape}")
     scaled = minmax_scale(w, axis=(1, 2, 3))
     nrows, ncols = _grid(len(w), ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+    fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -217,14 +224,13 @@ def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size
     -------
     matplotlib.figure.Figure
     """
-    plt = _plt()
     m = np.asarray(maps)
     if m.ndim == 4 and m.shape[0] == 1:
         m = m[0]
     if m.ndim != 3:
         raise ValueError(f"activation_grid expects maps of shape (K, H, W), got {m.shape}")
     nrows, ncols = _grid(len(m), ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+    fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -256,7 +262,6 @@ def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
     -------
     matplotlib.figure.Figure
     """
-    plt = _plt()
     img = to_image(image)
     heat = np.asarray(heatmap, dtype=np.float64)
     if heat.ndim != 2:
@@ -265,7 +270,7 @@ def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
         heat = upsample(heat, img.shape[:2])
     heat = minmax_scale(heat)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        fig, ax = _subplots(figsize=(4.5, 4.5))
     else:
         fig = ax.figure
     ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
@@ -293,7 +298,6 @@ def filters_and_activations(weights, activations, indices=None, title=None,
     -------
     matplotlib.figure.Figure
     """
-    plt = _plt()
     w = np.asarray(weights)
     a = np.asarray(activations)
     if a.ndim == 4 and a.shape[0] == 1:
@@ -303,7 +307,7 @@ def filters_and_activations(weights, activations, indices=None, title=None,
                          f"{w.shape} and {a.shape}")
     indices = list(range(len(w))) if indices is None else [int(i) for i in indices]
     scaled = minmax_scale(w, axis=(1, 2, 3))
-    fig, axes = plt.subplots(2, len(indices), figsize=(size * len(indices), 2 * size + 0.4),
+    fig, axes = _subplots(2, len(indices), figsize=(size * len(indices), 2 * size + 0.4),
                              squeeze=False)
     for col, i in enumerate(indices):
         top, bottom = axes[0, col], axes[1, col]

@@ -105,3 +105,30 @@ def test_filters_and_activations_two_rows(tmp_path):
     assert _is_png(viz.save_figure(fig, tmp_path / "fig11.png"))
     # the existing helpers are still there
     assert callable(viz.plot_loss) and callable(viz.plot_accuracy)
+
+
+def test_viz_leaves_matplotlib_state_alone(tmp_path):
+    """No backend switch (a notebook's inline backend stays) and no figure left open in
+    pyplot, whichever function draws."""
+    import subprocess
+    import sys
+    code = """
+import matplotlib
+matplotlib.use("svg")
+import numpy as np
+from minitorch_cv import viz
+history = {"train": {"step": [1, 2], "loss": [2.0, 1.0], "accuracy": [0.1, 0.2]},
+           "val": {"step": [2], "loss": [1.5], "accuracy": [0.3]}, "steps_per_epoch": 2}
+figs = [viz.plot_loss(history), viz.plot_accuracy(history),
+        viz.filter_grid(np.zeros((2, 3, 3, 3))), viz.activation_grid(np.zeros((2, 4, 4))),
+        viz.overlay(np.zeros((8, 8, 3)), np.ones((2, 2))), viz.image_figure(np.zeros((4, 4))),
+        viz.filters_and_activations(np.zeros((2, 3, 3, 3)), np.zeros((2, 4, 4)))]
+viz.save_figure(figs[0], sys.argv[1])
+import matplotlib.pyplot as plt
+print(matplotlib.get_backend(), len(plt.get_fignums()))
+"""
+    out = subprocess.run([sys.executable, "-c", "import sys\n" + code,
+                          str(tmp_path / "loss.png")],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["svg", "0"]
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -282,3 +282,24 @@ def test_example_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
     assert resumed["train"] == full["train"] and resumed["val"] == full["val"]
     for split in ("val", "test"):
         assert read("part", "metrics.json")[split] == read("full", "metrics.json")[split]
+
+
+def test_a_checkpoint_refused_half_way_puts_everything_back(tmp_path):
+    """The generators come last: a checkpoint whose generator names do not fit is refused
+    after the model, optimizer and loader were loaded, and all of them are put back."""
+    make_trainer(tmp_path, epochs=1).fit()
+    arrays, meta = load_checkpoint(tmp_path / "checkpoint.npz")
+    meta["generators"] = {"no.such.layer": next(iter(meta["generators"].values()))}
+    save_checkpoint(tmp_path / "checkpoint.npz", arrays, meta)
+
+    model = tiny_model(seed=3)
+    train, val = loaders()
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model_before, loader_before = model.state_dict(), train.get_state()
+    with pytest.raises(CheckpointError, match="does not fit.*no.such.layer"):
+        Trainer(model, opt, train, val, out_dir=tmp_path, resume=True, progress=False,
+                log=lambda *a: None)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, model_before[k])
+    assert train.get_state() == loader_before
+    assert all(not s for s in opt.state)

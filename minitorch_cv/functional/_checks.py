@@ -135,6 +135,9 @@ def check_window(x_hw, kernel, stride, padding, layer: str):
             raise ValueError(f"{layer}: stride must be >= 1, got {s}")
         if p < 0:
             raise ValueError(f"{layer}: padding must be >= 0, got {p}")
+        if size < 1:
+            raise ValueError(f"{layer}: expected an input of at least 1x1 pixels, got "
+                             f"{axis}={size}")
         if size + 2 * p < k:
             raise ValueError(f"{layer}: input {axis}={size} with padding {p} is smaller than "
                              f"the kernel ({k}); expected {axis} + 2*padding >= kernel_size")

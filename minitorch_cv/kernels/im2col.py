@@ -144,6 +144,16 @@ def col2im_reference(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0)):
 
 
 # ----------------------------------------------------------------------------- padded batch
+def check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w):
+    """The checks that keep the padded kernels inside their arrays, once per call (never in
+    the loops): a window of at least 1x1 that fits the padded image, strides of at least 1.
+    The caller then checks that ``cols`` has the shape these give."""
+    if kh < 1 or kw < 1 or stride_h < 1 or stride_w < 1:
+        raise ValueError("im2col/col2im: kernel sizes and strides must be >= 1")
+    if height_p < kh or width_p < kw:
+        raise ValueError("im2col/col2im: the window is larger than the padded image")
+
+
 def im2col_padded_loops(x_pad, cols, kh, kw, stride_h, stride_w):
     """im2col of a batch that is already padded: fill ``cols`` (C*kh*kw, N*H_out*W_out)
     from ``x_pad`` (N, C, H_p, W_p).
@@ -154,8 +164,11 @@ def im2col_padded_loops(x_pad, cols, kh, kw, stride_h, stride_w):
     compiler turns the innermost loop into vector instructions. This is what Conv2d runs.
     """
     n_images, channels, height_p, width_p = x_pad.shape
+    check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w)
     out_h = (height_p - kh) // stride_h + 1
     out_w = (width_p - kw) // stride_w + 1
+    if cols.shape[0] != channels * kh * kw or cols.shape[1] != n_images * out_h * out_w:
+        raise ValueError("im2col: cols must have shape (C*K_h*K_w, N*H_out*W_out)")
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
@@ -184,8 +197,11 @@ def col2im_padded_loops(cols, dx_pad, kh, kw, stride_h, stride_w):
     order as there, so the sums are bit-identical.
     """
     n_images, channels, height_p, width_p = dx_pad.shape
+    check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w)
     out_h = (height_p - kh) // stride_h + 1
     out_w = (width_p - kw) // stride_w + 1
+    if cols.shape[0] != channels * kh * kw or cols.shape[1] != n_images * out_h * out_w:
+        raise ValueError("col2im: cols must have shape (C*K_h*K_w, N*H_out*W_out)")
     for n in range(n_images):
         for c in range(channels):
             for i in range(kh):
@@ -209,6 +225,9 @@ def pad_loops(x, x_pad, pad_h, pad_w):
     """Copy ``x`` (N, C, H, W) into the middle of ``x_pad`` (N, C, H + 2p_h, W + 2p_w),
     whose border must already be zero. Row by row: each row is one contiguous run."""
     n_images, channels, height, width = x.shape
+    if pad_h < 0 or pad_w < 0 or x_pad.shape[0] != n_images or x_pad.shape[1] != channels \
+            or x_pad.shape[2] != height + 2 * pad_h or x_pad.shape[3] != width + 2 * pad_w:
+        raise ValueError("pad: x_pad must have shape (N, C, H + 2*pad_h, W + 2*pad_w)")
     for n in range(n_images):
         for c in range(channels):
             for ih in range(height):
@@ -219,6 +238,7 @@ def pad_loops(x, x_pad, pad_h, pad_w):
     return x_pad
 
 
+check_padded_geometry = compile_kernel(check_padded_geometry)     # called by the kernels
 im2col_padded_compiled = compile_kernel(im2col_padded_loops)
 pad_compiled = compile_kernel(pad_loops)
 col2im_padded_compiled = compile_kernel(col2im_padded_loops)

@@ -255,6 +255,19 @@ def _padded(x, pad_h, pad_w):
                         pad_h, pad_w)
 
 
+def _checked_geometry(x, kernel_size, stride, padding, name):
+    """The checks of the functional layers, for the public entry points here."""
+    from ..functional._checks import check_input, check_kernel_dtype, check_window, pair
+
+    check_input(x, 4, name, expected="(N, C, H, W)")
+    check_kernel_dtype(x, name)
+    kernel = pair(kernel_size, "kernel_size", name, minimum=1)
+    stride = pair(stride, "stride", name, minimum=1)
+    padding = pair(padding, "padding", name, minimum=0)
+    check_window(x.shape[2:], kernel, stride, padding, name)
+    return kernel, stride, padding
+
+
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
     """Windows of ``x`` as columns, computed by the compiled kernel Conv2d runs.
 
@@ -268,8 +281,14 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
     Returns
     -------
     cols : ndarray (C * K_h * K_w, N * H_out * W_out), dtype of ``x``
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``x`` not a float32/float64 (N, C, H, W) array, sizes or strides below 1, negative
+        padding, or a window larger than the padded image.
     """
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    (kh, kw), (sh, sw), (ph, pw) = _checked_geometry(x, kernel_size, stride, padding, "im2col")
     n, c, h, w = x.shape
     shape = (c * kh * kw, n * output_size(h, kh, sh, ph) * output_size(w, kw, sw, pw))
     if out is None or out.shape != shape or out.dtype != x.dtype:
@@ -287,9 +306,24 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
 
 
 def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)):
-    """Adjoint of :func:`im2col`: sum the columns back into an (N, C, H, W) array."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    """Adjoint of :func:`im2col`: sum the columns back into an (N, C, H, W) array.
+
+    ``cols`` must have the shape :func:`im2col` gives for ``x_shape`` (ValueError otherwise).
+    """
+    try:
+        x_shape = tuple(int(v) for v in x_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"col2im: x_shape must be a tuple of 4 ints, got {x_shape!r}") from None
+    if len(x_shape) != 4 or min(x_shape) < 0:
+        raise ValueError(f"col2im: x_shape must be (N, C, H, W), got {x_shape}")
+    like = np.empty((0,) + x_shape[1:], dtype=getattr(cols, "dtype", np.float64))
+    geometry = _checked_geometry(like, kernel_size, stride, padding, "col2im")
+    (kh, kw), (sh, sw), (ph, pw) = geometry
     n, c, h, w = x_shape
+    expected = (c * kh * kw, n * output_size(h, kh, sh, ph) * output_size(w, kw, sw, pw))
+    if not isinstance(cols, np.ndarray) or cols.shape != expected:
+        raise ValueError(f"col2im: expected cols of shape {expected} for x_shape {x_shape}, "
+                         f"got {getattr(cols, 'shape', type(cols).__name__)}")
     dx = np.empty(x_shape, dtype=cols.dtype)
     cols = np.ascontiguousarray(cols)
     per_image = cols.shape[1] // n if n else 0

@@ -1,19 +1,95 @@
-"""Input checks shared by the functional layers: clear errors instead of wrong answers."""
+"""Input checks shared by the layers: clear errors instead of wrong answers or crashes.
+
+* :func:`pair`, :func:`check_int` -- constructor and functional arguments (sizes, strides,
+  paddings, channel counts): integers (never bools or floats) within their range.
+* :func:`check_input` -- a forward input: an array of the right rank, channels and kind.
+* :func:`check_same_dtype` -- a forward input against the layer's parameters (PyTorch's
+  rule: no silent mixing of float32 and float64).
+* :func:`check_grad` -- a backward pass's ``dout`` against what forward returned.
+* :func:`check_kernel_dtype` -- the float types the compiled kernels are built for.
+"""
+
+import math
+import numbers
 
 import numpy as np
 
-__all__ = ["pair", "check_input", "check_window"]
+__all__ = ["pair", "check_int", "check_real", "check_float_dtype", "check_pool_padding",
+           "check_input", "check_window", "check_same_dtype", "check_grad",
+           "check_kernel_dtype", "KERNEL_DTYPES"]
+
+# The dtypes the compiled kernels (im2col, pooling, ReLU, batch norm) are built and tested for.
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def pair(value, name: str):
-    """``3 -> (3, 3)``; ``(3, 2)`` stays; anything else raises a clear error."""
-    if isinstance(value, (int, np.integer)):
-        return int(value), int(value)
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value, name: str, layer: str = "", minimum: int | None = None) -> int:
+    """``value`` as a Python int, or a clear error: TypeError for a non-integer (a float or
+    a bool), ValueError below ``minimum``."""
+    where = f"{layer}: " if layer else ""
+    if not _is_int(value):
+        raise TypeError(f"{where}{name} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value, name: str, layer: str = "", low=None, high=None,
+               low_open=False, high_open=False) -> float:
+    """``value`` as a float within [low, high] (``*_open``: the bound excluded), or a clear
+    error: TypeError for a non-number (a bool, a string), ValueError out of range or NaN."""
+    where = f"{layer}: " if layer else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}{name} must be a real number, got {value!r}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if math.isnan(value) or too_low or too_high:
+        interval = (("(" if low_open else "[") + ("-inf" if low is None else f"{low}") + ", "
+                    + ("inf" if high is None else f"{high}") + (")" if high_open else "]"))
+        raise ValueError(f"{where}{name} must be in {interval}, got {value}")
+    return value
+
+
+def pair(value, name: str, layer: str = "", minimum: int | None = None):
+    """``3 -> (3, 3)``; ``(3, 2)`` stays; anything else (floats, bools, a wrong length, a
+    value below ``minimum``) raises a clear TypeError or ValueError."""
+    if _is_int(value):
+        values = (value, value)
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            values = ()
+        if len(values) != 2 or not all(_is_int(v) for v in values):
+            where = f"{layer}: " if layer else ""
+            raise TypeError(f"{where}{name} must be an int or a pair of ints, got {value!r}")
+    return tuple(check_int(v, name, layer, minimum) for v in values)
+
+
+def check_float_dtype(dtype, layer: str = "", default="float32"):
+    """``dtype`` (``default`` when None) as a floating ``np.dtype``, or a clear TypeError."""
+    where = f"{layer}: " if layer else ""
     try:
-        a, b = value
-        return int(a), int(b)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
+        result = np.dtype(default if dtype is None else dtype)
+    except TypeError:
+        raise TypeError(f"{where}dtype must be a floating dtype, got {dtype!r}") from None
+    if not np.issubdtype(result, np.floating):
+        raise TypeError(f"{where}dtype must be a floating dtype, got {result}")
+    return result
+
+
+def check_pool_padding(padding, kernel, layer: str):
+    """Pooling pads by at most half the window (PyTorch's rule), so that every window
+    overlaps the image: raise a ValueError otherwise."""
+    for k, p in zip(kernel, padding):
+        if p > k // 2:
+            raise ValueError(f"{layer}: padding ({p}) should be at most half the kernel "
+                             f"size ({k})")
 
 
 def check_input(x, ndim: int, layer: str, channels=None, channel_axis: int = 1,
@@ -32,13 +108,64 @@ def check_input(x, ndim: int, layer: str, channels=None, channel_axis: int = 1,
                         "(convert images with ToFloat/Normalize first)")
 
 
+def check_kernel_dtype(x, layer: str):
+    """Raise a TypeError unless ``x`` is float32 or float64 (what the compiled kernels take)."""
+    if x.dtype not in KERNEL_DTYPES:
+        raise TypeError(f"{layer}: expected a float32 or float64 input, got dtype {x.dtype} "
+                        f"(convert it: x.astype(np.float32))")
+
+
+def check_same_dtype(x, param_dtype, layer: str):
+    """Raise a TypeError when the input's dtype differs from the parameters' (as PyTorch does);
+    the message says both ways to fix it."""
+    param_dtype = np.dtype(param_dtype)
+    if x.dtype != param_dtype:
+        raise TypeError(
+            f"{layer}: the input is {x.dtype} but the layer's parameters are {param_dtype}; "
+            f"convert the input (x.astype(np.{param_dtype})) or the model "
+            f"(model.to(np.{x.dtype}))")
+
+
 def check_window(x_hw, kernel, stride, padding, layer: str):
     """Raise if the window does not fit the padded input (no output position)."""
     for axis, size, k, s, p in zip("HW", x_hw, kernel, stride, padding):
+        if k < 1:
+            raise ValueError(f"{layer}: kernel_size must be >= 1, got {k}")
         if s < 1:
             raise ValueError(f"{layer}: stride must be >= 1, got {s}")
         if p < 0:
             raise ValueError(f"{layer}: padding must be >= 0, got {p}")
+        if size < 1:
+            raise ValueError(f"{layer}: expected an input of at least 1x1 pixels, got "
+                             f"{axis}={size}")
         if size + 2 * p < k:
             raise ValueError(f"{layer}: input {axis}={size} with padding {p} is smaller than "
                              f"the kernel ({k}); expected {axis} + 2*padding >= kernel_size")
+
+
+def check_grad(dout, shape, dtype, layer: str):
+    """Check a backward pass's upstream gradient against what forward returned.
+
+    ``dout`` must be a NumPy array (TypeError otherwise) of exactly ``shape`` (ValueError
+    naming ``layer``, the expected and the given shape) and of a floating dtype (TypeError
+    for integers, booleans, complex). A float ``dout`` of another precision is converted to
+    ``dtype``, the dtype forward returned -- as PyTorch's autograd converts the gradient
+    to its output's dtype -- so gradients always have their parameters' dtype.
+
+    Returns
+    -------
+    dout : ndarray of ``dtype`` (``dout`` itself when it already is, or ``dtype`` is None:
+        no dtype check, for layers such as Flatten that pass any array through)
+    """
+    if not isinstance(dout, np.ndarray):
+        raise TypeError(f"{layer}: expected dout as a NumPy array of shape {tuple(shape)} "
+                        f"(the shape forward returned), got {type(dout).__name__}")
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{layer}: expected dout of shape {tuple(shape)} (the shape forward "
+                         f"returned), got {dout.shape}")
+    if dtype is None:                               # forward passed any dtype through
+        return dout
+    if not np.issubdtype(dout.dtype, np.floating):
+        raise TypeError(f"{layer}: expected a floating-point dout ({np.dtype(dtype)}, the "
+                        f"dtype forward returned), got dtype {dout.dtype}")
+    return dout if dout.dtype == dtype else dout.astype(dtype)

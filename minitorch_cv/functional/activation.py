@@ -3,18 +3,26 @@
 =========  ====================================  ===================================
 name       forward                               backward (dx =)
 =========  ====================================  ===================================
-ReLU       max(x, 0)                             dout * [x > 0]
+ReLU       max(x, 0)                             dout * [not x <= 0]
 LeakyReLU  x if x > 0 else a * x                 dout * (1 if x > 0 else a)
 Tanh       tanh(x)                               dout * (1 - out^2)
 Sigmoid    1 / (1 + exp(-x))                     dout * out * (1 - out)
 Softmax    exp(x_i) / sum_j exp(x_j)             out * (dout - sum_j dout_j * out_j)
 =========  ====================================  ===================================
+
+At NaN the derivatives are PyTorch's: ReLU passes ``dout`` through (NaN is not ``<= 0``),
+LeakyReLU scales it by ``a`` (NaN is not ``> 0``).
+
+Every ``*_backward`` checks ``dout`` against what its forward returned: an array of the
+same shape (ValueError naming the layer otherwise) and a float dtype (another float
+precision is converted to the forward's dtype, as PyTorch does).
 """
 
 import numpy as np
 
 from ..kernels.activation import relu_backward_compiled
 from ..kernels.parallel import parallel_over_batch
+from ._checks import check_grad, check_input
 
 __all__ = ["relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
            "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
@@ -28,6 +36,7 @@ def relu_forward(x, inplace=False):
 
     ``inplace=True`` writes the result into ``x`` (a writeable array) and returns it.
     """
+    check_input(x, np.ndim(x), "relu")
     zero = x.dtype.type(0)
     if x.ndim == 0:
         return (np.maximum(x, zero),) * 2
@@ -36,44 +45,52 @@ def relu_forward(x, inplace=False):
     return out, out
 
 
-def relu_backward(dout, out):
-    """``dx = dout where out > 0, else 0`` (one pass, :mod:`~minitorch_cv.kernels.activation`)."""
-    dout = np.ascontiguousarray(dout)
-    out = np.ascontiguousarray(out, dtype=dout.dtype)
-    if dout.ndim == 0:                             # a scalar: nothing to share out
-        return np.where(out > 0, dout, dout.dtype.type(0))
+def relu_backward(dout, out, *, layer="relu_backward"):
+    """``dx = 0 where out <= 0, else dout`` (one pass, :mod:`~minitorch_cv.kernels.activation`);
+    at NaN ``dout`` passes, as in PyTorch."""
+    dout = np.ascontiguousarray(check_grad(dout, out.shape, out.dtype, layer))
+    out = np.ascontiguousarray(out)
+    if dout.ndim == 0 or out.dtype not in (np.float32, np.float64):   # NumPy: any float
+        return np.where(out <= 0, dout.dtype.type(0), dout)
     dx = np.empty_like(dout)
     parallel_over_batch(relu_backward_compiled, (dout, out, dx))
     return dx
 
 
 def leaky_relu_forward(x, negative_slope=0.01):
+    check_input(x, np.ndim(x), "leaky_relu")
     positive = x > 0
-    return np.where(positive, x, x * x.dtype.type(negative_slope)), (positive, negative_slope)
+    out = np.where(positive, x, x * x.dtype.type(negative_slope))
+    return out, (positive, negative_slope, out.dtype)
 
 
-def leaky_relu_backward(dout, cache):
-    positive, negative_slope = cache
+def leaky_relu_backward(dout, cache, *, layer="leaky_relu_backward"):
+    positive, negative_slope, dtype = cache
+    dout = check_grad(dout, positive.shape, dtype, layer)
     return np.where(positive, dout, dout * dout.dtype.type(negative_slope))
 
 
 def tanh_forward(x):
+    check_input(x, np.ndim(x), "tanh")
     out = np.tanh(x)
     return out, out
 
 
-def tanh_backward(dout, out):
+def tanh_backward(dout, out, *, layer="tanh_backward"):
+    dout = check_grad(dout, out.shape, out.dtype, layer)
     return dout * (1 - out * out)
 
 
 def sigmoid_forward(x):
+    check_input(x, np.ndim(x), "sigmoid")
     # exp(-|x|) never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0
     e = np.exp(-np.abs(x))
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
     return out, out
 
 
-def sigmoid_backward(dout, out):
+def sigmoid_backward(dout, out, *, layer="sigmoid_backward"):
+    dout = check_grad(dout, out.shape, out.dtype, layer)
     return dout * out * (1 - out)
 
 
@@ -84,10 +101,12 @@ def log_softmax(x, axis=-1):
 
 
 def softmax_forward(x, axis=-1):
+    check_input(x, np.ndim(x), "softmax")
     out = np.exp(log_softmax(x, axis))
     return out, (out, axis)
 
 
-def softmax_backward(dout, cache):
+def softmax_backward(dout, cache, *, layer="softmax_backward"):
     out, axis = cache
+    dout = check_grad(dout, out.shape, out.dtype, layer)
     return out * (dout - np.sum(dout * out, axis=axis, keepdims=True))

@@ -46,7 +46,7 @@ from ..kernels.im2col import (
     pad_compiled,
 )
 from ..kernels.parallel import parallel_over
-from ._checks import check_window, pair
+from ._checks import check_grad, check_kernel_dtype, check_window, pair
 
 __all__ = ["conv2d_forward", "conv2d_backward", "MIN_COLUMNS"]
 
@@ -66,6 +66,23 @@ def _zeros_padded(x, padding):
     return np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
 
 
+def _check_arrays(x, w, b):
+    """x (N, C, H, W) and w (F, C, K_h, K_w) float32 or float64 arrays of one dtype, b (F,)."""
+    for name, a, ndim in (("x", x, 4), ("w", w, 4)) + ((("b", b, 1),) if b is not None else ()):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"conv2d: expected {name} as a NumPy array, got {type(a).__name__}")
+        if a.ndim != ndim:
+            raise ValueError(f"conv2d: expected {name} of rank {ndim}, got shape {a.shape}")
+        check_kernel_dtype(a, f"conv2d ({name})")
+    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
+        raise TypeError(f"conv2d: x, w and b must have one dtype, got x {x.dtype}, "
+                        f"w {w.dtype}, b {None if b is None else b.dtype}")
+    if b is not None and b.shape != (w.shape[0],):
+        raise ValueError(f"conv2d: expected b of shape ({w.shape[0]},), got {b.shape}")
+    if w.shape[2] < 1 or w.shape[3] < 1:
+        raise ValueError(f"conv2d: the kernel must be at least 1x1, got w {w.shape}")
+
+
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
     """Convolve a batch with a filter bank.
 
@@ -82,8 +99,17 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
         ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise)
     cache : tuple
         What :func:`conv2d_backward` needs: the padded input, the weights, the shapes.
+
+    Raises
+    ------
+    TypeError
+        Non-arrays, dtypes other than float32/float64, or x, w and b of different dtypes.
+    ValueError
+        Wrong ranks, channel counts that disagree, or a window larger than the padded input.
     """
-    stride, padding = pair(stride, "stride"), pair(padding, "padding")
+    _check_arrays(x, w, b)
+    stride = pair(stride, "stride", "conv2d", minimum=1)
+    padding = pair(padding, "padding", "conv2d", minimum=0)
     n, c, h, wd = x.shape
     f, c_w, kh, kw = w.shape
     if c != c_w:
@@ -122,7 +148,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     return out.reshape(n, f, out_h, out_w), cache
 
 
-def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
+def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_backward"):
     """Gradients of :func:`conv2d_forward`.
 
     Parameters
@@ -131,14 +157,25 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     cache : from :func:`conv2d_forward`
     need_dx, need_dw : bool
         Skip the input (or weight and bias) gradient when nobody needs it.
+    layer : str
+        The name error messages give (``Conv2d.backward`` when the layer calls it).
 
     Returns
     -------
     dx : ndarray (N, C_in, H, W) or None
     dw : ndarray (C_out, C_in, K_h, K_w) or None
     db : ndarray (C_out,) or None (also None when the layer has no bias)
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``dout`` is not a float array of the shape forward returned (see
+        :func:`~minitorch_cv.functional._checks.check_grad`; another float dtype is converted).
     """
     x_pad, w, x_shape, stride, padding, has_bias = cache
+    out_shape = (x_shape[0], w.shape[0]) + tuple(
+        output_size(s, k, st, p) for s, k, st, p in zip(x_shape[2:], w.shape[2:], stride, padding))
+    dout = check_grad(dout, out_shape, x_pad.dtype, layer)
     n, f = dout.shape[:2]
     kh, kw = w.shape[2:]
     dtype = x_pad.dtype

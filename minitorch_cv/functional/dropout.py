@@ -8,6 +8,8 @@ In evaluation mode both are the identity.
 
 import numpy as np
 
+from ._checks import check_grad, check_input, check_real
+
 __all__ = ["dropout_forward", "dropout_backward"]
 
 
@@ -25,8 +27,12 @@ def dropout_forward(x, p, rng, channelwise=False):
     Returns
     -------
     out : ndarray, shape of ``x``
-    cache : the mask (dtype of ``x``), which is all backward needs
+    cache : (mask, shape of ``x``): the mask (dtype of ``x``) is all backward needs
     """
+    check_input(x, np.ndim(x), "dropout")
+    p = check_real(p, "p", "dropout", 0.0, 1.0)
+    if channelwise and x.ndim < 2:
+        raise ValueError(f"dropout2d: expected input (N, C, ...), got shape {x.shape}")
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape
     if p >= 1.0:
         mask = np.zeros(mask_shape, dtype=x.dtype)
@@ -34,9 +40,10 @@ def dropout_forward(x, p, rng, channelwise=False):
         u = rng.random(mask_shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
         mask = (u >= p).astype(x.dtype)
         mask *= x.dtype.type(1.0 / (1.0 - p))
-    return x * mask, mask
+    return x * mask, (mask, x.shape)
 
 
-def dropout_backward(dout, mask):
-    """dx = dout * mask."""
-    return dout * mask
+def dropout_backward(dout, cache, *, layer="dropout_backward"):
+    """dx = dout * mask; ``dout`` must have the shape forward returned."""
+    mask, x_shape = cache
+    return check_grad(dout, x_shape, mask.dtype, layer) * mask

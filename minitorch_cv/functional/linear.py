@@ -14,6 +14,7 @@ own threads instead, one block of rows of the result per thread.
 import numpy as np
 
 from ..kernels.parallel import parallel_over, single_threaded_blas
+from ._checks import check_grad, check_input
 
 __all__ = ["linear_forward", "linear_backward", "MIN_PARALLEL_MULTIPLY_ADDS"]
 
@@ -33,17 +34,34 @@ def _product(a, b):
     return out
 
 
+def _check_arrays(x, w, b):
+    """x (N, in), w (out, in) and b (out,): float arrays of one dtype."""
+    check_input(x, 2, "linear", expected="(N, in_features)")
+    check_input(w, 2, "linear (w)", x.shape[1], expected="(out_features, in_features)")
+    if b is not None:
+        check_input(b, 1, "linear (b)", w.shape[0], channel_axis=0, expected="(out_features,)")
+    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
+        raise TypeError(f"linear: x, w and b must have one dtype, got x {x.dtype}, "
+                        f"w {w.dtype}, b {None if b is None else b.dtype}")
+
+
 def linear_forward(x, w, b=None):
-    """Returns ``(out, cache)``; the cache keeps ``x`` (for dW) and ``W`` (for dx)."""
+    """Returns ``(out, cache)``; the cache keeps ``x`` (for dW) and ``W`` (for dx).
+
+    Raises a TypeError or ValueError for shapes that do not fit together or mixed dtypes.
+    """
+    _check_arrays(x, w, b)
     out = _product(x, w.T)
     if b is not None:
         out += b
     return out, (x, w, b is not None)
 
 
-def linear_backward(dout, cache, need_dx=True, need_dw=True):
-    """Returns ``(dx, dw, db)``; an unneeded gradient is None."""
+def linear_backward(dout, cache, need_dx=True, need_dw=True, *, layer="linear_backward"):
+    """Returns ``(dx, dw, db)``; an unneeded gradient is None. ``dout`` must have the shape
+    forward returned, (N, out_features) (ValueError naming ``layer`` otherwise)."""
     x, w, has_bias = cache
+    dout = check_grad(dout, (x.shape[0], w.shape[0]), x.dtype, layer)
     dx = _product(dout, w) if need_dx else None
     dw = _product(dout.T, x) if need_dw else None
     db = dout.sum(axis=0) if (need_dw and has_bias) else None

@@ -6,8 +6,11 @@ For logits z (N, K) and integer labels y (N,)::
     dz   = (softmax(z) - onehot(y)) / N
 """
 
+import numbers
+
 import numpy as np
 
+from ._checks import check_grad
 from .activation import log_softmax
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward"]
@@ -47,10 +50,21 @@ def cross_entropy_forward(logits, labels, reduction="mean"):
     return loss, (logp, labels, reduction)
 
 
-def cross_entropy_backward(cache, dloss=1.0):
-    """dlogits = (softmax - onehot) * dloss (/ N for the mean)."""
+def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
+    """dlogits = (softmax - onehot) * dloss (/ N for the mean).
+
+    ``dloss`` is dL/d(loss): a real number for mean or sum reduction, an (N,) float array
+    for ``reduction="none"`` (TypeError or ValueError naming ``layer`` otherwise).
+    """
     logp, labels, reduction = cache
     n = labels.shape[0]
+    if reduction == "none":
+        dloss = check_grad(dloss, (n,), logp.dtype, layer)
+    elif isinstance(dloss, np.ndarray) and dloss.shape == ():
+        dloss = check_grad(dloss, (), logp.dtype, layer)[()]
+    elif isinstance(dloss, (bool, np.bool_)) or not isinstance(dloss, numbers.Real):
+        raise TypeError(f"{layer}: expected dloss as a real number (the loss is a scalar), "
+                        f"got {getattr(dloss, 'shape', type(dloss).__name__)}")
     dz = np.exp(logp)
     dz[np.arange(n), labels] -= 1
     if reduction == "mean":

@@ -30,6 +30,7 @@ from ..kernels.batchnorm import (
     batchnorm_train_forward_compiled,
 )
 from ..kernels.parallel import parallel_over, parallel_over_batch
+from ._checks import check_grad, check_input
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
 
@@ -79,6 +80,25 @@ def _shape_for_channels(x):
     return axes, shape
 
 
+def _check_arrays(x, gamma, beta, running_mean, running_var):
+    """x (N, C, ...) floating; the per-channel vectors (C,), gamma and beta of x's dtype."""
+    check_input(x, np.ndim(x), "batch norm")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"batch norm: expected input (N, C), (N, C, L) or (N, C, H, W), "
+                         f"got shape {x.shape}")
+    c = x.shape[1]
+    for name, v in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if v is None:
+            continue
+        check_input(v, 1, f"batch norm ({name})", c, channel_axis=0, expected=f"({c},)")
+        if name in ("gamma", "beta") and v.dtype != x.dtype:
+            raise TypeError(f"batch norm: the input is {x.dtype} but {name} is {v.dtype}; "
+                            f"convert one of them (x.astype(np.{v.dtype}))")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch norm: give both running_mean and running_var, or neither")
+
+
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
                       momentum=0.1, eps=1e-5):
     """Normalize each channel (axis 1) of ``x``; updates the running statistics in place.
@@ -95,7 +115,14 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     -------
     out : ndarray, same shape as ``x``
     cache : tuple (x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)
+
+    Raises
+    ------
+    TypeError, ValueError
+        A non-float input, per-channel vectors of another length, or gamma/beta of
+        another dtype than ``x``; one value per channel in training mode.
     """
+    _check_arrays(x, gamma, beta, running_mean, running_var)
     use_batch_stats = training or running_mean is None
     if use_batch_stats:
         m = x.size // x.shape[1]
@@ -131,9 +158,15 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     return out.reshape(x.shape), (None, inv_std, gamma, False, (x, running_mean.copy()))
 
 
-def batchnorm_backward(dout, cache):
-    """Gradients of :func:`batchnorm_forward`: returns ``(dx, dgamma, dbeta)``."""
+def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
+    """Gradients of :func:`batchnorm_forward`: returns ``(dx, dgamma, dbeta)``.
+
+    ``dout`` must have the shape forward returned (ValueError naming ``layer`` otherwise);
+    another float dtype is converted to the forward's.
+    """
     x_hat, inv_std, gamma, batch_stats, eval_input = cache
+    like = x_hat if batch_stats else eval_input[0]      # what forward returned: its shape
+    dout = check_grad(dout, like.shape, like.dtype, layer)
     if not batch_stats:                            # evaluation mode: dx = dout * scale
         x, mean = eval_input
         axes, shape = _shape_for_channels(dout)

@@ -18,7 +18,14 @@ from ..kernels.pooling import (
     maxpool2d_forward_compiled,
     maxpool2d_values_compiled,
 )
-from ._checks import check_window, pair
+from ._checks import (
+    check_grad,
+    check_input,
+    check_kernel_dtype,
+    check_pool_padding,
+    check_window,
+    pair,
+)
 
 # A pooling forward visits every input number once per window holding it, about four
 # times the work per number of a memory-bound pass: worth two threads from 256 K numbers
@@ -30,13 +37,12 @@ __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
 
 
 def _geometry(x, kernel_size, stride, padding, layer):
-    kernel = pair(kernel_size, "kernel_size")
-    stride = kernel if stride is None else pair(stride, "stride")
-    padding = pair(padding, "padding")
-    for k, p in zip(kernel, padding):
-        if p > k // 2:
-            raise ValueError(f"{layer}: padding ({p}) should be at most half the kernel "
-                             f"size ({k})")
+    check_input(x, 4, layer, expected="(N, C, H, W)")
+    check_kernel_dtype(x, layer)
+    kernel = pair(kernel_size, "kernel_size", layer, minimum=1)
+    stride = kernel if stride is None else pair(stride, "stride", layer, minimum=1)
+    padding = pair(padding, "padding", layer, minimum=0)
+    check_pool_padding(padding, kernel, layer)
     check_window(x.shape[2:], kernel, stride, padding, layer)
     out_hw = tuple(output_size(s, k, st, p)
                    for s, k, st, p in zip(x.shape[2:], kernel, stride, padding))
@@ -60,14 +66,18 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
     argmax = np.empty(out.shape, dtype=np.int32)
     parallel_over_batch(maxpool2d_forward_compiled, (x, out, argmax), *kernel, *stride, *padding,
                         min_size=WINDOW_KERNEL_MIN_SIZE)
-    return out, (argmax, x.shape)
+    return out, (argmax, x.shape, x.dtype)
 
 
-def maxpool2d_backward(dout, cache):
-    """dx[n, c, argmax] += dout[n, c, oh, ow]; zero elsewhere."""
-    argmax, x_shape = cache
+def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
+    """dx[n, c, argmax] += dout[n, c, oh, ow]; zero elsewhere.
+
+    ``dout`` must have the shape forward returned (ValueError naming ``layer`` otherwise);
+    another float dtype is converted to the forward's.
+    """
+    argmax, x_shape, dtype = cache
+    dout = np.ascontiguousarray(check_grad(dout, argmax.shape, dtype, layer))
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    dout = np.ascontiguousarray(dout)
     parallel_over_batch(maxpool2d_backward_compiled, (dout, argmax, dx))
     return dx
 
@@ -79,14 +89,16 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     x = np.ascontiguousarray(x)
     parallel_over_batch(avgpool2d_forward_compiled, (x, out), *kernel, *stride, *padding,
                         min_size=WINDOW_KERNEL_MIN_SIZE)
-    return out, (x.shape, kernel, stride, padding)
+    return out, (x.shape, kernel, stride, padding, x.dtype)
 
 
-def avgpool2d_backward(dout, cache):
-    """dx[window] += dout / (K_h * K_w) for every window."""
-    x_shape, kernel, stride, padding = cache
+def avgpool2d_backward(dout, cache, *, layer="avgpool2d_backward"):
+    """dx[window] += dout / (K_h * K_w) for every window (``dout`` checked as for max)."""
+    x_shape, kernel, stride, padding, dtype = cache
+    out_shape = tuple(x_shape[:2]) + tuple(
+        output_size(s, k, st, p) for s, k, st, p in zip(x_shape[2:], kernel, stride, padding))
+    dout = np.ascontiguousarray(check_grad(dout, out_shape, dtype, layer))
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    dout = np.ascontiguousarray(dout)
     parallel_over_batch(avgpool2d_backward_compiled, (dout, dx), *kernel, *stride, *padding)
     return dx
 
@@ -97,20 +109,22 @@ def _bins(size, out_size):
 
 def adaptive_avgpool2d_forward(x, output_size):
     """Average into a fixed (H_o, W_o) grid. x (N, C, H, W) -> (N, C, H_o, W_o)."""
-    out_h, out_w = pair(output_size, "output_size")
+    check_input(x, 4, "adaptive_avg_pool2d", expected="(N, C, H, W)")
+    out_h, out_w = pair(output_size, "output_size", "adaptive_avg_pool2d", minimum=1)
     n, c, h, w = x.shape
     if (out_h, out_w) == (1, 1):                       # global average pooling (ResNet)
-        return x.mean(axis=(2, 3), keepdims=True), (x.shape, (1, 1))
+        return x.mean(axis=(2, 3), keepdims=True), (x.shape, (1, 1), x.dtype)
     out = np.empty((n, c, out_h, out_w), dtype=x.dtype)
     for i, (r0, r1) in enumerate(_bins(h, out_h)):
         for j, (c0, c1) in enumerate(_bins(w, out_w)):
             out[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
-    return out, (x.shape, (out_h, out_w))
+    return out, (x.shape, (out_h, out_w), x.dtype)
 
 
-def adaptive_avgpool2d_backward(dout, cache):
+def adaptive_avgpool2d_backward(dout, cache, *, layer="adaptive_avgpool2d_backward"):
     """Each bin's gradient divided evenly over the pixels of the bin (bins may overlap)."""
-    x_shape, (out_h, out_w) = cache
+    x_shape, (out_h, out_w), dtype = cache
+    dout = check_grad(dout, tuple(x_shape[:2]) + (out_h, out_w), dtype, layer)
     _n, _c, h, w = x_shape
     if (out_h, out_w) == (1, 1):
         return np.broadcast_to(dout / (h * w), x_shape).copy()

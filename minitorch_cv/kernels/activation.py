@@ -1,6 +1,7 @@
 """The ReLU backward pass as one loop.
 
-``dx = dout where out > 0, else 0``. In NumPy that is ``np.where(out > 0, dout, 0)``
+``dx = 0 where out <= 0, else dout`` -- written that way round so that a NaN output passes
+its gradient, as in PyTorch. In NumPy that is ``np.where(out <= 0, 0, dout)``
 (``relu_backward_reference``): a boolean temporary and a second pass, and ``np.where``
 is slow -- 7.9 ms against 0.9 ms for this loop on a (64, 32, 32, 32) float32 batch here.
 ``relu_backward_loops`` is the version to read; ``relu_backward_compiled`` runs.
@@ -14,11 +15,14 @@ __all__ = ["relu_backward_loops", "relu_backward_compiled", "relu_backward_refer
 
 
 def relu_backward_loops(dout, out, dx):
-    """dx[i] = dout[i] if out[i] > 0 else 0, over the flattened (contiguous) arrays."""
+    """dx[i] = 0 if out[i] <= 0 else dout[i], over the flattened (contiguous) arrays, which
+    must have one size (checked once, before the loop: it never reads past an array)."""
+    if dout.size != dx.size or out.size != dx.size:
+        raise ValueError("relu_backward: dout, out and dx must have the same size")
     dout_flat, out_flat, dx_flat = dout.reshape(-1), out.reshape(-1), dx.reshape(-1)
     zero = dx_flat.dtype.type(0)
     for i in range(dx_flat.size):
-        dx_flat[i] = dout_flat[i] if out_flat[i] > 0 else zero
+        dx_flat[i] = zero if out_flat[i] <= 0 else dout_flat[i]
     return dx
 
 
@@ -26,4 +30,4 @@ relu_backward_compiled = compile_kernel(relu_backward_loops)
 
 
 def relu_backward_reference(dout, out):
-    return np.where(out > 0, dout, dout.dtype.type(0))
+    return np.where(out <= 0, dout.dtype.type(0), dout)

@@ -19,6 +19,9 @@ the channels ``c0 .. c1-1``, so threads can share the channels out.
 * ``batchnorm_affine_loops`` / ``..._compiled`` (evaluation mode, where mean and variance
   are the running statistics): ``out = x * scale[c] + shift[c]``, one pass.
 
+Each kernel checks once, on entry, that its arrays fit together and that the channel range
+lies within them (ValueError otherwise): no input makes it read or write outside an array.
+
 The NumPy version (what the tests compare with) is the functional module's own code path
 for evaluation mode and for inputs the kernels do not take.
 """
@@ -34,8 +37,24 @@ __all__ = ["batchnorm_train_forward_loops", "batchnorm_train_forward_compiled",
            "batchnorm_affine_loops", "batchnorm_affine_compiled"]
 
 
+def check_batchnorm_arrays(x, out, other, v1, v2, v3, v4, v5, c0, c1):
+    """Raise a ValueError unless ``out`` and ``other`` have x's (N, C, L) shape, the
+    vectors ``v1..v5`` C entries, and ``0 <= c0 <= c1 <= C``."""
+    if out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or out.shape[2] != x.shape[2] \
+            or other.shape[0] != x.shape[0] or other.shape[1] != x.shape[1] \
+            or other.shape[2] != x.shape[2]:
+        raise ValueError("batch norm: the (N, C, L) arrays must have one shape")
+    channels = x.shape[1]
+    if v1.shape[0] != channels or v2.shape[0] != channels or v3.shape[0] != channels \
+            or v4.shape[0] != channels or v5.shape[0] != channels:
+        raise ValueError("batch norm: the per-channel arrays must have C entries")
+    if c0 < 0 or c1 < c0 or c1 > channels:
+        raise ValueError("batch norm: the channel range must lie in [0, C]")
+
+
 def batchnorm_train_forward_loops(x, gamma, beta, eps, out, x_hat, mean, var, inv_std, c0, c1):
     """x, out, x_hat (N, C, L); gamma, beta, mean, var, inv_std (C,). Fills the last five."""
+    check_batchnorm_arrays(x, out, x_hat, gamma, beta, mean, var, inv_std, c0, c1)
     n_images, _channels, length = x.shape
     m = n_images * length
     for c in range(c0, c1):
@@ -63,6 +82,7 @@ def batchnorm_train_forward_loops(x, gamma, beta, eps, out, x_hat, mean, var, in
 
 def batchnorm_train_backward_loops(dout, x_hat, gamma, inv_std, dx, dgamma, dbeta, c0, c1):
     """dout, x_hat, dx (N, C, L); gamma, inv_std, dgamma, dbeta (C,). Fills the last three."""
+    check_batchnorm_arrays(dout, x_hat, dx, gamma, inv_std, dgamma, dbeta, dbeta, c0, c1)
     n_images, _channels, length = dout.shape
     m = n_images * length
     for c in range(c0, c1):
@@ -81,12 +101,14 @@ def batchnorm_train_backward_loops(dout, x_hat, gamma, inv_std, dx, dgamma, dbet
     return dx
 
 
+check_batchnorm_arrays = compile_kernel(check_batchnorm_arrays)   # called by the kernels
 batchnorm_train_forward_compiled = compile_kernel(batchnorm_train_forward_loops)
 batchnorm_train_backward_compiled = compile_kernel(batchnorm_train_backward_loops)
 
 
 def batchnorm_affine_loops(x, scale, shift, out):
     """out[n, c, i] = x[n, c, i] * scale[c] + shift[c]; x, out (N, C, L), scale, shift (C,)."""
+    check_batchnorm_arrays(x, out, out, scale, shift, shift, shift, shift, 0, x.shape[1])
     n_images, channels, length = x.shape
     for n in range(n_images):
         for c in range(channels):

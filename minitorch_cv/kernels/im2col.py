@@ -144,6 +144,16 @@ def col2im_reference(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0)):
 
 
 # ----------------------------------------------------------------------------- padded batch
+def check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w):
+    """The checks that keep the padded kernels inside their arrays, once per call (never in
+    the loops): a window of at least 1x1 that fits the padded image, strides of at least 1.
+    The caller then checks that ``cols`` has the shape these give."""
+    if kh < 1 or kw < 1 or stride_h < 1 or stride_w < 1:
+        raise ValueError("im2col/col2im: kernel sizes and strides must be >= 1")
+    if height_p < kh or width_p < kw:
+        raise ValueError("im2col/col2im: the window is larger than the padded image")
+
+
 def im2col_padded_loops(x_pad, cols, kh, kw, stride_h, stride_w):
     """im2col of a batch that is already padded: fill ``cols`` (C*kh*kw, N*H_out*W_out)
     from ``x_pad`` (N, C, H_p, W_p).
@@ -154,8 +164,11 @@ def im2col_padded_loops(x_pad, cols, kh, kw, stride_h, stride_w):
     compiler turns the innermost loop into vector instructions. This is what Conv2d runs.
     """
     n_images, channels, height_p, width_p = x_pad.shape
+    check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w)
     out_h = (height_p - kh) // stride_h + 1
     out_w = (width_p - kw) // stride_w + 1
+    if cols.shape[0] != channels * kh * kw or cols.shape[1] != n_images * out_h * out_w:
+        raise ValueError("im2col: cols must have shape (C*K_h*K_w, N*H_out*W_out)")
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
@@ -184,8 +197,11 @@ def col2im_padded_loops(cols, dx_pad, kh, kw, stride_h, stride_w):
     order as there, so the sums are bit-identical.
     """
     n_images, channels, height_p, width_p = dx_pad.shape
+    check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w)
     out_h = (height_p - kh) // stride_h + 1
     out_w = (width_p - kw) // stride_w + 1
+    if cols.shape[0] != channels * kh * kw or cols.shape[1] != n_images * out_h * out_w:
+        raise ValueError("col2im: cols must have shape (C*K_h*K_w, N*H_out*W_out)")
     for n in range(n_images):
         for c in range(channels):
             for i in range(kh):
@@ -209,6 +225,9 @@ def pad_loops(x, x_pad, pad_h, pad_w):
     """Copy ``x`` (N, C, H, W) into the middle of ``x_pad`` (N, C, H + 2p_h, W + 2p_w),
     whose border must already be zero. Row by row: each row is one contiguous run."""
     n_images, channels, height, width = x.shape
+    if pad_h < 0 or pad_w < 0 or x_pad.shape[0] != n_images or x_pad.shape[1] != channels \
+            or x_pad.shape[2] != height + 2 * pad_h or x_pad.shape[3] != width + 2 * pad_w:
+        raise ValueError("pad: x_pad must have shape (N, C, H + 2*pad_h, W + 2*pad_w)")
     for n in range(n_images):
         for c in range(channels):
             for ih in range(height):
@@ -219,6 +238,7 @@ def pad_loops(x, x_pad, pad_h, pad_w):
     return x_pad
 
 
+check_padded_geometry = compile_kernel(check_padded_geometry)     # called by the kernels
 im2col_padded_compiled = compile_kernel(im2col_padded_loops)
 pad_compiled = compile_kernel(pad_loops)
 col2im_padded_compiled = compile_kernel(col2im_padded_loops)
@@ -235,6 +255,19 @@ def _padded(x, pad_h, pad_w):
                         pad_h, pad_w)
 
 
+def _checked_geometry(x, kernel_size, stride, padding, name):
+    """The checks of the functional layers, for the public entry points here."""
+    from ..functional._checks import check_input, check_kernel_dtype, check_window, pair
+
+    check_input(x, 4, name, expected="(N, C, H, W)")
+    check_kernel_dtype(x, name)
+    kernel = pair(kernel_size, "kernel_size", name, minimum=1)
+    stride = pair(stride, "stride", name, minimum=1)
+    padding = pair(padding, "padding", name, minimum=0)
+    check_window(x.shape[2:], kernel, stride, padding, name)
+    return kernel, stride, padding
+
+
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
     """Windows of ``x`` as columns, computed by the compiled kernel Conv2d runs.
 
@@ -248,8 +281,14 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
     Returns
     -------
     cols : ndarray (C * K_h * K_w, N * H_out * W_out), dtype of ``x``
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``x`` not a float32/float64 (N, C, H, W) array, sizes or strides below 1, negative
+        padding, or a window larger than the padded image.
     """
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    (kh, kw), (sh, sw), (ph, pw) = _checked_geometry(x, kernel_size, stride, padding, "im2col")
     n, c, h, w = x.shape
     shape = (c * kh * kw, n * output_size(h, kh, sh, ph) * output_size(w, kw, sw, pw))
     if out is None or out.shape != shape or out.dtype != x.dtype:
@@ -267,9 +306,24 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
 
 
 def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)):
-    """Adjoint of :func:`im2col`: sum the columns back into an (N, C, H, W) array."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    """Adjoint of :func:`im2col`: sum the columns back into an (N, C, H, W) array.
+
+    ``cols`` must have the shape :func:`im2col` gives for ``x_shape`` (ValueError otherwise).
+    """
+    try:
+        x_shape = tuple(int(v) for v in x_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"col2im: x_shape must be a tuple of 4 ints, got {x_shape!r}") from None
+    if len(x_shape) != 4 or min(x_shape) < 0:
+        raise ValueError(f"col2im: x_shape must be (N, C, H, W), got {x_shape}")
+    like = np.empty((0,) + x_shape[1:], dtype=getattr(cols, "dtype", np.float64))
+    geometry = _checked_geometry(like, kernel_size, stride, padding, "col2im")
+    (kh, kw), (sh, sw), (ph, pw) = geometry
     n, c, h, w = x_shape
+    expected = (c * kh * kw, n * output_size(h, kh, sh, ph) * output_size(w, kw, sw, pw))
+    if not isinstance(cols, np.ndarray) or cols.shape != expected:
+        raise ValueError(f"col2im: expected cols of shape {expected} for x_shape {x_shape}, "
+                         f"got {getattr(cols, 'shape', type(cols).__name__)}")
     dx = np.empty(x_shape, dtype=cols.dtype)
     cols = np.ascontiguousarray(cols)
     per_image = cols.shape[1] // n if n else 0

@@ -35,6 +35,7 @@ import numpy as np
 from .. import nn
 from .._files import download_file
 from .._module_state import kept_as_found
+from ..functional._checks import check_grad
 from ..nn.module import Module, backward_through
 
 __all__ = ["IMAGENET1K_V1_SHA256_PREFIX", "IMAGENET1K_V1_URL", "IMAGENET_MEAN", "IMAGENET_STD",
@@ -115,6 +116,8 @@ class BasicBlock(Module):
         return self.relu2(out + identity)
 
     def backward(self, dout):
+        out = self.relu2._take_cache()               # what forward returned
+        dout = check_grad(dout, out.shape, out.dtype, "BasicBlock.backward")
         g = self.relu2.backward(dout)                # dL/d(main + shortcut)
         need_dx = self.needs_input_grad
         dx = backward_through(self._main_path(), g, need_dx)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import functional as F
+from ..functional._checks import check_int, check_real
 from .module import Module, is_grad_enabled
 
 __all__ = ["ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax"]
@@ -18,7 +19,8 @@ class _Elementwise(Module):
         return out
 
     def backward(self, dout):
-        return type(self)._backward(dout, self._take_cache())
+        return type(self)._backward(dout, self._take_cache(),
+                                    layer=f"{type(self).__name__}.backward")
 
 
 class ReLU(_Elementwise):
@@ -66,7 +68,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU")
 
     def forward(self, x):
         out, cache = F.leaky_relu_forward(x, self.negative_slope)
@@ -74,7 +76,7 @@ class LeakyReLU(Module):
         return out
 
     def backward(self, dout):
-        return F.leaky_relu_backward(dout, self._take_cache())
+        return F.leaky_relu_backward(dout, self._take_cache(), layer="LeakyReLU.backward")
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -89,7 +91,7 @@ class Softmax(Module):
 
     def __init__(self, dim=-1):
         super().__init__()
-        self.dim = dim
+        self.dim = check_int(dim, "dim", "Softmax")
 
     def forward(self, x):
         out, cache = F.softmax_forward(x, self.dim)
@@ -97,7 +99,7 @@ class Softmax(Module):
         return out
 
     def backward(self, dout):
-        return F.softmax_backward(dout, self._take_cache())
+        return F.softmax_backward(dout, self._take_cache(), layer="Softmax.backward")
 
     def extra_repr(self):
         return f"dim={self.dim}"

@@ -2,9 +2,15 @@
 
 import numpy as np
 
+from ..functional._checks import check_grad, check_int
 from .module import Module, backward_through
 
 __all__ = ["Sequential", "Flatten", "Identity"]
+
+
+def _float_or_none(dtype):
+    """The dtype a gradient must have, or None (no dtype check) for non-float outputs."""
+    return dtype if dtype is not None and np.issubdtype(dtype, np.floating) else None
 
 
 class Sequential(Module):
@@ -43,9 +49,12 @@ class Sequential(Module):
     def forward(self, x):
         for layer in self._modules.values():
             x = layer(x)
+        self._store((np.shape(x), getattr(x, "dtype", None)))
         return x
 
     def backward(self, dout):
+        shape, dtype = self._take_cache()
+        dout = check_grad(dout, shape, _float_or_none(dtype), "Sequential.backward")
         return backward_through(self._modules.values(), dout, self.needs_input_grad)
 
 
@@ -54,17 +63,25 @@ class Flatten(Module):
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = check_int(start_dim, "start_dim", "Flatten")
+        self.end_dim = check_int(end_dim, "end_dim", "Flatten")
 
     def forward(self, x):
-        self._store(x.shape)
-        end = self.end_dim % x.ndim
-        shape = x.shape[:self.start_dim] + (int(np.prod(x.shape[self.start_dim:end + 1])),) \
-            + x.shape[end + 1:]
-        return x.reshape(shape)
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"Flatten: expected a NumPy array, got {type(x).__name__}")
+        for name, dim in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -x.ndim <= dim < x.ndim:
+                raise ValueError(f"Flatten: {name}={dim} is out of range for an input of "
+                                 f"shape {x.shape}")
+        start, end = self.start_dim % x.ndim, self.end_dim % x.ndim
+        shape = x.shape[:start] + (int(np.prod(x.shape[start:end + 1])),) + x.shape[end + 1:]
+        out = x.reshape(shape)
+        self._store((x.shape, out.shape, _float_or_none(x.dtype)))
+        return out
 
     def backward(self, dout):
-        return dout.reshape(self._take_cache())
+        x_shape, out_shape, dtype = self._take_cache()
+        return check_grad(dout, out_shape, dtype, "Flatten.backward").reshape(x_shape)
 
 
 class Identity(Module):

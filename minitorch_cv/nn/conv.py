@@ -3,7 +3,13 @@
 import math
 
 from .. import functional as F
-from ..functional._checks import check_input, pair
+from ..functional._checks import (
+    check_float_dtype,
+    check_input,
+    check_int,
+    check_same_dtype,
+    pair,
+)
 from . import init
 from .module import Module, Parameter
 
@@ -37,18 +43,23 @@ class Conv2d(Module):
                  dilation=1, groups=1, bias=True, padding_mode="zeros", rng=None,
                  dtype=None):
         super().__init__()
-        if pair(dilation, "dilation") != (1, 1) or groups != 1 or padding_mode != "zeros":
+        self.in_channels = check_int(in_channels, "in_channels", "Conv2d", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", "Conv2d", minimum=1)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", minimum=1)
+        self.stride = pair(stride, "stride", "Conv2d", minimum=1)
+        if (pair(dilation, "dilation", "Conv2d", minimum=1) != (1, 1)
+                or check_int(groups, "groups", "Conv2d", minimum=1) != 1
+                or padding_mode != "zeros"):
             raise NotImplementedError("Conv2d supports dilation=1, groups=1, "
                                       "padding_mode='zeros' only")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride = pair(stride, "stride")
         if padding == "same":
             if self.stride != (1, 1) or any(k % 2 == 0 for k in self.kernel_size):
                 raise ValueError("padding='same' needs stride 1 and odd kernel sizes")
             padding = tuple(k // 2 for k in self.kernel_size)
-        self.padding = pair(padding, "padding")
-        dtype = dtype or "float32"
+        elif padding == "valid":
+            padding = 0
+        self.padding = pair(padding, "padding", "Conv2d", minimum=0)
+        dtype = check_float_dtype(dtype, "Conv2d")
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         rng = init.get_rng(rng)
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
@@ -58,6 +69,7 @@ class Conv2d(Module):
     def forward(self, x):
         check_input(x, 4, "Conv2d", self.in_channels,
                     expected=f"(N, {self.in_channels}, H, W)")
+        check_same_dtype(x, self.weight.dtype, "Conv2d")
         b = self.bias.data if self.bias is not None else None
         out, cache = F.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
         self._store(cache)
@@ -66,8 +78,8 @@ class Conv2d(Module):
     def backward(self, dout):
         need_dw = self.weight.requires_grad or (self.bias is not None
                                                 and self.bias.requires_grad)
-        dx, dw, db = F.conv2d_backward(dout, self._take_cache(),
-                                       need_dx=self.needs_input_grad, need_dw=need_dw)
+        dx, dw, db = F.conv2d_backward(dout, self._take_cache(), need_dx=self.needs_input_grad,
+                                       need_dw=need_dw, layer="Conv2d.backward")
         if need_dw:
             self.weight.accumulate_grad(dw)
             if self.bias is not None:

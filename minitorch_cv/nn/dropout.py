@@ -1,6 +1,9 @@
 """Dropout layers: inverted dropout, active only in training mode."""
 
+import numpy as np
+
 from .. import functional as F
+from ..functional._checks import check_input, check_real
 from . import init
 from .module import Module
 
@@ -20,23 +23,23 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, inplace=False, rng=None):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
-        self.p = float(p)
+        self.p = check_real(p, "p", type(self).__name__, 0.0, 1.0)
         self.rng = init.get_rng(rng)   # None: the default generator, which manual_seed reseeds
 
     def forward(self, x):
+        check_input(x, np.ndim(x), type(self).__name__)
         if not self.training or self.p == 0.0:
-            self._store(1.0)                   # the identity: backward multiplies by 1
+            self._store((np.ones((), x.dtype), x.shape))   # the identity: backward * 1
             return x
         if self._channelwise and x.ndim != 4:
             raise ValueError(f"Dropout2d: expected input (N, C, H, W), got shape {x.shape}")
-        out, mask = F.dropout_forward(x, self.p, self.rng, channelwise=self._channelwise)
-        self._store(mask)
+        out, cache = F.dropout_forward(x, self.p, self.rng, channelwise=self._channelwise)
+        self._store(cache)
         return out
 
     def backward(self, dout):
-        return F.dropout_backward(dout, self._take_cache())
+        return F.dropout_backward(dout, self._take_cache(),
+                                  layer=f"{type(self).__name__}.backward")
 
     def extra_repr(self):
         return f"p={self.p}"

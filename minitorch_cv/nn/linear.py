@@ -3,7 +3,7 @@
 import math
 
 from .. import functional as F
-from ..functional._checks import check_input
+from ..functional._checks import check_float_dtype, check_input, check_int, check_same_dtype
 from . import init
 from .module import Module, Parameter
 
@@ -24,8 +24,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, rng=None, dtype=None):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        dtype = dtype or "float32"
+        self.in_features = check_int(in_features, "in_features", "Linear", minimum=1)
+        self.out_features = check_int(out_features, "out_features", "Linear", minimum=1)
+        dtype = check_float_dtype(dtype, "Linear")
         rng = init.get_rng(rng)
         shape = (self.out_features, self.in_features)
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
@@ -35,6 +36,7 @@ class Linear(Module):
     def forward(self, x):
         check_input(x, 2, "Linear", self.in_features, channel_axis=1,
                     expected=f"(N, {self.in_features})")
+        check_same_dtype(x, self.weight.dtype, "Linear")
         b = self.bias.data if self.bias is not None else None
         out, cache = F.linear_forward(x, self.weight.data, b)
         self._store(cache)
@@ -43,8 +45,8 @@ class Linear(Module):
     def backward(self, dout):
         need_dw = self.weight.requires_grad or (self.bias is not None
                                                 and self.bias.requires_grad)
-        dx, dw, db = F.linear_backward(dout, self._take_cache(),
-                                       need_dx=self.needs_input_grad, need_dw=need_dw)
+        dx, dw, db = F.linear_backward(dout, self._take_cache(), need_dx=self.needs_input_grad,
+                                       need_dw=need_dw, layer="Linear.backward")
         if need_dw:
             self.weight.accumulate_grad(dw)
             if self.bias is not None:

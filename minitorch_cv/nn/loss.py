@@ -45,7 +45,7 @@ class CrossEntropyLoss:
         if self._cache is None:
             raise RuntimeError("CrossEntropyLoss.backward called before a forward pass "
                                "(or the forward ran under nn.no_grad())")
-        return F.cross_entropy_backward(self._cache, dloss)
+        return F.cross_entropy_backward(self._cache, dloss, layer="CrossEntropyLoss.backward")
 
     def __repr__(self):
         return f"CrossEntropyLoss(reduction={self.reduction!r})"

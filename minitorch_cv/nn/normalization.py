@@ -3,7 +3,13 @@
 import numpy as np
 
 from .. import functional as F
-from ..functional._checks import check_input
+from ..functional._checks import (
+    check_float_dtype,
+    check_input,
+    check_int,
+    check_real,
+    check_same_dtype,
+)
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
@@ -18,8 +24,12 @@ class _BatchNorm(Module):
         super().__init__()
         if momentum is None:
             raise NotImplementedError("momentum=None (cumulative average) is not supported")
-        dtype = dtype or "float32"
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        name = type(self).__name__
+        dtype = check_float_dtype(dtype, name)
+        self.num_features = check_int(num_features, "num_features", name, minimum=1)
+        self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
+        self.momentum = check_real(momentum, "momentum", name, 0.0, 1.0)
+        num_features = self.num_features
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
@@ -34,6 +44,8 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: expected input of shape {self._shape_text}, got "
                              f"{getattr(x, 'shape', type(x).__name__)}")
         check_input(x, x.ndim, name, self.num_features, expected=self._shape_text)
+        if self.affine or self.track_running_stats:
+            check_same_dtype(x, (self.weight if self.affine else self.running_mean).dtype, name)
         track = self.track_running_stats
         if self.training and track:
             self.num_batches_tracked = self.num_batches_tracked + 1
@@ -46,7 +58,8 @@ class _BatchNorm(Module):
         return out
 
     def backward(self, dout):
-        dx, dgamma, dbeta = F.batchnorm_backward(dout, self._take_cache())
+        dx, dgamma, dbeta = F.batchnorm_backward(dout, self._take_cache(),
+                                                 layer=f"{type(self).__name__}.backward")
         if self.affine:
             self.weight.accumulate_grad(dgamma)
             self.bias.accumulate_grad(dbeta)

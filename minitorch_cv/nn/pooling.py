@@ -1,10 +1,19 @@
 """Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
 
 from .. import functional as F
-from ..functional._checks import check_input, pair
+from ..functional._checks import check_input, check_pool_padding, pair
 from .module import Module, is_grad_enabled
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+
+
+def _window(kernel_size, stride, padding, layer):
+    """Checked (kernel_size, stride, padding) pairs; stride defaults to the kernel size."""
+    kernel = pair(kernel_size, "kernel_size", layer, minimum=1)
+    stride = kernel if stride is None else pair(stride, "stride", layer, minimum=1)
+    padding = pair(padding, "padding", layer, minimum=0)
+    check_pool_padding(padding, kernel, layer)
+    return kernel, stride, padding
 
 
 class MaxPool2d(Module):
@@ -23,12 +32,11 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                  return_indices=False):
         super().__init__()
-        if pair(dilation, "dilation") != (1, 1) or ceil_mode or return_indices:
+        if pair(dilation, "dilation", "MaxPool2d", 1) != (1, 1) or ceil_mode or return_indices:
             raise NotImplementedError("MaxPool2d supports dilation=1, ceil_mode=False, "
                                       "return_indices=False only")
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
-        self.padding = pair(padding, "padding")
+        self.kernel_size, self.stride, self.padding = _window(kernel_size, stride, padding,
+                                                              "MaxPool2d")
 
     def forward(self, x):
         check_input(x, 4, "MaxPool2d", expected="(N, C, H, W)")
@@ -38,7 +46,7 @@ class MaxPool2d(Module):
         return out
 
     def backward(self, dout):
-        return F.maxpool2d_backward(dout, self._take_cache())
+        return F.maxpool2d_backward(dout, self._take_cache(), layer="MaxPool2d.backward")
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -56,9 +64,8 @@ class AvgPool2d(Module):
         if ceil_mode or not count_include_pad:
             raise NotImplementedError("AvgPool2d supports ceil_mode=False, "
                                       "count_include_pad=True only")
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
-        self.padding = pair(padding, "padding")
+        self.kernel_size, self.stride, self.padding = _window(kernel_size, stride, padding,
+                                                              "AvgPool2d")
 
     def forward(self, x):
         check_input(x, 4, "AvgPool2d", expected="(N, C, H, W)")
@@ -67,7 +74,7 @@ class AvgPool2d(Module):
         return out
 
     def backward(self, dout):
-        return F.avgpool2d_backward(dout, self._take_cache())
+        return F.avgpool2d_backward(dout, self._take_cache(), layer="AvgPool2d.backward")
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -82,7 +89,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
-        self.output_size = pair(output_size, "output_size")
+        self.output_size = pair(output_size, "output_size", "AdaptiveAvgPool2d", minimum=1)
 
     def forward(self, x):
         check_input(x, 4, "AdaptiveAvgPool2d", expected="(N, C, H, W)")
@@ -91,7 +98,8 @@ class AdaptiveAvgPool2d(Module):
         return out
 
     def backward(self, dout):
-        return F.adaptive_avgpool2d_backward(dout, self._take_cache())
+        return F.adaptive_avgpool2d_backward(dout, self._take_cache(),
+                                             layer="AdaptiveAvgPool2d.backward")
 
     def extra_repr(self):
         return f"output_size={self.output_size}"

@@ -45,7 +45,7 @@ def _warn_once(reason: str) -> None:
     warnings.warn(
         "minitorch_cv: numba cannot cache the compiled kernels (" + reason + "); they are "
         "compiled without a cache, again in every process. Set NUMBA_CACHE_DIR to a "
-        "writable directory to keep them.", KernelCacheWarning, stacklevel=4)
+        "writable directory to keep them.", KernelCacheWarning, stacklevel=3)
 
 
 def compile_kernel(func):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # as minitorch_cv does: see its __init__
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # this script's choice (the library sets none)
 
 import argparse
 import sys

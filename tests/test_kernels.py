@@ -351,37 +351,56 @@ def test_parallel_over_returns_in_order_and_raises_worker_errors(monkeypatch):
         parallel_over(fails_late, 6)
 
 
-@pytest.mark.parametrize("threads", ["1", "2", "3"])
-def test_layers_give_the_same_numbers_on_any_number_of_threads(monkeypatch, threads):
-    """Each image (and each batch-norm channel) is computed by one thread, whatever the
-    split: the results are identical, bit for bit, to the single-thread run."""
+@pytest.mark.parametrize("batch", [7, 11])
+def test_layers_give_the_same_numbers_on_any_number_of_threads(monkeypatch, batch):
+    """Groups of images, blocks of rows and the partial sums of a weight gradient start at
+    fixed boundaries (multiples of a size set by the arrays), and the threads take whole
+    ones; pooling, ReLU and batch norm work image by image or channel by channel. So 1, 2
+    and 3 threads make the same operations, by construction, and the results -- forward
+    and backward, weight gradients included -- are identical bit for bit. Batches of 7
+    and 11 images are no multiple of the groups (2 or 4 images) or of the thread counts."""
     from minitorch_cv import functional as F
-    from minitorch_cv.functional import pooling
+    from minitorch_cv.functional import conv, linear, pooling
     from minitorch_cv.kernels import parallel
     monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)  # share out even tiny arrays
     monkeypatch.setattr(pooling, "WINDOW_KERNEL_MIN_SIZE", 0)
+    monkeypatch.setattr(conv, "MIN_COLUMNS", 100)              # groups of 2 (9x9) or 4 images
+    monkeypatch.setattr(conv, "PARTIAL_SUMS", 3)               # dW in up to 3 partial sums
+    monkeypatch.setattr(linear, "MIN_PARALLEL_MULTIPLY_ADDS", 0)
+    monkeypatch.setattr(linear, "MIN_BLOCK_ROWS", 2)           # blocks of 2 or 3 rows
+    monkeypatch.setattr(linear, "ROW_BLOCKS", 4)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((7, 3, 9, 9)).astype(np.float32)   # 7: uneven slices, odd groups
+    x = rng.standard_normal((batch, 3, 9, 9)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
+    flat = rng.standard_normal((batch, 20)).astype(np.float32)
+    w_fc, b_fc = rng.standard_normal((6, 20)).astype(np.float32), np.ones(6, np.float32)
+    gamma, beta = rng.standard_normal(3).astype(np.float32), np.zeros(3, np.float32)
 
     def run():
-        out, cache = F.conv2d_forward(x, w, b, 2, 1)
-        dx, dw, db = F.conv2d_backward(np.ones_like(out), cache)
-        pooled, pcache = F.maxpool2d_forward(x, 2, 2)
-        dpool = F.maxpool2d_backward(np.ones_like(pooled), pcache)
-        bn, bcache = F.batchnorm_forward(x, None, None, None, None, True)
-        dbn = F.batchnorm_backward(x, bcache)[0]
-        _, rcache = F.relu_forward(x)
-        return out, dx, dpool, bn, dbn, F.relu_backward(x, rcache), dw, db
+        results = []
+        for stride, padding in ((1, 1), (2, 1), (1, 0)):
+            out, cache = F.conv2d_forward(x, w, b, stride, padding)
+            results += [out, *F.conv2d_backward(np.cos(out), cache)]
+        pooled, pcache = F.maxpool2d_forward(x, 3, 2, 1)
+        results += [pooled, F.maxpool2d_backward(np.cos(pooled), pcache)]
+        averaged, acache = F.avgpool2d_forward(x, 2, 2)
+        results += [averaged, F.avgpool2d_backward(np.cos(averaged), acache)]
+        bn, bcache = F.batchnorm_forward(x, gamma, beta, np.zeros(3, np.float32),
+                                         np.ones(3, np.float32), True)
+        results += [bn, *F.batchnorm_backward(np.cos(bn), bcache)]
+        relu, rcache = F.relu_forward(x)
+        results += [relu, F.relu_backward(np.cos(x), rcache)]
+        fc, fcache = F.linear_forward(flat, w_fc, b_fc)
+        results += [fc, *F.linear_backward(np.cos(fc), fcache)]
+        return results
 
     monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", "1")
     single = run()
-    monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", threads)
-    for a, b_ in zip(single[:6], run()[:6]):
-        np.testing.assert_array_equal(a, b_)
-    for a, b_ in zip(single[6:], run()[6:]):        # dW, db: partial sums add in another order
-        np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-5)
+    for threads in ("2", "3"):
+        monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", threads)
+        for k, (one, many) in enumerate(zip(single, run())):
+            np.testing.assert_array_equal(one, many, err_msg=f"result {k}, {threads} threads")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -420,10 +439,12 @@ def test_linear_products_shared_among_threads_are_the_same(monkeypatch, threads)
     grads = F.linear_backward(dout, cache)
     monkeypatch.setenv("MINITORCH_CV_NUM_THREADS", threads)
     monkeypatch.setattr(linear, "MIN_PARALLEL_MULTIPLY_ADDS", 0)     # split even 7 x 5 x 4
+    monkeypatch.setattr(linear, "MIN_BLOCK_ROWS", 2)
     out_split, cache_split = F.linear_forward(x, w, b)
-    np.testing.assert_allclose(out_split, x @ w.T + b, rtol=1e-14)
-    np.testing.assert_array_equal(out_split, out)
+    # blocks of rows against one product: other BLAS calls, so equal to rounding only
+    np.testing.assert_allclose(out_split, x @ w.T + b, rtol=1e-14, atol=1e-13)
+    np.testing.assert_allclose(out_split, out, rtol=1e-14, atol=1e-13)
     for split, whole, want in zip(F.linear_backward(dout, cache_split), grads,
                                   (dout @ w, dout.T @ x, dout.sum(axis=0))):
-        np.testing.assert_allclose(split, want, rtol=1e-14)
-        np.testing.assert_allclose(split, whole, rtol=1e-14)
+        np.testing.assert_allclose(split, want, rtol=1e-14, atol=1e-13)
+        np.testing.assert_allclose(split, whole, rtol=1e-14, atol=1e-13)

@@ -137,7 +137,12 @@ def test_evaluate_counts_images_not_batches():
     tf = Compose([ToFloat(), Normalize(0.5, 0.25)])
     loss_a, acc_a = evaluate(model, BatchIterator(images, labels, 7, transform=tf))
     loss_b, acc_b = evaluate(model, BatchIterator(images, labels, 50, transform=tf))
-    assert loss_a == pytest.approx(loss_b, rel=1e-5) and acc_a == acc_b
+    assert loss_a == pytest.approx(loss_b, rel=1e-5)
+    # Batches of 7 and of 50 make other matrix products: the logits agree to rounding
+    # (float32), so only an image whose two best logits are that close may flip.
+    logits = np.sort(model(tf(images)), axis=1)
+    near_ties = int(np.sum(logits[:, -1] - logits[:, -2] < 1e-4))
+    assert abs(acc_a - acc_b) <= near_ties / len(images)
 
 
 def test_trainer_refuses_bad_settings():

@@ -25,8 +25,15 @@ product reads it. A group holds just enough images for the product to have at le
 ``MIN_COLUMNS`` columns: BLAS is slow on thinner matrices, and more columns only make
 ``cols`` outgrow the cache (on this project's machine, Network 1's 128-channel layer
 takes 119 / 134 / 152 ms backward with groups of 256 / 512 / 1024 columns). The groups
-are shared out among the CPU cores, one contiguous slice of the batch per thread
-(:mod:`minitorch_cv.kernels.parallel`).
+start at image 0 and every multiple of the group size, whatever the number of threads;
+the threads take whole groups (:mod:`minitorch_cv.kernels.parallel`), so every product
+has the same shape -- and gives the same numbers -- on 1, 2 or 16 threads. dW2 is summed
+group by group in at most ``PARTIAL_SUMS`` runs of consecutive groups, which the threads
+share out, and the runs' sums are added in order at the end.
+
+``cols``, ``dcols`` and the other arrays that live only inside one call are work buffers
+(:func:`minitorch_cv._memory.work_buffer`): each thread keeps its own and reuses it at the
+next step instead of allocating it again.
 
 Backward rebuilds each group's ``cols`` from the padded input instead of keeping them
 from forward: one copy is cheaper than keeping K_h*K_w copies of the input in memory.
@@ -39,6 +46,7 @@ checks. col2im adds into a padded gradient, and the padding is cropped off after
 
 import numpy as np
 
+from .._memory import work_buffer
 from ..kernels.im2col import (
     col2im_padded_compiled,
     im2col_padded_compiled,
@@ -48,9 +56,10 @@ from ..kernels.im2col import (
 from ..kernels.parallel import parallel_over
 from ._checks import check_grad, check_kernel_dtype, check_window, pair
 
-__all__ = ["conv2d_forward", "conv2d_backward", "MIN_COLUMNS"]
+__all__ = ["conv2d_forward", "conv2d_backward", "MIN_COLUMNS", "PARTIAL_SUMS"]
 
 MIN_COLUMNS = 256
+PARTIAL_SUMS = 8          # dW is summed in at most this many parts: at most 8 threads share it
 
 
 def _images_per_group(out_positions: int) -> int:
@@ -126,24 +135,26 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     bias = None if b is None else np.asarray(b, dtype=dtype).reshape(f, 1)
     out = np.empty((n, f, out_h * out_w), dtype=dtype)
     group = _images_per_group(out_h * out_w)
+    rows = c * kh * kw
 
-    def forward_images(lo, hi):
+    def forward_images(lo, hi):                 # lo is a multiple of group: whole groups
         if padded:
             pad_compiled(x[lo:hi], x_pad[lo:hi], *padding)
-        cols = None
         for g0 in range(lo, hi, group):
             g1 = min(g0 + group, hi)
-            if cols is None or cols.shape[1] != (g1 - g0) * out_h * out_w:
-                cols = np.empty((c * kh * kw, (g1 - g0) * out_h * out_w), dtype=dtype)
+            columns = (g1 - g0) * out_h * out_w
+            cols = work_buffer("conv2d.cols", (rows, columns), dtype)
             im2col_padded_compiled(x_pad[g0:g1], cols, kh, kw, *stride)
             if g1 - g0 == 1:
                 np.matmul(w2, cols, out=out[g0])            # (F, H_out*W_out), in place
             else:
-                out[g0:g1] = (w2 @ cols).reshape(f, g1 - g0, -1).transpose(1, 0, 2)
+                product = work_buffer("conv2d.product", (f, columns), dtype)
+                np.matmul(w2, cols, out=product)
+                out[g0:g1] = product.reshape(f, g1 - g0, -1).transpose(1, 0, 2)
         if bias is not None:
             out[lo:hi] += bias
 
-    parallel_over(forward_images, n)
+    parallel_over(forward_images, n, block=group)
     cache = (x_pad, w, x.shape, stride, padding, b is not None)
     return out.reshape(n, f, out_h, out_w), cache
 
@@ -185,37 +196,45 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     dx = np.empty(x_shape, dtype=dtype) if need_dx else None
     (ph, pw), (h, wd) = padding, x_shape[2:]
     group = _images_per_group(out_positions)
+    rows = w2_t.shape[0]
+    # dW2 is summed over the groups in at most PARTIAL_SUMS partial sums of consecutive
+    # groups ("chunks", fixed by the batch alone), then the partial sums in chunk order:
+    # the same additions whatever the number of threads, which take whole chunks.
+    n_groups = -(-n // group)
+    chunk = group * max(1, -(-n_groups // PARTIAL_SUMS))
+    partial_dw2_t = np.empty((-(-n // chunk),) + w2_t.shape, dtype=dtype) if need_dw else None
 
-    def backward_images(lo, hi):
+    def backward_images(lo, hi):                # lo is a multiple of chunk: whole chunks
         # dW2 is summed transposed, (C*K_h*K_w, F): BLAS runs cols @ dout_g.T about a
         # fifth faster than dout_g @ cols.T here (11.4 vs 14.6 ms, 64 images, 32->64 ch).
-        dw2_t = np.zeros(w2_t.shape, dtype=dtype) if need_dw else None
-        product = np.empty_like(dw2_t) if need_dw else None
-        cols = dcols = dx_pad = None
         for g0 in range(lo, hi, group):
             g1 = min(g0 + group, hi)
+            columns = (g1 - g0) * out_positions
             if g1 - g0 == 1:
                 dout_g = dout3[g0]                                      # (F, H_o*W_o)
             else:
-                dout_g = np.ascontiguousarray(dout3[g0:g1].transpose(1, 0, 2)).reshape(f, -1)
+                dout_g = work_buffer("conv2d_backward.dout", (f, columns), dtype)
+                dout_g.reshape(f, g1 - g0, out_positions)[...] = dout3[g0:g1].transpose(1, 0, 2)
             if need_dw:
-                if cols is None or cols.shape[1] != dout_g.shape[1]:
-                    cols = np.empty((w2_t.shape[0], dout_g.shape[1]), dtype=dtype)
+                cols = work_buffer("conv2d_backward.cols", (rows, columns), dtype)
                 im2col_padded_compiled(x_pad[g0:g1], cols, kh, kw, *stride)
-                np.matmul(cols, dout_g.T, out=product)                  # dW2.T of this group
-                dw2_t += product
+                dw2_t = partial_dw2_t[g0 // chunk]
+                if g0 % chunk == 0:                                     # a chunk's first group
+                    np.matmul(cols, dout_g.T, out=dw2_t)
+                else:
+                    product = work_buffer("conv2d_backward.product", w2_t.shape, dtype)
+                    np.matmul(cols, dout_g.T, out=product)              # dW2.T of this group
+                    dw2_t += product
             if need_dx:
-                if dcols is None or dcols.shape[1] != dout_g.shape[1]:
-                    dcols = np.empty((w2_t.shape[0], dout_g.shape[1]), dtype=dtype)
+                dcols = work_buffer("conv2d_backward.dcols", (rows, columns), dtype)
                 np.matmul(w2_t, dout_g, out=dcols)                      # (C*K_h*K_w, g*H_o*W_o)
-                if dx_pad is None or len(dx_pad) != g1 - g0:
-                    dx_pad = np.empty((g1 - g0,) + x_pad.shape[1:], dtype=dtype)
+                dx_pad = work_buffer("conv2d_backward.dx_pad", (g1 - g0,) + x_pad.shape[1:],
+                                     dtype)
                 dx_pad.fill(0)
                 col2im_padded_compiled(dcols, dx_pad, kh, kw, *stride)
                 dx[g0:g1] = dx_pad[:, :, ph:ph + h, pw:pw + wd]          # crop the padding
-        return dw2_t
 
-    partial_dw2_t = parallel_over(backward_images, n)
+    parallel_over(backward_images, n, block=chunk)
     dw = db = None
     if need_dw:
         dw = np.ascontiguousarray(np.sum(partial_dw2_t, axis=0).T).reshape(w.shape)

@@ -8,7 +8,10 @@ Backward::  dx = dout @ W     dW = dout.T @ x     db = sum_n dout[n]
 The products run with single-threaded BLAS: a multithreaded BLAS product leaves its
 worker threads spinning on the cores that the next layer's threads need (see
 :mod:`minitorch_cv.kernels.parallel`). A large product is shared out among the library's
-own threads instead, one block of rows of the result per thread.
+own threads instead, in blocks of rows of the result. The blocks depend on the shapes
+alone (at most ``ROW_BLOCKS`` blocks of at least ``MIN_BLOCK_ROWS`` rows), never on the
+number of threads, which take whole blocks: every thread count makes the same products
+and gives the same numbers.
 """
 
 import numpy as np
@@ -21,16 +24,26 @@ __all__ = ["linear_forward", "linear_backward", "MIN_PARALLEL_MULTIPLY_ADDS"]
 # Below this many multiply-adds (about 0.1 ms on one core here) a product runs in the
 # calling thread: handing half of it to a second thread would cost as much as it saves.
 MIN_PARALLEL_MULTIPLY_ADDS = 1 << 24
+ROW_BLOCKS = 8            # a large product is cut into at most 8 blocks of rows ...
+MIN_BLOCK_ROWS = 32       # ... of at least 32 rows (BLAS is slow on thinner blocks)
 
 
 def _product(a, b):
-    """``a @ b`` for 2-D arrays, BLAS on one thread, large products split by rows of a."""
+    """``a @ b`` for 2-D arrays, BLAS on one thread, large products in blocks of rows of a."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype))
-    if a.shape[0] * a.shape[1] * b.shape[1] < MIN_PARALLEL_MULTIPLY_ADDS:
+    rows = a.shape[0]
+    if rows * a.shape[1] * b.shape[1] < MIN_PARALLEL_MULTIPLY_ADDS:
         with single_threaded_blas():
             np.matmul(a, b, out=out)
-    else:
-        parallel_over(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), a.shape[0])
+        return out
+    block = max(MIN_BLOCK_ROWS, -(-rows // ROW_BLOCKS))
+
+    def multiply_blocks(lo, hi):                 # lo is a multiple of block: whole blocks
+        for r0 in range(lo, hi, block):
+            r1 = min(r0 + block, hi)
+            np.matmul(a[r0:r1], b, out=out[r0:r1])
+
+    parallel_over(multiply_blocks, rows, block=block)
     return out
 
 

@@ -34,20 +34,40 @@ and ReLU-backward kernels: 0.16 ms in one thread against 0.28 ms on two for 0.5 
 numbers, 0.61 against 0.57 ms for 2.1 M, 2.7 against 1.5 ms for 8.4 M.
 
 ``MINITORCH_CV_NUM_THREADS`` sets the number of threads (default: the CPU cores this
-process may use). With 1 thread (or a batch of one image) ``work`` runs in the calling
-thread, with BLAS at its usual thread count.
+process may use).
+
+**The same numbers on any number of threads.** A result must not depend on how many
+threads shared the work. So the slices start at multiples of a block size that depends on
+the arrays only (``parallel_over(work, n, block=...)``): a convolution's groups of images,
+a Linear product's blocks of rows. Each thread takes whole blocks and treats them one by
+one, exactly as a single thread would; sums across blocks (a convolution's weight
+gradient) are added in block order after the threads are done. Everything else shared
+out here is computed image by image (or channel by channel), whatever the split.
+
+**Safe to embed.** The pool is made under a lock (two user threads may call at once);
+after ``os.fork`` the child starts without it (the parent's workers do not exist there)
+and makes its own on first use. BLAS's thread count is process-wide: the library's calls
+share one limit, saved by the first that enters and restored by the last that leaves
+(:func:`single_threaded_blas`), so that concurrent calls leave it as they found it.
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 __all__ = ["num_threads", "parallel_over", "parallel_over_batch", "image_slices",
            "single_threaded_blas", "MIN_PARALLEL_ELEMENTS"]
 
 MIN_PARALLEL_ELEMENTS = 1 << 21
 
-_pool = None
-_blas = None
+_pool = None                       # the worker threads, made on first use (under _pool_lock)
+_pool_lock = threading.Lock()
+_blas = None                       # threadpoolctl's controllers of the BLAS NumPy loaded
+_blas_lock = threading.Lock()      # guards the three names below
+_blas_users = 0                    # how many calls, in all threads, run with BLAS limited
+_blas_saved = []                   # [(set_num_threads, thread count before the first call)]
+_local = threading.local()         # per thread: .blas_depth, .is_worker
 
 
 def num_threads() -> int:
@@ -81,38 +101,126 @@ def image_slices(n_images: int, parts: int):
     return slices
 
 
+def _blas_setters():
+    """(set_num_threads, current count) for every BLAS library NumPy loaded."""
+    global _blas
+    if _blas is None:                               # found once: the BLAS NumPy loaded
+        from threadpoolctl import ThreadpoolController
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    # threadpoolctl >= 3.8 lets only the first Python thread that set OpenBLAS's limit set
+    # it again; this module serializes its own changes (under _blas_lock), so that any
+    # thread may make the first or the last call, and it sets the limit directly.
+    return [(getattr(lib, "_real_set_num_threads", lib.set_num_threads), lib.num_threads)
+            for lib in _blas]
+
+
+def _limit_blas():
+    global _blas_users, _blas_saved
+    with _blas_lock:
+        if _blas_users == 0:                        # the first call: save, then limit
+            _blas_saved = _blas_setters()
+            for set_threads, count in _blas_saved:
+                if count != 1:
+                    set_threads(1)
+        _blas_users += 1
+    _local.blas_depth = getattr(_local, "blas_depth", 0) + 1
+
+
+def _restore_blas():
+    global _blas_users, _blas_saved
+    _local.blas_depth -= 1
+    with _blas_lock:
+        _blas_users -= 1
+        if _blas_users == 0:                        # the last call: back as it was found
+            for set_threads, count in _blas_saved:
+                if count != 1:
+                    set_threads(count)
+            _blas_saved = []
+
+
+@contextmanager
 def single_threaded_blas():
     """A context manager that limits BLAS (NumPy's OpenBLAS or MKL) to one thread.
 
     ``with single_threaded_blas(): y = a @ b`` -- the product runs in the calling thread
-    only, and BLAS is back at its own thread count afterwards (costs about 7 us).
+    only. BLAS's thread count is process-wide, so the calls of all threads share one limit:
+    the first call that enters saves the count and sets 1, the last one that leaves puts
+    the saved count back. Two user threads running layers at once therefore leave BLAS as
+    they found it. (While any library call runs, the user's own products elsewhere in the
+    process run on one BLAS thread too.)
     """
-    global _blas
-    if _blas is None:                               # found once: the BLAS NumPy loaded
-        from threadpoolctl import ThreadpoolController
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas.limit(limits=1)
+    _limit_blas()
+    try:
+        yield
+    finally:
+        _restore_blas()
 
 
-def parallel_over(work, n_images: int, size=None):
+def _after_fork_in_child():
+    """In a child made by ``os.fork``, only the forking thread exists: the parent's worker
+    threads are gone and its locks may be held by threads that no longer run. Start again:
+    no pool (the next call makes one), fresh locks, and the BLAS limit held only by the
+    calls of this thread (none, unless the fork happened inside one)."""
+    global _pool, _pool_lock, _blas_lock, _blas_users, _blas_saved
+    _pool = None
+    _pool_lock = threading.Lock()
+    _blas_lock = threading.Lock()
+    _blas_users = getattr(_local, "blas_depth", 0)
+    if _blas_users == 0 and _blas_saved:
+        for set_threads, count in _blas_saved:
+            if count != 1:
+                set_threads(count)
+        _blas_saved = []
+
+
+if hasattr(os, "register_at_fork"):                 # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _mark_worker():
+    _local.is_worker = True
+
+
+def _worker_pool(workers: int):
+    """The pool of worker threads, made (or enlarged) under a lock: two user threads
+    calling at once get one pool."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            # a smaller pool is dropped, not shut down: another thread may be submitting
+            # to it; its threads end once it is garbage and idle
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minitorch_cv",
+                                       initializer=_mark_worker)
+        return _pool
+
+
+def parallel_over(work, n_images: int, size=None, block=1):
     """Run ``work(lo, hi)`` on one contiguous slice of ``range(n_images)`` per thread.
 
     Returns the list of the calls' results, in slice order. The calling thread does the
     first slice itself; an exception in any slice is raised here. ``size``, when given, is
     the number of array elements the work goes through: below ``MIN_PARALLEL_ELEMENTS``,
     ``work(0, n_images)`` runs in the calling thread alone.
+
+    Slices start at multiples of ``block``: the threads share out whole blocks, so a
+    ``work`` that walks its slice block by block makes the same calls, on the same
+    blocks, whatever the number of threads -- and gives the same numbers. With more than
+    one block, BLAS runs on one thread inside every slice (also when a single thread
+    does all of them); with one block, ``work`` runs in the calling thread with BLAS at
+    its usual thread count. A call made from inside a worker runs in that worker.
     """
-    global _pool
     if size is not None and size < MIN_PARALLEL_ELEMENTS:
         return [work(0, n_images)]
-    slices = image_slices(n_images, num_threads())
-    if len(slices) == 1:
+    n_blocks = -(-n_images // block)
+    if n_blocks <= 1:
         return [work(0, n_images)]
-    if _pool is None or _pool._max_workers < len(slices) - 1:
-        _pool = ThreadPoolExecutor(max_workers=len(slices) - 1,
-                                   thread_name_prefix="minitorch_cv")
+    slices = [(lo * block, min(hi * block, n_images))
+              for lo, hi in image_slices(n_blocks, num_threads())]
     with single_threaded_blas():
-        futures = [_pool.submit(work, lo, hi) for lo, hi in slices[1:]]
+        if len(slices) == 1 or getattr(_local, "is_worker", False):
+            return [work(lo, hi) for lo, hi in slices]
+        pool = _worker_pool(len(slices) - 1)
+        futures = [pool.submit(work, lo, hi) for lo, hi in slices[1:]]
         try:
             first = work(*slices[0])
         finally:
@@ -125,10 +233,11 @@ def parallel_over_batch(kernel, batched, *args, min_size=None):
 
     ``batched`` are arrays whose first axis is the batch (inputs and outputs alike); the
     other arguments go to every call unchanged. The common case of :func:`parallel_over`:
-    a compiled kernel that loops over the images it is given. When the largest of the
-    arrays holds fewer than ``min_size`` numbers (default ``MIN_PARALLEL_ELEMENTS``), the
-    kernel runs once, in this thread; kernels that do more work per number than a
-    memory-bound pass set a lower ``min_size``.
+    a compiled kernel that loops over the images it is given, each image on its own (so
+    any split gives the same numbers). When the largest of the arrays holds fewer than
+    ``min_size`` numbers (default ``MIN_PARALLEL_ELEMENTS``), the kernel runs once, in
+    this thread; kernels that do more work per number than a memory-bound pass set a
+    lower ``min_size``.
     """
     size = max(a.size for a in batched)
     if size < (MIN_PARALLEL_ELEMENTS if min_size is None else min_size):

@@ -2,8 +2,8 @@
 
 import math
 
-from .. import functional as F
 from ..functional._checks import check_input, pair
+from ..reference.switch import functional as F
 from . import init
 from .module import Module, Parameter
 

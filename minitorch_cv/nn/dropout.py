@@ -1,6 +1,6 @@
 """Dropout layers: inverted dropout, active only in training mode."""
 
-from .. import functional as F
+from ..reference.switch import functional as F
 from . import init
 from .module import Module
 

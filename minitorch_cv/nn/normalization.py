@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from .. import functional as F
 from ..functional._checks import check_input
+from ..reference.switch import functional as F
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]

@@ -24,11 +24,14 @@ __version__ = "0.1.0"
 
 __all__ = ["functional", "nn", "optim", "theory", "models", "io", "data", "train",
            "gradcheck", "viz", "kernels", "__version__"]
+__all__ += ["reference"]
 
 
 def __getattr__(name):
     # Heavier subpackages load on first use, so `import minitorch_cv` stays fast.
     import importlib
     if name in ("theory", "models", "io", "data", "train", "gradcheck", "viz", "kernels"):
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "reference":
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'minitorch_cv' has no attribute {name!r}")

@@ -535,3 +535,45 @@ def test_float32_runs_on_the_reference_path():
     assert all(g.dtype == np.float32 for g in grads.values())
     _, logits_fast, _, _ = forward_backward(model, x, np.array([1]))
     np.testing.assert_allclose(logits, logits_fast, rtol=1e-4, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- PyTorch
+@pytest.mark.parametrize("case", CONV_CASES[:2])
+def test_conv2d_equals_torch(case):
+    torch = pytest.importorskip("torch")
+    x, w, b, s, p = conv_inputs(case, seed=90)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    bt = None if b is None else torch.tensor(b, requires_grad=True)
+    out_t = torch.nn.functional.conv2d(xt, wt, bt, stride=s, padding=p)
+    dout = randn(*out_t.shape, seed=91)
+    out_t.backward(torch.tensor(dout))
+    out, cache = R.conv2d_forward(x, w, b, s, p)
+    assert_close(out, out_t.detach().numpy(), "out")
+    dx, dw, db = R.conv2d_backward(dout, cache)
+    assert_close(dx, xt.grad.numpy(), "dx")
+    assert_close(dw, wt.grad.numpy(), "dw")
+    assert_close(db, None if b is None else bt.grad.numpy(), "db")
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (2, 3, 5, 4)])
+def test_batchnorm_equals_torch(shape):
+    torch = pytest.importorskip("torch")
+    x, dout = randn(*shape, seed=92) * 2 - 1, randn(*shape, seed=93)
+    c = shape[1]
+    gamma, beta = randn(c, seed=94), randn(c, seed=95)
+    mean, var = np.zeros(c), np.ones(c)
+    xt = torch.tensor(x, requires_grad=True)
+    gt, bt = torch.tensor(gamma, requires_grad=True), torch.tensor(beta, requires_grad=True)
+    mean_t, var_t = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+    out_t = torch.nn.functional.batch_norm(xt, mean_t, var_t, gt, bt, training=True,
+                                           momentum=0.1, eps=1e-5)
+    out_t.backward(torch.tensor(dout))
+    out, cache = R.batchnorm_forward(x, gamma, beta, mean, var, True, 0.1, 1e-5)
+    assert_close(out, out_t.detach().numpy(), "out")
+    assert_close(mean, mean_t.numpy(), "running_mean")
+    assert_close(var, var_t.numpy(), "running_var")
+    dx, dgamma, dbeta = R.batchnorm_backward(dout, cache)
+    assert_close(dx, xt.grad.numpy(), "dx")
+    assert_close(dgamma, gt.grad.numpy(), "dgamma")
+    assert_close(dbeta, bt.grad.numpy(), "dbeta")

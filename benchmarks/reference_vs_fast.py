@@ -5,7 +5,7 @@
 Times the Task 2 network's training step (forward, loss, backward) with every layer on
 the fast path and inside ``minitorch_cv.reference.use()``, then single convolutions: the
 fast Conv2d, the textbook im2col version and the definition as nested loops (the loops on
-one image only). Medians of a few alternating runs, float32, after a warm-up. Prints a
+one image only). Medians of five alternating runs, float32, after a warm-up. Prints a
 Markdown table for docs/results.md.
 """
 
@@ -24,18 +24,17 @@ from minitorch_cv import functional as F
 from minitorch_cv import models, nn, reference
 
 
-def median_time(function, repeats):
-    times = []
+def compare(label, fast, textbook, repeats=5):
+    """Median times of ``fast`` and ``textbook``, run alternately (so a machine that is
+    busy for a moment slows both) after one warm-up call of each (numba, caches)."""
+    fast(), textbook()
+    times = {fast: [], textbook: []}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def compare(label, fast, textbook, repeats=3):
-    fast(), textbook()                                     # warm-up (numba, caches)
-    t_fast, t_text = median_time(fast, repeats), median_time(textbook, repeats)
+        for function in (fast, textbook):
+            start = time.perf_counter()
+            function()
+            times[function].append(time.perf_counter() - start)
+    t_fast, t_text = statistics.median(times[fast]), statistics.median(times[textbook])
     print(f"| {label} | {t_fast * 1e3:,.1f} ms | {t_text * 1e3:,.1f} ms | "
           f"{t_text / t_fast:,.0f}x |", flush=True)
 
@@ -57,7 +56,7 @@ def main():
             step()
 
     print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"load average {os.getloadavg()[0]:.2f} at the start")
     print("| what (float32) | fast | textbook | textbook / fast |")
     print("|---|---:|---:|---:|")
     compare("Task 2 training step, batch 64", step, step_textbook)
@@ -75,7 +74,7 @@ def main():
             lambda: reference.conv2d_backward(dout, cache_ref))
     compare("same layer, ONE image: forward, im2col vs nested loops",
             lambda: reference.conv2d_forward(x2[:1], w2, b2, 1, 2),
-            lambda: reference.conv2d_forward_loops(x2[:1], w2, b2, 1, 2), repeats=1)
+            lambda: reference.conv2d_forward_loops(x2[:1], w2, b2, 1, 2), repeats=3)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 import math
 
-from .. import functional as F
 from ..functional._checks import (
     check_float_dtype,
     check_input,
@@ -10,6 +9,7 @@ from ..functional._checks import (
     check_same_dtype,
     pair,
 )
+from ..reference.switch import functional as F
 from . import init
 from .module import Module, Parameter
 

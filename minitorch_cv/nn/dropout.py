@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from .. import functional as F
 from ..functional._checks import check_input, check_real
+from ..reference.switch import functional as F
 from . import init
 from .module import Module
 

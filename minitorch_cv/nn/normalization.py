@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from .. import functional as F
 from ..functional._checks import (
     check_float_dtype,
     check_input,
@@ -10,6 +9,7 @@ from ..functional._checks import (
     check_real,
     check_same_dtype,
 )
+from ..reference.switch import functional as F
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]

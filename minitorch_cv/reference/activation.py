@@ -1,0 +1,46 @@
+"""ReLU, the textbook way (same signatures and cache as
+:func:`minitorch_cv.functional.relu_forward` / :func:`~minitorch_cv.functional.relu_backward`)."""
+
+import numpy as np
+
+__all__ = ["relu_forward", "relu_backward"]
+
+
+def relu_forward(x):
+    """``out = max(x, 0)``, element by element (NaN stays NaN).
+
+    Returns
+    -------
+    out : ndarray, the shape of ``x``
+    cache : ``out`` itself: ``x > 0`` exactly where ``out > 0``
+
+    Shape
+    -----
+    Any -> the same.
+
+    Backward
+    --------
+    ``dx = dout * [out > 0]`` (:func:`relu_backward`).
+    """
+    out = np.maximum(x, 0)
+    return out, out
+
+
+def relu_backward(dout, out):
+    """``dx = dout where out > 0, else 0`` (the derivative of max(x, 0) is [x > 0]).
+
+    Parameters
+    ----------
+    dout : ndarray, the gradient of the loss with respect to ``out``
+    out : ndarray, the cache (the forward output)
+
+    Shape
+    -----
+    Any -> the same.
+
+    Backward
+    --------
+    ``dx = dout * [out > 0]``, written with ``np.where`` so an infinite ``dout`` where
+    the unit is off gives 0, not NaN.
+    """
+    return np.where(out > 0, dout, 0)

@@ -1,0 +1,53 @@
+"""Inverted dropout, the textbook way (same signatures and mask as
+:mod:`minitorch_cv.functional.dropout`, and the same random draws from ``rng``)."""
+
+import numpy as np
+
+__all__ = ["dropout_forward", "dropout_backward"]
+
+
+def dropout_forward(x, p, rng, channelwise=False):
+    """Zero each element with probability ``p``; scale the survivors by ``1 / (1 - p)``.
+
+    Parameters
+    ----------
+    x : ndarray (N, C, ...)
+    p : float in [0, 1], the probability of DROPPING
+    rng : numpy.random.Generator
+    channelwise : bool
+        Dropout2d: one draw per (image, channel), zeroing whole feature maps.
+
+    Returns
+    -------
+    out : ndarray, the shape of ``x``
+    mask : ndarray, the cache: ``[u >= p] / (1 - p)``, ``u ~ U[0, 1)``
+
+    Shape
+    -----
+    Any -> the same.
+
+    Backward
+    --------
+    ``dx = dout * mask`` (:func:`dropout_backward`). Thanks to the ``1 / (1 - p)`` scale the
+    expected output equals ``x``, so evaluation mode is simply the identity.
+    """
+    mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape
+    if p >= 1:
+        return x * 0, np.zeros(mask_shape, dtype=x.dtype)          # everything dropped
+    u = rng.random(mask_shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+    mask = (u >= p).astype(x.dtype) * x.dtype.type(1 / (1 - p))
+    return x * mask, mask
+
+
+def dropout_backward(dout, mask):
+    """``dx = dout * mask``: dropped elements get no gradient, kept ones are scaled.
+
+    Shape
+    -----
+    dout (the shape of x) -> dx (the same).
+
+    Backward
+    --------
+    ``out = x * mask`` is linear in ``x``, so ``dx = dout * mask``.
+    """
+    return dout * mask

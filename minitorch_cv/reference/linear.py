@@ -1,0 +1,53 @@
+"""The fully connected layer, the textbook way (same signatures and cache as
+:mod:`minitorch_cv.functional.linear`)."""
+
+__all__ = ["linear_forward", "linear_backward"]
+
+
+def linear_forward(x, w, b=None):
+    """``out = x @ w.T + b``.
+
+    Parameters
+    ----------
+    x : ndarray (N, in_features)
+    w : ndarray (out_features, in_features)
+    b : ndarray (out_features,) or None
+
+    Returns
+    -------
+    out : ndarray (N, out_features)
+    cache : ``(x, w, has_bias)``
+
+    Shape
+    -----
+    (N, in_features) -> (N, out_features).
+
+    Backward
+    --------
+    ``dx = dout @ w``, ``dw = dout.T @ x``, ``db = dout.sum(axis=0)`` (:func:`linear_backward`).
+    """
+    out = x @ w.T
+    if b is not None:
+        out = out + b
+    return out, (x, w, b is not None)
+
+
+def linear_backward(dout, cache):
+    """Gradients of :func:`linear_forward`.
+
+    Returns
+    -------
+    dx : ndarray (N, in_features)
+    dw : ndarray (out_features, in_features)
+    db : ndarray (out_features,) or None (no bias)
+
+    Shape
+    -----
+    dout (N, out_features) -> dx (N, in_features), dw (out_features, in_features).
+
+    Backward
+    --------
+    ``dx = dout @ w``, ``dw = dout.T @ x``, ``db = sum over n of dout[n]``.
+    """
+    x, w, has_bias = cache
+    return dout @ w, dout.T @ x, dout.sum(axis=0) if has_bias else None

@@ -1,0 +1,112 @@
+"""Batch normalization, the textbook way, with the backward pass derived step by step.
+
+Same signatures and caches as :mod:`minitorch_cv.functional.normalization`; statistics per
+channel (axis 1) over the ``m`` values of the other axes (N, or N*H*W).
+"""
+
+import numpy as np
+
+__all__ = ["batchnorm_forward", "batchnorm_backward"]
+
+
+def _axes(x):
+    """Axes to average over, and the shape that broadcasts a (C,) vector against ``x``."""
+    return (0,) + tuple(range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
+                      momentum=0.1, eps=1e-5):
+    """Normalize each channel, then scale by ``gamma`` and shift by ``beta``.
+
+    Parameters
+    ----------
+    x : ndarray (N, C), (N, C, L) or (N, C, H, W)
+    gamma, beta : ndarray (C,)
+    running_mean, running_var : ndarray (C,), updated in place when ``training``
+    training : bool
+        Normalize with the batch's statistics (True) or the running ones (False).
+
+    Returns
+    -------
+    out : ndarray, the shape of ``x``
+    cache : ``(x_hat, inv_std, gamma, True, None)`` in training,
+        ``(None, inv_std, gamma, False, (x, running_mean))`` in evaluation, as functional's
+
+    Shape
+    -----
+    Any of the above -> the same.
+
+    Training mode::
+
+        mu    = mean(x)              var = mean((x - mu)**2)         (biased: / m)
+        x_hat = (x - mu) / sqrt(var + eps)         out = gamma * x_hat + beta
+        running_mean = (1 - momentum) * running_mean + momentum * mu
+        running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
+
+    Backward
+    --------
+    ``dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))`` with ``g = dout * gamma``,
+    derived step by step in :func:`batchnorm_backward`.
+    """
+    axes, shape = _axes(x)
+    if not training:
+        inv_std = 1 / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean.reshape(shape)) * inv_std.reshape(shape)
+        out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+        return out, (None, inv_std, gamma, False, (x, running_mean.copy()))
+    m = x.size // x.shape[1]
+    if m < 2:
+        raise ValueError(f"batch norm: expected more than 1 value per channel when "
+                         f"training, got input shape {x.shape}")
+    mu = x.mean(axis=axes)
+    var = ((x - mu.reshape(shape)) ** 2).mean(axis=axes)             # biased
+    inv_std = 1 / np.sqrt(var + eps)
+    x_hat = (x - mu.reshape(shape)) * inv_std.reshape(shape)
+    out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    running_mean[:] = (1 - momentum) * running_mean + momentum * mu
+    running_var[:] = (1 - momentum) * running_var + momentum * var * m / (m - 1)  # unbiased
+    return out, (x_hat, inv_std, gamma, True, None)
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of :func:`batchnorm_forward`, by the chain rule through its lines.
+
+    Returns
+    -------
+    dx : ndarray, the shape of ``dout``
+    dgamma, dbeta : ndarray (C,)
+
+    Shape
+    -----
+    dout (the shape of x) -> dx (the same), dgamma and dbeta (C,).
+
+    Backward
+    --------
+    Training mode, sums and means over the ``m`` values of each channel, ``x - mu``
+    recovered from the cache as ``x_hat / inv_std``::
+
+        dbeta  = sum(dout)                  dgamma = sum(dout * x_hat)
+        dx_hat = dout * gamma
+        dvar   = sum(dx_hat * (x - mu)) * (-1/2) * (var + eps)**(-3/2)
+        dmu    = -sum(dx_hat) * inv_std     (+ dvar * mean(-2 (x - mu)), which is 0)
+        dx     = dx_hat * inv_std + dvar * 2 (x - mu) / m + dmu / m
+
+    Evaluation mode (the statistics are constants): ``dx = dout * gamma * inv_std``.
+    """
+    x_hat, inv_std, gamma, batch_stats, eval_input = cache
+    axes, shape = _axes(dout)
+    if not batch_stats:
+        x, mean = eval_input
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        dx = dout * (gamma * inv_std).reshape(shape)
+        return dx, (dout * x_hat).sum(axis=axes), dout.sum(axis=axes)
+    m = dout.size // dout.shape[1]
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * x_hat).sum(axis=axes)
+    dx_hat = dout * gamma.reshape(shape)
+    centered = x_hat / inv_std.reshape(shape)                       # x - mu
+    dvar = (dx_hat * centered).sum(axis=axes) * -0.5 * inv_std ** 3
+    dmu = -dx_hat.sum(axis=axes) * inv_std
+    dx = (dx_hat * inv_std.reshape(shape) + dvar.reshape(shape) * 2 * centered / m
+          + dmu.reshape(shape) / m)
+    return dx, dgamma, dbeta

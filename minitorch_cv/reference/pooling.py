@@ -1,0 +1,147 @@
+"""Max and average pooling, the textbook way: a loop over the output positions, each
+window taken for the whole batch at once.
+
+Same signatures and caches as :mod:`minitorch_cv.functional.pooling`. ``stride`` defaults
+to ``kernel_size``; ``padding`` (at most half the kernel) counts as -inf for max pooling
+and as zeros, counted in the mean, for average pooling (PyTorch's defaults).
+"""
+
+import numpy as np
+
+from ..functional._checks import pair
+
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
+           "avgpool2d_backward"]
+
+
+def _windows(x_shape, kernel_size, stride, padding):
+    """The geometry, and for each output ``(i, j)`` the rows and columns of its window,
+    clipped to the image (the padding around it is never read)."""
+    kernel = pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else pair(stride, "stride")
+    padding = pair(padding, "padding")
+    h, w = x_shape[2:]
+    out_h = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
+    out_w = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
+    windows = []
+    for i in range(out_h):
+        top = i * stride[0] - padding[0]
+        for j in range(out_w):
+            left = j * stride[1] - padding[1]
+            windows.append((i, j, slice(max(top, 0), min(top + kernel[0], h)),
+                            slice(max(left, 0), min(left + kernel[1], w))))
+    return kernel, stride, padding, (out_h, out_w), windows
+
+
+def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Maximum of every window.
+
+    Parameters
+    ----------
+    x : ndarray (N, C, H, W)
+    kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
+
+    Returns
+    -------
+    out : ndarray (N, C, H_out, W_out)
+    cache : ``(argmax, x.shape)``, as functional's: ``argmax[n, c, i, j]`` is the flat
+        index ``row * W + col`` in the input image of the window's maximum (the first one
+        in row-major order if several are equal, as ``np.argmax`` and PyTorch choose).
+
+    Shape
+    -----
+    (N, C, H, W) -> (N, C, H_out, W_out), ``H_out = (H + 2 * P - K_h) // S + 1``.
+
+    Backward
+    --------
+    ``dout[n, c, i, j]`` goes to the position ``argmax[n, c, i, j]`` only
+    (:func:`maxpool2d_backward`).
+    """
+    n, c, _h, w = x.shape
+    out_hw, windows = _windows(x.shape, kernel_size, stride, padding)[3:]
+    out = np.empty((n, c) + out_hw, dtype=x.dtype)
+    argmax = np.empty((n, c) + out_hw, dtype=np.int32)
+    for i, j, rows, cols in windows:                # padding is -inf: it never wins
+        window = x[:, :, rows, cols].reshape(n, c, -1)
+        k = window.argmax(axis=2)                           # first maximum, row-major
+        out[:, :, i, j] = np.take_along_axis(window, k[:, :, None], axis=2)[:, :, 0]
+        width = cols.stop - cols.start
+        argmax[:, :, i, j] = (rows.start + k // width) * w + cols.start + k % width
+    return out, (argmax, x.shape)
+
+
+def maxpool2d_backward(dout, cache):
+    """Gradient of :func:`maxpool2d_forward`.
+
+    Returns
+    -------
+    dx : ndarray (N, C, H, W)
+
+    Shape
+    -----
+    dout (N, C, H_out, W_out) -> dx (N, C, H, W).
+
+    Backward
+    --------
+    ``dx[n, c].flat[argmax[n, c, i, j]] += dout[n, c, i, j]``: each window's gradient goes
+    to its (first) maximum only; a pixel that is the maximum of several overlapping
+    windows collects them all (``np.add.at``); every other pixel gets 0.
+    """
+    argmax, (n, c, h, w) = cache
+    dx = np.zeros((n, c, h * w), dtype=dout.dtype)
+    images = np.arange(n)[:, None, None, None]
+    channels = np.arange(c)[None, :, None, None]
+    np.add.at(dx, (images, channels, argmax), dout)
+    return dx.reshape(n, c, h, w)
+
+
+def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Mean of every window, zero padding included in the count.
+
+    Parameters
+    ----------
+    x : ndarray (N, C, H, W)
+    kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
+
+    Returns
+    -------
+    out : ndarray (N, C, H_out, W_out)
+    cache : ``(x.shape, kernel, stride, padding)``, as functional's
+
+    Shape
+    -----
+    (N, C, H, W) -> (N, C, H_out, W_out), ``H_out = (H + 2 * P - K_h) // S + 1``.
+
+    Backward
+    --------
+    Every pixel of window ``(i, j)`` receives ``dout[n, c, i, j] / (K_h * K_w)``
+    (:func:`avgpool2d_backward`).
+    """
+    kernel, stride, padding, out_hw, windows = _windows(x.shape, kernel_size, stride, padding)
+    out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+    for i, j, rows, cols in windows:                # padding is zeros: adds nothing
+        out[:, :, i, j] = x[:, :, rows, cols].sum(axis=(2, 3)) / (kernel[0] * kernel[1])
+    return out, (x.shape, kernel, stride, padding)
+
+
+def avgpool2d_backward(dout, cache):
+    """Gradient of :func:`avgpool2d_forward`.
+
+    Returns
+    -------
+    dx : ndarray (N, C, H, W)
+
+    Shape
+    -----
+    dout (N, C, H_out, W_out) -> dx (N, C, H, W).
+
+    Backward
+    --------
+    ``dx[window (i, j)] += dout[n, c, i, j] / (K_h * K_w)`` for every window (the part of
+    the window in the padding has no pixel to receive its share).
+    """
+    x_shape, kernel, stride, padding = cache
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    for i, j, rows, cols in _windows(x_shape, kernel, stride, padding)[4]:
+        dx[:, :, rows, cols] += dout[:, :, i:i + 1, j:j + 1] / (kernel[0] * kernel[1])
+    return dx

@@ -1,0 +1,136 @@
+"""The switch that runs every ``nn`` layer on the textbook functions.
+
+::
+
+    with minitorch_cv.reference.use():
+        logits = model(x)                      # Conv2d, MaxPool2d, ... on reference/
+        model.backward(loss_fn.backward())
+
+The ``nn`` layer files import :data:`functional` from here in place of
+:mod:`minitorch_cv.functional`. It behaves like that module, except that a function with
+a textbook version runs that version while :func:`use` is active. The choice is made at
+each call, from a :class:`contextvars.ContextVar`: it holds for the ``with`` block only
+(also when the block raises), and only in the thread (or asyncio task) that entered it --
+nothing global is patched. Functions without a textbook version (tanh, sigmoid, adaptive
+pooling, ...) always run the fast one.
+
+Both paths share one cache contract, so a forward pass run inside the block and its
+backward pass run outside (or the reverse) still give the right gradients.
+"""
+
+import contextlib
+import contextvars
+import functools
+
+import numpy as np
+
+from .. import functional as fast
+from . import activation, conv, dropout, linear, loss, normalization, pooling
+
+__all__ = ["use", "is_active", "functional"]
+
+_ACTIVE = contextvars.ContextVar("minitorch_cv_reference_active", default=False)
+
+
+@contextlib.contextmanager
+def use(active=True):
+    """Run the ``nn`` layers on :mod:`minitorch_cv.reference` inside the ``with`` block.
+
+    ``use(False)`` switches back to the fast path inside an outer ``use()`` block.
+    """
+    token = _ACTIVE.set(bool(active))
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def is_active() -> bool:
+    """True inside a :func:`use` block (of this thread)."""
+    return _ACTIVE.get()
+
+
+# The keyword arguments the nn layers pass to the fast functions, and that the textbook
+# signatures leave out, are handled here.
+def _conv2d_backward(dout, cache, need_dx=True, need_dw=True):
+    dx, dw, db = conv.conv2d_backward(dout, cache)
+    return (dx if need_dx else None), (dw if need_dw else None), (db if need_dw else None)
+
+
+def _linear_backward(dout, cache, need_dx=True, need_dw=True):
+    dx, dw, db = linear.linear_backward(dout, cache)
+    return (dx if need_dx else None), (dw if need_dw else None), (db if need_dw else None)
+
+
+def _maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True):
+    out, cache = pooling.maxpool2d_forward(x, kernel_size, stride, padding)
+    return out, (cache if for_backward else None)
+
+
+def _relu_forward(x, inplace=False):
+    out, cache = activation.relu_forward(x)
+    if inplace:
+        x[...] = out
+        return x, x
+    return out, cache
+
+
+def _batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
+                       momentum=0.1, eps=1e-5):
+    # The textbook function always has gamma, beta and running statistics: fill them in
+    # for affine=False and for track_running_stats=False (batch statistics, no update).
+    c = x.shape[1]
+    gamma = np.ones(c, dtype=x.dtype) if gamma is None else gamma
+    beta = np.zeros(c, dtype=x.dtype) if beta is None else beta
+    if running_mean is None:
+        training = True
+        running_mean, running_var = np.zeros(c, dtype=x.dtype), np.ones(c, dtype=x.dtype)
+    return normalization.batchnorm_forward(x, gamma, beta, running_mean, running_var,
+                                           training, momentum, eps)
+
+
+_TEXTBOOK = {
+    "conv2d_forward": conv.conv2d_forward,
+    "conv2d_backward": _conv2d_backward,
+    "maxpool2d_forward": _maxpool2d_forward,
+    "maxpool2d_backward": pooling.maxpool2d_backward,
+    "avgpool2d_forward": pooling.avgpool2d_forward,
+    "avgpool2d_backward": pooling.avgpool2d_backward,
+    "batchnorm_forward": _batchnorm_forward,
+    "batchnorm_backward": normalization.batchnorm_backward,
+    "dropout_forward": dropout.dropout_forward,
+    "dropout_backward": dropout.dropout_backward,
+    "linear_forward": linear.linear_forward,
+    "linear_backward": _linear_backward,
+    "relu_forward": _relu_forward,
+    "relu_backward": activation.relu_backward,
+    "cross_entropy_forward": loss.cross_entropy_forward,
+    "cross_entropy_backward": loss.cross_entropy_backward,
+}
+
+
+class _Functional:
+    """:mod:`minitorch_cv.functional` as the ``nn`` layers see it: attribute ``name`` is a
+    function that runs the textbook version of ``name`` inside a :func:`use` block and
+    ``minitorch_cv.functional.name`` outside it (looked up at each call)."""
+
+    def __getattr__(self, name):
+        if name not in _TEXTBOOK:
+            return getattr(fast, name)
+
+        @functools.wraps(getattr(fast, name))
+        def run(*args, **kwargs):
+            chosen = _TEXTBOOK[name] if _ACTIVE.get() else getattr(fast, name)
+            return chosen(*args, **kwargs)
+
+        self.__dict__[name] = run          # built once per name
+        return run
+
+    def __dir__(self):
+        return sorted(set(dir(fast)) | set(_TEXTBOOK))
+
+    def __repr__(self):
+        return "<minitorch_cv.functional, or minitorch_cv.reference inside reference.use()>"
+
+
+functional = _Functional()

@@ -39,7 +39,9 @@ def _parser():
     train.add_argument("--steps", type=int, default=300)
     train.add_argument("--limit", type=int, default=5000,
                        help="training images to use (a random subset)")
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--test-images", type=int, default=500,
+                       help="test images for the accuracy at the end")
     train.add_argument("--lr", type=float, default=0.05)
     train.add_argument("--data", default=None, help="CIFAR-10 (default: $MINITORCH_CV_DATA)")
     return parser
@@ -95,7 +97,8 @@ def main(argv=None):
     if args.command == "train":
         from .training import train_student_conv2d
         return train_student_conv2d(args.dir, steps=args.steps, limit=args.limit,
-                                    batch_size=args.batch_size, lr=args.lr, data=args.data)
+                                    batch_size=args.batch_size, lr=args.lr, data=args.data,
+                                    test_images=args.test_images)
     return 2
 
 

@@ -83,6 +83,10 @@ def judge(name, value, expected, mistakes=(), wrong_shapes=(), border=0, coverag
         mistake = known_mistake(value, mistakes, dtype)
         if mistake is None and "only where several windows overlap" in message:
             mistake = OVERLAP_DIAGNOSIS
+        if mistake is None and "NaN or infinite" in message:
+            mistake = (f"`{name}` has NaN or inf where the right answer is finite: an "
+                       "overflow (exp of a large number: subtract the maximum first) or a "
+                       "division by zero")
         return False, message, mistake
     dtype_problem = _dtype_message(name, value, expected)
     if dtype_problem:
@@ -149,7 +153,8 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, kwarg
         wrong, diagnosis = [], None
         for n, value, exp in zip(names, values, expected):
             passed, message, found = judge(n, value, exp, mistakes.get(n, ()),
-                                           wrong_shapes.get(n, ()), border,
+                                           wrong_shapes.get(n, ()),
+                                           border if n == "dx" else 0,
                                            coverage if n == "dx" else None)
             if not passed:
                 wrong.append(message)

@@ -195,8 +195,9 @@ def _tag_diagnoses(checks):
             continue
         for tag in TAGS:
             if all(tag in c.tags for c in failed) and any(tag not in c.tags for c in passed):
-                found.append(f"{group} is right without {tag} and wrong with {tag}: look at "
-                             f"the part of your code that handles {tag}")
+                what = {"out": "the forward output"}.get(group, f"the {group}")
+                found.append(f"{what}: right in every case without {tag}, wrong with {tag}; "
+                             f"look at the part of your code that handles {tag}")
                 break
     return found
 

@@ -17,6 +17,8 @@ from .grader import Cache, Rng
 __all__ = ["build_conv2d", "build_maxpool2d", "build_avgpool2d", "build_linear", "build_relu",
            "build_softmax_cross_entropy", "build_batchnorm", "build_dropout"]
 
+FLIPPED = ("the kernel is flipped: that is true convolution; deep learning's convolution is "
+           "cross-correlation, out[i, j] = sum of x[window at (i, j)] * w, with no flip")
 MEAN_DIAGNOSIS = ("{name} is the right one divided by the batch size: it is averaged over "
                   "the batch instead of summed (dout already carries the loss's 1/N)")
 
@@ -39,16 +41,14 @@ def build_conv2d(plan, rng):
     x32 = _normal(rng, (2, 3, 6, 5), np.float32)
     w32, b32 = _normal(rng, (4, 3, 3, 3), np.float32), _normal(rng, 4, np.float32)
     forward_case(plan, "conv2d_forward", "float32 input, shape and dtype",
-                 (x32, w32, b32, 1, 1), [_conv(x32, w32, b32, 1, 1)], tags=("float32",),
+                 (x32, w32, b32, 1, 1), [_conv(x32, w32, b32, 1, 1)], tags=("float32", "padding"),
                  arg_names=names)
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     w = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
     forward_case(plan, "conv2d_forward", "fixed 1x1x4x4 image, 2x2 kernel [[1, 2], [3, 4]]",
                  (x, w, np.zeros(1), 1, 0), [_conv(x, w, np.zeros(1), 1, 0)],
-                 mistakes=[(("the kernel is flipped: that is true convolution; deep learning's "
-                            "convolution is cross-correlation, out = sum x[window] * w "
-                            "(no flip)"), _conv(x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1,
-                                               0))], arg_names=names)
+                 mistakes=[(FLIPPED, _conv(x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1, 0))],
+                 arg_names=names)
     cases = [  # (N, C, H, W, F, K, stride, padding, bias, tags)
         (2, 3, 7, 6, 4, 3, 1, 0, True, ("non-square input",)),
         (2, 3, 7, 6, 4, 3, 2, 0, True, ("stride 2", "non-square input")),
@@ -64,8 +64,7 @@ def build_conv2d(plan, rng):
                  + ("" if bias else ", b=None"))
         flipped = _conv(x, w[..., ::-1, ::-1].copy(), b, s, p)
         out_s1 = _conv(x, w, b, 1, p)
-        mistakes = [(("the kernel is flipped (true convolution); deep learning's convolution is "
-                     "cross-correlation: no flip"), flipped),
+        mistakes = [(FLIPPED, flipped),
                      (("the windows move by 1, not by the stride: window (i, j) starts at row "
                       "i*stride, column j*stride"), out_s1[:, :, :out.shape[2], :out.shape[3]]),
                      ("the bias is not added", _conv(x, w, None, s, p) if bias else None)]

@@ -224,7 +224,7 @@ class _Worker:
         try:
             spec = importlib.util.spec_from_file_location("student_exercise", self.module_path)
             module = importlib.util.module_from_spec(spec)
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            with contextlib.redirect_stdout(printed):
                 spec.loader.exec_module(module)
         except BaseException as exc:                    # noqa: BLE001 -- student code
             message = f"your file could not be imported: {_describe_error(exc, self.module_path)}"
@@ -279,7 +279,7 @@ class _Worker:
         rng_state = np.random.get_state()[1].copy()
         t0 = time.perf_counter()
         try:
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            with contextlib.redirect_stdout(printed):
                 if step.get("kind") == "numgrad":
                     value = self.numerical_gradient(function, args, kwargs, step)
                 else:

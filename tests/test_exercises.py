@@ -79,6 +79,47 @@ def conv2d_backward(dout, cache):
     return dx, dw, db
 '''
 
+CONV2D_IM2COL = '''
+import numpy as np
+
+
+def _indices(c, kh, kw, out_h, out_w, stride):
+    rows = np.tile(np.repeat(np.arange(kh), kw), c)[:, None] + stride * np.repeat(
+        np.arange(out_h), out_w)[None, :]
+    cols = np.tile(np.arange(kw), kh * c)[:, None] + stride * np.tile(
+        np.arange(out_w), out_h)[None, :]
+    channels = np.repeat(np.arange(c), kh * kw)[:, None]
+    return channels, rows, cols
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0):
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out_h = (h + 2 * padding - kh) // stride + 1
+    out_w = (wd + 2 * padding - kw) // stride + 1
+    k, i, j = _indices(c, kh, kw, out_h, out_w, stride)
+    cols = x_pad[:, k, i, j]                                  # (N, C*K*K, H_out*W_out)
+    out = w.reshape(f, -1) @ cols
+    if b is not None:
+        out += b.reshape(1, f, 1)
+    return out.reshape(n, f, out_h, out_w), (x, w, b, stride, padding, cols)
+
+
+def conv2d_backward(dout, cache):
+    x, w, b, stride, padding, cols = cache
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    dout3 = dout.reshape(n, f, -1)
+    dw = np.einsum("nfl,nkl->fk", dout3, cols).reshape(w.shape)
+    db = dout3.sum(axis=(0, 2)) if b is not None else None
+    dcols = w.reshape(f, -1).T @ dout3
+    k, i, j = _indices(c, kh, kw, dout.shape[2], dout.shape[3], stride)
+    dx_pad = np.zeros((n, c, h + 2 * padding, wd + 2 * padding), dtype=dout.dtype)
+    np.add.at(dx_pad, (slice(None), k, i, j), dcols)
+    return dx_pad[:, :, padding:padding + h, padding:padding + wd], dw, db
+'''
+
 MAXPOOL2D = '''
 import numpy as np
 
@@ -304,6 +345,9 @@ MISTAKES = [
     ("conv2d", "no accumulation over overlapping windows",
      broken(CONV2D, ("dx_pad[:, :, rows, cols] +=", "dx_pad[:, :, rows, cols] =")),
      "not accumulated"),
+    ("conv2d", "im2col: a[idx] += v instead of np.add.at",
+     broken(CONV2D_IM2COL, ("np.add.at(dx_pad, (slice(None), k, i, j), dcols)",
+                            "dx_pad[:, k, i, j] += dcols")), "not accumulated"),
     ("maxpool2d", "gradient to every maximum",
      broken(MAXPOOL2D, ("mask = np.zeros_like(window)\n", ("mask = (window == window.max("
                         "axis=2, keepdims=True)).astype(float)\n")),
@@ -351,7 +395,7 @@ MISTAKES = [
      "floor division"),
 ]
 
-CORRECT = {"conv2d": CONV2D, "maxpool2d": MAXPOOL2D, "avgpool2d": AVGPOOL2D, "linear": LINEAR,
+CORRECT = {"conv2d": CONV2D, "conv2d_im2col": CONV2D_IM2COL, "maxpool2d": MAXPOOL2D, "avgpool2d": AVGPOOL2D, "linear": LINEAR,
            "relu": RELU, "softmax_cross_entropy": CROSS_ENTROPY, "batchnorm": BATCHNORM,
            "dropout": DROPOUT, "adam": ADAM, "sgd_momentum": SGD_MOMENTUM,
            "conv_output_size": CONV_OUTPUT_SIZE}
@@ -390,7 +434,7 @@ def test_skeletons_score_zero_with_not_implemented(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_textbook_students_pass(tmp_path, name):
-    report = grade_source(tmp_path, name, CORRECT[name])
+    report = grade_source(tmp_path, name.replace("_im2col", ""), CORRECT[name])
     assert report.passed, report.text()
 
 

@@ -330,7 +330,7 @@ MISTAKES = [
                                         ("j * stride:j * stride", "j:j")), "stride ignored"),
     ("conv2d", "windows step by 1", broken(CONV2D, ("i * stride:i * stride", "i:i"),
                                            ("j * stride:j * stride", "j:j")),
-     "wrong with stride 2"),
+     "only in the cases with stride 2"),
     ("conv2d", "padding ignored", broken(CONV2D, ("x_pad = _pad(x, padding)\n    out_h",
                                                   "x_pad = x\n    out_h"),
                                          ("(h + 2 * padding - kh)", "(h - kh)"),

@@ -87,9 +87,9 @@ def compare(name, student, expected, dtype=None, border=0, coverage=None):
     error = float(np.max(np.abs(student.astype(np.float64) - expected)[wrong]))
     parts = [(f"`{name}` is wrong in {int(wrong.sum())} of {wrong.size} entries "
              f"(largest error {error:.3g})")]
-    if expected.ndim >= 2 and wrong.size > 1:
+    if expected.ndim >= 3 and wrong.size > 1:       # (N, C, ...) images or (F, C, K, K)
         per_image = wrong.reshape(wrong.shape[0], -1).any(axis=1)
-        if expected.ndim >= 3 and 0 < per_image.sum() < per_image.size:
+        if 0 < per_image.sum() < per_image.size:
             parts.append(_indices(per_image, per_image.size, "image(s) of the batch"))
         per_channel = np.moveaxis(wrong, 1, 0).reshape(wrong.shape[1], -1).any(axis=1)
         if 0 < per_channel.sum() < per_channel.size:

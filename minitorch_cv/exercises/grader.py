@@ -22,7 +22,7 @@ __all__ = ["Check", "Report", "Plan", "grade", "grade_all"]
 
 #: The phrases a check may be tagged with; a diagnosis says when an output is wrong
 #: exactly for the cases with one tag (e.g. only for stride 2).
-TAGS = ("stride 2", "padding", "non-square input", "batch 1", "no bias", "tied maxima",
+TAGS = ("stride 2", "padding", "non-square input", "the default stride", "batch 1", "no bias", "tied maxima",
         "overlapping windows", "float32", "weight decay", "reduction='sum'", "2D input",
         "evaluation mode")
 
@@ -196,8 +196,8 @@ def _tag_diagnoses(checks):
         for tag in TAGS:
             if all(tag in c.tags for c in failed) and any(tag not in c.tags for c in passed):
                 what = {"out": "the forward output"}.get(group, f"the {group}")
-                found.append(f"{what}: right in every case without {tag}, wrong with {tag}; "
-                             f"look at the part of your code that handles {tag}")
+                found.append(f"{what} is wrong only in the cases with {tag} (right in all "
+                             f"the others): look at the part of your code that handles {tag}")
                 break
     return found
 

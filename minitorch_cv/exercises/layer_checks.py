@@ -140,7 +140,7 @@ def _pool_cases(rng, tied):
         (_normal(rng, (2, 3, 6, 8)), 2, 2, 0, ("non-square input",)),
         (_normal(rng, (2, 2, 7, 5)), 3, 2, 0, ("stride 2", "overlapping windows",
                                                "non-square input")),
-        (_normal(rng, (1, 2, 6, 6)), 2, None, 0, ("batch 1",)),
+        (_normal(rng, (1, 2, 6, 6)), 2, None, 0, ("the default stride",)),
         (_normal(rng, (2, 2, 7, 7)), 3, 2, 1, ("stride 2", "overlapping windows", "padding")),
     ]
     if tied:

@@ -224,6 +224,14 @@ def test_dropout_equals_fast_path(p, channelwise, dtype):
                                   F.dropout_backward(dout, mask_fast))
 
 
+def test_dropout_gradient_numerically():
+    """With the generator re-seeded before each forward pass, the mask is fixed."""
+    result = gradcheck_function(
+        lambda x: R.dropout_forward(x, 0.4, np.random.default_rng(8)), R.dropout_backward,
+        randn(3, 4, seed=33))
+    assert result.passed(1e-7), result.report(1e-7)
+
+
 # ----------------------------------------------------------------------------- linear, ReLU
 @pytest.mark.parametrize("n, bias", [(1, True), (5, False), (4, True)])
 def test_linear_equals_fast_path(n, bias):
@@ -577,3 +585,45 @@ def test_batchnorm_equals_torch(shape):
     assert_close(dx, xt.grad.numpy(), "dx")
     assert_close(dgamma, gt.grad.numpy(), "dgamma")
     assert_close(dbeta, bt.grad.numpy(), "dbeta")
+
+
+# ----------------------------------------------------------------------------- hygiene
+def test_reference_is_a_subpackage_of_the_library():
+    import minitorch_cv
+    assert "reference" in minitorch_cv.__all__
+    assert minitorch_cv.reference.conv2d_forward is R.conv2d_forward
+    for name in R.__all__:
+        assert callable(getattr(R, name)), name
+
+
+def test_reference_functions_leave_their_inputs_alone():
+    """What a forward or backward pass is given, it gives back unchanged (only batch norm's
+    running statistics are updated in place, by contract)."""
+    x, w, b, dout = randn(2, 3, 6, 5), randn(4, 3, 3, 3, seed=1), randn(4, seed=2), None
+    calls = [
+        (R.conv2d_forward, R.conv2d_backward, (x, w, b, 2, 1)),
+        (R.conv2d_forward_loops, R.conv2d_backward_loops, (x, w, b, 1, 2)),
+        (R.maxpool2d_forward, R.maxpool2d_backward, (x, 3, 2, 1)),
+        (R.avgpool2d_forward, R.avgpool2d_backward, (x, 2, 1, 1)),
+        (R.batchnorm_forward, R.batchnorm_backward, (x, b[:3], b[1:], np.zeros(3), np.ones(3))),
+        (R.linear_forward, R.linear_backward, (x.reshape(2, -1), randn(5, 90), randn(5))),
+        (R.relu_forward, R.relu_backward, (x,)),
+        (lambda *a: R.dropout_forward(*a, np.random.default_rng(0)), R.dropout_backward,
+         (x, 0.5)),
+    ]
+    for forward, backward, args in calls:
+        copies = [np.copy(a) for a in args if isinstance(a, np.ndarray)]
+        out, cache = forward(*args)
+        dout = randn(*out.shape, seed=3)
+        dout_copy = dout.copy()
+        backward(dout, cache)
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        if forward is R.batchnorm_forward:
+            arrays, copies = arrays[:3], copies[:3]
+        for a, c in zip(arrays, copies, strict=True):
+            np.testing.assert_array_equal(a, c, err_msg=getattr(forward, "__name__", ""))
+        np.testing.assert_array_equal(dout, dout_copy)
+    logits, labels = randn(3, 4), np.array([0, 1, 3])
+    _, cache = R.cross_entropy_forward(logits.copy(), labels)
+    R.cross_entropy_backward(cache)
+    np.testing.assert_array_equal(R.cross_entropy_forward(logits, labels)[1][0], cache[0])

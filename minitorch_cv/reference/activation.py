@@ -20,7 +20,7 @@ def relu_forward(x):
 
     Backward
     --------
-    See :func:`relu_backward`.
+    ``dx = dout * [out > 0]`` (:func:`relu_backward`).
     """
     out = np.maximum(x, 0)
     return out, out
@@ -28,6 +28,15 @@ def relu_forward(x):
 
 def relu_backward(dout, out):
     """``dx = dout where out > 0, else 0`` (the derivative of max(x, 0) is [x > 0]).
+
+    Parameters
+    ----------
+    dout : ndarray, the gradient of the loss with respect to ``out``
+    out : ndarray, the cache (the forward output)
+
+    Shape
+    -----
+    Any -> the same.
 
     Backward
     --------

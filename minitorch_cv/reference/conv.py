@@ -52,11 +52,13 @@ def conv2d_forward_loops(x, w, b=None, stride=1, padding=0):
 
     Shape
     -----
-    ``H_out = (H + 2 * P_h - K_h) // S_h + 1`` (W likewise).
+    (N, C_in, H, W) -> (N, C_out, H_out, W_out), ``H_out = (H + 2 * P_h - K_h) // S_h + 1``
+    (W likewise).
 
     Backward
     --------
-    See :func:`conv2d_backward_loops`.
+    ``db[f] = sum dout[:, f]``; ``dw[f] += dout[n, f, i, j] * window``;
+    ``dx_pad[n, :, window] += dout[n, f, i, j] * w[f]`` (:func:`conv2d_backward_loops`).
     """
     stride, padding = pair(stride, "stride"), pair(padding, "padding")
     (sh, sw), (kh, kw) = stride, w.shape[2:]
@@ -83,6 +85,10 @@ def conv2d_backward_loops(dout, cache):
     dx : ndarray (N, C_in, H, W)
     dw : ndarray (C_out, C_in, K_h, K_w)
     db : ndarray (C_out,) or None (no bias)
+
+    Shape
+    -----
+    dout (N, C_out, H_out, W_out) -> dx, dw, db of the shapes of x, w, b.
 
     Backward
     --------
@@ -173,11 +179,13 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
 
     Shape
     -----
-    ``H_out = (H + 2 * P_h - K_h) // S_h + 1`` (W likewise).
+    (N, C_in, H, W) -> (N, C_out, H_out, W_out), ``H_out = (H + 2 * P_h - K_h) // S_h + 1``
+    (W likewise).
 
     Backward
     --------
-    See :func:`conv2d_backward`.
+    ``dW2 = dout2 @ cols.T``, ``dx = col2im(W2.T @ dout2)``, ``db = dout2.sum(axis=1)``
+    (:func:`conv2d_backward`).
     """
     stride, padding = pair(stride, "stride"), pair(padding, "padding")
     f, _c, kh, kw = w.shape
@@ -199,6 +207,10 @@ def conv2d_backward(dout, cache):
     dx : ndarray (N, C_in, H, W)
     dw : ndarray (C_out, C_in, K_h, K_w)
     db : ndarray (C_out,) or None (no bias)
+
+    Shape
+    -----
+    dout (N, C_out, H_out, W_out) -> dx, dw, db of the shapes of x, w, b.
 
     Backward
     --------

@@ -40,5 +40,14 @@ def dropout_forward(x, p, rng, channelwise=False):
 
 
 def dropout_backward(dout, mask):
-    """``dx = dout * mask``: dropped elements get no gradient, kept ones are scaled."""
+    """``dx = dout * mask``: dropped elements get no gradient, kept ones are scaled.
+
+    Shape
+    -----
+    dout (the shape of x) -> dx (the same).
+
+    Backward
+    --------
+    ``out = x * mask`` is linear in ``x``, so ``dx = dout * mask``.
+    """
     return dout * mask

@@ -24,7 +24,7 @@ def linear_forward(x, w, b=None):
 
     Backward
     --------
-    See :func:`linear_backward`.
+    ``dx = dout @ w``, ``dw = dout.T @ x``, ``db = dout.sum(axis=0)`` (:func:`linear_backward`).
     """
     out = x @ w.T
     if b is not None:
@@ -40,6 +40,10 @@ def linear_backward(dout, cache):
     dx : ndarray (N, in_features)
     dw : ndarray (out_features, in_features)
     db : ndarray (out_features,) or None (no bias)
+
+    Shape
+    -----
+    dout (N, out_features) -> dx (N, in_features), dw (out_features, in_features).
 
     Backward
     --------

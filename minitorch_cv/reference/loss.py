@@ -29,7 +29,7 @@ def cross_entropy_forward(logits, labels, reduction="mean"):
 
     Backward
     --------
-    See :func:`cross_entropy_backward`.
+    ``dlogits = (softmax(logits) - onehot(labels)) / N`` (:func:`cross_entropy_backward`).
     """
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -42,9 +42,18 @@ def cross_entropy_forward(logits, labels, reduction="mean"):
 def cross_entropy_backward(cache, dloss=1.0):
     """Gradient of :func:`cross_entropy_forward` with respect to the logits.
 
+    Parameters
+    ----------
+    cache : from :func:`cross_entropy_forward`
+    dloss : float (an ndarray (N,) for "none"), the gradient arriving at the loss
+
     Returns
     -------
     dlogits : ndarray (N, K)
+
+    Shape
+    -----
+    -> (N, K), the shape of the logits.
 
     Backward
     --------

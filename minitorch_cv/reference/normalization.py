@@ -45,7 +45,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
 
     Backward
     --------
-    See :func:`batchnorm_backward`.
+    ``dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))`` with ``g = dout * gamma``,
+    derived step by step in :func:`batchnorm_backward`.
     """
     axes, shape = _axes(x)
     if not training:
@@ -74,6 +75,10 @@ def batchnorm_backward(dout, cache):
     -------
     dx : ndarray, the shape of ``dout``
     dgamma, dbeta : ndarray (C,)
+
+    Shape
+    -----
+    dout (the shape of x) -> dx (the same), dgamma and dbeta (C,).
 
     Backward
     --------

@@ -36,6 +36,11 @@ def _windows(x_shape, kernel_size, stride, padding):
 def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     """Maximum of every window.
 
+    Parameters
+    ----------
+    x : ndarray (N, C, H, W)
+    kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
+
     Returns
     -------
     out : ndarray (N, C, H_out, W_out)
@@ -49,7 +54,8 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
 
     Backward
     --------
-    See :func:`maxpool2d_backward`.
+    ``dout[n, c, i, j]`` goes to the position ``argmax[n, c, i, j]`` only
+    (:func:`maxpool2d_backward`).
     """
     n, c, _h, w = x.shape
     out_hw, windows = _windows(x.shape, kernel_size, stride, padding)[3:]
@@ -71,6 +77,10 @@ def maxpool2d_backward(dout, cache):
     -------
     dx : ndarray (N, C, H, W)
 
+    Shape
+    -----
+    dout (N, C, H_out, W_out) -> dx (N, C, H, W).
+
     Backward
     --------
     ``dx[n, c].flat[argmax[n, c, i, j]] += dout[n, c, i, j]``: each window's gradient goes
@@ -88,6 +98,11 @@ def maxpool2d_backward(dout, cache):
 def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     """Mean of every window, zero padding included in the count.
 
+    Parameters
+    ----------
+    x : ndarray (N, C, H, W)
+    kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
+
     Returns
     -------
     out : ndarray (N, C, H_out, W_out)
@@ -99,7 +114,8 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
 
     Backward
     --------
-    See :func:`avgpool2d_backward`.
+    Every pixel of window ``(i, j)`` receives ``dout[n, c, i, j] / (K_h * K_w)``
+    (:func:`avgpool2d_backward`).
     """
     kernel, stride, padding, out_hw, windows = _windows(x.shape, kernel_size, stride, padding)
     out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
@@ -114,6 +130,10 @@ def avgpool2d_backward(dout, cache):
     Returns
     -------
     dx : ndarray (N, C, H, W)
+
+    Shape
+    -----
+    dout (N, C, H_out, W_out) -> dx (N, C, H, W).
 
     Backward
     --------

@@ -494,6 +494,15 @@ def test_file_that_does_not_import(tmp_path):
     assert "could not be imported: SyntaxError" in report.text(), report.text()
 
 
+def test_student_may_import_own_helper_module(tmp_path):
+    (tmp_path / "my_helpers.py").write_text("import numpy as np\n\n\ndef relu(x):\n"
+                                            "    return np.maximum(x, 0)\n")
+    report = grade_source(tmp_path, "relu", "from my_helpers import relu\n\n\n"
+                          "def relu_forward(x):\n    return relu(x), x\n\n\n"
+                          "def relu_backward(dout, x):\n    return dout * (x > 0)\n")
+    assert report.passed, report.text()
+
+
 def test_missing_function(tmp_path):
     report = grade_source(tmp_path, "relu", "def relu_forward(x):\n    return x, x\n")
     assert "has no function relu_backward" in report.text()

@@ -221,6 +221,7 @@ class _Worker:
     def import_student(self):
         import importlib.util
         printed = io.StringIO()
+        sys.path.insert(0, os.path.dirname(self.module_path))   # the student's own helpers
         try:
             spec = importlib.util.spec_from_file_location("student_exercise", self.module_path)
             module = importlib.util.module_from_spec(spec)

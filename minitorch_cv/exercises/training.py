@@ -66,6 +66,8 @@ def _load_student(directory):
     if not path.is_file():
         raise FileNotFoundError(f"no file {path}: run `python -m minitorch_cv.exercises "
                                 f"start conv2d --dir {directory}` first")
+    if str(path.parent.resolve()) not in sys.path:       # the student's own helper modules
+        sys.path.insert(0, str(path.parent.resolve()))
     spec = importlib.util.spec_from_file_location("student_conv2d", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

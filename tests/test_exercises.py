@@ -488,6 +488,20 @@ def test_infinite_loop_is_stopped(tmp_path):
     assert "did not finish within" in report.text(), report.text()
 
 
+def test_infinite_loop_at_import_is_stopped(tmp_path):
+    report = grade_source(tmp_path, "relu", "while True:\n    pass\n", time_scale=0.05)
+    assert not report.passed and report.score == 0.0
+    assert "importing your file did not finish" in report.text(), report.text()
+
+
+def test_half_done_exercise_says_what_is_left(tmp_path):
+    source = skeleton_text("relu").replace(
+        "    raise NotImplementedError", "    return np.maximum(x, 0), x", 1)
+    report = grade_source(tmp_path, "relu", source)
+    assert 0 < report.score < 1
+    assert any("relu_backward: not implemented yet" in d for d in report.diagnoses), report.text()
+
+
 def test_file_that_does_not_import(tmp_path):
     report = grade_source(tmp_path, "relu", "def relu_forward(x):\n    return x +\n")
     assert not report.passed and report.score == 0.0

@@ -222,10 +222,16 @@ def evaluate(plan, results, path):
     for name, fn in (("inputs unchanged", _unchanged_check), ("prints nothing", _quiet_check)):
         passed, message = fn(plan, results)
         report.checks.append(Check(name, passed, message))
-    statuses = {r.get("status") for r in results}
-    if statuses == {"not_implemented"} or statuses == {"not_implemented", "not_run"}:
+    statuses = {}
+    for step, r in zip(plan.steps, results):
+        statuses.setdefault(step["function"], set()).add(r.get("status"))
+    waiting = [f for f, found in statuses.items() if found - {"not_run"} == {"not_implemented"}]
+    if waiting and len(waiting) == len(statuses):
         report.diagnoses.append("not implemented: write the functions in your file "
                                 "(they still raise NotImplementedError)")
+    elif waiting:
+        report.diagnoses.append(f"{', '.join(waiting)}: not implemented yet (still raises "
+                                "NotImplementedError)")
     for c in report.checks:
         if c.diagnosis and c.diagnosis not in report.diagnoses:
             report.diagnoses.append(c.diagnosis)

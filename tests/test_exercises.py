@@ -446,6 +446,14 @@ def test_each_mistake_fails_with_its_diagnosis(tmp_path, name, mistake, source, 
     assert any(words in d for d in report.diagnoses), (mistake, report.text())
 
 
+def test_wrong_dtype_is_named(tmp_path):
+    report = grade_source(tmp_path, "conv2d", broken(
+        CONV2D, ("out = np.zeros((n, f, out_h, out_w), dtype=x.dtype)",
+                 "out = np.zeros((n, f, out_h, out_w))")))
+    assert "`out` has dtype float64, expected float32" in failing(report), report.text()
+    assert report.score > 0.8
+
+
 def test_conv2d_mistakes_name_the_wrong_output(tmp_path):
     report = grade_source(tmp_path, "conv2d", broken(
         CONV2D, ("dx = dx_pad[:, :, padding:padding + h, padding:padding + wd]", "dx = dx_pad")))
@@ -580,9 +588,11 @@ def test_done_when_flow_through_the_command_line(tmp_path):
                                        "np.tensordot(window, w[:, :, ::-1, ::-1], axes")))
     failed = cli("check", "--all", "--dir", "work", "--json", "-", cwd=tmp_path)
     assert failed.returncode == 1
-    summary = json.loads(failed.stdout)
+    summary = json.loads(failed.stdout)                    # --all: always the class format
     assert not summary["passed"] and 0 < summary["score"] < 1
-    assert any("flipped" in d for d in summary["diagnosis"])
+    (only,) = summary["exercises"]
+    assert only["exercise"] == "conv2d" and only["score"] == summary["score"]
+    assert any("flipped" in d for d in only["diagnosis"])
 
 
 def test_unknown_exercise_and_usage_errors(tmp_path):

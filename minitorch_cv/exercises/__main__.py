@@ -85,14 +85,14 @@ def main(argv=None):
         else:
             reports = [grader.grade(name, args.dir, args.time_scale)]
         if args.json == "-":
-            print(grader.reports_json(reports))
+            print(grader.reports_json(reports, many=args.all))
         else:
             print("\n\n".join(r.text() for r in reports))
             if len(reports) > 1:
                 print(f"\n{sum(r.passed for r in reports)}/{len(reports)} exercises passed")
             if args.json:
                 with open(args.json, "w") as f:
-                    f.write(grader.reports_json(reports) + "\n")
+                    f.write(grader.reports_json(reports, many=args.all) + "\n")
         return 0 if all(r.passed for r in reports) else 1
     if args.command == "train":
         from .training import train_student_conv2d

@@ -268,9 +268,10 @@ def grade_all(directory=".", time_scale=1.0) -> list:
             if (Path(directory) / f"{name}.py").is_file()]
 
 
-def reports_json(reports) -> str:
-    """One report as its dict, several as {"passed", "score", "exercises": [...]}."""
-    if len(reports) == 1:
+def reports_json(reports, many=False) -> str:
+    """One report as its dict; with ``many`` (``check --all``), {"passed", "score",
+    "exercises": [...]} whatever the number of reports."""
+    if len(reports) == 1 and not many:
         return json.dumps(reports[0].to_dict(), indent=2)
     return json.dumps({"passed": bool(reports) and all(r.passed for r in reports),
                        "score": round(float(np.mean([r.score for r in reports])), 3)

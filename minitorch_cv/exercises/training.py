@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import models, nn, optim
-from ..data import load_cifar10, subset
+from ..data import CIFAR10, load_cifar10, subset
 
 __all__ = ["StudentConv2d", "use_student_conv2d", "train_student_conv2d"]
 
@@ -90,7 +90,9 @@ def _as_float(images):
 def train_student_conv2d(directory, steps=300, limit=5000, batch_size=16, lr=0.05, data=None,
                          seed=0, test_images=500, out=None):
     """Train the Task 2 network with the student's conv2d; returns an exit status (0 when
-    the loss fell, 1 when it did not or something failed)."""
+    the loss fell, 1 when it did not or something failed). ``data`` is a CIFAR-10 folder or
+    archive (default ``$MINITORCH_CV_DATA``) or an already loaded
+    :class:`~minitorch_cv.data.CIFAR10`."""
     out = out or sys.stdout
 
     def say(text):
@@ -102,7 +104,7 @@ def train_student_conv2d(directory, steps=300, limit=5000, batch_size=16, lr=0.0
         say(f"error: could not load your conv2d: {type(exc).__name__}: {exc}")
         return 1
     try:
-        cifar = load_cifar10(data, download=False)
+        cifar = data if isinstance(data, CIFAR10) else load_cifar10(data, download=False)
     except (FileNotFoundError, ValueError) as exc:
         say(f"error: CIFAR-10 is needed for training and was not found.\n{exc}\n"
             "Point MINITORCH_CV_DATA (or --data) at a copy.")
@@ -113,6 +115,8 @@ def train_student_conv2d(directory, steps=300, limit=5000, batch_size=16, lr=0.0
     test_idx = subset(len(cifar.test_images), min(test_images, len(cifar.test_images)), seed)
     model = models.task2_model(rng=np.random.default_rng(seed))
     use_student_conv2d(model, student)
+    convs = [m for m in model.modules() if isinstance(m, StudentConv2d)]
+    initial = [c.weight.data.copy() for c in convs]
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=lr)
     say(f"Training the Task 2 network (3 conv layers: YOUR conv2d) for {steps} steps of "
@@ -151,6 +155,14 @@ def train_student_conv2d(directory, steps=300, limit=5000, batch_size=16, lr=0.0
     k = max(1, len(losses) // 10)
     first, last = float(np.mean(losses[:k])), float(np.mean(losses[-k:]))
     say(f"accuracy on {len(test_idx)} test images: {accuracy:.1%} (chance: 10%)")
+    moved = [float(np.linalg.norm(c.weight.data - w0) / np.linalg.norm(w0))
+             for c, w0 in zip(convs, initial)]
+    say("the conv layers' weights moved by " + ", ".join(f"{m:.2%}" for m in moved)
+        + " of their initial size")
+    if min(moved) < 1e-7:
+        say("A conv layer's weights did not change: your conv2d_backward gives dw = 0, so "
+            "the conv layers do not learn (only the Linear layers do). Run `check conv2d`.")
+        return 1
     if last < first - 0.05:
         say(f"The loss fell from {first:.3f} to {last:.3f}: your conv2d trains a real CNN.")
         return 0

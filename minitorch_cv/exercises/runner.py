@@ -40,6 +40,10 @@ __all__ = ["run_plan", "StepResult"]
 
 #: Seconds a single call may take, unless the plan says otherwise.
 DEFAULT_STEP_LIMIT = 10.0
+#: Seconds the student's file may take to import.
+IMPORT_LIMIT = 30.0
+#: Seconds a new process may take to start Python and NumPy (a busy machine).
+STARTUP_LIMIT = 120.0
 
 
 class StepResult(dict):
@@ -107,19 +111,26 @@ def _run_worker(folder, steps, start, time_scale):
     """Run steps from ``start`` on; return (None, None) when all ran, else the index of
     the step that did not finish and (status, message)."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(folder, "importing"))        # left by an earlier process
     with open(os.path.join(folder, "worker.log"), "w") as log:
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), folder, str(start)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                                 start_new_session=True)
-        current, since = None, time.monotonic()
+        current, since, importing = None, time.monotonic(), False
         try:
             while proc.poll() is None:
                 time.sleep(0.01)
                 running = _latest_started(folder, start, len(steps))
                 if running != current:
                     current, since = running, time.monotonic()
-                limit = (steps[current].get("limit", DEFAULT_STEP_LIMIT)
-                         if current is not None else 30.0) * time_scale
+                if current is None and not importing and os.path.exists(
+                        os.path.join(folder, "importing")):
+                    importing, since = True, time.monotonic()   # Python and NumPy are up
+                if current is not None:
+                    limit = steps[current].get("limit", DEFAULT_STEP_LIMIT) * time_scale
+                else:
+                    limit = IMPORT_LIMIT * time_scale if importing else STARTUP_LIMIT
                 if time.monotonic() - since > limit:
                     _kill(proc)
                     if current is None:
@@ -222,6 +233,7 @@ class _Worker:
         import importlib.util
         printed = io.StringIO()
         sys.path.insert(0, os.path.dirname(self.module_path))   # the student's own helpers
+        open(os.path.join(self.folder, "importing"), "w").close()
         try:
             spec = importlib.util.spec_from_file_location("student_exercise", self.module_path)
             module = importlib.util.module_from_spec(spec)

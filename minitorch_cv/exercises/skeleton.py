@@ -8,12 +8,14 @@ from .catalogue import EXERCISES
 __all__ = ["skeleton_text", "write_skeleton"]
 
 
-def skeleton_text(name):
-    """The text of ``NAME.py`` for exercise ``name``."""
+def skeleton_text(name, directory="DIR"):
+    """The text of ``NAME.py`` for exercise ``name`` (``directory`` goes in the command
+    it quotes)."""
     e = EXERCISES[name]
-    lines = [f'"""Exercise {e.name}: {e.summary} ({e.task}).', "",
-             "Write the function bodies below, then grade them with",
-             f"    python -m minitorch_cv.exercises check {e.name} --dir DIR",
+    lines = [f'"""Exercise {e.name}, {e.task}: {e.summary}.', "",
+             "Write the function bodies below (keep the names and arguments), then grade",
+             "them with",
+             f"    python -m minitorch_cv.exercises check {e.name} --dir {directory}",
              '"""', ""]
     if e.imports:
         lines += [e.imports, ""]
@@ -28,5 +30,5 @@ def write_skeleton(name, directory):
     path = Path(directory) / f"{name}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "x") as f:                        # "x": fails if the file exists
-        f.write(skeleton_text(name))
+        f.write(skeleton_text(name, directory))
     return path

@@ -1,0 +1,210 @@
+"""The kinds of check every layer exercise uses: a forward case, a backward case and a
+numerical gradient check, each added to a :class:`~minitorch_cv.exercises.grader.Plan`
+together with the function that judges the student's result."""
+
+import numpy as np
+
+from ..gradcheck import relative_error
+from .diagnosis import compare, known_mistake
+from .grader import Cache
+
+__all__ = ["failure", "returned_values", "forward_case", "backward_case", "gradcheck_case"]
+
+#: Normwise relative error below which a backward pass agrees with central differences
+#: (a right one gives about 1e-9 in float64, a wrong one 1e-2 or more).
+GRADCHECK_TOLERANCE = 1e-6
+
+OVERLAP_DIAGNOSIS = ("dx is wrong only where windows overlap: the gradient is not "
+                     "accumulated across overlapping windows. Add every window's "
+                     "contribution (dx_pad[...] += ..., or np.add.at); note that "
+                     "`a[idx] += v` with repeated indices adds only ONE of them")
+
+
+def failure(result, function):
+    """The message for a call that did not return normally, else None."""
+    if result is None:
+        return f"{function} was not run"
+    if result.get("status") != "ok":
+        return f"{function}: {result.get('message', result.get('status'))}"
+    return None
+
+
+def returned_values(result, function, count, what, checked=None):
+    """The returned values as a list of ``count`` (arrays or None), or an error message.
+
+    ``count == 1`` accepts a bare array (or number); otherwise a tuple of ``count``, whose
+    first ``checked`` elements (default all) must be arrays, numbers or None (the rest,
+    such as a cache, may be anything).
+    """
+    elements = result.get("elements", [])
+    arrays = result.get("arrays", {})
+    if count == 1:
+        if len(elements) != 1 or elements[0]["kind"] not in ("array", "scalar"):
+            return None, f"{function} must return {what}, it returned {result.get('returned')}"
+        return [arrays.get("out0")], None
+    if not result.get("returned", "").startswith("a tuple") or len(elements) != count:
+        return None, f"{function} must return {what}, it returned {result.get('returned')}"
+    values = []
+    for k, e in enumerate(elements):
+        if checked is not None and k >= checked or e["kind"] == "none":
+            values.append(None)
+        elif e["kind"] in ("array", "scalar"):
+            values.append(arrays.get(f"out{k}"))
+        else:
+            return None, (f"{function} must return {what}; element {k} is a {e.get('type')}, "
+                          "not an array")
+    return values, None
+
+
+def _dtype_message(name, value, expected):
+    if value is not None and np.asarray(value).dtype != np.asarray(expected).dtype \
+            and np.asarray(expected).ndim > 0:
+        return (f"`{name}` has dtype {np.asarray(value).dtype}, expected "
+                f"{np.asarray(expected).dtype} like the input (create arrays with "
+                "dtype=x.dtype, e.g. np.zeros(shape, dtype=x.dtype))")
+    return None
+
+
+def judge(name, value, expected, mistakes=(), wrong_shapes=(), border=0, coverage=None,
+          dtype=None):
+    """(passed, message, diagnosis) for one output ``name``."""
+    if value is not None and expected is not None and np.shape(value) != np.shape(expected):
+        for description, shape in wrong_shapes:
+            if tuple(np.shape(value)) == tuple(shape):
+                return False, (f"`{name}` has shape {np.shape(value)}, expected "
+                               f"{np.shape(expected)}"), description
+    if expected is None:                  # e.g. db without a bias: None or zeros is fine
+        if value is None or (np.size(value) and not np.any(np.asarray(value))):
+            return True, f"`{name}` is None", None
+        return False, f"`{name}` should be None (there is no bias)", None
+    passed, message = compare(name, value, expected, dtype=dtype or np.asarray(expected).dtype,
+                              border=border, coverage=coverage)
+    if not passed:
+        mistake = known_mistake(value, mistakes, dtype)
+        if mistake is None and "only where several windows overlap" in message:
+            mistake = OVERLAP_DIAGNOSIS
+        if mistake is None and "NaN or infinite" in message:
+            mistake = (f"`{name}` has NaN or inf where the right answer is finite: an "
+                       "overflow (exp of a large number: subtract the maximum first) or a "
+                       "division by zero")
+        return False, message, mistake
+    dtype_problem = _dtype_message(name, value, expected)
+    if dtype_problem:
+        return False, dtype_problem, None
+    return True, message, None
+
+
+def forward_case(plan, function, label, args, expected, *, kwargs=None, count=2,
+                 what="(out, cache)", names=("out",), mistakes=(), wrong_shapes=(),
+                 border=0, tags=(), arg_names=None, may_change=(), report_args=(),
+                 extra=None, name=None):
+    """Call ``function(*args)`` and compare its first ``len(names)`` values (``count``
+    returned in all) with ``expected`` (one array per name)."""
+    index = plan.call(label, function, args, kwargs, arg_names=arg_names,
+                      may_change=may_change, report_args=report_args)
+
+    def evaluate(results):
+        result = results[index]
+        problem = failure(result, function)
+        if problem:
+            return False, problem
+        values, problem = returned_values(result, function, count, what,
+                                          checked=max(len(names), 1))
+        if problem:
+            return False, problem
+        for k, n in enumerate(names):
+            passed, message, diagnosis = judge(n, values[k], expected[k], mistakes, wrong_shapes,
+                                               border)
+            if not passed:
+                return False, message, diagnosis
+        if extra is not None:
+            return extra(result, values)
+        return True, ", ".join(f"`{n}` is right" for n in names)
+
+    plan.check(name or f"forward, {label}", evaluate, group="out", tags=tags)
+    return index
+
+
+def backward_case(plan, forward, backward, label, args, dout, expected, *, kwargs=None,
+                  names=("dx",), backward_args=None, mistakes=None, wrong_shapes=None,
+                  coverage=None, border=0, tags=(), arg_names=None, may_change=()):
+    """Run ``forward(*args)`` (keeping its cache) then ``backward(dout, cache)`` and compare
+    the gradients (``names``, in the order returned) with ``expected``."""
+    key = f"cache{len(plan.steps)}"
+    fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key,
+                    arg_names=arg_names, may_change=may_change)
+    bargs = (backward_args(Cache(key)) if backward_args else [dout, Cache(key)])
+    bwd = plan.call(label, backward, bargs, arg_names=["dout", "cache"])
+    mistakes, wrong_shapes = mistakes or {}, wrong_shapes or {}
+    what = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+
+    def evaluate(results):
+        problem = failure(results[fwd], forward)
+        if problem:
+            return False, "not checked, the forward call failed: " + problem
+        if results[fwd].get("elements", [{}])[0].get("kind") not in ("array", "scalar"):
+            return False, f"not checked: {forward} did not return (out, cache)"
+        problem = failure(results[bwd], backward)
+        if problem:
+            return False, problem
+        values, problem = returned_values(results[bwd], backward, len(names), what)
+        if problem:
+            return False, problem
+        wrong, diagnosis = [], None
+        for n, value, exp in zip(names, values, expected):
+            passed, message, found = judge(n, value, exp, mistakes.get(n, ()),
+                                           wrong_shapes.get(n, ()),
+                                           border if n == "dx" else 0,
+                                           coverage if n == "dx" else None)
+            if not passed:
+                wrong.append(message)
+                diagnosis = diagnosis or found
+        if wrong:
+            return False, "; ".join(wrong), diagnosis
+        return True, ", ".join(f"`{n}`" for n in names) + " right"
+
+    plan.check(f"backward, {label}", evaluate, group="gradients", tags=tags)
+    return bwd
+
+
+def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names, kwargs=None,
+                   backward_args=None, output="pair", arg_names=None, may_change=()):
+    """Compare the student's backward with central differences of the student's forward
+    (float64), for the inputs ``wrt`` (indices into ``args``; ``names`` their gradients, in
+    the order backward returns them)."""
+    key = f"cache{len(plan.steps)}"
+    fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key, arg_names=arg_names,
+                    may_change=may_change)
+    bargs = (backward_args(Cache(key)) if backward_args else [dout, Cache(key)])
+    bwd = plan.call(label + " (backward)", backward, bargs, arg_names=["dout", "cache"])
+    num = plan.numgrad(label + " (central differences)", forward, args, wrt, dout, kwargs,
+                       output=output, arg_names=arg_names)
+    what = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+
+    def evaluate(results):
+        for index, function in ((fwd, forward), (bwd, backward), (num, forward)):
+            problem = failure(results[index], function)
+            if problem:
+                return False, problem
+        values, problem = returned_values(results[bwd], backward, len(names), what)
+        if problem:
+            return False, problem
+        errors = []
+        for k, n in enumerate(names[:len(wrt)]):
+            numerical = results[num]["arrays"].get(f"out{k}")
+            analytic = values[k]
+            if analytic is None or np.shape(analytic) != np.shape(numerical):
+                return False, (f"`{n}` has shape {np.shape(analytic)}, expected "
+                               f"{np.shape(numerical)}")
+            errors.append((n, relative_error(analytic, numerical)))
+        bad = [(n, e) for n, e in errors if not e < GRADCHECK_TOLERANCE]
+        summary = ", ".join(f"{n} {e:.1e}" for n, e in errors)
+        if bad:
+            return False, (f"your backward disagrees with the numerical gradient of your "
+                           f"forward (relative error {summary}; right is < "
+                           f"{GRADCHECK_TOLERANCE:.0e})"), (
+                f"{', '.join(n for n, _ in bad)}: not the derivative of your own forward "
+                "pass (the numerical gradient check fails)")
+        return True, f"relative errors {summary}"
+
+    plan.check(f"gradient check, {label}", evaluate, group="gradient check")

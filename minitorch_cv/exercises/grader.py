@@ -1,0 +1,279 @@
+"""The grader: run a student's exercise file and report one line per check.
+
+:func:`grade` builds the exercise's *plan* (the calls to make and the answers they must
+give, from :mod:`minitorch_cv.exercises.layer_checks`, ``optim_checks`` or
+``theory_checks``), runs it on the student's file in a subprocess
+(:mod:`minitorch_cv.exercises.runner`) and evaluates every check on what came back. The
+result is a :class:`Report`: one :class:`Check` per line, the diagnoses, a score (the
+fraction of checks passed) and ``passed`` (every check passed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import runner
+
+__all__ = ["Check", "Report", "Plan", "grade", "grade_all"]
+
+#: The phrases a check may be tagged with; a diagnosis says when an output is wrong
+#: exactly for the cases with one tag (e.g. only for stride 2).
+TAGS = ("stride 2", "padding", "non-square input", "the default stride", "batch 1", "no bias", "tied maxima",
+        "overlapping windows", "float32", "weight decay", "reduction='sum'", "2D input",
+        "evaluation mode")
+
+
+@dataclass
+class Check:
+    """One line of the report."""
+    name: str
+    passed: bool
+    message: str
+    group: str = ""
+    tags: tuple = ()
+    diagnosis: str | None = None
+
+
+@dataclass
+class Report:
+    """The grade of one exercise file."""
+    exercise: str
+    path: str
+    checks: list = field(default_factory=list)
+    diagnoses: list = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def score(self) -> float:
+        """Fraction of the checks passed (0 to 1)."""
+        return round(sum(c.passed for c in self.checks) / len(self.checks), 3) \
+            if self.checks else 0.0
+
+    def to_dict(self) -> dict:
+        return {"exercise": self.exercise, "path": self.path, "passed": self.passed,
+                "score": self.score,
+                "checks": [{"name": c.name, "passed": c.passed, "message": c.message}
+                           for c in self.checks],
+                "diagnosis": list(self.diagnoses)}
+
+    def text(self) -> str:
+        lines = [f"{self.exercise} ({self.path})"]
+        for c in self.checks:
+            lines.append(f"  {'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
+        if self.diagnoses:
+            lines.append("  DIAGNOSIS")
+            lines += [f"    - {d}" for d in self.diagnoses]
+        total = len(self.checks)
+        lines.append(f"  {sum(c.passed for c in self.checks)}/{total} checks passed, score "
+                     f"{self.score:.2f}: {'PASSED' if self.passed else 'NOT PASSED'}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the plan
+class Cache:
+    """Stands for the cache an earlier forward call returned (it never leaves the
+    student's process)."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+class Rng:
+    """Stands for ``numpy.random.default_rng(seed)``, made in the student's process."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+
+class ModuleExpr:
+    """Stands for the Module that ``expr`` builds in the student's process."""
+
+    def __init__(self, expr):
+        self.expr = expr
+
+
+class Plan:
+    """The calls to make on the student's file, and the checks to run on the results.
+
+    Exercise modules add calls with :meth:`call` / :meth:`numgrad` (each returns the
+    step's index) and checks with :meth:`check`: a function of the list of
+    :class:`~minitorch_cv.exercises.runner.StepResult` returning ``(passed, message)`` or
+    ``(passed, message, diagnosis)``.
+    """
+
+    def __init__(self, exercise):
+        self.exercise = exercise
+        self.steps, self.arrays, self.checks = [], {}, []
+        self.allowed_mutation = {}            # step index -> indices of args it may change
+
+    def _encode(self, value):
+        if isinstance(value, np.ndarray):
+            key = f"a{len(self.arrays)}"
+            self.arrays[key] = value
+            return {"a": key}
+        if isinstance(value, Cache):
+            return {"cache": value.name}
+        if isinstance(value, Rng):
+            return {"rng": value.seed}
+        if isinstance(value, ModuleExpr):
+            return {"module": value.expr}
+        if isinstance(value, (np.integer, np.floating)):
+            value = value.item()
+        return {"v": value}
+
+    def call(self, label, function, args, kwargs=None, keep=None, limit=None,
+             report_args=(), may_change=(), arg_names=None):
+        step = {"label": label, "function": function,
+                "args": [self._encode(a) for a in args],
+                "kwargs": {k: self._encode(v) for k, v in (kwargs or {}).items()},
+                "arg_names": arg_names or [], "report_args": list(report_args)}
+        if keep:
+            step["keep"] = keep
+        if limit:
+            step["limit"] = limit
+        self.steps.append(step)
+        self.allowed_mutation[len(self.steps) - 1] = set(may_change)
+        return len(self.steps) - 1
+
+    def numgrad(self, label, function, args, wrt, dout, kwargs=None, output="pair", limit=60,
+                arg_names=None):
+        index = self.call(label, function, args, kwargs, limit=limit, arg_names=arg_names)
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = np.asarray(dout, dtype=np.float64)
+        self.steps[index].update(kind="numgrad", wrt=list(wrt), dout=key, output=output)
+        return index
+
+    def check(self, name, evaluate, group="", tags=()):
+        self.checks.append((name, evaluate, group, tuple(tags)))
+
+
+# --------------------------------------------------------------------------- grading
+def _quiet_check(plan, results):
+    printed = [(plan.steps[i]["function"], r.get("printed", "")) for i, r in enumerate(results)
+               if r.get("printed")]
+    if not any(r.get("status") in ("ok", "raised", "exit") for r in results):
+        return False, "not checked: no call returned"
+    if not printed:
+        return True, "your functions print nothing"
+    function, text = printed[0]
+    first = text.strip().splitlines()[0][:80] if text.strip() else repr(text[:20])
+    return False, (f"{function} prints ({first!r} ...): remove debug prints, a grader or a "
+                   "training loop calls it thousands of times")
+
+
+def _unchanged_check(plan, results):
+    ran = [i for i, r in enumerate(results) if r.get("status") == "ok"
+           and plan.steps[i].get("kind") != "numgrad"]
+    if not ran:
+        return False, "not checked: no call returned"
+    for i in ran:
+        bad = sorted(set(results[i].get("mutated", [])) - plan.allowed_mutation.get(i, set()))
+        if bad:
+            names = plan.steps[i]["arg_names"]
+            shown = ", ".join(f"`{names[k]}`" if k < len(names) else f"argument {k}"
+                              for k in bad)
+            return False, (f"{plan.steps[i]['function']} changed its input {shown} in place "
+                           f"({plan.steps[i]['label']}): work on a copy (x.copy(), or "
+                           "a = a + 1 instead of a += 1)")
+    return True, "no input was changed in place"
+
+
+def _tag_diagnoses(checks):
+    found = []
+    for group in sorted({c.group for c in checks if c.group}):
+        members = [c for c in checks if c.group == group]
+        failed = [c for c in members if not c.passed]
+        passed = [c for c in members if c.passed]
+        if not failed or not passed:
+            continue
+        for tag in TAGS:
+            if all(tag in c.tags for c in failed) and any(tag not in c.tags for c in passed):
+                what = {"out": "the forward output"}.get(group, f"the {group}")
+                found.append(f"{what} is wrong only in the cases with {tag} (right in all "
+                             f"the others): look at the part of your code that handles {tag}")
+                break
+    return found
+
+
+def evaluate(plan, results, path):
+    report = Report(plan.exercise, str(path))
+    if results and all(r.get("status") == "import_error" for r in results):
+        report.checks.append(Check("import", False, results[0].get("message", "")))
+        report.diagnoses.append("fix the error above: the grader could not load your file")
+        return report
+    rank = {"out": 0, "value": 0, "gradients": 1, "gradient check": 2}
+    for name, evaluate_one, group, tags in sorted(plan.checks,
+                                                  key=lambda c: rank.get(c[2], 3)):
+        try:
+            outcome = evaluate_one(results)
+        except Exception as exc:  # noqa: BLE001 -- a student value the check cannot read
+            outcome = (False, (f"could not be checked ({type(exc).__name__}: {exc}); "
+                       "return arrays of the documented shapes"))
+        passed, message = outcome[0], outcome[1]
+        diagnosis = outcome[2] if len(outcome) > 2 else None
+        report.checks.append(Check(name, bool(passed), message, group, tags, diagnosis))
+    for name, fn in (("inputs unchanged", _unchanged_check), ("prints nothing", _quiet_check)):
+        passed, message = fn(plan, results)
+        report.checks.append(Check(name, passed, message))
+    statuses = {}
+    for step, r in zip(plan.steps, results):
+        statuses.setdefault(step["function"], set()).add(r.get("status"))
+    waiting = [f for f, found in statuses.items() if found - {"not_run"} == {"not_implemented"}]
+    if waiting and len(waiting) == len(statuses):
+        report.diagnoses.append("not implemented: write the functions in your file "
+                                "(they still raise NotImplementedError)")
+    elif waiting:
+        report.diagnoses.append(f"{', '.join(waiting)}: not implemented yet (still raises "
+                                "NotImplementedError)")
+    for c in report.checks:
+        if c.diagnosis and c.diagnosis not in report.diagnoses:
+            report.diagnoses.append(c.diagnosis)
+    report.diagnoses += [d for d in _tag_diagnoses(report.checks) if d not in report.diagnoses]
+    return report
+
+
+def build_plan(name, rng_seed=0):
+    from .catalogue import EXERCISES
+    if name not in EXERCISES:
+        raise KeyError(name)
+    plan = Plan(name)
+    EXERCISES[name].build(plan, np.random.default_rng(rng_seed))
+    return plan
+
+
+def grade(name, directory=".", time_scale=1.0) -> Report:
+    """Grade ``DIRECTORY/NAME.py`` for exercise ``name``."""
+    path = Path(directory) / f"{name}.py"
+    plan = build_plan(name)
+    if not path.is_file():
+        report = Report(name, str(path))
+        report.checks.append(Check("file", False, f"no file {path}: run `python -m "
+                                   f"minitorch_cv.exercises start {name} --dir {directory}`"))
+        return report
+    results = runner.run_plan(path, plan.steps, plan.arrays, time_scale=time_scale)
+    return evaluate(plan, results, path)
+
+
+def grade_all(directory=".", time_scale=1.0) -> list:
+    """Grade every exercise file present in ``directory`` (in catalogue order)."""
+    from .catalogue import EXERCISES
+    return [grade(name, directory, time_scale) for name in EXERCISES
+            if (Path(directory) / f"{name}.py").is_file()]
+
+
+def reports_json(reports, many=False) -> str:
+    """One report as its dict; with ``many`` (``check --all``), {"passed", "score",
+    "exercises": [...]} whatever the number of reports."""
+    if len(reports) == 1 and not many:
+        return json.dumps(reports[0].to_dict(), indent=2)
+    return json.dumps({"passed": bool(reports) and all(r.passed for r in reports),
+                       "score": round(float(np.mean([r.score for r in reports])), 3)
+                       if reports else 0.0,
+                       "exercises": [r.to_dict() for r in reports]}, indent=2)

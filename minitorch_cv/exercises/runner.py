@@ -1,0 +1,371 @@
+"""Run a student's file in a separate Python process, with a time limit per call.
+
+The grader never imports student code. It writes a *plan* -- the calls to make, with
+their input arrays -- to a temporary folder and starts this file as a script in a new
+process. That process imports the student's file, makes the calls one by one and writes
+each call's result next to the plan: ``i.json`` (status, error, what was returned, what
+was printed, which inputs changed) and ``i.npz`` (the returned arrays). Nothing is
+pickled in either direction.
+
+So an infinite loop, a ``sys.exit``, a crash of the interpreter or a flood of prints in
+student code costs the grader one call, never the grader itself: a call that runs over
+its time limit is killed, reported as such, and the process is restarted after it.
+
+Argument encoding in the plan (JSON)::
+
+    {"a": "key"}       a fresh copy of array ``key`` of inputs.npz
+    {"v": value}       a JSON value (int, float, str, bool, null)
+    {"cache": "name"}  the second element returned by an earlier call (kept in the process)
+    {"rng": seed}      numpy.random.default_rng(seed)
+    {"module": expr}   a minitorch_cv Module built by ``expr`` (e.g. "nn.Linear(3, 4)")
+
+This file imports only the standard library and NumPy, so that it starts fast and runs
+as a script (``python runner.py FOLDER START``).
+"""
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import numpy as np
+
+__all__ = ["run_plan", "StepResult"]
+
+#: Seconds a single call may take, unless the plan says otherwise.
+DEFAULT_STEP_LIMIT = 10.0
+#: Seconds the student's file may take to import.
+IMPORT_LIMIT = 30.0
+#: Seconds a new process may take to start Python and NumPy (a busy machine).
+STARTUP_LIMIT = 120.0
+
+
+class StepResult(dict):
+    """What one call did: ``status`` ("ok", "not_implemented", "raised", "exit",
+    "missing", "import_error", "timeout", "crashed", "not_run"), ``message``, ``printed``,
+    ``mutated`` (indices of input arrays the call changed), ``elements`` (one description
+    per returned value) and ``arrays`` (the returned arrays by name: ``out0``, ``out1``,
+    ..., and ``arg3`` for inputs the plan asked to see after the call)."""
+
+    @property
+    def ok(self):
+        return self.get("status") == "ok"
+
+
+# ------------------------------------------------------------------------ grader side
+def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3):
+    """Make the calls of ``steps`` on the student's file in a subprocess.
+
+    Parameters
+    ----------
+    module_path : str or Path
+        The student's ``NAME.py``.
+    steps : list of dict
+        The calls (see the module docstring); each may set ``"limit"`` in seconds.
+    arrays : dict of str -> ndarray
+        The input arrays the steps refer to.
+    time_scale : float
+        Multiplies every time limit (a slow machine, or a test that wants a short one).
+    max_restarts : int
+        How many times the process is started again after a call was killed or crashed.
+
+    Returns
+    -------
+    list of StepResult, one per step.
+    """
+    results = [None] * len(steps)
+    with tempfile.TemporaryDirectory(prefix="minitorch_cv_grade_") as folder:
+        with open(os.path.join(folder, "plan.json"), "w") as f:
+            json.dump({"module_path": os.path.abspath(str(module_path)), "steps": steps}, f)
+        np.savez(os.path.join(folder, "inputs.npz"), **arrays)
+        start, restarts = 0, 0
+        while start < len(steps):
+            stopped_at, reason = _run_worker(folder, steps, start, time_scale)
+            for i in range(start, len(steps) if stopped_at is None else stopped_at):
+                results[i] = _read_result(folder, i)
+            if stopped_at is None:
+                break
+            results[stopped_at] = StepResult(status=reason[0], message=reason[1])
+            if reason[0] == "import_error":
+                for i in range(stopped_at + 1, len(steps)):
+                    results[i] = StepResult(status="import_error", message=reason[1])
+                break
+            start = stopped_at + 1
+            restarts += 1
+            if restarts > max_restarts:
+                for i in range(start, len(steps)):
+                    results[i] = StepResult(
+                        status="not_run", message="not run: the grader gave up after "
+                        f"{max_restarts + 1} calls were killed or crashed")
+                break
+    return results
+
+
+def _run_worker(folder, steps, start, time_scale):
+    """Run steps from ``start`` on; return (None, None) when all ran, else the index of
+    the step that did not finish and (status, message)."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(folder, "importing"))        # left by an earlier process
+    with open(os.path.join(folder, "worker.log"), "w") as log:
+        proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), folder, str(start)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                start_new_session=True)
+        current, since, importing = None, time.monotonic(), False
+        try:
+            while proc.poll() is None:
+                time.sleep(0.01)
+                running = _latest_started(folder, start, len(steps))
+                if running != current:
+                    current, since = running, time.monotonic()
+                if current is None and not importing and os.path.exists(
+                        os.path.join(folder, "importing")):
+                    importing, since = True, time.monotonic()   # Python and NumPy are up
+                if current is not None:
+                    limit = steps[current].get("limit", DEFAULT_STEP_LIMIT) * time_scale
+                else:
+                    limit = IMPORT_LIMIT * time_scale if importing else STARTUP_LIMIT
+                if time.monotonic() - since > limit:
+                    _kill(proc)
+                    if current is None:
+                        return start, ("import_error", ("importing your file did not finish "
+                                       f"within {limit:.0f} s (an infinite loop at import?)"))
+                    return current, ("timeout", (f"did not finish within {limit:.0f} s "
+                                     "(an infinite loop? the call was stopped)"))
+        finally:
+            if proc.poll() is None:
+                _kill(proc)
+    import_error = os.path.join(folder, "import.json")
+    if os.path.exists(import_error):
+        with open(import_error) as f:
+            return start, ("import_error", json.load(f)["message"])
+    missing = [i for i in range(start, len(steps))
+               if not os.path.exists(os.path.join(folder, f"{i}.json"))]
+    if not missing:
+        return None, None
+    where = missing[0]
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        why = f"the Python process running your code died ({name})"
+    else:
+        why = (f"the Python process running your code exited (status {proc.returncode}) "
+               "in the middle of the call (os._exit?)")
+    return where, ("crashed", why)
+
+
+def _kill(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
+def _latest_started(folder, start, n):
+    latest = None
+    for i in range(start, n):
+        if not os.path.exists(os.path.join(folder, f"{i}.start")):
+            break
+        latest = i
+    return latest
+
+
+def _read_result(folder, i):
+    with open(os.path.join(folder, f"{i}.json")) as f:
+        result = StepResult(json.load(f))
+    path = os.path.join(folder, f"{i}.npz")
+    arrays = {}
+    if os.path.exists(path):
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    result["arrays"] = arrays
+    return result
+
+
+# ------------------------------------------------------------------------ student side
+def _student_frame(exc, module_path):
+    """'line 12 in conv2d_forward: out = x @ w' for the last frame in the student's file."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(f.filename) == module_path]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" (line {f.lineno}, in {f.name}: {f.line})" if f.line else f" (line {f.lineno})"
+
+
+def _describe_error(exc, module_path):
+    return f"{type(exc).__name__}: {exc}"[:500] + _student_frame(exc, module_path)
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return {"kind": "array", "shape": list(value.shape), "dtype": str(value.dtype)}
+    if value is None:
+        return {"kind": "none"}
+    if isinstance(value, (bool, np.bool_)):
+        return {"kind": "other", "type": type(value).__name__}
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return {"kind": "scalar", "type": type(value).__name__}
+    return {"kind": "other", "type": type(value).__name__}
+
+
+class _Worker:
+    def __init__(self, folder):
+        self.folder = folder
+        with open(os.path.join(folder, "plan.json")) as f:
+            plan = json.load(f)
+        self.module_path = plan["module_path"]
+        self.steps = plan["steps"]
+        self.inputs = np.load(os.path.join(folder, "inputs.npz"), allow_pickle=False)
+        self.caches = {}
+        self.module = None
+
+    def import_student(self):
+        import importlib.util
+        printed = io.StringIO()
+        sys.path.insert(0, os.path.dirname(self.module_path))   # the student's own helpers
+        open(os.path.join(self.folder, "importing"), "w").close()
+        try:
+            spec = importlib.util.spec_from_file_location("student_exercise", self.module_path)
+            module = importlib.util.module_from_spec(spec)
+            with contextlib.redirect_stdout(printed):
+                spec.loader.exec_module(module)
+        except BaseException as exc:                    # noqa: BLE001 -- student code
+            message = f"your file could not be imported: {_describe_error(exc, self.module_path)}"
+            if isinstance(exc, FileNotFoundError) and not os.path.exists(self.module_path):
+                message = f"no file {self.module_path}"
+            self._write("import", {"message": message})
+            return False
+        self.module = module
+        self.import_printed = printed.getvalue()
+        return True
+
+    def argument(self, spec):
+        if "a" in spec:
+            return np.array(self.inputs[spec["a"]], copy=True)
+        if "v" in spec:
+            return spec["v"]
+        if "rng" in spec:
+            return np.random.default_rng(spec["rng"])
+        if "cache" in spec:
+            if spec["cache"] not in self.caches:
+                raise LookupError(spec["cache"])
+            return self.caches[spec["cache"]]
+        if "module" in spec:
+            from minitorch_cv import models, nn
+            return eval(spec["module"], {"nn": nn, "models": models})   # the grader's text
+        raise ValueError(f"bad argument {spec}")
+
+    def run(self, start):
+        if not self.import_student():
+            return
+        for i in range(start, len(self.steps)):
+            open(os.path.join(self.folder, f"{i}.start"), "w").close()
+            result, arrays = self.step(self.steps[i])
+            if i == start and self.import_printed:
+                result["printed"] = self.import_printed + result.get("printed", "")
+            self._write(str(i), result, arrays)
+
+    def step(self, step):
+        function = getattr(self.module, step["function"], None)
+        if not callable(function):
+            return {"status": "missing",
+                    "message": f"your file has no function {step['function']}"}, {}
+        try:
+            args = [self.argument(a) for a in step.get("args", [])]
+            kwargs = {k: self.argument(a) for k, a in step.get("kwargs", {}).items()}
+        except LookupError as missing:
+            return {"status": "not_run", "message": "not run: the call it continues "
+                    f"({missing.args[0]}) did not return a result"}, {}
+        before = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
+        printed = io.StringIO()
+        np.random.seed(1234)
+        rng_state = np.random.get_state()[1].copy()
+        t0 = time.perf_counter()
+        try:
+            with contextlib.redirect_stdout(printed):
+                if step.get("kind") == "numgrad":
+                    value = self.numerical_gradient(function, args, kwargs, step)
+                else:
+                    value = function(*args, **kwargs)
+        except NotImplementedError:
+            return {"status": "not_implemented", "message": "not implemented (raises "
+                    "NotImplementedError)",
+                    "printed": printed.getvalue()[:2000]}, {}
+        except SystemExit as exc:
+            return {"status": "exit", "message": f"called sys.exit({exc.code!r}); a function "
+                    "must return its result", "printed": printed.getvalue()[:2000]}, {}
+        except BaseException as exc:                      # noqa: BLE001 -- student code
+            return {"status": "raised", "message": "raised " + _describe_error(
+                exc, self.module_path), "printed": printed.getvalue()[:2000]}, {}
+        seconds = time.perf_counter() - t0
+        result = {"status": "ok", "seconds": seconds, "printed": printed.getvalue()[:2000],
+                  "global_rng_used": bool(np.any(np.random.get_state()[1] != rng_state)),
+                  "mutated": [i for i, (a, b) in enumerate(zip(args, before)) if b is not None
+                              and (a.shape != b.shape or not np.array_equal(a, b,
+                                                                            equal_nan=True))]}
+        values = value if isinstance(value, tuple) else (value,)
+        result["returned"] = (f"a tuple of {len(value)}" if isinstance(value, tuple)
+                              else f"a {type(value).__name__}")
+        result["elements"] = [_describe(v) for v in values]
+        arrays = {}
+        for k, v in enumerate(values):
+            if step.get("keep") and k == 1 and isinstance(value, tuple):
+                continue                                  # the cache stays here
+            if isinstance(v, np.ndarray) and v.dtype != object:
+                arrays[f"out{k}"] = v
+            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+                    v, (bool, np.bool_)):
+                arrays[f"out{k}"] = np.asarray(v)
+        if step.get("keep") and isinstance(value, tuple) and len(value) == 2:
+            self.caches[step["keep"]] = value[1]
+        for k in step.get("report_args", []):
+            if isinstance(args[k], np.ndarray):
+                arrays[f"arg{k}"] = args[k]
+        return result, arrays
+
+    def numerical_gradient(self, function, args, kwargs, step):
+        """Central differences of sum(out * dout) with respect to the args in ``wrt``."""
+        dout = np.asarray(self.inputs[step["dout"]], dtype=np.float64)
+        eps = step.get("eps", 1e-6)
+
+        def loss():
+            value = function(*args, **kwargs)
+            out = value[0] if step.get("output") == "pair" else value
+            return np.asarray(out, dtype=np.float64).copy()
+
+        grads = []
+        for k in step["wrt"]:
+            flat = args[k].reshape(-1)
+            grad = np.empty(flat.size)
+            for i in range(flat.size):
+                old = flat[i]
+                flat[i] = old + eps
+                plus = loss()
+                flat[i] = old - eps
+                minus = loss()
+                flat[i] = old
+                grad[i] = np.sum((plus - minus) * dout) / (2 * eps)
+            grads.append(grad.reshape(args[k].shape))
+        return tuple(grads)
+
+    def _write(self, name, result, arrays=None):
+        if arrays:
+            np.savez(os.path.join(self.folder, f"{name}.npz"), **arrays)
+        path = os.path.join(self.folder, f"{name}.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(result, f)
+        os.replace(path + ".tmp", path)
+
+
+if __name__ == "__main__":
+    _Worker(sys.argv[1]).run(int(sys.argv[2]))

@@ -138,14 +138,12 @@ def maxpool2d_backward_loops(dout, argmax, dx):
             or argmax.shape[2] != out_h or argmax.shape[3] != out_w \
             or dout.shape[0] != n_images or dout.shape[1] != channels:
         raise ValueError("maxpool2d_backward: dout, argmax and dx do not fit together")
-    lowest, highest = 0, 0
-    for n in range(n_images):
-        for c in range(channels):
-            for oh in range(out_h):
-                for ow in range(out_w):
-                    lowest = min(lowest, argmax[n, c, oh, ow])
-                    highest = max(highest, argmax[n, c, oh, ow])
-    if lowest < 0 or (dout.size > 0 and highest >= height * width):
+    flat = argmax.ravel()                        # a view of a contiguous argmax: no copy
+    lowest = highest = flat.dtype.type(0)
+    for i in range(flat.size):
+        lowest = min(lowest, flat[i])
+        highest = max(highest, flat[i])
+    if lowest < 0 or (flat.size > 0 and highest >= height * width):
         raise ValueError("maxpool2d_backward: argmax holds indices outside the image")
     dx_flat = dx.reshape(n_images, channels, height * width)    # argmax indexes H*W
     for n in range(n_images):

@@ -24,7 +24,8 @@ class _Elementwise(Module):
 
 
 class ReLU(_Elementwise):
-    """``max(x, 0)``; backward ``dout * [x > 0]``. Shape: any -> same.
+    """``max(x, 0)``; backward ``dout * [x > 0]`` (at NaN the gradient passes, as in
+    PyTorch). Shape: any -> same.
 
     ``inplace=True`` overwrites the input under :func:`~minitorch_cv.nn.no_grad`
     (inference: no second array of activations, as in PyTorch). When gradients are on, a

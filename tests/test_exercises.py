@@ -586,7 +586,7 @@ def test_done_when_flow_through_the_command_line(tmp_path):
     assert all(set(c) == {"name", "passed", "message"} for c in report["checks"])
     student.write_text(broken(CONV2D, ("np.tensordot(window, w, axes",
                                        "np.tensordot(window, w[:, :, ::-1, ::-1], axes")))
-    failed = cli("check", "--all", "--dir", "work", "--json", "-", cwd=tmp_path)
+    failed = cli("check", "--all", "--dir", "work", "--json", cwd=tmp_path)
     assert failed.returncode == 1
     summary = json.loads(failed.stdout)                    # --all: always the class format
     assert not summary["passed"] and 0 < summary["score"] < 1

@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = ["functional", "nn", "optim", "theory", "models", "io", "data", "train",
            "gradcheck", "viz", "kernels", "__version__"]
 __all__ += ["reference"]
+__all__ += ["exercises"]
 
 
 def __getattr__(name):
@@ -33,5 +34,7 @@ def __getattr__(name):
     if name in ("theory", "models", "io", "data", "train", "gradcheck", "viz", "kernels"):
         return importlib.import_module(f"{__name__}.{name}")
     if name == "reference":
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "exercises":
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'minitorch_cv' has no attribute {name!r}")

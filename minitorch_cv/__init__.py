@@ -13,13 +13,14 @@ from ._memory import tune_allocator
 __version__ = "0.1.0"
 
 __all__ = ["functional", "nn", "optim", "theory", "models", "io", "data", "train",
-           "gradcheck", "viz", "kernels", "reference", "tune_allocator", "__version__"]
+           "gradcheck", "viz", "kernels", "reference", "exercises", "tune_allocator",
+           "__version__"]
 
 
 def __getattr__(name):
     # Heavier subpackages load on first use, so `import minitorch_cv` stays fast.
     import importlib
     if name in ("theory", "models", "io", "data", "train", "gradcheck", "viz", "kernels",
-                "reference"):
+                "reference", "exercises"):
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'minitorch_cv' has no attribute {name!r}")

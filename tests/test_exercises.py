@@ -310,6 +310,11 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return (size + 2 * padding - kernel_size) // stride + 1
 '''
 
+PARAM_COUNT = '''
+def param_count(layer_or_model):
+    return sum(p.data.size for p in layer_or_model.parameters())
+'''
+
 
 def broken(source, *replacements):
     """``source`` with each (old, new) replaced; each ``old`` must be there."""
@@ -381,6 +386,19 @@ MISTAKES = [
     ("sgd_momentum", "CS231n velocity", broken(SGD_MOMENTUM, (
         "velocity_new = momentum * velocity + g\n    return w - lr * velocity_new",
         "velocity_new = momentum * velocity - lr * g\n    return w + velocity_new")), "CS231n"),
+    ("avgpool2d", "padded zeros left out of the mean",
+     broken(AVGPOOL2D, ("(padding, padding)))\n    oh",
+                        "(padding, padding)), constant_values=np.nan)\n    oh"),
+            ("= x_pad[:, :, i * s:i * s + k, j * s:j * s + k].mean(axis=(2, 3))",
+             "= np.nanmean(x_pad[:, :, i * s:i * s + k, j * s:j * s + k], axis=(2, 3))")),
+     "count_include_pad"),
+    ("batchnorm", "running_var stores the biased variance",
+     broken(BATCHNORM, ("running_var += momentum * var * m / (m - 1)",
+                        "running_var += momentum * var")), "UNBIASED batch variance"),
+    ("param_count", "biases not counted",
+     broken(PARAM_COUNT, ("for p in layer_or_model.parameters())",
+                          ("for name, p in layer_or_model.named_parameters()\n"
+                          "               if not name.endswith('bias'))"))), "biases are not counted"),
     ("linear", "dw transposed", broken(LINEAR, ("dw = dout.T @ x", "dw = x.T @ dout")),
      "shape of w.T"),
     ("relu", "gradient at x == 0", broken(RELU, ("(cache > 0)", "(cache >= 0)")), "x == 0"),
@@ -398,7 +416,7 @@ MISTAKES = [
 CORRECT = {"conv2d": CONV2D, "conv2d_im2col": CONV2D_IM2COL, "maxpool2d": MAXPOOL2D, "avgpool2d": AVGPOOL2D, "linear": LINEAR,
            "relu": RELU, "softmax_cross_entropy": CROSS_ENTROPY, "batchnorm": BATCHNORM,
            "dropout": DROPOUT, "adam": ADAM, "sgd_momentum": SGD_MOMENTUM,
-           "conv_output_size": CONV_OUTPUT_SIZE}
+           "conv_output_size": CONV_OUTPUT_SIZE, "param_count": PARAM_COUNT}
 
 
 def grade_source(tmp_path, name, source, **kwargs):
@@ -586,7 +604,7 @@ def test_done_when_flow_through_the_command_line(tmp_path):
     assert all(set(c) == {"name", "passed", "message"} for c in report["checks"])
     student.write_text(broken(CONV2D, ("np.tensordot(window, w, axes",
                                        "np.tensordot(window, w[:, :, ::-1, ::-1], axes")))
-    failed = cli("check", "--all", "--dir", "work", "--json", "-", cwd=tmp_path)
+    failed = cli("check", "--all", "--dir", "work", "--json", cwd=tmp_path)
     assert failed.returncode == 1
     summary = json.loads(failed.stdout)                    # --all: always the class format
     assert not summary["passed"] and 0 < summary["score"] < 1

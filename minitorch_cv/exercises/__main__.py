@@ -7,8 +7,8 @@
     python -m minitorch_cv.exercises train conv2d --dir work [--steps 300] [--limit 5000]
 
 ``check`` exits with status 0 only when every check passed (1 otherwise, 2 for a usage
-error); ``--json PATH`` writes the machine-readable report to PATH, ``--json -`` prints it
-instead of the text report.
+error); ``--json PATH`` writes the machine-readable report to PATH, ``--json`` alone (or
+``--json -``) prints it instead of the text report.
 """
 
 import argparse
@@ -29,8 +29,9 @@ def _parser():
     check.add_argument("name", nargs="?")
     check.add_argument("--all", action="store_true", help="every exercise file in --dir")
     check.add_argument("--dir", default=".")
-    check.add_argument("--json", metavar="PATH",
-                       help="write the JSON report to PATH ('-': print it instead of text)")
+    check.add_argument("--json", metavar="PATH", nargs="?", const="-",
+                       help="write the JSON report to PATH; without PATH (or with '-') "
+                            "print it instead of the text report")
     check.add_argument("--time-scale", type=float, default=1.0,
                        help="multiply every time limit (a slow machine)")
     train = sub.add_parser("train", help="train the Task 2 network with your conv2d")

@@ -43,6 +43,12 @@ def build_conv2d(plan, rng):
     forward_case(plan, "conv2d_forward", "float32 input, shape and dtype",
                  (x32, w32, b32, 1, 1), [_conv(x32, w32, b32, 1, 1)], tags=("float32", "padding"),
                  arg_names=names)
+    dout32 = _normal(rng, (2, 4, 6, 5), np.float32)
+    backward_case(plan, "conv2d_forward", "conv2d_backward", "float32 input, shapes and dtypes",
+                  (x32, w32, b32, 1, 1), dout32,
+                  list(F.conv2d_backward(dout32, F.conv2d_forward(x32, w32, b32, 1, 1)[1])),
+                  names=("dx", "dw", "db"), tags=("float32", "padding"), arg_names=names,
+                  coverage=window_coverage((6, 5), 3, 1, 1), border=1)
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     w = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
     forward_case(plan, "conv2d_forward", "fixed 1x1x4x4 image, 2x2 kernel [[1, 2], [3, 4]]",

@@ -116,7 +116,7 @@ def _run_worker(folder, steps, start, time_scale):
     with open(os.path.join(folder, "worker.log"), "w") as log:
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), folder, str(start)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                start_new_session=True)
+                                start_new_session=os.name == "posix")
         current, since, importing = None, time.monotonic(), False
         try:
             while proc.poll() is None:
@@ -163,8 +163,12 @@ def _run_worker(folder, steps, start, time_scale):
 
 
 def _kill(proc):
+    """Stop the student's process and anything it started (its own session on POSIX)."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
     except (ProcessLookupError, PermissionError):
         proc.kill()
     proc.wait()

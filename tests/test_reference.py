@@ -7,6 +7,8 @@ bias. The caches follow functional's contract, so each backward also accepts the
 path's cache. Gradients are checked numerically on one small case each.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -137,9 +139,14 @@ def test_pooling_equals_fast_path(case, kind):
     dx_fast = getattr(F, f"{kind}pool2d_backward")(dout, cache_fast)
     assert_close(backward(dout, cache), dx_fast, "dx")
     assert_close(backward(dout, cache_fast), dx_fast, "dx from the fast cache")
+    assert_close(getattr(F, f"{kind}pool2d_backward")(dout, cache), dx_fast,
+                 "fast dx from the reference cache")
+    assert len(cache) == len(cache_fast) and cache[-1] == cache_fast[-1] == x.dtype
     if kind == "max":                                  # the same positions, as int32
         np.testing.assert_array_equal(cache[0], cache_fast[0])
         assert cache[0].dtype == cache_fast[0].dtype and cache[1] == cache_fast[1]
+    else:
+        assert cache == cache_fast                     # shape, kernel, stride, padding, dtype
 
 
 def test_maxpool_ties_go_to_the_first_maximum():
@@ -212,16 +219,21 @@ def test_batchnorm_gradients_numerically(training):
 @pytest.mark.parametrize("channelwise", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_dropout_equals_fast_path(p, channelwise, dtype):
-    """The same draws from the same generator: the same mask, bit for bit."""
+    """The same draws from the same generator: the same mask, bit for bit. The cache is
+    functional's ``(mask, x.shape)``, so each backward also runs on the other's cache."""
     x = randn(3, 4, 5, 2, seed=31).astype(dtype)
-    out, mask = R.dropout_forward(x, p, np.random.default_rng(5), channelwise)
-    out_fast, mask_fast = F.dropout_forward(x, p, np.random.default_rng(5), channelwise)
+    out, cache = R.dropout_forward(x, p, np.random.default_rng(5), channelwise)
+    out_fast, cache_fast = F.dropout_forward(x, p, np.random.default_rng(5), channelwise)
+    (mask, x_shape), (mask_fast, x_shape_fast) = cache, cache_fast
     np.testing.assert_array_equal(mask, mask_fast)
+    assert x_shape == x_shape_fast == x.shape
     np.testing.assert_array_equal(out, out_fast)
     assert out.dtype == mask.dtype == dtype
     dout = randn(*x.shape, seed=32).astype(dtype)
-    np.testing.assert_array_equal(R.dropout_backward(dout, mask),
-                                  F.dropout_backward(dout, mask_fast))
+    dx_fast = F.dropout_backward(dout, cache_fast)
+    np.testing.assert_array_equal(R.dropout_backward(dout, cache), dx_fast)
+    np.testing.assert_array_equal(R.dropout_backward(dout, cache_fast), dx_fast)
+    np.testing.assert_array_equal(F.dropout_backward(dout, cache), dx_fast)
 
 
 def test_dropout_gradient_numerically():
@@ -477,6 +489,143 @@ def test_forward_inside_backward_outside():
     dx = model.backward(loss_fn.backward())
     grads = {name: p.grad.copy() for name, p in model.named_parameters()}
     assert_same_step((loss, logits, dx, grads), fast)
+
+
+def test_batchnorm_without_affine_crosses_paths():
+    """BatchNorm2d(affine=False): the fast path's cache holds gamma=None, the textbook's
+    holds ones; a forward on either path and its backward on the other agree with the
+    fast path alone, in training and evaluation mode."""
+    from minitorch_cv import nn
+    x, dout = randn(3, 2, 4, 5, seed=88), randn(3, 2, 4, 5, seed=89)
+    for training in (True, False):
+        layer = nn.BatchNorm2d(2, affine=False).to(np.float64).train(training)
+        out = layer(x)
+        dx = layer.backward(dout)
+        for forward_inside in (True, False):
+            with R.use(forward_inside):
+                assert_close(layer(x), out, "out")
+            with R.use(not forward_inside):
+                assert_close(layer.backward(dout), dx, "dx")
+
+
+# Every nn layer the switch sends to a textbook function: (make, input, training mode).
+SWITCH_LAYERS = {
+    "Conv2d": (lambda nn: nn.Conv2d(3, 4, 3, padding=1, rng=0), (2, 3, 6, 5), True),
+    "Conv2d-no-bias": (lambda nn: nn.Conv2d(3, 2, 2, stride=2, bias=False, rng=0),
+                       (2, 3, 6, 5), True),
+    "Linear": (lambda nn: nn.Linear(3, 5, rng=0), (4, 3), True),
+    "MaxPool2d": (lambda nn: nn.MaxPool2d(2), (2, 3, 6, 5), True),
+    "AvgPool2d": (lambda nn: nn.AvgPool2d(3, stride=2, padding=1), (2, 3, 6, 5), True),
+    "BatchNorm2d": (lambda nn: nn.BatchNorm2d(3), (2, 3, 6, 5), True),
+    "BatchNorm2d-eval": (lambda nn: nn.BatchNorm2d(3), (2, 3, 6, 5), False),
+    "BatchNorm1d": (lambda nn: nn.BatchNorm1d(3), (4, 3), True),
+    "Dropout": (lambda nn: nn.Dropout(0.5, rng=0), (2, 3, 6, 5), True),
+    "Dropout2d": (lambda nn: nn.Dropout2d(0.5, rng=0), (2, 3, 6, 5), True),
+    "ReLU": (lambda nn: nn.ReLU(), (2, 3, 6, 5), True),
+}
+
+
+def backward_errors(make, shape, training):
+    """What a fresh float32 layer's backward does with wrong gradients: (error class,
+    message) per kind of mistake, and the dtype of dx for a float64 dout."""
+    from minitorch_cv import nn
+    layer = make(nn).train(training)
+    out = layer(randn(*shape, seed=86).astype(np.float32))
+    wrong = {"shape": np.ones(out.shape[:-1] + (out.shape[-1] + 1,), np.float32),
+             "rank": np.ones(out.shape + (1,), np.float32),
+             "list": np.ones(out.shape, np.float32).tolist(),
+             "int": np.ones(out.shape, np.int64)}
+    result = {}
+    for kind, dout in wrong.items():
+        with pytest.raises((TypeError, ValueError)) as info:
+            layer.backward(dout)
+        result[kind] = (type(info.value), str(info.value))
+    result["float64 dout -> dx"] = layer.backward(np.ones(out.shape)).dtype
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(SWITCH_LAYERS))
+def test_wrong_dout_is_refused_alike_on_the_reference_path(name, monkeypatch):
+    """Inside reference.use() a gradient of the wrong shape, rank or kind raises the very
+    error it raises on the fast path (never a silently wrong answer), naming the layer;
+    a float64 dout is converted to the layer's float32 on both paths."""
+    make, shape, training = SWITCH_LAYERS[name]
+    calls = counting_textbook(monkeypatch)
+    fast = backward_errors(make, shape, training)
+    assert not any(call.endswith("_backward") for call in calls)
+    with R.use():
+        textbook = backward_errors(make, shape, training)
+    assert any(call.endswith("_backward") for call in calls), calls   # the textbook ran
+    assert textbook == fast
+    error, message = fast["shape"]
+    layer = name.split("-")[0] + ".backward"
+    assert error is ValueError and message.startswith(f"{layer}: expected dout of shape")
+    assert fast["int"][0] is TypeError and fast["float64 dout -> dx"] == np.float32
+
+
+def test_wrong_dloss_is_refused_alike_on_the_reference_path():
+    from minitorch_cv import nn
+
+    def errors():
+        loss_fn = nn.CrossEntropyLoss()
+        loss_fn(randn(4, 3, seed=87).astype(np.float32), np.array([0, 1, 2, 0]))
+        result = {}
+        for kind, dloss in (("array", np.ones(4)), ("string", "1"), ("bool", True)):
+            with pytest.raises(TypeError) as info:
+                loss_fn.backward(dloss)
+            result[kind] = str(info.value)
+        result["0-d float64"] = loss_fn.backward(np.array(2.0)).dtype
+        return result
+
+    fast = errors()
+    with R.use():
+        textbook = errors()
+    assert textbook == fast and fast["0-d float64"] == np.float32
+    assert fast["array"].startswith("CrossEntropyLoss.backward: expected dloss")
+
+
+def reference_and_fast_pairs():
+    """(name, forward thunk, reference backward, fast backward): one small case each."""
+    x4, x2 = randn(2, 3, 6, 5), randn(4, 3)
+    w, w2 = randn(4, 3, 3, 3, seed=1), randn(5, 3, seed=2)
+    return [
+        ("conv2d", lambda: F.conv2d_forward(x4, w, None, 2, 1), R.conv2d_backward,
+         F.conv2d_backward),
+        ("conv2d loops", lambda: F.conv2d_forward(x4, w, None, 2, 1), R.conv2d_backward_loops,
+         F.conv2d_backward),
+        ("maxpool2d", lambda: F.maxpool2d_forward(x4, 2), R.maxpool2d_backward,
+         F.maxpool2d_backward),
+        ("avgpool2d", lambda: F.avgpool2d_forward(x4, 3, 2, 1), R.avgpool2d_backward,
+         F.avgpool2d_backward),
+        ("batchnorm", lambda: F.batchnorm_forward(x4, randn(3), randn(3), None, None),
+         R.batchnorm_backward, F.batchnorm_backward),
+        ("batchnorm eval", lambda: F.batchnorm_forward(x4, randn(3), randn(3), np.zeros(3),
+                                                       np.ones(3), training=False),
+         R.batchnorm_backward, F.batchnorm_backward),
+        ("dropout", lambda: F.dropout_forward(x4, 0.5, np.random.default_rng(0), True),
+         R.dropout_backward, F.dropout_backward),
+        ("linear", lambda: F.linear_forward(x2, w2), R.linear_backward, F.linear_backward),
+        ("relu", lambda: F.relu_forward(x4), R.relu_backward, F.relu_backward),
+    ]
+
+
+@pytest.mark.parametrize("name, forward, textbook, fast", reference_and_fast_pairs(),
+                         ids=[case[0] for case in reference_and_fast_pairs()])
+def test_reference_backward_checks_dout_as_functional_does(name, forward, textbook, fast):
+    """Each textbook backward checks dout with functional's check_grad: the same errors
+    (default layer name and ``layer=``), and a float32 dout converted to the forward's
+    float64."""
+    out, cache = forward()
+    for dout in (np.ones(tuple(s + 1 for s in out.shape)), np.ones(out.shape, np.int32),
+                 np.ones(out.shape[:-1])):
+        for kwargs in ({}, {"layer": "Lesson.backward"}):
+            with pytest.raises((TypeError, ValueError)) as expected:
+                fast(dout, cache, **kwargs)
+            with pytest.raises(expected.type, match=f"^{re.escape(str(expected.value))}$"):
+                textbook(dout, cache, **kwargs)
+    grads = textbook(np.ones(out.shape, np.float32), cache)
+    for g in grads if isinstance(grads, tuple) else (grads,):
+        assert g is None or g.dtype == np.float64, name
 
 
 def test_switch_is_off_after_an_exception():

@@ -6,6 +6,7 @@
 * :func:`check_same_dtype` -- a forward input against the layer's parameters (PyTorch's
   rule: no silent mixing of float32 and float64).
 * :func:`check_grad` -- a backward pass's ``dout`` against what forward returned.
+* :func:`check_loss_grad` -- the gradient arriving at a loss (a number, or one per sample).
 * :func:`check_kernel_dtype` -- the float types the compiled kernels are built for.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 
 __all__ = ["pair", "check_int", "check_real", "check_float_dtype", "check_pool_padding",
            "check_input", "check_window", "check_same_dtype", "check_grad",
-           "check_kernel_dtype", "KERNEL_DTYPES"]
+           "check_loss_grad", "check_kernel_dtype", "KERNEL_DTYPES"]
 
 # The dtypes the compiled kernels (im2col, pooling, ReLU, batch norm) are built and tested for.
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -169,3 +170,24 @@ def check_grad(dout, shape, dtype, layer: str):
         raise TypeError(f"{layer}: expected a floating-point dout ({np.dtype(dtype)}, the "
                         f"dtype forward returned), got dtype {dout.dtype}")
     return dout if dout.dtype == dtype else dout.astype(dtype)
+
+
+def check_loss_grad(dloss, reduction, n, dtype, layer: str):
+    """Check ``dloss = dL/d(loss)`` for a loss over ``n`` samples reduced by ``reduction``.
+
+    A real number for ``"mean"`` or ``"sum"`` (a 0-d float array is accepted and converted
+    to ``dtype``; anything else is a TypeError naming ``layer``), an (n,) float array for
+    ``"none"`` (checked by :func:`check_grad`).
+
+    Returns
+    -------
+    dloss : the number, or the (n,) array of ``dtype``
+    """
+    if reduction == "none":
+        return check_grad(dloss, (n,), dtype, layer)
+    if isinstance(dloss, np.ndarray) and dloss.shape == ():
+        return check_grad(dloss, (), dtype, layer)[()]
+    if isinstance(dloss, (bool, np.bool_)) or not isinstance(dloss, numbers.Real):
+        raise TypeError(f"{layer}: expected dloss as a real number (the loss is a scalar), "
+                        f"got {getattr(dloss, 'shape', type(dloss).__name__)}")
+    return dloss

@@ -6,11 +6,9 @@ For logits z (N, K) and integer labels y (N,)::
     dz   = (softmax(z) - onehot(y)) / N
 """
 
-import numbers
-
 import numpy as np
 
-from ._checks import check_grad
+from ._checks import check_loss_grad
 from .activation import log_softmax
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward"]
@@ -58,13 +56,7 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
     """
     logp, labels, reduction = cache
     n = labels.shape[0]
-    if reduction == "none":
-        dloss = check_grad(dloss, (n,), logp.dtype, layer)
-    elif isinstance(dloss, np.ndarray) and dloss.shape == ():
-        dloss = check_grad(dloss, (), logp.dtype, layer)[()]
-    elif isinstance(dloss, (bool, np.bool_)) or not isinstance(dloss, numbers.Real):
-        raise TypeError(f"{layer}: expected dloss as a real number (the loss is a scalar), "
-                        f"got {getattr(dloss, 'shape', type(dloss).__name__)}")
+    dloss = check_loss_grad(dloss, reduction, n, logp.dtype, layer)
     dz = np.exp(logp)
     dz[np.arange(n), labels] -= 1
     if reduction == "mean":

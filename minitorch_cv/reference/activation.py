@@ -3,6 +3,8 @@
 
 import numpy as np
 
+from ..functional._checks import check_grad
+
 __all__ = ["relu_forward", "relu_backward"]
 
 
@@ -26,8 +28,11 @@ def relu_forward(x):
     return out, out
 
 
-def relu_backward(dout, out):
+def relu_backward(dout, out, *, layer="relu_backward"):
     """``dx = dout where out > 0, else 0`` (the derivative of max(x, 0) is [x > 0]).
+
+    ``dout`` must have the shape of ``out`` (a ValueError naming ``layer`` otherwise, as
+    in functional); another float dtype is converted to the forward's.
 
     Parameters
     ----------
@@ -43,4 +48,5 @@ def relu_backward(dout, out):
     ``dx = dout * [out > 0]``, written with ``np.where`` so an infinite ``dout`` where
     the unit is off gives 0, not NaN.
     """
+    dout = check_grad(dout, out.shape, out.dtype, layer)
     return np.where(out > 0, dout, 0)

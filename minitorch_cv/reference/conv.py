@@ -17,7 +17,7 @@ tests hold the three equal.
 
 import numpy as np
 
-from ..functional._checks import pair
+from ..functional._checks import check_grad, pair
 
 __all__ = ["conv2d_forward_loops", "conv2d_backward_loops", "conv2d_forward",
            "conv2d_backward", "im2col_indices", "im2col", "col2im"]
@@ -74,11 +74,20 @@ def conv2d_forward_loops(x, w, b=None, stride=1, padding=0):
     return out, (x_pad, w, x.shape, stride, padding, b is not None)
 
 
-def conv2d_backward_loops(dout, cache):
+def _checked_dout(dout, cache, layer):
+    """``dout`` checked against the output forward returned: its shape (a ValueError naming
+    ``layer`` otherwise, as in functional), and converted to its dtype."""
+    x_pad, w, x_shape, stride = cache[:4]
+    out_shape = (x_shape[0], w.shape[0]) + _output_hw(x_pad, w, stride)
+    return check_grad(dout, out_shape, x_pad.dtype, layer)
+
+
+def conv2d_backward_loops(dout, cache, *, layer="conv2d_backward"):
     """Gradients of :func:`conv2d_forward_loops`, one output number at a time.
 
     Each ``out[n, f, i, j]`` used one window of ``x_pad`` and all of ``w[f]``, so its
-    gradient ``dout[n, f, i, j]`` flows back to exactly those numbers.
+    gradient ``dout[n, f, i, j]`` flows back to exactly those numbers. ``dout`` must have
+    the shape forward returned (a ValueError naming ``layer`` otherwise).
 
     Returns
     -------
@@ -99,6 +108,7 @@ def conv2d_backward_loops(dout, cache):
         dx_pad[n, :, window(i, j)]      += dout[n, f, i, j] * w[f]
         dx = dx_pad without its padding
     """
+    dout = _checked_dout(dout, cache, layer)
     x_pad, w, x_shape, (sh, sw), (ph, pw), has_bias = cache
     kh, kw = w.shape[2:]
     dx_pad, dw = np.zeros_like(x_pad, dtype=dout.dtype), np.zeros_like(w, dtype=dout.dtype)
@@ -199,8 +209,11 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     return np.ascontiguousarray(out), (x_pad, w, x.shape, stride, padding, b is not None)
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, *, layer="conv2d_backward"):
     """Gradients of :func:`conv2d_forward`: two matrix products and col2im.
+
+    ``dout`` must have the shape forward returned (a ValueError naming ``layer``
+    otherwise, as in functional); another float dtype is converted to the forward's.
 
     Returns
     -------
@@ -221,6 +234,7 @@ def conv2d_backward(dout, cache):
         dcols = W2.T @ dout2                      (C_in*K_h*K_w, N*H_out*W_out)
         dx    = col2im(dcols), the padding cropped off
     """
+    dout = _checked_dout(dout, cache, layer)
     x_pad, w, x_shape, stride, (ph, pw), has_bias = cache
     f, _c, kh, kw = w.shape
     dout2 = dout.transpose(1, 0, 2, 3).reshape(f, -1)

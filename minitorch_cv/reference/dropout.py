@@ -3,6 +3,8 @@
 
 import numpy as np
 
+from ..functional._checks import check_grad
+
 __all__ = ["dropout_forward", "dropout_backward"]
 
 
@@ -20,7 +22,8 @@ def dropout_forward(x, p, rng, channelwise=False):
     Returns
     -------
     out : ndarray, the shape of ``x``
-    mask : ndarray, the cache: ``[u >= p] / (1 - p)``, ``u ~ U[0, 1)``
+    cache : ``(mask, x.shape)``, as functional's: ``mask = [u >= p] / (1 - p)``,
+        ``u ~ U[0, 1)``; the shape lets backward check ``dout``
 
     Shape
     -----
@@ -33,14 +36,18 @@ def dropout_forward(x, p, rng, channelwise=False):
     """
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape
     if p >= 1:
-        return x * 0, np.zeros(mask_shape, dtype=x.dtype)          # everything dropped
-    u = rng.random(mask_shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
-    mask = (u >= p).astype(x.dtype) * x.dtype.type(1 / (1 - p))
-    return x * mask, mask
+        mask = np.zeros(mask_shape, dtype=x.dtype)                  # everything dropped
+    else:
+        u = rng.random(mask_shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+        mask = (u >= p).astype(x.dtype) * x.dtype.type(1 / (1 - p))
+    return x * mask, (mask, x.shape)
 
 
-def dropout_backward(dout, mask):
+def dropout_backward(dout, cache, *, layer="dropout_backward"):
     """``dx = dout * mask``: dropped elements get no gradient, kept ones are scaled.
+
+    ``dout`` must have the shape of ``x`` (a ValueError naming ``layer`` otherwise, as in
+    functional); another float dtype is converted to the forward's.
 
     Shape
     -----
@@ -50,4 +57,5 @@ def dropout_backward(dout, mask):
     --------
     ``out = x * mask`` is linear in ``x``, so ``dx = dout * mask``.
     """
-    return dout * mask
+    mask, x_shape = cache
+    return check_grad(dout, x_shape, mask.dtype, layer) * mask

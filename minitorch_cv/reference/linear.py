@@ -1,6 +1,8 @@
 """The fully connected layer, the textbook way (same signatures and cache as
 :mod:`minitorch_cv.functional.linear`)."""
 
+from ..functional._checks import check_grad
+
 __all__ = ["linear_forward", "linear_backward"]
 
 
@@ -32,8 +34,11 @@ def linear_forward(x, w, b=None):
     return out, (x, w, b is not None)
 
 
-def linear_backward(dout, cache):
+def linear_backward(dout, cache, *, layer="linear_backward"):
     """Gradients of :func:`linear_forward`.
+
+    ``dout`` must have the shape forward returned, (N, out_features) (a ValueError naming
+    ``layer`` otherwise, as in functional); another float dtype is converted to the forward's.
 
     Returns
     -------
@@ -50,4 +55,5 @@ def linear_backward(dout, cache):
     ``dx = dout @ w``, ``dw = dout.T @ x``, ``db = sum over n of dout[n]``.
     """
     x, w, has_bias = cache
+    dout = check_grad(dout, (x.shape[0], w.shape[0]), x.dtype, layer)
     return dout @ w, dout.T @ x, dout.sum(axis=0) if has_bias else None

@@ -3,6 +3,8 @@
 
 import numpy as np
 
+from ..functional._checks import check_loss_grad
+
 __all__ = ["cross_entropy_forward", "cross_entropy_backward"]
 
 
@@ -39,13 +41,14 @@ def cross_entropy_forward(logits, labels, reduction="mean"):
     return loss, (log_probs, labels, reduction)
 
 
-def cross_entropy_backward(cache, dloss=1.0):
+def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
     """Gradient of :func:`cross_entropy_forward` with respect to the logits.
 
     Parameters
     ----------
     cache : from :func:`cross_entropy_forward`
     dloss : float (an ndarray (N,) for "none"), the gradient arriving at the loss
+        (anything else: a TypeError or ValueError naming ``layer``, as in functional)
 
     Returns
     -------
@@ -62,6 +65,7 @@ def cross_entropy_backward(cache, dloss=1.0):
     """
     log_probs, labels, reduction = cache
     n = len(labels)
+    dloss = check_loss_grad(dloss, reduction, n, log_probs.dtype, layer)
     dlogits = np.exp(log_probs)                                    # softmax
     dlogits[np.arange(n), labels] -= 1                             # minus the one-hot
     if reduction == "none":

@@ -6,6 +6,8 @@ channel (axis 1) over the ``m`` values of the other axes (N, or N*H*W).
 
 import numpy as np
 
+from ..functional._checks import check_grad
+
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
 
 
@@ -68,8 +70,11 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     return out, (x_hat, inv_std, gamma, True, None)
 
 
-def batchnorm_backward(dout, cache):
+def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
     """Gradients of :func:`batchnorm_forward`, by the chain rule through its lines.
+
+    ``dout`` must have the shape of ``x`` (a ValueError naming ``layer`` otherwise, as in
+    functional); another float dtype is converted to the forward's.
 
     Returns
     -------
@@ -94,6 +99,8 @@ def batchnorm_backward(dout, cache):
     Evaluation mode (the statistics are constants): ``dx = dout * gamma * inv_std``.
     """
     x_hat, inv_std, gamma, batch_stats, eval_input = cache
+    like = x_hat if batch_stats else eval_input[0]                  # what forward returned
+    dout = check_grad(dout, like.shape, like.dtype, layer)
     axes, shape = _axes(dout)
     if not batch_stats:
         x, mean = eval_input

@@ -8,7 +8,7 @@ and as zeros, counted in the mean, for average pooling (PyTorch's defaults).
 
 import numpy as np
 
-from ..functional._checks import pair
+from ..functional._checks import check_grad, pair
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
            "avgpool2d_backward"]
@@ -44,9 +44,10 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     Returns
     -------
     out : ndarray (N, C, H_out, W_out)
-    cache : ``(argmax, x.shape)``, as functional's: ``argmax[n, c, i, j]`` is the flat
-        index ``row * W + col`` in the input image of the window's maximum (the first one
-        in row-major order if several are equal, as ``np.argmax`` and PyTorch choose).
+    cache : ``(argmax, x.shape, x.dtype)``, as functional's: ``argmax[n, c, i, j]`` is the
+        flat index ``row * W + col`` in the input image of the window's maximum (the first
+        one in row-major order if several are equal, as ``np.argmax`` and PyTorch choose);
+        the dtype lets backward check ``dout``.
 
     Shape
     -----
@@ -67,11 +68,14 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
         out[:, :, i, j] = np.take_along_axis(window, k[:, :, None], axis=2)[:, :, 0]
         width = cols.stop - cols.start
         argmax[:, :, i, j] = (rows.start + k // width) * w + cols.start + k % width
-    return out, (argmax, x.shape)
+    return out, (argmax, x.shape, x.dtype)
 
 
-def maxpool2d_backward(dout, cache):
+def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
     """Gradient of :func:`maxpool2d_forward`.
+
+    ``dout`` must have the shape forward returned (a ValueError naming ``layer``
+    otherwise, as in functional); another float dtype is converted to the forward's.
 
     Returns
     -------
@@ -87,7 +91,8 @@ def maxpool2d_backward(dout, cache):
     to its (first) maximum only; a pixel that is the maximum of several overlapping
     windows collects them all (``np.add.at``); every other pixel gets 0.
     """
-    argmax, (n, c, h, w) = cache
+    argmax, (n, c, h, w), dtype = cache
+    dout = check_grad(dout, argmax.shape, dtype, layer)
     dx = np.zeros((n, c, h * w), dtype=dout.dtype)
     images = np.arange(n)[:, None, None, None]
     channels = np.arange(c)[None, :, None, None]
@@ -106,7 +111,7 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     Returns
     -------
     out : ndarray (N, C, H_out, W_out)
-    cache : ``(x.shape, kernel, stride, padding)``, as functional's
+    cache : ``(x.shape, kernel, stride, padding, x.dtype)``, as functional's
 
     Shape
     -----
@@ -121,11 +126,11 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
     for i, j, rows, cols in windows:                # padding is zeros: adds nothing
         out[:, :, i, j] = x[:, :, rows, cols].sum(axis=(2, 3)) / (kernel[0] * kernel[1])
-    return out, (x.shape, kernel, stride, padding)
+    return out, (x.shape, kernel, stride, padding, x.dtype)
 
 
-def avgpool2d_backward(dout, cache):
-    """Gradient of :func:`avgpool2d_forward`.
+def avgpool2d_backward(dout, cache, *, layer="avgpool2d_backward"):
+    """Gradient of :func:`avgpool2d_forward` (``dout`` checked as for max pooling).
 
     Returns
     -------
@@ -140,8 +145,10 @@ def avgpool2d_backward(dout, cache):
     ``dx[window (i, j)] += dout[n, c, i, j] / (K_h * K_w)`` for every window (the part of
     the window in the padding has no pixel to receive its share).
     """
-    x_shape, kernel, stride, padding = cache
+    x_shape, kernel, stride, padding, dtype = cache
+    _, _, _, out_hw, windows = _windows(x_shape, kernel, stride, padding)
+    dout = check_grad(dout, tuple(x_shape[:2]) + out_hw, dtype, layer)
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    for i, j, rows, cols in _windows(x_shape, kernel, stride, padding)[4]:
+    for i, j, rows, cols in windows:
         dx[:, :, rows, cols] += dout[:, :, i:i + 1, j:j + 1] / (kernel[0] * kernel[1])
     return dx

@@ -51,14 +51,16 @@ def is_active() -> bool:
 
 
 # The keyword arguments the nn layers pass to the fast functions, and that the textbook
-# signatures leave out, are handled here.
-def _conv2d_backward(dout, cache, need_dx=True, need_dw=True):
-    dx, dw, db = conv.conv2d_backward(dout, cache)
+# signatures leave out, are handled here. ``layer=`` (the name error messages give) is part
+# of every textbook backward: the textbook functions check ``dout`` exactly as the fast
+# ones do, so a wrong gradient raises the same error on both paths.
+def _conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_backward"):
+    dx, dw, db = conv.conv2d_backward(dout, cache, layer=layer)
     return (dx if need_dx else None), (dw if need_dw else None), (db if need_dw else None)
 
 
-def _linear_backward(dout, cache, need_dx=True, need_dw=True):
-    dx, dw, db = linear.linear_backward(dout, cache)
+def _linear_backward(dout, cache, need_dx=True, need_dw=True, *, layer="linear_backward"):
+    dx, dw, db = linear.linear_backward(dout, cache, layer=layer)
     return (dx if need_dx else None), (dw if need_dw else None), (db if need_dw else None)
 
 
@@ -89,6 +91,16 @@ def _batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
                                            training, momentum, eps)
 
 
+def _batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
+    # A cache from the fast path with affine=False holds gamma=None: the textbook
+    # backward multiplies by gamma, so give it ones (what affine=False means).
+    x_hat, inv_std, gamma, batch_stats, eval_input = cache
+    if gamma is None:
+        gamma = np.ones(inv_std.shape, dtype=inv_std.dtype)
+    return normalization.batchnorm_backward(
+        dout, (x_hat, inv_std, gamma, batch_stats, eval_input), layer=layer)
+
+
 _TEXTBOOK = {
     "conv2d_forward": conv.conv2d_forward,
     "conv2d_backward": _conv2d_backward,
@@ -97,7 +109,7 @@ _TEXTBOOK = {
     "avgpool2d_forward": pooling.avgpool2d_forward,
     "avgpool2d_backward": pooling.avgpool2d_backward,
     "batchnorm_forward": _batchnorm_forward,
-    "batchnorm_backward": normalization.batchnorm_backward,
+    "batchnorm_backward": _batchnorm_backward,
     "dropout_forward": dropout.dropout_forward,
     "dropout_backward": dropout.dropout_backward,
     "linear_forward": linear.linear_forward,

@@ -203,6 +203,8 @@ BAD_CONSTRUCTORS = [
     ("BatchNorm2d momentum 2", lambda: nn.BatchNorm2d(4, momentum=2), ValueError, "momentum"),
     ("Dropout p negative", lambda: nn.Dropout(-0.1), ValueError, "p"),
     ("Dropout p above 1", lambda: nn.Dropout(1.5), ValueError, "p"),
+    ("Dropout p 1", lambda: nn.Dropout(1.0), ValueError, r"p=1 drops every unit"),
+    ("Dropout2d p 1", lambda: nn.Dropout2d(1), ValueError, r"1/\(1-p\) scale .* undefined"),
     ("Dropout p NaN", lambda: nn.Dropout(float("nan")), ValueError, "p"),
     ("Dropout2d p string", lambda: nn.Dropout2d("0.5"), TypeError, "p"),
     ("MaxPool2d kernel 0", lambda: nn.MaxPool2d(0), ValueError, "kernel_size"),
@@ -228,7 +230,10 @@ def test_constructors_accept_what_pytorch_accepts():
     assert nn.Conv2d(3, 8, (3, 1), stride=(2, 1), padding=(1, 0)).kernel_size == (3, 1)
     assert nn.Conv2d(np.int64(3), 8, np.int32(3)).in_channels == 3
     assert nn.Conv2d(3, 8, 3, padding="valid").padding == (0, 0)
-    assert nn.Dropout(1.0).p == 1.0 and nn.Dropout(0).p == 0.0   # PyTorch accepts p = 1
+    assert nn.Dropout(0.999).p == 0.999 and nn.Dropout(0).p == 0.0
+    # PyTorch accepts p = 1 (all zeros): the function does, the layers refuse it (above)
+    out, (mask, _) = F.dropout_forward(np.ones((2, 3)), 1.0, np.random.default_rng(0))
+    assert not out.any() and not mask.any()
     assert nn.BatchNorm2d(4, eps=1e-3, momentum=0.0).momentum == 0.0
     assert nn.MaxPool2d(3, padding=1).padding == (1, 1)
     assert pair(np.int64(2), "k") == (2, 2)

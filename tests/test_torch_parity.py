@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from minitorch_cv import functional as F
 from minitorch_cv import nn, optim
 
 torch = pytest.importorskip("torch")
@@ -278,11 +279,20 @@ def test_dropout_statistics_and_scaling(p, dtype):
 
 
 def test_dropout_eval_is_the_identity_and_extreme_p():
+    """p = 1 keeps PyTorch's meaning (all zeros) in the function; the layers refuse it, with
+    the reason (the 1/(1-p) scale is undefined)."""
     x = randn(4, 10)
     layer = nn.Dropout(0.5).eval()
     np.testing.assert_array_equal(layer(x), x)
     np.testing.assert_array_equal(layer.backward(x * 2), x * 2)
-    np.testing.assert_array_equal(nn.Dropout(1.0)(x), torch.nn.Dropout(1.0)(torch.tensor(x)))
+    for channelwise in (False, True):
+        x4 = randn(2, 3, 4, 5)
+        out, cache = F.dropout_forward(x4, 1.0, np.random.default_rng(0), channelwise)
+        np.testing.assert_array_equal(out, torch.nn.functional.dropout(torch.tensor(x4), 1.0))
+        np.testing.assert_array_equal(F.dropout_backward(x4, cache), np.zeros_like(x4))
+    for cls in (nn.Dropout, nn.Dropout2d):
+        with pytest.raises(ValueError, match=r"p=1 drops every unit.*1/\(1-p\).*p < 1"):
+            cls(1.0)
     np.testing.assert_array_equal(nn.Dropout(0.0)(x), x)
     with pytest.raises(ValueError):
         nn.Dropout(1.5)

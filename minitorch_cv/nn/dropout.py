@@ -13,8 +13,11 @@ __all__ = ["Dropout", "Dropout2d"]
 class Dropout(Module):
     """Zero each element with probability ``p`` and scale survivors by 1 / (1 - p).
 
-    ``p`` is the probability of *dropping* (as in PyTorch), not of keeping. In eval mode
-    the layer is the identity, so no rescaling is needed at test time.
+    ``p`` is the probability of *dropping* (as in PyTorch), not of keeping, in [0, 1):
+    ``p = 1`` would drop every unit and leave the survivors' scale 1/(1-p) undefined, so the
+    constructor refuses it (``functional.dropout_forward(x, 1.0, rng)`` still returns zeros,
+    as ``torch.nn.functional.dropout`` does). In eval mode the layer is the identity, so no
+    rescaling is needed at test time.
 
     Shape: any -> same. Backward: ``dx = dout * mask`` (the same mask, scale included).
     """
@@ -23,7 +26,14 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, inplace=False, rng=None):
         super().__init__()
-        self.p = check_real(p, "p", type(self).__name__, 0.0, 1.0)
+        try:
+            self.p = check_real(p, "p", type(self).__name__, 0.0, 1.0, high_open=True)
+        except ValueError as error:
+            if p != 1:
+                raise
+            raise ValueError(f"{error}: p=1 drops every unit, and the 1/(1-p) scale of the "
+                             "kept units is undefined; use p < 1 (or leave the layer "
+                             "out)") from None
         self.rng = init.get_rng(rng)   # None: the default generator, which manual_seed reseeds
 
     def forward(self, x):

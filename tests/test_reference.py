@@ -584,6 +584,64 @@ def test_wrong_dloss_is_refused_alike_on_the_reference_path():
     assert fast["array"].startswith("CrossEntropyLoss.backward: expected dloss")
 
 
+def bad_forward_calls():
+    """(name, call on the dispatch object): what the fast forward functions refuse."""
+    x, w = randn(1, 2, 3, 3), randn(2, 2, 5, 5, seed=1)
+    small = randn(1, 2, 3, 3).astype(np.float16)
+    logits = randn(2, 3)
+    return [
+        ("conv2d window larger than the image", lambda d: d.conv2d_forward(x, w)),
+        ("conv2d channels", lambda d: d.conv2d_forward(x, randn(2, 3, 1, 1))),
+        ("conv2d mixed dtypes", lambda d: d.conv2d_forward(x, w[:, :, :1, :1].astype(
+            np.float32))),
+        ("conv2d stride 0", lambda d: d.conv2d_forward(x, w[:, :, :1, :1], None, 0)),
+        ("maxpool2d window larger than the image", lambda d: d.maxpool2d_forward(x, 5)),
+        ("maxpool2d float16", lambda d: d.maxpool2d_forward(small, 2)),
+        ("avgpool2d padding over half", lambda d: d.avgpool2d_forward(x, 2, 1, 2)),
+        ("batchnorm gamma length", lambda d: d.batchnorm_forward(
+            x, np.ones(3), np.zeros(2), None, None)),
+        ("dropout p", lambda d: d.dropout_forward(x, 1.5, np.random.default_rng(0))),
+        ("dropout integer input", lambda d: d.dropout_forward(
+            np.ones((2, 3), int), 0.5, np.random.default_rng(0))),
+        ("linear mixed dtypes", lambda d: d.linear_forward(randn(2, 3), randn(4, 3).astype(
+            np.float32))),
+        ("relu integer input", lambda d: d.relu_forward(np.arange(-2, 3))),
+        ("cross entropy label -1", lambda d: d.cross_entropy_forward(logits, np.array([-1, 0]))),
+        ("cross entropy float labels", lambda d: d.cross_entropy_forward(
+            logits, np.array([1.0, 0.0]))),
+        ("cross entropy reduction", lambda d: d.cross_entropy_forward(
+            logits, np.array([1, 0]), "avg")),
+    ]
+
+
+@pytest.mark.parametrize("name, call", bad_forward_calls(),
+                         ids=[case[0] for case in bad_forward_calls()])
+def test_bad_forward_input_is_refused_alike_on_the_reference_path(name, call, monkeypatch):
+    """The textbook forward functions check nothing (to stay short): the switch runs the
+    fast ones' input checks first, so inside reference.use() a bad input raises the very
+    error it raises outside -- never a silently wrong answer (a label of -1 would pick the
+    last class; a window larger than the image would give an empty output)."""
+    from minitorch_cv.reference.switch import functional as dispatch
+    calls = counting_textbook(monkeypatch)
+    with pytest.raises((TypeError, ValueError)) as fast:
+        call(dispatch)
+    with R.use(), pytest.raises(fast.type, match=f"^{re.escape(str(fast.value))}$"):
+        call(dispatch)
+    assert calls == [], "a textbook function ran on an input the fast path refuses"
+
+
+def test_nn_layers_refuse_bad_inputs_alike_on_the_reference_path():
+    from minitorch_cv import nn
+    x = randn(1, 2, 3, 3).astype(np.float32)
+    for make, arguments in ((lambda: nn.MaxPool2d(5), (x,)), (lambda: nn.AvgPool2d(4), (x,)),
+                            (lambda: nn.ReLU(), (np.arange(3),)),
+                            (lambda: nn.CrossEntropyLoss(), (x[0, 0], np.array([0, 3, 1])))):
+        with pytest.raises((TypeError, ValueError)) as fast:
+            make()(*arguments)
+        with R.use(), pytest.raises(fast.type, match=f"^{re.escape(str(fast.value))}$"):
+            make()(*arguments)
+
+
 def reference_and_fast_pairs():
     """(name, forward thunk, reference backward, fast backward): one small case each."""
     x4, x2 = randn(2, 3, 6, 5), randn(4, 3)

@@ -92,6 +92,19 @@ def _check_arrays(x, w, b):
         raise ValueError(f"conv2d: the kernel must be at least 1x1, got w {w.shape}")
 
 
+def check_arguments(x, w, b, stride, padding):
+    """What :func:`conv2d_forward` refuses (see its Raises section), refused; returns
+    ``stride`` and ``padding`` as pairs. The textbook path runs it too."""
+    _check_arrays(x, w, b)
+    stride = pair(stride, "stride", "conv2d", minimum=1)
+    padding = pair(padding, "padding", "conv2d", minimum=0)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"conv2d: input has {x.shape[1]} channels, weight expects "
+                         f"{w.shape[1]} (x {x.shape}, w {w.shape})")
+    check_window(x.shape[2:], w.shape[2:], stride, padding, "conv2d")
+    return stride, padding
+
+
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
     """Convolve a batch with a filter bank.
 
@@ -116,15 +129,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     ValueError
         Wrong ranks, channel counts that disagree, or a window larger than the padded input.
     """
-    _check_arrays(x, w, b)
-    stride = pair(stride, "stride", "conv2d", minimum=1)
-    padding = pair(padding, "padding", "conv2d", minimum=0)
+    stride, padding = check_arguments(x, w, b, stride, padding)
     n, c, h, wd = x.shape
-    f, c_w, kh, kw = w.shape
-    if c != c_w:
-        raise ValueError(f"conv2d: input has {c} channels, weight expects {c_w} "
-                         f"(x {x.shape}, w {w.shape})")
-    check_window((h, wd), (kh, kw), stride, padding, "conv2d")
+    f, _, kh, kw = w.shape
     out_h = output_size(h, kh, stride[0], padding[0])
     out_w = output_size(wd, kw, stride[1], padding[1])
     dtype = np.result_type(x.dtype, w.dtype)

@@ -15,7 +15,10 @@ nothing global is patched. Functions without a textbook version (tanh, sigmoid, 
 pooling, ...) always run the fast one.
 
 Both paths share one cache contract, so a forward pass run inside the block and its
-backward pass run outside (or the reverse) still give the right gradients.
+backward pass run outside (or the reverse) still give the right gradients. Both refuse the
+same mistakes with the same errors: the textbook backward functions check ``dout`` as the
+fast ones do, and the fast forward functions' input checks run here before a textbook
+forward (which checks nothing, to stay short).
 """
 
 import contextlib
@@ -25,6 +28,12 @@ import functools
 import numpy as np
 
 from .. import functional as fast
+from ..functional import conv as fast_conv
+from ..functional import linear as fast_linear
+from ..functional import loss as fast_loss
+from ..functional import normalization as fast_normalization
+from ..functional import pooling as fast_pooling
+from ..functional._checks import check_input, check_real
 from . import activation, conv, dropout, linear, loss, normalization, pooling
 
 __all__ = ["use", "is_active", "functional"]
@@ -121,6 +130,42 @@ _TEXTBOOK = {
 }
 
 
+# What the fast forward functions refuse, refused before the textbook ones run (they check
+# nothing, to stay short): a layer gives the same error inside the block as outside, never
+# a silently wrong answer (labels of -1, a window larger than the image, integer images).
+def _check_pooling(layer):
+    def check(x, kernel_size, stride=None, padding=0, for_backward=True):
+        fast_pooling._geometry(x, kernel_size, stride, padding, layer)
+    return check
+
+
+def _check_dropout(x, p, rng, channelwise=False):
+    check_input(x, np.ndim(x), "dropout")
+    check_real(p, "p", "dropout", 0.0, 1.0)
+    if channelwise and x.ndim < 2:
+        raise ValueError(f"dropout2d: expected input (N, C, ...), got shape {x.shape}")
+
+
+def _check_cross_entropy(logits, labels, reduction="mean"):
+    fast_loss.check_labels(logits, labels)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+_INPUT_CHECKS = {
+    "conv2d_forward": lambda x, w, b=None, stride=1, padding=0:
+        fast_conv.check_arguments(x, w, b, stride, padding),
+    "maxpool2d_forward": _check_pooling("max_pool2d"),
+    "avgpool2d_forward": _check_pooling("avg_pool2d"),
+    "batchnorm_forward": lambda x, gamma, beta, running_mean, running_var, *args, **kwargs:
+        fast_normalization._check_arrays(x, gamma, beta, running_mean, running_var),
+    "dropout_forward": _check_dropout,
+    "linear_forward": lambda x, w, b=None: fast_linear._check_arrays(x, w, b),
+    "relu_forward": lambda x, inplace=False: check_input(x, np.ndim(x), "relu"),
+    "cross_entropy_forward": _check_cross_entropy,
+}
+
+
 class _Functional:
     """:mod:`minitorch_cv.functional` as the ``nn`` layers see it: attribute ``name`` is a
     function that runs the textbook version of ``name`` inside a :func:`use` block and
@@ -132,8 +177,11 @@ class _Functional:
 
         @functools.wraps(getattr(fast, name))
         def run(*args, **kwargs):
-            chosen = _TEXTBOOK[name] if _ACTIVE.get() else getattr(fast, name)
-            return chosen(*args, **kwargs)
+            if not _ACTIVE.get():
+                return getattr(fast, name)(*args, **kwargs)
+            if name in _INPUT_CHECKS:
+                _INPUT_CHECKS[name](*args, **kwargs)
+            return _TEXTBOOK[name](*args, **kwargs)
 
         self.__dict__[name] = run          # built once per name
         return run

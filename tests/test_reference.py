@@ -261,6 +261,7 @@ def test_linear_equals_fast_path(n, bias):
 def test_relu_equals_fast_path():
     x = randn(2, 3, 5, 4, seed=45)
     x[0, 0, 0, :2] = 0.0                                 # the kink: gradient 0, as in torch
+    x[1, 2, 3, :2] = np.nan                              # NaN passes its gradient, as in torch
     out, cache = R.relu_forward(x)
     out_fast, cache_fast = F.relu_forward(x)
     np.testing.assert_array_equal(out, out_fast)

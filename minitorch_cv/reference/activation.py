@@ -22,14 +22,15 @@ def relu_forward(x):
 
     Backward
     --------
-    ``dx = dout * [out > 0]`` (:func:`relu_backward`).
+    ``dx = dout * [out > 0]`` (:func:`relu_backward`; at NaN the gradient passes).
     """
     out = np.maximum(x, 0)
     return out, out
 
 
 def relu_backward(dout, out, *, layer="relu_backward"):
-    """``dx = dout where out > 0, else 0`` (the derivative of max(x, 0) is [x > 0]).
+    """``dx = 0 where out <= 0, else dout`` (the derivative of max(x, 0) is [x > 0]; a NaN
+    output passes its gradient through, as in PyTorch, since NaN is not ``<= 0``).
 
     ``dout`` must have the shape of ``out`` (a ValueError naming ``layer`` otherwise, as
     in functional); another float dtype is converted to the forward's.
@@ -49,4 +50,4 @@ def relu_backward(dout, out, *, layer="relu_backward"):
     the unit is off gives 0, not NaN.
     """
     dout = check_grad(dout, out.shape, out.dtype, layer)
-    return np.where(out > 0, dout, 0)
+    return np.where(out <= 0, 0, dout)

@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from minitorch_cv import models, nn
+from minitorch_cv import models, nn, tune_allocator
 from minitorch_cv.models.resnet import IMAGENET_MEAN, IMAGENET_STD, load_pretrained
 from minitorch_cv.train.experiment import run_training, training_parser
 
@@ -77,4 +77,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # A training script may choose its process's allocator (the library never does):
+    # freed activations stay in the heap for the next step, without page faults.
+    tune_allocator()
     main()

@@ -149,6 +149,19 @@ def test_pooling_equals_fast_path(case, kind):
         assert cache == cache_fast                     # shape, kernel, stride, padding, dtype
 
 
+def test_maxpool_nan_wins_at_the_fast_paths_index():
+    """A window holding NaN gives NaN, and its gradient goes where the fast path (and
+    PyTorch) sends it: the window's last NaN."""
+    x = randn(2, 3, 6, 5, seed=13)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan                # two NaNs in one window
+    x[1, 2, 4, 4] = np.nan                                # one at a window's edge
+    out, cache = R.maxpool2d_forward(x, 3, 2, 1)
+    out_fast, cache_fast = F.maxpool2d_forward(x, 3, 2, 1)
+    np.testing.assert_array_equal(out, out_fast)          # NaN == NaN here
+    assert np.isnan(out).any()
+    np.testing.assert_array_equal(cache[0], cache_fast[0])
+
+
 def test_maxpool_ties_go_to_the_first_maximum():
     """Small integers make many ties; the gradient goes to the first maximum in row-major
     order (as in PyTorch and the fast path), never to all of them."""

@@ -46,7 +46,8 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     out : ndarray (N, C, H_out, W_out)
     cache : ``(argmax, x.shape, x.dtype)``, as functional's: ``argmax[n, c, i, j]`` is the
         flat index ``row * W + col`` in the input image of the window's maximum (the first
-        one in row-major order if several are equal, as ``np.argmax`` and PyTorch choose);
+        one in row-major order if several are equal, as ``np.argmax`` and PyTorch choose;
+        a window holding NaN gives NaN, and its index is the last NaN's, as PyTorch's);
         the dtype lets backward check ``dout``.
 
     Shape
@@ -65,6 +66,9 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     for i, j, rows, cols in windows:                # padding is -inf: it never wins
         window = x[:, :, rows, cols].reshape(n, c, -1)
         k = window.argmax(axis=2)                           # first maximum, row-major
+        nan = np.isnan(window)                              # NaN wins, as in PyTorch:
+        last_nan = nan.shape[2] - 1 - nan[:, :, ::-1].argmax(axis=2)   # its last NaN
+        k = np.where(nan.any(axis=2), last_nan, k)
         out[:, :, i, j] = np.take_along_axis(window, k[:, :, None], axis=2)[:, :, 0]
         width = cols.stop - cols.start
         argmax[:, :, i, j] = (rows.start + k // width) * w + cols.start + k % width

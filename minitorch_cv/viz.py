@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["activation_grid", "filter_grid", "filters_and_activations", "image_figure",
-           "minmax_scale", "overlay", "plot_accuracy", "plot_loss", "save_figure",
-           "smoothed_training_loss", "to_image", "upsample"]
+__all__ = ["activation_grid", "bar_chart", "filter_grid", "filters_and_activations",
+           "image_figure", "matrices_figure", "minmax_scale", "overlay", "plot_accuracy",
+           "plot_loss", "save_figure", "smoothed_training_loss", "to_image", "upsample"]
 
 
 def _subplots(nrows=1, ncols=1, figsize=None, squeeze=True):
@@ -319,6 +319,107 @@ def filters_and_activations(weights, activations, indices=None, title=None,
             bottom.imshow(scaled[i].mean(axis=0), cmap="gray", interpolation="nearest")
         top.axis("off")
         bottom.axis("off")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ----------------------------------------------------------------------------- lessons
+def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
+              value_format="{:.3g}"):
+    """Grouped bars: one group per label, one bar per series, each bar with its value.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The groups along the x axis (e.g. the layers of a network).
+    series : dict of str -> sequence of float
+        One entry per bar colour (e.g. ``{"loops": [...], "fast": [...]}``), each with one
+        number per label. A NaN value draws no bar (a measurement that was not made).
+    ylabel : str
+        What the bars measure, with the unit (e.g. ``"time per image (ms)"``).
+    title, xlabel : str, optional
+    log_scale : bool
+        A logarithmic y axis, for values spanning several orders of magnitude.
+    value_format : str
+        How the value written above each bar is formatted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    labels = [str(label) for label in labels]
+    values = {name: np.asarray(v, dtype=np.float64) for name, v in series.items()}
+    for name, v in values.items():
+        if v.shape != (len(labels),):
+            raise ValueError(f"bar_chart: series {name!r} has {v.size} values for "
+                             f"{len(labels)} labels")
+    fig, ax = _subplots(figsize=(max(5.0, 1.2 * len(labels) * max(1, len(values)) + 2), 4.5))
+    width = 0.8 / max(1, len(values))
+    x = np.arange(len(labels))
+    for k, (name, v) in enumerate(values.items()):
+        shown = np.isfinite(v)
+        bars = ax.bar(x[shown] + (k - (len(values) - 1) / 2) * width, v[shown], width,
+                      label=name, color=f"C{k}")
+        ax.bar_label(bars, labels=[value_format.format(a) for a in v[shown]], fontsize=8)
+    ax.set_xticks(x, labels)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    if len(values) > 1:
+        ax.legend()
+    return fig
+
+
+def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap="viridis",
+                    size=2.6):
+    """Small 2-D arrays side by side, each cell coloured and (up to 12 x 12) labelled with
+    its value: an input, a kernel and an output; or a gradient and where it goes.
+
+    Parameters
+    ----------
+    arrays : sequence of 2-D arrays
+        Each panel has its own colour scale. (H, W) arrays are drawn with row 0 at the top.
+    titles : sequence of str, optional
+        One per array (default: none).
+    title : str, optional
+        Above all panels.
+    value_format : str or None
+        Format of the numbers written in the cells; None writes none.
+    cmap : str
+    size : float
+        Inches per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    mats = [np.asarray(a, dtype=np.float64) for a in arrays]
+    for m in mats:
+        if m.ndim != 2:
+            raise ValueError(f"matrices_figure expects 2-D arrays, got shape {m.shape}")
+    fig, axes = _subplots(1, len(mats), figsize=(size * len(mats), size + 0.6), squeeze=False)
+    for i, (ax, m) in enumerate(zip(axes[0], mats)):
+        image = ax.imshow(m, cmap=cmap, interpolation="nearest")
+        if value_format is not None and max(m.shape) <= 12:
+            lo, hi = np.nanmin(m), np.nanmax(m)
+            middle = (lo + hi) / 2
+            for (r, c), v in np.ndenumerate(m):
+                ax.text(c, r, value_format.format(v), ha="center", va="center", fontsize=7,
+                        color="black" if v > middle else "white")
+            image.set_clim(lo, hi)
+        ax.set_xticks(range(m.shape[1]) if m.shape[1] <= 12 else [])
+        ax.set_yticks(range(m.shape[0]) if m.shape[0] <= 12 else [])
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("column", fontsize=8)
+        ax.set_ylabel("row", fontsize=8)
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9)
     if title:
         fig.suptitle(title)
     return fig

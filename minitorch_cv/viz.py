@@ -341,8 +341,8 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
     title, xlabel : str, optional
     log_scale : bool
         A logarithmic y axis, for values spanning several orders of magnitude.
-    value_format : str
-        How the value written above each bar is formatted.
+    value_format : str or None
+        How the value written above each bar is formatted; None writes none.
 
     Returns
     -------
@@ -354,14 +354,15 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
         if v.shape != (len(labels),):
             raise ValueError(f"bar_chart: series {name!r} has {v.size} values for "
                              f"{len(labels)} labels")
-    fig, ax = _subplots(figsize=(max(5.0, 1.2 * len(labels) * max(1, len(values)) + 2), 4.5))
+    fig, ax = _subplots(figsize=(min(12.0, max(5.0, 0.5 * len(labels) * len(values) + 2)), 4.5))
     width = 0.8 / max(1, len(values))
     x = np.arange(len(labels))
     for k, (name, v) in enumerate(values.items()):
         shown = np.isfinite(v)
         bars = ax.bar(x[shown] + (k - (len(values) - 1) / 2) * width, v[shown], width,
                       label=name, color=f"C{k}")
-        ax.bar_label(bars, labels=[value_format.format(a) for a in v[shown]], fontsize=8)
+        if value_format is not None:
+            ax.bar_label(bars, labels=[value_format.format(a) for a in v[shown]], fontsize=8)
     ax.set_xticks(x, labels)
     if log_scale:
         ax.set_yscale("log")

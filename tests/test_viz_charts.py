@@ -27,6 +27,14 @@ def test_bar_chart_draws_one_bar_per_value_at_its_height(tmp_path):
     assert _is_png(viz.save_figure(fig, tmp_path / "bars.png"))
 
 
+def test_bar_chart_without_values_written_and_one_series():
+    fig = viz.bar_chart(range(10), {"p": np.linspace(0, 1, 10)}, "probability",
+                        value_format=None)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 10 and len(ax.texts) == 0 and ax.get_legend() is None
+    assert fig.get_figwidth() <= 12
+
+
 def test_bar_chart_refuses_a_series_of_the_wrong_length():
     with pytest.raises(ValueError, match="'b' has 1 values for 2 labels"):
         viz.bar_chart(["x", "y"], {"a": [1, 2], "b": [1]}, "ms")

@@ -372,8 +372,9 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
+    ax.margins(y=0.12)                                     # room for the values on top
     if len(values) > 1:
-        ax.legend()
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))   # beside, never on a bar
     return fig
 
 
@@ -394,7 +395,7 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
         Format of the numbers written in the cells; None writes none.
     cmap : str
     size : float
-        Inches per panel.
+        Inches for the largest array's longest side; each panel is as wide as its array.
 
     Returns
     -------
@@ -404,7 +405,12 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
     for m in mats:
         if m.ndim != 2:
             raise ValueError(f"matrices_figure expects 2-D arrays, got shape {m.shape}")
-    fig, axes = _subplots(1, len(mats), figsize=(size * len(mats), size + 0.6), squeeze=False)
+    from matplotlib.figure import Figure
+    widths = [max(m.shape[1], 3) for m in mats]            # panels as wide as their arrays
+    cell = size / max(3, max(max(m.shape) for m in mats))
+    fig = Figure(figsize=(max(size * len(mats), cell * sum(widths) + 0.9 * len(mats)),
+                          size + 0.6))
+    axes = fig.subplots(1, len(mats), squeeze=False, gridspec_kw={"width_ratios": widths})
     for i, (ax, m) in enumerate(zip(axes[0], mats)):
         image = ax.imshow(m, cmap=cmap, interpolation="nearest")
         if value_format is not None and max(m.shape) <= 12:

@@ -409,7 +409,7 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
     widths = [max(m.shape[1], 3) for m in mats]            # panels as wide as their arrays
     cell = size / max(3, max(max(m.shape) for m in mats))
     fig = Figure(figsize=(max(size * len(mats), cell * sum(widths) + 0.9 * len(mats)),
-                          size + 0.6))
+                          size + 0.6), layout="constrained")   # the title clear of panels
     axes = fig.subplots(1, len(mats), squeeze=False, gridspec_kw={"width_ratios": widths})
     for i, (ax, m) in enumerate(zip(axes[0], mats)):
         image = ax.imshow(m, cmap=cmap, interpolation="nearest")

@@ -18,7 +18,8 @@
 #
 # **Needs:** nothing but `minitorch_cv` (no data, no PyTorch).
 #
-# **Takes:** about 5 s on a 2-core Intel Xeon (measured on a shared, busy machine).
+# **Takes:** about 10 s on a 2-core Intel Xeon (measured while the machine ran other jobs;
+# 2 s of CPU time).
 
 # %%
 # %matplotlib inline
@@ -35,14 +36,14 @@ np.set_printoptions(precision=4, suppress=True)
 # A network computes a scalar loss $L$ from its input through layers. Each layer maps its input
 # `x` to an output `out`. The backward pass runs the layers in reverse; each receives
 #
-# $$\texttt{dout} = \frac{\partial L}{\partial\, \texttt{out}}$$
+# $$\mathtt{dout} = \frac{\partial L}{\partial\, \mathtt{out}}$$
 #
-# (same shape as `out`) and must return $\texttt{dx} = \partial L / \partial x$ (same shape as
+# (same shape as `out`) and must return $\mathtt{dx} = \partial L / \partial x$ (same shape as
 # `x`), after adding $\partial L/\partial p$ into `p.grad` for each of its parameters `p`.
 # The chain rule is the whole story: for every number $x_i$ that `out` depends on,
 #
-# $$\frac{\partial L}{\partial x_i} = \sum_k \frac{\partial L}{\partial\, \texttt{out}_k}\,
-# \frac{\partial\, \texttt{out}_k}{\partial x_i}.$$
+# $$\frac{\partial L}{\partial x_i} = \sum_k \frac{\partial L}{\partial\, \mathtt{out}_k}\,
+# \frac{\partial\, \mathtt{out}_k}{\partial x_i}.$$
 #
 # A layer never needs to know what comes after it: `dout` sums it all up.
 
@@ -52,15 +53,15 @@ np.set_printoptions(precision=4, suppress=True)
 # `nn.Linear(D, M)` holds $W$ of shape $(M, D)$ (PyTorch's layout) and $b$ of shape $(M,)$.
 # For a batch $x$ of shape $(N, D)$:
 #
-# $$\texttt{out}[n, m] = \sum_d x[n, d]\, W[m, d] + b[m], \qquad \texttt{out}: (N, M).$$
+# $$\mathtt{out}[n, m] = \sum_d x[n, d]\, W[m, d] + b[m], \qquad \mathtt{out}: (N, M).$$
 #
-# Apply the chain rule to one entry at a time. $W[m, d]$ appears in $\texttt{out}[n, m]$ for
-# every $n$, with factor $x[n, d]$; $x[n, d]$ appears in $\texttt{out}[n, m]$ for every $m$,
-# with factor $W[m, d]$; $b[m]$ appears in $\texttt{out}[n, m]$ for every $n$, with factor 1:
+# Apply the chain rule to one entry at a time. $W[m, d]$ appears in $\mathtt{out}[n, m]$ for
+# every $n$, with factor $x[n, d]$; $x[n, d]$ appears in $\mathtt{out}[n, m]$ for every $m$,
+# with factor $W[m, d]$; $b[m]$ appears in $\mathtt{out}[n, m]$ for every $n$, with factor 1:
 #
-# $$\frac{\partial L}{\partial W[m,d]} = \sum_n \texttt{dout}[n,m]\, x[n,d], \quad
-# \frac{\partial L}{\partial x[n,d]} = \sum_m \texttt{dout}[n,m]\, W[m,d], \quad
-# \frac{\partial L}{\partial b[m]} = \sum_n \texttt{dout}[n,m].$$
+# $$\frac{\partial L}{\partial W[m,d]} = \sum_n \mathtt{dout}[n,m]\, x[n,d], \quad
+# \frac{\partial L}{\partial x[n,d]} = \sum_m \mathtt{dout}[n,m]\, W[m,d], \quad
+# \frac{\partial L}{\partial b[m]} = \sum_n \mathtt{dout}[n,m].$$
 #
 # As matrix products: `dW = dout.T @ x`, `dx = dout @ W`, `db = dout.sum(axis=0)`. **The
 # shapes check you**: `dW` must be $(M, D)$, and from `dout` $(N, M)$ and `x` $(N, D)$ the only
@@ -92,10 +93,10 @@ print("largest difference to nn.Linear.backward:",
 # %% [markdown]
 # ## 3. ReLU: a gate
 #
-# $\texttt{out} = \max(x, 0)$, element by element, so $\partial\,\texttt{out}_i/\partial x_i$ is
+# $\mathtt{out} = \max(x, 0)$, element by element, so $\partial\,\mathtt{out}_i/\partial x_i$ is
 # 1 where $x_i > 0$ and 0 elsewhere (at exactly 0 PyTorch, and this library, take 0):
 #
-# $$\texttt{dx} = \texttt{dout} \odot [x > 0].$$
+# $$\mathtt{dx} = \mathtt{dout} \odot [x > 0].$$
 #
 # The gradient passes where the unit was on and is blocked where it was off.
 #
@@ -128,7 +129,7 @@ print("dx (NumPy)", dout * (x > 0))
 # term gives $-1$ when $k = y_n$. So
 #
 # $$\frac{\partial L}{\partial z_{nk}} = \frac{p_{nk} - [k = y_n]}{N},
-# \qquad \texttt{dz} = (p - \mathrm{onehot}(y)) / N.$$
+# \qquad \mathtt{dz} = (p - \mathrm{onehot}(y)) / N.$$
 #
 # Predicted probability minus the truth: the simplest gradient in deep learning, which is why
 # softmax and cross-entropy are always fused into one layer.
@@ -221,8 +222,8 @@ print("size of dz at the start, sum |dz|: on logits", np.abs(right.backward()).s
 # training loop that forgets `optimizer.zero_grad()` adds every step's gradient to all the old
 # ones.
 #
-# *Predict:* we run forward and backward twice on the same batch, without `zero_grad()`. What is
-# the ratio of `weight.grad` after the second call to after the first?
+# *Predict:* we run one forward pass and then call `backward` twice, without `zero_grad()` in
+# between. What is `weight.grad` after the second call, compared with after the first?
 
 # %%
 model = nn.Sequential(nn.Linear(4, 8, rng=2), nn.ReLU(), nn.Linear(8, 3, rng=3)).to(np.float64)
@@ -231,10 +232,10 @@ loss_fn = nn.CrossEntropyLoss()
 opt = optim.SGD(model.parameters(), lr=0.1)
 
 loss_fn(model(x), y)
-model.backward(loss_fn.backward())
+dz = loss_fn.backward()
+model.backward(dz)
 first = model[0].weight.grad.copy()
-loss_fn(model(x), y)
-dx = model.backward(loss_fn.backward())            # no zero_grad() in between
+dx = model.backward(dz)                            # again, no zero_grad() in between
 second = model[0].weight.grad
 print("norm of grad after 1 and 2 calls:", np.linalg.norm(first), np.linalg.norm(second))
 print("second == 2 * first, bit for bit:", np.array_equal(second, 2 * first))
@@ -242,8 +243,10 @@ opt.zero_grad()
 print("after opt.zero_grad():", model[0].weight.grad)
 
 # %% [markdown]
-# Exactly twice: the same numbers added to themselves. The returned `dx` is *not* accumulated; it is just
-# returned. (`zero_grad()` sets `p.grad = None`, as PyTorch does by default.)
+# Exactly twice: the same numbers added to themselves. A training loop that forgets
+# `zero_grad()` does the same with every step's gradient. The returned `dx` is *not*
+# accumulated; it is just returned. (`zero_grad()` sets `p.grad = None`, as PyTorch does by
+# default.)
 #
 # The useful side: two half-batches accumulated give the gradient of the whole batch, up to a
 # factor. Each half's loss is a mean over 3 images, the whole batch's a mean over 6, so the sum
@@ -271,7 +274,7 @@ opt.zero_grad()
 # e_i)}{2\varepsilon}.$$
 #
 # `gradcheck(module, x)` does this for every entry of the input and of every parameter, with
-# $L = \sum \texttt{out} \odot \texttt{dout}$ for a random `dout`, and compares with what
+# $L = \sum \mathtt{out} \odot \mathtt{dout}$ for a random `dout`, and compares with what
 # `backward` returned. The error per tensor is normwise,
 # $\lVert a - n \rVert / (\lVert a \rVert + \lVert n \rVert)$: a correct backward pass gives
 # about $10^{-10}$, a bug $10^{-3}$ or much more. It runs in **float64**.
@@ -323,7 +326,8 @@ viz.bar_chart(["b[0]", "b[1]", "b[2]"], {"backward (mean: wrong)": bad.analytic[
 
 # %% [markdown]
 # The report names the tensor (`b`), shows the worst entry, and the error is
-# $(N - 1)/(N + 1) = 4/6$ for the batch of 5 -- not a rounding problem. The correct backward is at $10^{-10}$ or below.
+# $(N - 1)/(N + 1) = 4/6$ for the batch of 5 -- not a rounding problem. The correct backward is
+# at $10^{-10}$ or below.
 # `gradcheck(model, x)` does the same for a whole network: every parameter by its name.
 
 # %%

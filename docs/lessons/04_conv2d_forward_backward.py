@@ -18,8 +18,8 @@
 #
 # **Needs:** nothing but `minitorch_cv` (no data, no PyTorch).
 #
-# **Takes:** about 20 s on a 2-core Intel Xeon (most of it the timing cell, which runs the
-# nested loops on one image).
+# **Takes:** about 30 s on a 2-core Intel Xeon (measured while the machine ran other jobs;
+# 7 s of CPU time), most of it the timing cells, which run the nested loops on one image.
 
 # %%
 # %matplotlib inline
@@ -43,12 +43,12 @@ rng = np.random.default_rng(0)
 # $(C_\text{out},)$. With `x_pad` the input $x$ $(N, C_\text{in}, H, W)$ surrounded by $P$ zeros
 # and stride $S$, output number $(n, f, i, j)$ is one window times one filter:
 #
-# $$\texttt{out}[n, f, i, j] = b[f] + \sum_{c, u, v} w[f, c, u, v]\;
-# \texttt{x\_pad}[n, c, S i + u, S j + v].$$
+# $$\mathtt{out}[n, f, i, j] = b[f] + \sum_{c, u, v} w[f, c, u, v]\;
+# \mathtt{x\_pad}[n, c, S i + u, S j + v].$$
 #
 # No flip of the kernel: deep learning's "convolution" is cross-correlation (lesson 1).
 # `reference.conv2d_forward_loops` is this formula as four loops over $n, f, i, j$
-# ([`minitorch_cv/reference/conv.py`](../../minitorch_cv/reference/conv.py)).
+# (in `minitorch_cv/reference/conv.py`).
 #
 # *Predict:* a 4x4 image holding 0..15, a 3x3 kernel of ones, padding 1. What is the top-left
 # output? (The window covers 0, 1, 4, 5 and five zeros of padding.)
@@ -148,14 +148,14 @@ viz.matrices_figure([counts], titles=["windows containing each pixel"], value_fo
 # %% [markdown]
 # ## 4. The backward pass
 #
-# Given $\texttt{dout} = \partial L / \partial\,\texttt{out}$, shape
+# Given $\mathtt{dout} = \partial L / \partial\,\mathtt{out}$, shape
 # $(N, C_\text{out}, H_\text{out}, W_\text{out})$, the chain rule through the forward formula
 # gives (each output number used one window of `x_pad` and all of `w[f]`):
 #
-# $$db[f] = \sum_{n,i,j} \texttt{dout}[n,f,i,j], \qquad
-# dw[f,c,u,v] = \sum_{n,i,j} \texttt{dout}[n,f,i,j]\;\texttt{x\_pad}[n,c,Si+u,Sj+v],$$
+# $$db[f] = \sum_{n,i,j} \mathtt{dout}[n,f,i,j], \qquad
+# dw[f,c,u,v] = \sum_{n,i,j} \mathtt{dout}[n,f,i,j]\;\mathtt{x\_pad}[n,c,Si+u,Sj+v],$$
 #
-# $$\texttt{dx\_pad}[n,c,Si+u,Sj+v] \mathrel{+}= \sum_f w[f,c,u,v]\;\texttt{dout}[n,f,i,j]
+# $$\mathtt{dx\_pad}[n,c,Si+u,Sj+v] \mathrel{+}= \sum_f w[f,c,u,v]\;\mathtt{dout}[n,f,i,j]
 # \quad\text{(then drop the padding).}$$
 #
 # With im2col, and `dout2` the gradient laid out as $(C_\text{out}, N H_\text{out}
@@ -166,7 +166,8 @@ viz.matrices_figure([counts], titles=["windows containing each pixel"], value_fo
 # The same shape argument as lesson 3's Linear layer: `dW2` must be shaped like `W2`.
 
 # %%
-x, w, b = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
+b = rng.standard_normal(4)
 out, cache = reference.conv2d_forward_loops(x, w, b, stride=2, padding=1)
 dout = rng.standard_normal(out.shape)
 x_pad = cache[0]
@@ -175,8 +176,9 @@ dout2 = dout.transpose(1, 0, 2, 3).reshape(4, -1)
 dw = (dout2 @ cols.T).reshape(w.shape)
 dx = reference.col2im(w.reshape(4, -1).T @ dout2, x_pad.shape, 3, 3, (2, 2))[:, :, 1:-1, 1:-1]
 db = dout2.sum(axis=1)
+fast_cache = F.conv2d_forward(x, w, b, stride=2, padding=1)[1]
 for name, (dx_, dw_, db_) in [("loops", reference.conv2d_backward_loops(dout, cache)),
-                              ("fast", F.conv2d_backward(dout, F.conv2d_forward(x, w, b, 2, 1)[1]))]:
+                              ("fast", F.conv2d_backward(dout, fast_cache))]:
     print(f"ours vs {name:5s}: dx {np.abs(dx - dx_).max():.1e}  dw {np.abs(dw - dw_).max():.1e}"
           f"  db {np.abs(db - db_).max():.1e}")
 
@@ -291,13 +293,38 @@ for name, t in ms.items():
 # What to look at:
 #
 # * **The loops** pay the Python interpreter for every output number: hundreds of milliseconds
-#   per image, so a CIFAR-10 epoch (45,000 images) would take hours.
+#   per image, so one CIFAR-10 epoch (45,000 images) would take many hours.
 # * **im2col + one product** hands the multiply-adds to BLAS: tens of times faster. Its backward
 #   pass is where it loses most: col2im's `np.add.at` scatters one number at a time.
-# * **The fast path** keeps `cols` in the cache, copies with compiled loops and uses both cores;
-#   another several times faster, most of all where `cols` is largest (the first two layers).
+# * **The fast path** keeps `cols` in the cache, copies with compiled loops and uses both cores:
+#   again several to tens of times faster than the textbook (the ratio depends on the layer,
+#   and on what else the machine is doing).
 #
-# The same comparison on a quiet machine, with the command to rerun it, is in
+# **The whole network.** Inside `with reference.use():` every `nn` layer runs on its textbook
+# version, so the same model can be timed both ways. One Task 2 training step (forward, loss,
+# backward) on a batch of 16 images:
+
+# %%
+x, y = rng.standard_normal((16, 3, 32, 32), dtype=np.float32), rng.integers(0, 10, 16)
+loss_fn = nn.CrossEntropyLoss()
+
+
+def step_seconds():
+    start = time.perf_counter()
+    loss_fn(model(x), y)
+    model.backward(loss_fn.backward())
+    model.zero_grad()
+    return time.perf_counter() - start
+
+
+fast_step = min(step_seconds() for _ in range(3))
+with reference.use():
+    textbook_step = step_seconds()
+print(f"Task 2 step, batch 16: fast {1e3 * fast_step:.0f} ms, textbook "
+      f"{1e3 * textbook_step:.0f} ms ({textbook_step / fast_step:.0f}x)")
+
+# %% [markdown]
+# The same comparisons on a quiet machine, with the command to rerun them, are in
 # `docs/results.md`, section "Textbook layers against the fast ones"
 # (`python benchmarks/reference_vs_fast.py`).
 #

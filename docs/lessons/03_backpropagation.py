@@ -186,12 +186,12 @@ print("library loss for class 2:", nn.CrossEntropyLoss()(z, np.array([2])))
 # run on this machine); the exact value is $\log(1 + e^{-1} + e^{-2}) = 0.407606\ldots$
 
 # %% [markdown]
-# ### Where the report went wrong: the softmax in Table 1
+# ### The report's Table 1: where the softmax goes
 #
-# The seed report's Table 1 lists "Softmax" as the activation of the last layer. That softmax is
-# *inside* `CrossEntropyLoss` (here as in PyTorch, whose `CrossEntropyLoss` takes logits). Put an
-# `nn.Softmax()` layer in front of the loss and the softmax is applied twice: the "logits" the
-# loss sees are probabilities in $[0, 1]$, so even a perfect, confident network cannot get the
+# The seed report's Table 1 lists "Softmax" as the activation of the last layer. Read literally,
+# as a layer of the network, that is a bug: the softmax is *inside* `CrossEntropyLoss` (here as
+# in PyTorch, whose `CrossEntropyLoss` takes logits). Put an `nn.Softmax()` layer in front of
+# the loss and the softmax is applied twice: the "logits" the loss sees are probabilities in $[0, 1]$, so even a perfect, confident network cannot get the
 # loss below $\log(1 + 9/e) \approx 1.46$ for 10 classes. And at the start of training, when
 # every logit is about 0, the gradient that reaches the network is 10 times smaller (the
 # softmax's own derivative, $p(1-p)$-like, is about $0.1$ there).

@@ -191,8 +191,9 @@ print("library loss for class 2:", nn.CrossEntropyLoss()(z, np.array([2])))
 # The seed report's Table 1 lists "Softmax" as the activation of the last layer. Read literally,
 # as a layer of the network, that is a bug: the softmax is *inside* `CrossEntropyLoss` (here as
 # in PyTorch, whose `CrossEntropyLoss` takes logits). Put an `nn.Softmax()` layer in front of
-# the loss and the softmax is applied twice: the "logits" the loss sees are probabilities in $[0, 1]$, so even a perfect, confident network cannot get the
-# loss below $\log(1 + 9/e) \approx 1.46$ for 10 classes. And at the start of training, when
+# the loss and the softmax is applied twice: the "logits" the loss sees are probabilities in
+# $[0, 1]$, so even a perfect, confident network cannot get the loss below
+# $\log(1 + 9/e) \approx 1.46$ for 10 classes. And at the start of training, when
 # every logit is about 0, the gradient that reaches the network is 10 times smaller (the
 # softmax's own derivative, $p(1-p)$-like, is about $0.1$ there).
 

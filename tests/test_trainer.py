@@ -190,7 +190,9 @@ def test_logged_train_loss_is_the_mean_of_the_steps_since_the_last_validation(mo
         interval = [loss for step, loss in zip(steps, losses) if previous < step <= val_step]
         printed = float(re.search(r"train loss ([0-9.]+)", line).group(1))
         assert abs(printed - np.mean(interval)) <= 0.5e-4 + 1e-12    # printed to 4 places
-        assert f"train loss {printed:.4f} (mean of steps {previous + 1}-{val_step})" in line
+        which = (f"step {val_step}" if previous + 1 == val_step else
+                 f"mean of steps {previous + 1}-{val_step}")
+        assert f"train loss {printed:.4f} ({which})" in line
         # the bar shows the same mean, step by step, restarting after each report
         for k in range(1, len(interval) + 1):
             assert postfixes[previous + k - 1] == f"{np.mean(interval[:k]):.3f}"

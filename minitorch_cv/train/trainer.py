@@ -352,11 +352,12 @@ class Trainer:
                         seen, t0 = 0, time.perf_counter()
                         bar_loss_sum, bar_steps = 0.0, 0
                         first, mean_loss = self._train_loss_since_last_validation()
+                        steps = (f"step {first}" if first == self.global_step else
+                                 f"mean of steps {first}-{self.global_step}")
                         vloss, vacc = self.validate()
                         self.log(f"step {self.global_step} (epoch "
                                  f"{self.global_step / len(loader):.2f}): train loss "
-                                 f"{mean_loss:.4f} (mean of steps {first}-"
-                                 f"{self.global_step}), val loss {vloss:.4f}, "
+                                 f"{mean_loss:.4f} ({steps}), val loss {vloss:.4f}, "
                                  f"val acc {vacc:.4f}")
                         if self.should_early_stop():
                             stop = (f"early stop: the last {self.early_stop_count - 1} "

@@ -203,3 +203,16 @@ def test_theory_survives_a_reader_that_stops_early(args):
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, (
         result.stderr)
     assert result.returncode == (0 if args else 1)
+
+
+def test_readme_examples_name_only_flags_that_exist(examples):
+    """The README's Examples section and the parsers agree: a command line there uses
+    only its example's flags, and every flag named in the prose exists somewhere."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Examples"):text.index("\n## ", text.index("## Examples") + 1)]
+    flags_of = {name: set(module.parser()._option_string_actions)
+                for name, module in examples.items()}
+    for script, args in re.findall(r"python examples/(\w+)\.py([^#`\n]*)", section):
+        assert set(re.findall(r"--[\w-]+", args)) <= flags_of[script], (script, args)
+    named = set(re.findall(r"`(--[\w-]+)", section))
+    assert named and named <= set().union(*flags_of.values()), named

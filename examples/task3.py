@@ -32,28 +32,60 @@ RECIPES = {
 NAMES = {"1": "network1", "2": "network2", "improved": "improved"}
 
 AUGMENTATIONS = {
-    "none": list,
     "crop+flip": lambda: [RandomCrop(32, padding=4), RandomHorizontalFlip()],
     "rotate+flip": lambda: [RandomRotation(10), RandomHorizontalFlip()],
     "flip": lambda: [RandomHorizontalFlip()],
+    "none": list,
 }
 
 
+def _option(parser, flag):
+    return parser._option_string_actions[flag]
+
+
+def _per_network(values, what="the network's recipe"):
+    """``(default: ...)`` for a setting that depends on ``--network``."""
+    listing = ", ".join(f"{network}: {value}" for network, value in values.items())
+    return f"(default: {what}: {listing})"
+
+
+def parser(network=None):
+    """The command line. Defaults of ``--lr``, ``--dropout``, ``--augment`` and ``--out``
+    are None, filled in from ``--network``'s recipe by :func:`parse_args` (``--help``
+    lists them per network); ``network="1"`` gives a parser with Network 1's values as
+    plain defaults (examples/task3d.py's, which always trains Network 1)."""
+    recipe = RECIPES[network] if network else None
+    p = training_parser(__doc__, lr=recipe["lr"] if recipe else None,
+                        out=f"runs/task3_{NAMES[network]}" if recipe else None)
+    p.add_argument("--network", choices=list(RECIPES), default=network or "1",
+                   help="which of the seed's networks (the table above)")
+    p.add_argument("--dropout", type=float, default=recipe["dropout"] if recipe else None,
+                   help="dropout probability (p = probability of dropping)")
+    p.add_argument("--augment", choices=list(AUGMENTATIONS),
+                   default=recipe["augment"] if recipe else None,
+                   help="training-set augmentation: crop+flip = RandomCrop(32, padding=4) + "
+                        "horizontal flip, rotate+flip = RandomRotation(10) + horizontal "
+                        "flip, flip, or none")
+    if recipe is None:
+        for flag, key in (("--lr", "lr"), ("--dropout", "dropout"), ("--augment", "augment")):
+            _option(p, flag).help += " " + _per_network(
+                {n: r[key] for n, r in RECIPES.items()})
+        _option(p, "--out").help += " " + _per_network(
+            {n: f"runs/task3_{name}" for n, name in NAMES.items()}, what="per network")
+    return p
+
+
 def parse_args(argv=None):
-    first = argv if argv is not None else sys.argv[1:]
-    pre = training_parser("", lr=0.0)
-    pre.add_argument("--network", choices=sorted(RECIPES), default="1")
-    known, _ = pre.parse_known_args(first)
-    recipe = RECIPES[known.network]
-    parser = training_parser(__doc__.splitlines()[0], lr=recipe["lr"],
-                             out=f"runs/task3_{NAMES[known.network]}")
-    parser.add_argument("--network", choices=sorted(RECIPES), default="1",
-                        help="which of the seed's networks")
-    parser.add_argument("--dropout", type=float, default=recipe["dropout"],
-                        help="dropout probability (p = probability of dropping)")
-    parser.add_argument("--augment", choices=sorted(AUGMENTATIONS),
-                        default=recipe["augment"], help="training-set augmentation")
-    return parser.parse_args(argv)
+    """Parse the command line, then fill in what was not given from the chosen network's
+    recipe, so the namespace (and metrics.json) holds the values really used."""
+    args = parser().parse_args(argv)
+    recipe = RECIPES[args.network]
+    for key in ("lr", "dropout", "augment"):
+        if getattr(args, key) is None:
+            setattr(args, key, recipe[key])
+    if args.out is None:
+        args.out = f"runs/task3_{NAMES[args.network]}"
+    return args
 
 
 def main(argv=None):

@@ -2,15 +2,20 @@
 loss curves in one figure (the seed's Figure 5).
 
     MINITORCH_CV_DATA=../shared/data python examples/task3d.py
+    python examples/task3d.py --limit 2000 --epochs 1       # a quick look
     python examples/task3d.py --reuse        # only redraw from the two runs' history.json
 
-Every other flag is passed on to examples/task3.py (e.g. --limit 2000 --epochs 1).
-Writes <out>/with_augmentation/, <out>/without_augmentation/ and <out>/augmentation.png.
+Trains examples/task3.py --network 1 twice, with --augment crop+flip (Network 1's recipe)
+and with --augment none; the training flags below are passed on to both runs, with
+Network 1's recipe as defaults. --network and --augment are refused: the figure compares
+exactly these two runs of Network 1 (train other networks or augmentations with
+examples/task3.py). Writes <out>/with_augmentation/, <out>/without_augmentation/ and
+<out>/augmentation.png.
 
 A run whose folder already holds a finished run (metrics.json) with exactly the same
-settings is not trained again (``--retrain`` forces it). The run with augmentation is
-Network 1's default recipe, so a finished ``examples/task3.py --network 1`` run can stand
-in for it: ``cp -r runs/task3_network1 runs/task3d/with_augmentation``.
+settings is not trained again (--retrain forces it). The run with augmentation is
+Network 1's default recipe, so a finished examples/task3.py --network 1 run can stand
+in for it: cp -r runs/task3_network1 runs/task3d/with_augmentation
 """
 
 import argparse
@@ -23,9 +28,72 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import task3
 
 from minitorch_cv import tune_allocator, viz
+from minitorch_cv.train.experiment import DefaultsHelpFormatter
 
 # settings that do not change what is trained
 NOT_RECIPE = {"out", "resume", "no_progress", "data"}
+# task3's flags that task3d sets itself: both runs are Network 1, one per augmentation
+SET_HERE = {"network", "augment", "out"}
+REFUSED = {
+    "--network": "task3d always trains Network 1 (the seed's Figure 5); train another "
+                 "network with examples/task3.py --network",
+    "--augment": "task3d trains one run with augmentation (crop+flip) and one without "
+                 "(none); to train another augmentation use examples/task3.py --augment",
+}
+
+
+class _Refused(argparse.Action):
+    """An option that would make the figure wrong: a one-line ``error: ...`` on stderr,
+    exit status 2."""
+
+    def __init__(self, option_strings, dest, reason, **kwargs):
+        super().__init__(option_strings, dest, nargs="?", default=argparse.SUPPRESS,
+                         help=argparse.SUPPRESS, **kwargs)
+        self.reason = reason
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(2, f"error: {option_string} is refused: {self.reason}\n")
+
+
+def passed_on_actions():
+    """examples/task3.py's options that go to both runs (Network 1's defaults)."""
+    return [a for a in task3.parser(network="1")._actions
+            if a.option_strings and a.dest not in SET_HERE and a.dest != "help"]
+
+
+def parser():
+    """The command line: task3d's own flags, then the training flags both runs get."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=DefaultsHelpFormatter)
+    p.add_argument("--out", default="runs/task3d",
+                   help="output folder (the two runs go into its with_augmentation/ and "
+                        "without_augmentation/)")
+    p.add_argument("--reuse", action="store_true",
+                   help="do not train; plot the histories already in --out")
+    p.add_argument("--retrain", action="store_true",
+                   help="train even when a finished run with the same settings exists")
+    runs = p.add_argument_group("passed on to both runs (examples/task3.py --network 1)")
+    for action in passed_on_actions():
+        runs._add_action(action)
+    for flag, reason in REFUSED.items():
+        p.add_argument(flag, action=_Refused, reason=reason)
+    return p
+
+
+def passed_on_argv(args):
+    """The passed-on flags that differ from their defaults, as task3.py's argv."""
+    argv = []
+    for action in passed_on_actions():
+        value = getattr(args, action.dest)
+        if value == action.default:
+            continue
+        flag = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            argv.append(flag)
+        elif isinstance(value, list):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return argv
 
 
 def finished_with_same_settings(folder, run_argv):
@@ -39,13 +107,8 @@ def finished_with_same_settings(folder, run_argv):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/task3d")
-    parser.add_argument("--reuse", action="store_true",
-                        help="do not train; plot the histories already in --out")
-    parser.add_argument("--retrain", action="store_true",
-                        help="train even when a finished run with the same settings exists")
-    args, rest = parser.parse_known_args(argv)
+    args = parser().parse_args(argv)
+    rest = passed_on_argv(args)
     out = Path(args.out)
     runs = {"with augmentation": ("crop+flip", out / "with_augmentation"),
             "without augmentation": ("none", out / "without_augmentation")}

@@ -29,6 +29,7 @@ import numpy as np
 from minitorch_cv import models, nn, viz
 from minitorch_cv.data import Compose, Normalize, ToFloat, resize
 from minitorch_cv.models.resnet import IMAGENET_MEAN, IMAGENET_STD
+from minitorch_cv.train.experiment import DefaultsHelpFormatter
 
 try:                                          # run as a script: examples/ is on sys.path
     from task4a import default_weights
@@ -60,12 +61,19 @@ def load_image(path, size=224):
 
 
 def common_parser(description, out):
+    """The flags task4b and task4c share; ``description`` is shown as written (pass the
+    module docstring), every default as the parser really uses it."""
     p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelpFormatter)
     p.add_argument("--weights", default=default_weights(),
-                   help="pretrained ResNet18: a .pth/.safetensors/.npz file or IMAGENET1K_V1")
-    p.add_argument("--image", default=default_image(),
-                   help="image file (default: zebra.jpg in $MINITORCH_CV_DATA)")
+                   help="pretrained ResNet18: a .pth/.safetensors/.npz file or IMAGENET1K_V1 "
+                        "(default: $MINITORCH_CV_DATA/resnet18_cifar10/resnet18_cifar10.pth "
+                        f"when it exists, else IMAGENET1K_V1; here: {default_weights()})")
+    image = default_image()
+    p.add_argument("--image", default=image,
+                   help="image file (default: zebra.jpg in $MINITORCH_CV_DATA; "
+                        + (f"here: {image})" if image else
+                           "$MINITORCH_CV_DATA holds none here, so --image is required)"))
     p.add_argument("--image-size", type=int, default=224,
                    help="resize the image to this size (bilinear) first")
     p.add_argument("--out", default=out, help="output folder")
@@ -77,10 +85,16 @@ def load_model(weights):
     return models.resnet18(num_classes=None, weights=weights).eval()
 
 
-def main(argv=None):
-    p = common_parser(__doc__.splitlines()[0], "runs/task4b")
+def parser():
+    """The command line (``--help`` shows every default)."""
+    p = common_parser(__doc__, "runs/task4b")
     p.add_argument("--filters", type=int, nargs="+", default=[0, 1, 2, 3, 4],
                    help="indices of the conv1 filters to show")
+    return p
+
+
+def main(argv=None):
+    p = parser()
     args = p.parse_args(argv)
     if args.image is None:
         p.error("--image is required when $MINITORCH_CV_DATA does not hold zebra.jpg")

@@ -51,10 +51,16 @@ def describe(logits, num_classes, top=3):
              "probability": float(p[i])} for i in order]
 
 
-def main(argv=None):
-    p = common_parser(__doc__.splitlines()[0], "runs/task4c")
+def parser():
+    """The command line (``--help`` shows every default)."""
+    p = common_parser(__doc__, "runs/task4c")
     p.add_argument("--channels", type=int, default=10,
                    help="how many of layer4's first channels to plot and average")
+    return p
+
+
+def main(argv=None):
+    p = parser()
     args = p.parse_args(argv)
     if args.image is None:
         p.error("--image is required when $MINITORCH_CV_DATA does not hold zebra.jpg")

@@ -638,10 +638,37 @@ def worked_answers():
     return answers
 
 
-def main() -> None:
-    """Print the worked answers of Task 1 and the summary of the Task 2 network."""
+COMMAND_LINE_HELP = """\
+Print the worked answers of Task 1 (TDT4265 Assignment 3), each with its working:
+
+  1a  the 3x5 image cross-correlated with the 3x3 kernel (padding 1), and why that
+      equals the seed's "convolution"
+  1b  translation equivariance (convolution) and invariance (pooling)
+  1c  the padding that keeps 32x32 with a 5x5 kernel
+  1d  the kernel size that turns 512x512 into 504x504
+  1e  the size after 2x2 max pooling with stride 2 (504x504 in)
+  1f  the size after a 3x3 convolution without padding (252x252 in)
+  1g  the parameter count of the Task 2 network (Table 1), layer by layer
+
+then summary() of the Task 2 network: every layer's output shape and parameters for a
+(1, 3, 32, 32) input. No options besides --help; nothing is written to disk.
+"""
+
+
+def main(argv=None) -> None:
+    """Print the worked answers of Task 1 and the summary of the Task 2 network.
+
+    ``argv`` are command-line arguments (``python -m minitorch_cv.theory --help`` says
+    what it prints); ``None`` reads ``sys.argv``.
+    """
+    import argparse
+
     from . import models
 
+    argparse.ArgumentParser(prog="python -m minitorch_cv.theory",
+                            description=COMMAND_LINE_HELP,
+                            formatter_class=argparse.RawDescriptionHelpFormatter
+                            ).parse_args(argv)
     print("TDT4265 Assignment 3, Task 1 -- worked answers (minitorch_cv.theory)\n")
     for task, answer, working in worked_answers():
         print(f"Task {task}: {answer}")
@@ -653,5 +680,21 @@ def main() -> None:
     print(summary(models.task2_model(), input_shape=(1, 3, 32, 32)))
 
 
+def _run_as_script():
+    """``python -m minitorch_cv.theory``. A reader that stops early (``| head -3``) ends
+    the program quietly, with no BrokenPipeError traceback."""
+    import os
+    import sys
+    try:
+        try:
+            main()
+        finally:
+            sys.stdout.flush()          # a gone reader shows up here, inside the try
+    except BrokenPipeError:
+        # stdout's last buffered bytes would fail again at exit: send them to devnull
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    main()
+    _run_as_script()

@@ -67,42 +67,65 @@ def _label(name, split):
     return f"{split}" if not name else f"{name} {split}"
 
 
-def plot_loss(histories, title="Cross-entropy loss", ylim=None):
-    """Training loss (mean over steps, shaded +/- one standard deviation) and validation
-    loss against training steps. ``histories``: one history dict or {label: history}."""
-    if "train" in histories:
-        histories = {"": histories}
-    fig, ax = _subplots(figsize=(7, 4.5))
-    for i, (name, h) in enumerate(histories.items()):
-        color = f"C{i}"
-        s, m, sd = smoothed_training_loss(h)
-        ax.plot(s, m, color=color, label=_label(name, "training loss"))
-        ax.fill_between(s, m - sd, m + sd, color=color, alpha=0.2)
-        ax.plot(h["val"]["step"], h["val"]["loss"], color=color, linestyle="--",
-                marker="o", markersize=3, label=_label(name, "validation loss"))
+def _as_histories(histories):
+    """One history dict (it has "train" or "val") or {label: history}, as the latter."""
+    if "train" in histories or "val" in histories:
+        return {"": histories}
+    return histories
+
+
+def _split(history, name):
+    """A history's "train" or "val" record, or None when it is missing or empty."""
+    record = history.get(name)
+    return record if record and len(record.get("step", ())) else None
+
+
+def _finish_axes(ax, ylabel, title):
+    """Integer step ticks (steps are whole numbers, also when there are only a few), and
+    a legend only when something was drawn with a label."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training step")
-    ax.set_ylabel("cross-entropy loss")
-    if ylim:
-        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+
+
+def plot_loss(histories, title="Cross-entropy loss", ylim=None):
+    """Training loss (mean over steps, shaded +/- one standard deviation) and validation
+    loss against training steps. ``histories``: one history dict or {label: history}.
+
+    A split a history lacks (no "val", or no validation step yet) draws nothing and gets
+    no legend entry; the step axis has integer ticks."""
+    fig, ax = _subplots(figsize=(7, 4.5))
+    for i, (name, h) in enumerate(_as_histories(histories).items()):
+        color = f"C{i}"
+        if _split(h, "train") is not None:
+            s, m, sd = smoothed_training_loss(h)
+            ax.plot(s, m, color=color, label=_label(name, "training loss"))
+            ax.fill_between(s, m - sd, m + sd, color=color, alpha=0.2)
+        val = _split(h, "val")
+        if val is not None:
+            ax.plot(val["step"], val["loss"], color=color, linestyle="--",
+                    marker="o", markersize=3, label=_label(name, "validation loss"))
+    if ylim:
+        ax.set_ylim(*ylim)
+    _finish_axes(ax, "cross-entropy loss", title)
     return fig
 
 
 def plot_accuracy(histories, title="Validation accuracy"):
-    """Validation accuracy against training steps (one or several histories)."""
-    if "train" in histories:
-        histories = {"": histories}
+    """Validation accuracy against training steps (one or several histories); a history
+    without validation points gets no legend entry, the step axis integer ticks."""
     fig, ax = _subplots(figsize=(7, 4.5))
-    for i, (name, h) in enumerate(histories.items()):
-        ax.plot(h["val"]["step"], h["val"]["accuracy"], color=f"C{i}", marker="o",
-                markersize=3, label=_label(name, "validation accuracy"))
-    ax.set_xlabel("training step")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    for i, (name, h) in enumerate(_as_histories(histories).items()):
+        val = _split(h, "val")
+        if val is not None:
+            ax.plot(val["step"], val["accuracy"], color=f"C{i}", marker="o",
+                    markersize=3, label=_label(name, "validation accuracy"))
+    _finish_axes(ax, "accuracy", title)
     return fig
 
 

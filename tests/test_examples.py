@@ -56,6 +56,9 @@ def test_task2_quick_run_writes_everything(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert metrics["steps"] == 8 and history["val"]["step"] == [4, 8]
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    # --limit 512 limits the evaluation too: 512 test images, 512 // 9 validation images
+    assert (metrics["test"]["images"], metrics["val"]["images"]) == (512, 56)
+    assert "train" not in metrics                           # --no-train-eval
     assert metrics["hyperparameters"]["lr"] == 0.05          # the seed's default
     for name in ("best.npz", "loss.png", "accuracy.png", "checkpoint.npz"):
         assert (out / name).stat().st_size > 0
@@ -110,3 +113,28 @@ def test_task3d_trains_both_runs_then_reuses_finished_ones(tmp_path):
     assert task3d.finished_with_same_settings(folder, argv)
     assert not task3d.finished_with_same_settings(folder, [*argv, "--lr", "0.01"])
     assert not task3d.finished_with_same_settings(out / "nowhere", argv)
+
+
+@pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")
+def test_task4a_eval_limit_and_the_shared_checkpoints_warning(tmp_path):
+    """--eval-limit caps every evaluated split (metrics.json says how many images each
+    number is from), and a run on the shared checkpoint, which saw the validation images
+    during its own training, says so on screen and in metrics.json."""
+    weights = Path(DATA) / "resnet18_cifar10" / "resnet18_cifar10.pth"
+    if not weights.exists():
+        pytest.skip("no shared ResNet18 checkpoint in MINITORCH_CV_DATA")
+    out = tmp_path / "task4a"
+    result = run_example("task4a.py", "--limit", "64", "--batch-size", "32", "--epochs", "1",
+                         "--eval-limit", "40", "--image-size", "32", "--no-progress",
+                         "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    # train evaluation and test: 40 of the 64 training / 10,000 test images; validation:
+    # 64 // 9 = 7 images, fewer than 40
+    assert {split: metrics[split]["images"] for split in ("train", "val", "test")} == {
+        "train": 40, "val": 7, "test": 40}
+    assert "(40 images)" in result.stdout and "(7 images)" in result.stdout
+    assert metrics["hyperparameters"]["weights"] == str(weights)
+    [note] = metrics["notes"]
+    assert "saw this run's validation images" in note and "test accuracy" in note
+    assert result.stdout.count(f"warning: {note}") == 2      # before training and after

@@ -158,3 +158,42 @@ def test_trainer_refuses_bad_settings():
 def test_history_is_json_serializable(tmp_path):
     trainer = make_trainer(tmp_path, epochs=1)
     json.dumps(trainer.fit())
+
+
+def test_logged_train_loss_is_the_mean_of_the_steps_since_the_last_validation(monkeypatch):
+    """Each validation line's "train loss" is the mean of the step losses history records
+    since the previous validation (not a moving average seeded by the first step), and
+    the progress bar's ``mean_loss`` is the same mean over the same steps."""
+    import re
+
+    import tqdm.auto
+
+    postfixes = []
+
+    class RecordingBar(tqdm.auto.tqdm):
+        def set_postfix(self, *args, **kwargs):
+            postfixes.append(kwargs.get("mean_loss"))
+            return super().set_postfix(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    lines = []
+    model = tiny_model()
+    train, val = loaders()
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.2, momentum=0.9), train, val,
+                      epochs=3, early_stop_count=100, progress=False, log=lines.append)
+    history = trainer.fit()
+    steps, losses = history["train"]["step"], history["train"]["loss"]
+    reports = [line for line in lines if "train loss" in line]
+    assert history["val"]["step"] == [2, 4, 6, 8, 10, 12] and len(reports) == 6
+    previous = 0
+    for line, val_step in zip(reports, history["val"]["step"]):
+        interval = [loss for step, loss in zip(steps, losses) if previous < step <= val_step]
+        printed = float(re.search(r"train loss ([0-9.]+)", line).group(1))
+        assert abs(printed - np.mean(interval)) <= 0.5e-4 + 1e-12    # printed to 4 places
+        which = (f"step {val_step}" if previous + 1 == val_step else
+                 f"mean of steps {previous + 1}-{val_step}")
+        assert f"train loss {printed:.4f} ({which})" in line
+        # the bar shows the same mean, step by step, restarting after each report
+        for k in range(1, len(interval) + 1):
+            assert postfixes[previous + k - 1] == f"{np.mean(interval[:k]):.3f}"
+        previous = val_step

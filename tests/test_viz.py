@@ -132,3 +132,40 @@ print(matplotlib.get_backend(), len(plt.get_fignums()))
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == ["svg", "0"]
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _history(train_steps, val_steps):
+    return {"train": {"step": list(train_steps), "loss": [2.0 - 0.1 * s for s in train_steps],
+                      "accuracy": [0.1] * len(train_steps)},
+            "val": {"step": list(val_steps), "loss": [1.5] * len(val_steps),
+                    "accuracy": [0.3] * len(val_steps)},
+            "steps_per_epoch": 4}
+
+
+def _legend_labels(fig):
+    legend = fig.axes[0].get_legend()
+    return [] if legend is None else [t.get_text() for t in legend.get_texts()]
+
+
+def test_plot_loss_has_no_empty_legend_entries():
+    """A split a history lacks draws nothing and has no legend entry."""
+    no_val = _history(range(1, 4), [])
+    assert _legend_labels(viz.plot_loss(no_val)) == ["training loss"]
+    missing_val = {k: v for k, v in no_val.items() if k != "val"}
+    assert _legend_labels(viz.plot_loss(missing_val)) == ["training loss"]
+    both = {"with": _history(range(1, 5), [2, 4]), "without": no_val}
+    assert _legend_labels(viz.plot_loss(both)) == [
+        "with training loss", "with validation loss", "without training loss"]
+    nothing = _history([], [])
+    assert _legend_labels(viz.plot_loss(nothing)) == []
+    assert _legend_labels(viz.plot_accuracy(no_val)) == []
+    assert _legend_labels(viz.plot_accuracy(both)) == ["with validation accuracy"]
+
+
+@pytest.mark.parametrize("plot", [viz.plot_loss, viz.plot_accuracy])
+def test_step_ticks_are_integers(plot, tmp_path):
+    """Two or three steps would otherwise get ticks at 1.25, 1.5, ..."""
+    fig = plot(_history([1, 2, 3], [2, 3]))
+    viz.save_figure(fig, tmp_path / "curve.png")              # ticks as drawn
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import textwrap
 import time
 from pathlib import Path
 
@@ -17,31 +18,76 @@ import numpy as np
 from .trainer import Trainer, atomic_write_json
 
 __all__ = [
+    "DefaultsHelpFormatter",
     "check_training_args",
     "cifar10_loaders",
     "make_optimizer",
     "run_training",
+    "show_default",
     "training_parser",
 ]
+
+
+def show_default(value):
+    """A default as ``--help`` shows it: a list as it is typed (``0.5 0.5 0.5``), a
+    ``store_true`` flag's False as ``off``, anything else with ``str``."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` for the examples: the description as written (the module docstring, with
+    its usage lines) and the real default after every option's help text.
+
+    A help text that already says ``(default: ...)`` -- a default in words, such as "the
+    network's recipe" -- is left as written; any other gets `` (default: VALUE)`` from
+    :func:`show_default`. Give every option a help text: argparse shows none otherwise.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (not action.option_strings or action.default is argparse.SUPPRESS
+                or "(default:" in text):
+            return text
+        shown = show_default(action.default).replace("%", "%%")   # help is %-formatted
+        return f"{text} (default: {shown})"
+
+    def _split_lines(self, text, width):
+        # whole words: a path or a flag is never cut in two (argparse would cut it)
+        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False,
+                             break_on_hyphens=False)
 
 
 def training_parser(description, *, lr, batch_size=64, epochs=10, early_stop_count=4,
                     optimizer="sgd", out="runs/experiment", image_size=32,
                     mean=(0.5,), std=(0.25,)):
     """An argparse parser with a flag for every hyperparameter, the seed's values as
-    defaults (override them per example)."""
+    defaults (override them per example).
+
+    ``description`` is shown as written (pass the example's module docstring); ``--help``
+    shows every flag with the default this parser really uses
+    (:class:`DefaultsHelpFormatter`)."""
     p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelpFormatter)
     p.add_argument("--data", default=None,
                    help="CIFAR-10 folder or archive (default: $MINITORCH_CV_DATA, then the "
                         "user cache, then a download)")
     p.add_argument("--out", default=out, help="output folder")
-    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=optimizer)
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=optimizer,
+                   help="torch.optim's update rule: sgd (with --momentum), adam or adamw")
     p.add_argument("--lr", type=float, default=lr, help="learning rate")
-    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--batch-size", type=int, default=batch_size)
-    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--momentum", type=float, default=0.0,
+                   help="SGD momentum (adam and adamw ignore it)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="weight decay: an L2 term in the gradient (sgd, adam) or decoupled "
+                        "from it (adamw), as torch.optim")
+    p.add_argument("--batch-size", type=int, default=batch_size,
+                   help="training images per step (evaluation uses batches of 256)")
+    p.add_argument("--epochs", type=int, default=epochs,
+                   help="passes over the training set (early stopping may end sooner)")
     p.add_argument("--early-stop-count", type=int, default=early_stop_count,
                    help="stop when the first of this many last validation losses is the "
                         "smallest")
@@ -54,13 +100,22 @@ def training_parser(description, *, lr, batch_size=64, epochs=10, early_stop_cou
                    help="resize images to this size (bilinear) before the network")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the weights, the split, shuffling, augmentation and dropout")
-    p.add_argument("--limit", type=int, default=None,
-                   help="train on a random (seeded) subset of N training images")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="train on a random (seeded) subset of N training images; the "
+                        "validation set shrinks in proportion (N // 9 images) and the final "
+                        "evaluation to --eval-limit (default: every training image)")
+    p.add_argument("--eval-limit", type=int, default=None, metavar="N",
+                   help="evaluate on at most N images per split (seeded random subsets; the "
+                        "test subset is the same for every --seed): the final train, "
+                        "validation and test numbers and the validation set used during "
+                        "training (default: with --limit N, N for train and test and N // 9 "
+                        "for validation; without --limit, every image)")
     p.add_argument("--no-train-eval", action="store_true",
-                   help="skip the final evaluation on the whole training set")
+                   help="skip the final evaluation on the training set")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (a line per validation is printed either way)")
     return p
 
 
@@ -83,6 +138,8 @@ def check_training_args(args):
         problems.append(f"--std must be positive, got {args.std}")
     if args.limit is not None and args.limit <= 0:
         problems.append(f"--limit must be positive, got {args.limit}")
+    if getattr(args, "eval_limit", None) is not None and args.eval_limit <= 0:
+        problems.append(f"--eval-limit must be positive, got {args.eval_limit}")
     if args.image_size < 8:
         problems.append(f"--image-size must be at least 8, got {args.image_size}")
     for name in ("dropout",):
@@ -108,6 +165,13 @@ def cifar10_loaders(args, augment=(), eval_batch_size=256):
 
     ``augment`` are uint8 batch transforms (crop, flip, rotation) applied before
     ToFloat + Normalize (+ Resize when ``--image-size`` differs from 32).
+
+    Sizes: ``--limit N`` trains on a seeded random N of the training split, validates on
+    ``N // 9`` images (the 1:9 ratio of ``--val-fraction 0.1``) and evaluates the final
+    train and test numbers on at most N images each. ``--eval-limit M`` caps every
+    evaluated split (train evaluation, validation, test) at M images instead. The subsets
+    are seeded: validation and train evaluation by ``--seed``, the test subset by 0, so
+    runs with different seeds are scored on the same test images.
     """
     from ..data import BatchIterator, load_cifar10, subset, train_val_split
     from ..data.transforms import Compose, Normalize, Resize, ToFloat
@@ -124,9 +188,20 @@ def cifar10_loaders(args, augment=(), eval_batch_size=256):
         # keep validation in proportion (10% of train -> 1 validation image per 9)
         n_val = min(len(val_idx), max(1, args.limit // 9))
         val_idx = val_idx[subset(len(val_idx), n_val, seed=args.seed)]
+    eval_limit = getattr(args, "eval_limit", None)
+    if eval_limit is not None and eval_limit < len(val_idx):
+        val_idx = val_idx[subset(len(val_idx), eval_limit, seed=args.seed)]
+    if eval_limit is None:
+        eval_limit = args.limit                 # None: every image
     if len(train_idx) < args.batch_size:
         raise SystemExit(f"error: {len(train_idx)} training images are fewer than one batch "
                          f"of {args.batch_size}")
+    train_eval_idx = train_idx
+    if eval_limit is not None and eval_limit < len(train_idx):
+        train_eval_idx = train_idx[subset(len(train_idx), eval_limit, seed=args.seed)]
+    test_idx = None                             # every test image
+    if eval_limit is not None and eval_limit < len(data.test_images):
+        test_idx = subset(len(data.test_images), eval_limit, seed=0)
     resize = [Resize(args.image_size)] if args.image_size != 32 else []
     to_input = [ToFloat(), Normalize(args.mean, args.std)] + resize
     train_tf = Compose(list(augment) + to_input)
@@ -138,10 +213,10 @@ def cifar10_loaders(args, augment=(), eval_batch_size=256):
     val = BatchIterator(data.train_images, data.train_labels, eval_batch_size,
                         transform=eval_tf, indices=val_idx)
     test = BatchIterator(data.test_images, data.test_labels, eval_batch_size,
-                         transform=eval_tf)
+                         transform=eval_tf, indices=test_idx)
     train_eval = None if args.no_train_eval else BatchIterator(
         data.train_images, data.train_labels, eval_batch_size, transform=eval_tf,
-        indices=train_idx)
+        indices=train_eval_idx)
     return train, val, test, train_eval
 
 
@@ -152,20 +227,27 @@ def _versions():
             "processor": platform.processor() or platform.machine()}
 
 
-def run_training(args, model, augment=(), name="experiment", command=None, log=print):
+def run_training(args, model, augment=(), name="experiment", command=None, log=print,
+                 notes=()):
     """Train ``model`` on CIFAR-10 as the seed did and write everything to ``args.out``.
+
+    ``notes`` are warnings a reader of the results must know (e.g. that pretrained
+    weights saw the validation images): printed as ``warning: ...`` before training and
+    again under the final numbers, and written into ``metrics.json`` under ``"notes"``.
 
     Returns
     -------
     metrics : dict
-        final train/val/test loss and accuracy (best-validation weights), epochs run,
-        wall time, images per second, stop reason.
+        final train/val/test loss, accuracy and number of images evaluated
+        (best-validation weights), epochs run, wall time, images per second, stop reason.
     """
     check_training_args(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     train, val, test, train_eval = cifar10_loaders(args, augment)
+    for note in notes:
+        log(f"warning: {note}")
     optimizer = make_optimizer(args, model.parameters())
     log(f"{name}: {sum(p.data.size for p in model.parameters()):,} parameters, "
         f"{train.num_examples} training / {val.num_examples} validation / "
@@ -177,10 +259,12 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     results = trainer.final_evaluation(train_eval)
     wall = time.perf_counter() - t_start
     h = trainer.history
+    evaluated = {"train": train_eval, "val": val, "test": test}
     metrics = {
         "name": name,
         "command": command,
-        **{split: {"loss": v[0], "accuracy": v[1]} for split, v in results.items()},
+        **{split: {"loss": v[0], "accuracy": v[1], "images": evaluated[split].num_examples}
+           for split, v in results.items()},
         "best_val_loss": trainer.best_val_loss,
         "epochs_run": h["epochs_run"], "steps": trainer.global_step,
         "stop_reason": h["stop_reason"],
@@ -189,6 +273,8 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
         "hyperparameters": {k: v for k, v in vars(args).items()},
         "versions": _versions(),
     }
+    if notes:
+        metrics["notes"] = list(notes)
     atomic_write_json(out / "history.json", history)
     atomic_write_json(out / "metrics.json", metrics)
     from .. import viz
@@ -196,9 +282,12 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
                     out / "loss.png")
     viz.save_figure(viz.plot_accuracy(history, title=f"{name}: validation accuracy"),
                     out / "accuracy.png")
-    summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc {metrics[k]['accuracy']:.4f}"
+    summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc {metrics[k]['accuracy']:.4f} "
+                        f"({metrics[k]['images']} images)"
                         for k in ("train", "val", "test") if k in metrics)
     log(f"{name}: {summary}; {h['epochs_run']:.2f} epochs, {wall:.0f} s, "
         f"{metrics['train_images_per_second']:.0f} img/s ({h['stop_reason']})")
+    for note in notes:
+        log(f"warning: {note}")
     log(f"wrote {out}/metrics.json, history.json, best.npz, loss.png, accuracy.png")
     return metrics

@@ -103,7 +103,14 @@ class Trainer:
     validations_per_epoch : int
         2 = every half epoch, as in the seed.
     progress : bool
-        Show a tqdm progress bar with the running loss and images per second.
+        Show a tqdm progress bar with ``mean_loss``, the mean training loss of the steps
+        since the last validation (or since the start or resume), and images per second.
+
+    Notes
+    -----
+    Every validation logs ``train loss``: the mean of the training steps' losses since
+    the previous validation (the steps ``history["train"]`` records), not a moving
+    average, so a short run prints the losses it really had.
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader, test_loader=None, *,
@@ -272,6 +279,13 @@ class Trainer:
         self.optimizer.zero_grad()
         return loss, int((logits.argmax(axis=1) == y).sum())
 
+    def _train_loss_since_last_validation(self):
+        """(first step, mean training loss) of the steps after the last validation."""
+        t, v = self.history["train"], self.history["val"]
+        last = v["step"][-1] if v["step"] else 0
+        start = int(np.searchsorted(t["step"], last, side="right"))
+        return t["step"][start], float(np.mean(t["loss"][start:]))
+
     def validate(self):
         loss, acc = evaluate(self.model, self.val_loader, self.loss_fn,
                              progress=self.progress, desc="validation")
@@ -304,13 +318,14 @@ class Trainer:
         loader = self.train_loader
         stop = self.history["stop_reason"]
         bar = None
+        bar_loss_sum, bar_steps = 0.0, 0        # the bar's mean loss since the last report
         try:
             while stop is None and self.epoch < self.epochs:
                 # batch_in_epoch > 0 only after resuming mid-epoch: the loader continues there
                 bar = tqdm(total=len(loader), initial=self.batch_in_epoch,
                            disable=not self.progress, leave=False, dynamic_ncols=True,
                            desc=f"epoch {self.epoch + 1}/{self.epochs}")
-                running, seen, t0 = None, 0, time.perf_counter()
+                seen, t0 = 0, time.perf_counter()
                 for x, y in loader:
                     try:
                         loss, correct = self.train_step(x, y)
@@ -327,18 +342,23 @@ class Trainer:
                     t["accuracy"].append(correct / len(y))
                     self.history["images_seen"] += len(y)
                     seen += len(y)
-                    running = loss if running is None else 0.98 * running + 0.02 * loss
+                    bar_loss_sum, bar_steps = bar_loss_sum + loss, bar_steps + 1
                     elapsed = time.perf_counter() - t0
                     bar.update(1)
-                    bar.set_postfix(loss=f"{running:.3f}", img_s=f"{seen / elapsed:.0f}",
-                                    refresh=False)
+                    bar.set_postfix(mean_loss=f"{bar_loss_sum / bar_steps:.3f}",
+                                    img_s=f"{seen / elapsed:.0f}", refresh=False)
                     if self.global_step % self.steps_per_val == 0:
                         self.history["train_seconds"] += elapsed
                         seen, t0 = 0, time.perf_counter()
+                        bar_loss_sum, bar_steps = 0.0, 0
+                        first, mean_loss = self._train_loss_since_last_validation()
+                        steps = (f"step {first}" if first == self.global_step else
+                                 f"mean of steps {first}-{self.global_step}")
                         vloss, vacc = self.validate()
                         self.log(f"step {self.global_step} (epoch "
                                  f"{self.global_step / len(loader):.2f}): train loss "
-                                 f"{running:.4f}, val loss {vloss:.4f}, val acc {vacc:.4f}")
+                                 f"{mean_loss:.4f} ({steps}), val loss {vloss:.4f}, "
+                                 f"val acc {vacc:.4f}")
                         if self.should_early_stop():
                             stop = (f"early stop: the last {self.early_stop_count - 1} "
                                     "validations did not improve the validation loss")

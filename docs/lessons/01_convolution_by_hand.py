@@ -140,13 +140,14 @@ viz.animate_convolution(P, K, padding=1)
 # $$(P * K)[i, j] = \sum_{u, v} K[F-1-u,\ F-1-v]\; P_{pad}[i + u,\ j + v].$$
 #
 # What we computed above, without the flip, is **cross-correlation**. Deep-learning libraries
-# compute cross-correlation and call it convolution; so do PyTorch's `Conv2d` and this
+# compute cross-correlation and call it convolution: PyTorch's `Conv2d` does, and so does this
 # library's. If you follow a textbook that flips, you get a different number:
 
 # %%
 print("cross-correlation C[0, 0] =", theory.cross_correlate2d(P, K, padding=1)[0, 0])
 print("true convolution  C[0, 0] =", theory.convolve2d(P, K, padding=1)[0, 0])
 print("K flipped =\n", K[::-1, ::-1])
+print("true convolution == -C everywhere:", np.array_equal(theory.convolve2d(P, K, padding=1), -C))
 
 # %% [markdown]
 # For the Sobel kernel the flipped kernel is exactly $-K$, so true convolution gives $-C$: every

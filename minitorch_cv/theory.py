@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import operator
 import textwrap
+from typing import NamedTuple
 
 import numpy as np
 
 from . import nn
 from ._module_state import kept_as_found
 
-__all__ = ["SEED_TASK1A_RESULT", "TASK1A_IMAGE", "TASK1A_KERNEL", "conv_output_size",
-           "convolve2d", "cross_correlate2d", "kernel_size_for", "main", "param_count",
-           "pool_output_size", "same_padding", "summary", "worked_answers"]
+__all__ = ["SEED_TASK1A_RESULT", "TASK1A_IMAGE", "TASK1A_KERNEL", "LayerReceptiveField",
+           "conv_output_size", "convolve2d", "cross_correlate2d", "kernel_size_for", "main",
+           "param_count", "pool_output_size", "receptive_field", "same_padding", "summary",
+           "worked_answers"]
 
 
 def _constant(rows):
@@ -427,6 +429,104 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
               f"Trainable params:     {trainable:,}",
               f"Non-trainable params: {total - trainable:,}"]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- receptive field
+#: Layers that act on every position on its own: they keep the receptive field as it is.
+_POSITIONWISE = ("ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BatchNorm2d", "Dropout", "Dropout2d",
+                 "Identity")
+#: Layers whose every output sees the whole input: the list of receptive fields ends there.
+_GLOBAL = ("Flatten", "Linear", "AdaptiveAvgPool2d", "BatchNorm1d", "Softmax")
+
+
+class LayerReceptiveField(NamedTuple):
+    """One row of :func:`receptive_field`."""
+
+    #: The layer's name in ``model.named_modules()`` ("0", "3", "features.2", ...).
+    name: str
+    #: The layer's class name.
+    type: str
+    #: ``(h, w)``: how many input pixels one output position of this layer depends on,
+    #: or ``None`` from the first layer on whose outputs depend on the whole input.
+    size: tuple | None
+    #: ``(h, w)``: how many input pixels apart two neighbouring outputs of this layer
+    #: are (the product of the strides so far), or ``None`` like ``size``.
+    jump: tuple | None
+
+
+def receptive_field(model):
+    """Receptive field of every layer of a chain of layers, from the kernel sizes and
+    strides.
+
+    The receptive field of a unit is the patch of the input image that its value depends
+    on. Start with one pixel (``r = 1``) and neighbouring positions one pixel apart
+    (``j = 1``); a layer with kernel size ``k`` and stride ``s`` widens the patch by
+    ``k - 1`` of its input's positions, each ``j`` pixels apart, and multiplies the
+    distance between neighbours by ``s``::
+
+        r_out = r_in + (k - 1) * j_in
+        j_out = j_in * s
+
+    Padding moves the patch but does not change its size (near the border part of it
+    lies in the padding). Pointwise layers (ReLU, batch norm, dropout) change nothing.
+    From the first Flatten, Linear or global pooling layer on, every output depends on
+    the whole input; that row has ``size=None`` and the list ends there.
+
+    Parameters
+    ----------
+    model : Module
+        A :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) of layers, or one
+        layer. Networks with branches (a ResNet's shortcuts) are refused: their receptive
+        field is not one chain of these formulas.
+
+    Returns
+    -------
+    list of LayerReceptiveField
+        ``(name, type, size, jump)`` per layer, in the order the layers run; ``size``
+        and ``jump`` are ``(h, w)`` pairs.
+
+    Raises
+    ------
+    TypeError
+        For a model with branches, or a layer this function does not know (the message
+        names it).
+
+    Examples
+    --------
+    >>> from minitorch_cv import models
+    >>> rows = receptive_field(models.task2_model())
+    >>> [(row.type, row.size[0]) for row in rows[:3]]
+    [('Conv2d', 5), ('ReLU', 5), ('MaxPool2d', 6)]
+    >>> rows[8]                       # the last pooling layer: each unit sees 36x36 pixels
+    LayerReceptiveField(name='8', type='MaxPool2d', size=(36, 36), jump=(8, 8))
+    """
+    if not hasattr(model, "named_modules"):
+        raise TypeError(f"expected a Module, got {type(model).__name__}")
+    rows = []
+    size, jump = (1, 1), (1, 1)
+    for name, layer in model.named_modules():
+        kind = type(layer).__name__
+        if layer._modules:
+            if not isinstance(layer, nn.Sequential):
+                raise TypeError(
+                    f"receptive_field follows a chain of layers, but {name or 'the model'} is "
+                    f"a {kind}, which may branch (a ResNet block adds a shortcut); pass a "
+                    "Sequential")
+            continue
+        if kind in _GLOBAL:
+            rows.append(LayerReceptiveField(name, kind, None, None))
+            break
+        if kind in _POSITIONWISE:
+            pass
+        elif hasattr(layer, "kernel_size") and hasattr(layer, "stride"):
+            k, s = _as_pair(layer.kernel_size, "kernel_size"), _as_pair(layer.stride, "stride")
+            size = tuple(r + (kk - 1) * j for r, kk, j in zip(size, k, jump))
+            jump = tuple(j * ss for j, ss in zip(jump, s))
+        else:
+            raise TypeError(f"receptive_field does not know layer {name!r} ({kind}): it is "
+                            "neither a window layer (kernel_size, stride) nor a pointwise one")
+        rows.append(LayerReceptiveField(name or kind, kind, size, jump))
+    return rows
 
 
 # --------------------------------------------------------------------------- 2D filtering

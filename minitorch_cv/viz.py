@@ -10,14 +10,15 @@ displays a returned figure as it displays any other.
 
 from __future__ import annotations
 
+import operator
 import sys
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["activation_grid", "bar_chart", "filter_grid", "filters_and_activations",
-           "image_figure", "matrices_figure", "minmax_scale", "overlay", "plot_accuracy",
-           "plot_loss", "save_figure", "smoothed_training_loss", "to_image", "upsample"]
+__all__ = ["ConvolutionAnimation", "activation_grid", "animate_convolution", "bar_chart",
+           "filter_grid", "filters_and_activations", "image_figure", "matrices_figure",
+           "minmax_scale", "overlay", "plot_accuracy", "plot_loss", "save_figure", "smoothed_training_loss", "to_image", "upsample"]
 
 
 def _subplots(nrows=1, ncols=1, figsize=None, squeeze=True):
@@ -453,3 +454,353 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
     if title:
         fig.suptitle(title)
     return fig
+# ----------------------------------------------------------------------- convolution animation
+class ConvolutionAnimation:
+    """A finished convolution animation: its frames, as a GIF and as notebook HTML.
+
+    Made by :func:`animate_convolution`; see there. One frame per output position, in
+    row-major order (the order of the loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
+
+    Attributes
+    ----------
+    image, kernel : ndarray
+        What was given.
+    padded : ndarray (H + 2 * padding, W + 2 * padding)
+        The zero-padded image the kernel slides over.
+    applied_kernel : ndarray
+        The kernel as laid over the windows: ``kernel`` itself, or flipped in both axes
+        for true convolution (``flip=True``).
+    output : ndarray (H_out, W_out)
+        :func:`~minitorch_cv.theory.cross_correlate2d` (or
+        :func:`~minitorch_cv.theory.convolve2d`) of ``image`` and ``kernel``: the numbers
+        the frames show.
+    padding, stride : (int, int)
+    flip : bool
+    duration_ms : int
+        How long each frame shows (the last one three times as long).
+    """
+
+    def __init__(self, image, kernel, output, padding, stride, flip, duration_ms, dpi):
+        self.image, self.kernel, self.output = image, kernel, output
+        self.padding, self.stride, self.flip = padding, stride, flip
+        self.duration_ms, self.dpi = duration_ms, dpi
+        ph, pw = padding
+        self.padded = np.pad(image, ((ph, ph), (pw, pw)))
+        self.applied_kernel = kernel[::-1, ::-1] if flip else kernel
+        self._frames = None
+        self._gif = None
+
+    # ------------------------------------------------------------------ frames
+    @property
+    def n_frames(self) -> int:
+        """Number of frames: one per output position, ``H_out * W_out``."""
+        return int(self.output.size)
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def positions(self):
+        """The output positions ``(i, j)`` in the order the frames show them."""
+        return [(i, j) for i in range(self.output.shape[0]) for j in range(self.output.shape[1])]
+
+    def format_value(self, value) -> str:
+        """How a number is written on the frames: integers as they are, floats with 3
+        significant digits."""
+        if np.issubdtype(np.asarray(value).dtype, np.integer):
+            return str(int(value))
+        if np.iscomplexobj(value):
+            return f"{complex(value):.3g}"
+        return f"{float(value):.3g}"
+
+    def products_text(self, index) -> str:
+        """The sum of products that frame ``index`` computes, one kernel row per line.
+
+        The total on the right is ``output[i, j]``, the value the frame writes into the
+        output (for kernels with more than 49 entries only the total is written).
+        """
+        i, j = self.positions()[index]
+        sh, sw = self.stride
+        kh, kw = self.applied_kernel.shape
+        window = self.padded[i * sh:i * sh + kh, j * sw:j * sw + kw]
+        head = f"output[{i}, {j}] = "
+        total = self.format_value(self.output[i, j])
+        if self.applied_kernel.size > 49:
+            return f"{head}sum of {kh}*{kw} products = {total}"
+        f = self.format_value
+
+        def term(a, b):
+            b = f(b)
+            return f"{f(a)}*({b})" if b.startswith("-") else f"{f(a)}*{b}"
+        rows = [" + ".join(term(a, b) for a, b in zip(wrow, krow))
+                for wrow, krow in zip(window, self.applied_kernel)]
+        lines = [head + rows[0]] + [" " * (len(head) - 2) + "+ " + r for r in rows[1:]]
+        lines[-1] += f" = {total}"
+        return "\n".join(lines)
+
+    def frame_figure(self, index):
+        """The matplotlib Figure of frame ``index`` (0 <= index < n_frames).
+
+        Three labelled panels: "input (padded)" with the zero padding in grey and the
+        current window outlined, "kernel" with its values, and "output" filled in up to the
+        current position; below them the products and their sum.
+        """
+        index = operator.index(index)
+        if not 0 <= index < self.n_frames:
+            raise IndexError(f"frame {index} out of range: the animation has "
+                             f"{self.n_frames} frames")
+        return self._draw(index)
+
+    def _draw(self, index):
+        from matplotlib.patches import Rectangle
+
+        ph, pw = self.padding
+        sh, sw = self.stride
+        kh, kw = self.applied_kernel.shape
+        ih, iw = self.image.shape
+        oh, ow = self.output.shape
+        i, j = self.positions()[index]
+        text = self.products_text(index)
+        n_lines = text.count("\n") + 1
+        cell = 0.42                                  # inches per grid cell
+        width = cell * (self.padded.shape[1] + kw + ow) + 2.2
+        height = cell * max(self.padded.shape[0], kh, oh) + 1.3 + 0.22 * n_lines
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(max(width, 6.0), height))
+        # widths in proportion to the columns, so a cell is the same size in every panel
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [self.padded.shape[1], kw, ow]})
+        fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.75 / height,
+                            bottom=(0.3 + 0.22 * n_lines) / height, wspace=0.25)
+        for ax, rows, cols in zip(axes, (self.padded.shape[0], kh, oh),
+                                  (self.padded.shape[1], kw, ow)):
+            ax.set_xlim(-0.5, cols - 0.5)
+            ax.set_ylim(rows - 0.5, -0.5)            # row 0 at the top, as in a matrix
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        size = 9 if max(self.padded.shape) <= 9 else 7
+
+        def box(ax, r, c, face, edge="0.6", lw=0.8):
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=face, edgecolor=edge,
+                                   linewidth=lw))
+
+        ax_in, ax_k, ax_out = axes
+        for r in range(self.padded.shape[0]):
+            for c in range(self.padded.shape[1]):
+                inside = ph <= r < ph + ih and pw <= c < pw + iw
+                box(ax_in, r, c, "white" if inside else "0.85")
+                ax_in.text(c, r, self.format_value(self.padded[r, c]), ha="center",
+                           va="center", fontsize=size, color="black" if inside else "0.45",
+                           style="normal" if inside else "italic")
+        ax_in.add_patch(Rectangle((j * sw - 0.5, i * sh - 0.5), kw, kh, fill=False,
+                                  edgecolor="tab:red", linewidth=2.5))
+        for r in range(kh):
+            for c in range(kw):
+                box(ax_k, r, c, "#dbe9f6")
+                ax_k.text(c, r, self.format_value(self.applied_kernel[r, c]), ha="center",
+                          va="center", fontsize=size)
+        for k, (r, c) in enumerate(self.positions()):
+            done = k <= index
+            box(ax_out, r, c, "#d9f0d3" if done else "white")
+            if done:
+                ax_out.text(c, r, self.format_value(self.output[r, c]), ha="center",
+                            va="center", fontsize=size)
+        ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="tab:red",
+                                   linewidth=2.5))
+        ax_in.set_title("input (padded)", fontsize=10)
+        ax_in.set_xlabel(f"grey: zero padding ({ph} row(s), {pw} column(s))", fontsize=8)
+        ax_k.set_title("kernel", fontsize=10)
+        ax_k.set_xlabel("flipped (true convolution)" if self.flip else "as given (not flipped)",
+                        fontsize=8)
+        ax_out.set_title("output", fontsize=10)
+        ax_out.set_xlabel(f"{oh}x{ow}, position ({i}, {j})", fontsize=8)
+        operation = "true convolution" if self.flip else "cross-correlation"
+        fig.suptitle(f"{operation}, padding {self.padding}, stride {self.stride}: "
+                     f"step {index + 1} of {self.n_frames}", fontsize=10)
+        fig.text(0.03, 0.15 / height, text, family="monospace", fontsize=8, ha="left",
+                 va="bottom")
+        return fig
+
+    def frames(self):
+        """The frames as RGB :class:`PIL.Image.Image` objects (drawn once, then kept)."""
+        if self._frames is None:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from PIL import Image
+            frames = []
+            for index in range(self.n_frames):
+                fig = self._draw(index)
+                canvas = FigureCanvasAgg(fig)        # renders this figure only; no backend
+                fig.set_dpi(self.dpi)
+                canvas.draw()
+                frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
+            self._frames = frames
+        return list(self._frames)
+
+    # ------------------------------------------------------------------ output
+    def to_gif_bytes(self) -> bytes:
+        """The animation as the bytes of an animated GIF that loops forever."""
+        if self._gif is None:
+            import io
+
+            frames = self.frames()
+            durations = [self.duration_ms] * len(frames)
+            durations[-1] = 3 * self.duration_ms    # pause on the finished output
+            buffer = io.BytesIO()
+            frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
+                           duration=durations, loop=0)
+            self._gif = buffer.getvalue()
+        return self._gif
+
+    def save(self, path) -> Path:
+        """Write the GIF to ``path`` (atomically) and return the path."""
+        from ._files import atomic_write_bytes
+        path = Path(path)
+        atomic_write_bytes(path, self.to_gif_bytes())
+        return path
+
+    @property
+    def alt_text(self) -> str:
+        """A description of the animation for readers who cannot see it."""
+        operation = "true convolution" if self.flip else "cross-correlation"
+        return (f"Animation of {operation}: a {self.kernel.shape[0]}x{self.kernel.shape[1]} "
+                f"kernel slides over a {self.image.shape[0]}x{self.image.shape[1]} input "
+                f"with zero padding {self.padding} and stride {self.stride}, filling in the "
+                f"{self.output.shape[0]}x{self.output.shape[1]} output one position per "
+                "frame")
+
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+        data = base64.b64encode(self.to_gif_bytes()).decode("ascii")
+        return (f'<img src="data:image/gif;base64,{data}" '
+                f'alt="{html.escape(self.alt_text, quote=True)}">')
+
+    def __repr__(self) -> str:
+        return (f"ConvolutionAnimation({self.n_frames} frames, input {self.image.shape}, "
+                f"kernel {self.kernel.shape}, padding={self.padding}, stride={self.stride}, "
+                f"flip={self.flip})")
+
+
+def _animation_pair(value, name):
+    """``value`` as an (h, w) pair of non-bool ints, or a TypeError naming ``name``."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(values) != 2:
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
+    try:
+        if any(isinstance(v, (bool, np.bool_)) for v in values):
+            raise TypeError
+        return tuple(operator.index(v) for v in values)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, "
+                        f"got {value!r}") from None
+
+
+def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration_ms=700,
+                        dpi=80, max_frames=400):
+    """Animate a kernel sliding over a zero-padded image, filling in the output.
+
+    Every frame shows three labelled panels: the **input (padded)** with the zero padding
+    in grey and the current window outlined in red, the **kernel** with its values, and
+    the **output** filled in up to the current position; beneath them the products of
+    the window and the kernel and their sum. The numbers come from
+    :func:`minitorch_cv.theory.cross_correlate2d` (what deep learning calls convolution)
+    or, with ``flip=True``, :func:`minitorch_cv.theory.convolve2d` (true convolution:
+    the kernel flipped in both axes, and shown flipped), so the animation and the worked
+    answer can never disagree.
+
+    Drawn with matplotlib's Figure API and Agg (no pyplot, no backend switch) and
+    written as GIF by Pillow.
+
+    Parameters
+    ----------
+    image : array_like (H, W)
+        A small 2-D array of numbers (one frame per output position).
+    kernel : array_like (K_h, K_w)
+    padding, stride : int or (int, int)
+        Zeros added on every side; step of the window. ``stride >= 1``, ``padding >= 0``.
+    flip : bool
+        True convolution instead of cross-correlation.
+    duration_ms : int
+        Time each frame shows in the GIF (the last one three times as long).
+    dpi : int
+        Resolution of the frames.
+    max_frames : int
+        Refuse inputs with more output positions than this (each is a frame).
+
+    Returns
+    -------
+    ConvolutionAnimation
+        ``.save(path)`` writes the GIF, ``.to_gif_bytes()`` returns it, ``.n_frames`` and
+        ``len()`` count the frames, ``.output`` holds the result, ``.frame_figure(k)``
+        gives frame ``k`` as a Figure; in a notebook it displays itself as an
+        ``<img>`` of the GIF.
+
+    Shape
+    -----
+    ``(H, W), (K_h, K_w) -> (H_out, W_out)`` with
+    ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise); there are
+    ``H_out * W_out`` frames.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` or ``kernel`` is not 2-D or is empty, the kernel is larger than the
+        padded image, ``stride < 1``, ``padding < 0``, ``duration_ms`` or ``dpi`` is not
+        positive, or there would be more than ``max_frames`` frames.
+    TypeError
+        If the arrays are not numeric, or padding/stride are not ints.
+
+    Examples
+    --------
+    >>> from minitorch_cv import theory, viz
+    >>> anim = viz.animate_convolution(theory.TASK1A_IMAGE, theory.TASK1A_KERNEL, padding=1)
+    >>> anim.n_frames                     # one frame per output position: 3 x 5
+    15
+    >>> anim.output[0]
+    array([  2,  -1,  11,  -2, -13])
+    >>> print(anim.products_text(0))
+    output[0, 0] = 0*(-1) + 0*0 + 0*1
+                 + 0*(-2) + 1*0 + 0*2
+                 + 0*(-1) + 3*0 + 2*1 = 2
+    >>> anim.to_gif_bytes()[:6]
+    b'GIF89a'
+    """
+    from . import theory
+
+    image, kernel = np.asarray(image), np.asarray(kernel)
+    for name, array, shape in (("image", image, "(H, W)"), ("kernel", kernel, "(K_h, K_w)")):
+        if array.ndim != 2:
+            raise ValueError(f"animate_convolution: {name} must be a 2-D array {shape}, got "
+                             f"shape {array.shape}")
+        if array.size == 0:
+            raise ValueError(f"animate_convolution: {name} is empty (shape {array.shape})")
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"animate_convolution: {name} must hold numbers, got dtype "
+                            f"{array.dtype}")
+    padding = _animation_pair(padding, "padding")
+    stride = _animation_pair(stride, "stride")
+    if min(stride) < 1:
+        raise ValueError(f"animate_convolution: stride must be >= 1, got {stride}")
+    if min(padding) < 0:
+        raise ValueError(f"animate_convolution: padding must be >= 0, got {padding}")
+    padded_shape = (image.shape[0] + 2 * padding[0], image.shape[1] + 2 * padding[1])
+    if kernel.shape[0] > padded_shape[0] or kernel.shape[1] > padded_shape[1]:
+        raise ValueError(f"animate_convolution: the kernel {kernel.shape} is larger than the "
+                         f"padded image {padded_shape} (image {image.shape} with padding "
+                         f"{padding}): it fits nowhere")
+    for name, value in (("duration_ms", duration_ms), ("dpi", dpi), ("max_frames", max_frames)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                or value < 1:
+            raise ValueError(f"animate_convolution: {name} must be a positive int, "
+                             f"got {value!r}")
+    out_shape = theory.conv_output_size(image.shape, kernel.shape, stride, padding)
+    if out_shape[0] * out_shape[1] > max_frames:
+        raise ValueError(f"animate_convolution: {out_shape[0]}x{out_shape[1]} output "
+                         f"positions would make {out_shape[0] * out_shape[1]} frames, more "
+                         f"than max_frames={max_frames}; use a smaller image or a larger "
+                         "stride (or raise max_frames)")
+    compute = theory.convolve2d if flip else theory.cross_correlate2d
+    output = compute(image, kernel, padding=padding, stride=stride)
+    # the frames show the arrays in the type the sums were taken in
+    image, kernel = image.astype(output.dtype), kernel.astype(output.dtype)
+    return ConvolutionAnimation(image, kernel, output, padding, stride, bool(flip),
+                                int(duration_ms), int(dpi))

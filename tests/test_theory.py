@@ -523,3 +523,72 @@ def test_theory_cli_prints_the_answers():
         assert str(row).replace(" ", "") in compact
     for task in ("1a", "1b", "1c", "1d", "1e", "1f", "1g"):
         assert f"Task {task}:" in out
+
+
+# --------------------------------------------------------------------------- receptive field
+def _footprint(chain, input_size=64):
+    """Measured receptive field of the last layer of ``chain``: the extent of the input
+    pixels that get a gradient from one output unit in the middle of the map.
+
+    The weights are positive, the biases zero and the input ones, so every ReLU passes and
+    a pixel has a non-zero gradient exactly when the unit depends on it (average pooling
+    stands in for max pooling, which would pass the gradient to one pixel per window)."""
+    model = nn.Sequential(*chain).to(np.float64)
+    for p in model.parameters():
+        p.data[...] = 0.0 if p.data.ndim == 1 else 1.0
+    out = model(np.ones((1, 1, input_size, input_size)))
+    dout = np.zeros_like(out)
+    dout[0, 0, out.shape[2] // 2, out.shape[3] // 2] = 1.0
+    rows, cols = np.nonzero(model.backward(dout)[0, 0])
+    assert 0 < rows.min() and rows.max() < input_size - 1      # not cut off by the border
+    assert 0 < cols.min() and cols.max() < input_size - 1
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+def test_receptive_field_task2():
+    rows = theory.receptive_field(models.task2_model())
+    assert [r.name for r in rows] == [str(i) for i in range(10)]
+    assert [r.size for r in rows[:9]] == [(n, n) for n in (5, 5, 6, 14, 14, 16, 32, 32, 36)]
+    assert [r.jump for r in rows[:9]] == [(n, n) for n in (1, 1, 2, 2, 2, 4, 4, 4, 8)]
+    assert rows[9] == theory.LayerReceptiveField("9", "Flatten", None, None)
+
+
+def test_receptive_field_equals_the_measured_footprint():
+    # the Task 2 network's geometry, one channel, average pooling in place of max pooling
+    chain = []
+    for _ in range(3):
+        chain += [nn.Conv2d(1, 1, 5, padding=2), nn.ReLU(), nn.AvgPool2d(2, 2)]
+    predicted = [r.size for r in theory.receptive_field(nn.Sequential(*chain))]
+    assert predicted[-1] == (36, 36)
+    for n in (1, 3, 4, 6, 7, 9):
+        assert _footprint(chain[:n]) == predicted[n - 1], n
+    # non-square kernels, strides and padding
+    chain = [nn.Conv2d(1, 1, (3, 5), stride=(2, 1), padding=(1, 0)), nn.AvgPool2d((2, 3)),
+             nn.Conv2d(1, 1, 3, stride=2), nn.BatchNorm2d(1), nn.Dropout(0.5)]
+    rows = theory.receptive_field(nn.Sequential(*chain))
+    assert [r.size for r in rows] == [(3, 5), (5, 7), (13, 13), (13, 13), (13, 13)]
+    assert rows[-1].jump == (8, 6)
+    model = nn.Sequential(*chain[:3])
+    assert _footprint(list(model)) == rows[2].size
+
+
+def test_receptive_field_refuses_branches_and_unknown_layers():
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x):
+            return x + self.conv(x)
+
+    with pytest.raises(TypeError, match="may branch"):
+        theory.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), Residual()))
+
+    class Mystery(nn.Module):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(TypeError, match="does not know layer '1'"):
+        theory.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), Mystery()))
+    single = theory.receptive_field(nn.Conv2d(3, 8, 7, stride=2))
+    assert single == [theory.LayerReceptiveField("Conv2d", "Conv2d", (7, 7), (2, 2))]

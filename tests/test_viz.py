@@ -169,3 +169,113 @@ def test_step_ticks_are_integers(plot, tmp_path):
     viz.save_figure(fig, tmp_path / "curve.png")              # ticks as drawn
     ticks = fig.axes[0].get_xticks()
     assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+# ---------------------------------------------------------------- animate_convolution
+def _panel(fig, title):
+    (ax,) = [ax for ax in fig.axes if ax.get_title() == title]
+    return ax
+
+
+def _numbers_shown(ax):
+    return [int(t.get_text()) for t in ax.texts]
+
+
+@pytest.mark.parametrize("padding, stride, flip", [(1, 1, False), (0, 2, False), (2, (1, 2), True)])
+def test_animate_convolution_frames_and_output_come_from_theory(padding, stride, flip):
+    from minitorch_cv import theory
+    rng = np.random.default_rng(0)
+    image = rng.integers(-9, 10, size=(5, 5))
+    kernel = rng.integers(-3, 4, size=(3, 3))
+    anim = viz.animate_convolution(image, kernel, padding=padding, stride=stride, flip=flip)
+    compute = theory.convolve2d if flip else theory.cross_correlate2d
+    expected = compute(image, kernel, padding=padding, stride=stride)
+    np.testing.assert_array_equal(anim.output, expected)
+    assert anim.n_frames == len(anim) == expected.size         # one frame per output position
+    # the last frame's output panel shows every entry of the worked answer, in row-major order
+    last = anim.frame_figure(anim.n_frames - 1)
+    assert _numbers_shown(_panel(last, "output")) == expected.ravel().tolist()
+    # the first frame has exactly one output filled in
+    assert _numbers_shown(_panel(anim.frame_figure(0), "output")) == [expected[0, 0]]
+    # the products written under each frame add up to the value it writes
+    applied = kernel[::-1, ::-1] if flip else kernel
+    np.testing.assert_array_equal(anim.applied_kernel, applied)
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    for k, (i, j) in enumerate(anim.positions()):
+        window = anim.padded[i * sh:i * sh + 3, j * sw:j * sw + 3]
+        assert int((window * applied).sum()) == expected[i, j]
+        assert anim.products_text(k).endswith(f"= {expected[i, j]}")
+
+
+def test_animate_convolution_labels_every_frame():
+    from minitorch_cv import theory
+    anim = viz.animate_convolution(theory.TASK1A_IMAGE, theory.TASK1A_KERNEL, padding=1)
+    for k in range(anim.n_frames):
+        fig = anim.frame_figure(k)
+        assert sorted(ax.get_title() for ax in fig.axes) == ["input (padded)", "kernel",
+                                                             "output"]
+        assert f"step {k + 1} of 15" in fig._suptitle.get_text()
+        texts = [t.get_text() for t in fig.texts]
+        assert anim.products_text(k) in texts
+    # the padded input shows the zeros of the padding, greyed, and the image inside
+    ax_in = _panel(anim.frame_figure(0), "input (padded)")
+    shown = np.array(_numbers_shown(ax_in)).reshape(5, 7)
+    np.testing.assert_array_equal(shown, np.pad(theory.TASK1A_IMAGE, 1))
+    colours = np.array([t.get_color() for t in ax_in.texts]).reshape(5, 7)
+    assert set(colours[0]) == {"0.45"} and set(colours[1:4, 1:6].ravel()) == {"black"}
+    assert _numbers_shown(_panel(anim.frame_figure(0), "kernel")) == \
+        theory.TASK1A_KERNEL.ravel().tolist()
+    # c[0, 0] of Task 1a, as the seed report and docs/theory.md write it
+    assert " ".join(anim.products_text(0).split()) == (
+        "output[0, 0] = 0*(-1) + 0*0 + 0*1 + 0*(-2) + 1*0 + 0*2 + 0*(-1) + 3*0 + 2*1 = 2")
+
+
+def test_animate_convolution_gif_decodes_into_its_frames(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+    anim = viz.animate_convolution(np.arange(16).reshape(4, 4), [[1, 0], [0, -1]], stride=2)
+    assert anim.n_frames == 4
+    data = anim.to_gif_bytes()
+    with Image.open(io.BytesIO(data)) as gif:
+        assert gif.format == "GIF" and gif.n_frames == anim.n_frames
+        assert gif.size == anim.frames()[0].size
+    path = anim.save(tmp_path / "conv.gif")
+    assert path.read_bytes() == data
+    html = anim._repr_html_()
+    assert html.startswith('<img src="data:image/gif;base64,') and 'alt="Animation of' in html
+    encoded = html.split("base64,", 1)[1].split('"', 1)[0]
+    assert base64.b64decode(encoded) == data
+
+
+def test_animate_convolution_leaves_pyplot_alone():
+    import sys
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    viz.animate_convolution(np.eye(3), np.ones((3, 3))).to_gif_bytes()
+    assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
+
+
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    ((np.zeros((2, 3, 3)), np.ones((3, 3))), {}, ValueError, "image must be a 2-D array"),
+    ((np.zeros((3, 3)), np.ones(3)), {}, ValueError, "kernel must be a 2-D array"),
+    ((np.zeros((0, 3)), np.ones((1, 1))), {}, ValueError, "image is empty"),
+    ((np.zeros((3, 3)), np.ones((4, 4))), {}, ValueError, "larger than the padded image"),
+    ((np.zeros((3, 3)), np.ones((6, 2))), {"padding": 1}, ValueError, "larger than the padded"),
+    ((np.zeros((3, 3)), np.ones((3, 3))), {"stride": 0}, ValueError, "stride must be >= 1"),
+    ((np.zeros((3, 3)), np.ones((3, 3))), {"padding": -1}, ValueError, "padding must be >= 0"),
+    ((np.zeros((3, 3)), np.ones((3, 3))), {"stride": 1.5}, TypeError, "stride must be an int"),
+    ((np.zeros((3, 3)), np.ones((3, 3))), {"padding": True}, TypeError, "padding must be an"),
+    ((np.array([["a"]]), np.ones((1, 1))), {}, TypeError, "image must hold numbers"),
+    ((np.zeros((3, 3)), np.ones((3, 3))), {"duration_ms": 0}, ValueError, "duration_ms"),
+    ((np.zeros((40, 40)), np.ones((3, 3))), {}, ValueError, "max_frames"),
+])
+def test_animate_convolution_refuses_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        viz.animate_convolution(*args, **kwargs)
+
+
+def test_animation_frame_index_checked():
+    anim = viz.animate_convolution(np.eye(3), np.ones((2, 2)))
+    with pytest.raises(IndexError, match="4 frames"):
+        anim.frame_figure(4)

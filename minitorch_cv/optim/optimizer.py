@@ -82,6 +82,9 @@ class Optimizer:
             raise TypeError(f"{name}: params should be an iterable of Parameters or of "
                             f"dicts (parameter groups), got a {type(params).__name__}; "
                             "pass model.parameters() or a list")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: parameters need a fixed order (a list, or "
+                            "model.parameters()), not a set, whose order varies per run")
         params = list(params)
         if not params:
             raise ValueError(f"{name} got an empty parameter list")

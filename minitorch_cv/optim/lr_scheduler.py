@@ -456,7 +456,7 @@ class ReduceLROnPlateau(LRScheduler):
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def step(self, metrics, epoch=None):
+    def step(self, metrics=None, epoch=None):
         """Count one evaluation with value ``metrics`` (a number) and lower the lr when
         it is due.
 

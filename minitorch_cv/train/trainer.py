@@ -16,9 +16,10 @@ with the default cadence) with the validation loss, so its ``patience`` counts v
 the training steps before it.
 
 Every validation also writes a resumable checkpoint (weights, optimizer and scheduler
-state, history, random generator states, position in the epoch) as ``checkpoint.npz``: arrays plus JSON,
-no pickle, so opening someone else's run folder cannot run code. ``Trainer(...,
-resume=True)`` continues from it and reaches exactly the result of an uninterrupted run.
+state, history, random generator states, position in the epoch) as ``checkpoint.npz``:
+arrays plus JSON, no pickle, so opening someone else's run folder cannot run code.
+``Trainer(..., resume=True)`` continues from it and reaches exactly the result of an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -270,6 +271,7 @@ class Trainer:
         history = meta["history"]
         if not (isinstance(history, dict) and {"train", "val"} <= set(history)):
             raise ValueError("the history is not a dict with 'train' and 'val'")
+        history["val"].setdefault("lr", [None] * len(history["val"]["step"]))  # older runs
         counters = [meta[k] for k in ("global_step", "epoch", "batch_in_epoch")]
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
                    for c in counters):
@@ -284,7 +286,6 @@ class Trainer:
         generators = _generators(self.model)
         for name, state in meta["generators"].items():
             generators[name].bit_generator.state = state
-        history["val"].setdefault("lr", [None] * len(history["val"]["step"]))  # older runs
         self.history = history
         self.global_step, self.epoch, self.batch_in_epoch = counters
         self.best_val_loss, self.best_state = best_val_loss, best_state

@@ -38,13 +38,16 @@ def loaders():
     return train, val
 
 
-def make_trainer(out_dir, resume=False, epochs=3, model=None, make_optimizer=None):
+def make_trainer(out_dir, resume=False, epochs=3, model=None, make_optimizer=None,
+                 make_scheduler=None):
     model = model if model is not None else tiny_model()
     train, val = loaders()
     make_optimizer = make_optimizer or (lambda p: optim.SGD(p, lr=0.05, momentum=0.9))
-    return Trainer(model, make_optimizer(model.parameters()), train, val, epochs=epochs,
+    opt = make_optimizer(model.parameters())
+    return Trainer(model, opt, train, val, epochs=epochs,
                    early_stop_count=100, out_dir=out_dir, resume=resume, progress=False,
-                   log=lambda *a: None)
+                   log=lambda *a: None,
+                   scheduler=make_scheduler(opt) if make_scheduler is not None else None)
 
 
 def interrupted_run(trainer, after_checkpoints):
@@ -303,3 +306,98 @@ def test_a_checkpoint_refused_half_way_puts_everything_back(tmp_path):
         np.testing.assert_array_equal(v, model_before[k])
     assert train.get_state() == loader_before
     assert all(not s for s in opt.state)
+
+
+# ----------------------------------------------------------------------------- schedulers
+def two_groups_sgd(params):
+    params = list(params)
+    return optim.SGD([{"params": params[:2]}, {"params": params[2:], "lr": 0.02}], lr=0.05,
+                     momentum=0.9)
+
+
+SCHEDULED = {
+    "step": lambda opt: optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+    "plateau": lambda opt: optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5,
+                                                                threshold=0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULED))
+def test_resume_with_a_scheduler_equals_uninterrupted(tmp_path, name):
+    """The scheduler's state travels in the checkpoint's JSON: interrupted after 1.5
+    epochs and resumed, the run has the same losses, learning rates and weights."""
+    kwargs = {"make_optimizer": two_groups_sgd, "make_scheduler": SCHEDULED[name]}
+    full = make_trainer(tmp_path / "full", **kwargs)
+    full_history = full.fit()
+    part = make_trainer(tmp_path / "part", **kwargs)
+    interrupted_run(part, after_checkpoints=3)
+    resumed = make_trainer(tmp_path / "part", resume=True, **kwargs)
+    assert resumed.scheduler.last_epoch == part.scheduler.last_epoch
+    history = resumed.fit()
+    assert history["val"] == full_history["val"]
+    assert history["train"]["loss"] == full_history["train"]["loss"]
+    lrs = [tuple(lr) for lr in history["val"]["lr"]]
+    assert len(set(lrs)) >= 2 and lrs[0] == (0.05, 0.02)             # the schedule moved
+    assert resumed.scheduler.state_dict() == full.scheduler.state_dict()
+    for k, v in full.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[k], v)
+
+
+def test_scheduler_cadence_once_per_epoch_or_per_validation(tmp_path):
+    """StepLR steps after each epoch's last training step; ReduceLROnPlateau after each
+    validation (two per epoch) with the validation loss. history["val"]["lr"] holds the lr
+    of each group used by the steps before each validation."""
+    step = make_trainer(tmp_path / "step", make_optimizer=two_groups_sgd,
+                        make_scheduler=SCHEDULED["step"])
+    history = step.fit()
+    assert history["val"]["step"] == [2, 4, 6, 8, 10, 12]
+    assert history["val"]["lr"] == [[0.05, 0.02]] * 2 + [[0.025, 0.01]] * 2 \
+        + [[0.0125, 0.005]] * 2
+    assert step.scheduler.last_epoch == 3
+    plateau = make_trainer(tmp_path / "plateau", make_scheduler=lambda opt:
+                           optim.lr_scheduler.ReduceLROnPlateau(opt, patience=100))
+    plateau.fit()
+    assert plateau.scheduler.last_epoch == 6
+    assert plateau.scheduler.best == min(plateau.history["val"]["loss"])
+    with pytest.raises(ValueError, match="another optimizer"):
+        model = tiny_model()
+        train, val = loaders()
+        other = optim.SGD(tiny_model().parameters(), lr=0.1)
+        Trainer(model, optim.SGD(model.parameters(), lr=0.1), train, val,
+                scheduler=optim.lr_scheduler.StepLR(other, 1))
+
+
+def test_a_scheduler_mismatch_on_resume_is_refused(tmp_path):
+    make_trainer(tmp_path / "plain", epochs=1).fit()
+    with pytest.raises(CheckpointError, match="written with no scheduler, this run uses StepLR"):
+        make_trainer(tmp_path / "plain", resume=True, make_scheduler=SCHEDULED["step"])
+    make_trainer(tmp_path / "step", epochs=1, make_scheduler=SCHEDULED["step"]).fit()
+    with pytest.raises(CheckpointError, match="written with StepLR, this run uses no scheduler"):
+        make_trainer(tmp_path / "step", resume=True)
+    with pytest.raises(CheckpointError, match="written with StepLR, this run uses "
+                                              "ReduceLROnPlateau"):
+        make_trainer(tmp_path / "step", resume=True, make_scheduler=SCHEDULED["plateau"])
+
+
+def test_a_checkpoint_from_before_parameter_groups_still_resumes(tmp_path):
+    """Checkpoints written before parameter groups hold the optimizer as {"hyper": {...},
+    "state": [one entry per parameter]}, no scheduler and no val lr: they resume, and the
+    run ends where an uninterrupted one does."""
+    full_history = make_trainer(tmp_path / "full").fit()
+    part = make_trainer(tmp_path / "part")
+    interrupted_run(part, after_checkpoints=3)
+    path = tmp_path / "part" / "checkpoint.npz"
+    arrays, meta = load_checkpoint(path)
+    opt = meta["optimizer"]
+    n = sum(len(g["params"]) for g in opt["param_groups"])
+    hyper = {k: v for k, v in opt["param_groups"][0].items() if k not in ("params", "maximize")}
+    meta["optimizer"] = {"type": opt["type"], "hyper": hyper,
+                         "state": [opt["state"].get(str(i), {"arrays": {}, "values": {}})
+                                   for i in range(n)]}
+    del meta["scheduler"], meta["history"]["val"]["lr"]
+    save_checkpoint(path, arrays, meta)
+    resumed = make_trainer(tmp_path / "part", resume=True)
+    history = resumed.fit()
+    assert history["train"]["loss"] == full_history["train"]["loss"]
+    assert history["val"]["loss"] == full_history["val"]["loss"]
+    assert history["val"]["lr"] == [None] * 3 + [[0.05]] * 3     # unknown before the resume

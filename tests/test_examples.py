@@ -25,6 +25,8 @@ def run_example(script, *args, timeout=600):
     (["--lr", "-0.1"], "--lr must be positive"),
     (["--epochs", "0"], "--epochs must be positive"),
     (["--val-fraction", "1.5"], "--val-fraction"),
+    (["--scheduler", "step", "--step-size", "0"], "--step-size must be >= 1"),
+    (["--scheduler", "plateau", "--factor", "1.5"], "--factor must be in [0, 1)"),
 ])
 def test_impossible_hyperparameters_refused_before_work(tmp_path, flags, message):
     result = run_example("task2.py", "--out", str(tmp_path / "run"), "--data",
@@ -62,6 +64,22 @@ def test_task2_quick_run_writes_everything(tmp_path):
     assert metrics["hyperparameters"]["lr"] == 0.05          # the seed's default
     for name in ("best.npz", "loss.png", "accuracy.png", "checkpoint.npz"):
         assert (out / name).stat().st_size > 0
+
+
+@pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")
+def test_task2_with_a_step_scheduler_records_the_lr(tmp_path):
+    """--scheduler step halves the lr after each epoch; history.json holds the lr used
+    before each validation (two per epoch), metrics.json the scheduler's settings."""
+    out = tmp_path / "step"
+    result = run_example("task2.py", "--limit", "100", "--batch-size", "50", "--epochs", "2",
+                         "--scheduler", "step", "--step-size", "1", "--gamma", "0.5",
+                         "--no-progress", "--no-train-eval", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    history = json.loads((out / "history.json").read_text())
+    assert history["val"]["step"] == [1, 2, 3, 4]
+    assert history["val"]["lr"] == [[0.05], [0.05], [0.025], [0.025]]
+    hyper = json.loads((out / "metrics.json").read_text())["hyperparameters"]
+    assert (hyper["scheduler"], hyper["step_size"], hyper["gamma"]) == ("step", 1, 0.5)
 
 
 @pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")

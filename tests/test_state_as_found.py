@@ -166,7 +166,7 @@ def test_load_state_dict_copies_the_callers_arrays(name):
     _, source, _ = trained_optimizer(OPTIMIZERS[name])
     sd = source.state_dict()
     kept = [{k: v.copy() for k, v in s.items() if isinstance(v, np.ndarray)}
-            for s in sd["state"]]
+            for s in sd["state"].values()]
     assert any(kept)
     layer, opt, x = trained_optimizer(OPTIMIZERS[name], steps=0)
     opt.load_state_dict(sd)
@@ -175,7 +175,7 @@ def test_load_state_dict_copies_the_callers_arrays(name):
         layer.backward(np.ones_like(out))
         opt.step()
         opt.zero_grad()
-    for s, k in zip(sd["state"], kept):
+    for s, k in zip(sd["state"].values(), kept):
         for key, values in k.items():
             np.testing.assert_array_equal(s[key], values, err_msg=key)  # the caller's dict
 
@@ -183,11 +183,11 @@ def test_load_state_dict_copies_the_callers_arrays(name):
 def test_load_state_dict_keeps_tuples_casts_dtypes_and_refuses_bad_state():
     _, source, _ = trained_optimizer(OPTIMIZERS["adam"])
     sd = source.state_dict()
-    sd["hyper"]["betas"] = list(sd["hyper"]["betas"])    # as JSON gives it back
+    sd["param_groups"][0]["betas"] = list(sd["param_groups"][0]["betas"])  # as from JSON
     sd["state"][0]["exp_avg"] = sd["state"][0]["exp_avg"].astype(np.float64)
     _, opt, _ = trained_optimizer(OPTIMIZERS["adam"], steps=0)
     opt.load_state_dict(sd)
-    assert opt.betas == tuple(sd["hyper"]["betas"])
+    assert opt.betas == tuple(sd["param_groups"][0]["betas"])
     assert opt.state[0]["exp_avg"].dtype == np.float32   # the parameter's dtype
     before = opt.state_dict()
     bad_shape = source.state_dict()
@@ -195,12 +195,12 @@ def test_load_state_dict_keeps_tuples_casts_dtypes_and_refuses_bad_state():
     with pytest.raises(ValueError, match="shape"):
         opt.load_state_dict(bad_shape)
     unknown = source.state_dict()
-    unknown["hyper"]["params"] = []
+    unknown["param_groups"][0]["bogus"] = []
     with pytest.raises(ValueError, match="unknown hyperparameters"):
         opt.load_state_dict(unknown)
     after = opt.state_dict()                             # nothing changed by a refusal
-    assert after["hyper"] == before["hyper"]
-    for s, t in zip(after["state"], before["state"]):
+    assert after["param_groups"] == before["param_groups"]
+    for s, t in zip(after["state"].values(), before["state"].values()):
         np.testing.assert_array_equal(s["exp_avg"], t["exp_avg"])
 
 

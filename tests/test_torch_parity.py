@@ -517,3 +517,144 @@ def test_task2_network_matches_torch(dtype, rtol):
     for name, p in ours.named_parameters():
         assert p.grad.dtype == dtype
         assert_close(p.grad, their_params[name].grad, rtol, f"d{name}")
+
+
+# ----------------------------------------------------------------------------- param groups
+GROUP_CASES = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9},
+     [{}, {"lr": 0.02, "weight_decay": 0.1}, {"momentum": 0.5, "dampening": 0.2}]),
+    ("SGD", {"lr": 0.05, "weight_decay": 0.01},
+     [{"momentum": 0.9, "nesterov": True}, {"lr": 0.2, "maximize": True}, {}]),
+    ("Adam", {"lr": 0.01},
+     [{}, {"lr": 0.003, "weight_decay": 0.1}, {"betas": (0.8, 0.99), "eps": 1e-6}]),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.05},
+     [{"weight_decay": 0.0}, {"lr": 0.03}, {"betas": (0.5, 0.9), "maximize": True}]),
+]
+
+
+@pytest.mark.parametrize("name,defaults,groups", GROUP_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(GROUP_CASES)])
+def test_parameter_groups_match_torch(name, defaults, groups):
+    """Per-group hyperparameters over 6 steps in float64, the third group joining with
+    add_param_group after 2 steps; then the state dict's layout and a load into a fresh
+    optimizer that continues as torch's does."""
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal((3, 4)), rng.standard_normal(5), rng.standard_normal((2, 2))]
+    grads = [[rng.standard_normal(a.shape) for a in start] for _ in range(6)]
+    ours = [nn.Parameter(a.copy()) for a in start]
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    opt = getattr(optim, name)([{"params": [p], **g} for p, g in zip(ours[:2], groups)],
+                               **defaults)
+    their_opt = getattr(torch.optim, name)(
+        [{"params": [t], **g} for t, g in zip(theirs[:2], groups)], **defaults)
+
+    def steps(opt, their_opt, ours, theirs, which):
+        for step in which:
+            for p, t, g in zip(ours, theirs, grads[step]):
+                p.grad, t.grad = g.copy(), torch.tensor(g)
+            opt.step()
+            their_opt.step()
+            for i, (p, t) in enumerate(zip(ours, theirs)):
+                assert_close(p.data, t, 1e-12, f"step {step + 1}, parameter {i}")
+
+    steps(opt, their_opt, ours[:2], theirs[:2], range(2))
+    opt.add_param_group({"params": [ours[2]], **groups[2]})
+    their_opt.add_param_group({"params": [theirs[2]], **groups[2]})
+    steps(opt, their_opt, ours, theirs, range(2, 4))
+
+    sd, their_sd = opt.state_dict(), their_opt.state_dict()
+    assert list(sd) == list(their_sd)
+    assert sd["state"].keys() == their_sd["state"].keys()
+    for i, state in sd["state"].items():
+        assert list(state) == list(their_sd["state"][i])
+        for key, value in state.items():
+            assert_close(value, their_sd["state"][i][key], 1e-12, f"state[{i}][{key!r}]")
+    for group, their_group in zip(sd["param_groups"], their_sd["param_groups"]):
+        assert group["params"] == their_group["params"]
+        assert set(group) <= set(their_group)            # torch adds foreach, fused, ...
+        assert {k: group[k] for k in group} == {k: their_group[k] for k in group}
+
+    again = [nn.Parameter(p.data.copy()) for p in ours]
+    loaded = getattr(optim, name)([{"params": [p]} for p in again], **defaults)
+    loaded.load_state_dict(sd)
+    steps(loaded, their_opt, again, theirs, range(4, 6))
+
+
+# ----------------------------------------------------------------------------- schedulers
+SCHEDULER_CASES = [
+    ("StepLR", {"step_size": 4, "gamma": 0.5}),
+    ("MultiStepLR", {"milestones": [3, 7, 7, 20], "gamma": 0.3}),
+    ("ExponentialLR", {"gamma": 0.9}),
+    ("CosineAnnealingLR", {"T_max": 10}),
+    ("CosineAnnealingLR", {"T_max": 7, "eta_min": 0.001}),
+]
+
+
+def two_groups(lib, params):
+    return lib.SGD([{"params": params[:1]}, {"params": params[1:], "lr": 0.02}], lr=0.1,
+                   momentum=0.9)
+
+
+@pytest.mark.parametrize("name,kwargs", SCHEDULER_CASES,
+                         ids=[f"{n}-{'-'.join(map(str, k.values()))}"
+                              for n, k in SCHEDULER_CASES])
+def test_scheduler_lr_sequence_matches_torch(name, kwargs):
+    """30 epochs with 2 parameter groups: the same Python float operations, so the same
+    learning rates to the last bit; then step(epoch), torch's closed form; the state
+    dict holds torch's keys."""
+    import warnings
+
+    opt = two_groups(optim, [nn.Parameter(np.zeros(2)), nn.Parameter(np.zeros(3))])
+    their_opt = two_groups(torch.optim, [torch.zeros(2, requires_grad=True),
+                                         torch.zeros(3, requires_grad=True)])
+    sched = getattr(optim.lr_scheduler, name)(opt, **kwargs)
+    theirs = getattr(torch.optim.lr_scheduler, name)(their_opt, **kwargs)
+    assert sched.get_last_lr() == theirs.get_last_lr()
+    for epoch in range(30):
+        their_opt.step()                                 # torch wants optimizer.step() first
+        sched.step()
+        theirs.step()
+        assert sched.get_last_lr() == theirs.get_last_lr(), f"epoch {epoch + 1}"
+        assert [g["lr"] for g in opt.param_groups] == sched.get_last_lr()
+    assert set(sched.state_dict()) == set(theirs.state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)     # step(epoch) is deprecated
+        for epoch in (3, 12, 5):
+            sched.step(epoch)
+            theirs.step(epoch)
+            assert sched.get_last_lr() == theirs.get_last_lr(), f"step({epoch})"
+
+
+PLATEAU_CASES = [
+    {},
+    {"patience": 2, "factor": 0.5, "cooldown": 1},
+    {"mode": "max", "threshold": 0.05, "threshold_mode": "abs", "patience": 1},
+    {"patience": 0, "min_lr": [0.01, 0.004], "factor": 0.5},
+    {"mode": "max", "patience": 1, "cooldown": 2, "eps": 0.005, "min_lr": 0.0005},
+]
+
+
+@pytest.mark.parametrize("kwargs", PLATEAU_CASES, ids=[str(i) for i in range(len(PLATEAU_CASES))])
+def test_reduce_lr_on_plateau_matches_torch(kwargs):
+    metrics = [1.0, 0.9, 0.9, 0.95, 0.899, 0.85, 0.86, 0.86, 0.87, 0.84, 0.84, 0.83, 0.9,
+               0.91, 0.92, 0.7, 0.71, 0.72, 0.73, 0.74, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3, 0.1,
+               float("nan"), 0.1, 0.1]
+    metrics = metrics + [1 - m for m in metrics]           # also rising for mode="max"
+    opt = two_groups(optim, [nn.Parameter(np.zeros(2)), nn.Parameter(np.zeros(3))])
+    their_opt = two_groups(torch.optim, [torch.zeros(2, requires_grad=True),
+                                         torch.zeros(3, requires_grad=True)])
+    sched = optim.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(their_opt, **kwargs)
+    changes = 0
+    for i, metric in enumerate(metrics):
+        before = sched.get_last_lr()
+        sched.step(metric)
+        theirs.step(metric)
+        assert sched.get_last_lr() == theirs.get_last_lr(), f"evaluation {i + 1}"
+        changes += sched.get_last_lr() != before
+    assert changes >= 2                                  # the sequence exercises reductions
+    ours_sd, their_sd = sched.state_dict(), theirs.state_dict()
+    assert set(ours_sd) == set(their_sd)
+    assert {k: ours_sd[k] for k in ("best", "num_bad_epochs", "cooldown_counter",
+                                    "last_epoch")} == \
+        {k: their_sd[k] for k in ("best", "num_bad_epochs", "cooldown_counter", "last_epoch")}

@@ -5,7 +5,10 @@ atomically: an interrupted save leaves the previous checkpoint as it was). Its a
 the model's, the best weights' and the optimizer's (momentum buffers, Adam's moments);
 one more member, ``__checkpoint__.json``, holds everything else as UTF-8 JSON bytes (a
 uint8 array): the step, epoch and position in the epoch, the history, the optimizer's
-hyperparameters, the random generators' states (``bit_generator.state``, plain ints).
+parameter groups (torch's ``state_dict`` layout, parameters by index; checkpoints written
+before parameter groups hold ``"hyper"`` instead and still load), the learning-rate
+scheduler's ``state_dict`` (or null), the random generators' states
+(``bit_generator.state``, plain ints).
 
 Reading uses ``numpy.load(allow_pickle=False)`` and ``json``: neither can run code, so a
 checkpoint from someone else's run folder is safe to open. Anything else -- a pickle (the

@@ -22,6 +22,7 @@ __all__ = [
     "check_training_args",
     "cifar10_loaders",
     "make_optimizer",
+    "make_scheduler",
     "run_training",
     "show_default",
     "training_parser",
@@ -116,7 +117,45 @@ def training_parser(description, *, lr, batch_size=64, epochs=10, early_stop_cou
                    help="continue from the checkpoint in --out")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (a line per validation is printed either way)")
+    add_scheduler_arguments(p)
     return p
+
+
+SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "plateau")
+
+
+def add_scheduler_arguments(parser):
+    """``--scheduler`` and its parameters (torch.optim.lr_scheduler's, see
+    :func:`make_scheduler`), as their own group in ``--help``."""
+    g = parser.add_argument_group(
+        "learning-rate schedule",
+        "The lr changes during training: step, multistep, exponential and cosine\n"
+        "once per epoch; plateau after every validation (two per epoch), with the\n"
+        "validation loss. history.json records the lr per validation (val.lr).")
+    g.add_argument("--scheduler", choices=SCHEDULERS, default="none",
+                   help="none: --lr throughout (the seed's recipe); step: StepLR; multistep: "
+                        "MultiStepLR; exponential: ExponentialLR; cosine: "
+                        "CosineAnnealingLR; plateau: ReduceLROnPlateau")
+    g.add_argument("--step-size", type=int, default=5,
+                   help="step: multiply the lr by --gamma every this many epochs")
+    g.add_argument("--gamma", type=float, default=0.1,
+                   help="step, multistep, exponential: the factor the lr is multiplied by "
+                        "(exponential applies it every epoch: try 0.9)")
+    g.add_argument("--milestones", type=int, nargs="+", default=[5, 8],
+                   help="multistep: the epochs (counted from 0) at which the lr is "
+                        "multiplied by --gamma")
+    g.add_argument("--t-max", type=int, default=None,
+                   help="cosine: epochs from --lr down to --eta-min (T_max) "
+                        "(default: --epochs)")
+    g.add_argument("--eta-min", type=float, default=0.0, help="cosine: the lowest lr")
+    g.add_argument("--factor", type=float, default=0.1,
+                   help="plateau: the factor the lr is multiplied by when the validation "
+                        "loss stops improving")
+    g.add_argument("--patience", type=int, default=1,
+                   help="plateau: validations without improvement (two per epoch) "
+                        "tolerated; the next one lowers the lr. Keep it below "
+                        "--early-stop-count - 2, or early stopping comes first")
+    return parser
 
 
 def check_training_args(args):
@@ -142,12 +181,66 @@ def check_training_args(args):
         problems.append(f"--eval-limit must be positive, got {args.eval_limit}")
     if args.image_size < 8:
         problems.append(f"--image-size must be at least 8, got {args.image_size}")
+    problems.extend(_scheduler_problems(args))
     for name in ("dropout",):
         value = getattr(args, name, None)
         if value is not None and not 0 <= value < 1:
             problems.append(f"--{name} must be in [0, 1), got {value}")
     if problems:
         raise SystemExit("error: " + "; ".join(problems))
+
+
+def _scheduler_problems(args):
+    """What is wrong with the ``--scheduler`` flags (when the parser has them)."""
+    problems = []
+    if getattr(args, "scheduler", "none") not in SCHEDULERS:
+        problems.append(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got "
+                        f"{args.scheduler!r}")
+    checks = [("step_size", lambda v: v >= 1, ">= 1"), ("gamma", lambda v: v > 0, "positive"),
+              ("t_max", lambda v: v is None or v >= 1, ">= 1"),
+              ("eta_min", lambda v: v >= 0, ">= 0"),
+              ("factor", lambda v: 0 <= v < 1, "in [0, 1)"),
+              ("patience", lambda v: v >= 0, ">= 0"),
+              ("milestones", lambda v: all(m >= 0 for m in v), ">= 0")]
+    for name, ok, what in checks:
+        if hasattr(args, name) and not ok(getattr(args, name)):
+            problems.append(f"--{name.replace('_', '-')} must be {what}, got "
+                            f"{getattr(args, name)}")
+    return problems
+
+
+def make_scheduler(args, optimizer):
+    """The learning-rate scheduler ``--scheduler`` names, on ``optimizer`` (None for
+    ``none``, or when ``args`` has no ``scheduler``)::
+
+        step         StepLR(step_size=--step-size, gamma=--gamma)
+        multistep    MultiStepLR(milestones=--milestones, gamma=--gamma)
+        exponential  ExponentialLR(gamma=--gamma)
+        cosine       CosineAnnealingLR(T_max=--t-max or --epochs, eta_min=--eta-min)
+        plateau      ReduceLROnPlateau(factor=--factor, patience=--patience)
+
+    The Trainer steps the epoch-based ones once per epoch and ``plateau`` after each
+    validation with the validation loss.
+    """
+    from ..optim import lr_scheduler
+    kind = getattr(args, "scheduler", "none")
+    if kind == "none":
+        return None
+    if kind == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=args.step_size, gamma=args.gamma)
+    if kind == "multistep":
+        return lr_scheduler.MultiStepLR(optimizer, milestones=args.milestones,
+                                        gamma=args.gamma)
+    if kind == "exponential":
+        return lr_scheduler.ExponentialLR(optimizer, gamma=args.gamma)
+    if kind == "cosine":
+        return lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=args.t_max if args.t_max is not None else args.epochs,
+            eta_min=args.eta_min)
+    if kind == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=args.factor,
+                                              patience=args.patience)
+    raise ValueError(f"unknown scheduler {kind!r}; one of {', '.join(SCHEDULERS)}")
 
 
 def make_optimizer(args, params):
@@ -249,12 +342,14 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     for note in notes:
         log(f"warning: {note}")
     optimizer = make_optimizer(args, model.parameters())
+    scheduler = make_scheduler(args, optimizer)
     log(f"{name}: {sum(p.data.size for p in model.parameters()):,} parameters, "
         f"{train.num_examples} training / {val.num_examples} validation / "
         f"{test.num_examples} test images, {len(train)} steps per epoch")
     trainer = Trainer(model, optimizer, train, val, test, epochs=args.epochs,
                       early_stop_count=args.early_stop_count, out_dir=out,
-                      resume=args.resume, progress=not args.no_progress, log=log)
+                      resume=args.resume, progress=not args.no_progress, log=log,
+                      scheduler=scheduler)
     history = trainer.fit()
     results = trainer.final_evaluation(train_eval)
     wall = time.perf_counter() - t_start

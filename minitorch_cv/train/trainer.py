@@ -8,10 +8,18 @@ Semantics (as the TDT4265 starter code the seed used):
 * the weights with the lowest validation loss are saved (atomically) and restored for the
   final evaluation on the train, validation and test sets.
 
-Every validation also writes a resumable checkpoint (weights, optimizer state, history,
-random generator states, position in the epoch) as ``checkpoint.npz``: arrays plus JSON,
-no pickle, so opening someone else's run folder cannot run code. ``Trainer(...,
-resume=True)`` continues from it and reaches exactly the result of an uninterrupted run.
+A learning-rate scheduler (``Trainer(..., scheduler=...)``, from
+:mod:`minitorch_cv.optim.lr_scheduler`) steps once per epoch, after the epoch's last
+training step; ``ReduceLROnPlateau`` instead steps after every validation (twice per epoch
+with the default cadence) with the validation loss, so its ``patience`` counts validations.
+``history["val"]["lr"]`` records, per validation, the lr of each parameter group used by
+the training steps before it.
+
+Every validation also writes a resumable checkpoint (weights, optimizer and scheduler
+state, history, random generator states, position in the epoch) as ``checkpoint.npz``:
+arrays plus JSON, no pickle, so opening someone else's run folder cannot run code.
+``Trainer(..., resume=True)`` continues from it and reaches exactly the result of an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from .. import nn
 from .._files import atomic_write_bytes, atomic_write_json
 from .._module_state import kept_as_found
 from ..io import save_npz
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from .checkpoint import (
     CHECKPOINT_NAME,
     LEGACY_CHECKPOINT_NAME,
@@ -102,6 +111,10 @@ class Trainer:
         :class:`~minitorch_cv.train.CheckpointError`, and changes nothing.
     validations_per_epoch : int
         2 = every half epoch, as in the seed.
+    scheduler : optional, from :mod:`minitorch_cv.optim.lr_scheduler`
+        Built on ``optimizer``. Stepped at the end of each epoch, or, for
+        ``ReduceLROnPlateau``, with the validation loss after each validation. Its state
+        is part of the checkpoint; a resume needs the same kind of scheduler.
     progress : bool
         Show a tqdm progress bar with ``mean_loss``, the mean training loss of the steps
         since the last validation (or since the start or resume), and images per second.
@@ -115,7 +128,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, train_loader, val_loader, test_loader=None, *,
                  loss_fn=None, epochs=10, early_stop_count=4, out_dir=None, resume=False,
-                 validations_per_epoch=2, progress=True, log=print):
+                 validations_per_epoch=2, progress=True, log=print, scheduler=None):
         if epochs <= 0:
             raise ValueError(f"epochs must be positive, got {epochs}")
         if early_stop_count < 1:
@@ -123,7 +136,10 @@ class Trainer:
         if len(train_loader) == 0:
             raise ValueError("the training loader yields no batches (fewer images than "
                              "one batch with drop_last?)")
-        self.model, self.optimizer = model, optimizer
+        if scheduler is not None and getattr(scheduler, "optimizer", None) is not optimizer:
+            raise ValueError("the scheduler was built on another optimizer than the "
+                             "Trainer's: build it with the optimizer you pass to the Trainer")
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.train_loader, self.val_loader, self.test_loader = (train_loader, val_loader,
                                                                 test_loader)
         self.loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -132,7 +148,7 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress, self.log = progress, log
         self.history = {"train": {"step": [], "loss": [], "accuracy": []},
-                        "val": {"step": [], "loss": [], "accuracy": []},
+                        "val": {"step": [], "loss": [], "accuracy": [], "lr": []},
                         "steps_per_epoch": len(train_loader), "images_seen": 0,
                         "train_seconds": 0.0, "stop_reason": None}
         self.global_step = 0
@@ -160,8 +176,8 @@ class Trainer:
         if self.best_state is not None:
             arrays.update({f"best.{k}": v for k, v in self.best_state.items()})
         optimizer = self.optimizer.state_dict()
-        per_parameter = []
-        for i, state in enumerate(optimizer["state"]):
+        per_parameter = {}                   # torch's layout: state by parameter index
+        for i, state in optimizer["state"].items():
             entry = {"arrays": {}, "values": {}}
             for k, v in state.items():
                 if isinstance(v, np.ndarray):
@@ -169,10 +185,13 @@ class Trainer:
                     entry["arrays"][k] = f"optimizer.{i}.{k}"
                 else:
                     entry["values"][k] = v
-            per_parameter.append(entry)
+            per_parameter[str(i)] = entry
         meta = {
             "optimizer": {"type": type(self.optimizer).__name__,
-                          "hyper": optimizer["hyper"], "state": per_parameter},
+                          "param_groups": optimizer["param_groups"], "state": per_parameter},
+            "scheduler": None if self.scheduler is None else {
+                "type": type(self.scheduler).__name__,
+                "state": self.scheduler.state_dict()},
             "history": self.history,
             "global_step": self.global_step, "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -208,6 +227,7 @@ class Trainer:
 
     def _resumable_state(self):
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
                 "loader": self.train_loader.get_state(),
                 "generators": [(g, g.bit_generator.state)
                                for g in _generators(self.model).values()],
@@ -216,6 +236,8 @@ class Trainer:
     def _restore_resumable_state(self, saved):
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(saved["scheduler"])
         self.train_loader.set_state(saved["loader"])
         for g, state in saved["generators"]:
             g.bit_generator.state = state
@@ -238,12 +260,25 @@ class Trainer:
                 list(best_state) != list(model_state)
                 or any(best_state[k].shape != v.shape for k, v in model_state.items())):
             raise ValueError("the best weights do not match the model's keys and shapes")
-        optimizer_state = [{**entry["values"],
-                            **{k: arrays[key] for k, key in entry["arrays"].items()}}
-                           for entry in opt["state"]]
+        def entry_state(entry):
+            return {**entry["values"], **{k: arrays[key] for k, key in entry["arrays"].items()}}
+        if "hyper" in opt:        # written before parameter groups: one list of states
+            optimizer_state = {"hyper": opt["hyper"],
+                               "state": [entry_state(e) for e in opt["state"]]}
+        else:
+            optimizer_state = {"param_groups": opt["param_groups"],
+                               "state": {i: entry_state(e) for i, e in opt["state"].items()}}
+        scheduler = meta.get("scheduler")
+        ours = None if self.scheduler is None else type(self.scheduler).__name__
+        theirs = None if scheduler is None else scheduler["type"]
+        if ours != theirs:
+            raise CheckpointError(f"{self.checkpoint_path}: written with "
+                                  f"{'no scheduler' if theirs is None else theirs}, this run "
+                                  f"uses {'no scheduler' if ours is None else ours}")
         history = meta["history"]
         if not (isinstance(history, dict) and {"train", "val"} <= set(history)):
             raise ValueError("the history is not a dict with 'train' and 'val'")
+        history["val"].setdefault("lr", [None] * len(history["val"]["step"]))  # older runs
         counters = [meta[k] for k in ("global_step", "epoch", "batch_in_epoch")]
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
                    for c in counters):
@@ -251,7 +286,9 @@ class Trainer:
         best_val_loss = float(meta["best_val_loss"])
 
         self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict({"hyper": opt["hyper"], "state": optimizer_state})
+        self.optimizer.load_state_dict(optimizer_state)
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(scheduler["state"])
         self.train_loader.set_state(meta["loader"])
         generators = _generators(self.model)
         for name, state in meta["generators"].items():
@@ -293,6 +330,9 @@ class Trainer:
         v["step"].append(self.global_step)
         v["loss"].append(loss)
         v["accuracy"].append(acc)
+        v["lr"].append([group["lr"] for group in self.optimizer.param_groups])
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step(loss)
         if loss < self.best_val_loss:
             self.best_val_loss = loss
             self.best_state = self.model.state_dict()
@@ -363,7 +403,7 @@ class Trainer:
                             stop = (f"early stop: the last {self.early_stop_count - 1} "
                                     "validations did not improve the validation loss")
                         if self.batch_in_epoch == len(loader):
-                            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                            self._end_epoch()
                         self._save_checkpoint()
                         if stop:
                             self.log(stop)
@@ -371,7 +411,7 @@ class Trainer:
                 else:
                     self.history["train_seconds"] += time.perf_counter() - t0
                     if self.batch_in_epoch:     # the epoch ended between two validations
-                        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                        self._end_epoch()
                 bar.close()
                 bar = None
         except KeyboardInterrupt:
@@ -385,6 +425,13 @@ class Trainer:
         self.history["epochs_run"] = self.global_step / len(loader)
         self._save_checkpoint()
         return self.history
+
+    def _end_epoch(self):
+        """Count the epoch and step an epoch-based scheduler (before the checkpoint that
+        follows, so that a resume continues with the same lr)."""
+        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+        if self.scheduler is not None and not isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step()
 
     def restore_best(self):
         """Load the weights with the lowest validation loss (if any validation ran)."""

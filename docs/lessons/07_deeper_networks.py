@@ -51,6 +51,7 @@ from minitorch_cv.data import (
 from minitorch_cv.train import Trainer
 
 
+# %%
 def find_docs():
     """The docs/ folder (it holds results/), from a script run or a notebook in docs/lessons."""
     starts = [Path.cwd()]

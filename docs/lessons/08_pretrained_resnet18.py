@@ -33,6 +33,7 @@ import json
 import os
 import pickle
 import pickletools
+import shutil
 import tempfile
 import time
 import zipfile
@@ -55,6 +56,7 @@ from minitorch_cv.data import (
 from minitorch_cv.models.resnet import IMAGENET_MEAN, IMAGENET_STD, grad_cam
 
 
+# %%
 def find_docs():
     """The docs/ folder (it holds results/), from a script run or a notebook in docs/lessons."""
     starts = [Path.cwd()]
@@ -153,6 +155,7 @@ print("did the payload run?", marker.exists())
 with zipfile.ZipFile(workdir / "crafted.pth") as archive:
     pickle.loads(archive.read("archive/data.pkl"))          # never do this with a download
 print("did the payload run?", marker.exists(), "->", marker.read_text())
+shutil.rmtree(workdir)                                       # leave no files behind
 
 # %% [markdown]
 # PyTorch learned the same lesson: since version 2.6, `torch.load` defaults to

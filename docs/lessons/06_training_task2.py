@@ -151,8 +151,8 @@ print(theory.summary(model, input_shape=(1, 3, 32, 32)))
 # %% [markdown]
 # 32 -> 16 -> 8 -> 4, so `Flatten` gives $128 \cdot 4 \cdot 4 = 2048$ numbers and the
 # network has 390,410 parameters: 52 % of them in the third convolution, a third in the
-# first Linear layer. The softmax of
-# Table 1 is not a layer: `nn.CrossEntropyLoss` takes the logits and applies it (Lesson 3).
+# first Linear layer. The softmax of Table 1 is not a layer: `nn.CrossEntropyLoss` takes
+# the logits and applies it (Lesson 3).
 #
 # ## 4. Loaders for a small subset
 #

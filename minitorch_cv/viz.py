@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["ConvolutionAnimation", "activation_grid", "animate_convolution", "bar_chart",
-           "filter_grid", "filters_and_activations", "image_figure", "matrices_figure",
-           "minmax_scale", "overlay", "plot_accuracy", "plot_loss", "save_figure", "smoothed_training_loss", "to_image", "upsample"]
+           "filter_grid", "filters_and_activations", "image_figure", "image_grid",
+           "matrices_figure", "minmax_scale", "overlay", "plot_accuracy", "plot_loss",
+           "save_figure", "smoothed_training_loss", "to_image", "upsample"]
 
 
 def _subplots(nrows=1, ncols=1, figsize=None, squeeze=True):
@@ -804,3 +805,49 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
     image, kernel = image.astype(output.dtype), kernel.astype(output.dtype)
     return ConvolutionAnimation(image, kernel, output, padding, stride, bool(flip),
                                 int(duration_ms), int(dpi))
+
+
+def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):
+    """Several images in a grid, each with its caption (e.g. CIFAR-10 images and labels).
+
+    Parameters
+    ----------
+    images : ndarray (N, 3, H, W) or (N, H, W, 3)
+        A batch as the network sees it (NCHW; uint8 pixels, floats in [0, 1], or
+        normalized floats with ``mean``/``std``), or channel-last images. Each image goes
+        through :func:`to_image`.
+    titles : sequence of str, optional
+        One caption per image (e.g. the class names); none by default.
+    ncols : int
+    title : str, optional
+        The figure's title.
+    mean, std : float or sequence of float, optional
+        Undo a ``Normalize(mean, std)`` before showing (``x * std + mean``).
+    size : float
+        Inches per image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    imgs = np.asarray(images)
+    if imgs.ndim != 4:
+        raise ValueError(f"image_grid expects a batch of images (N, 3, H, W) or (N, H, W, 3), "
+                         f"got shape {imgs.shape}")
+    if titles is not None and len(titles) != len(imgs):
+        raise ValueError(f"image_grid: {len(titles)} titles for {len(imgs)} images")
+    nrows, ncols = _grid(len(imgs), ncols)
+    fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5),
+                          squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(imgs):
+            continue
+        img = to_image(imgs[i], mean=mean, std=std)
+        ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="nearest")
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+

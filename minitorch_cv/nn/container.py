@@ -54,8 +54,9 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, layer):
-        """Add ``layer`` at the end, named ``str(len(self))`` -- or, in a slice whose names
-        do not start at 0, one more than the largest name (never replacing a layer)."""
+        """Add ``layer`` at the end, named ``str(len(self))`` as in PyTorch -- or, when a
+        slice already has that name, one more than the largest name: PyTorch would replace
+        that layer, this never does."""
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
         name = str(len(self))

@@ -406,6 +406,24 @@ def test_parameter_works_with_numpy():
     assert np.array_equal(p, p.data) and np.allclose(q, 1.0)
 
 
+def test_parameter_in_place_operators_change_the_data_and_keep_the_parameter():
+    """``p -= lr * p.grad`` (a hand-written SGD step) must not rebind ``p`` to a plain array
+    and leave the model's parameter unchanged."""
+    layer = nn.Linear(3, 2, rng=0)
+    before = layer.weight.data.copy()
+    for p in layer.parameters():
+        p.grad = np.ones_like(p.data)
+        p -= 0.5 * p.grad
+        assert isinstance(p, nn.Parameter)
+    assert np.array_equal(layer.weight.data, before - 0.5)
+    p = layer.bias
+    data = p.data
+    p += 1.0
+    p *= 2.0
+    p /= 4.0
+    assert p is layer.bias and p.data is data and p.dtype == np.float32
+
+
 def test_parameter_identity_is_kept_in_containers():
     """No elementwise ``==``: ``p in params`` and sets, dicts and optimizers still compare
     parameters by identity, also two with equal values (a bool(array) error otherwise)."""

@@ -82,8 +82,10 @@ class Parameter:
     (no copy), and ``p * 2``, ``p + q``, ``-p``, ``abs(p)``, ``p @ x``, ``x @ p``,
     ``p < 0``, ``np.exp(p)``, ``p[0]``, ``len(p)``, ``p.shape``, ``p.dtype``, ``p.ndim``,
     ``p.size`` read ``p.data``. Each returns a plain ndarray (or a view of ``data`` for
-    indexing), never a new Parameter: arithmetic is not tracked, there is no autograd. To
-    change the values, assign to ``p.data`` (``p.data -= lr * p.grad``).
+    indexing), never a new Parameter: arithmetic is not tracked, there is no autograd.
+    The in-place operators ``p += x``, ``p -= x``, ``p *= x``, ``p /= x`` change ``p.data``
+    in place and keep ``p`` a Parameter (a hand-written SGD step ``p -= lr * p.grad``
+    works, as in PyTorch under ``no_grad``); other ndarray methods are on ``p.data``.
 
     ``==`` and ``!=`` are NOT elementwise: they compare identity, so ``p in
     model.parameters()``, sets and dicts of parameters work as in PyTorch (``hash(p)`` is
@@ -127,6 +129,9 @@ class Parameter:
             return np.array(self.data, dtype=dtype, copy=True)
         if dtype is None or np.dtype(dtype) == self.data.dtype:
             return self.data
+        if copy is False:
+            raise ValueError(f"Parameter: {self.data.dtype} data cannot be read as {dtype} "
+                             "without a copy")
         return self.data.astype(dtype)
 
     def __len__(self):
@@ -149,6 +154,25 @@ class Parameter:
     __lt__, __le__ = _binary(operator.lt), _binary(operator.le)
     __gt__, __ge__ = _binary(operator.gt), _binary(operator.ge)
     # No __eq__/__ne__: identity, so containers of parameters behave (see Notes).
+
+    # In place (``p -= lr * p.grad``): change ``data`` itself and keep this Parameter, as
+    # PyTorch's in-place operators do under no_grad. Without these Python would rebind
+    # ``p`` to the plain array ``p - lr * p.grad`` and leave the parameter unchanged.
+    def __iadd__(self, other):
+        self.data += _operand(other)
+        return self
+
+    def __isub__(self, other):
+        self.data -= _operand(other)
+        return self
+
+    def __imul__(self, other):
+        self.data *= _operand(other)
+        return self
+
+    def __itruediv__(self, other):
+        self.data /= _operand(other)
+        return self
 
     def __neg__(self):
         return -self.data

@@ -373,6 +373,12 @@ def test_conv2d_same_with_an_even_kernel_pads_more_after():
     assert dx.shape == x.shape and dx.flags.c_contiguous
 
 
+def test_theory_says_what_same_means_for_an_even_kernel():
+    from minitorch_cv import theory
+    with pytest.raises(ValueError, match=r"padding='same'\) pads 1 before and 2 after"):
+        theory.same_padding(4)
+
+
 def test_conv2d_padding_strings():
     assert nn.Conv2d(3, 8, 3, padding="valid").padding == (0, 0)
     assert nn.Conv2d(3, 8, 3, padding="valid")(np.zeros((1, 3, 5, 5), np.float32)).shape == \

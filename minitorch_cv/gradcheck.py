@@ -22,6 +22,11 @@ Example::
     >>> result.passed(1e-6)
     True
 
+The module itself is callable too, as a PyTorch user tries first:
+``minitorch_cv.gradcheck(module, x)`` (after ``import minitorch_cv`` or ``from minitorch_cv
+import gradcheck``) is :func:`gradcheck`, and ``minitorch_cv.gradcheck.gradcheck_function``
+and the other names stay reachable as attributes.
+
 **The error measure.** For each checked tensor (``"input"`` and every trainable
 parameter by name, e.g. ``"weight"`` or ``"0.bias"``) the *normwise* relative error
 
@@ -47,6 +52,8 @@ generators are restored at the end, so ``gradcheck`` can be called on a model in
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -343,3 +350,14 @@ def _restore_state(saved):
         if rng is not None:
             m.rng = rng
 
+
+
+# ----------------------------------------------------------------------------- callable module
+class _CallableModule(types.ModuleType):
+    """This module, callable: ``minitorch_cv.gradcheck(module, x)`` runs :func:`gradcheck`."""
+
+    def __call__(self, *args, **kwargs) -> GradcheckResult:
+        return gradcheck(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -229,8 +229,9 @@ def same_padding(kernel_size, stride=1):
     ------
     ValueError
         For an even kernel (``k - 1`` is odd, so no padding that is the same on both sides
-        exists) or a stride other than 1 (the output then shrinks by about the stride
-        whatever the padding).
+        exists; ``nn.Conv2d(padding="same")`` pads ``(k - 1) // 2`` before and ``k // 2``
+        after, as PyTorch) or a stride other than 1 (the output then shrinks by about the
+        stride whatever the padding).
 
     Examples
     --------
@@ -254,7 +255,9 @@ def same_padding(kernel_size, stride=1):
                 f"{axis}kernel_size {kernel_size} is even: the output H + 2p - {kernel_size}"
                 f" + 1 equals H only if 2p = {kernel_size - 1}, which is odd, so no "
                 f"symmetric padding exists (one would pad {(kernel_size - 1) // 2} on one "
-                f"side and {kernel_size // 2} on the other, as PyTorch's padding='same' does)")
+                f"side and {kernel_size // 2} on the other, as PyTorch's padding='same' does: "
+                f"nn.Conv2d(..., kernel_size={kernel_size}, padding='same') pads "
+                f"{(kernel_size - 1) // 2} before and {kernel_size // 2} after)")
         return (kernel_size - 1) // 2
     return _per_axis(one_axis, kernel_size=kernel_size, stride=stride)
 

@@ -21,7 +21,14 @@ from .activation import (
 from .conv import conv2d_backward, conv2d_forward
 from .dropout import dropout_backward, dropout_forward
 from .linear import linear_backward, linear_forward
-from .loss import cross_entropy_backward, cross_entropy_forward
+from .loss import (
+                         cross_entropy_backward,
+                         cross_entropy_forward,
+                         l1_loss_backward,
+                         l1_loss_forward,
+                         mse_loss_backward,
+                         mse_loss_forward,
+)
 from .normalization import batchnorm_backward, batchnorm_forward
 from .pooling import (
                          adaptive_avgpool2d_backward,
@@ -39,4 +46,5 @@ __all__ = ["conv2d_forward", "conv2d_backward", "maxpool2d_forward", "maxpool2d_
            "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
            "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
            "softmax_forward", "softmax_backward", "log_softmax", "cross_entropy_forward",
-           "cross_entropy_backward"]
+           "cross_entropy_backward", "mse_loss_forward", "mse_loss_backward",
+           "l1_loss_forward", "l1_loss_backward"]

@@ -1,21 +1,55 @@
-"""Cross-entropy loss on logits, through a numerically stable log-softmax.
+"""Losses: cross-entropy on logits (through a stable log-softmax), mean squared error and
+mean absolute error.
 
 For logits z (N, K) and integer labels y (N,)::
 
     loss = -(1/N) * sum_n log softmax(z_n)[y_n]            (reduction="mean")
     dz   = (softmax(z) - onehot(y)) / N
+
+With PyTorch's options (``weight``, ``ignore_index``, ``label_smoothing`` = e), the loss
+of sample n (0 when ``y_n == ignore_index``) is::
+
+    l_n = (1 - e) * w[y_n] * (-log p_n[y_n])  +  (e / K) * sum_k w[k] * (-log p_n[k])
+
+and "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored (by their
+count without weights) -- PyTorch's weighted mean; all samples ignored gives NaN, as in
+PyTorch. Its gradient, for a sample not ignored::
+
+    dl_n/dz_n = (1 - e) * w[y_n] * (p_n - onehot(y_n)) + (e / K) * (sum_k w[k] * p_n - w)
+
+Regression losses on predictions x and targets t of one shape (any rank)::
+
+    mse:  l = (x - t)^2        dx = 2 (x - t)          (/ x.size for "mean")
+    l1:   l = |x - t|          dx = sign(x - t)        (sign(0) = 0, as in PyTorch)
+
+Every ``*_forward`` returns ``(loss, cache)``: a Python float for ``reduction="mean"`` or
+``"sum"`` (summed in float64), an array of the per-sample (per-element) losses for
+``"none"``. ``*_backward(cache, dloss=1.0)`` takes dL/d(loss): a number, or an array of the
+loss's shape for ``"none"``.
 """
 
 import numpy as np
 
-from ._checks import check_loss_grad
+from ._checks import check_grad, check_input, check_int, check_loss_grad, check_real
 from .activation import log_softmax
 
-__all__ = ["cross_entropy_forward", "cross_entropy_backward"]
+__all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
+           "mse_loss_backward", "l1_loss_forward", "l1_loss_backward", "check_reduction",
+           "check_labels", "check_class_weight"]
+
+REDUCTIONS = ("mean", "sum", "none")
 
 
-def check_labels(logits, labels, layer="CrossEntropyLoss"):
-    """Raise a clear error unless ``labels`` are N integers in [0, K)."""
+def check_reduction(reduction, layer="loss"):
+    """Raise a ValueError unless ``reduction`` is "mean", "sum" or "none"."""
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"{layer}: reduction must be 'mean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    return reduction
+
+
+def check_labels(logits, labels, layer="CrossEntropyLoss", ignore_index=-100):
+    """Raise a clear error unless ``labels`` are N integers in [0, K) or ``ignore_index``."""
     if not isinstance(logits, np.ndarray) or logits.ndim != 2:
         raise ValueError(f"{layer}: expected logits of shape (N, num_classes), got "
                          f"{getattr(logits, 'shape', type(logits).__name__)}")
@@ -24,45 +58,271 @@ def check_labels(logits, labels, layer="CrossEntropyLoss"):
         raise ValueError(f"{layer}: expected labels of shape ({logits.shape[0]},) to match "
                          f"logits {logits.shape}, got {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{layer}: expected integer class labels, got dtype {labels.dtype}")
+        hint = (" (class probabilities as targets are not supported: give class indices)"
+                if np.issubdtype(labels.dtype, np.floating) else "")
+        raise TypeError(f"{layer}: expected integer class labels, got dtype "
+                        f"{labels.dtype}{hint}")
     k = logits.shape[1]
     if labels.size and (labels.min() < 0 or labels.max() >= k):
-        bad = labels[(labels < 0) | (labels >= k)]
-        raise ValueError(f"{layer}: labels must be in [0, {k - 1}], got {bad[:5].tolist()}")
+        bad = labels[((labels < 0) | (labels >= k)) & (labels != ignore_index)]
+        if bad.size:
+            raise ValueError(f"{layer}: labels must be in [0, {k - 1}] (or ignore_index="
+                             f"{ignore_index}), got {bad[:5].tolist()}")
     return labels
 
 
-def cross_entropy_forward(logits, labels, reduction="mean"):
-    """Returns ``(loss, cache)``; ``loss`` is a Python float for mean/sum reduction."""
-    labels = check_labels(logits, labels)
+def check_class_weight(weight, k, layer="CrossEntropyLoss"):
+    """``weight`` (None, or K real numbers) as a float array, or a clear error."""
+    if weight is None:
+        return None
+    w = np.asarray(weight)
+    if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)) \
+            or w.dtype == np.bool_:
+        raise TypeError(f"{layer}: weight must be an array of K real numbers, got dtype "
+                        f"{w.dtype}")
+    if w.shape != (k,):
+        raise ValueError(f"{layer}: weight must have one entry per class, shape ({k},), "
+                         f"got {w.shape}")
+    return w
+
+
+def _options(logits, labels, reduction, weight, ignore_index, label_smoothing):
+    """Checked arguments of :func:`cross_entropy_forward` (shared with the textbook path)."""
+    layer = "cross_entropy"
+    check_reduction(reduction, layer)
+    ignore_index = check_int(ignore_index, "ignore_index", layer)
+    label_smoothing = check_real(label_smoothing, "label_smoothing", layer, 0.0, 1.0)
+    labels = check_labels(logits, labels, ignore_index=ignore_index)
+    weight = check_class_weight(weight, logits.shape[1], layer)
+    return labels, weight, ignore_index, label_smoothing
+
+
+def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_index=-100,
+                          label_smoothing=0.0):
+    """Cross-entropy of logits against class labels, with PyTorch's options.
+
+    Parameters
+    ----------
+    logits : ndarray (N, K)
+    labels : ndarray (N,) of integers in [0, K) (or ``ignore_index``)
+    reduction : "mean", "sum" or "none"
+    weight : ndarray (K,), optional
+        A weight per class (converted to the logits' dtype).
+    ignore_index : int
+        Samples with this label add nothing to the loss, its mean or the gradient.
+    label_smoothing : float in [0, 1]
+        Mixes the one-hot target with the uniform distribution (see the module docstring).
+
+    Returns
+    -------
+    loss : float (ndarray (N,) for "none"); NaN for "mean" when every sample is ignored
+    cache : what :func:`cross_entropy_backward` needs
+
+    Shape
+    -----
+    (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
+
+    Backward
+    --------
+    ``dz = (softmax(z) - onehot(y)) / N`` without options; see the module docstring.
+    """
+    labels, weight, ignore_index, label_smoothing = _options(
+        logits, labels, reduction, weight, ignore_index, label_smoothing)
     logp = log_softmax(logits, axis=1)
-    picked = -logp[np.arange(labels.shape[0]), labels]
+    n, k = logp.shape
+    ignored = labels == ignore_index if 0 <= ignore_index < k or (
+        labels.size and labels.min() < 0) else None
+    if weight is None and label_smoothing == 0.0 and (ignored is None or not ignored.any()):
+        # The plain loss (the training hot path): no weights, nothing to smooth or ignore.
+        picked = -logp[np.arange(n), labels]
+        if reduction == "mean":
+            loss = float(picked.mean(dtype=np.float64))
+        elif reduction == "sum":
+            loss = float(picked.sum(dtype=np.float64))
+        else:
+            loss = picked
+        return loss, (logp, labels, reduction)
+    # PyTorch's options: per-sample target weights (0 where ignored) and smoothing.
+    targets = labels if ignored is None else np.where(ignored, 0, labels)
+    w = None if weight is None else weight.astype(logp.dtype)
+    w_target = np.ones(n, dtype=logp.dtype) if w is None else w[targets]
+    if ignored is not None:
+        w_target[ignored] = 0
+    losses = (1 - label_smoothing) * w_target * -logp[np.arange(n), targets]
+    if label_smoothing:
+        smooth = -(logp.sum(axis=1) if w is None else logp @ w)
+        if ignored is not None:
+            smooth[ignored] = 0
+        losses = losses + (label_smoothing / k) * smooth
+    total_weight = float(w_target.sum(dtype=np.float64))
     if reduction == "mean":
-        loss = float(picked.mean(dtype=np.float64))
+        total = float(losses.sum(dtype=np.float64))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = float(np.float64(total) / np.float64(total_weight))
     elif reduction == "sum":
-        loss = float(picked.sum(dtype=np.float64))
-    elif reduction == "none":
-        loss = picked
+        loss = float(losses.sum(dtype=np.float64))
     else:
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return loss, (logp, labels, reduction)
+        loss = losses.astype(logp.dtype, copy=False)
+    return loss, (logp, targets, reduction, (w, w_target, ignored, label_smoothing,
+                                             total_weight))
 
 
 def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
-    """dlogits = (softmax - onehot) * dloss (/ N for the mean).
+    """dlogits = (softmax - onehot) * dloss (/ N for the mean); with PyTorch's options
+    the formula in the module docstring.
 
     ``dloss`` is dL/d(loss): a real number for mean or sum reduction, an (N,) float array
     for ``reduction="none"`` (TypeError or ValueError naming ``layer`` otherwise).
     """
-    logp, labels, reduction = cache
+    logp, labels, reduction = cache[:3]
     n = labels.shape[0]
     dloss = check_loss_grad(dloss, reduction, n, logp.dtype, layer)
     dz = np.exp(logp)
-    dz[np.arange(n), labels] -= 1
+    if len(cache) == 3:
+        dz[np.arange(n), labels] -= 1
+        if reduction == "mean":
+            dz *= dz.dtype.type(dloss / n)
+        elif reduction == "sum":
+            dz *= dz.dtype.type(dloss)
+        else:
+            dz *= np.asarray(dloss, dtype=dz.dtype).reshape(n, 1)
+        return dz
+    w, w_target, ignored, smoothing, total_weight = cache[3]
+    k = logp.shape[1]
+    on_target = (1 - smoothing) * w_target                      # (N,), 0 where ignored
+    scale = on_target.copy()                                    # the factor of softmax
+    if smoothing:
+        spread = np.full(n, smoothing / k * (k if w is None else w.sum()), dtype=dz.dtype)
+        if ignored is not None:
+            spread[ignored] = 0
+        scale += spread
+    dz *= scale[:, None]
+    dz[np.arange(n), labels] -= on_target
+    if smoothing:
+        uniform = (smoothing / k) * (np.ones(k, dtype=dz.dtype) if w is None else w)
+        keep = np.ones(n, dtype=dz.dtype) if ignored is None else (~ignored).astype(dz.dtype)
+        dz -= keep[:, None] * uniform
     if reduction == "mean":
-        dz *= dz.dtype.type(dloss / n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.float64(dloss) / np.float64(total_weight)
+        if not np.isfinite(factor):                             # every sample ignored
+            factor = 0.0                                        # PyTorch: zero gradient
+        dz *= dz.dtype.type(factor)
     elif reduction == "sum":
         dz *= dz.dtype.type(dloss)
     else:
         dz *= np.asarray(dloss, dtype=dz.dtype).reshape(n, 1)
     return dz
+
+
+# --------------------------------------------------------------------------- regression
+def _check_pair(x, target, reduction, layer):
+    """x a float array, target a float array of x's shape (converted to x's dtype)."""
+    check_reduction(reduction, layer)
+    check_input(x, np.ndim(x), layer)
+    if not isinstance(target, np.ndarray):
+        raise TypeError(f"{layer}: expected the target as a NumPy array of shape {x.shape}, "
+                        f"got {type(target).__name__}")
+    if target.shape != x.shape:
+        raise ValueError(f"{layer}: the target's shape {target.shape} differs from the "
+                         f"input's {x.shape} (no broadcasting: reshape one of them)")
+    if not np.issubdtype(target.dtype, np.floating):
+        raise TypeError(f"{layer}: expected a floating-point target, got dtype {target.dtype} "
+                        f"(convert it: target.astype(np.{x.dtype}))")
+    return target.astype(x.dtype, copy=False)
+
+
+def _reduce(losses, reduction):
+    if reduction == "none":
+        return losses
+    with np.errstate(invalid="ignore", divide="ignore"):    # an empty input: NaN, as torch
+        total = losses.sum(dtype=np.float64)
+        return float(total / losses.size if reduction == "mean" else total)
+
+
+def _scaled(grad, dloss, reduction):
+    """``grad`` times dL/d(loss), divided by the element count for the mean (in place)."""
+    if reduction == "mean":
+        grad *= grad.dtype.type(dloss / max(grad.size, 1))
+    elif reduction == "sum":
+        grad *= grad.dtype.type(dloss)
+    else:
+        grad *= dloss
+    return grad
+
+
+def mse_loss_forward(x, target, reduction="mean"):
+    """Mean squared error ``mean((x - target)^2)``.
+
+    Parameters
+    ----------
+    x : ndarray, the predictions (any shape, float)
+    target : ndarray of x's shape (float; another precision is converted to x's dtype)
+    reduction : "mean" (over every element), "sum" or "none" (an array of x's shape)
+
+    Returns
+    -------
+    loss : float (ndarray of x's shape for "none")
+    cache : ``(x - target, reduction)``
+
+    Shape
+    -----
+    (*) and (*) -> a number, or (*) for ``reduction="none"``.
+
+    Backward
+    --------
+    ``dx = 2 * (x - target) * dloss``, divided by ``x.size`` for "mean".
+    """
+    target = _check_pair(x, target, reduction, "mse_loss")
+    diff = x - target
+    return _reduce(diff * diff, reduction), (diff, reduction)
+
+
+def mse_loss_backward(cache, dloss=1.0, *, layer="mse_loss_backward"):
+    """dx = 2 (x - target) * dloss (/ x.size for the mean); ``dloss`` is an array of x's
+    shape for ``reduction="none"``."""
+    diff, reduction = cache
+    dloss = _loss_grad(dloss, reduction, diff, layer)
+    return _scaled(2 * diff, dloss, reduction)
+
+
+def l1_loss_forward(x, target, reduction="mean"):
+    """Mean absolute error ``mean(|x - target|)``.
+
+    Parameters
+    ----------
+    x : ndarray, the predictions (any shape, float)
+    target : ndarray of x's shape (float; another precision is converted to x's dtype)
+    reduction : "mean" (over every element), "sum" or "none" (an array of x's shape)
+
+    Returns
+    -------
+    loss : float (ndarray of x's shape for "none")
+    cache : ``(x - target, reduction)``
+
+    Shape
+    -----
+    (*) and (*) -> a number, or (*) for ``reduction="none"``.
+
+    Backward
+    --------
+    ``dx = sign(x - target) * dloss``, divided by ``x.size`` for "mean"; at ``x == target``
+    the gradient is 0 (``sign(0) = 0``, as in PyTorch).
+    """
+    target = _check_pair(x, target, reduction, "l1_loss")
+    diff = x - target
+    return _reduce(np.abs(diff), reduction), (diff, reduction)
+
+
+def l1_loss_backward(cache, dloss=1.0, *, layer="l1_loss_backward"):
+    """dx = sign(x - target) * dloss (/ x.size for the mean; sign(0) = 0)."""
+    diff, reduction = cache
+    dloss = _loss_grad(dloss, reduction, diff, layer)
+    return _scaled(np.sign(diff), dloss, reduction)
+
+
+def _loss_grad(dloss, reduction, diff, layer):
+    """dL/d(loss): a number, or for "none" a float array of the per-element loss's shape."""
+    if reduction == "none":
+        return check_grad(dloss, diff.shape, diff.dtype, layer)
+    return check_loss_grad(dloss, reduction, diff.size, diff.dtype, layer)

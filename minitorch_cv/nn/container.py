@@ -17,6 +17,10 @@ class Sequential(Module):
     """Apply children in order; backward applies their backward passes in reverse.
 
     Children are named "0", "1", ... so state-dict keys read ``"3.weight"`` as in PyTorch.
+    A slice, ``model[1:3]`` (negative indices and steps as in Python), is a Sequential of
+    the same layer objects (shared, not copied) that keeps their ORIGINAL names, as
+    PyTorch's does: ``model[1:3].state_dict()`` has keys ``"1.weight"``, ``"2.weight"``...
+    so its weights load back into ``model`` by name. An integer index counts positions.
     ``model.backward(dout)`` returns dL/dx. When ``needs_input_grad`` is False (the
     Trainer sets it), the backward pass stops after the first layer that trains: a frozen
     prefix of the network costs nothing.
@@ -34,16 +38,31 @@ class Sequential(Module):
         return len(self._modules)
 
     def __getitem__(self, index):
-        layers = list(self._modules.values())
         if isinstance(index, slice):
-            return Sequential(*layers[index])
-        return layers[index]
+            part = Sequential()
+            for name, layer in list(self._modules.items())[index]:
+                setattr(part, name, layer)                 # the original names, in order
+            return part
+        layers = list(self._modules.values())
+        try:
+            return layers[index]
+        except IndexError:
+            raise IndexError(f"Sequential: index {index} is out of range for "
+                             f"{len(layers)} layers") from None
 
     def __iter__(self):
         return iter(self._modules.values())
 
     def append(self, layer):
-        setattr(self, str(len(self)), layer)
+        """Add ``layer`` at the end, named ``str(len(self))`` as in PyTorch -- or, when a
+        slice already has that name, one more than the largest name: PyTorch would replace
+        that layer, this never does."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
+        name = str(len(self))
+        if name in self._modules:
+            name = str(max(int(k) for k in self._modules if k.isdigit()) + 1)
+        setattr(self, name, layer)
         return self
 
     def forward(self, x):

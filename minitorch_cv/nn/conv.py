@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 from ..functional._checks import (
     check_float_dtype,
     check_input,
@@ -22,8 +24,14 @@ class Conv2d(Module):
     Parameters
     ----------
     in_channels, out_channels : int
-    kernel_size, stride, padding : int or (int, int)
-        ``padding="same"`` (stride 1 only) pads so that H_out = H.
+    kernel_size, stride : int or (int, int)
+    padding : int, (int, int), "valid" or "same"
+        Zeros added on each side. ``"valid"`` is 0. ``"same"`` (stride 1 only, as in
+        PyTorch) pads ``K - 1`` in total so that H_out = H: ``(K - 1) // 2`` before and
+        the rest after, so an even kernel gets one more row (column) at the bottom
+        (right) than at the top (left) -- PyTorch's asymmetric padding.
+        ``self.padding`` is the pair for numbers and "valid", the string ``"same"``
+        otherwise; ``self.padding_sides`` is always ``((top, bottom), (left, right))``.
     bias : bool
     rng : numpy.random.Generator or int, optional
         Source of the initial weights (PyTorch's kaiming_uniform(a=sqrt(5))).
@@ -31,12 +39,15 @@ class Conv2d(Module):
     Shape
     -----
     (N, C_in, H, W) -> (N, C_out, H_out, W_out),
-    ``H_out = floor((H + 2 * padding - K_h) / stride) + 1`` (W likewise).
+    ``H_out = floor((H + 2 * padding - K_h) / stride) + 1`` (W likewise); ``H_out = H``
+    for ``padding="same"``.
 
     Backward
     --------
     ``db = sum dout``; ``dW = sum_n dout[n] @ cols[n].T``; ``dx = col2im(W2.T @ dout)``
-    (see :mod:`minitorch_cv.functional.conv`).
+    (see :mod:`minitorch_cv.functional.conv`). With asymmetric "same" padding the input
+    is padded before the convolution and ``dx`` is the padded input's gradient with the
+    padding cropped off.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -52,13 +63,26 @@ class Conv2d(Module):
                 or padding_mode != "zeros"):
             raise NotImplementedError("Conv2d supports dilation=1, groups=1, "
                                       "padding_mode='zeros' only")
-        if padding == "same":
-            if self.stride != (1, 1) or any(k % 2 == 0 for k in self.kernel_size):
-                raise ValueError("padding='same' needs stride 1 and odd kernel sizes")
-            padding = tuple(k // 2 for k in self.kernel_size)
-        elif padding == "valid":
-            padding = 0
-        self.padding = pair(padding, "padding", "Conv2d", minimum=0)
+        self._padding_given = padding
+        if isinstance(padding, str) and padding == "same":
+            if self.stride != (1, 1):
+                raise ValueError(
+                    f"Conv2d: padding='same' is not supported for strided convolutions "
+                    f"(stride={self.stride}; PyTorch refuses it too): no padding keeps the "
+                    "size when the stride skips positions. Give the padding as a number, "
+                    "e.g. theory.conv_output_size tells what each one gives")
+            self.padding = "same"
+            self.padding_sides = tuple(((k - 1) // 2, k - 1 - (k - 1) // 2)
+                                       for k in self.kernel_size)
+        elif isinstance(padding, str):
+            if padding != "valid":
+                raise ValueError(f"Conv2d: padding must be an int, a pair of ints, 'valid' "
+                                 f"or 'same', got {padding!r}")
+            self.padding = (0, 0)
+            self.padding_sides = ((0, 0), (0, 0))
+        else:
+            self.padding = pair(padding, "padding", "Conv2d", minimum=0)
+            self.padding_sides = tuple((p, p) for p in self.padding)
         dtype = check_float_dtype(dtype, "Conv2d")
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         rng = init.get_rng(rng)
@@ -71,15 +95,26 @@ class Conv2d(Module):
                     expected=f"(N, {self.in_channels}, H, W)")
         check_same_dtype(x, self.weight.dtype, "Conv2d")
         b = self.bias.data if self.bias is not None else None
-        out, cache = F.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
-        self._store(cache)
+        (top, bottom), (left, right) = self.padding_sides
+        crop = None
+        if top == bottom and left == right:
+            padding = (top, left)
+        else:                       # PyTorch's "same" for an even kernel: pad here, crop dx
+            x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+            padding, crop = (0, 0), (top, left, x.shape[2] - bottom, x.shape[3] - right)
+        out, cache = F.conv2d_forward(x, self.weight.data, b, self.stride, padding)
+        self._store((cache, crop))
         return out
 
     def backward(self, dout):
         need_dw = self.weight.requires_grad or (self.bias is not None
                                                 and self.bias.requires_grad)
-        dx, dw, db = F.conv2d_backward(dout, self._take_cache(), need_dx=self.needs_input_grad,
+        cache, crop = self._take_cache()
+        dx, dw, db = F.conv2d_backward(dout, cache, need_dx=self.needs_input_grad,
                                        need_dw=need_dw, layer="Conv2d.backward")
+        if crop is not None and dx is not None:
+            top, left, bottom, right = crop
+            dx = np.ascontiguousarray(dx[:, :, top:bottom, left:right])
         if need_dw:
             self.weight.accumulate_grad(dw)
             if self.bias is not None:
@@ -87,6 +122,8 @@ class Conv2d(Module):
         return dx
 
     def extra_repr(self):
+        padding = self._padding_given
+        padding = repr(padding) if isinstance(padding, str) else self.padding
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}, padding={self.padding}")
+             f"stride={self.stride}, padding={padding}")
         return s + ("" if self.bias is not None else ", bias=False")

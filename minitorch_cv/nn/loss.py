@@ -1,51 +1,201 @@
-"""CrossEntropyLoss: log-softmax and negative log-likelihood in one stable step."""
+"""Losses as modules: CrossEntropyLoss, MSELoss and L1Loss.
+
+A loss is called with two arrays, ``loss_fn(input, target)``, and returns a Python float
+(``reduction="mean"`` or ``"sum"``) or an array of per-sample losses (``"none"``).
+``loss_fn.backward(dloss=1.0)`` returns dL/d(input), ready for ``model.backward``; for
+``"none"`` pass ``dloss``, an array of the loss's shape (``np.ones_like(losses)`` to
+differentiate their sum). The math is in :mod:`minitorch_cv.functional.loss`.
+"""
 
 import math
 
+import numpy as np
+
+from ..functional._checks import check_int, check_real
+from ..functional.loss import check_class_weight, check_reduction
 from ..reference.switch import functional as F
-from .module import is_grad_enabled
+from .module import Module
 
-__all__ = ["CrossEntropyLoss"]
+__all__ = ["CrossEntropyLoss", "MSELoss", "L1Loss"]
 
 
-class CrossEntropyLoss:
-    """Mean cross-entropy of logits (N, K) against integer labels (N,).
+class _Loss(Module):
+    """What every loss shares: ``__call__(input, target)``, the reduction, backward."""
 
-    ``loss = -(1/N) sum_n log softmax(z_n)[y_n]``; ``backward()`` returns
-    ``dL/dz = (softmax(z) - onehot(y)) / N``, ready for ``model.backward``.
+    _forward = _backward = None                   # names in functional (set by subclasses)
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = check_reduction(reduction, type(self).__name__)
+
+    def __call__(self, input, target):
+        return self.forward(input, target)
+
+    def _arguments(self):
+        return {}
+
+    def forward(self, input, target):
+        loss, cache = getattr(F, self._forward)(input, target, self.reduction,
+                                                **self._arguments())
+        if self.reduction != "none" and not math.isfinite(loss):
+            raise FloatingPointError(
+                f"{type(self).__name__}: the loss is {loss} (non-finite). The input contains "
+                "NaN/inf -- training has probably diverged; try a smaller learning rate.")
+        self._store(cache)
+        return loss
+
+    def backward(self, dloss=1.0):
+        """dL/d(input), the input's shape; ``dloss`` is dL/d(loss) (an array of the loss's
+        shape for ``reduction="none"``)."""
+        name = type(self).__name__
+        if self.__dict__.get("_cache") is None:
+            raise RuntimeError(f"{name}.backward called before a forward pass "
+                               "(or the forward ran under nn.no_grad())")
+        return getattr(F, self._backward)(self._cache, dloss, layer=f"{name}.backward")
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    """Cross-entropy of logits (N, K) against integer labels (N,), PyTorch's options included.
+
+    Parameters
+    ----------
+    weight : array (K,), optional
+        A weight per class (a buffer: in ``state_dict`` as ``"weight"``, cast by ``to``;
+        converted to the logits' dtype when used).
+    ignore_index : int
+        Samples with this label count for nothing: no loss, no gradient, not in the mean.
+    reduction : "mean", "sum" or "none"
+        A string as the first positional argument is taken as ``reduction`` (this class's
+        earlier signature).
+    label_smoothing : float in [0, 1]
+        The target becomes ``(1 - e) * onehot(y) + e / K``.
+
+    Shape
+    -----
+    (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
+
+    Without options, ``loss = -(1/N) sum_n log softmax(z_n)[y_n]``. With them, sample n
+    costs ``l_n = -sum_k w[k] t_n[k] log softmax(z_n)[k]`` with the smoothed target
+    ``t_n = (1 - e) onehot(y_n) + e/K`` (0 when ``y_n == ignore_index``); "mean" divides
+    ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored, as PyTorch does. When
+    every sample is ignored that is 0/0: the loss is NaN, as in PyTorch, and the gradient
+    is zero.
+
+    Backward
+    --------
+    ``dL/dz = (softmax(z) - onehot(y)) / N`` without options; with them
+    ``dl_n/dz_n = (sum_k w[k] t_n[k]) softmax(z_n) - w * t_n``, divided like the loss.
 
     Raises
     ------
     ValueError, TypeError
-        Labels that are not integers in [0, K), or shapes that do not match.
+        Labels that are not integers in [0, K) (or ``ignore_index``), shapes that do not
+        match, a weight that is not K numbers, a smoothing outside [0, 1].
     FloatingPointError
-        The loss is not finite (diverged training, NaN inputs).
+        The loss is not finite although some sample counts (diverged training, NaN inputs).
     """
 
-    def __init__(self, reduction="mean"):
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-        self.reduction = reduction
-        self._cache = None
+    _forward, _backward = "cross_entropy_forward", "cross_entropy_backward"
 
-    def __call__(self, logits, labels) -> float:
-        return self.forward(logits, labels)
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        if isinstance(weight, str):                # CrossEntropyLoss("sum"): the old order
+            weight, reduction = None, weight
+        super().__init__(reduction)
+        self.ignore_index = check_int(ignore_index, "ignore_index", "CrossEntropyLoss")
+        self.label_smoothing = check_real(label_smoothing, "label_smoothing",
+                                          "CrossEntropyLoss", 0.0, 1.0)
+        if weight is not None:
+            weight = np.asarray(weight)
+            check_class_weight(weight, weight.shape[0] if weight.ndim == 1 else -1,
+                               "CrossEntropyLoss")
+            if not np.issubdtype(weight.dtype, np.floating):
+                weight = weight.astype(np.float32)
+            weight = weight.copy()
+        self.register_buffer("weight", weight)
 
-    def forward(self, logits, labels) -> float:
-        loss, cache = F.cross_entropy_forward(logits, labels, self.reduction)
-        if not math.isfinite(loss):
+    def _arguments(self):
+        if self.weight is None and self.ignore_index == -100 and not self.label_smoothing:
+            return {}                                              # the plain loss
+        return {"weight": self.weight, "ignore_index": self.ignore_index,
+                "label_smoothing": self.label_smoothing}
+
+    def forward(self, logits, labels):
+        loss, cache = F.cross_entropy_forward(logits, labels, self.reduction,
+                                              **self._arguments())
+        all_ignored = len(cache) > 3 and cache[3][4] == 0     # NaN by definition (0/0)
+        if self.reduction != "none" and not math.isfinite(loss) and not all_ignored:
             raise FloatingPointError(
                 f"CrossEntropyLoss: the loss is {loss} (non-finite). The logits contain "
                 "NaN/inf -- training has probably diverged; try a smaller learning rate.")
-        self._cache = cache if is_grad_enabled() else None
+        self._store(cache)
         return loss
 
-    def backward(self, dloss: float = 1.0):
-        """dL/dlogits, shape (N, K)."""
-        if self._cache is None:
-            raise RuntimeError("CrossEntropyLoss.backward called before a forward pass "
-                               "(or the forward ran under nn.no_grad())")
-        return F.cross_entropy_backward(self._cache, dloss, layer="CrossEntropyLoss.backward")
+    def extra_repr(self):
+        parts = [] if self.weight is None else [f"weight=array of {len(self.weight)}"]
+        if self.ignore_index != -100:
+            parts.append(f"ignore_index={self.ignore_index}")
+        if self.reduction != "mean":
+            parts.append(f"reduction={self.reduction!r}")
+        if self.label_smoothing:
+            parts.append(f"label_smoothing={self.label_smoothing}")
+        return ", ".join(parts)
 
-    def __repr__(self):
-        return f"CrossEntropyLoss(reduction={self.reduction!r})"
+
+class MSELoss(_Loss):
+    """Mean squared error between predictions and targets of one shape.
+
+    Parameters
+    ----------
+    reduction : "mean" (over every element), "sum" or "none"
+
+    Shape
+    -----
+    (*) and (*) -> a number, or (*) for ``reduction="none"``.
+
+    ``loss = mean((x - t)^2)`` over all elements.
+
+    Backward
+    --------
+    ``dL/dx = 2 (x - t) / x.size`` for "mean" (no ``/ x.size`` for "sum"; times ``dloss``).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A target of another shape (no broadcasting) or not floating-point.
+    FloatingPointError
+        The loss is not finite (NaN/inf in the input).
+    """
+
+    _forward, _backward = "mse_loss_forward", "mse_loss_backward"
+
+
+class L1Loss(_Loss):
+    """Mean absolute error between predictions and targets of one shape.
+
+    Parameters
+    ----------
+    reduction : "mean" (over every element), "sum" or "none"
+
+    Shape
+    -----
+    (*) and (*) -> a number, or (*) for ``reduction="none"``.
+
+    ``loss = mean(|x - t|)`` over all elements.
+
+    Backward
+    --------
+    ``dL/dx = sign(x - t) / x.size`` for "mean", and 0 where ``x == t`` (``sign(0) = 0``,
+    PyTorch's choice at the kink).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A target of another shape (no broadcasting) or not floating-point.
+    FloatingPointError
+        The loss is not finite (NaN/inf in the input).
+    """
+
+    _forward, _backward = "l1_loss_forward", "l1_loss_backward"

@@ -14,6 +14,7 @@ PyTorch does, until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -46,6 +47,23 @@ def no_grad():
         _grad_state.enabled = previous
 
 
+def _operand(value):
+    """A Parameter as its array; anything else unchanged (for Parameter's operators)."""
+    return value.data if isinstance(value, Parameter) else value
+
+
+def _binary(op, reflected=False):
+    if reflected:
+        def method(self, other):
+            return op(_operand(other), self.data)
+    else:
+        def method(self, other):
+            return op(self.data, _operand(other))
+    method.__name__ = f"__{'r' if reflected else ''}{op.__name__.strip('_')}__"
+    method.__doc__ = f"``{op.__name__}`` on ``data``: a plain ndarray (not a Parameter)."
+    return method
+
+
 class Parameter:
     """A trainable array and its gradient.
 
@@ -57,6 +75,22 @@ class Parameter:
         dL/d(data), same shape as ``data``; ``None`` until the first backward pass.
     requires_grad : bool
         A frozen parameter (``False``) receives no gradient and optimizers skip it.
+
+    Notes
+    -----
+    A Parameter works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` itself
+    (no copy), and ``p * 2``, ``p + q``, ``-p``, ``abs(p)``, ``p @ x``, ``x @ p``,
+    ``p < 0``, ``np.exp(p)``, ``p[0]``, ``len(p)``, ``p.shape``, ``p.dtype``, ``p.ndim``,
+    ``p.size`` read ``p.data``. Each returns a plain ndarray (or a view of ``data`` for
+    indexing), never a new Parameter: arithmetic is not tracked, there is no autograd.
+    The in-place operators ``p += x``, ``p -= x``, ``p *= x``, ``p /= x`` change ``p.data``
+    in place and keep ``p`` a Parameter (a hand-written SGD step ``p -= lr * p.grad``
+    works, as in PyTorch under ``no_grad``); other ndarray methods are on ``p.data``.
+
+    ``==`` and ``!=`` are NOT elementwise: they compare identity, so ``p in
+    model.parameters()``, sets and dicts of parameters work as in PyTorch (``hash(p)`` is
+    by identity). Compare values with ``np.array_equal(p, q)`` or ``p.data == q.data``.
+    ``bool(p)`` is always True (test ``p is not None``).
     """
 
     def __init__(self, data, requires_grad: bool = True):
@@ -72,6 +106,14 @@ class Parameter:
     def dtype(self):
         return self.data.dtype
 
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
     def accumulate_grad(self, g: np.ndarray) -> None:
         """Add ``g`` into ``grad`` (allocating it on first use)."""
         if not self.requires_grad:
@@ -80,6 +122,66 @@ class Parameter:
             self.grad = np.array(g, dtype=self.data.dtype, copy=True)
         else:
             self.grad += g
+
+    # NumPy interoperability: reads of ``data``, results are plain arrays.
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self.data
+        if copy is False:
+            raise ValueError(f"Parameter: {self.data.dtype} data cannot be read as {dtype} "
+                             "without a copy")
+        return self.data.astype(dtype)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        return self.data[_operand(index)]
+
+    def __bool__(self):
+        return True
+
+    __add__, __radd__ = _binary(operator.add), _binary(operator.add, True)
+    __sub__, __rsub__ = _binary(operator.sub), _binary(operator.sub, True)
+    __mul__, __rmul__ = _binary(operator.mul), _binary(operator.mul, True)
+    __truediv__, __rtruediv__ = _binary(operator.truediv), _binary(operator.truediv, True)
+    __floordiv__, __rfloordiv__ = _binary(operator.floordiv), _binary(operator.floordiv, True)
+    __mod__, __rmod__ = _binary(operator.mod), _binary(operator.mod, True)
+    __pow__, __rpow__ = _binary(operator.pow), _binary(operator.pow, True)
+    __matmul__, __rmatmul__ = _binary(operator.matmul), _binary(operator.matmul, True)
+    __lt__, __le__ = _binary(operator.lt), _binary(operator.le)
+    __gt__, __ge__ = _binary(operator.gt), _binary(operator.ge)
+    # No __eq__/__ne__: identity, so containers of parameters behave (see Notes).
+
+    # In place (``p -= lr * p.grad``): change ``data`` itself and keep this Parameter, as
+    # PyTorch's in-place operators do under no_grad. Without these Python would rebind
+    # ``p`` to the plain array ``p - lr * p.grad`` and leave the parameter unchanged.
+    def __iadd__(self, other):
+        self.data += _operand(other)
+        return self
+
+    def __isub__(self, other):
+        self.data -= _operand(other)
+        return self
+
+    def __imul__(self, other):
+        self.data *= _operand(other)
+        return self
+
+    def __itruediv__(self, other):
+        self.data /= _operand(other)
+        return self
+
+    def __neg__(self):
+        return -self.data
+
+    def __pos__(self):
+        return +self.data
+
+    def __abs__(self):
+        return np.abs(self.data)
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, " \
@@ -242,11 +344,29 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
-    def to(self, dtype) -> Module:
-        """Cast floating parameters and buffers to ``dtype`` (e.g. ``np.float64``)."""
-        dtype = np.dtype(dtype)
+    def apply(self, fn) -> Module:
+        """Call ``fn(module)`` on every child (recursively, children first), then on this
+        module; returns this module, as PyTorch's ``apply`` (e.g. to re-initialize weights)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, *args, **kwargs) -> Module:
+        """Cast floating parameters and buffers to a dtype; accept the CPU as a device.
+
+        PyTorch's forms: ``to(np.float64)``, ``to(dtype=np.float64)``, ``to("cpu")``,
+        ``to(device="cpu")``, ``to("cpu", np.float32)``. This library runs on the CPU
+        only, so ``"cpu"`` changes nothing and any other device (``"cuda"``, ``"mps"``,
+        ``"cuda:0"``) is a ValueError that says so. Returns this module.
+        """
+        _, dtype = _device_and_dtype(type(self).__name__ + ".to", args, kwargs)
+        if dtype is None:
+            return self
         for m in self.modules():
             for p in m._parameters.values():
+                if p is None or not np.issubdtype(p.data.dtype, np.floating):
+                    continue
                 p.data = p.data.astype(dtype)
                 if p.grad is not None:
                     p.grad = p.grad.astype(dtype)
@@ -254,6 +374,22 @@ class Module:
                 if isinstance(b, np.ndarray) and np.issubdtype(b.dtype, np.floating):
                     m._buffers[name] = b.astype(dtype)
         return self
+
+    def float(self) -> Module:
+        """Cast floating parameters and buffers to float32 (``to(np.float32)``)."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """Cast floating parameters and buffers to float64 (``to(np.float64)``)."""
+        return self.to(np.float64)
+
+    def cpu(self) -> Module:
+        """Nothing to move: everything already lives on the CPU. Returns this module."""
+        return self
+
+    def cuda(self, device=None) -> Module:
+        """Always a ValueError: this library has no GPU support (see :meth:`to`)."""
+        _check_device("cuda" if device is None else f"cuda:{device}", "Module.cuda")
 
     # ---------------------------------------------------------------- state dicts
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
@@ -337,6 +473,61 @@ class Module:
             lines.append("\n")
         lines.append(")")
         return "".join(lines)
+
+
+# Device names PyTorch knows: one of them in ``to(...)`` is a device, not a dtype.
+_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "xla", "meta", "hip", "ipu", "hpu", "mtia",
+                 "vulkan", "lazy", "ve", "fpga", "ort", "mkldnn", "opengl", "opencl", "ideep",
+                 "privateuseone")
+
+
+def _check_device(device, where):
+    """Accept the CPU ("cpu", "cpu:0", a torch.device of type cpu); refuse the others."""
+    name = str(device)
+    if name.split(":")[0].strip().lower() == "cpu":
+        return
+    raise ValueError(
+        f"{where}({name!r}): minitorch_cv is a CPU-only library (NumPy, no GPU support), so "
+        f"there is no {name!r} device to move to. Drop the call or use 'cpu' (e.g. "
+        "device = 'cpu'); everything already runs on the CPU.")
+
+
+def _is_device(value) -> bool:
+    if type(value).__name__ == "device":           # a torch.device
+        return True
+    return isinstance(value, str) and value.split(":")[0].strip().lower() in _DEVICE_TYPES
+
+
+def _device_and_dtype(where, args, kwargs):
+    """PyTorch's ``to(device, dtype)`` arguments, checked: (device or None, dtype or None)."""
+    kwargs = dict(kwargs)
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)               # meaningless without a GPU: accepted
+    if kwargs:
+        raise TypeError(f"{where}: unexpected keyword argument(s) {sorted(kwargs)}; "
+                        "expected device= and/or dtype=")
+    if len(args) > 2:
+        raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} "
+                        "arguments")
+    for value in args:
+        if value is None:
+            continue
+        if _is_device(value):
+            device = value
+        else:
+            dtype = value
+    if device is not None:
+        _check_device(device, where)
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{where}: expected a device ('cpu') or a NumPy dtype, got "
+                            f"{dtype!r}") from None
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"{where}: parameters must stay floating-point, got dtype {dtype} "
+                            "(use np.float32 or np.float64)")
+    return device, dtype
 
 
 def has_trainable_parameters(module: Module) -> bool:

@@ -26,7 +26,14 @@ from .conv import (
 )
 from .dropout import dropout_backward, dropout_forward
 from .linear import linear_backward, linear_forward
-from .loss import cross_entropy_backward, cross_entropy_forward
+from .loss import (
+    cross_entropy_backward,
+    cross_entropy_forward,
+    l1_loss_backward,
+    l1_loss_forward,
+    mse_loss_backward,
+    mse_loss_forward,
+)
 from .normalization import batchnorm_backward, batchnorm_forward
 from .optim import adam_step, sgd_momentum_step
 from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
@@ -37,4 +44,5 @@ __all__ = ["conv2d_forward_loops", "conv2d_backward_loops", "conv2d_forward",
            "avgpool2d_forward", "avgpool2d_backward", "batchnorm_forward",
            "batchnorm_backward", "dropout_forward", "dropout_backward", "linear_forward",
            "linear_backward", "relu_forward", "relu_backward", "cross_entropy_forward",
-           "cross_entropy_backward", "sgd_momentum_step", "adam_step", "use", "is_active"]
+           "cross_entropy_backward", "mse_loss_forward", "mse_loss_backward",
+           "l1_loss_forward", "l1_loss_backward", "sgd_momentum_step", "adam_step", "use", "is_active"]

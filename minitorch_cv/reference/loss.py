@@ -1,26 +1,32 @@
-"""Softmax cross-entropy, the textbook way (same signatures and cache as
-:mod:`minitorch_cv.functional.loss`)."""
+"""Losses, the textbook way (same signatures and caches as
+:mod:`minitorch_cv.functional.loss`): softmax cross-entropy, mean squared error, mean
+absolute error."""
 
 import numpy as np
 
-from ..functional._checks import check_loss_grad
+from ..functional._checks import check_grad, check_loss_grad
 
-__all__ = ["cross_entropy_forward", "cross_entropy_backward"]
+__all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
+           "mse_loss_backward", "l1_loss_forward", "l1_loss_backward"]
 
 
-def cross_entropy_forward(logits, labels, reduction="mean"):
+def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_index=-100,
+                          label_smoothing=0.0):
     """``loss = -mean over n of log softmax(logits[n])[labels[n]]``.
 
     Parameters
     ----------
     logits : ndarray (N, K), the scores before the softmax
-    labels : ndarray (N,), integers in [0, K)
+    labels : ndarray (N,), integers in [0, K) (or ``ignore_index``)
     reduction : "mean", "sum" or "none" (one loss per image)
+    weight : ndarray (K,), optional, a weight per class
+    ignore_index : int, the label of samples that count for nothing
+    label_smoothing : float in [0, 1]
 
     Returns
     -------
     loss : float (an ndarray (N,) for "none")
-    cache : ``(log_probs, labels, reduction)``
+    cache : ``(log_probs, labels, reduction)``, and the options' arrays when any is used
 
     Shape
     -----
@@ -29,16 +35,39 @@ def cross_entropy_forward(logits, labels, reduction="mean"):
     ``log softmax(z)_k = z_k - max(z) - log(sum_j exp(z_j - max(z)))``: subtracting the
     maximum first keeps ``exp`` from overflowing and changes nothing else.
 
+    With the options, sample n aims at the smoothed distribution
+    ``t_n = (1 - e) * onehot(y_n) + e / K`` and its loss is
+    ``-sum_k w[k] * t_n[k] * log_probs[n, k]`` (0 when ``y_n == ignore_index``); "mean"
+    divides the sum by ``sum_n w[y_n]`` over the samples not ignored.
+
     Backward
     --------
-    ``dlogits = (softmax(logits) - onehot(labels)) / N`` (:func:`cross_entropy_backward`).
+    ``dlogits = (softmax(logits) - onehot(labels)) / N`` (:func:`cross_entropy_backward`);
+    with the options ``dlogits_n = (sum_k w[k] t_n[k]) * softmax(logits_n) - w * t_n``,
+    divided by ``sum_n w[y_n]`` for "mean".
     """
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    losses = -log_probs[np.arange(len(labels)), labels]
-    loss = {"mean": lambda: float(losses.mean()), "sum": lambda: float(losses.sum()),
-            "none": lambda: losses}[reduction]()
-    return loss, (log_probs, labels, reduction)
+    n, k = logits.shape
+    ignored = labels == ignore_index
+    if weight is None and label_smoothing == 0 and not ignored.any():
+        losses = -log_probs[np.arange(n), labels]
+        loss = {"mean": lambda: float(losses.mean()), "sum": lambda: float(losses.sum()),
+                "none": lambda: losses}[reduction]()
+        return loss, (log_probs, labels, reduction)
+    labels = np.where(ignored, 0, labels)                       # any class: weighted by 0
+    w = np.ones(k, dtype=logits.dtype) if weight is None else np.asarray(weight, logits.dtype)
+    target = (1 - label_smoothing) * np.eye(k, dtype=logits.dtype)[labels] + label_smoothing / k
+    keep = ~ignored
+    losses = -(w * target * log_probs).sum(axis=1) * keep
+    w_target = w[labels] * keep                                 # what "mean" divides by
+    total_weight = float(w_target.sum())
+    if reduction == "mean":
+        loss = float(losses.sum() / total_weight) if total_weight else float("nan")
+    else:
+        loss = float(losses.sum()) if reduction == "sum" else losses
+    return loss, (log_probs, labels, reduction,
+                  (w, w_target, ignored, label_smoothing, total_weight))
 
 
 def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
@@ -61,13 +90,139 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
     Backward
     --------
     ``dlogits = (softmax(logits) - onehot(labels)) * dloss``, divided by N for "mean"
-    (``dloss`` is one number per image for "none").
+    (``dloss`` is one number per image for "none"); with the options see
+    :func:`cross_entropy_forward`.
     """
-    log_probs, labels, reduction = cache
-    n = len(labels)
+    log_probs, labels, reduction = cache[:3]
+    n, k = log_probs.shape
     dloss = check_loss_grad(dloss, reduction, n, log_probs.dtype, layer)
-    dlogits = np.exp(log_probs)                                    # softmax
-    dlogits[np.arange(n), labels] -= 1                             # minus the one-hot
+    if len(cache) == 3:
+        dlogits = np.exp(log_probs)                                # softmax
+        dlogits[np.arange(n), labels] -= 1                         # minus the one-hot
+        if reduction == "none":
+            return dlogits * np.reshape(dloss, (n, 1))
+        return dlogits * (dloss / n if reduction == "mean" else dloss)
+    w, _, ignored, smoothing, total_weight = cache[3]
+    w = np.ones(k, dtype=log_probs.dtype) if w is None else w
+    keep = np.ones(n, dtype=bool) if ignored is None else ~ignored
+    target = (1 - smoothing) * np.eye(k, dtype=log_probs.dtype)[labels] + smoothing / k
+    weighted = w * target                                          # (N, K)
+    dlogits = (weighted.sum(axis=1, keepdims=True) * np.exp(log_probs) - weighted)
+    dlogits = dlogits * keep[:, None]
     if reduction == "none":
         return dlogits * np.reshape(dloss, (n, 1))
-    return dlogits * (dloss / n if reduction == "mean" else dloss)
+    if reduction == "mean":                                        # all ignored: zeros
+        return dlogits * (dloss / total_weight if total_weight else 0.0)
+    return dlogits * dloss
+
+
+def mse_loss_forward(x, target, reduction="mean"):
+    """``loss = mean((x - target)^2)`` over every element.
+
+    Parameters
+    ----------
+    x, target : ndarrays of one shape
+    reduction : "mean", "sum" or "none" (the squared errors, x's shape)
+
+    Returns
+    -------
+    loss : float (ndarray for "none")
+    cache : ``(x - target, reduction)``
+
+    Shape
+    -----
+    (*) and (*) -> a number.
+
+    Backward
+    --------
+    ``dx = 2 * (x - target) / x.size`` for "mean" (:func:`mse_loss_backward`).
+    """
+    diff = x - target.astype(x.dtype)
+    losses = diff ** 2
+    loss = {"mean": lambda: float(losses.mean()), "sum": lambda: float(losses.sum()),
+            "none": lambda: losses}[reduction]()
+    return loss, (diff, reduction)
+
+
+def mse_loss_backward(cache, dloss=1.0, *, layer="mse_loss_backward"):
+    """``dx = 2 * (x - target) * dloss``, divided by ``x.size`` for "mean".
+
+    Parameters
+    ----------
+    cache : from :func:`mse_loss_forward`
+    dloss : float (an ndarray of x's shape for "none")
+
+    Returns
+    -------
+    dx : ndarray of x's shape
+
+    Shape
+    -----
+    -> (*), the shape of x.
+
+    Backward
+    --------
+    d/dx (x - t)^2 = 2 (x - t).
+    """
+    diff, reduction = cache
+    return 2 * diff * _upstream(dloss, reduction, diff, layer)
+
+
+def l1_loss_forward(x, target, reduction="mean"):
+    """``loss = mean(|x - target|)`` over every element.
+
+    Parameters
+    ----------
+    x, target : ndarrays of one shape
+    reduction : "mean", "sum" or "none" (the absolute errors, x's shape)
+
+    Returns
+    -------
+    loss : float (ndarray for "none")
+    cache : ``(x - target, reduction)``
+
+    Shape
+    -----
+    (*) and (*) -> a number.
+
+    Backward
+    --------
+    ``dx = sign(x - target) / x.size`` for "mean" (:func:`l1_loss_backward`).
+    """
+    diff = x - target.astype(x.dtype)
+    losses = np.abs(diff)
+    loss = {"mean": lambda: float(losses.mean()), "sum": lambda: float(losses.sum()),
+            "none": lambda: losses}[reduction]()
+    return loss, (diff, reduction)
+
+
+def l1_loss_backward(cache, dloss=1.0, *, layer="l1_loss_backward"):
+    """``dx = sign(x - target) * dloss``, divided by ``x.size`` for "mean".
+
+    Parameters
+    ----------
+    cache : from :func:`l1_loss_forward`
+    dloss : float (an ndarray of x's shape for "none")
+
+    Returns
+    -------
+    dx : ndarray of x's shape
+
+    Shape
+    -----
+    -> (*), the shape of x.
+
+    Backward
+    --------
+    d/dx |x - t| = sign(x - t), and 0 where x == t (PyTorch's choice at the kink).
+    """
+    diff, reduction = cache
+    return np.sign(diff) * _upstream(dloss, reduction, diff, layer)
+
+
+def _upstream(dloss, reduction, diff, layer):
+    """dL/d(loss), checked as the fast path checks it, with the mean's 1/size folded in."""
+    if reduction == "none":
+        return check_grad(dloss, diff.shape, diff.dtype, layer)
+    dloss = check_loss_grad(dloss, reduction, diff.size, diff.dtype, layer)
+    return dloss / diff.size if reduction == "mean" else dloss

@@ -127,6 +127,10 @@ _TEXTBOOK = {
     "relu_backward": activation.relu_backward,
     "cross_entropy_forward": loss.cross_entropy_forward,
     "cross_entropy_backward": loss.cross_entropy_backward,
+    "mse_loss_forward": loss.mse_loss_forward,
+    "mse_loss_backward": loss.mse_loss_backward,
+    "l1_loss_forward": loss.l1_loss_forward,
+    "l1_loss_backward": loss.l1_loss_backward,
 }
 
 
@@ -146,10 +150,15 @@ def _check_dropout(x, p, rng, channelwise=False):
         raise ValueError(f"dropout2d: expected input (N, C, ...), got shape {x.shape}")
 
 
-def _check_cross_entropy(logits, labels, reduction="mean"):
-    fast_loss.check_labels(logits, labels)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+def _check_cross_entropy(logits, labels, reduction="mean", weight=None, ignore_index=-100,
+                         label_smoothing=0.0):
+    fast_loss._options(logits, labels, reduction, weight, ignore_index, label_smoothing)
+
+
+def _check_regression(layer):
+    def check(x, target, reduction="mean"):
+        fast_loss._check_pair(x, target, reduction, layer)
+    return check
 
 
 _INPUT_CHECKS = {
@@ -163,6 +172,8 @@ _INPUT_CHECKS = {
     "linear_forward": lambda x, w, b=None: fast_linear._check_arrays(x, w, b),
     "relu_forward": lambda x, inplace=False: check_input(x, np.ndim(x), "relu"),
     "cross_entropy_forward": _check_cross_entropy,
+    "mse_loss_forward": _check_regression("mse_loss"),
+    "l1_loss_forward": _check_regression("l1_loss"),
 }
 
 

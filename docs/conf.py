@@ -10,6 +10,7 @@ not change since its last execution is not run again, and ``tests/test_lessons.p
 and reads the same cache, so a CI run executes each lesson once. See ``contributing.md``.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,10 @@ nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
 exclude_patterns = ["_build", "_ext", "conf.py", "**/__pycache__", "**.ipynb_checkpoints"]
 
 # Execution: once per change of a lesson's code, shared with tests/test_lessons.py.
+# The kernels show a Figure as PNG (%matplotlib inline at start): see docs/_ext/lesson_pages.py.
+from lesson_pages import kernel_ipython_dir
+
+os.environ["IPYTHONDIR"] = str(kernel_ipython_dir(DOCS / "_build"))
 nb_execution_mode = "cache"
 nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
 nb_execution_timeout = 180             # seconds per cell; the test bounds the whole lesson

@@ -45,6 +45,17 @@ def code_of(notebook):
     return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
+def kernel_ipython_dir():
+    """The IPython folder the docs build gives its kernels (``%matplotlib inline``)."""
+    import sys
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        from lesson_pages import kernel_ipython_dir as make
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+    return make(ROOT / "docs" / "_build")
+
+
 def execute(notebook, cwd, limit):
     """Run every cell in a fresh kernel, in ``cwd``; raise if the cells take over ``limit`` s.
 
@@ -81,7 +92,7 @@ def cached_execution(cache, notebook):
 
 
 @pytest.mark.parametrize("path", LESSON_FILES, ids=lambda p: p.stem)
-def test_lesson_runs_within_its_time_limit(path, capsys):
+def test_lesson_runs_within_its_time_limit(path, capsys, monkeypatch):
     from jupyter_cache.base import CacheBundleIn
     notebook = read_lesson(path)
     cache = jupyter_cache.get_cache(str(CACHE))
@@ -92,6 +103,7 @@ def test_lesson_runs_within_its_time_limit(path, capsys):
     else:
         if NEEDS_DATA.search(code_of(notebook)) and not os.environ.get("MINITORCH_CV_DATA"):
             pytest.skip(f"{path.name} reads CIFAR-10: set MINITORCH_CV_DATA to run it")
+        monkeypatch.setenv("IPYTHONDIR", str(kernel_ipython_dir()))     # as the docs build
         try:
             seconds = execute(notebook, LESSONS, LESSON_TIME_LIMIT)
         except nbclient.exceptions.CellExecutionError as error:

@@ -4,6 +4,13 @@ A lesson is a jupytext percent file ``lessons/NN_topic.py``; myst-nb executes an
 This extension adds, under each lesson's title, a link to ``NN_topic.ipynb`` -- the same
 lesson as a Jupyter notebook, written next to the page by jupytext when the HTML is built --
 and the ``lesson-table`` directive of ``lessons/index.md``.
+
+The lessons show a figure by making a :class:`matplotlib.figure.Figure` (built without pyplot,
+as :mod:`minitorch_cv.viz` does) the last expression of a cell. IPython shows such a figure
+as a PNG only once ``%matplotlib inline`` ran, so the kernels that execute the lessons (for
+the site and for ``tests/test_lessons.py``) start with it: :func:`kernel_ipython_dir` makes an
+IPython folder whose kernel configuration says so, used through ``IPYTHONDIR``; and the
+notebook to download starts with a ``%matplotlib inline`` cell.
 """
 
 import os
@@ -14,10 +21,26 @@ from docutils.parsers.rst import Directive
 from sphinx import addnodes
 from sphinx.util import logging
 
+INLINE_FIGURES = "%matplotlib inline"
+KERNEL_CONFIG = """\
+# Written by docs/_ext/lesson_pages.py: the kernels that execute the lessons.
+c.InteractiveShellApp.matplotlib = "inline"    # a Figure as a cell's value shows as a PNG
+c.Application.log_level = "ERROR"              # no start-up chatter in the build's log
+"""
 LESSON_FOLDER = "lessons"
 LESSON_PATTERN = "[0-9]*.py"
 
 logger = logging.getLogger(__name__)
+
+
+def kernel_ipython_dir(build_folder):
+    """An IPython folder (for ``IPYTHONDIR``) whose kernels start with ``%matplotlib inline``."""
+    profile = Path(build_folder) / "ipython" / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    config = profile / "ipython_kernel_config.py"
+    if not config.exists() or config.read_text(encoding="utf-8") != KERNEL_CONFIG:
+        config.write_text(KERNEL_CONFIG, encoding="utf-8")
+    return profile.parent
 
 
 def is_lesson(env, docname):
@@ -56,6 +79,9 @@ def write_notebooks(app, exception):
             continue
         notebook = jupytext.read(os.fspath(env.doc2path(docname)), fmt="py:percent")
         notebook.metadata.pop("jupytext", None)      # a plain notebook, not a paired one
+        if not any(INLINE_FIGURES in cell.source for cell in notebook.cells):
+            import nbformat
+            notebook.cells.insert(0, nbformat.v4.new_code_cell(INLINE_FIGURES))
         target = Path(app.outdir) / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         jupytext.write(notebook, target, fmt="ipynb")

@@ -104,12 +104,15 @@ def test_lesson_runs_within_its_time_limit(path, capsys, monkeypatch):
         if NEEDS_DATA.search(code_of(notebook)) and not os.environ.get("MINITORCH_CV_DATA"):
             pytest.skip(f"{path.name} reads CIFAR-10: set MINITORCH_CV_DATA to run it")
         monkeypatch.setenv("IPYTHONDIR", str(kernel_ipython_dir()))     # as the docs build
+        failure = None
         try:
             seconds = execute(notebook, LESSONS, LESSON_TIME_LIMIT)
         except nbclient.exceptions.CellExecutionError as error:
-            pytest.fail(f"{path.name}: a cell raised\n{error}", pytrace=False)
+            failure = f"{path.name}: a cell raised\n{error}"
         except LessonTooSlow as error:
-            pytest.fail(f"{path.name}: {error}", pytrace=False)
+            failure = f"{path.name}: {error}"
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
         cache.cache_notebook_bundle(
             CacheBundleIn(notebook, str(path), data={"execution_seconds": seconds}),
             check_validity=False, overwrite=True)

@@ -91,7 +91,9 @@ class LessonTable(Directive):
     """The lessons in order, one line each: ``NN_topic | task | what it teaches``.
 
     A line whose lesson file exists links to the lesson (by its title); a lesson file without
-    a line is a warning, so a new lesson cannot be left out of the index.
+    a line is a warning, so a new lesson cannot be left out of the index. The directive also
+    makes the (hidden) table of contents of the lessons that exist, in this order, so the
+    site's navigation has them and a branch without lessons yet still builds cleanly.
     """
 
     has_content = True
@@ -120,7 +122,22 @@ class LessonTable(Directive):
         for stem in sorted(present - set(listed)):
             logger.warning(f"lesson {stem}.py has no line in the lesson-table of "
                            f"{env.docname}", location=(env.docname, self.lineno))
-        return [items]
+        in_order = [stem for stem in listed if stem in present]
+        in_order += sorted(present - set(listed))
+        return [items, self.table_of_contents(env, in_order)]
+
+    def table_of_contents(self, env, stems):
+        """A hidden toctree of the lessons, as ``.. toctree:: :hidden:`` would make it."""
+        docnames = [f"{LESSON_FOLDER}/{stem}" for stem in stems]
+        toctree = addnodes.toctree()
+        toctree["parent"] = env.docname
+        toctree["entries"] = [(None, docname) for docname in docnames]
+        toctree["includefiles"] = docnames
+        options = {"maxdepth": -1, "caption": None, "glob": False, "hidden": True,
+                   "includehidden": False, "numbered": 0, "titlesonly": False}
+        for key, value in options.items():
+            toctree[key] = value
+        return nodes.compound("", toctree, classes=["toctree-wrapper"])
 
 
 def setup(app):

@@ -10,6 +10,7 @@ from ._memory import tune_allocator
 # Importing the library changes nothing outside it: no environment variable, no allocator
 # or BLAS setting. tune_allocator() is an opt-in for training scripts (see its docstring).
 
+#: The version of this library (``setup.cfg`` has the same).
 __version__ = "0.1.0"
 
 __all__ = ["functional", "nn", "optim", "theory", "models", "io", "data", "train",

@@ -36,8 +36,9 @@ def atomic_write(path):
 
     Examples
     --------
-    >>> with atomic_write("weights.bin") as f:  # doctest: +SKIP
+    >>> with atomic_write("weights.bin") as f:
     ...     f.write(b"...")
+    3
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,8 @@ as a reader pasting them into one session would.
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -29,3 +31,56 @@ def test_readme_python_snippets_run(capsys):
     printed = capsys.readouterr().out
     assert "same logits: True" in printed
     assert "Total params:" in printed
+
+
+# The pages of the site: every ```python block of README.md and docs/*.md runs, in order, in
+# one namespace per file. A block written as a doctest (">>>" lines) runs as a doctest, its
+# printed output compared. A block that cannot run on its own (it needs a trained run folder,
+# a file, a variable the prose defines) is marked in the Markdown, right above its fence, by
+# an HTML comment that readers do not see: <!-- not run: the reason -->.
+DOCS = README.parent / "docs"
+MARKDOWN_FILES = [README] + sorted(DOCS.glob("*.md"))
+BLOCK = re.compile(r"(?:<!--\s*not run:\s*(?P<reason>.*?)\s*-->\s*\n)?```python\n(?P<code>.*?)```",
+                   flags=re.DOTALL)
+
+
+def marked_blocks(text):
+    """``(line, code, reason)`` for every python block; reason is None for one that runs."""
+    return [(text.count("\n", 0, match.start("code")), match.group("code"),
+             match.group("reason")) for match in BLOCK.finditer(text)]
+
+
+def run_block(code, namespace, where):
+    import doctest
+    if code.lstrip().startswith(">>>"):
+        test = doctest.DocTestParser().get_doctest(code, namespace, where, where, 0)
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS
+                                       | doctest.NORMALIZE_WHITESPACE)
+        report = []
+        runner.run(test, out=report.append, clear_globs=False)
+        assert runner.failures == 0, f"{where} fails:\n" + "".join(report)
+    else:
+        try:
+            exec(compile(code, where, "exec"), namespace)  # noqa: S102 -- our own pages
+        except Exception as error:
+            raise AssertionError(f"{where} fails: {error!r}") from error
+
+
+@pytest.mark.parametrize("path", MARKDOWN_FILES, ids=lambda path: path.name)
+def test_markdown_python_blocks_run(path, capsys):
+    namespace = {"__name__": path.stem}
+    blocks = marked_blocks(path.read_text(encoding="utf-8"))
+    for line, code, reason in blocks:
+        if reason is None:
+            run_block(code, namespace, f"{path.name} python block at line {line}")
+    capsys.readouterr()
+
+
+def test_blocks_not_run_say_why():
+    not_run = [(path.name, line, reason) for path in MARKDOWN_FILES
+               for line, _, reason in marked_blocks(path.read_text(encoding="utf-8"))
+               if reason is not None]
+    for name, line, reason in not_run:
+        assert reason.strip(), f"{name}: the block at line {line} is marked not run, no reason"
+    print("python blocks not run:", *(f"{n}:{line}: {r}" for n, line, r in not_run),
+          sep="\n  ")

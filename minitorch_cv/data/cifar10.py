@@ -63,11 +63,14 @@ __all__ = [
     "load_cifar10",
 ]
 
+#: The ten class names, in the order of the labels 0-9.
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )
+#: Where the official archive is downloaded from when no copy is found.
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+#: The MD5 checksum the downloaded archive must have.
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 
 ARCHIVE_NAME = "cifar-10-python.tar.gz"

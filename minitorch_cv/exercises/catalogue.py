@@ -334,6 +334,7 @@ _POOL_AVG = {"Kind": "Average", "name": "avgpool2d", "formula": "mean",
                  "padding": "the padded zeros count in the mean (divide by K*K always)"}
 
 _E = Exercise
+#: The exercises by name (``python -m minitorch_cv.exercises list``), each an :class:`Exercise`.
 EXERCISES = {e.name: e for e in (
     _E("conv_output_size", "output height/width of a convolution from H, K, stride, padding",
        "Task 1 (theory)", (("conv_output_size(size, kernel_size, stride=1, padding=0)",

@@ -58,6 +58,7 @@ def relu_backward(dout, out, *, layer="relu_backward"):
 
 
 def leaky_relu_forward(x, negative_slope=0.01):
+    """``out = x where x > 0, else negative_slope * x``; returns ``(out, cache)``."""
     check_input(x, np.ndim(x), "leaky_relu")
     positive = x > 0
     out = np.where(positive, x, x * x.dtype.type(negative_slope))
@@ -65,23 +66,27 @@ def leaky_relu_forward(x, negative_slope=0.01):
 
 
 def leaky_relu_backward(dout, cache, *, layer="leaky_relu_backward"):
+    """``dx = dout where x > 0, else negative_slope * dout``."""
     positive, negative_slope, dtype = cache
     dout = check_grad(dout, positive.shape, dtype, layer)
     return np.where(positive, dout, dout * dout.dtype.type(negative_slope))
 
 
 def tanh_forward(x):
+    """``out = tanh(x)``; returns ``(out, out)`` (the backward needs only ``out``)."""
     check_input(x, np.ndim(x), "tanh")
     out = np.tanh(x)
     return out, out
 
 
 def tanh_backward(dout, out, *, layer="tanh_backward"):
+    """``dx = dout * (1 - out**2)``."""
     dout = check_grad(dout, out.shape, out.dtype, layer)
     return dout * (1 - out * out)
 
 
 def sigmoid_forward(x):
+    """``out = 1 / (1 + exp(-x))``, without overflow; returns ``(out, out)``."""
     check_input(x, np.ndim(x), "sigmoid")
     # exp(-|x|) never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0
     e = np.exp(-np.abs(x))
@@ -90,6 +95,7 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, out, *, layer="sigmoid_backward"):
+    """``dx = dout * out * (1 - out)``."""
     dout = check_grad(dout, out.shape, out.dtype, layer)
     return dout * out * (1 - out)
 
@@ -101,12 +107,14 @@ def log_softmax(x, axis=-1):
 
 
 def softmax_forward(x, axis=-1):
+    """``out = exp(x) / sum(exp(x))`` along ``axis``; returns ``(out, (out, axis))``."""
     check_input(x, np.ndim(x), "softmax")
     out = np.exp(log_softmax(x, axis))
     return out, (out, axis)
 
 
 def softmax_backward(dout, cache, *, layer="softmax_backward"):
+    """``dx = out * (dout - sum(dout * out))``, the sum along the softmax axis."""
     out, axis = cache
     dout = check_grad(dout, out.shape, out.dtype, layer)
     return out * (dout - np.sum(dout * out, axis=axis, keepdims=True))

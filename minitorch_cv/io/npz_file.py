@@ -39,7 +39,7 @@ def save_npz(path, state_dict, compress=False):
 
     Examples
     --------
-    >>> save_npz("model.npz", model.state_dict())  # doctest: +SKIP
+    >>> save_npz("model.npz", model.state_dict())
     """
     arrays = {}
     for name, value in state_dict.items():

@@ -331,8 +331,8 @@ def load_torch(path):
 
     Examples
     --------
-    >>> sd = load_torch("resnet18_cifar10.pth")  # doctest: +SKIP
-    >>> sd["conv1.weight"].shape  # doctest: +SKIP
+    >>> sd = load_torch("resnet18_cifar10.pth")
+    >>> sd["conv1.weight"].shape
     (64, 3, 7, 7)
     """
     path = Path(path)

@@ -14,8 +14,8 @@ Module names, state-dict keys and their order are torchvision's (``conv1.weight`
 by ``torch.save(torchvision.models.resnet18().state_dict(), path)`` loads as is:
 
 >>> from minitorch_cv import models
->>> model = models.resnet18(num_classes=10, weights="resnet18_cifar10.pth")  # doctest: +SKIP
->>> model.eval()                        # BatchNorm must use its running statistics  # doctest: +SKIP
+>>> model = models.resnet18(num_classes=10, weights="resnet18_cifar10.pth")
+>>> model = model.eval()                # BatchNorm must use its running statistics
 
 ``weights`` may also be ``"IMAGENET1K_V1"``: torchvision's ImageNet file
 ``resnet18-f37072fd.pth``, downloaded once into the user cache (``~/.cache/minitorch_cv`` or

@@ -87,8 +87,10 @@ def kaiming_uniform(shape, a=SQRT5, rng=None, dtype=np.float32):
 
 
 def zeros(shape, dtype=np.float32):
+    """An array of zeros (biases and batch-norm shifts start here)."""
     return np.zeros(shape, dtype=dtype)
 
 
 def ones(shape, dtype=np.float32):
+    """An array of ones (batch-norm scales start here)."""
     return np.ones(shape, dtype=dtype)

@@ -65,6 +65,15 @@ def test_bad_weights_are_one_line_and_leave_no_folder(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@needs_data
+def test_task4a_refuses_a_folder_holding_a_run(tmp_path):
+    (tmp_path / "best.npz").write_text("a run's weights")
+    result = example("task4a.py", "--limit", 64, "--out", tmp_path)
+    assert one_line_error(result) == (
+        f"error: {tmp_path} already holds a run (best.npz); add --resume to continue it, "
+        "--overwrite to replace it, or give another --out")
+
+
 def test_task3d_refuses_a_subfolder_holding_another_run(tmp_path):
     folder = tmp_path / "fig" / "with_augmentation"
     folder.mkdir(parents=True)
@@ -107,7 +116,13 @@ def test_validation_divergence_after_taking_over_a_stale_lock(tmp_path):
                           capture_output=True, text=True, check=True)
     pid = int(gone.stdout)                                  # a process that has ended
     (out / "run.lock").write_text(json.dumps({"pid": pid, "host": "here", "started": "then"}))
-    result = example("task2.py", "--lr", 1e6, "--limit", 300, *QUICK, "--out", out)
+    (out / "best.npz").write_text("an old run's weights")
+    (out / "notes.txt").write_text("not a run file")
+    result = example("task2.py", "--lr", 1e6, "--limit", 300, *QUICK, "--out", out,
+                     "--overwrite")
+    assert "--overwrite: removed the previous run's best.npz" in result.stdout
+    assert (out / "notes.txt").read_text() == "not a run file"
+    assert not (out / "best.npz").exists()          # the new run diverged before a best
     assert f"took over the lock of a run that ended without removing it (pid {pid} " \
         in result.stdout
     assert one_line_error(result, status=1).startswith(

@@ -225,8 +225,8 @@ def _train_in(folder, args, model, augment, name, command, log):
                       early_stop_count=args.early_stop_count, out_dir=out,
                       resume=args.resume, progress=not args.no_progress, log=log)
     folder.start()
-    try:
-        history = trainer.fit()
+    try:       # Ctrl-C while training or evaluating: say how to continue
+        return _fit_and_report(trainer, out, args, train_eval, name, command, log, t_start)
     except KeyboardInterrupt:
         if trainer.checkpoint_step is not None:
             log(f"resume with: {resume_command(command)}")
@@ -234,6 +234,10 @@ def _train_in(folder, args, model, augment, name, command, log):
             words = [w for w in shlex.split(command or "python ...") if w != "--overwrite"]
             log(f"nothing to resume yet; start again with: {shlex.join(words)}")
         raise
+
+
+def _fit_and_report(trainer, out, args, train_eval, name, command, log, t_start):
+    history = trainer.fit()
     if trainer.failed and trainer.best_state is not None:
         log(f"final evaluation with the best weights (step {trainer.best_step}), from "
             "before the run stopped")

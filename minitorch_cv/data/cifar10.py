@@ -25,6 +25,11 @@ Where it looks, in order:
    cache folder and its MD5 checksum verified. Offline, a ``FileNotFoundError``
    lists every place looked at and how to point the library at a local copy.
 
+With ``given_path_only=True`` (what the examples use), a path given in step 1 is the only
+place looked: a mistyped ``--data`` or ``$MINITORCH_CV_DATA`` fails at once with a
+one-line message saying what the path holds, and never falls back to the cache or a
+download; steps 2 and 3 happen only when no path was given at all.
+
 Decoding 60,000 JPEGs takes a few seconds, so the decoded arrays are saved once in the
 cache folder as ``cifar10-<key>.npz``, where the key is computed from the source's path,
 size and modification time. The cache is written to a temporary file and renamed into

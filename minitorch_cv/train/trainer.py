@@ -335,6 +335,12 @@ class Trainer:
         The model trains in training mode with ``needs_input_grad = False`` (no dL/dx for
         the input batch); afterwards, also after an error or an interruption, its mode and
         ``needs_input_grad`` flags are what they were before.
+
+        A non-finite training or validation loss, a batch holding NaN/inf or an empty batch
+        ends training without an exception: the history records why (``stop_reason``),
+        at which step (``stop_step``) and ``stop_kind`` ("diverged" or "bad_input";
+        "completed" and "early_stop" otherwise), :attr:`failed` is True, and the
+        checkpoint of the last good validation is kept (not overwritten by broken weights).
         """
         with kept_as_found(self.model):      # mode and needs_input_grad flags put back
             self.model.train()

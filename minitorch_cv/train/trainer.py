@@ -108,7 +108,8 @@ class Trainer:
         Continue from ``out_dir/checkpoint.npz`` when it exists. A checkpoint that is
         unsafe (a pickle, such as an older version's ``checkpoint.pkl``), damaged, or
         does not fit this model and optimizer raises
-        :class:`~minitorch_cv.train.CheckpointError`, and changes nothing.
+        :class:`~minitorch_cv.train.CheckpointError`, and changes nothing. A run that
+        had completed its epochs trains on when ``epochs`` is now larger.
     validations_per_epoch : int
         2 = every half epoch, as in the seed.
     progress : bool

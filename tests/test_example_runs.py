@@ -57,10 +57,11 @@ def test_a_mistyped_data_path_fails_at_once_and_leaves_nothing(tmp_path):
     assert not (tmp_path / "fig").exists() and not cache.exists()
 
 
-def test_bad_weights_are_one_line_and_leave_no_folder(tmp_path):
+@pytest.mark.parametrize("script", ["task4a.py", "task4b.py", "task4c.py"])
+def test_bad_weights_are_one_line_and_leave_no_folder(tmp_path, script):
     weights = tmp_path / "weights.pth"
     weights.write_bytes(b"not a checkpoint")
-    result = example("task4a.py", "--weights", weights, "--out", tmp_path / "run")
+    result = example(script, "--weights", weights, "--out", tmp_path / "run")
     assert str(weights) in one_line_error(result)
     assert not (tmp_path / "run").exists()
 

@@ -9,10 +9,16 @@ SGD lr 0.05, batch 64, 10 epochs, early stop 4, inputs normalized with mean 0.5 
 accuracy.png (Figure 2) to --out.
 """
 
+import shlex
 import sys
 
 from minitorch_cv import models, nn, tune_allocator
-from minitorch_cv.train.experiment import check_training_args, run_training, training_parser
+from minitorch_cv.train.experiment import (
+    check_training_args,
+    run_main,
+    run_training,
+    training_parser,
+)
 
 
 def parser():
@@ -25,11 +31,12 @@ def main(argv=None):
     check_training_args(args)          # refuse impossible settings before any work
     model = models.task2_model(rng=nn.init.get_rng(args.seed))
     return run_training(args, model, augment=(), name="task2",
-                        command="python examples/task2.py " + " ".join(sys.argv[1:]))
+                        command=shlex.join(["python", "examples/task2.py",
+                                            *(sys.argv[1:] if argv is None else argv)]))
 
 
 if __name__ == "__main__":
     # A training script may choose its process's allocator (the library never does):
     # freed activations stay in the heap for the next step, without page faults.
     tune_allocator()
-    main()
+    sys.exit(run_main(main))

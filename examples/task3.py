@@ -16,11 +16,17 @@ improved    0.035  0.05     RandomRotation(10) + horizontal flip
 ==========  =====  =======  ==========================================
 """
 
+import shlex
 import sys
 
 from minitorch_cv import models, nn, tune_allocator
 from minitorch_cv.data.transforms import RandomCrop, RandomHorizontalFlip, RandomRotation
-from minitorch_cv.train.experiment import check_training_args, run_training, training_parser
+from minitorch_cv.train.experiment import (
+    check_training_args,
+    run_main,
+    run_training,
+    training_parser,
+)
 
 RECIPES = {
     "1": {"build": models.network1, "lr": 0.04, "dropout": 0.05, "augment": "crop+flip"},
@@ -95,11 +101,12 @@ def main(argv=None):
     model = recipe["build"](dropout=args.dropout, rng=nn.init.get_rng(args.seed))
     return run_training(args, model, augment=AUGMENTATIONS[args.augment](),
                         name=f"network {args.network}",
-                        command="python examples/task3.py " + " ".join(sys.argv[1:]))
+                        command=shlex.join(["python", "examples/task3.py",
+                                            *(sys.argv[1:] if argv is None else argv)]))
 
 
 if __name__ == "__main__":
     # A training script may choose its process's allocator (the library never does):
     # freed activations stay in the heap for the next step, without page faults.
     tune_allocator()
-    main()
+    sys.exit(run_main(main))

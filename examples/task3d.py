@@ -20,6 +20,7 @@ in for it: cp -r runs/task3_network1 runs/task3d/with_augmentation
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -28,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import task3
 
 from minitorch_cv import tune_allocator, viz
-from minitorch_cv.train.experiment import DefaultsHelpFormatter
+from minitorch_cv.train.experiment import DefaultsHelpFormatter, run_main
+from minitorch_cv.train.trainer import FAILED_STOPS
 
 # settings that do not change what is trained
-NOT_RECIPE = {"out", "resume", "no_progress", "data"}
+NOT_RECIPE = {"out", "resume", "overwrite", "no_progress", "data"}
 # task3's flags that task3d sets itself: both runs are Network 1, one per augmentation
 SET_HERE = {"network", "augment", "out"}
 REFUSED = {
@@ -70,7 +72,8 @@ def parser():
     p.add_argument("--reuse", action="store_true",
                    help="do not train; plot the histories already in --out")
     p.add_argument("--retrain", action="store_true",
-                   help="train even when a finished run with the same settings exists")
+                   help="train even when a finished run with the same settings exists "
+                        "(replacing it, as --overwrite)")
     runs = p.add_argument_group("passed on to both runs (examples/task3.py --network 1)")
     for action in passed_on_actions():
         runs._add_action(action)
@@ -121,7 +124,17 @@ def main(argv=None):
             print(f"{label}: using the finished run in {folder} (same settings; "
                   "--retrain trains it again)")
         else:
-            task3.main(run_argv)
+            if args.retrain and "--overwrite" not in run_argv and "--resume" not in run_argv:
+                run_argv.append("--overwrite")         # --retrain replaces the old run
+            try:
+                metrics = task3.main(run_argv)
+            except KeyboardInterrupt:
+                print("resume both runs with: " + shlex.join(
+                    ["python", "examples/task3d.py", *(sys.argv[1:] if argv is None else argv),
+                     *([] if "--resume" in rest else ["--resume"])]))
+                raise
+            if metrics.get("stop_kind") in FAILED_STOPS:
+                return metrics                         # no figure from a failed run
         histories[label] = json.loads((folder / "history.json").read_text())
     fig = viz.plot_loss(histories, title="Network 1: training and validation loss with and "
                                          "without data augmentation")
@@ -133,4 +146,4 @@ if __name__ == "__main__":
     # A training script may choose its process's allocator (the library never does):
     # freed activations stay in the heap for the next step, without page faults.
     tune_allocator()
-    main()
+    sys.exit(run_main(main))

@@ -23,12 +23,13 @@ under "notes").
 """
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from minitorch_cv import models, nn, tune_allocator
 from minitorch_cv.models.resnet import IMAGENET_MEAN, IMAGENET_STD, load_pretrained
-from minitorch_cv.train.experiment import run_training, training_parser
+from minitorch_cv.train.experiment import run_main, run_training, training_parser
 
 SHARED_CHECKPOINT = Path("resnet18_cifar10") / "resnet18_cifar10.pth"
 
@@ -86,12 +87,15 @@ def build_model(weights, trainable=("layer4", "fc"), seed=0, log=print):
     """Pretrained ResNet18 with a new 10-class head; only ``trainable`` modules train."""
     rng = nn.init.get_rng(seed)
     model = models.resnet18(num_classes=10, rng=rng)
-    load_pretrained(model, weights, log=lambda message: None)   # head replaced below anyway
+    try:
+        load_pretrained(model, weights, log=lambda message: None)  # head replaced below anyway
+    except TypeError as err:     # not a state dict: one line like the other weight errors
+        raise ValueError(f"--weights {weights}: {err}") from None
     model.fc = nn.Linear(512, 10, rng=rng)          # the seed: model.fc = nn.Linear(512, 10)
     model.requires_grad_(False)
     for name in trainable:
         if name not in model.STAGES:
-            raise SystemExit(f"error: --trainable {name}: choose from {list(model.STAGES)}")
+            raise ValueError(f"--trainable {name}: choose from {list(model.STAGES)}")
         getattr(model, name).requires_grad_(True)
     n_train = sum(p.data.size for p in model.parameters() if p.requires_grad)
     log(f"loaded {weights}; new fc 512 -> 10 (random init); training {', '.join(trainable)} "
@@ -105,7 +109,8 @@ def main(argv=None):
     model = build_model(args.weights, args.trainable, seed=args.seed)
     notes = [SAW_VALIDATION_NOTE] if saw_validation_images(args.weights) else []
     return run_training(args, model, augment=(), name="task4a",
-                        command="python examples/task4a.py " + " ".join(sys.argv[1:]),
+                        command=shlex.join(["python", "examples/task4a.py",
+                                            *(sys.argv[1:] if argv is None else argv)]),
                         notes=notes)
 
 
@@ -113,4 +118,4 @@ if __name__ == "__main__":
     # A training script may choose its process's allocator (the library never does):
     # freed activations stay in the heap for the next step, without page faults.
     tune_allocator()
-    main()
+    sys.exit(run_main(main))

@@ -22,6 +22,7 @@ they look less like the clean edge and colour detectors of the ImageNet model.
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from minitorch_cv import models, nn, viz
 from minitorch_cv.data import Compose, Normalize, ToFloat, resize
 from minitorch_cv.models.resnet import IMAGENET_MEAN, IMAGENET_STD
-from minitorch_cv.train.experiment import DefaultsHelpFormatter
+from minitorch_cv.train.experiment import DefaultsHelpFormatter, run_main
 
 try:                                          # run as a script: examples/ is on sys.path
     from task4a import default_weights
@@ -82,7 +83,10 @@ def common_parser(description, out):
 
 def load_model(weights):
     """ResNet18 in eval mode, with as many classes as the weights' fc has."""
-    return models.resnet18(num_classes=None, weights=weights).eval()
+    try:
+        return models.resnet18(num_classes=None, weights=weights).eval()
+    except TypeError as err:     # not a state dict: one line like the other weight errors
+        raise ValueError(f"--weights {weights}: {err}") from None
 
 
 def parser():
@@ -127,4 +131,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -21,6 +21,7 @@ classes, and it sees the 224x224 image at a scale it never trained on, so the pr
 printed both at --image-size and at 64x64.
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy as np
 from minitorch_cv import nn, viz
 from minitorch_cv.data import CIFAR10_CLASSES, resize
 from minitorch_cv.models.resnet import grad_cam
+from minitorch_cv.train.experiment import run_main
 
 try:                                          # run as a script: examples/ is on sys.path
     from task4b import common_parser, load_image, load_model
@@ -108,4 +110,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -660,3 +660,32 @@ def test_real_cached_load_is_fast(real_cifar):
     elapsed = time.perf_counter() - start
     assert ds.train_images.shape[0] == 50000
     assert elapsed < 5.0, f"cached load took {elapsed:.1f} s"
+
+
+# ================================================== a given path is the only place looked
+
+def test_a_given_path_is_the_only_place_looked(tmp_path, monkeypatch):
+    def fail(*args):
+        raise AssertionError("must not download")
+
+    monkeypatch.setattr(cifar10_module, "download_file", fail)
+    monkeypatch.delenv("MINITORCH_CV_DATA", raising=False)
+    with pytest.raises(FileNotFoundError) as info:
+        load_cifar10(tmp_path / "nope", given_path_only=True)
+    assert str(info.value) == (
+        f"no CIFAR-10 at {tmp_path / 'nope'}: it does not exist; give --data a folder "
+        f"holding {cifar10_module._LAYOUTS}, or the archive itself ($MINITORCH_CV_DATA is "
+        "not set)")
+    holder = tmp_path / "x"
+    (holder / "b").mkdir(parents=True)
+    (holder / "a.txt").write_text("")
+    monkeypatch.setenv("MINITORCH_CV_DATA", str(holder))
+    with pytest.raises(FileNotFoundError) as info:
+        load_cifar10(given_path_only=True)
+    message = str(info.value)
+    assert message.startswith(f"MINITORCH_CV_DATA={holder} holds no CIFAR-10 (it holds none "
+                              "of the layouts (found: a.txt, b/));")
+    assert "\n" not in message
+    with pytest.raises(FileNotFoundError, match=rf"\(\$MINITORCH_CV_DATA={holder} is set, "
+                                                r"but --data comes first\)"):
+        load_cifar10(tmp_path / "nope", given_path_only=True)

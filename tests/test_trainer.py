@@ -197,3 +197,109 @@ def test_logged_train_loss_is_the_mean_of_the_steps_since_the_last_validation(mo
         for k in range(1, len(interval) + 1):
             assert postfixes[previous + k - 1] == f"{np.mean(interval[:k]):.3f}"
         previous = val_step
+
+
+class FloatBatches:
+    """A training loader of given float batches (the Trainer's loader protocol)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def get_state(self):
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+def float_batches(n_batches=4, size=16, seed=0):
+    images, labels = tiny_data(n=n_batches * size, seed=seed)
+    x = ((images / 255.0 - 0.5) / 0.25).astype(np.float32)
+    return [(x[i:i + size], labels[i:i + size]) for i in range(0, len(x), size)]
+
+
+def failing_trainer(train_batches, val_batches, tmp_path, lr=0.05):
+    messages = []
+    model = tiny_model(dropout=0.0)
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=lr), FloatBatches(train_batches),
+                      FloatBatches(val_batches), epochs=2, early_stop_count=100,
+                      out_dir=tmp_path, progress=False, log=messages.append)
+    return trainer, messages
+
+
+def test_nan_in_the_input_is_reported_as_such_not_as_divergence(tmp_path):
+    batches = float_batches()
+    batches[2][0][3, 1, 2, 2] = np.nan                  # step 3's batch holds one NaN
+    trainer, messages = failing_trainer(batches, float_batches(1, seed=1), tmp_path)
+    history = trainer.fit()
+    assert history["stop_reason"] == "the input batch at step 3 holds NaN"
+    assert (history["stop_kind"], history["stop_step"]) == ("bad_input", 3)
+    assert trainer.failed and trainer.global_step == 2      # steps 1 and 2 ran
+    assert "smaller learning rate" not in messages[-1]
+    # the validation after step 2 gave best weights: kept, and the evaluation uses them
+    assert "the best weights so far (step 2" in messages[-1]
+    assert set(trainer.final_evaluation()) == {"val"}
+
+
+def test_an_empty_batch_is_reported_as_such(tmp_path):
+    batches = float_batches()
+    batches[0] = (batches[0][0][:0], batches[0][1][:0])
+    trainer, messages = failing_trainer(batches, float_batches(1, seed=1), tmp_path)
+    history = trainer.fit()
+    assert history["stop_reason"] == "the input batch at step 1 is empty"
+    assert "no validation finished before, so there are no best weights" in messages[-1]
+    assert trainer.final_evaluation() == {}                 # nothing sound to evaluate
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_before_any_validation_claims_no_best_checkpoint(tmp_path):
+    trainer, messages = failing_trainer(float_batches(), float_batches(1, seed=1), tmp_path,
+                                        lr=1e30)
+    history = trainer.fit()
+    assert history["stop_kind"] == "diverged" and history["stop_step"] == 2
+    assert "non-finite loss at step 2" in history["stop_reason"]
+    assert "kept" not in messages[-1] and "no best weights" in messages[-1]
+    assert trainer.final_evaluation() == {}
+    json.dumps(history, allow_nan=False)                    # strict JSON: no NaN recorded
+    assert not (tmp_path / "checkpoint.npz").exists() and not (tmp_path / "best.npz").exists()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_non_finite_validation_loss_stops_the_run(tmp_path):
+    val = float_batches(1, seed=1)
+
+    class WeightsBlowUpBeforeValidation(FloatBatches):
+        """Finite inputs; the weights turn inf just before validation (as after a huge
+        step whose own training loss was still finite)."""
+
+        def __iter__(self):
+            trainer.model[-1].bias.data[:] = np.inf
+            return super().__iter__()
+
+    trainer, _ = failing_trainer(float_batches(), None, tmp_path)
+    trainer.val_loader = WeightsBlowUpBeforeValidation(val)
+    history = trainer.fit()
+    assert history["stop_kind"] == "diverged" and history["stop_step"] == 2
+    assert "non-finite validation loss after step 2" in history["stop_reason"]
+    assert history["val"]["loss"] == [] and trainer.final_evaluation() == {}
+    nan_val = [(val[0][0].copy(), val[0][1])]
+    nan_val[0][0][0, 0, 0, 0] = np.inf
+    trainer, _ = failing_trainer(float_batches(), nan_val, tmp_path / "b")
+    assert trainer.fit()["stop_reason"] == "validation batch 1 holds inf"
+
+
+def test_resume_with_more_epochs_trains_on(tmp_path):
+    make_trainer(tmp_path, epochs=1, early_stop_count=100).fit()
+    longer = make_trainer(tmp_path, epochs=2, early_stop_count=100, resume=True)
+    history = longer.fit()
+    assert history["stop_reason"] == "completed all epochs" and history["epochs_run"] == 2
+    assert history["val"]["step"] == [2, 4, 6, 8]
+    full = make_trainer(tmp_path / "full", epochs=2, early_stop_count=100).fit()
+    assert history["train"]["loss"] == full["train"]["loss"]

@@ -25,6 +25,11 @@ Where it looks, in order:
    cache folder and its MD5 checksum verified. Offline, a ``FileNotFoundError``
    lists every place looked at and how to point the library at a local copy.
 
+With ``given_path_only=True`` (what the examples use), a path given in step 1 is the only
+place looked: a mistyped ``--data`` or ``$MINITORCH_CV_DATA`` fails at once with a
+one-line message saying what the path holds, and never falls back to the cache or a
+download; steps 2 and 3 happen only when no path was given at all.
+
 Decoding 60,000 JPEGs takes a few seconds, so the decoded arrays are saved once in the
 cache folder as ``cifar10-<key>.npz``, where the key is computed from the source's path,
 size and modification time. The cache is written to a temporary file and renamed into
@@ -204,6 +209,49 @@ def _not_found_message(looked, problem):
         "archive itself (e.g. cifar10-jpeg.tar.gz)."
     )
     return "\n".join(lines)
+
+
+def _listing(path, limit=6):
+    """" (found: a.txt, b/, ...)" for a folder, "" otherwise."""
+    try:
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())
+    except OSError:
+        return ""
+    if not entries:
+        return " (it is empty)"
+    more = ", ..." if len(entries) > limit else ""
+    return f" (found: {', '.join(entries[:limit])}{more})"
+
+
+def _given_path_message(path, what, reason):
+    """One line: why the path given by --data or $MINITORCH_CV_DATA holds no CIFAR-10."""
+    env = os.environ.get("MINITORCH_CV_DATA")
+    expected = f"a folder holding {_LAYOUTS}, or the archive itself"
+    if what == "env":
+        state = "it does not exist" if reason == "does not exist" else \
+            "it holds none of the layouts" + _listing(path)
+        return (f"MINITORCH_CV_DATA={env} holds no CIFAR-10 ({state}); set it to {expected} "
+                "(or unset it to use the cache folder or a download)")
+    state = "it does not exist" if reason == "does not exist" else \
+        "it holds none of the layouts" + _listing(path)
+    env_note = (f"$MINITORCH_CV_DATA={env} is set, but --data comes first" if env
+                else "$MINITORCH_CV_DATA is not set")
+    return f"no CIFAR-10 at {path}: {state}; give --data {expected} ({env_note})"
+
+
+def _locate_given(root):
+    """(kind, path) at the path given by ``root`` or $MINITORCH_CV_DATA; None when no
+    path was given; FileNotFoundError (one line) when the given path holds no CIFAR-10."""
+    if root is not None and str(root) != "":
+        path, what = Path(root).expanduser(), "root"
+    elif os.environ.get("MINITORCH_CV_DATA"):
+        path, what = Path(os.environ["MINITORCH_CV_DATA"]).expanduser(), "env"
+    else:
+        return None
+    found, reason = _detect(path)
+    if found is None:
+        raise FileNotFoundError(_given_path_message(path, what, reason))
+    return found
 
 
 def _locate(root, cache_dir, download):
@@ -553,7 +601,7 @@ def _write_cache(cache_file, key, data):
                  **{name: getattr(data, name) for name in _ARRAY_NAMES})
 
 
-def load_cifar10(root=None, download=True, cache_dir=None):
+def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=False):
     """Load CIFAR-10 as uint8 NCHW arrays (decoding once, then from the cache).
 
     Parameters
@@ -567,6 +615,11 @@ def load_cifar10(root=None, download=True, cache_dir=None):
     cache_dir : str or Path, optional
         Where decoded arrays (and downloads) are kept; default
         :func:`default_cache_dir`.
+    given_path_only : bool
+        When a path is given (``root``, else ``$MINITORCH_CV_DATA``), look only there:
+        a mistyped path fails at once with a one-line message instead of falling back to
+        the cache folder or a download (the examples' ``--data``). The cache folder and
+        the download are used only when no path was given at all.
 
     Returns
     -------
@@ -591,7 +644,8 @@ def load_cifar10(root=None, download=True, cache_dir=None):
     ((50000, 3, 32, 32), 'airplane')
     """
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    kind, path = _locate(root, cache_dir, download)
+    found = _locate_given(root) if given_path_only else None
+    kind, path = found if found is not None else _locate(root, cache_dir, download)
     key = _cache_key(kind, path)
     cache_file = cache_dir / f"cifar10-{key}.npz"
     cached = _read_cache(cache_file, key)

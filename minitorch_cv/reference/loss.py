@@ -214,7 +214,7 @@ def l1_loss_backward(cache, dloss=1.0, *, layer="l1_loss_backward"):
 
     Backward
     --------
-    d/dx |x - t| = sign(x - t), and 0 where x == t (PyTorch's choice at the kink).
+    ``d/dx |x - t| = sign(x - t)``, and 0 where ``x == t`` (PyTorch's choice at the kink).
     """
     diff, reduction = cache
     return np.sign(diff) * _upstream(dloss, reduction, diff, layer)

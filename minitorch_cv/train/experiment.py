@@ -1,6 +1,8 @@
 """What the example scripts share: command-line flags, CIFAR-10 loaders, and one function
 that trains, evaluates and writes ``history.json``, ``metrics.json``, ``best.npz`` and the
-plots into the output folder.
+plots into the output folder (a run folder: see :mod:`minitorch_cv.train.run_folder` and
+docs/runs.md), and :func:`run_main`, which turns an example's outcome into one line and an
+exit status.
 
 An example (``examples/task2.py``) only builds its model, optimizer and augmentation.
 """
@@ -9,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shlex
+import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 
-from .trainer import Trainer, atomic_write_json
+from .run_folder import RunFolder
+from .trainer import FAILED_STOPS, Trainer, atomic_write_json
 
 __all__ = [
     "DefaultsHelpFormatter",
@@ -23,6 +27,8 @@ __all__ = [
     "cifar10_loaders",
     "make_optimizer",
     "make_scheduler",
+    "resume_command",
+    "run_main",
     "run_training",
     "show_default",
     "training_parser",
@@ -114,7 +120,12 @@ def training_parser(description, *, lr, batch_size=64, epochs=10, early_stop_cou
     p.add_argument("--no-train-eval", action="store_true",
                    help="skip the final evaluation on the training set")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the checkpoint in --out")
+                   help="continue the run in --out from its checkpoint (refused when a setting "
+                        "differs from the run's, except --epochs may grow; see docs/runs.md)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out: its files are deleted when this run "
+                        "starts (without --resume or --overwrite, an --out that holds a run "
+                        "is refused)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (a line per validation is printed either way)")
     add_scheduler_arguments(p)
@@ -159,7 +170,13 @@ def add_scheduler_arguments(parser):
 
 
 def check_training_args(args):
-    """Refuse impossible hyperparameters before any work starts."""
+    """Refuse impossible hyperparameters before any work starts.
+
+    Raises
+    ------
+    ValueError
+        One line naming every problem (:func:`run_main` prints it as ``error: ...``).
+    """
     problems = []
     if args.batch_size <= 0:
         problems.append(f"--batch-size must be positive, got {args.batch_size}")
@@ -186,8 +203,11 @@ def check_training_args(args):
         value = getattr(args, name, None)
         if value is not None and not 0 <= value < 1:
             problems.append(f"--{name} must be in [0, 1), got {value}")
+    if getattr(args, "resume", False) and getattr(args, "overwrite", False):
+        problems.append("--resume continues the run in --out and --overwrite replaces it: "
+                        "give one of them")
     if problems:
-        raise SystemExit("error: " + "; ".join(problems))
+        raise ValueError("; ".join(problems))
 
 
 def _scheduler_problems(args):
@@ -269,10 +289,11 @@ def cifar10_loaders(args, augment=(), eval_batch_size=256):
     from ..data import BatchIterator, load_cifar10, subset, train_val_split
     from ..data.transforms import Compose, Normalize, Resize, ToFloat
 
-    data = load_cifar10(args.data)
+    # a given --data or $MINITORCH_CV_DATA is the only place looked: a typo fails at once
+    data = load_cifar10(args.data, given_path_only=True)
     n_train = len(data.train_images)
     if args.limit is not None and args.limit > n_train:
-        raise SystemExit(f"error: --limit {args.limit} is larger than the training set "
+        raise ValueError(f"--limit {args.limit} is larger than the training set "
                          f"({n_train} images)")
     train_idx, val_idx = train_val_split(n_train, args.val_fraction, seed=args.seed)
     if args.limit is not None:
@@ -287,7 +308,7 @@ def cifar10_loaders(args, augment=(), eval_batch_size=256):
     if eval_limit is None:
         eval_limit = args.limit                 # None: every image
     if len(train_idx) < args.batch_size:
-        raise SystemExit(f"error: {len(train_idx)} training images are fewer than one batch "
+        raise ValueError(f"{len(train_idx)} training images are fewer than one batch "
                          f"of {args.batch_size}")
     train_eval_idx = train_idx
     if eval_limit is not None and eval_limit < len(train_idx):
@@ -320,9 +341,23 @@ def _versions():
             "processor": platform.processor() or platform.machine()}
 
 
+def resume_command(command):
+    """``command`` with ``--resume`` (and without ``--overwrite``): the command that
+    continues the run it started."""
+    words = [w for w in shlex.split(command or "python ...") if w != "--overwrite"]
+    if "--resume" not in words:
+        words.append("--resume")
+    return shlex.join(words)
+
+
 def run_training(args, model, augment=(), name="experiment", command=None, log=print,
                  notes=()):
     """Train ``model`` on CIFAR-10 as the seed did and write everything to ``args.out``.
+
+    ``args.out`` is claimed as a run folder first (:class:`~.run_folder.RunFolder`): a
+    folder that holds another run is refused unless ``args.resume`` or ``args.overwrite``,
+    a live run's lock is respected, and a resume with other settings is refused. The
+    folder is created only for a run that starts, and removed again if the start fails.
 
     ``notes`` are warnings a reader of the results must know (e.g. that pretrained
     weights saw the validation images): printed as ``warning: ...`` before training and
@@ -333,10 +368,26 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     metrics : dict
         final train/val/test loss, accuracy and number of images evaluated
         (best-validation weights), epochs run, wall time, images per second, stop reason.
+        After a divergence (``stop_kind`` "diverged") or a bad batch ("bad_input") the
+        evaluation uses the best weights from before, and is empty when there are none.
+
+    Raises
+    ------
+    ValueError, OSError
+        Bad data, a refused run folder (:class:`~.run_folder.RunFolderError`), an unfit
+        checkpoint (:class:`~.checkpoint.CheckpointError`).
+    KeyboardInterrupt
+        After logging the command that resumes the run.
     """
     check_training_args(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(args.out, vars(args), resume=args.resume,
+                       overwrite=getattr(args, "overwrite", False), command=command, log=log)
+    with folder:
+        return _train_in(folder, args, model, augment, name, command, log, notes)
+
+
+def _train_in(folder, args, model, augment, name, command, log, notes):
+    out = folder.path
     t_start = time.perf_counter()
     train, val, test, train_eval = cifar10_loaders(args, augment)
     for note in notes:
@@ -350,19 +401,38 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
                       early_stop_count=args.early_stop_count, out_dir=out,
                       resume=args.resume, progress=not args.no_progress, log=log,
                       scheduler=scheduler)
+    folder.start()
+    try:       # Ctrl-C while training or evaluating: say how to continue
+        return _fit_and_report(trainer, out, args, train_eval, name, command, log, t_start,
+                               notes)
+    except KeyboardInterrupt:
+        if trainer.checkpoint_step is not None:
+            log(f"resume with: {resume_command(command)}")
+        else:
+            words = [w for w in shlex.split(command or "python ...") if w != "--overwrite"]
+            log(f"nothing to resume yet; start again with: {shlex.join(words)}")
+        raise
+
+
+def _fit_and_report(trainer, out, args, train_eval, name, command, log, t_start, notes):
     history = trainer.fit()
+    if trainer.failed and trainer.best_state is not None:
+        log(f"final evaluation with the best weights (step {trainer.best_step}), from "
+            "before the run stopped")
     results = trainer.final_evaluation(train_eval)
     wall = time.perf_counter() - t_start
     h = trainer.history
-    evaluated = {"train": train_eval, "val": val, "test": test}
+    best = trainer.best_val_loss
+    evaluated = {"train": train_eval, "val": trainer.val_loader, "test": trainer.test_loader}
     metrics = {
         "name": name,
         "command": command,
         **{split: {"loss": v[0], "accuracy": v[1], "images": evaluated[split].num_examples}
            for split, v in results.items()},
-        "best_val_loss": trainer.best_val_loss,
+        "best_val_loss": best if best != float("inf") else None,
         "epochs_run": h["epochs_run"], "steps": trainer.global_step,
-        "stop_reason": h["stop_reason"],
+        "stop_reason": h["stop_reason"], "stop_kind": h.get("stop_kind"),
+        "stop_step": h.get("stop_step"),
         "wall_seconds": wall, "train_seconds": h["train_seconds"],
         "train_images_per_second": h["images_seen"] / max(h["train_seconds"], 1e-9),
         "hyperparameters": {k: v for k, v in vars(args).items()},
@@ -373,16 +443,50 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     atomic_write_json(out / "history.json", history)
     atomic_write_json(out / "metrics.json", metrics)
     from .. import viz
-    viz.save_figure(viz.plot_loss(history, title=f"{name}: training and validation loss"),
-                    out / "loss.png")
-    viz.save_figure(viz.plot_accuracy(history, title=f"{name}: validation accuracy"),
-                    out / "accuracy.png")
+    if history["train"]["step"]:
+        viz.save_figure(viz.plot_loss(history, title=f"{name}: training and validation loss"),
+                        out / "loss.png")
+    if history["val"]["step"]:
+        viz.save_figure(viz.plot_accuracy(history, title=f"{name}: validation accuracy"),
+                        out / "accuracy.png")
     summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc {metrics[k]['accuracy']:.4f} "
                         f"({metrics[k]['images']} images)"
                         for k in ("train", "val", "test") if k in metrics)
+    if not results:
+        summary = "no final evaluation (no best weights)"
     log(f"{name}: {summary}; {h['epochs_run']:.2f} epochs, {wall:.0f} s, "
         f"{metrics['train_images_per_second']:.0f} img/s ({h['stop_reason']})")
     for note in notes:
         log(f"warning: {note}")
-    log(f"wrote {out}/metrics.json, history.json, best.npz, loss.png, accuracy.png")
+    written = [n for n in ("metrics.json", "history.json", "best.npz", "checkpoint.npz",
+                           "loss.png", "accuracy.png") if (out / n).exists()]
+    log(f"wrote {out}/{', '.join(written)}")
     return metrics
+
+
+def _one_line(err):
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text or type(err).__name__
+
+
+def run_main(main, argv=None):
+    """Run an example's ``main(argv)`` and return the process's exit status.
+
+    0: done. 1: the run stopped early because it failed (diverged, a bad batch); its
+    results are recorded and the reason is printed as ``error: ...``. 2: it could not
+    start or continue (bad data, weights, run folder, resume; ``ValueError`` or
+    ``OSError``): ``error: <message>`` on one line, no traceback. 130: Ctrl-C, after the
+    run printed the command that resumes it.
+    """
+    try:
+        result = main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as err:
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    if isinstance(result, dict) and result.get("stop_kind") in FAILED_STOPS:
+        print(f"error: {result['stop_reason']}", file=sys.stderr)
+        return 1
+    return 0

@@ -44,7 +44,8 @@ from .checkpoint import (
     save_checkpoint,
 )
 
-__all__ = ["Trainer", "atomic_write_bytes", "atomic_write_json", "evaluate"]
+__all__ = ["FAILED_STOPS", "Trainer", "atomic_write_bytes", "atomic_write_json",
+           "evaluate"]
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -76,7 +77,15 @@ def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
 
 
 _TRAINER_FIELDS = ("history", "global_step", "epoch", "batch_in_epoch", "best_val_loss",
-                   "best_state")
+                   "best_state", "checkpoint_step")
+
+# history["stop_kind"] of a run that did not end as planned (no checkpoint is written then)
+FAILED_STOPS = ("diverged", "bad_input")
+
+
+def _non_finite(a):
+    """"NaN" or "inf": what makes ``a`` non-finite."""
+    return "NaN" if np.isnan(a).any() else "inf"
 
 
 def _generators(model):
@@ -108,7 +117,8 @@ class Trainer:
         Continue from ``out_dir/checkpoint.npz`` when it exists. A checkpoint that is
         unsafe (a pickle, such as an older version's ``checkpoint.pkl``), damaged, or
         does not fit this model and optimizer raises
-        :class:`~minitorch_cv.train.CheckpointError`, and changes nothing.
+        :class:`~minitorch_cv.train.CheckpointError`, and changes nothing. A run that
+        had completed its epochs trains on when ``epochs`` is now larger.
     validations_per_epoch : int
         2 = every half epoch, as in the seed.
     scheduler : optional, from :mod:`minitorch_cv.optim.lr_scheduler`
@@ -150,12 +160,14 @@ class Trainer:
         self.history = {"train": {"step": [], "loss": [], "accuracy": []},
                         "val": {"step": [], "loss": [], "accuracy": [], "lr": []},
                         "steps_per_epoch": len(train_loader), "images_seen": 0,
-                        "train_seconds": 0.0, "stop_reason": None}
+                        "train_seconds": 0.0, "stop_reason": None,
+                        "stop_kind": None, "stop_step": None}
         self.global_step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
         self.best_val_loss = math.inf
         self.best_state = None
+        self.checkpoint_step = None          # the step of the last checkpoint written
         if resume:
             self._resume()
 
@@ -202,6 +214,7 @@ class Trainer:
             "has_best_state": self.best_state is not None,
         }
         save_checkpoint(self.checkpoint_path, arrays, meta)
+        self.checkpoint_step = self.global_step
 
     def _resume(self):
         path = self.checkpoint_path
@@ -222,8 +235,13 @@ class Trainer:
                 raise CheckpointError(f"{path} does not fit this run ({type(err).__name__}: "
                                       f"{err})") from None
             raise
+        self.checkpoint_step = self.global_step
         self.log(f"resumed from {path}: step {self.global_step}, "
                  f"epoch {self.epoch}, batch {self.batch_in_epoch}")
+        if self.history.get("stop_reason") == "completed all epochs" \
+                and self.epoch < self.epochs:          # resumed with more epochs: extend
+            self.history["stop_reason"] = self.history["stop_kind"] = None
+            self.log(f"resume: training on to {self.epochs} epochs")
 
     def _resumable_state(self):
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -308,9 +326,23 @@ class Trainer:
         return recent[0] == min(recent)
 
     def train_step(self, x, y):
-        """Forward, loss, backward, optimizer step. Returns (loss, correct count)."""
+        """Forward, loss, backward, optimizer step. Returns (loss, correct count).
+
+        Raises
+        ------
+        FloatingPointError
+            The logits or the loss are not finite; then no gradient is computed and the
+            parameters are not changed.
+        """
         logits = self.model(x)
-        loss = self.loss_fn(logits, y)
+        if not np.isfinite(logits).all():
+            raise FloatingPointError(f"the logits hold {_non_finite(logits)}")
+        try:
+            loss = self.loss_fn(logits, y)
+        except FloatingPointError:
+            raise FloatingPointError("the loss is not finite") from None
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the loss is {loss}")
         self.model.backward(self.loss_fn.backward())
         self.optimizer.step()
         self.optimizer.zero_grad()
@@ -324,8 +356,20 @@ class Trainer:
         return t["step"][start], float(np.mean(t["loss"][start:]))
 
     def validate(self):
-        loss, acc = evaluate(self.model, self.val_loader, self.loss_fn,
-                             progress=self.progress, desc="validation")
+        """Evaluate on the validation set, record it, keep the best weights.
+
+        Raises
+        ------
+        FloatingPointError
+            The validation loss is not finite (nothing is recorded then).
+        """
+        try:
+            loss, acc = evaluate(self.model, self.val_loader, self.loss_fn,
+                                 progress=self.progress, desc="validation")
+        except FloatingPointError:
+            raise FloatingPointError("the validation loss is not finite") from None
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the validation loss is {loss}")
         v = self.history["val"]
         v["step"].append(self.global_step)
         v["loss"].append(loss)
@@ -346,6 +390,12 @@ class Trainer:
         The model trains in training mode with ``needs_input_grad = False`` (no dL/dx for
         the input batch); afterwards, also after an error or an interruption, its mode and
         ``needs_input_grad`` flags are what they were before.
+
+        A non-finite training or validation loss, a batch holding NaN/inf or an empty batch
+        ends training without an exception: the history records why (``stop_reason``),
+        at which step (``stop_step``) and ``stop_kind`` ("diverged" or "bad_input";
+        "completed" and "early_stop" otherwise), :attr:`failed` is True, and the
+        checkpoint of the last good validation is kept (not overwritten by broken weights).
         """
         with kept_as_found(self.model):      # mode and needs_input_grad flags put back
             self.model.train()
@@ -367,12 +417,17 @@ class Trainer:
                            desc=f"epoch {self.epoch + 1}/{self.epochs}")
                 seen, t0 = 0, time.perf_counter()
                 for x, y in loader:
+                    if len(y) == 0:
+                        self.history["train_seconds"] += time.perf_counter() - t0
+                        stop = self._stop_failed("bad_input", self.global_step + 1,
+                                                 f"the input batch at step "
+                                                 f"{self.global_step + 1} is empty")
+                        break
                     try:
                         loss, correct = self.train_step(x, y)
                     except FloatingPointError as err:
-                        stop = f"non-finite loss at step {self.global_step + 1}: {err}"
-                        self.log(f"stopping: {stop}. The best checkpoint "
-                                 f"(val loss {self.best_val_loss:.4f}) is kept.")
+                        self.history["train_seconds"] += time.perf_counter() - t0
+                        stop = self._training_failure(x, err)
                         break
                     self.global_step += 1
                     self.batch_in_epoch += 1
@@ -394,7 +449,11 @@ class Trainer:
                         first, mean_loss = self._train_loss_since_last_validation()
                         steps = (f"step {first}" if first == self.global_step else
                                  f"mean of steps {first}-{self.global_step}")
-                        vloss, vacc = self.validate()
+                        try:
+                            vloss, vacc = self.validate()
+                        except FloatingPointError:
+                            stop = self._validation_failure()
+                            break
                         self.log(f"step {self.global_step} (epoch "
                                  f"{self.global_step / len(loader):.2f}): train loss "
                                  f"{mean_loss:.4f} ({steps}), val loss {vloss:.4f}, "
@@ -415,15 +474,21 @@ class Trainer:
                 bar.close()
                 bar = None
         except KeyboardInterrupt:
-            self.log(f"interrupted at step {self.global_step}; resume with --resume from "
-                     f"the last checkpoint in {self.out_dir}")
+            saved = (f"the last checkpoint (step {self.checkpoint_step}) is in {self.out_dir}"
+                     if self.checkpoint_step is not None else "no checkpoint was written")
+            self.log(f"interrupted at step {self.global_step}; {saved}")
             raise
         finally:
             if bar is not None:
                 bar.close()
-        self.history["stop_reason"] = stop or "completed all epochs"
+        if self.history.get("stop_kind") not in FAILED_STOPS:
+            self.history["stop_reason"] = stop or "completed all epochs"
+            self.history["stop_kind"] = ("completed" if stop in (None, "completed all epochs")
+                                         else "early_stop")
         self.history["epochs_run"] = self.global_step / len(loader)
-        self._save_checkpoint()
+        if self.history["stop_kind"] not in FAILED_STOPS:
+            # a failed run keeps the checkpoint of its last good validation
+            self._save_checkpoint()
         return self.history
 
     def _end_epoch(self):
@@ -433,13 +498,69 @@ class Trainer:
         if self.scheduler is not None and not isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step()
 
+    @property
+    def failed(self):
+        """True when training stopped because of a non-finite loss or a bad batch."""
+        return self.history.get("stop_kind") in FAILED_STOPS
+
+    @property
+    def best_step(self):
+        """The step whose validation gave the best weights (None without them)."""
+        val = self.history["val"]
+        if self.best_state is None or not val["loss"]:
+            return None
+        return val["step"][int(np.argmin(val["loss"]))]
+
+    def _stop_failed(self, kind, step, reason):
+        """Record why training stops (``stop_reason``, ``stop_step``, ``stop_kind``) and
+        say it in one line, with what is kept."""
+        self.history.update(stop_reason=reason, stop_step=step, stop_kind=kind)
+        if self.best_state is not None:
+            where = f" in {self.best_path}" if self.best_path is not None else ""
+            kept = (f"the best weights so far (step {self.best_step}, val loss "
+                    f"{self.best_val_loss:.4f}) are kept{where}")
+        else:
+            kept = "no validation finished before, so there are no best weights"
+        self.log(f"stopping: {reason}; {kept}")
+        return reason
+
+    def _training_failure(self, x, err):
+        """Tell bad input apart from divergence after a non-finite training loss."""
+        step = self.global_step + 1
+        x = np.asarray(x)
+        if not np.isfinite(x).all():
+            return self._stop_failed("bad_input", step, f"the input batch at step {step} "
+                                     f"holds {_non_finite(x)}")
+        return self._stop_failed(
+            "diverged", step, f"training diverged: non-finite loss at step {step} ({err}); "
+            "try a smaller learning rate")
+
+    def _validation_failure(self):
+        step = self.global_step
+        for i, (x, _) in enumerate(self.val_loader):
+            x = np.asarray(x)
+            if not np.isfinite(x).all():
+                return self._stop_failed("bad_input", step, f"validation batch {i + 1} "
+                                         f"holds {_non_finite(x)}")
+        losses = self.history["train"]["loss"]
+        last = f" (the last training loss was {losses[-1]:.4g})" if losses else ""
+        return self._stop_failed(
+            "diverged", step, f"training diverged: non-finite validation loss after step "
+            f"{step}{last}; try a smaller learning rate")
+
     def restore_best(self):
         """Load the weights with the lowest validation loss (if any validation ran)."""
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
 
     def final_evaluation(self, train_eval_loader=None):
-        """Best weights on train (if given), validation and test: {"split": [loss, acc]}."""
+        """Best weights on train (if given), validation and test: {"split": [loss, acc]}.
+
+        After a failed run (:attr:`failed`) without best weights there is nothing sound
+        to evaluate: the result is ``{}``.
+        """
+        if self.failed and self.best_state is None:
+            return {}
         self.restore_best()
         results = {}
         for name, loader in (("train", train_eval_loader), ("val", self.val_loader),

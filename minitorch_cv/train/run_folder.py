@@ -1,0 +1,304 @@
+"""A run folder (the examples' ``--out``): who may write into it, and with which settings.
+
+A run folder holds one training run: ``metrics.json``, ``history.json``, ``best.npz``,
+``checkpoint.npz``, ``settings.json``, ``loss.png``, ``accuracy.png`` (see docs/runs.md).
+Three rules keep its results from being lost or misstated:
+
+* **One run at a time.** A running run holds ``run.lock`` (its pid, host, start time and
+  command, as JSON) with an operating-system lock (``flock``) on it. A second run that
+  finds the lock held is refused. The kernel drops an ``flock`` when its process ends,
+  however it ends, so a lock file left behind by a killed run is recognised as stale,
+  reported and taken over. The lock file is removed when the run ends (also on an error
+  or Ctrl-C).
+* **No silent overwrite.** A folder that holds a run's files is refused unless the new run
+  continues it (``resume=True``) or replaces it (``overwrite=True``: the old run's files,
+  and only those, are deleted when the new run really starts).
+* **Resume with the same settings.** ``settings.json`` records the run's settings when it
+  starts; resuming with other settings is refused, naming each one (old -> new). Only the
+  settings in :data:`MAY_DIFFER_ON_RESUME` may differ, and ``epochs`` may grow (to train
+  a finished run longer), not shrink.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+from pathlib import Path
+
+from .._files import atomic_write_json
+
+try:                                  # POSIX; elsewhere the lock falls back to pid checks
+    import fcntl
+except ImportError:                   # pragma: no cover - Windows
+    fcntl = None
+
+__all__ = ["LOCK_NAME", "MAY_DIFFER_ON_RESUME", "RUN_FILES", "SETTINGS_NAME", "RunFolder",
+           "RunFolderError", "RunLock", "settings_differences"]
+
+LOCK_NAME = "run.lock"
+SETTINGS_NAME = "settings.json"
+RUN_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz", "checkpoint.pkl",
+             SETTINGS_NAME, "loss.png", "accuracy.png")
+# what a run needs to be worth continuing (the plots and settings alone are not)
+_RESULT_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz")
+
+MAY_DIFFER_ON_RESUME = frozenset({
+    "out", "resume", "overwrite",     # where the run is, and how this command treats it
+    "no_progress", "data",            # how it is shown; the same data at another path
+    "no_train_eval", "eval_limit",    # what is evaluated at the end, not what is trained
+})
+
+
+class RunFolderError(ValueError):
+    """The run folder is in use, holds another run, or the settings do not fit it.
+
+    The message is one line: what is wrong and which flag or folder to choose instead.
+    """
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _describe(holder):
+    if not isinstance(holder, dict):
+        return "a run whose lock file is unreadable"
+    return (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
+            f"{holder.get('started', '?')}")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError, TypeError):
+        return True
+    return True
+
+
+class RunLock:
+    """``run.lock`` in ``folder``: held by at most one live process.
+
+    ``acquire()`` raises :class:`RunFolderError` when another live run holds it, and
+    returns the description of a stale holder it took over (or None). ``release()``
+    removes the file.
+    """
+
+    def __init__(self, folder, command=None):
+        self.path = Path(folder) / LOCK_NAME
+        self.command = command
+        self._fd = None
+
+    def _content(self):
+        return json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                           "started": _now(), "command": self.command}).encode()
+
+    def _read(self):
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _refuse(self, holder):
+        raise RunFolderError(
+            f"{self.path.parent} is in use by another run ({_describe(holder)}); wait for "
+            "it to end or give another --out (a lock whose run has ended is taken over "
+            "by itself)")
+
+    def acquire(self):
+        if fcntl is None:                              # pragma: no cover - Windows
+            return self._acquire_by_pid()
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                self._refuse(self._read())
+            try:             # the file may have been removed by its holder meanwhile
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            previous = os.read(fd, 1 << 16)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, self._content(), 0)
+            os.fsync(fd)
+            self._fd = fd
+            if not previous.strip():
+                return None
+            try:
+                return _describe(json.loads(previous))
+            except ValueError:
+                return _describe(None)
+
+    def _acquire_by_pid(self):                         # pragma: no cover - Windows
+        stale = None
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                holder = self._read()
+                if (isinstance(holder, dict) and holder.get("host") == socket.gethostname()
+                        and not _pid_alive(holder.get("pid"))):
+                    stale = _describe(holder)
+                    self.path.unlink(missing_ok=True)
+                    continue
+                self._refuse(holder)
+            os.write(fd, self._content())
+            self._fd = fd
+            return stale
+        self._refuse(self._read())
+
+    def release(self):
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)          # while still holding the lock
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _flag(key):
+    return "--" + key.replace("_", "-")
+
+
+def settings_differences(old, new):
+    """``["--lr 0.1 -> 0.3", ...]``: each setting of ``new`` that may not differ from
+    ``old`` on resume but does. Settings one side does not record (a flag added by a
+    later version) are not compared; ``epochs`` may grow."""
+    problems = []
+    for key, value in new.items():
+        if key in MAY_DIFFER_ON_RESUME or key not in old or old[key] == value:
+            continue
+        if key == "epochs" and isinstance(value, int) and isinstance(old[key], int) \
+                and value > old[key]:
+            continue
+        problems.append(f"{_flag(key)} {old[key]} -> {value}")
+    return problems
+
+
+class RunFolder:
+    """Claim a run folder for one run (a context manager).
+
+    On entry: create the folder if needed, take its lock, and refuse (with
+    :class:`RunFolderError`) a folder that holds another run unless ``resume`` or
+    ``overwrite``, and a resume with other settings. :meth:`start` is called once the run
+    really starts (data loaded, model built): it deletes the old run's files when
+    ``overwrite`` and records ``settings.json``. On exit the lock is removed; a folder
+    this run created and left without results is removed again, so a failed start
+    leaves nothing behind.
+
+    Parameters
+    ----------
+    folder : path
+    settings : dict
+        The run's settings (the examples' flags), JSON-serializable.
+    resume, overwrite : bool
+    command : str, optional
+        The command line, recorded in the lock and in ``settings.json``.
+    log : callable
+    """
+
+    def __init__(self, folder, settings, *, resume=False, overwrite=False, command=None,
+                 log=print):
+        if resume and overwrite:
+            raise RunFolderError("--resume continues the run in --out and --overwrite "
+                                 "replaces it: give one of them")
+        self.path = Path(folder)
+        self.settings, self.resume, self.overwrite = dict(settings), resume, overwrite
+        self.command, self.log = command, log
+        self.lock = RunLock(self.path, command)
+        self._created = []                 # folders this run created, deepest last
+        self.started = False
+
+    def existing_run_files(self):
+        return [name for name in RUN_FILES if (self.path / name).exists()]
+
+    def recorded_settings(self):
+        """The settings the run in this folder was started with (None if not recorded)."""
+        for name, key in ((SETTINGS_NAME, "settings"), ("metrics.json", "hyperparameters")):
+            try:
+                recorded = json.loads((self.path / name).read_text()).get(key)
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(recorded, dict):
+                return recorded
+        return None
+
+    def __enter__(self):
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"--out {self.path} is a file, not a folder")
+        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._created = list(reversed(missing))
+        try:
+            stale = self.lock.acquire()
+            if stale:
+                self.log(f"{self.path / LOCK_NAME}: took over the lock of a run that ended "
+                         f"without removing it ({stale})")
+            self._check()
+        except BaseException:
+            self._leave()
+            raise
+        return self
+
+    def _check(self):
+        found = self.existing_run_files()
+        results = [name for name in found if name in _RESULT_FILES]
+        if not found or self.overwrite:
+            return
+        if not self.resume:
+            raise RunFolderError(
+                f"{self.path} already holds a run ({', '.join(found)}); add --resume to "
+                "continue it, --overwrite to replace it, or give another --out")
+        if not (self.path / "checkpoint.npz").exists() and results:
+            raise RunFolderError(
+                f"--resume: {self.path} holds no checkpoint.npz to continue from (it holds "
+                f"{', '.join(found)}); add --overwrite instead to train it again")
+        recorded = self.recorded_settings()
+        if recorded is None:
+            self.log(f"resume: {self.path} records no settings to compare with")
+            return
+        differences = settings_differences(recorded, self.settings)
+        if differences:
+            raise RunFolderError(
+                f"--resume: the run in {self.path} was started with other settings: "
+                f"{'; '.join(differences)}. Resume with its settings, or train a new run "
+                "with --overwrite or another --out")
+
+    def start(self):
+        """The run really starts: clear an overwritten run's files, record the settings."""
+        if self.overwrite:
+            removed = [name for name in self.existing_run_files()]
+            for name in RUN_FILES:
+                (self.path / name).unlink(missing_ok=True)
+                for tmp in self.path.glob(f".{name}.*.tmp"):   # a killed atomic write
+                    tmp.unlink(missing_ok=True)
+            if removed:
+                self.log(f"--overwrite: removed the previous run's {', '.join(removed)} "
+                         f"from {self.path}")
+        record = {"command": self.command, "settings": self.settings, "started": _now()}
+        atomic_write_json(self.path / SETTINGS_NAME, record)
+        self.started = True
+
+    def _leave(self):
+        self.lock.release()
+        found = self.existing_run_files()
+        if self.started and found == [SETTINGS_NAME]:     # stopped before any result
+            (self.path / SETTINGS_NAME).unlink(missing_ok=True)
+        for folder in reversed(self._created):            # deepest first, only if empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+    def __exit__(self, *exc):
+        self._leave()
+        return False

@@ -135,8 +135,10 @@ def test_validation_divergence_after_taking_over_a_stale_lock(tmp_path):
 @needs_data
 def test_ctrl_c_prints_the_resume_command_and_a_live_run_keeps_its_folder(tmp_path):
     out = tmp_path / "run"
-    args = ["--limit", 640, "--epochs", 50, "--early-stop-count", 1000, "--no-progress",
-            "--out", out]
+    # far more epochs than can finish while the test below runs: the run is still
+    # training when Ctrl-C arrives, on any machine
+    args = ["--limit", 640, "--epochs", 100000, "--early-stop-count", 1000000,
+            "--no-progress", "--out", out]
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "task2.py"),
                              *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -161,8 +163,8 @@ def test_ctrl_c_prints_the_resume_command_and_a_live_run_keeps_its_folder(tmp_pa
     output = "".join(lines) + rest
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err
-    assert (f"resume with: python examples/task2.py --limit 640 --epochs 50 "
-            f"--early-stop-count 1000 --no-progress --out {out} --resume") in output
+    assert (f"resume with: python examples/task2.py --limit 640 --epochs 100000 "
+            f"--early-stop-count 1000000 --no-progress --out {out} --resume") in output
     assert not (out / "run.lock").exists() and (out / "checkpoint.npz").exists()
     assert not (out / "metrics.json").exists()
     # resuming with another learning rate (or batch size) is refused, naming each

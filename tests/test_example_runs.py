@@ -140,9 +140,12 @@ def test_ctrl_c_prints_the_resume_command_and_a_live_run_keeps_its_folder(tmp_pa
     args = ["--limit", 640, "--epochs", 100000, "--early-stop-count", 1000000,
             "--no-progress", "--out", out]
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    # Ctrl-C as in a terminal: a test run in the background (`nohup pytest &`, some CI
+    # runners) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
     proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "task2.py"),
                              *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+                            text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     watchdog = threading.Timer(600, proc.kill)
     watchdog.start()
     try:

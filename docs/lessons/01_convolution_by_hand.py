@@ -18,8 +18,8 @@
 #
 # **Needs:** nothing but `minitorch_cv` (no data, no PyTorch).
 #
-# **Takes:** about 25 s on a 2-core Intel Xeon as a notebook (it draws two animations), 7 s as
-# a script (measured on a shared, busy machine).
+# **Takes:** about 6 s on a 2-core Intel Xeon as a notebook (it draws two animations), 2 s as
+# a script (measured on a quiet machine; 25 s as a notebook with other jobs sharing the cores).
 
 # %%
 # %matplotlib inline

@@ -18,7 +18,8 @@
 #
 # **Needs:** nothing but `minitorch_cv` (no data, no PyTorch).
 #
-# **Takes:** about 15 s on a 2-core Intel Xeon (measured on a shared, busy machine).
+# **Takes:** about 2 s on a 2-core Intel Xeon (measured on a quiet machine; 15 s with other
+# jobs sharing the cores).
 
 # %%
 # %matplotlib inline

@@ -18,8 +18,8 @@
 #
 # **Needs:** nothing but `minitorch_cv` (no data, no PyTorch).
 #
-# **Takes:** about 10 s on a 2-core Intel Xeon (measured while the machine ran other jobs;
-# 2 s of CPU time).
+# **Takes:** about 3 s on a 2-core Intel Xeon (measured on a quiet machine; 10 s with other
+# jobs sharing the cores).
 
 # %%
 # %matplotlib inline

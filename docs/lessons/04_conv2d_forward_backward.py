@@ -18,8 +18,9 @@
 #
 # **Needs:** nothing but `minitorch_cv` (no data, no PyTorch).
 #
-# **Takes:** about 30 s on a 2-core Intel Xeon (measured while the machine ran other jobs;
-# 7 s of CPU time), most of it the timing cells, which run the nested loops on one image.
+# **Takes:** about 5 s on a 2-core Intel Xeon (measured on a quiet machine; 30 s with other
+# jobs sharing the cores), most of it the timing cells, which run the nested loops on one
+# image.
 
 # %%
 # %matplotlib inline

@@ -19,8 +19,8 @@
 #
 # **Needs:** nothing but `minitorch_cv` (no data, no PyTorch).
 #
-# **Takes:** about 12 s on a 2-core Intel Xeon (measured while the machine ran other jobs;
-# 2.5 s of CPU time).
+# **Takes:** about 4 s on a 2-core Intel Xeon (measured on a quiet machine; 12 s with other
+# jobs sharing the cores).
 
 # %%
 # %matplotlib inline

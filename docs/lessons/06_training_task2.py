@@ -19,8 +19,8 @@
 # **It needs** CIFAR-10: set `MINITORCH_CV_DATA` to the folder that holds it
 # (in this workspace `export MINITORCH_CV_DATA=../shared/data`).
 #
-# **It takes** about 45 s of CPU time on a 2-core Intel Xeon (measured; with other jobs
-# sharing the two cores, the wall time was 95-200 s).
+# **It takes** about 25-30 s on a 2-core Intel Xeon (measured on a quiet machine; with other
+# jobs sharing the two cores, the wall time was 95-200 s).
 # The training here uses **3,000 images for 2 epochs** so it fits in a lesson; the full
 # run (45,000 images, early stopping after 7.5 epochs, 32 minutes) is shown beside it at
 # the end, read from `docs/results/`.

@@ -20,8 +20,8 @@
 # **It needs** CIFAR-10: set `MINITORCH_CV_DATA` to the folder that holds it
 # (in this workspace `export MINITORCH_CV_DATA=../shared/data`).
 #
-# **It takes** about 36 s of CPU time on a 2-core Intel Xeon (measured; with other jobs
-# sharing the two cores, the wall time was 150-165 s). The one training here uses
+# **It takes** about 20-25 s on a 2-core Intel Xeon (measured on a quiet machine; with other
+# jobs sharing the two cores, the wall time was 150-165 s). The one training here uses
 # **320 images for 8 epochs**, on purpose far too few; the full runs (1-2 hours each) are
 # shown from their measured results in `docs/results/`.
 

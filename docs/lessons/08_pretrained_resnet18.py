@@ -21,8 +21,8 @@
 # that holds `cifar10-jpeg.tar.gz`, `resnet18_cifar10/` and `zebra.jpg` (in this
 # workspace `export MINITORCH_CV_DATA=../shared/data`). PyTorch is not needed.
 #
-# **It takes** about 25 s of CPU time on a 2-core Intel Xeon (measured; with other jobs
-# sharing the two cores, the wall time was 85-100 s). The transfer learning here trains a new
+# **It takes** about 15 s on a 2-core Intel Xeon (measured on a quiet machine; with other
+# jobs sharing the two cores, the wall time was 85-100 s). The transfer learning here trains a new
 # last layer on the features of **1,000 training images** and tests on **2,000 test
 # images**; the full fine-tuning run (45,000 images, 12 minutes) is quoted from
 # `docs/results/`.

@@ -132,6 +132,13 @@ def test_validation_divergence_after_taking_over_a_stale_lock(tmp_path):
     assert not (out / "run.lock").exists()
 
 
+# python -c WITH_CTRL_C script.py args...: run script.py as `python script.py args...`, with
+# SIGINT raising KeyboardInterrupt even when the test process inherited it ignored
+WITH_CTRL_C = ("import runpy, signal, sys; "
+               "signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
 @needs_data
 def test_ctrl_c_prints_the_resume_command_and_a_live_run_keeps_its_folder(tmp_path):
     out = tmp_path / "run"
@@ -141,11 +148,11 @@ def test_ctrl_c_prints_the_resume_command_and_a_live_run_keeps_its_folder(tmp_pa
             "--no-progress", "--out", out]
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     # Ctrl-C as in a terminal: a test run in the background (`nohup pytest &`, some CI
-    # runners) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
-    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "task2.py"),
-                             *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # runners) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
+    # handler; the example runs with Python's own handler put back
+    proc = subprocess.Popen([sys.executable, "-c", WITH_CTRL_C,
+                             str(ROOT / "examples" / "task2.py"), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     watchdog = threading.Timer(600, proc.kill)
     watchdog.start()
     try:

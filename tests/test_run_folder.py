@@ -81,6 +81,9 @@ def test_resume_refuses_other_settings_naming_each(tmp_path):
         pass
     assert settings_differences(SETTINGS, {**SETTINGS, "epochs": 1}) == ["--epochs 2 -> 1"]
     assert settings_differences({"lr": 0.1}, {"lr": 0.1, "scheduler": "none"}) == []
+    # --eval-limit sets the validation images that choose the best weights: compared
+    assert settings_differences({**SETTINGS, "eval_limit": None},
+                                {**SETTINGS, "eval_limit": 500}) == ["--eval-limit None -> 500"]
 
 
 def test_resume_without_a_checkpoint_is_refused_when_results_exist(tmp_path):

@@ -47,8 +47,10 @@ _RESULT_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz")
 MAY_DIFFER_ON_RESUME = frozenset({
     "out", "resume", "overwrite",     # where the run is, and how this command treats it
     "no_progress", "data",            # how it is shown; the same data at another path
-    "no_train_eval", "eval_limit",    # what is evaluated at the end, not what is trained
+    "no_train_eval",                  # what is evaluated at the end, not what is trained
 })
+# --eval-limit is compared: it also sets the validation images that pick the best weights
+# and decide early stopping, so a resume with another value would change the run
 
 
 class RunFolderError(ValueError):

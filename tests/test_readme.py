@@ -4,6 +4,7 @@ The blocks run in order in one namespace (a later block may use an earlier one's
 as a reader pasting them into one session would.
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -70,6 +71,9 @@ def run_block(code, namespace, where):
 def test_markdown_python_blocks_run(path, capsys):
     namespace = {"__name__": path.stem}
     blocks = marked_blocks(path.read_text(encoding="utf-8"))
+    if not os.environ.get("MINITORCH_CV_DATA") and any(
+            "MINITORCH_CV_DATA" in code for _, code, reason in blocks if reason is None):
+        pytest.skip(f"{path.name} reads $MINITORCH_CV_DATA, which is not set")
     for line, code, reason in blocks:
         if reason is None:
             run_block(code, namespace, f"{path.name} python block at line {line}")

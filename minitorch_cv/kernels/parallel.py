@@ -57,6 +57,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 __all__ = ["num_threads", "parallel_over", "parallel_over_batch", "image_slices",
+           "ctrl_c_as_keyboard_interrupt",
            "single_threaded_blas", "MIN_PARALLEL_ELEMENTS"]
 
 MIN_PARALLEL_ELEMENTS = 1 << 21
@@ -194,6 +195,26 @@ def _worker_pool(workers: int):
         return _pool
 
 
+@contextmanager
+def ctrl_c_as_keyboard_interrupt():
+    """Let Ctrl-C during a compiled kernel arrive as ``KeyboardInterrupt``.
+
+    SIGINT only sets a flag while a kernel runs; Python's handler raises
+    ``KeyboardInterrupt`` at the next check, which can fall inside numba's dispatcher as
+    it returns. The dispatcher then returns a result with that exception set, and Python
+    reports ``SystemError: CPUDispatcher(...) returned a result with an exception set``,
+    with the ``KeyboardInterrupt`` as its cause. This re-raises the cause, so a training
+    loop's ``except KeyboardInterrupt`` (and a notebook's interrupt button) work.
+    """
+    try:
+        yield
+    except SystemError as err:
+        cause = err.__cause__ or err.__context__
+        if isinstance(cause, KeyboardInterrupt):
+            raise cause from None
+        raise
+
+
 def parallel_over(work, n_images: int, size=None, block=1):
     """Run ``work(lo, hi)`` on one contiguous slice of ``range(n_images)`` per thread.
 
@@ -209,23 +230,24 @@ def parallel_over(work, n_images: int, size=None, block=1):
     does all of them); with one block, ``work`` runs in the calling thread with BLAS at
     its usual thread count. A call made from inside a worker runs in that worker.
     """
-    if size is not None and size < MIN_PARALLEL_ELEMENTS:
-        return [work(0, n_images)]
-    n_blocks = -(-n_images // block)
-    if n_blocks <= 1:
-        return [work(0, n_images)]
-    slices = [(lo * block, min(hi * block, n_images))
-              for lo, hi in image_slices(n_blocks, num_threads())]
-    with single_threaded_blas():
-        if len(slices) == 1 or getattr(_local, "is_worker", False):
-            return [work(lo, hi) for lo, hi in slices]
-        pool = _worker_pool(len(slices) - 1)
-        futures = [pool.submit(work, lo, hi) for lo, hi in slices[1:]]
-        try:
-            first = work(*slices[0])
-        finally:
-            wait(futures)                            # never leave a worker writing behind us
-    return [first] + [f.result() for f in futures]
+    with ctrl_c_as_keyboard_interrupt():
+        if size is not None and size < MIN_PARALLEL_ELEMENTS:
+            return [work(0, n_images)]
+        n_blocks = -(-n_images // block)
+        if n_blocks <= 1:
+            return [work(0, n_images)]
+        slices = [(lo * block, min(hi * block, n_images))
+                  for lo, hi in image_slices(n_blocks, num_threads())]
+        with single_threaded_blas():
+            if len(slices) == 1 or getattr(_local, "is_worker", False):
+                return [work(lo, hi) for lo, hi in slices]
+            pool = _worker_pool(len(slices) - 1)
+            futures = [pool.submit(work, lo, hi) for lo, hi in slices[1:]]
+            try:
+                first = work(*slices[0])
+            finally:
+                wait(futures)                        # never leave a worker writing behind us
+        return [first] + [f.result() for f in futures]
 
 
 def parallel_over_batch(kernel, batched, *args, min_size=None):
@@ -241,6 +263,7 @@ def parallel_over_batch(kernel, batched, *args, min_size=None):
     """
     size = max(a.size for a in batched)
     if size < (MIN_PARALLEL_ELEMENTS if min_size is None else min_size):
-        return [kernel(*batched, *args)]
+        with ctrl_c_as_keyboard_interrupt():
+            return [kernel(*batched, *args)]
     return parallel_over(lambda lo, hi: kernel(*(a[lo:hi] for a in batched), *args),
                          len(batched[0]))

@@ -13,6 +13,8 @@ from minitorch_cv import nn
 
 torch = pytest.importorskip("torch")
 
+from test_torch_parity import assert_close, randn  # the same oracle helpers
+
 RTOL = 1e-10
 
 
@@ -22,19 +24,6 @@ def one_thread(one_library_thread):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-def randn(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def assert_close(ours, theirs, name="value"):
-    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
-    ours = np.asarray(ours, dtype=np.float64)
-    assert ours.shape == theirs.shape, f"{name}: shape {ours.shape} vs PyTorch's {theirs.shape}"
-    scale = max(np.abs(theirs).max(initial=0.0), 1e-300)
-    error = np.abs(ours - theirs).max(initial=0.0) / scale
-    assert error <= RTOL, f"{name}: relative difference {error:.3g} > {RTOL:g}"
 
 
 def compare_loss(ours, theirs, x, target, reduction, torch_target=None):
@@ -47,7 +36,7 @@ def compare_loss(ours, theirs, x, target, reduction, torch_target=None):
         dloss = randn(*np.shape(loss), seed=99)
         their_loss.backward(torch.from_numpy(dloss))
         assert isinstance(loss, np.ndarray)
-        assert_close(loss, their_loss, "losses")
+        assert_close(loss, their_loss, name="losses")
     else:
         dloss = 0.75
         (their_loss * dloss).backward()
@@ -56,7 +45,7 @@ def compare_loss(ours, theirs, x, target, reduction, torch_target=None):
             assert math.isnan(loss)
         else:
             assert math.isclose(loss, their_loss.item(), rel_tol=RTOL, abs_tol=1e-300)
-    assert_close(ours.backward(dloss), xt.grad, "dinput")
+    assert_close(ours.backward(dloss), xt.grad, name="dinput")
 
 
 # ----------------------------------------------------------------------------- losses
@@ -111,10 +100,10 @@ def test_conv2d_padding_same(kernel):
     xt = torch.tensor(x, requires_grad=True)
     out_t = theirs(xt)
     out_t.backward(torch.from_numpy(dout))
-    assert_close(ours(x), out_t, "out")
-    assert_close(ours.backward(dout), xt.grad, "dx")
-    assert_close(ours.weight.grad, theirs.weight.grad, "dweight")
-    assert_close(ours.bias.grad, theirs.bias.grad, "dbias")
+    assert_close(ours(x), out_t, name="out")
+    assert_close(ours.backward(dout), xt.grad, name="dx")
+    assert_close(ours.weight.grad, theirs.weight.grad, name="dweight")
+    assert_close(ours.bias.grad, theirs.bias.grad, name="dbias")
     k = (kernel, kernel) if isinstance(kernel, int) else kernel
     # PyTorch's (left, right, top, bottom) padding, reversed: ours is ((top, bottom), (l, r))
     left, right, top, bottom = theirs._reversed_padding_repeated_twice
@@ -127,7 +116,7 @@ def test_conv2d_padding_valid_and_the_refusals():
     theirs = torch.nn.Conv2d(2, 3, 3, padding="valid").double()
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     x = randn(1, 2, 5, 5, seed=7)
-    assert_close(ours(x), theirs(torch.from_numpy(x)), "out")
+    assert_close(ours(x), theirs(torch.from_numpy(x)), name="out")
     with pytest.raises(ValueError, match="strided"):
         torch.nn.Conv2d(2, 3, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="strided"):

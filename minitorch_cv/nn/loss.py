@@ -23,6 +23,7 @@ class _Loss(Module):
     """What every loss shares: ``__call__(input, target)``, the reduction, backward."""
 
     _forward = _backward = None                   # names in functional (set by subclasses)
+    _input_name = "The input contains"            # what the non-finite message blames
 
     def __init__(self, reduction="mean"):
         super().__init__()
@@ -34,12 +35,17 @@ class _Loss(Module):
     def _arguments(self):
         return {}
 
+    def _nan_by_definition(self, cache):
+        """True when a NaN loss is the defined answer, not a sign of divergence."""
+        return False
+
     def forward(self, input, target):
         loss, cache = getattr(F, self._forward)(input, target, self.reduction,
                                                 **self._arguments())
-        if self.reduction != "none" and not math.isfinite(loss):
+        if self.reduction != "none" and not math.isfinite(loss) \
+                and not self._nan_by_definition(cache):
             raise FloatingPointError(
-                f"{type(self).__name__}: the loss is {loss} (non-finite). The input contains "
+                f"{type(self).__name__}: the loss is {loss} (non-finite). {self._input_name} "
                 "NaN/inf -- training has probably diverged; try a smaller learning rate.")
         self._store(cache)
         return loss
@@ -99,6 +105,7 @@ class CrossEntropyLoss(_Loss):
     """
 
     _forward, _backward = "cross_entropy_forward", "cross_entropy_backward"
+    _input_name = "The logits contain"
 
     def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         if isinstance(weight, str):                # CrossEntropyLoss("sum"): the old order
@@ -122,16 +129,8 @@ class CrossEntropyLoss(_Loss):
         return {"weight": self.weight, "ignore_index": self.ignore_index,
                 "label_smoothing": self.label_smoothing}
 
-    def forward(self, logits, labels):
-        loss, cache = F.cross_entropy_forward(logits, labels, self.reduction,
-                                              **self._arguments())
-        all_ignored = len(cache) > 3 and cache[3][4] == 0     # NaN by definition (0/0)
-        if self.reduction != "none" and not math.isfinite(loss) and not all_ignored:
-            raise FloatingPointError(
-                f"CrossEntropyLoss: the loss is {loss} (non-finite). The logits contain "
-                "NaN/inf -- training has probably diverged; try a smaller learning rate.")
-        self._store(cache)
-        return loss
+    def _nan_by_definition(self, cache):
+        return len(cache) > 3 and cache[3][4] == 0       # every sample ignored: 0/0
 
     def extra_repr(self):
         parts = [] if self.weight is None else [f"weight=array of {len(self.weight)}"]

@@ -5,6 +5,7 @@ absolute error."""
 import numpy as np
 
 from ..functional._checks import check_grad, check_loss_grad
+from ..functional.loss import check_reduction
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
            "mse_loss_backward", "l1_loss_forward", "l1_loss_backward"]
@@ -52,8 +53,7 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     ignored = labels == ignore_index
     if weight is None and label_smoothing == 0 and not ignored.any():
         losses = -log_probs[np.arange(n), labels]
-        loss = {"mean": lambda: float(losses.mean()), "sum": lambda: float(losses.sum()),
-                "none": lambda: losses}[reduction]()
+        loss = _reduce(losses, reduction)
         return loss, (log_probs, labels, reduction)
     labels = np.where(ignored, 0, labels)                       # any class: weighted by 0
     w = np.ones(k, dtype=logits.dtype) if weight is None else np.asarray(weight, logits.dtype)
@@ -139,8 +139,7 @@ def mse_loss_forward(x, target, reduction="mean"):
     """
     diff = x - target.astype(x.dtype)
     losses = diff ** 2
-    loss = {"mean": lambda: float(losses.mean()), "sum": lambda: float(losses.sum()),
-            "none": lambda: losses}[reduction]()
+    loss = _reduce(losses, reduction)
     return loss, (diff, reduction)
 
 
@@ -191,8 +190,7 @@ def l1_loss_forward(x, target, reduction="mean"):
     """
     diff = x - target.astype(x.dtype)
     losses = np.abs(diff)
-    loss = {"mean": lambda: float(losses.mean()), "sum": lambda: float(losses.sum()),
-            "none": lambda: losses}[reduction]()
+    loss = _reduce(losses, reduction)
     return loss, (diff, reduction)
 
 
@@ -218,6 +216,14 @@ def l1_loss_backward(cache, dloss=1.0, *, layer="l1_loss_backward"):
     """
     diff, reduction = cache
     return np.sign(diff) * _upstream(dloss, reduction, diff, layer)
+
+
+def _reduce(losses, reduction):
+    """The per-sample (per-element) losses as the reduction asks: their mean, their sum
+    (Python floats), or the array itself for "none"."""
+    if check_reduction(reduction, "loss") == "none":
+        return losses
+    return float(losses.mean() if reduction == "mean" else losses.sum())
 
 
 def _upstream(dloss, reduction, diff, layer):

@@ -193,6 +193,17 @@ def _grid(n, ncols):
     return -(-n // ncols), ncols
 
 
+def _grid_figure(n, ncols, size, title_room=0.4):
+    """A figure with a grid of ``size``-inch cells for ``n`` pictures, every axis off:
+    ``(fig, axes)``, the axes of the first ``n`` cells (the rest stay blank)."""
+    nrows, ncols = _grid(n, ncols)
+    fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + title_room),
+                          squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, list(axes.flat)[:n]
+
+
 def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
     """Convolution filters as small images, each min-max scaled on its own.
 
@@ -215,13 +226,8 @@ def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
     if w.ndim != 4:
         raise ValueError(f"filter_grid expects weights of shape (F, C, K_h, K_w), got {w.shape}")
     scaled = minmax_scale(w, axis=(1, 2, 3))
-    nrows, ncols = _grid(len(w), ncols)
-    fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
-                             squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= len(w):
-            continue
+    fig, axes = _grid_figure(len(w), ncols, size)
+    for i, ax in enumerate(axes):
         if w.shape[1] == 3:
             ax.imshow(scaled[i].transpose(1, 2, 0), interpolation="nearest")
         else:
@@ -254,13 +260,8 @@ def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size
         m = m[0]
     if m.ndim != 3:
         raise ValueError(f"activation_grid expects maps of shape (K, H, W), got {m.shape}")
-    nrows, ncols = _grid(len(m), ncols)
-    fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
-                             squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= len(m):
-            continue
+    fig, axes = _grid_figure(len(m), ncols, size)
+    for i, ax in enumerate(axes):
         ax.imshow(m[i], cmap=cmap, interpolation="nearest")
         ax.set_title(str(titles[i]) if titles is not None else f"channel {i}", fontsize=8)
     if title:
@@ -836,13 +837,8 @@ def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, si
                          f"got shape {imgs.shape}")
     if titles is not None and len(titles) != len(imgs):
         raise ValueError(f"image_grid: {len(titles)} titles for {len(imgs)} images")
-    nrows, ncols = _grid(len(imgs), ncols)
-    fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5),
-                          squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= len(imgs):
-            continue
+    fig, axes = _grid_figure(len(imgs), ncols, size, title_room=0.5)
+    for i, ax in enumerate(axes):
         img = to_image(imgs[i], mean=mean, std=std)
         ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="nearest")
         if titles is not None:

@@ -184,20 +184,26 @@ def test_old_pickled_checkpoint_is_refused_with_what_to_do(tmp_path):
     make_trainer(run, resume=True, epochs=1)                 # and resumes from it
 
 
-def test_a_checkpoint_that_does_not_fit_changes_nothing(tmp_path):
-    make_trainer(tmp_path, epochs=1).fit()
-    other = tiny_model(seed=1, out=3)                        # a 3-class head
-    trainer_model_before = other.state_dict()
+def assert_resume_refused_changing_nothing(run, model, match):
+    """Resuming ``model`` (SGD with momentum) from ``run``'s checkpoint raises a
+    CheckpointError matching ``match`` and leaves the model, the loader and the optimizer
+    as they were."""
     train, val = loaders()
-    loader_before = train.get_state()
-    opt = optim.SGD(other.parameters(), lr=0.05, momentum=0.9)
-    with pytest.raises(CheckpointError, match="does not fit"):
-        Trainer(other, opt, train, val, out_dir=tmp_path, resume=True, progress=False,
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model_before, loader_before = model.state_dict(), train.get_state()
+    with pytest.raises(CheckpointError, match=match):
+        Trainer(model, opt, train, val, out_dir=run, resume=True, progress=False,
                 log=lambda *a: None)
-    for k, v in other.state_dict().items():
-        np.testing.assert_array_equal(v, trainer_model_before[k])
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, model_before[k])
     assert train.get_state() == loader_before
     assert all(not s for s in opt.state)
+
+
+def test_a_checkpoint_that_does_not_fit_changes_nothing(tmp_path):
+    make_trainer(tmp_path, epochs=1).fit()
+    assert_resume_refused_changing_nothing(tmp_path, tiny_model(seed=1, out=3),  # 3 classes
+                                           "does not fit")
     with pytest.raises(CheckpointError, match="written with SGD"):
         make_trainer(tmp_path, resume=True,
                      make_optimizer=lambda p: optim.Adam(p, lr=0.01))
@@ -295,17 +301,8 @@ def test_a_checkpoint_refused_half_way_puts_everything_back(tmp_path):
     meta["generators"] = {"no.such.layer": next(iter(meta["generators"].values()))}
     save_checkpoint(tmp_path / "checkpoint.npz", arrays, meta)
 
-    model = tiny_model(seed=3)
-    train, val = loaders()
-    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    model_before, loader_before = model.state_dict(), train.get_state()
-    with pytest.raises(CheckpointError, match="does not fit.*no.such.layer"):
-        Trainer(model, opt, train, val, out_dir=tmp_path, resume=True, progress=False,
-                log=lambda *a: None)
-    for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v, model_before[k])
-    assert train.get_state() == loader_before
-    assert all(not s for s in opt.state)
+    assert_resume_refused_changing_nothing(tmp_path, tiny_model(seed=3),
+                                           "does not fit.*no.such.layer")
 
 
 # ----------------------------------------------------------------------------- schedulers

@@ -13,17 +13,8 @@ from minitorch_cv import nn
 
 torch = pytest.importorskip("torch")
 
-from test_torch_parity import assert_close, randn  # the same oracle helpers
-
-RTOL = 1e-10
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread(one_library_thread):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# the same oracle helpers, and its autouse fixture: torch and the library on one thread
+from test_torch_parity import RTOL, assert_close, one_thread, randn  # noqa: F401
 
 
 def compare_loss(ours, theirs, x, target, reduction, torch_target=None):

@@ -3,7 +3,7 @@
     python -m minitorch_cv.exercises list
     python -m minitorch_cv.exercises start conv2d --dir work
     python -m minitorch_cv.exercises check conv2d --dir work [--json report.json]
-    python -m minitorch_cv.exercises check --all --dir work [--json -]
+    python -m minitorch_cv.exercises check --all --dir work [--json -] [--allow-library]
     python -m minitorch_cv.exercises train conv2d --dir work [--steps 300] [--limit 5000]
 
 ``check`` exits with status 0 only when every check passed (1 otherwise, 2 for a usage
@@ -34,6 +34,9 @@ def _parser():
                             "print it instead of the text report")
     check.add_argument("--time-scale", type=float, default=1.0,
                        help="multiply every time limit (a slow machine)")
+    check.add_argument("--allow-library", action="store_true",
+                       help="grade files that use the library's implementations or PyTorch "
+                            "(refused by default: students hand in their own work)")
     train = sub.add_parser("train", help="train the Task 2 network with your conv2d")
     train.add_argument("name", choices=["conv2d"])
     train.add_argument("--dir", default=".")
@@ -79,12 +82,12 @@ def main(argv=None):
             print("error: give an exercise name or --all", file=sys.stderr)
             return 2
         if args.all:
-            reports = grader.grade_all(args.dir, args.time_scale)
+            reports = grader.grade_all(args.dir, args.time_scale, args.allow_library)
             if not reports:
                 print(f"error: no exercise file in {args.dir}", file=sys.stderr)
                 return 1
         else:
-            reports = [grader.grade(name, args.dir, args.time_scale)]
+            reports = [grader.grade(name, args.dir, args.time_scale, args.allow_library)]
         if args.json == "-":
             print(grader.reports_json(reports, many=args.all))
         else:

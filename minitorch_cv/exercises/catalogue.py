@@ -10,7 +10,7 @@ update rules, the same as :mod:`minitorch_cv.reference`'s.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import layer_checks, optim_checks, theory_checks
+from . import conv_checks, layer_checks, optim_checks, pool_checks, theory_checks
 
 __all__ = ["Exercise", "EXERCISES"]
 
@@ -363,16 +363,16 @@ EXERCISES = {e.name: e for e in (
        "Task 2 (network)", (("conv2d_forward(x, w, b=None, stride=1, padding=0)",
                              CONV2D_FORWARD),
                             ("conv2d_backward(dout, cache)", CONV2D_BACKWARD)),
-       layer_checks.build_conv2d),
+       conv_checks.build_conv2d),
     _E("maxpool2d", "max pooling: forward and backward (ties: first maximum)",
        "Task 2 (network)", (("maxpool2d_forward(x, kernel_size, stride=None, padding=0)",
                              POOL_FORWARD.format(**_POOL_MAX)),
                             ("maxpool2d_backward(dout, cache)", MAXPOOL_BACKWARD)),
-       layer_checks.build_maxpool2d),
+       pool_checks.build_maxpool2d),
     _E("avgpool2d", "average pooling: forward and backward", "Task 3 (better networks)",
        (("avgpool2d_forward(x, kernel_size, stride=None, padding=0)",
          POOL_FORWARD.format(**_POOL_AVG)),
-        ("avgpool2d_backward(dout, cache)", AVGPOOL_BACKWARD)), layer_checks.build_avgpool2d),
+        ("avgpool2d_backward(dout, cache)", AVGPOOL_BACKWARD)), pool_checks.build_avgpool2d),
     _E("batchnorm", "batch normalization: forward (train and eval) and backward",
        "Task 3 (better networks)",
        ((("batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, "

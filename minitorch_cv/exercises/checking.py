@@ -5,19 +5,15 @@ together with the function that judges the student's result."""
 import numpy as np
 
 from ..gradcheck import relative_error
-from .diagnosis import compare, known_mistake
-from .grader import Cache
+from .diagnosis import GRADCHECK, Diagnosis, compare, evidence_for
+from .grader import Cache, Outcome
 
-__all__ = ["failure", "returned_values", "forward_case", "backward_case", "gradcheck_case"]
+__all__ = ["failure", "returned_values", "judge", "forward_case", "backward_case",
+           "gradcheck_case"]
 
 #: Normwise relative error below which a backward pass agrees with central differences
 #: (a right one gives about 1e-9 in float64, a wrong one 1e-2 or more).
 GRADCHECK_TOLERANCE = 1e-6
-
-OVERLAP_DIAGNOSIS = ("dx is wrong only where windows overlap: the gradient is not "
-                     "accumulated across overlapping windows. Add every window's "
-                     "contribution (dx_pad[...] += ..., or np.add.at); note that "
-                     "`a[idx] += v` with repeated indices adds only ONE of them")
 
 
 def failure(result, function):
@@ -65,69 +61,66 @@ def _dtype_message(name, value, expected):
     return None
 
 
-def judge(name, value, expected, mistakes=(), wrong_shapes=(), border=0, coverage=None,
-          dtype=None):
-    """(passed, message, diagnosis) for one output ``name``."""
-    if value is not None and expected is not None and np.shape(value) != np.shape(expected):
-        for description, shape in wrong_shapes:
-            if tuple(np.shape(value)) == tuple(shape):
-                return False, (f"`{name}` has shape {np.shape(value)}, expected "
-                               f"{np.shape(expected)}"), description
+def judge(name, value, expected, mistakes=(), border=0, coverage=None, dtype=None):
+    """(passed, message, evidence) for one output ``name``: the comparison with the right
+    answer, and what the student's value says about ``mistakes`` (a list of
+    :class:`~minitorch_cv.exercises.diagnosis.Mistake`)."""
+    dtype = dtype or (np.asarray(expected).dtype if expected is not None else None)
     if expected is None:                  # e.g. db without a bias: None or zeros is fine
         if value is None or (np.size(value) and not np.any(np.asarray(value))):
             return True, f"`{name}` is None", None
         return False, f"`{name}` should be None (there is no bias)", None
-    passed, message = compare(name, value, expected, dtype=dtype or np.asarray(expected).dtype,
-                              border=border, coverage=coverage)
-    if not passed:
-        mistake = known_mistake(value, mistakes, dtype)
-        if mistake is None and "only where several windows overlap" in message:
-            mistake = OVERLAP_DIAGNOSIS
-        if mistake is None and "NaN or infinite" in message:
-            mistake = (f"`{name}` has NaN or inf where the right answer is finite: an "
-                       "overflow (exp of a large number: subtract the maximum first) or a "
-                       "division by zero")
-        return False, message, mistake
-    dtype_problem = _dtype_message(name, value, expected)
-    if dtype_problem:
-        return False, dtype_problem, None
-    return True, message, None
+    evidence = evidence_for(name, value, expected, mistakes, dtype)
+    passed, message = compare(name, value, expected, dtype=dtype, border=border,
+                              coverage=coverage)
+    if passed:
+        problem = _dtype_message(name, value, expected)
+        if problem:
+            return False, problem, evidence
+    return passed, message, evidence
 
 
-def forward_case(plan, function, label, args, expected, *, kwargs=None, count=2,
-                 what="(out, cache)", names=("out",), mistakes=(), wrong_shapes=(),
-                 border=0, tags=(), arg_names=None, may_change=(), report_args=(),
-                 extra=None, name=None):
+def forward_case(plan, function, label, args, expected, *, settings=None, kwargs=None,
+                 count=2, what="(out, cache)", names=("out",), mistakes=None, border=0,
+                 arg_names=None, may_change=(), report_args=(), extra=None, name=None,
+                 group="out"):
     """Call ``function(*args)`` and compare its first ``len(names)`` values (``count``
-    returned in all) with ``expected`` (one array per name)."""
+    returned in all) with ``expected`` (one array per name). ``mistakes`` maps an output
+    name to its :class:`~minitorch_cv.exercises.diagnosis.Mistake` list; ``settings``
+    describe the case (:mod:`~minitorch_cv.exercises.settings`)."""
     index = plan.call(label, function, args, kwargs, arg_names=arg_names,
                       may_change=may_change, report_args=report_args)
+    mistakes = mistakes or {}
 
     def evaluate(results):
         result = results[index]
         problem = failure(result, function)
         if problem:
-            return False, problem
+            return Outcome(False, problem)
         values, problem = returned_values(result, function, count, what,
                                           checked=max(len(names), 1))
         if problem:
-            return False, problem
+            return Outcome(False, problem)
+        wrong, evidence = [], []
         for k, n in enumerate(names):
-            passed, message, diagnosis = judge(n, values[k], expected[k], mistakes, wrong_shapes,
-                                               border)
+            passed, message, found = judge(n, values[k], expected[k], mistakes.get(n, ()),
+                                           border)
+            evidence += [found] if found else []
             if not passed:
-                return False, message, diagnosis
+                wrong.append(message)
+        if wrong:
+            return Outcome(False, "; ".join(wrong), tuple(evidence))
         if extra is not None:
             return extra(result, values)
-        return True, ", ".join(f"`{n}` is right" for n in names)
+        return Outcome(True, ", ".join(f"`{n}` is right" for n in names), tuple(evidence))
 
-    plan.check(name or f"forward, {label}", evaluate, group="out", tags=tags)
+    plan.check(name or f"forward, {label}", evaluate, group=group, settings=settings)
     return index
 
 
-def backward_case(plan, forward, backward, label, args, dout, expected, *, kwargs=None,
-                  names=("dx",), backward_args=None, mistakes=None, wrong_shapes=None,
-                  coverage=None, border=0, tags=(), arg_names=None, may_change=()):
+def backward_case(plan, forward, backward, label, args, dout, expected, *, settings=None,
+                  kwargs=None, names=("dx",), backward_args=None, mistakes=None,
+                  coverage=None, border=0, arg_names=None, may_change=()):
     """Run ``forward(*args)`` (keeping its cache) then ``backward(dout, cache)`` and compare
     the gradients (``names``, in the order returned) with ``expected``."""
     key = f"cache{len(plan.steps)}"
@@ -135,35 +128,36 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, kwarg
                     arg_names=arg_names, may_change=may_change)
     bargs = (backward_args(Cache(key)) if backward_args else [dout, Cache(key)])
     bwd = plan.call(label, backward, bargs, arg_names=["dout", "cache"])
-    mistakes, wrong_shapes = mistakes or {}, wrong_shapes or {}
+    mistakes = mistakes or {}
     what = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
     def evaluate(results):
         problem = failure(results[fwd], forward)
         if problem:
-            return False, "not checked, the forward call failed: " + problem
+            return Outcome(False, "not checked, the forward call failed: " + problem,
+                           checked=False)
         if results[fwd].get("elements", [{}])[0].get("kind") not in ("array", "scalar"):
-            return False, f"not checked: {forward} did not return (out, cache)"
+            return Outcome(False, f"not checked: {forward} did not return (out, cache)",
+                           checked=False)
         problem = failure(results[bwd], backward)
         if problem:
-            return False, problem
+            return Outcome(False, problem)
         values, problem = returned_values(results[bwd], backward, len(names), what)
         if problem:
-            return False, problem
-        wrong, diagnosis = [], None
+            return Outcome(False, problem)
+        wrong, evidence = [], []
         for n, value, exp in zip(names, values, expected):
             passed, message, found = judge(n, value, exp, mistakes.get(n, ()),
-                                           wrong_shapes.get(n, ()),
                                            border if n == "dx" else 0,
                                            coverage if n == "dx" else None)
+            evidence += [found] if found else []
             if not passed:
                 wrong.append(message)
-                diagnosis = diagnosis or found
         if wrong:
-            return False, "; ".join(wrong), diagnosis
-        return True, ", ".join(f"`{n}`" for n in names) + " right"
+            return Outcome(False, "; ".join(wrong), tuple(evidence))
+        return Outcome(True, ", ".join(f"`{n}`" for n in names) + " right", tuple(evidence))
 
-    plan.check(f"backward, {label}", evaluate, group="gradients", tags=tags)
+    plan.check(f"backward, {label}", evaluate, group="gradients", settings=settings)
     return bwd
 
 
@@ -185,26 +179,26 @@ def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names, kw
         for index, function in ((fwd, forward), (bwd, backward), (num, forward)):
             problem = failure(results[index], function)
             if problem:
-                return False, problem
+                return Outcome(False, problem)
         values, problem = returned_values(results[bwd], backward, len(names), what)
         if problem:
-            return False, problem
+            return Outcome(False, problem)
         errors = []
         for k, n in enumerate(names[:len(wrt)]):
             numerical = results[num]["arrays"].get(f"out{k}")
             analytic = values[k]
             if analytic is None or np.shape(analytic) != np.shape(numerical):
-                return False, (f"`{n}` has shape {np.shape(analytic)}, expected "
-                               f"{np.shape(numerical)}")
+                return Outcome(False, (f"`{n}` has shape {np.shape(analytic)}, expected "
+                                       f"{np.shape(numerical)}"))
             errors.append((n, relative_error(analytic, numerical)))
         bad = [(n, e) for n, e in errors if not e < GRADCHECK_TOLERANCE]
         summary = ", ".join(f"{n} {e:.1e}" for n, e in errors)
         if bad:
-            return False, (f"your backward disagrees with the numerical gradient of your "
-                           f"forward (relative error {summary}; right is < "
-                           f"{GRADCHECK_TOLERANCE:.0e})"), (
+            return Outcome(False, (f"your backward disagrees with the numerical gradient of "
+                                   f"your forward (relative error {summary}; right is < "
+                                   f"{GRADCHECK_TOLERANCE:.0e})"), (), Diagnosis(GRADCHECK, (
                 f"{', '.join(n for n, _ in bad)}: not the derivative of your own forward "
-                "pass (the numerical gradient check fails)")
-        return True, f"relative errors {summary}"
+                "pass (the numerical gradient check fails)")))
+        return Outcome(True, f"relative errors {summary}")
 
     plan.check(f"gradient check, {label}", evaluate, group="gradient check")

@@ -1,18 +1,82 @@
-"""Diagnosis: which output is wrong, where, and which known mistake it matches.
+"""Diagnosis: which output is wrong, where, and -- only when the evidence singles it out --
+why.
 
 The grader knows the right answer (from :mod:`minitorch_cv.functional`, or
 :mod:`minitorch_cv.optim` / :mod:`minitorch_cv.theory`). When a student's array differs,
 :func:`compare` says how much and *where*: only at the border of the image, only in some
-channels or images of the batch, only where windows overlap. :func:`known_mistake` then
-compares the student's array with the answers that well-known mistakes produce (computed
-by the grader, e.g. the convolution with the kernel flipped) and names the mistake when
-one of them matches.
+channels or images of the batch, only where windows overlap. Those are facts about the
+student's array.
+
+A *cause* is stated only when the evidence singles it out:
+
+* a known mistake (:class:`Mistake`: the answer that a classic mistake gives, computed by
+  the grader) is named when, in EVERY case where that mistake would change the answer, the
+  student's answer is the mistake's answer, and no other known mistake fits as well
+  (:func:`mistake_diagnoses`);
+* a setting ("stride 2") is named when the failing cases are exactly the cases with that
+  setting, and a failing and a passing case differ in that setting alone
+  (:func:`setting_diagnoses`).
+
+Otherwise the report says where the answer is wrong, and stops.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["tolerance", "agree", "compare", "known_mistake", "border_mask",
-           "window_coverage"]
+from .settings import describe
+
+__all__ = ["Mistake", "Diagnosis", "Evidence", "tolerance", "agree", "compare",
+           "evidence_for", "mistake_diagnoses", "setting_diagnoses", "border_mask",
+           "window_coverage", "MISTAKE", "SETTING", "GRADCHECK", "NOT_IMPLEMENTED",
+           "IMPORT", "OWN_WORK", "STRUCTURE"]
+
+#: Kinds of :class:`Diagnosis`.
+MISTAKE = "mistake"            # a known mistake, singled out by the answers
+SETTING = "setting"            # the failing cases are exactly those with one setting
+GRADCHECK = "gradient check"   # backward is not the derivative of the student's forward
+NOT_IMPLEMENTED = "not implemented"
+IMPORT = "import"              # the file could not be loaded
+OWN_WORK = "own work"          # the file uses the library's implementations
+STRUCTURE = "structure"        # a property checked directly (dropout's mask and scale)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A classic mistake and the answer it gives in one case.
+
+    ``cause`` is a short stable name (``"conv2d.flipped_kernel"``), ``text`` what the report
+    says. The answer is an array (``answer``), a shape (``shape``: the mistake changes the
+    output's shape) or ``nonfinite=True`` (the mistake gives NaN or inf). A mistake whose
+    answer is None does not apply to the case.
+    """
+    cause: str
+    text: str
+    answer: object = None
+    shape: tuple | None = None
+    nonfinite: bool = False
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One conclusion of a report: its ``kind`` (one of the kinds above), the ``text``, and
+    for a known mistake its ``cause``."""
+    kind: str
+    text: str
+    cause: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one output of one case says about the known mistakes: ``predicted`` are the
+    mistakes whose answer differs from the right one in this case, ``matched`` those the
+    student's answer equals."""
+    output: str
+    predicted: frozenset = field(default_factory=frozenset)
+    matched: frozenset = field(default_factory=frozenset)
+    texts: tuple = ()                         # (cause, text) pairs
 
 
 def tolerance(dtype):
@@ -31,10 +95,14 @@ def _close(student, expected, dtype=None):
 
 
 def agree(student, expected, dtype=None):
-    """True when ``student`` has ``expected``'s shape and every entry agrees."""
+    """True when ``student`` has ``expected``'s shape and every entry agrees (NaN agrees
+    with nothing)."""
     if student is None or np.shape(student) != np.shape(expected):
         return False
-    return bool(np.all(_close(student, expected, dtype)))
+    try:
+        return bool(np.all(_close(student, expected, dtype)))
+    except (TypeError, ValueError):
+        return False
 
 
 def border_mask(shape, width):
@@ -47,13 +115,16 @@ def border_mask(shape, width):
 
 
 def window_coverage(hw, kernel, stride, padding):
-    """How many windows cover each input position (H, W) of a convolution or pooling."""
+    """How many windows cover each input position (H, W) of a convolution or pooling.
+    ``kernel``, ``stride`` and ``padding`` are ints or (h, w) pairs."""
+    (kh, kw), (sh, sw), (ph, pw) = (k if isinstance(k, tuple) else (k, k)
+                                    for k in (kernel, stride, padding))
     h, w = hw
-    count = np.zeros((h + 2 * padding, w + 2 * padding), dtype=int)
-    for i in range(0, h + 2 * padding - kernel + 1, stride):
-        for j in range(0, w + 2 * padding - kernel + 1, stride):
-            count[i:i + kernel, j:j + kernel] += 1
-    return count[padding:padding + h, padding:padding + w]
+    count = np.zeros((h + 2 * ph, w + 2 * pw), dtype=int)
+    for i in range(0, h + 2 * ph - kh + 1, sh):
+        for j in range(0, w + 2 * pw - kw + 1, sw):
+            count[i:i + kh, j:j + kw] += 1
+    return count[ph:ph + h, pw:pw + w]
 
 
 def _indices(axis_wrong, total, noun):
@@ -62,13 +133,36 @@ def _indices(axis_wrong, total, noun):
     return f"only in {noun} {shown} (of {total})"
 
 
+def _where(wrong, expected_shape, border, coverage):
+    """The location statements that single out the wrong entries among all entries."""
+    parts = []
+    if len(expected_shape) >= 3 and wrong.size > 1:    # (N, C, ...) images or (F, C, K, K)
+        per_image = wrong.reshape(wrong.shape[0], -1).any(axis=1)
+        if 0 < per_image.sum() < per_image.size:
+            parts.append(_indices(per_image, per_image.size, "image(s) of the batch"))
+        per_channel = np.moveaxis(wrong, 1, 0).reshape(wrong.shape[1], -1).any(axis=1)
+        if 0 < per_channel.sum() < per_channel.size:
+            parts.append(_indices(per_channel, per_channel.size, "channel(s)"))
+    if len(expected_shape) == 4 and border > 0:
+        edge = border_mask(expected_shape, border)
+        if np.mean(~edge) >= 0.25 and not np.any(wrong & ~edge):   # an interior to speak of
+            parts.append(f"only at the border (the outer {border} row(s)/column(s))")
+    if len(expected_shape) == 4 and coverage is not None:
+        many = np.broadcast_to(coverage > 1, expected_shape)
+        # said only when some positions are covered once: else it singles out nothing
+        if np.any(many) and not np.all(many) and not np.any(wrong & ~many):
+            parts.append("only where several windows overlap")
+    return parts
+
+
 def compare(name, student, expected, dtype=None, border=0, coverage=None):
     """Compare one output. Returns ``(passed, message)``.
 
     The message says how many entries are wrong, the largest error, and where the wrong
     entries are: only in some images of the batch (axis 0) or channels (axis 1), only
     within ``border`` of the image edges, or only where ``coverage`` (windows per input
-    position, for dx of a layer with windows) is above 1.
+    position, for dx of a layer with windows) is above 1 -- each said only when it singles
+    the wrong entries out.
     """
     expected = np.asarray(expected)
     if student is None:
@@ -76,10 +170,12 @@ def compare(name, student, expected, dtype=None, border=0, coverage=None):
     student = np.asarray(student)
     if student.shape != expected.shape:
         return False, f"`{name}` has shape {student.shape}, expected {expected.shape}"
-    if not np.all(np.isfinite(student)) and np.all(np.isfinite(expected)):
-        bad = int(np.sum(~np.isfinite(student)))
-        return False, (f"`{name}` has {bad} NaN or infinite entries (overflow, or a division "
-                       "by zero?)")
+    if not np.issubdtype(student.dtype, np.number) and student.dtype != bool:
+        return False, f"`{name}` holds {student.dtype} values, expected numbers"
+    finite = np.isfinite(student)
+    if not np.all(finite) and np.all(np.isfinite(expected)):
+        return False, (f"`{name}` has {int(np.sum(~finite))} NaN or infinite entries of "
+                       f"{student.size} (the right answer is finite)")
     ok = _close(student, expected, dtype)
     if np.all(ok):
         return True, f"`{name}` is right"
@@ -87,34 +183,102 @@ def compare(name, student, expected, dtype=None, border=0, coverage=None):
     error = float(np.max(np.abs(student.astype(np.float64) - expected)[wrong]))
     parts = [(f"`{name}` is wrong in {int(wrong.sum())} of {wrong.size} entries "
              f"(largest error {error:.3g})")]
-    if expected.ndim >= 3 and wrong.size > 1:       # (N, C, ...) images or (F, C, K, K)
-        per_image = wrong.reshape(wrong.shape[0], -1).any(axis=1)
-        if 0 < per_image.sum() < per_image.size:
-            parts.append(_indices(per_image, per_image.size, "image(s) of the batch"))
-        per_channel = np.moveaxis(wrong, 1, 0).reshape(wrong.shape[1], -1).any(axis=1)
-        if 0 < per_channel.sum() < per_channel.size:
-            parts.append(_indices(per_channel, per_channel.size, "channel(s)"))
-    if expected.ndim == 4 and border > 0:
-        edge = border_mask(expected.shape, border)
-        if np.mean(~edge) >= 0.25 and not np.any(wrong & ~edge):   # an interior to speak of
-            parts.append(f"only at the border (the outer {border} row(s)/column(s))")
-    if expected.ndim == 4 and coverage is not None:
-        many = np.broadcast_to(coverage > 1, expected.shape)
-        if np.any(many) and not np.any(wrong & ~many):
-            parts.append("only where several windows overlap")
-    return False, "; ".join(parts)
+    return False, "; ".join(parts + _where(wrong, expected.shape, border, coverage))
 
 
-def known_mistake(student, candidates, dtype=None):
-    """The description of the first ``(description, wrong_answer)`` candidate that the
-    student's array equals, or None. Shapes must match for a candidate to match."""
+def _applies(mistake, expected, dtype):
+    """Whether ``mistake`` changes the answer of this case (else it says nothing here)."""
+    if mistake.shape is not None:
+        return tuple(mistake.shape) != tuple(np.shape(expected))
+    if mistake.nonfinite:
+        return True
+    if mistake.answer is None:
+        return False
+    answer = np.asarray(mistake.answer)
+    return bool(np.all(np.isfinite(answer))) and not agree(answer, expected, dtype)
+
+
+def _fits(mistake, student, dtype):
     if student is None:
-        return None
-    for description, wrong in candidates:
-        if wrong is None:
+        return False
+    if mistake.shape is not None:
+        return tuple(np.shape(student)) == tuple(mistake.shape)
+    student = np.asarray(student)
+    if mistake.nonfinite:
+        return (np.issubdtype(student.dtype, np.number)
+                and not bool(np.all(np.isfinite(student))))
+    return agree(student, mistake.answer, dtype)
+
+
+def evidence_for(output, student, expected, mistakes, dtype=None):
+    """The :class:`Evidence` of one output of one case about ``mistakes``."""
+    applying = [m for m in mistakes if m is not None and _applies(m, expected, dtype)]
+    return Evidence(output, frozenset(m.cause for m in applying),
+                    frozenset(m.cause for m in applying if _fits(m, student, dtype)),
+                    tuple((m.cause, m.text) for m in applying))
+
+
+def mistake_diagnoses(evidence):
+    """The known mistakes that the evidence singles out, as :class:`Diagnosis` objects.
+
+    ``evidence`` is every :class:`Evidence` of a report (passing cases included). A mistake
+    is named for an output when the student's answer is the mistake's answer in every case
+    where the mistake would change that output, and in at least one; when two mistakes fit
+    an output equally, neither is named (the cases cannot tell them apart).
+    """
+    texts, cases = {}, {}
+    for e in evidence:
+        texts.update(e.texts)
+        for cause in e.predicted:
+            cases.setdefault((e.output, cause), []).append(cause in e.matched)
+    fitting = {}
+    for (output, cause), fits in cases.items():
+        if all(fits):
+            fitting.setdefault(output, []).append(cause)
+    found = []
+    for output, causes in fitting.items():
+        if len(causes) == 1 and causes[0] not in [d.cause for d in found]:
+            found.append(Diagnosis(MISTAKE, texts[causes[0]], causes[0]))
+    return found
+
+
+def setting_diagnoses(checks, nouns):
+    """The settings that single out the failing cases, as :class:`Diagnosis` objects.
+
+    ``checks`` have ``.group``, ``.passed``, ``.checked`` and ``.settings`` (a dict, or
+    None for a case outside the comparison); a check that was not checked is left out; ``nouns`` maps a group to what it is ("the forward output").
+    Within a group, a setting ``key = value`` is named when the failing cases are exactly
+    the cases with that value, some case passes, a failing case and a passing case differ
+    in that setting alone, and no other setting divides the cases the same way.
+    """
+    found = []
+    for group in dict.fromkeys(c.group for c in checks if c.group):
+        cases = [c for c in checks if c.group == group and c.settings
+                 and getattr(c, "checked", True)]
+        failed = [c for c in cases if not c.passed]
+        if not failed or len(failed) == len(cases):
             continue
-        wrong = np.asarray(wrong)
-        if np.shape(student) == wrong.shape and np.all(np.isfinite(wrong)) and agree(
-                student, wrong, dtype):
-            return description
-    return None
+        candidates = []
+        for key in dict.fromkeys(k for c in cases for k in c.settings):
+            for value in dict.fromkeys(c.settings.get(key) for c in failed):
+                if {id(c) for c in failed} == {id(c) for c in cases
+                                               if c.settings.get(key) == value}:
+                    candidates.append((key, value))
+        if len(candidates) != 1:
+            continue
+        key, value = candidates[0]
+        if not any(_differ_only_in(f.settings, p.settings, key) for f in failed
+                   for p in cases if p.passed):
+            continue
+        phrase = describe(key, value)
+        noun, verb = nouns.get(group, (f"the {group}", "is"))
+        found.append(Diagnosis(SETTING, (
+            f"{noun} {verb} wrong exactly in the cases with {phrase}, and right in a case "
+            f"that differs only in that: look at the part of your code that handles "
+            f"{phrase}"), f"setting:{key}={value}"))
+    return found
+
+
+def _differ_only_in(a, b, key):
+    keys = set(a) | set(b)
+    return a.get(key) != b.get(key) and all(a.get(k) == b.get(k) for k in keys - {key})

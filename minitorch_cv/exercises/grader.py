@@ -16,26 +16,38 @@ from pathlib import Path
 
 import numpy as np
 
-from . import runner
+from . import own_work, runner
+from .diagnosis import (
+    IMPORT,
+    NOT_IMPLEMENTED,
+    OWN_WORK,
+    Diagnosis,
+    mistake_diagnoses,
+    setting_diagnoses,
+)
 
 __all__ = ["Check", "Report", "Plan", "grade", "grade_all"]
 
-#: The phrases a check may be tagged with; a diagnosis says when an output is wrong
-#: exactly for the cases with one tag (e.g. only for stride 2).
-TAGS = ("stride 2", "padding", "non-square input", "the default stride", "batch 1", "no bias", "tied maxima",
-        "overlapping windows", "float32", "weight decay", "reduction='sum'", "2D input",
-        "evaluation mode")
+#: What each group of checks is, for the diagnoses that name a setting: (noun, verb).
+GROUP_NOUNS = {"out": ("the forward output", "is"), "gradients": ("the gradients", "are"),
+               "step": ("the update", "is"), "value": ("the value", "is")}
 
 
 @dataclass
 class Check:
-    """One line of the report."""
+    """One line of the report: its ``name``, whether it ``passed``, the ``message``; the
+    ``group`` it is compared within ("out", "gradients", "step", "value") with the case's
+    ``settings`` (see :mod:`~minitorch_cv.exercises.settings`), the ``evidence`` it gives
+    about known mistakes, a ``diagnosis`` it makes by itself, and whether it was
+    ``checked`` at all (not when the call it continues failed)."""
     name: str
     passed: bool
     message: str
     group: str = ""
-    tags: tuple = ()
-    diagnosis: str | None = None
+    settings: dict | None = None
+    evidence: tuple = ()
+    diagnosis: Diagnosis | None = None
+    checked: bool = True
 
 
 @dataclass
@@ -61,7 +73,8 @@ class Report:
                 "score": self.score,
                 "checks": [{"name": c.name, "passed": c.passed, "message": c.message}
                            for c in self.checks],
-                "diagnosis": list(self.diagnoses)}
+                "diagnosis": [d.text for d in self.diagnoses],
+                "causes": [d.cause for d in self.diagnoses if d.cause]}
 
     def text(self) -> str:
         lines = [f"{self.exercise} ({self.path})"]
@@ -69,11 +82,24 @@ class Report:
             lines.append(f"  {'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
         if self.diagnoses:
             lines.append("  DIAGNOSIS")
-            lines += [f"    - {d}" for d in self.diagnoses]
+            lines += [f"    - {d.text}" for d in self.diagnoses]
         total = len(self.checks)
         lines.append(f"  {sum(c.passed for c in self.checks)}/{total} checks passed, score "
                      f"{self.score:.2f}: {'PASSED' if self.passed else 'NOT PASSED'}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What evaluating one check found: ``passed``, the ``message``, the ``evidence``
+    about known mistakes (:class:`~minitorch_cv.exercises.diagnosis.Evidence`, one per
+    output compared), a ``diagnosis`` the check makes by itself, and whether it was
+    ``checked`` (False when the call it continues failed)."""
+    passed: bool
+    message: str
+    evidence: tuple = ()
+    diagnosis: Diagnosis | None = None
+    checked: bool = True          # False: not compared (the call it continues failed)
 
 
 # --------------------------------------------------------------------------- the plan
@@ -104,8 +130,9 @@ class Plan:
 
     Exercise modules add calls with :meth:`call` / :meth:`numgrad` (each returns the
     step's index) and checks with :meth:`check`: a function of the list of
-    :class:`~minitorch_cv.exercises.runner.StepResult` returning ``(passed, message)`` or
-    ``(passed, message, diagnosis)``.
+    :class:`~minitorch_cv.exercises.runner.StepResult` returning an :class:`Outcome`, and
+    the case's ``settings`` (a dict of :mod:`~minitorch_cv.exercises.settings`), which the
+    diagnosis that names a setting compares.
     """
 
     def __init__(self, exercise):
@@ -150,8 +177,8 @@ class Plan:
         self.steps[index].update(kind="numgrad", wrt=list(wrt), dout=key, output=output)
         return index
 
-    def check(self, name, evaluate, group="", tags=()):
-        self.checks.append((name, evaluate, group, tuple(tags)))
+    def check(self, name, evaluate, group="", settings=None):
+        self.checks.append((name, evaluate, group, settings))
 
 
 # --------------------------------------------------------------------------- grading
@@ -185,57 +212,68 @@ def _unchanged_check(plan, results):
     return True, "no input was changed in place"
 
 
-def _tag_diagnoses(checks):
-    found = []
-    for group in sorted({c.group for c in checks if c.group}):
-        members = [c for c in checks if c.group == group]
-        failed = [c for c in members if not c.passed]
-        passed = [c for c in members if c.passed]
-        if not failed or not passed:
-            continue
-        for tag in TAGS:
-            if all(tag in c.tags for c in failed) and any(tag not in c.tags for c in passed):
-                what = {"out": "the forward output"}.get(group, f"the {group}")
-                found.append(f"{what} is wrong only in the cases with {tag} (right in all "
-                             f"the others): look at the part of your code that handles {tag}")
-                break
-    return found
-
-
-def evaluate(plan, results, path):
-    report = Report(plan.exercise, str(path))
-    if results and all(r.get("status") == "import_error" for r in results):
-        report.checks.append(Check("import", False, results[0].get("message", "")))
-        report.diagnoses.append("fix the error above: the grader could not load your file")
-        return report
-    rank = {"out": 0, "value": 0, "gradients": 1, "gradient check": 2}
-    for name, evaluate_one, group, tags in sorted(plan.checks,
-                                                  key=lambda c: rank.get(c[2], 3)):
+def _run_checks(plan, results):
+    rank = {"out": 0, "value": 0, "step": 0, "gradients": 1, "gradient check": 2}
+    checks = []
+    for name, evaluate_one, group, settings in sorted(plan.checks,
+                                                      key=lambda c: rank.get(c[2], 3)):
         try:
             outcome = evaluate_one(results)
         except Exception as exc:  # noqa: BLE001 -- a student value the check cannot read
-            outcome = (False, (f"could not be checked ({type(exc).__name__}: {exc}); "
-                       "return arrays of the documented shapes"))
-        passed, message = outcome[0], outcome[1]
-        diagnosis = outcome[2] if len(outcome) > 2 else None
-        report.checks.append(Check(name, bool(passed), message, group, tags, diagnosis))
+            outcome = Outcome(False, (f"could not be checked ({type(exc).__name__}: {exc}); "
+                                      "return arrays of the documented shapes"))
+        checks.append(Check(name, bool(outcome.passed), outcome.message, group, settings,
+                            tuple(outcome.evidence), outcome.diagnosis, outcome.checked))
     for name, fn in (("inputs unchanged", _unchanged_check), ("prints nothing", _quiet_check)):
         passed, message = fn(plan, results)
-        report.checks.append(Check(name, passed, message))
+        checks.append(Check(name, passed, message))
+    return checks
+
+
+def _not_implemented(plan, results):
     statuses = {}
     for step, r in zip(plan.steps, results):
         statuses.setdefault(step["function"], set()).add(r.get("status"))
     waiting = [f for f, found in statuses.items() if found - {"not_run"} == {"not_implemented"}]
     if waiting and len(waiting) == len(statuses):
-        report.diagnoses.append("not implemented: write the functions in your file "
-                                "(they still raise NotImplementedError)")
-    elif waiting:
-        report.diagnoses.append(f"{', '.join(waiting)}: not implemented yet (still raises "
-                                "NotImplementedError)")
-    for c in report.checks:
-        if c.diagnosis and c.diagnosis not in report.diagnoses:
-            report.diagnoses.append(c.diagnosis)
-    report.diagnoses += [d for d in _tag_diagnoses(report.checks) if d not in report.diagnoses]
+        return [Diagnosis(NOT_IMPLEMENTED, "not implemented: write the functions in your "
+                          "file (they still raise NotImplementedError)")]
+    if waiting:
+        return [Diagnosis(NOT_IMPLEMENTED, f"{', '.join(waiting)}: not implemented yet "
+                          "(still raises NotImplementedError)")]
+    return []
+
+
+def evaluate(plan, results, path):
+    """The :class:`Report` of ``results`` (what the student's calls returned) against
+    ``plan``."""
+    report = Report(plan.exercise, str(path))
+    if results and all(r.get("status") == "import_error" for r in results):
+        report.checks.append(Check("import", False, results[0].get("message", "")))
+        report.diagnoses.append(Diagnosis(IMPORT, "fix the error above: the grader could "
+                                          "not load your file"))
+        return report
+    refused = next((r for r in results if r.get("status") == "refused"), None)
+    if refused is not None:
+        return _refusal(plan.exercise, path, refused.get("message", ""))
+    report.checks = _run_checks(plan, results)
+    found = _not_implemented(plan, results)
+    found += [c.diagnosis for c in report.checks if c.diagnosis]
+    found += mistake_diagnoses([e for c in report.checks for e in c.evidence])
+    found += setting_diagnoses(report.checks, GROUP_NOUNS)
+    for d in found:
+        if d.text not in [k.text for k in report.diagnoses]:
+            report.diagnoses.append(d)
+    return report
+
+
+def _refusal(exercise, path, message):
+    report = Report(exercise, str(path))
+    report.checks.append(Check("own work", False, message))
+    report.diagnoses.append(Diagnosis(OWN_WORK, (
+        "hand in your own work: write the functions with NumPy, without the library's "
+        "implementations or PyTorch (a teacher can allow them with `check "
+        "--allow-library`)")))
     return report
 
 
@@ -248,8 +286,12 @@ def build_plan(name, rng_seed=0):
     return plan
 
 
-def grade(name, directory=".", time_scale=1.0) -> Report:
-    """Grade ``DIRECTORY/NAME.py`` for exercise ``name``."""
+def grade(name, directory=".", time_scale=1.0, allow_library=False) -> Report:
+    """Grade ``DIRECTORY/NAME.py`` for exercise ``name``.
+
+    A file that uses the library's implementations of the exercise (or PyTorch) is refused
+    with a score of 0, unless ``allow_library`` (:mod:`~minitorch_cv.exercises.own_work`).
+    """
     path = Path(directory) / f"{name}.py"
     plan = build_plan(name)
     if not path.is_file():
@@ -257,14 +299,19 @@ def grade(name, directory=".", time_scale=1.0) -> Report:
         report.checks.append(Check("file", False, f"no file {path}: run `python -m "
                                    f"minitorch_cv.exercises start {name} --dir {directory}`"))
         return report
-    results = runner.run_plan(path, plan.steps, plan.arrays, time_scale=time_scale)
+    if not allow_library:
+        uses = own_work.library_uses(path)
+        if uses:
+            return _refusal(name, path, own_work.refusal_message(uses))
+    results = runner.run_plan(path, plan.steps, plan.arrays, time_scale=time_scale,
+                              watch_library=not allow_library)
     return evaluate(plan, results, path)
 
 
-def grade_all(directory=".", time_scale=1.0) -> list:
+def grade_all(directory=".", time_scale=1.0, allow_library=False) -> list:
     """Grade every exercise file present in ``directory`` (in catalogue order)."""
     from .catalogue import EXERCISES
-    return [grade(name, directory, time_scale) for name in EXERCISES
+    return [grade(name, directory, time_scale, allow_library) for name in EXERCISES
             if (Path(directory) / f"{name}.py").is_file()]
 
 

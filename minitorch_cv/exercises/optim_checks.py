@@ -9,7 +9,9 @@ import numpy as np
 
 from ..nn.module import Parameter
 from ..optim import SGD, Adam
+from . import settings as S
 from .checking import forward_case
+from .diagnosis import Mistake
 
 __all__ = ["build_sgd_momentum", "build_adam"]
 
@@ -44,67 +46,81 @@ def adam_answer(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
 
 def build_sgd_momentum(plan, rng):
     names = ["w", "dw", "velocity", "lr", "momentum", "weight_decay"]
-    cases = [  # (label, dtype, first step, lr, momentum, weight_decay, tags)
-        ("first step (velocity zeros), lr 0.1, momentum 0.9", np.float64, True, 0.1, 0.9, 0.0,
-         ()),
-        ("later step, lr 0.05, momentum 0.9", np.float64, False, 0.05, 0.9, 0.0, ()),
-        ("later step, lr 0.05, momentum 0.8, weight_decay 0.01", np.float64, False, 0.05, 0.8,
-         0.01, ("weight decay",)),
-        ("momentum 0 (plain SGD), lr 0.1", np.float64, False, 0.1, 0.0, 0.0, ()),
-        ("float32, lr 0.1, momentum 0.9", np.float32, False, 0.1, 0.9, 0.0, ("float32",)),
-    ]
-    for label, dtype, first, lr, mu, wd, tags in cases:
+    base = {S.STEP: "later", S.MOMENTUM: 0.9, S.WEIGHT_DECAY: 0.0, S.DTYPE: "float64"}
+    for change in ({}, {S.STEP: "first"}, {S.MOMENTUM: 0.0}, {S.WEIGHT_DECAY: 0.01},
+                   {S.DTYPE: "float32"}):
+        settings = dict(base, **change)
+        dtype = np.float32 if settings[S.DTYPE] == "float32" else np.float64
+        lr, mu, wd = 0.05, settings[S.MOMENTUM], settings[S.WEIGHT_DECAY]
         w = rng.standard_normal((3, 4)).astype(dtype)
         dw = rng.standard_normal((3, 4)).astype(dtype)
+        first = settings[S.STEP] == "first"
         v = np.zeros_like(w) if first else rng.standard_normal((3, 4)).astype(dtype)
         expected = sgd_momentum_answer(w, dw, v, lr, mu, wd)
         g = dw + wd * w
+        label = (f"{settings[S.STEP]} step, lr {lr}, momentum {mu}, weight_decay {wd}"
+                 + (", float32" if dtype == np.float32 else ""))
         mistakes = [
-            (("the CS231n form v = momentum*v - lr*g, w = w + v; this exercise (like "
-             "torch.optim.SGD) keeps v = momentum*v + g and steps w = w - lr*v"),
-             w + (mu * v - lr * g)),
-            (("the velocity is an average, momentum*v + (1 - momentum)*g; torch adds the whole "
-             "gradient: v = momentum*v + g"), w - lr * (mu * v + (1 - mu) * g)),
-            (("the learning rate is inside the velocity (v = momentum*v + lr*g); torch: v = "
-             "momentum*v + g, then w = w - lr*v"), w - (mu * v + lr * g)),
-            ("weight_decay is ignored: add weight_decay * w to the gradient first",
-             sgd_momentum_answer(w, dw, v, lr, mu, 0.0)[0] if wd else None),
+            Mistake("sgd.cs231n", ("the CS231n form v = momentum*v - lr*g, w = w + v; this "
+                                   "exercise (like torch.optim.SGD) keeps v = momentum*v + g "
+                                   "and steps w = w - lr*v"), w + (mu * v - lr * g)),
+            Mistake("sgd.dampened", ("the velocity is an average, momentum*v + (1 - momentum)"
+                                     "*g; torch adds the whole gradient: v = momentum*v + g"),
+                    w - lr * (mu * v + (1 - mu) * g)),
+            Mistake("sgd.lr_in_velocity", ("the learning rate is inside the velocity (v = "
+                                           "momentum*v + lr*g); torch: v = momentum*v + g, "
+                                           "then w = w - lr*v"), w - (mu * v + lr * g)),
+            Mistake("sgd.no_weight_decay", ("weight_decay is ignored: add weight_decay * w to "
+                                            "the gradient first"),
+                    sgd_momentum_answer(w, dw, v, lr, mu, 0.0)[0] if wd else None),
         ]
         forward_case(plan, "sgd_momentum_step", label, (w, dw, v, lr, mu, wd), list(expected),
                      what="(w_new, velocity_new)", names=("w_new", "velocity_new"),
-                     mistakes=mistakes, tags=tags, arg_names=names,
-                     name=f"step, {label}")
+                     mistakes={"w_new": mistakes}, settings=settings, arg_names=names,
+                     name=f"step, {label}", group="step")
 
 
 def build_adam(plan, rng):
     names = ["w", "dw", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay"]
-    cases = [  # (label, dtype, t, lr, weight_decay, tags)
-        ("t = 1 (m, v zeros), lr 0.001", np.float64, 1, 1e-3, 0.0, ()),
-        ("t = 5, lr 0.01", np.float64, 5, 1e-2, 0.0, ()),
-        ("t = 3, lr 0.01, weight_decay 0.1", np.float64, 3, 1e-2, 0.1, ("weight decay",)),
-        ("float32, t = 2, lr 0.001", np.float32, 2, 1e-3, 0.0, ("float32",)),
-    ]
-    for label, dtype, t, lr, wd, tags in cases:
+    base = {S.STEP: "later", S.WEIGHT_DECAY: 0.0, S.DTYPE: "float64", S.SCALE: 1}
+    for change in ({}, {S.STEP: "first"}, {S.WEIGHT_DECAY: 0.1}, {S.DTYPE: "float32"},
+                   {S.SCALE: 1e-5}):
+        settings = dict(base, **change)
+        dtype = np.float32 if settings[S.DTYPE] == "float32" else np.float64
+        t = 1 if settings[S.STEP] == "first" else 4
+        lr, wd, scale = 1e-2, settings[S.WEIGHT_DECAY], settings[S.SCALE]
         w = rng.standard_normal((3, 4)).astype(dtype)
-        dw = rng.standard_normal((3, 4)).astype(dtype)
+        dw = (scale * rng.standard_normal((3, 4))).astype(dtype)
         if t == 1:
             m, v = np.zeros_like(w), np.zeros_like(w)
         else:
-            m = 0.1 * rng.standard_normal((3, 4)).astype(dtype)
-            v = 0.1 * rng.uniform(0.1, 1, (3, 4)).astype(dtype)
+            m = (0.1 * scale * rng.standard_normal((3, 4))).astype(dtype)
+            v = (0.1 * scale ** 2 * rng.uniform(0.1, 1, (3, 4))).astype(dtype)
         expected = adam_answer(w, dw, m, v, t, lr, weight_decay=wd)
         g = dw + wd * w
         m_new, v_new = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        m_hat, v_hat = m_new / (1 - 0.9 ** t), v_new / (1 - 0.999 ** t)
+        label = (f"{'first step (m, v zeros)' if t == 1 else f'step t = {t}'}, lr {lr}"
+                 + (f", weight_decay {wd}" if wd else "")
+                 + (", float32" if dtype == np.float32 else "")
+                 + (f", gradients of about {scale:g}" if scale != 1 else ""))
         mistakes = [
-            (("Adam without bias correction: divide m by (1 - beta1**t) and v by "
-             "(1 - beta2**t) before the step"), w - lr * m_new / (np.sqrt(v_new) + 1e-8)),
-            (("the bias correction uses t - 1: t is the 1-based step count (1 on the first "
-             "step)"), w - lr * (m_new / (1 - 0.9 ** (t - 1))) / (
-                 np.sqrt(v_new / (1 - 0.999 ** (t - 1))) + 1e-8) if t > 1 else None),
-            ("weight decay applied to w (AdamW); Adam adds weight_decay * w to the gradient",
-             adam_answer(w * (1 - lr * wd), dw, m, v, t, lr)[0] if wd else None),
+            Mistake("adam.no_bias_correction", (
+                "Adam without bias correction: divide m by (1 - beta1**t) and v by "
+                "(1 - beta2**t) before the step"), w - lr * m_new / (np.sqrt(v_new) + 1e-8)),
+            Mistake("adam.t_minus_1", (
+                "the bias correction uses t - 1: t is the 1-based step count (1 on the first "
+                "step)"), w - lr * (m_new / (1 - 0.9 ** (t - 1))) / (
+                    np.sqrt(v_new / (1 - 0.999 ** (t - 1))) + 1e-8) if t > 1 else None),
+            Mistake("adam.eps_inside_sqrt", (
+                "eps is inside the square root; Adam adds it outside: w - lr * m_hat / "
+                "(sqrt(v_hat) + eps)"), w - lr * m_hat / np.sqrt(v_hat + 1e-8)),
+            Mistake("adam.adamw", ("weight decay applied to w (AdamW); Adam adds "
+                                   "weight_decay * w to the gradient"),
+                    adam_answer(w * (1 - lr * wd), dw, m, v, t, lr)[0] if wd else None),
         ]
         forward_case(plan, "adam_step", label, (w, dw, m, v, t, lr, 0.9, 0.999, 1e-8, wd),
                      list(expected), what="(w_new, m_new, v_new)",
-                     names=("w_new", "m_new", "v_new"), mistakes=mistakes, tags=tags,
-                     arg_names=names, name=f"step, {label}", count=3)
+                     names=("w_new", "m_new", "v_new"), mistakes={"w_new": mistakes},
+                     settings=settings, arg_names=names, name=f"step, {label}", count=3,
+                     group="step")

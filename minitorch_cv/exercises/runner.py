@@ -48,7 +48,7 @@ STARTUP_LIMIT = 120.0
 
 class StepResult(dict):
     """What one call did: ``status`` ("ok", "not_implemented", "raised", "exit",
-    "missing", "import_error", "timeout", "crashed", "not_run"), ``message``, ``printed``,
+    "missing", "import_error", "refused", "timeout", "crashed", "not_run"), ``message``, ``printed``,
     ``mutated`` (indices of input arrays the call changed), ``elements`` (one description
     per returned value) and ``arrays`` (the returned arrays by name: ``out0``, ``out1``,
     ..., and ``arg3`` for inputs the plan asked to see after the call)."""
@@ -59,7 +59,7 @@ class StepResult(dict):
 
 
 # ------------------------------------------------------------------------ grader side
-def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3):
+def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_library=False):
     """Make the calls of ``steps`` on the student's file in a subprocess.
 
     Parameters
@@ -74,6 +74,9 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3):
         Multiplies every time limit (a slow machine, or a test that wants a short one).
     max_restarts : int
         How many times the process is started again after a call was killed or crashed.
+    watch_library : bool
+        Refuse a call (status "refused") that runs the library's implementations or
+        imports a deep-learning framework (:mod:`~minitorch_cv.exercises.own_work`).
 
     Returns
     -------
@@ -82,7 +85,8 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3):
     results = [None] * len(steps)
     with tempfile.TemporaryDirectory(prefix="minitorch_cv_grade_") as folder:
         with open(os.path.join(folder, "plan.json"), "w") as f:
-            json.dump({"module_path": os.path.abspath(str(module_path)), "steps": steps}, f)
+            json.dump({"module_path": os.path.abspath(str(module_path)), "steps": steps,
+                       "watch": _watch_settings() if watch_library else None}, f)
         np.savez(os.path.join(folder, "inputs.npz"), **arrays)
         start, restarts = 0, 0
         while start < len(steps):
@@ -92,9 +96,9 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3):
             if stopped_at is None:
                 break
             results[stopped_at] = StepResult(status=reason[0], message=reason[1])
-            if reason[0] == "import_error":
+            if reason[0] in ("import_error", "refused"):
                 for i in range(stopped_at + 1, len(steps)):
-                    results[i] = StepResult(status="import_error", message=reason[1])
+                    results[i] = StepResult(status=reason[0], message=reason[1])
                 break
             start = stopped_at + 1
             restarts += 1
@@ -105,6 +109,16 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3):
                         f"{max_restarts + 1} calls were killed or crashed")
                 break
     return results
+
+
+def _watch_settings():
+    """What the student's process watches for: the library's files a call may not run, and
+    the frameworks it may not import (from :mod:`~minitorch_cv.exercises.own_work`, read
+    here so that the student's process need not import the library)."""
+    from . import own_work
+    return {"package": str(own_work._PACKAGE_DIR) + os.sep,
+            "allowed": list(own_work._ALLOWED_FILES),
+            "frameworks": [p for p in own_work.FORBIDDEN_PACKAGES if p != "minitorch_cv"]}
 
 
 def _run_worker(folder, steps, start, time_scale):
@@ -144,7 +158,8 @@ def _run_worker(folder, steps, start, time_scale):
     import_error = os.path.join(folder, "import.json")
     if os.path.exists(import_error):
         with open(import_error) as f:
-            return start, ("import_error", json.load(f)["message"])
+            found = json.load(f)
+        return start, (found.get("status", "import_error"), found["message"])
     missing = [i for i in range(start, len(steps))
                if not os.path.exists(os.path.join(folder, f"{i}.json"))]
     if not missing:
@@ -232,6 +247,20 @@ class _Worker:
         self.inputs = np.load(os.path.join(folder, "inputs.npz"), allow_pickle=False)
         self.caches = {}
         self.module = None
+        self.watch = plan.get("watch")
+        self.ran_library = None
+
+    def _trace(self, frame, event, arg):
+        """sys.settrace hook while a student's call runs: notes the first library function
+        it runs that is not Module mechanics or a permitted helper."""
+        name = frame.f_code.co_filename
+        if (event == "call" and self.ran_library is None and name.startswith(
+                self.watch["package"]) and not name.startswith(tuple(self.watch["allowed"]))):
+            self.ran_library = os.path.relpath(name, os.path.dirname(self.watch["package"]))
+
+    def _framework_loaded(self):
+        return next((f for f in self.watch["frameworks"] if f in sys.modules), None) \
+            if self.watch else None
 
     def import_student(self):
         import importlib.util
@@ -248,6 +277,12 @@ class _Worker:
             if isinstance(exc, FileNotFoundError) and not os.path.exists(self.module_path):
                 message = f"no file {self.module_path}"
             self._write("import", {"message": message})
+            return False
+        framework = self._framework_loaded()
+        if framework:
+            self._write("import", {"message": f"your file imports {framework}: not graded, "
+                                   "write the functions yourself with NumPy",
+                                   "status": "refused"})
             return False
         self.module = module
         self.import_printed = printed.getvalue()
@@ -297,10 +332,18 @@ class _Worker:
         t0 = time.perf_counter()
         try:
             with contextlib.redirect_stdout(printed):
-                if step.get("kind") == "numgrad":
-                    value = self.numerical_gradient(function, args, kwargs, step)
-                else:
-                    value = function(*args, **kwargs)
+                if self.watch:
+                    sys.settrace(self._trace)
+                try:
+                    if step.get("kind") == "numgrad":
+                        value = self.numerical_gradient(function, args, kwargs, step)
+                    else:
+                        value = function(*args, **kwargs)
+                finally:
+                    sys.settrace(None)
+            refused = self._refusal()
+            if refused:
+                return refused, {}
         except NotImplementedError:
             return {"status": "not_implemented", "message": "not implemented (raises "
                     "NotImplementedError)",
@@ -336,6 +379,17 @@ class _Worker:
             if isinstance(args[k], np.ndarray):
                 arrays[f"arg{k}"] = args[k]
         return result, arrays
+
+    def _refusal(self):
+        """The result of a call that used the library's implementations, else None."""
+        framework = self._framework_loaded()
+        if self.ran_library is None and framework is None:
+            return None
+        used = (f"it ran the library's {self.ran_library}" if self.ran_library
+                else f"it imported {framework}")
+        return {"status": "refused", "message": (
+            f"not graded: your solution uses the library's implementations or a framework "
+            f"({used}). Write the functions yourself with NumPy")}
 
     def numerical_gradient(self, function, args, kwargs, step):
         """Central differences of sum(out * dout) with respect to the args in ``wrt``."""

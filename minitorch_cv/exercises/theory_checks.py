@@ -4,36 +4,39 @@ kernel_size_for and param_count, against :mod:`minitorch_cv.theory`."""
 import numpy as np
 
 from .. import models, nn, theory
-from .grader import ModuleExpr
+from .diagnosis import STRUCTURE, Diagnosis, Mistake, evidence_for
+from .grader import ModuleExpr, Outcome
 
 __all__ = ["build_conv_output_size", "build_same_padding", "build_kernel_size_for",
            "build_param_count"]
 
 
 def _value_case(plan, function, label, args, expected, mistakes=(), arg_names=None):
+    """One call that must return the int ``expected``; ``mistakes`` are (cause, text,
+    wrong value) triples."""
     index = plan.call(label, function, args, arg_names=arg_names)
+    known = [Mistake(cause, text, np.asarray(wrong)) for cause, text, wrong in mistakes]
 
     def evaluate(results):
         r = results[index]
         if r.get("status") != "ok":
-            return False, f"{function}: {r.get('message')}"
+            return Outcome(False, f"{function}: {r.get('message')}")
         elements = r.get("elements", [])
         if len(elements) != 1 or elements[0]["kind"] != "scalar":
-            return False, f"{function} must return an int, it returned {r.get('returned')}"
+            return Outcome(False, f"{function} must return an int, it returned "
+                           f"{r.get('returned')}")
         value = r["arrays"]["out0"]
+        evidence = (evidence_for("value", value, np.asarray(expected), known),)
         if not np.issubdtype(value.dtype, np.integer):
             if float(value) == expected:
-                return False, (f"returned {float(value)!r}, a float: return an int (use // "
-                               "for the division)"), ("sizes are ints: use floor division // "
-                                                      "(or int(...)), not /")
-            return False, f"returned {float(value)!r}, expected {expected}", None
-        value = int(value)
-        if value == expected:
-            return True, f"{value}"
-        for description, wrong in mistakes:
-            if wrong is not None and wrong != expected and value == wrong:
-                return False, f"returned {value}, expected {expected}", description
-        return False, f"returned {value}, expected {expected}"
+                return Outcome(False, (f"returned {float(value)!r}, a float: return an int "
+                                       "(use // for the division)"), evidence, Diagnosis(
+                    STRUCTURE, "sizes are ints: use floor division // (or int(...)), not /",
+                    f"{function}.float"))
+            return Outcome(False, f"returned {float(value)!r}, expected {expected}", evidence)
+        if int(value) == expected:
+            return Outcome(True, f"{int(value)}", evidence)
+        return Outcome(False, f"returned {int(value)}, expected {expected}", evidence)
 
     plan.check(f"{function}({', '.join(map(str, args))})" if not label else label, evaluate,
                group="value")
@@ -45,18 +48,22 @@ def build_conv_output_size(plan, rng):
                        (504, 2, 2, 0), (5, 5, 1, 0)):
         expected = theory.conv_output_size(h, k, s, p)
         _value_case(plan, "conv_output_size", "", (h, k, s, p), expected, [
-            ("the +1 is missing: H_out = (H + 2*padding - kernel_size) // stride + 1",
+            ("conv_output_size.no_plus_one", ("the +1 is missing: H_out = (H + 2*padding - "
+                                              "kernel_size) // stride + 1"),
              (h + 2 * p - k) // s),
-            ("the padding counts twice, once per side: H + 2*padding", (h + p - k) // s + 1),
-            (("rounded up; PyTorch floors the division (the last incomplete window is "
-             "dropped)"), -(-(h + 2 * p - k) // s) + 1),
-            ("the stride is ignored", h + 2 * p - k + 1)], names)
+            ("conv_output_size.padding_once", ("the padding counts twice, once per side: "
+             "H + 2*padding"), (h + p - k) // s + 1),
+            ("conv_output_size.ceil", ("rounded up; PyTorch floors the division (the last "
+                                       "incomplete window is dropped)"), -(-(h + 2 * p - k) // s) + 1),
+            ("conv_output_size.stride_ignored", "the stride is ignored", h + 2 * p - k + 1)],
+            names)
 
 
 def build_same_padding(plan, rng):
     for k in (1, 3, 5, 7, 11):
         _value_case(plan, "same_padding", "", (k, 1), theory.same_padding(k), [
-            ("the padding is on BOTH sides: 2p = kernel_size - 1", k - 1)],
+            ("same_padding.one_side", "the padding is on BOTH sides: 2p = kernel_size - 1",
+             k - 1)],
             ["kernel_size", "stride"])
 
 
@@ -65,8 +72,10 @@ def build_kernel_size_for(plan, rng):
                               (7, 3, 2, 0)):
         k = theory.kernel_size_for(n_in, n_out, s, p)
         _value_case(plan, "kernel_size_for", "", (n_in, n_out, s, p), k, [
-            ("off by one: k = in + 2*padding - (out - 1)*stride", n_in + 2 * p - n_out * s),
-            ("the padding counts on both sides: in + 2*padding", n_in + p - (n_out - 1) * s)],
+            ("kernel_size_for.off_by_one", "off by one: k = in + 2*padding - (out - 1)*stride",
+             n_in + 2 * p - n_out * s),
+            ("kernel_size_for.padding_once", ("the padding counts on both sides: "
+             "in + 2*padding"), n_in + p - (n_out - 1) * s)],
             ["in_size", "out_size", "stride", "padding"])
 
 
@@ -88,10 +97,12 @@ def build_param_count(plan, rng):
         no_bias = sum(int(np.size(p.data)) for n, p in module.named_parameters()
                       if not n.endswith("bias"))
         _value_case(plan, "param_count", f"param_count({expr})", (ModuleExpr(expr),),
-                    expected, [(("the biases are not counted: a Conv2d has out_channels biases,"
-                                " a Linear out_features"), no_bias),
-                               (("buffers (BatchNorm's running statistics) are counted; they "
-                                "are not parameters"), expected + sum(
+                    expected, [("param_count.no_biases", (
+                        "the biases are not counted: a Conv2d has out_channels biases, a "
+                        "Linear out_features"), no_bias),
+                               ("param_count.buffers", (
+                        "buffers (BatchNorm's running statistics) are counted; they are not "
+                        "parameters"), expected + sum(
                                     int(np.size(b)) for _, b in module.named_buffers()
                                     if np.issubdtype(np.asarray(b).dtype, np.floating)))],
                     ["layer_or_model"])

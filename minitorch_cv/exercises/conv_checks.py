@@ -1,0 +1,165 @@
+"""The checks of the conv2d exercise.
+
+The cases are one base case and variants that each change ONE setting (padding 0, stride 2,
+a non-square input or kernel, batch 1, no bias, float32), plus one case that changes them
+all, so that a report can say "wrong exactly in the cases with padding 0" with evidence.
+The right answers come from :mod:`minitorch_cv.functional`; the known mistakes' answers are
+computed here, by running the library on changed inputs (a flipped kernel) or by writing
+the wrong computation out (the gradient assigned instead of added).
+"""
+
+import numpy as np
+
+from .. import functional as F
+from . import settings as S
+from .checking import backward_case, forward_case, gradcheck_case
+from .diagnosis import Mistake, window_coverage
+
+__all__ = ["build_conv2d", "conv_cases"]
+
+NAMES = ["x", "w", "b", "stride", "padding"]
+FLIPPED = ("the kernel is flipped: that is true convolution; deep learning's convolution is "
+           "cross-correlation, out[i, j] = sum of x[window at (i, j)] * w, with no flip")
+MEAN_OVER_BATCH = ("{name} is the right one divided by the batch size: it is averaged over "
+                   "the batch instead of summed (dout already carries the loss's 1/N)")
+NOT_ACCUMULATED = ("dx keeps only one window's contribution where windows overlap: the "
+                   "gradient is assigned instead of added. Add every window's contribution "
+                   "(dx_pad[...] += ..., or np.add.at); `a[idx] += v` with repeated indices "
+                   "adds only ONE of them")
+EMPTY_CROP = ("dx is empty at padding 0: a crop like dx_pad[:, :, P:-P, P:-P] is empty when "
+              "P = 0 (-0 is 0); crop with dx_pad[:, :, P:P + H, P:P + W]")
+NOT_CROPPED = "the padding is not cropped off dx: dx = dx_pad[:, :, P:P + H, P:P + W]"
+
+
+def _normal(rng, shape, dtype=np.float64):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _size(h, k, s, p):
+    return (h + 2 * p - k) // s + 1
+
+
+def _conv(x, w, b, s, p):
+    return F.conv2d_forward(x, w, b, s, p)[0]
+
+
+def conv_cases():
+    """The conv2d cases: ``(settings, (N, C, H, W), (F, K_h, K_w), stride, padding, bias,
+    dtype)``; the first is the base case, each of the next changes one setting."""
+    base = {S.INPUT: "square", S.KERNEL: "square", S.STRIDE: 1, S.PADDING: 1, S.BATCH: 2,
+            S.BIAS: True, S.DTYPE: "float64"}
+    rows = [({}, (2, 3, 7, 7), (4, 3, 3), 1, 1, True, np.float64),
+            ({S.PADDING: 0}, (2, 3, 7, 7), (4, 3, 3), 1, 0, True, np.float64),
+            ({S.PADDING: 2}, (2, 3, 7, 7), (4, 3, 3), 1, 2, True, np.float64),
+            ({S.STRIDE: 2}, (2, 3, 7, 7), (4, 3, 3), 2, 1, True, np.float64),
+            ({S.INPUT: "non-square"}, (2, 3, 7, 5), (4, 3, 3), 1, 1, True, np.float64),
+            ({S.KERNEL: "non-square"}, (2, 3, 7, 7), (4, 3, 2), 1, 1, True, np.float64),
+            ({S.BATCH: 1}, (1, 3, 7, 7), (4, 3, 3), 1, 1, True, np.float64),
+            ({S.BIAS: False}, (2, 3, 7, 7), (4, 3, 3), 1, 1, False, np.float64),
+            ({S.DTYPE: "float32"}, (2, 3, 7, 7), (4, 3, 3), 1, 1, True, np.float32),
+            ({S.PADDING: 0, S.STRIDE: 2, S.INPUT: "non-square", S.KERNEL: "non-square"},
+             (2, 2, 8, 6), (3, 3, 2), 2, 0, True, np.float64)]
+    return [(dict(base, **change), *rest) for change, *rest in rows]
+
+
+def _dx_assigned(x_shape, w, dout, s, p, order):
+    """dx when contributions are ASSIGNED instead of added, so that where windows overlap
+    the last one written wins: ``order="window"`` loops over the windows (i, j) and writes
+    each window's block; ``order="offset"`` is im2col's ``dx_pad[:, k, i, j] += dcols``
+    with repeated indices (the last kernel offset (u, v) wins)."""
+    n, c, h, wd = x_shape
+    _, _, kh, kw = w.shape
+    oh, ow = dout.shape[2:]
+    dxp = np.zeros((n, c, h + 2 * p, wd + 2 * p))
+    if order == "window":
+        for i in range(oh):
+            for j in range(ow):
+                dxp[:, :, i * s:i * s + kh, j * s:j * s + kw] = np.tensordot(
+                    dout[:, :, i, j], w, axes=([1], [0]))
+    else:
+        for u in range(kh):
+            for v in range(kw):
+                dxp[:, :, u:u + s * oh:s, v:v + s * ow:s] = np.einsum(
+                    "nfij,fc->ncij", dout, w[:, :, u, v])
+    return dxp[:, :, p:p + h, p:p + wd]
+
+
+def _forward_mistakes(x, w, b, s, p, out):
+    n, _, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    out_s1 = _conv(x, w, b, 1, p)
+    return [
+        Mistake("conv2d.flipped_kernel", FLIPPED, _conv(x, w[..., ::-1, ::-1].copy(), b, s, p)),
+        Mistake("conv2d.windows_step_1", (
+            "the windows move by 1, not by the stride: window (i, j) starts at row i*stride, "
+            "column j*stride"), out_s1[:, :, :out.shape[2], :out.shape[3]]),
+        Mistake("conv2d.no_bias", "the bias is not added",
+                _conv(x, w, None, s, p) if b is not None else None),
+        Mistake("conv2d.stride_ignored", ("stride ignored: H_out = (H + 2*padding - K_h) // "
+                                          "stride + 1"), shape=out_s1.shape),
+        Mistake("conv2d.padding_ignored", ("padding ignored: pad x with `padding` zeros on "
+                                           "every side first"),
+                shape=(n, f, _size(h, kh, s, 0), _size(wd, kw, s, 0))),
+        Mistake("conv2d.square_kernel", ("the kernel's width is taken from its height: "
+                                         "K_h = w.shape[2], K_w = w.shape[3]"),
+                shape=(n, f, _size(h, kh, s, p), _size(wd, kh, s, p))),
+        Mistake("conv2d.square_input", ("the width is taken from the height: H = x.shape[2], "
+                                        "W = x.shape[3]"),
+                shape=(n, f, _size(h, kh, s, p), _size(h, kw, s, p))),
+    ]
+
+
+def _backward_mistakes(x, w, b, s, p, dout, grads):
+    n, c, h, wd = x.shape
+    _, dw, db = grads
+    flipped_dx = F.conv2d_backward(dout, F.conv2d_forward(x, w[..., ::-1, ::-1].copy(), b, s,
+                                                          p)[1])[0]
+    return {
+        "dx": [Mistake("conv2d.dx_not_accumulated", NOT_ACCUMULATED,
+                       _dx_assigned(x.shape, w, dout, s, p, "window")),
+               Mistake("conv2d.dx_not_accumulated", NOT_ACCUMULATED,
+                       _dx_assigned(x.shape, w, dout, s, p, "offset")),
+               Mistake("conv2d.dx_flipped", (
+                   "dx uses the kernel the wrong way round: as a full convolution of dout, "
+                   "dx needs the kernel rotated by 180 degrees (w[:, :, ::-1, ::-1]); as a "
+                   "scatter, dx_pad[window at (i, j)] += w * dout[i, j] with w unflipped"),
+                   flipped_dx),
+               Mistake("conv2d.dx_not_cropped", NOT_CROPPED, shape=(n, c, h + 2 * p, wd + 2 * p)),
+               Mistake("conv2d.dx_empty_crop", EMPTY_CROP, shape=(n, c, 0, 0) if p == 0 else None)],
+        "dw": [Mistake("conv2d.dw_mean", MEAN_OVER_BATCH.format(name="dw"),
+                       dw / n if n > 1 else None),
+               Mistake("conv2d.dw_flipped", ("dw is flipped: dw[f, c, u, v] = sum of dout * "
+                                             "x[window shifted by (u, v)] (no flip)"),
+                       dw[..., ::-1, ::-1])],
+        "db": [Mistake("conv2d.db_mean", MEAN_OVER_BATCH.format(name="db"),
+                       db / n if b is not None and n > 1 else None)],
+    }
+
+
+def build_conv2d(plan, rng):
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    w = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    forward_case(plan, "conv2d_forward", "fixed 1x1x4x4 image, 2x2 kernel [[1, 2], [3, 4]]",
+                 (x, w, np.zeros(1), 1, 0), [_conv(x, w, np.zeros(1), 1, 0)],
+                 mistakes={"out": [Mistake("conv2d.flipped_kernel", FLIPPED, _conv(
+                     x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1, 0))]}, arg_names=NAMES)
+    for settings, (n, c, h, wd), (f, kh, kw), s, p, bias, dtype in conv_cases():
+        x, w = _normal(rng, (n, c, h, wd), dtype), _normal(rng, (f, c, kh, kw), dtype)
+        b = _normal(rng, f, dtype) if bias else None
+        out, cache = F.conv2d_forward(x, w, b, s, p)
+        label = (f"x {x.shape}, w {w.shape}, stride {s}, padding {p}"
+                 + ("" if bias else ", b=None") + (", float32" if dtype == np.float32 else ""))
+        forward_case(plan, "conv2d_forward", label, (x, w, b, s, p), [out],
+                     mistakes={"out": _forward_mistakes(x, w, b, s, p, out)},
+                     border=max(p, 1), settings=settings, arg_names=NAMES)
+        dout = _normal(rng, out.shape, dtype)
+        grads = F.conv2d_backward(dout, cache)
+        backward_case(plan, "conv2d_forward", "conv2d_backward", label, (x, w, b, s, p), dout,
+                      list(grads), names=("dx", "dw", "db"), settings=settings,
+                      arg_names=NAMES, coverage=window_coverage((h, wd), (kh, kw), s, p),
+                      border=max(p, 1), mistakes=_backward_mistakes(x, w, b, s, p, dout, grads))
+    x, w, b = _normal(rng, (2, 2, 5, 4)), _normal(rng, (3, 2, 3, 2)), _normal(rng, 3)
+    dout = _normal(rng, (2, 3, 3, 3))
+    gradcheck_case(plan, "conv2d_forward", "conv2d_backward",
+                   "x (2, 2, 5, 4), w (3, 2, 3, 2), stride 2, padding 1",
+                   (x, w, b, 2, 1), (0, 1, 2), dout, names=("dx", "dw", "db"), arg_names=NAMES)

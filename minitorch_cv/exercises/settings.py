@@ -1,0 +1,63 @@
+"""The settings a grader case is made of, and how a report names them.
+
+Every case of an exercise (a forward call, a backward call, an optimizer step) is described
+by its settings: a dict from the keys below to values, e.g. ``{STRIDE: 2, PADDING: 0,
+INPUT: "non-square"}``. The grader says "wrong exactly in the cases with padding 0" only
+when the failing cases are exactly the cases with that setting AND a passing case differs
+from a failing one in that setting alone (see
+:func:`~minitorch_cv.exercises.diagnosis.setting_diagnoses`), so the cases of an exercise
+are written as one base case and variants that change one setting each.
+"""
+
+__all__ = ["STRIDE", "PADDING", "INPUT", "KERNEL", "KERNEL_SIZE", "BATCH", "BIAS", "DTYPE",
+           "TIES", "MODE", "RANK", "REDUCTION", "SCALE", "DLOSS", "P", "CHANNELWISE",
+           "STEP", "MOMENTUM", "WEIGHT_DECAY", "ZEROS", "describe"]
+
+STRIDE = "stride"
+PADDING = "padding"
+INPUT = "input shape"
+KERNEL = "kernel shape"
+KERNEL_SIZE = "kernel size"
+BATCH = "batch size"
+BIAS = "bias"
+DTYPE = "dtype"
+TIES = "ties"
+MODE = "mode"
+RANK = "input rank"
+REDUCTION = "reduction"
+SCALE = "scale"
+DLOSS = "dloss"
+P = "p"
+CHANNELWISE = "channelwise"
+STEP = "step"
+MOMENTUM = "momentum"
+WEIGHT_DECAY = "weight decay"
+ZEROS = "zeros in x"
+
+_PHRASES = {
+    STRIDE: lambda v: "stride=None (the default stride)" if v is None else f"stride {v}",
+    PADDING: lambda v: f"padding {v}",
+    INPUT: lambda v: f"a {v} input",
+    KERNEL: lambda v: f"a {v} kernel",
+    KERNEL_SIZE: lambda v: f"kernel size {v}",
+    BATCH: lambda v: f"batch size {v}",
+    BIAS: lambda v: "a bias" if v else "no bias (b=None)",
+    DTYPE: lambda v: f"a {v} input",
+    TIES: lambda v: "tied maxima" if v else "no tied maxima",
+    MODE: lambda v: f"{v} mode",
+    RANK: lambda v: f"a {v} input",
+    REDUCTION: lambda v: f"reduction={v!r}",
+    SCALE: lambda v: f"values of about {v}",
+    DLOSS: lambda v: f"dloss {v}",
+    P: lambda v: f"p = {v}",
+    CHANNELWISE: lambda v: f"channelwise={v}",
+    STEP: lambda v: f"the {v} step",
+    MOMENTUM: lambda v: f"momentum {v}",
+    WEIGHT_DECAY: lambda v: f"weight_decay {v}",
+    ZEROS: lambda v: "exact zeros in x" if v else "no zeros in x",
+}
+
+
+def describe(key, value):
+    """The words for one setting, e.g. ``describe(PADDING, 0) == "padding 0"``."""
+    return _PHRASES[key](value)

@@ -31,6 +31,7 @@ extensions = [
     "api_reference",             # docs/_ext: API pages generated from every __all__
     "lesson_pages",              # docs/_ext: notebook download, the lesson table
     "source_links",              # docs/_ext: links from a page to the library's source files
+    "exercise_list",             # docs/_ext: the exercise list, from the catalogue
 ]
 
 # Sources: Markdown pages, and Python files that are jupytext percent notebooks (lessons).

@@ -275,6 +275,16 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return (size + 2 * padding - kernel_size) // stride + 1
 '''
 
+SAME_PADDING = '''
+def same_padding(kernel_size, stride=1):
+    return (kernel_size - 1) // 2
+'''
+
+KERNEL_SIZE_FOR = '''
+def kernel_size_for(in_size, out_size, stride=1, padding=0):
+    return in_size + 2 * padding - (out_size - 1) * stride
+'''
+
 PARAM_COUNT = '''
 def param_count(layer_or_model):
     return sum(p.data.size for p in layer_or_model.parameters())
@@ -292,6 +302,7 @@ def broken(source, *replacements):
 CORRECT = {"conv2d": CONV2D, "conv2d_im2col": CONV2D_IM2COL, "maxpool2d": MAXPOOL2D, "avgpool2d": AVGPOOL2D, "linear": LINEAR,
            "relu": RELU, "softmax_cross_entropy": CROSS_ENTROPY, "batchnorm": BATCHNORM,
            "dropout": DROPOUT, "adam": ADAM, "sgd_momentum": SGD_MOMENTUM,
-           "conv_output_size": CONV_OUTPUT_SIZE, "param_count": PARAM_COUNT}
+           "conv_output_size": CONV_OUTPUT_SIZE, "param_count": PARAM_COUNT,
+           "same_padding": SAME_PADDING, "kernel_size_for": KERNEL_SIZE_FOR}
 
 

@@ -24,20 +24,6 @@ from minitorch_cv.exercises.skeleton import skeleton_text, write_skeleton
 ROOT = Path(__file__).resolve().parents[1]
 DATA = os.environ.get("MINITORCH_CV_DATA")
 
-REFERENCE_FUNCTIONS = {
-    "linear": "linear_forward, linear_backward",
-    "relu": "relu_forward, relu_backward",
-    "softmax_cross_entropy": "cross_entropy_forward, cross_entropy_backward",
-    "conv2d": "conv2d_forward, conv2d_backward",
-    "maxpool2d": "maxpool2d_forward, maxpool2d_backward",
-    "avgpool2d": "avgpool2d_forward, avgpool2d_backward",
-    "batchnorm": "batchnorm_forward, batchnorm_backward",
-    "dropout": "dropout_forward, dropout_backward",
-    "sgd_momentum": "sgd_momentum_step",
-    "adam": "adam_step",
-}
-
-
 def grade_source(tmp_path, name, source, **kwargs):
     (tmp_path / f"{name}.py").write_text(source)
     return grader.grade(name, tmp_path, **kwargs)
@@ -49,11 +35,13 @@ def failing(report):
 
 # ----------------------------------------------------------------- full marks and zero
 def test_reference_implementations_score_full_marks(tmp_path):
-    for name, functions in REFERENCE_FUNCTIONS.items():
+    import minitorch_cv.reference
+    for name, exercise in EXERCISES.items():
+        functions = [signature.split("(")[0] for signature, _ in exercise.functions]
+        module = ("minitorch_cv.reference" if hasattr(minitorch_cv.reference, functions[0])
+                  else "minitorch_cv.theory")
         (tmp_path / f"{name}.py").write_text(
-            f"from minitorch_cv.reference import {functions}  # noqa: F401\n")
-    for name in ("conv_output_size", "same_padding", "kernel_size_for", "param_count"):
-        (tmp_path / f"{name}.py").write_text(f"from minitorch_cv.theory import {name}\n")
+            f"from {module} import {', '.join(functions)}  # noqa: F401\n")
     reports = grader.grade_all(tmp_path, allow_library=True)       # a teacher's flag
     assert [r.exercise for r in reports] == list(EXERCISES)
     for report in reports:
@@ -67,6 +55,10 @@ def test_skeletons_score_zero_with_not_implemented(tmp_path):
     for report in grader.grade_all(tmp_path):
         assert report.score == 0.0 and not report.passed, report.text()
         assert any(d.kind == NOT_IMPLEMENTED for d in report.diagnoses), report.text()
+
+
+def test_every_exercise_has_a_textbook_student():
+    assert set(EXERCISES) <= {name.replace("_im2col", "") for name in CORRECT}
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
@@ -325,3 +317,49 @@ def test_permitted_helpers_and_numpy_are_not_library_uses(tmp_path):
     assert library_uses(path) == []
     path.write_text("from minitorch_cv.exercises import grader\n")
     assert library_uses(path) == ["conv2d.py line 1: imports minitorch_cv.exercises"]
+
+
+# ----------------------------------------------------------------- the rules of evidence
+def test_a_setting_is_named_only_when_it_alone_divides_the_cases():
+    from types import SimpleNamespace as Case
+
+    from minitorch_cv.exercises.diagnosis import setting_diagnoses
+    nouns = {"out": ("the forward output", "is")}
+
+    def case(passed, **settings):
+        return Case(group="out", passed=passed, checked=True, settings=settings)
+
+    base = {"stride": 1, "padding": 1}
+    exact = [case(True, **base), case(False, stride=1, padding=0),
+             case(False, stride=2, padding=0)]
+    (found,) = setting_diagnoses(exact, nouns)
+    assert found.cause == "setting:padding=0" and "padding 0" in found.text
+    # the other padding-0 case passes: padding 0 does not single the failure out
+    assert setting_diagnoses(exact + [case(True, stride=3, padding=0)], nouns) == []
+    # two settings divide the cases the same way: neither is named
+    tied = [case(True, stride=1, padding=1), case(False, stride=2, padding=0)]
+    assert setting_diagnoses(tied, nouns) == []
+    # no passing case differs from a failing one in that setting alone
+    far = [case(True, stride=1, padding=1, batch=1), case(False, stride=1, padding=0, batch=2),
+           case(False, stride=2, padding=0, batch=2), case(True, stride=2, padding=1, batch=1)]
+    assert setting_diagnoses(far, nouns) == []
+
+
+def test_a_mistake_is_named_only_when_every_case_agrees():
+    from minitorch_cv.exercises.diagnosis import Evidence, mistake_diagnoses
+    texts = (("a", "mistake a"), ("b", "mistake b"))
+    agree = [Evidence("dx", frozenset("ab"), frozenset("a"), texts),
+             Evidence("dx", frozenset("a"), frozenset("a"), texts)]
+    assert [d.cause for d in mistake_diagnoses(agree)] == ["a"]
+    # a case where mistake a would change the answer, but the student's answer is not a's
+    against = agree + [Evidence("dx", frozenset("a"), frozenset(), texts)]
+    assert mistake_diagnoses(against) == []
+    # two mistakes fit every case: the cases cannot tell them apart
+    both = [Evidence("dx", frozenset("ab"), frozenset("ab"), texts)]
+    assert mistake_diagnoses(both) == []
+
+
+def test_the_documented_list_is_the_list_command(tmp_path):
+    from minitorch_cv.exercises.catalogue import listing
+    assert cli("list", cwd=tmp_path).stdout.strip() == listing()
+    assert "```{exercise-list}" in (ROOT / "docs" / "exercises.md").read_text()

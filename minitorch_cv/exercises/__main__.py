@@ -53,12 +53,9 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    from .catalogue import EXERCISES
+    from .catalogue import EXERCISES, listing
     if args.command == "list":
-        width = max(map(len, EXERCISES))
-        task_width = max(len(e.task) for e in EXERCISES.values())
-        for e in EXERCISES.values():
-            print(f"{e.name:<{width}}  {e.task:<{task_width}}  {e.summary}")
+        print(listing())
         return 0
     name = getattr(args, "name", None)
     if name is not None and name not in EXERCISES:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import conv_checks, layer_checks, optim_checks, pool_checks, theory_checks
 
-__all__ = ["Exercise", "EXERCISES"]
+__all__ = ["Exercise", "EXERCISES", "listing"]
 
 
 @dataclass(frozen=True)
@@ -391,3 +391,12 @@ EXERCISES = {e.name: e for e in (
        ((("adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, "
          "weight_decay=0.0)"), ADAM_STEP),), optim_checks.build_adam),
 )}
+
+
+def listing():
+    """The exercises one per line, name, task and summary in columns: what ``python -m
+    minitorch_cv.exercises list`` prints (and docs/exercises.md shows)."""
+    width = max(map(len, EXERCISES))
+    task_width = max(len(e.task) for e in EXERCISES.values())
+    return "\n".join(f"{e.name:<{width}}  {e.task:<{task_width}}  {e.summary}"
+                     for e in EXERCISES.values())

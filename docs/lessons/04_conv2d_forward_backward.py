@@ -59,7 +59,8 @@ out, cache = reference.conv2d_forward_loops(x, w, b=None, stride=1, padding=1)
 x_pad = cache[0]
 viz.matrices_figure([x_pad[0, 0], w[0, 0], out[0, 0]],
                     titles=["input x_pad (padding 1)", "kernel w", "output out"],
-                    value_format="{:.0f}", title="A 3x3 box filter: each output sums one window")
+                    value_format="{:.0f}", title="A 3x3 box filter: each output sums one window",
+                    size=2.5)
 
 # %% [markdown]
 # ## 2. im2col: the whole convolution as ONE matrix product

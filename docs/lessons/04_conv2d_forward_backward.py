@@ -24,7 +24,10 @@
 
 # %%
 # %matplotlib inline
+import os
+import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -238,8 +241,8 @@ viz.matrices_figure([counts], titles=["windows containing each pixel"], value_fo
 
 # %%
 N, C_in, C_out, K, S, P, H = 2, 3, 4, 3, 2, 1, 7
-x, w, b = rng.standard_normal((N, C_in, H, H)), rng.standard_normal((C_out, C_in, K, K)), \
-    rng.standard_normal(C_out)
+x, w = rng.standard_normal((N, C_in, H, H)), rng.standard_normal((C_out, C_in, K, K))
+b = rng.standard_normal(C_out)
 out, cache = reference.conv2d_forward_loops(x, w, b, stride=S, padding=P)
 dout = rng.standard_normal(out.shape)                 # what the next layer sent back
 x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
@@ -268,8 +271,8 @@ for name, (dx_, dw_, db_) in [("loops", reference.conv2d_backward_loops(dout, ca
 # ### The trap: `dout` in the wrong column order
 #
 # `dout.reshape(C_out, -1)` also has the shape $(C_\text{out}, N H_\text{out} W_\text{out})$
-# -- and puts image 0's filter 1 where filter 0's image 1 belongs. It is the backward twin of
-# the reshape trap in section 2:
+# -- and its row for filter 0 holds image 0's filters 0 *and 1*, where image 1's filter 0
+# belongs. It is the backward twin of the reshape trap in section 2:
 
 # %%
 wrong_dout2 = dout.reshape(C_out, -1)                 # WRONG: n and f mixed up
@@ -292,11 +295,11 @@ print("with N = 1 the two orders agree:", np.array_equal(
 
 # %%
 print("x is (2, 3, 7, 7)")
-for P_ in (0, 1, 2):
-    dx_pad = np.zeros((2, 3, H + 2 * P_, H + 2 * P_))
-    print(f"P = {P_}:  [1:-1] -> {dx_pad[:, :, 1:-1, 1:-1].shape}"
-          f"   [P:-P] -> {dx_pad[:, :, P_:-P_, P_:-P_].shape}"
-          f"   [P:P+H] -> {dx_pad[:, :, P_:P_ + H, P_:P_ + H].shape}")
+for pad in (0, 1, 2):                                 # the padding P of a layer
+    dx_pad = np.zeros((2, 3, H + 2 * pad, H + 2 * pad))
+    print(f"P = {pad}:  [1:-1] -> {dx_pad[:, :, 1:-1, 1:-1].shape}"
+          f"   [P:-P] -> {dx_pad[:, :, pad:-pad, pad:-pad].shape}"
+          f"   [P:P+H] -> {dx_pad[:, :, pad:pad + H, pad:pad + H].shape}")
 
 # %% [markdown]
 # No error in any of them: a wrong crop just returns a gradient of the wrong shape, which
@@ -328,9 +331,9 @@ def conv_backward_loops(dout, x_pad, w, S, P, H, W):
         for f in range(dout.shape[1]):
             for i in range(dout.shape[2]):
                 for j in range(dout.shape[3]):
-                    rows, cols = slice(S * i, S * i + K_h), slice(S * j, S * j + K_w)
-                    dw[f] += dout[n, f, i, j] * x_pad[n, :, rows, cols]
-                    dx_pad[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+                    win_rows, win_cols = slice(S * i, S * i + K_h), slice(S * j, S * j + K_w)
+                    dw[f] += dout[n, f, i, j] * x_pad[n, :, win_rows, win_cols]
+                    dx_pad[n, :, win_rows, win_cols] += dout[n, f, i, j] * w[f]
     db = dout.sum(axis=(0, 2, 3))
     return dx_pad[:, :, P:P + H, P:P + W], dw, db
 
@@ -388,7 +391,8 @@ print("dx by full convolution vs the library: largest difference",
 # The same numbers. So the backward pass of a convolution layer is *another convolution
 # layer*: flip each kernel by 180 degrees, swap its input and output channels
 # (`w.transpose(1, 0, 2, 3)`), and convolve `dout` with padding $K - 1 - P$ (the full
-# convolution, with the crop folded into the padding). Our forward function can do that:
+# convolution, with the crop folded into the padding; $P \le K - 1$ in every layer here).
+# Our forward function can do that:
 
 # %%
 w_back = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]      # (C_in, C_out, K, K), flipped
@@ -422,7 +426,7 @@ print("stride 2: dx", dx_conv.shape, " largest difference to the library",
 # `x_pad` are in no window, and their gradient is zero (pad the result at the end).
 
 # %% [markdown]
-# ## 7. The fast path, and what the speed-up costs
+# ## 7. The fast path, timed
 #
 # `nn.Conv2d` runs `functional.conv2d_forward`/`conv2d_backward`: the same sums as im2col,
 # organised for the machine (docs/layers.md, "Conv2d"): `cols` built for a few images at a
@@ -431,6 +435,19 @@ print("stride 2: dx", dx_conv.shape, " largest difference to the library",
 # picks the order of the 800 additions per output), so compare with a tolerance, not bit for
 # bit. *Predict:* how much faster than the nested loops is the textbook im2col, and the fast
 # path, on Task 2's second convolution (forward + backward, per image, measured now)?
+
+# %%
+def cpu_name():
+    """The CPU's model name (Linux), else what the platform module knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+print("measured on:", cpu_name(), f"({os.cpu_count()} cores)")
 
 # %%
 layer = nn.Conv2d(32, 64, kernel_size=5, padding=2, rng=1)       # Task 2's second layer
@@ -483,8 +500,7 @@ np.testing.assert_allclose(layer(many), textbook, rtol=1e-4, atol=1e-5 * np.abs(
 # python -m minitorch_cv.exercises check conv_output_size --dir work
 # ```
 #
-# **To think about.** Section 6 did `dx` as a convolution. Write `dw` as one too: for one
-# image, stride 1, $dw[f, c]$ is a *cross-correlation* of `x_pad[n, c]` with `dout[n, f]`
-# as the kernel. Which of the two is flipped, and why? And: `cols` for the first layer of
-# ResNet18 (7x7 kernel, stride 2, 3 -> 64 channels, a 224x224 image) has how many numbers per
-# image, compared with the image itself?
+# **To think about.** Section 6 wrote `dx` as a convolution. Write `dw` as one too (one
+# image, stride 1): which array plays the kernel, and is anything flipped this time? And:
+# `cols` for the first layer of ResNet18 (7x7 kernel, stride 2, 3 -> 64 channels, a 224x224
+# image) has how many numbers per image, compared with the image itself?

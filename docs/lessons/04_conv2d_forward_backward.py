@@ -55,7 +55,7 @@ rng = np.random.default_rng(0)
 # *Predict:* a 4x4 image holding 0..15, a 3x3 kernel of ones, padding 1. What is the top-left
 # output? (The window covers 0, 1, 4, 5 and five zeros of padding.)
 
-# %%
+# %% mystnb={"image": {"alt": "Three grids: the 4x4 input holding 0 to 15 inside a border of zero padding, the 3x3 kernel of ones, and the 4x4 output in which each number is the sum of one 3x3 window (top-left 10)."}}
 x = np.arange(16.0).reshape(1, 1, 4, 4)
 w = np.ones((1, 1, 3, 3))
 out, cache = reference.conv2d_forward_loops(x, w, b=None, stride=1, padding=1)
@@ -79,7 +79,7 @@ viz.matrices_figure([x_pad[0, 0], w[0, 0], out[0, 0]],
 #
 # Small case: a 4x4 image and a 2x2 kernel without padding give 3x3 = 9 windows of 4 numbers.
 
-# %%
+# %% mystnb={"image": {"alt": "The 4x4 image holding 0 to 15 beside cols, a 4 by 9 matrix: each column is one 2x2 window read row by row, column 0 being 0, 1, 4, 5."}}
 x = np.arange(16.0).reshape(1, 1, 4, 4)
 cols = reference.im2col(x, 2, 2, stride=(1, 1))
 print("cols:", cols.shape, " (rows: the 4 kernel positions; columns: the 9 windows)")
@@ -104,7 +104,7 @@ viz.matrices_figure([x[0, 0], cols], titles=["x (4x4)", "cols = im2col(x): one w
 # *Predict:* two 3x3 images, a 2x2 kernel: `cols` has 8 columns. Which of them come from
 # image 1? (Image 1 holds 100..108 below, so you can tell.)
 
-# %%
+# %% mystnb={"image": {"alt": "Two 3x3 images, image 0 holding 0 to 8 and image 1 holding 100 to 108, beside cols, a 4 by 8 matrix whose columns 0 to 3 are image 0's windows and columns 4 to 7 image 1's."}}
 x = np.stack([np.arange(9.0), 100 + np.arange(9.0)]).reshape(2, 1, 3, 3)
 cols = reference.im2col(x, 2, 2, stride=(1, 1))
 viz.matrices_figure([x[0, 0], x[1, 0], cols],
@@ -184,7 +184,7 @@ print(f"<im2col(x), C> = {left:.12f}\n<x, col2im(C)> = {right:.12f}"
 # contains it. col2im returns the *padded* shape; the image is rows and columns $P$ to
 # $P + H - 1$ of it.
 
-# %%
+# %% mystnb={"image": {"alt": "A 6x6 grid counting how many 3x3 windows (padding 1) contain each pixel: 4 at the corners, 6 along the edges, 9 inside."}}
 H = W = 6
 K, P = 3, 1
 counts_pad = reference.col2im(np.ones((K * K, H * W)), (1, 1, H + 2 * P, W + 2 * P), K, K, (1, 1))

@@ -1,6 +1,6 @@
 """Wall time of the Task 2 recipe on real CIFAR-10: this library against PyTorch CPU.
 
-    MINITORCH_CV_DATA=../shared/data python benchmarks/task2_wall_time.py --epochs 1
+    MINITORCH_CV_DATA=/path/to/data python benchmarks/task2_wall_time.py --epochs 1
 
 Both implementations train the seed's Task 2 network (SGD lr 0.05, batch 64, Normalize
 0.5/0.25) on the same 45,000 training images, read by this library's data pipeline, and

@@ -1,6 +1,6 @@
 """Task 2 of the seed report: train the Table 1 network on CIFAR-10.
 
-    MINITORCH_CV_DATA=../shared/data python examples/task2.py            # seed's recipe
+    MINITORCH_CV_DATA=/path/to/data python examples/task2.py            # seed's recipe
     python examples/task2.py --limit 2000 --epochs 1                     # a quick look
     python examples/task2.py --limit 2000 --eval-limit 10000             # quick, exact test
 

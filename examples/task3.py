@@ -1,6 +1,6 @@
 """Task 3 of the seed report: Network 1, Network 2 or the improved network on CIFAR-10.
 
-    MINITORCH_CV_DATA=../shared/data python examples/task3.py --network 1
+    MINITORCH_CV_DATA=/path/to/data python examples/task3.py --network 1
     python examples/task3.py --network improved
     python examples/task3.py --network 2 --limit 2000 --epochs 1     # a quick look
 

@@ -1,7 +1,7 @@
 """Task 3d of the seed report: Network 1 trained with and without data augmentation, both
 loss curves in one figure (the seed's Figure 5).
 
-    MINITORCH_CV_DATA=../shared/data python examples/task3d.py
+    MINITORCH_CV_DATA=/path/to/data python examples/task3d.py
     python examples/task3d.py --limit 2000 --epochs 1       # a quick look
     python examples/task3d.py --reuse        # only redraw from the two runs' history.json
 

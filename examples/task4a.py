@@ -1,6 +1,6 @@
 """Task 4a of the seed report: transfer learning with a pretrained ResNet18 on CIFAR-10.
 
-    MINITORCH_CV_DATA=../shared/data python examples/task4a.py        # shared checkpoint, 64x64
+    MINITORCH_CV_DATA=/path/to/data python examples/task4a.py        # shared checkpoint, 64x64
     python examples/task4a.py --weights IMAGENET1K_V1 --image-size 224  # the seed's Table 10 setting
     python examples/task4a.py --limit 3000 --epochs 1 --no-train-eval   # a quick look
 

@@ -1,6 +1,6 @@
 """Task 4b of the seed report: the first convolution's filters and what they see (Figure 11).
 
-    MINITORCH_CV_DATA=../shared/data python examples/task4b.py
+    MINITORCH_CV_DATA=/path/to/data python examples/task4b.py
     python examples/task4b.py --weights IMAGENET1K_V1 --filters 14 26 32 49 52
     python examples/task4b.py --image my_photo.jpg --filters 0 1 2 3 4 5 6 7
 

@@ -1,6 +1,6 @@
 """Task 4c of the seed report: the last convolutional layer's activations, and Grad-CAM.
 
-    MINITORCH_CV_DATA=../shared/data python examples/task4c.py
+    MINITORCH_CV_DATA=/path/to/data python examples/task4c.py
     python examples/task4c.py --weights IMAGENET1K_V1 --image my_photo.jpg
 
 Writes to --out:

@@ -62,8 +62,8 @@ def tune_allocator() -> bool:
 
     An opt-in for training scripts: ``free`` then keeps freed large blocks (up to 1 GiB)
     in the heap for the next ``malloc`` instead of handing them back to the kernel, which
-    saves the page faults of fresh zeroed pages every step (about a tenth of a Task 2
-    training step on this project's machine). The process keeps its peak memory instead
+    saves the page faults of fresh zeroed pages every step (docs/results.md measures them
+    for a Task 2 training step). The process keeps its peak memory instead
     of shrinking between steps. ``import minitorch_cv`` never calls this.
 
     Returns

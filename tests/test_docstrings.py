@@ -76,12 +76,11 @@ def test_docstring_examples_are_found():
 @pytest.fixture
 def example_folder(tmp_path, monkeypatch):
     """A working directory with what the examples name: the ResNet18 checkpoint, and
-    ``../shared/data`` (the data folder, as seen from the repository in this workspace)."""
+    ``data``, the data folder ($MINITORCH_CV_DATA)."""
     work = tmp_path / "work"
     work.mkdir()
     if DATA:
-        (tmp_path / "shared").mkdir()
-        (tmp_path / "shared" / "data").symlink_to(Path(DATA).resolve())
+        (work / "data").symlink_to(Path(DATA).resolve())
         checkpoint = Path(DATA) / CHECKPOINT
         if checkpoint.exists():
             (work / checkpoint.name).symlink_to(checkpoint.resolve())
@@ -91,7 +90,7 @@ def example_folder(tmp_path, monkeypatch):
 
 def needs_data(test):
     source = "".join(example.source for example in test.examples)
-    return any(word in source for word in ("load_cifar10", "resnet18_cifar10", "../shared"))
+    return any(word in source for word in ("load_cifar10", "resnet18_cifar10"))
 
 
 @pytest.mark.parametrize("test", EXAMPLES, ids=lambda test: test.name)

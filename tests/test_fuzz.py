@@ -6,8 +6,8 @@ own numba cache directory (bounds-checked machine code must never land in, or co
 cache the library normally uses) and its own Hypothesis storage. A crash shows up here as a
 nonzero (negative: killed by a signal) return code, with the subprocess's output.
 
-Cost: about 17 s of CPU on this project's machine, most of it numba compiling the kernels
-afresh with bounds checks; the examples themselves take a few seconds.
+Cost: most of the time goes to numba compiling the kernels afresh with bounds checks; the
+examples themselves are quick.
 """
 
 import os

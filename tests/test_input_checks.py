@@ -1,4 +1,4 @@
-"""Wrong input gets a clear error, never a crash or a wrong answer (issue 10, items 1 and 5).
+"""Wrong input gets a clear error, never a crash or a wrong answer.
 
 * Backward passes check ``dout`` against what forward returned (shape, array, float dtype),
   and name the layer, the expected and the given shape. The cases run in a subprocess
@@ -81,8 +81,9 @@ def test_the_isolated_cases_ran_to_the_end(isolated):
         f"return code {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
 
 
-def test_conv2d_backward_with_the_issues_gradient_raises():
-    """The reproduction from issue 10: this aborted with ``malloc(): invalid size``."""
+def test_conv2d_backward_with_a_gradient_of_the_wrong_shape_raises():
+    """A gradient of the wrong shape raises a ValueError in a fresh process: it must never
+    reach the kernel, where it would abort with ``malloc(): invalid size``."""
     code = ("import numpy as np\nfrom minitorch_cv import nn\n"
             "c = nn.Conv2d(3, 8, 3); c(np.zeros((2, 3, 8, 8), 'f4'))\n"
             "try:\n    c.backward(np.ones((2, 8, 5, 5), 'f4'))\n"

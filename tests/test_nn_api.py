@@ -1,4 +1,4 @@
-"""The API a PyTorch user reaches for (issue 13, item 5): MSELoss, L1Loss, CrossEntropyLoss's
+"""The API a PyTorch user reaches for: MSELoss, L1Loss, CrossEntropyLoss's
 options, Module.apply / float / double / to("cpu"), Sequential slices that keep their names,
 Conv2d(padding="same" | "valid"), Parameter as a NumPy array, and minitorch_cv.gradcheck as
 a callable. Gradients are checked numerically in float64; tests/test_torch_parity_api.py

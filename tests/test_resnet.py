@@ -8,7 +8,7 @@ Three groups of tests:
 - with torch installed: float64 agreement with a plain-torch copy of torchvision's
   resnet18 (torchvision itself is not needed) -- logits, input and parameter gradients,
   in train and eval mode, and Grad-CAM;
-- with ``MINITORCH_CV_DATA`` (../shared/data): the real checkpoint resnet18_cifar10.pth
+- with ``MINITORCH_CV_DATA`` (the data folder): the real checkpoint resnet18_cifar10.pth
   reproduces PyTorch's logits on all 10,000 test images and on the zebra.
 """
 
@@ -30,7 +30,7 @@ DATA = os.environ.get("MINITORCH_CV_DATA")
 CKPT_DIR = Path(DATA) / "resnet18_cifar10" if DATA else None
 needs_data = pytest.mark.skipif(
     not DATA or not (Path(DATA) / "resnet18_cifar10" / "resnet18_cifar10.pth").exists(),
-    reason="MINITORCH_CV_DATA does not hold resnet18_cifar10/ (see ../shared/data/README.md)")
+    reason="MINITORCH_CV_DATA does not hold resnet18_cifar10/ (see docs/resnet.md)")
 
 PREFIX = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3")
 

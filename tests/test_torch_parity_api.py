@@ -1,4 +1,4 @@
-"""PyTorch parity of the API a PyTorch user reaches for (issue 13, item 5): the losses with
+"""PyTorch parity of the API a PyTorch user reaches for: the losses with
 their options, Conv2d(padding="same") for odd and even kernels, Sequential slices' state-dict
 keys, Module.apply's order. float64 on both sides; forward values and gradients agree to
 1e-10 relative (against the largest magnitude of PyTorch's result), as in

@@ -639,7 +639,7 @@ def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=Fa
 
     Examples
     --------
-    >>> data = load_cifar10("../shared/data")       # or: MINITORCH_CV_DATA=../shared/data
+    >>> data = load_cifar10("data")     # a folder holding CIFAR-10; or MINITORCH_CV_DATA=data
     >>> data.train_images.shape, data.classes[data.train_labels[0]]
     ((50000, 3, 32, 32), 'airplane')
     """

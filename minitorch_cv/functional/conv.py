@@ -23,8 +23,7 @@ layer at batch 64. Built for the whole batch, it goes out to main memory and is 
 by the product; built for a few images at a time, it is still in the core's cache when the
 product reads it. A group holds just enough images for the product to have at least
 ``MIN_COLUMNS`` columns: BLAS is slow on thinner matrices, and more columns only make
-``cols`` outgrow the cache (on this project's machine, Network 1's 128-channel layer
-takes 119 / 134 / 152 ms backward with groups of 256 / 512 / 1024 columns). The groups
+``cols`` outgrow the cache (docs/results.md has the measurement). The groups
 start at image 0 and every multiple of the group size, whatever the number of threads;
 the threads take whole groups (:mod:`minitorch_cv.kernels.parallel`), so every product
 has the same shape -- and gives the same numbers -- on 1, 2 or 16 threads. dW2 is summed
@@ -212,8 +211,8 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     partial_dw2_t = np.empty((-(-n // chunk),) + w2_t.shape, dtype=dtype) if need_dw else None
 
     def backward_images(lo, hi):                # lo is a multiple of chunk: whole chunks
-        # dW2 is summed transposed, (C*K_h*K_w, F): BLAS runs cols @ dout_g.T about a
-        # fifth faster than dout_g @ cols.T here (11.4 vs 14.6 ms, 64 images, 32->64 ch).
+        # dW2 is summed transposed, (C*K_h*K_w, F): BLAS runs cols @ dout_g.T faster
+        # than dout_g @ cols.T on these shapes (docs/results.md).
         for g0 in range(lo, hi, group):
             g1 = min(g0 + group, hi)
             columns = (g1 - g0) * out_positions

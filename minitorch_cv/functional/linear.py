@@ -21,8 +21,8 @@ from ._checks import check_grad, check_input
 
 __all__ = ["linear_forward", "linear_backward", "MIN_PARALLEL_MULTIPLY_ADDS"]
 
-# Below this many multiply-adds (about 0.1 ms on one core here) a product runs in the
-# calling thread: handing half of it to a second thread would cost as much as it saves.
+# Below this many multiply-adds a product runs in the calling thread: handing half of it
+# to a second thread would cost as much as it saves.
 MIN_PARALLEL_MULTIPLY_ADDS = 1 << 24
 ROW_BLOCKS = 8            # a large product is cut into at most 8 blocks of rows ...
 MIN_BLOCK_ROWS = 32       # ... of at least 32 rows (BLAS is slow on thinner blocks)

@@ -2,8 +2,8 @@
 
 ``dx = 0 where out <= 0, else dout`` -- written that way round so that a NaN output passes
 its gradient, as in PyTorch. In NumPy that is ``np.where(out <= 0, 0, dout)``
-(``relu_backward_reference``): a boolean temporary and a second pass, and ``np.where``
-is slow -- 7.9 ms against 0.9 ms for this loop on a (64, 32, 32, 32) float32 batch here.
+(``relu_backward_reference``): a boolean temporary and a second pass over the batch,
+where this loop reads each number once and writes its gradient directly.
 ``relu_backward_loops`` is the version to read; ``relu_backward_compiled`` runs.
 """
 

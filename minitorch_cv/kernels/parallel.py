@@ -22,16 +22,14 @@ The library's other matrix products (the Linear layers) run with single-threaded
 (:func:`single_threaded_blas`): a small product in the calling thread, a large one split
 by rows among these same threads. The reason is what a multithreaded BLAS product leaves
 behind: OpenBLAS's worker threads keep spinning for a while after it, waiting for more
-work, and so take a core from the convolution threads of the next layer. In a training
-loop the Task 2 step took 143 ms with BLAS threads in the Linear layers and 95 ms without
-them (on this project's 2-core machine).
+work, and so take a core from the convolution threads of the next layer (docs/results.md
+measures what that cost a Task 2 training step).
 
-Handing a slice to a worker thread costs about 0.2 ms on this project's machine (waking a
-sleeping thread in a virtual machine): as long as a memory-bound pass over a million
-float32 numbers. Work on fewer than ``MIN_PARALLEL_ELEMENTS`` numbers therefore runs in
-the calling thread (``parallel_over(work, n, size=...)``). Measured for the batch-norm
-and ReLU-backward kernels: 0.16 ms in one thread against 0.28 ms on two for 0.5 M
-numbers, 0.61 against 0.57 ms for 2.1 M, 2.7 against 1.5 ms for 8.4 M.
+Handing a slice to a worker thread costs about as much as a memory-bound pass over a
+million float32 numbers (waking a sleeping thread, in a virtual machine even more so).
+Work on fewer than ``MIN_PARALLEL_ELEMENTS`` numbers therefore runs in the calling thread
+(``parallel_over(work, n, size=...)``); docs/results.md has the measurements behind the
+threshold.
 
 ``MINITORCH_CV_NUM_THREADS`` sets the number of threads (default: the CPU cores this
 process may use).

@@ -103,8 +103,7 @@ def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
 def maxpool2d_values_loops(x, out, kh, kw, sh, sw, ph, pw):
     """The maxima of :func:`maxpool2d_forward_loops` alone, without their positions: what
     inference needs (PyTorch computes no indices under ``no_grad`` either). Keeping only
-    the running maximum is faster: ResNet18's 3x3/2 pooling of a (64, 64, 32, 32) batch
-    takes 7.9 ms instead of 11.6 ms on one core here."""
+    the running maximum is faster: no index to compute and store per window."""
     check_window_geometry(x.shape, out.shape, kh, kw, sh, sw, ph, pw, True)
     n_images, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]

@@ -26,7 +26,7 @@ jupyter_cache = pytest.importorskip("jupyter_cache", reason="the docs extra is n
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "docs" / "lessons"
 CACHE = ROOT / "docs" / "_build" / ".jupyter_cache"       # docs/conf.py: nb_execution_cache_path
-LESSON_TIME_LIMIT = 180                                    # seconds for a whole lesson (issue 12)
+LESSON_TIME_LIMIT = 180                                    # seconds for a whole lesson
 LESSON_FILES = sorted(LESSONS.glob("[0-9]*.py"))
 # A lesson needs the data when its code names the variable or the data it reads.
 NEEDS_DATA = re.compile(r"MINITORCH_CV_DATA|load_cifar10|CIFAR10\(|resnet18_cifar10")

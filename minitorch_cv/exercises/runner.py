@@ -315,6 +315,7 @@ class _Worker:
             self._write(str(i), result, arrays)
 
     def step(self, step):
+        """Make one call of the plan: (result, arrays) as described in :class:`StepResult`."""
         function = getattr(self.module, step["function"], None)
         if not callable(function):
             return {"status": "missing",
@@ -330,36 +331,45 @@ class _Worker:
         np.random.seed(1234)
         rng_state = np.random.get_state()[1].copy()
         t0 = time.perf_counter()
+        failed, value = None, None
         try:
             with contextlib.redirect_stdout(printed):
-                if self.watch:
-                    sys.settrace(self._trace)
-                try:
-                    if step.get("kind") == "numgrad":
-                        value = self.numerical_gradient(function, args, kwargs, step)
-                    else:
-                        value = function(*args, **kwargs)
-                finally:
-                    sys.settrace(None)
-            refused = self._refusal()
-            if refused:
-                return refused, {}
+                value = self._watched_call(function, args, kwargs, step)
         except NotImplementedError:
-            return {"status": "not_implemented", "message": "not implemented (raises "
-                    "NotImplementedError)",
-                    "printed": printed.getvalue()[:2000]}, {}
+            failed = {"status": "not_implemented",
+                      "message": "not implemented (raises NotImplementedError)"}
         except SystemExit as exc:
-            return {"status": "exit", "message": f"called sys.exit({exc.code!r}); a function "
-                    "must return its result", "printed": printed.getvalue()[:2000]}, {}
+            failed = {"status": "exit", "message": f"called sys.exit({exc.code!r}); a "
+                      "function must return its result"}
         except BaseException as exc:                      # noqa: BLE001 -- student code
-            return {"status": "raised", "message": "raised " + _describe_error(
-                exc, self.module_path), "printed": printed.getvalue()[:2000]}, {}
-        seconds = time.perf_counter() - t0
-        result = {"status": "ok", "seconds": seconds, "printed": printed.getvalue()[:2000],
+            failed = {"status": "raised",
+                      "message": "raised " + _describe_error(exc, self.module_path)}
+        refused = self._refusal()
+        if refused or failed:
+            return dict(refused or failed, printed=printed.getvalue()[:2000]), {}
+        result = {"status": "ok", "seconds": time.perf_counter() - t0,
+                  "printed": printed.getvalue()[:2000],
                   "global_rng_used": bool(np.any(np.random.get_state()[1] != rng_state)),
                   "mutated": [i for i, (a, b) in enumerate(zip(args, before)) if b is not None
                               and (a.shape != b.shape or not np.array_equal(a, b,
                                                                             equal_nan=True))]}
+        return result, self._returned(value, args, step, result)
+
+    def _watched_call(self, function, args, kwargs, step):
+        """The student's call (or the numerical gradient of it), with the library watched
+        when the plan asks for it."""
+        if self.watch:
+            sys.settrace(self._trace)
+        try:
+            if step.get("kind") == "numgrad":
+                return self.numerical_gradient(function, args, kwargs, step)
+            return function(*args, **kwargs)
+        finally:
+            sys.settrace(None)
+
+    def _returned(self, value, args, step, result):
+        """Describe what the call returned into ``result``; the arrays to send back (the
+        cache of a call whose plan says ``keep`` stays in this process)."""
         values = value if isinstance(value, tuple) else (value,)
         result["returned"] = (f"a tuple of {len(value)}" if isinstance(value, tuple)
                               else f"a {type(value).__name__}")
@@ -378,7 +388,7 @@ class _Worker:
         for k in step.get("report_args", []):
             if isinstance(args[k], np.ndarray):
                 arrays[f"arg{k}"] = args[k]
-        return result, arrays
+        return arrays
 
     def _refusal(self):
         """The result of a call that used the library's implementations, else None."""

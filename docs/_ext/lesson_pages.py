@@ -1,9 +1,12 @@
 """The lessons in the site: a notebook to download on each lesson page, and the lesson table.
 
 A lesson is a jupytext percent file ``lessons/NN_topic.py``; myst-nb executes and renders it.
-This extension adds, under each lesson's title, a link to ``NN_topic.ipynb`` -- the same
-lesson as a Jupyter notebook, written next to the page by jupytext when the HTML is built --
-and the ``lesson-table`` directive of ``lessons/index.md``.
+This extension adds, under each lesson's title, two download buttons: ``NN_topic.ipynb``, the
+same lesson as a Jupyter notebook (written next to the page by jupytext when the HTML is
+built), and ``NN_topic.py``, the lesson's source (copied next to the page); and the
+``lesson-table`` directive of ``lessons/index.md``. Both downloads run in any folder where the
+library is installed: what a lesson needs besides the library comes from the package or from
+``$MINITORCH_CV_DATA``.
 
 The lessons show a figure by making a :class:`matplotlib.figure.Figure` (built without pyplot,
 as :mod:`minitorch_cv.viz` does) the last expression of a cell. IPython shows such a figure
@@ -14,6 +17,7 @@ notebook to download starts with a ``%matplotlib inline`` cell.
 """
 
 import os
+import shutil
 from pathlib import Path
 
 from docutils import nodes
@@ -49,27 +53,35 @@ def is_lesson(env, docname):
             and Path(env.doc2path(docname)).suffix == ".py")
 
 
-def add_notebook_link(app, doctree):
-    """Put 'download as notebook' under the lesson's title."""
+DOWNLOAD_BUTTONS = """\
+<div class="lesson-downloads">
+<a class="lesson-download" href="{stem}.ipynb" download>Download notebook (.ipynb)</a>
+<a class="lesson-download" href="{stem}.py" download>Download .py</a>
+</div>
+"""
+
+
+def add_download_buttons(app, doctree):
+    """Put 'download notebook' and 'download .py' buttons under the lesson's title."""
     env = app.env
     if not is_lesson(env, env.docname):
         return
     stem = env.docname.split("/")[-1]
-    link = nodes.reference("", f"{stem}.ipynb", refuri=f"{stem}.ipynb", internal=False)
-    paragraph = nodes.paragraph(
-        "", "", nodes.Text("Download this lesson as a notebook: "), link,
-        nodes.Text(" (open it in Jupyter), or run it as a script: "),
-        nodes.literal("", f"python docs/{env.docname}.py"), nodes.Text("."))
-    paragraph["classes"].append("lesson-download")
+    buttons = nodes.raw("", DOWNLOAD_BUTTONS.format(stem=stem), format="html")
+    how = nodes.paragraph(
+        "", "", nodes.Text("Open the notebook in Jupyter, or run the file as a script: "),
+        nodes.literal("", f"python {stem}.py"),
+        nodes.Text(". Either runs in any folder where minitorch_cv is installed."))
+    how["classes"].append("lesson-download-note")
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None or not section.children:
-        doctree.insert(0, paragraph)
+        doctree[0:0] = [buttons, how]
     else:
-        section.insert(1, paragraph)          # after the title
+        section[1:1] = [buttons, how]          # after the title
 
 
 def write_notebooks(app, exception):
-    """Write every lesson as ``NN_topic.ipynb`` beside its HTML page."""
+    """Write every lesson as ``NN_topic.ipynb`` beside its HTML page, and copy its ``.py``."""
     if exception is not None or app.builder.format != "html":
         return
     import jupytext
@@ -85,6 +97,7 @@ def write_notebooks(app, exception):
         target = Path(app.outdir) / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         jupytext.write(notebook, target, fmt="ipynb")
+        shutil.copyfile(env.doc2path(docname), target.with_suffix(".py"))
 
 
 class LessonTable(Directive):
@@ -142,6 +155,6 @@ class LessonTable(Directive):
 
 def setup(app):
     app.add_directive("lesson-table", LessonTable)
-    app.connect("doctree-read", add_notebook_link)
+    app.connect("doctree-read", add_download_buttons)
     app.connect("build-finished", write_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

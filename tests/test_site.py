@@ -39,7 +39,7 @@ def sources():
     for folder in (DOCS, ROOT / "minitorch_cv"):
         for path in folder.rglob("*"):
             if path.is_file() and "_build" not in path.parts and "__pycache__" not in path.parts \
-                    and path.suffix in (".md", ".py", ".png", ".json", ".rst"):
+                    and path.suffix in (".md", ".py", ".png", ".json", ".rst", ".css"):
                 yield path
 
 
@@ -51,8 +51,9 @@ def site_is_current():
     return all(path.stat().st_mtime <= built for path in sources())
 
 
-@pytest.fixture(scope="session")
-def site():
+def built_site():
+    """The site, built first when it is older than its sources (skips without the data the
+    lessons read). The other tests of the built site call this too."""
     if not site_is_current():
         if not os.environ.get("MINITORCH_CV_DATA") and any(
                 NEEDS_DATA.search(path.read_text(encoding="utf-8")) for path in LESSON_FILES):
@@ -64,6 +65,11 @@ def site():
         assert result.returncode == 0, "the docs build failed:\n" + "\n".join(
             problems or (result.stdout + result.stderr).splitlines()[-40:])
     return SITE
+
+
+@pytest.fixture(scope="session")
+def site():
+    return built_site()
 
 
 def page_text(site, name):

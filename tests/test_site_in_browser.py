@@ -98,11 +98,17 @@ def open_page(browser, page):
 
 
 def math_state(browser):
+    """Formulas typeset, raw TeX delimiters left in the text, display formulas wider than
+    their box that do not scroll inside it, and whether the page is wider than the window."""
     return browser.evaluate("""(() => {
         const text = document.querySelector('.bd-article').innerText;
+        const display = [...document.querySelectorAll('.bd-article mjx-container[display="true"]')];
+        const spills = display.filter(m => m.scrollWidth > m.clientWidth + 1
+            && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX));
         return {typeset: document.querySelectorAll('.bd-article mjx-container').length,
                 raw: (text.match(/\\\\[(\\[]/g) || []).length,
-                pending: document.querySelectorAll('.bd-article .math').length};
+                spilling: spills.length,
+                page_too_wide: document.documentElement.scrollWidth > window.innerWidth};
     })()""")
 
 
@@ -113,6 +119,8 @@ def test_lesson_math_is_typeset_offline(site, browser, lesson):
     state = math_state(browser)
     assert state["typeset"] > 0, f"{lesson.stem}: no formula typeset by MathJax"
     assert state["raw"] == 0, f"{lesson.stem}: {state['raw']} raw \\( or \\[ left in the text"
+    assert state["spilling"] == 0, f"{lesson.stem}: a long formula does not scroll in its box"
+    assert not state["page_too_wide"], f"{lesson.stem}: the page is wider than the window"
 
 
 def test_every_page_with_math_is_typeset_and_no_page_uses_the_network(site, browser):
@@ -126,7 +134,8 @@ def test_every_page_with_math_is_typeset_and_no_page_uses_the_network(site, brow
         requests = open_page(browser, page)
         state = math_state(browser)
         has_math = 'class="math' in page.read_text(encoding="utf-8")
-        if requests or state["raw"] or (has_math and not state["typeset"]):
+        if requests or state["raw"] or state["spilling"] or state["page_too_wide"] or (
+                has_math and not state["typeset"]):
             problems[str(page.relative_to(site))] = {"requests": requests, **state}
     assert not problems, problems
 

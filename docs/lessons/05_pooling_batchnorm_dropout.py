@@ -164,8 +164,9 @@ print("channel 0, wrong:", wrong[:, 0], f"  ratio {wrong[0, 0] / out[0, 0]:.4f}"
 # through them too. `reference.batchnorm_backward` does it step by step (`dx_hat`, then `dvar`,
 # then `dmu`); collected, it is
 #
-# $$d\beta = \sum \mathtt{dout}, \qquad d\gamma = \sum \mathtt{dout} \odot \hat x, \qquad
-# \mathtt{dx} = \frac{\gamma}{\sqrt{\sigma^2 + \epsilon}} \Big(\mathtt{dout} -
+# $$d\beta = \sum \mathtt{dout}, \qquad d\gamma = \sum \mathtt{dout} \odot \hat x,$$
+#
+# $$\mathtt{dx} = \frac{\gamma}{\sqrt{\sigma^2 + \epsilon}} \Big(\mathtt{dout} -
 # \mathrm{mean}(\mathtt{dout}) - \hat x \odot \mathrm{mean}(\mathtt{dout} \odot \hat x)\Big).$$
 
 # %%

@@ -26,7 +26,8 @@ extensions = [
     "myst_nb",                   # Markdown pages (MyST) and the executed lessons
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",       # numpydoc-style docstrings, with our Shape/Backward sections
-    "sphinx.ext.mathjax",
+    "sphinx.ext.mathjax",        # math, rendered in the browser by MathJax...
+    "sphinx-mathjax-offline",    # ...from a copy in _static/mathjax: no network needed
     "sphinx_copybutton",
     "api_reference",             # docs/_ext: API pages generated from every __all__
     "lesson_pages",              # docs/_ext: notebook download, the lesson table
@@ -72,5 +73,11 @@ html_title = "minitorch_cv"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    # The top bar: Lessons, Exercises, Theory, Layers, API reference; the rest under "More".
+    "header_links_before_dropdown": 5,
 }
-html_static_path = []
+# Pages outside the lessons and the API reference have no section to navigate: no left
+# sidebar there, so the text gets the room (docs/index.md orders the site in its toctree).
+html_sidebars = {path.stem: [] for path in DOCS.glob("*.md")}
+html_static_path = ["_static"]
+html_css_files = ["site.css"]     # wider lessons, math that scrolls, download buttons

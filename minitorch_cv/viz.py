@@ -21,6 +21,11 @@ __all__ = ["ConvolutionAnimation", "activation_grid", "animate_convolution", "ba
            "matrices_figure", "minmax_scale", "overlay", "plot_accuracy", "plot_loss",
            "save_figure", "smoothed_training_loss", "to_image", "upsample"]
 
+# The widest figure (inches) that bar_chart and matrices_figure draw: at 100 dpi it fits a
+# page column of about 900 px (the documentation's lessons), so it is shown at its own size
+# and its 8-10 pt labels stay legible; a wider figure is shrunk to fit, its text with it.
+PAGE_WIDTH = 8.5
+
 
 def _subplots(nrows=1, ncols=1, figsize=None, squeeze=True):
     """``pyplot.subplots`` without pyplot: a new Figure and its axes, no global state."""
@@ -380,7 +385,10 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
         if v.shape != (len(labels),):
             raise ValueError(f"bar_chart: series {name!r} has {v.size} values for "
                              f"{len(labels)} labels")
-    fig, ax = _subplots(figsize=(min(12.0, max(5.0, 0.5 * len(labels) * len(values) + 2)), 4.5))
+    # At most PAGE_WIDTH wide with the legend beside it.
+    legend = 0.0 if len(values) < 2 else 0.6 + 0.08 * max(len(name) for name in values)
+    width = min(PAGE_WIDTH - legend, max(5.0, 0.5 * len(labels) * len(values) + 2))
+    fig, ax = _subplots(figsize=(width, 4.5))
     width = 0.8 / max(1, len(values))
     x = np.arange(len(labels))
     for k, (name, v) in enumerate(values.items()):
@@ -433,8 +441,12 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
             raise ValueError(f"matrices_figure expects 2-D arrays, got shape {m.shape}")
     from matplotlib.figure import Figure
     widths = [max(m.shape[1], 3) for m in mats]            # panels as wide as their arrays
-    cell = size / max(3, max(max(m.shape) for m in mats))
-    fig = Figure(figsize=(max(size * len(mats), cell * sum(widths) + 0.9 * len(mats)),
+    longest = max(3, max(max(m.shape) for m in mats))
+    labels = 0.9 * len(mats)                               # inches for each panel's labels
+    # no wider than a page column, so it is shown at its own size and its numbers stay legible
+    size = min(size, PAGE_WIDTH / len(mats), (PAGE_WIDTH - labels) * longest / sum(widths))
+    cell = size / longest
+    fig = Figure(figsize=(max(size * len(mats), cell * sum(widths) + labels),
                           size + 0.6), layout="constrained")   # the title clear of panels
     axes = fig.subplots(1, len(mats), squeeze=False, gridspec_kw={"width_ratios": widths})
     for i, (ax, m) in enumerate(zip(axes[0], mats)):
@@ -443,12 +455,12 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
             lo, hi = np.nanmin(m), np.nanmax(m)
             middle = (lo + hi) / 2
             for (r, c), v in np.ndenumerate(m):
-                ax.text(c, r, value_format.format(v), ha="center", va="center", fontsize=7,
+                ax.text(c, r, value_format.format(v), ha="center", va="center", fontsize=8,
                         color="black" if v > middle else "white")
             image.set_clim(lo, hi)
         ax.set_xticks(range(m.shape[1]) if m.shape[1] <= 12 else [])
         ax.set_yticks(range(m.shape[0]) if m.shape[0] <= 12 else [])
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
         ax.set_xlabel("column", fontsize=8)
         ax.set_ylabel("row", fontsize=8)
         if titles is not None:
@@ -697,7 +709,7 @@ def _animation_pair(value, name):
 
 
 def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration_ms=700,
-                        dpi=80, max_frames=400):
+                        dpi=100, max_frames=400):
     """Animate a kernel sliding over a zero-padded image, filling in the output.
 
     Every frame shows three labelled panels: the **input (padded)** with the zero padding
@@ -724,7 +736,8 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
     duration_ms : int
         Time each frame shows in the GIF (the last one three times as long).
     dpi : int
-        Resolution of the frames.
+        Resolution of the frames. At 100 their 8-10 pt labels are 11-14 px on a screen at
+        100 % zoom, and a 5 x 5 input with a 3 x 3 kernel is about 850 px wide.
     max_frames : int
         Refuse inputs with more output positions than this (each is a frame).
 

@@ -1,4 +1,5 @@
-"""The built site: every lesson with its figures and notebook, the pages, the API reference.
+"""The built site: every lesson with its figures, notebook and download buttons, the pages,
+the navigation in course order, the API reference.
 
 The site is ``docs/_build/html``, built by
 ``python -m sphinx -W --keep-going -b html docs docs/_build/html``. When it is older than any
@@ -39,7 +40,7 @@ def sources():
     for folder in (DOCS, ROOT / "minitorch_cv"):
         for path in folder.rglob("*"):
             if path.is_file() and "_build" not in path.parts and "__pycache__" not in path.parts \
-                    and path.suffix in (".md", ".py", ".png", ".json", ".rst"):
+                    and path.suffix in (".md", ".py", ".png", ".json", ".rst", ".css"):
                 yield path
 
 
@@ -51,8 +52,9 @@ def site_is_current():
     return all(path.stat().st_mtime <= built for path in sources())
 
 
-@pytest.fixture(scope="session")
-def site():
+def built_site():
+    """The site, built first when it is older than its sources (skips without the data the
+    lessons read). The other tests of the built site call this too."""
     if not site_is_current():
         if not os.environ.get("MINITORCH_CV_DATA") and any(
                 NEEDS_DATA.search(path.read_text(encoding="utf-8")) for path in LESSON_FILES):
@@ -64,6 +66,11 @@ def site():
         assert result.returncode == 0, "the docs build failed:\n" + "\n".join(
             problems or (result.stdout + result.stderr).splitlines()[-40:])
     return SITE
+
+
+@pytest.fixture(scope="session")
+def site():
+    return built_site()
 
 
 def page_text(site, name):
@@ -147,3 +154,53 @@ def test_api_reference_has_every_public_name(site):
                if f"{module}.{name}" not in documented]
     assert not missing, f"not in the API reference: {missing}"
     assert (site / "api" / "index.html").exists()
+
+
+def next_page(site, page):
+    """The page the "next" link at the bottom of ``page`` leads to (site-relative), or None."""
+    html = (site / page).read_text(encoding="utf-8")
+    found = re.search(r'<a class="right-next"\s+href="([^"]+)"', html)
+    if not found:
+        return None
+    return posixpath.normpath(posixpath.join(posixpath.dirname(page), found.group(1)))
+
+
+def test_next_links_follow_the_course(site):
+    """Home, the lessons index, lessons 1-8 in order, then the exercises (never an
+    alphabetical neighbour such as Contributing after lesson 8)."""
+    order, page = [], "index.html"
+    while page is not None and len(order) < 3 + len(LESSON_FILES):
+        order.append(page)
+        page = next_page(site, page)
+    expected = (["index.html", "lessons/index.html"]
+                + [f"lessons/{lesson.stem}.html" for lesson in LESSON_FILES] + ["exercises.html"])
+    assert order == expected
+
+
+def test_top_bar_shows_the_main_pages_and_no_empty_sidebar(site):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    header = html[html.index('<ul class="bd-navbar-elements'):html.index("pst-nav-more-links")]
+    in_bar = re.findall(r'class="nav-link nav-internal" href="([^"]+)"', header)
+    assert in_bar == ["lessons/index.html", "exercises.html", "theory.html", "layers.html",
+                      "api/index.html"]
+    for page in PAGES:
+        text = (site / f"{page.stem}.html").read_text(encoding="utf-8")
+        assert "Section Navigation" not in text, f"{page.stem}: an empty section navigation"
+
+
+def test_home_page_links_every_lesson(site):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    article = html[html.index('<article class="bd-article">'):]
+    for lesson in LESSON_FILES:
+        assert f'href="lessons/{lesson.stem}.html"' in article, f"{lesson.stem} is not linked"
+
+
+@pytest.mark.parametrize("lesson", LESSON_FILES, ids=lambda p: p.stem)
+def test_lesson_has_download_buttons(site, lesson):
+    html = page_text(site, f"lessons/{lesson.stem}")
+    top = html[html.index("<h1"):][:3000]                # right under the title
+    for suffix in (".ipynb", ".py"):
+        assert re.search(rf'<a class="lesson-download" href="{lesson.stem}\{suffix}" download>',
+                         top), f"{lesson.stem}: no {suffix} download button under the title"
+        assert (site / "lessons" / f"{lesson.stem}{suffix}").is_file()
+    assert (site / "lessons" / f"{lesson.stem}.py").read_bytes() == lesson.read_bytes()

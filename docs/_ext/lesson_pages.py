@@ -1,9 +1,13 @@
-"""The lessons in the site: a notebook to download on each lesson page, and the lesson table.
+"""The lessons in the site: downloads on each lesson page, and the lesson table.
 
 A lesson is a jupytext percent file ``lessons/NN_topic.py``; myst-nb executes and renders it.
-This extension adds, under each lesson's title, a link to ``NN_topic.ipynb`` -- the same
-lesson as a Jupyter notebook, written next to the page by jupytext when the HTML is built --
-and the ``lesson-table`` directive of ``lessons/index.md``.
+This extension adds, under each lesson's title, two download buttons: ``NN_topic.ipynb``, the
+same lesson as a Jupyter notebook (written next to the page by jupytext when the HTML is
+built, with the local images its text shows attached to their cells), and ``NN_topic.py``,
+the lesson's source (copied next to the page). Both run in any folder where the library is
+installed: what a lesson needs besides the library comes from the package or from
+``$MINITORCH_CV_DATA``. It also provides the ``lesson-table`` directive of
+``lessons/index.md``.
 
 The lessons show a figure by making a :class:`matplotlib.figure.Figure` (built without pyplot,
 as :mod:`minitorch_cv.viz` does) the last expression of a cell. IPython shows such a figure
@@ -13,7 +17,10 @@ IPython folder whose kernel configuration says so, used through ``IPYTHONDIR``; 
 notebook to download starts with a ``%matplotlib inline`` cell.
 """
 
+import base64
 import os
+import re
+import shutil
 from pathlib import Path
 
 from docutils import nodes
@@ -28,6 +35,9 @@ c.InteractiveShellApp.matplotlib = "inline"    # a Figure as a cell's value show
 c.Application.log_level = "ERROR"              # no start-up chatter in the build's log
 """
 LESSON_FOLDER = "lessons"
+MARKDOWN_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+IMAGE_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg",
+               ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 LESSON_PATTERN = "[0-9]*.py"
 
 logger = logging.getLogger(__name__)
@@ -49,27 +59,35 @@ def is_lesson(env, docname):
             and Path(env.doc2path(docname)).suffix == ".py")
 
 
-def add_notebook_link(app, doctree):
-    """Put 'download as notebook' under the lesson's title."""
+DOWNLOAD_BUTTONS = """\
+<div class="lesson-downloads">
+<a class="lesson-download" href="{stem}.ipynb" download>Download notebook (.ipynb)</a>
+<a class="lesson-download" href="{stem}.py" download>Download .py</a>
+</div>
+"""
+
+
+def add_download_buttons(app, doctree):
+    """Put 'download notebook' and 'download .py' buttons under the lesson's title."""
     env = app.env
     if not is_lesson(env, env.docname):
         return
     stem = env.docname.split("/")[-1]
-    link = nodes.reference("", f"{stem}.ipynb", refuri=f"{stem}.ipynb", internal=False)
-    paragraph = nodes.paragraph(
-        "", "", nodes.Text("Download this lesson as a notebook: "), link,
-        nodes.Text(" (open it in Jupyter), or run it as a script: "),
-        nodes.literal("", f"python docs/{env.docname}.py"), nodes.Text("."))
-    paragraph["classes"].append("lesson-download")
+    buttons = nodes.raw("", DOWNLOAD_BUTTONS.format(stem=stem), format="html")
+    how = nodes.paragraph(
+        "", "", nodes.Text("Open the notebook in Jupyter, or run the file as a script: "),
+        nodes.literal("", f"python {stem}.py"),
+        nodes.Text(". Either runs in any folder where minitorch_cv is installed."))
+    how["classes"].append("lesson-download-note")
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None or not section.children:
-        doctree.insert(0, paragraph)
+        doctree[0:0] = [buttons, how]
     else:
-        section.insert(1, paragraph)          # after the title
+        section[1:1] = [buttons, how]          # after the title
 
 
 def write_notebooks(app, exception):
-    """Write every lesson as ``NN_topic.ipynb`` beside its HTML page."""
+    """Write every lesson as ``NN_topic.ipynb`` beside its HTML page, and copy its ``.py``."""
     if exception is not None or app.builder.format != "html":
         return
     import jupytext
@@ -77,14 +95,35 @@ def write_notebooks(app, exception):
     for docname in sorted(env.found_docs):
         if not is_lesson(env, docname):
             continue
-        notebook = jupytext.read(os.fspath(env.doc2path(docname)), fmt="py:percent")
+        source = Path(env.doc2path(docname))
+        notebook = jupytext.read(os.fspath(source), fmt="py:percent")
         notebook.metadata.pop("jupytext", None)      # a plain notebook, not a paired one
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                attach_images(cell, source.parent)
         if not any(INLINE_FIGURES in cell.source for cell in notebook.cells):
             import nbformat
             notebook.cells.insert(0, nbformat.v4.new_code_cell(INLINE_FIGURES))
         target = Path(app.outdir) / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         jupytext.write(notebook, target, fmt="ipynb")
+        shutil.copyfile(env.doc2path(docname), target.with_suffix(".py"))
+
+
+def attach_images(cell, folder):
+    """Put the local images a markdown cell shows (``![alt](path)``, e.g. a figure of
+    ``docs/results/``) into the cell as attachments, so the notebook shows them anywhere."""
+    def attach(match):
+        alt, target = match.group(1), match.group(2)
+        path = folder / target
+        if "://" in target or not path.is_file() or path.suffix.lower() not in IMAGE_TYPES:
+            return match.group(0)
+        attachments = cell.setdefault("attachments", {})
+        attachments[path.name] = {
+            IMAGE_TYPES[path.suffix.lower()]: base64.b64encode(path.read_bytes()).decode()}
+        return f"![{alt}](attachment:{path.name})"
+
+    cell.source = MARKDOWN_IMAGE.sub(attach, cell.source)
 
 
 class LessonTable(Directive):
@@ -142,6 +181,6 @@ class LessonTable(Directive):
 
 def setup(app):
     app.add_directive("lesson-table", LessonTable)
-    app.connect("doctree-read", add_notebook_link)
+    app.connect("doctree-read", add_download_buttons)
     app.connect("build-finished", write_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -213,11 +213,11 @@ print("conv(shift(x)) == conv(x):       ", np.array_equal(out_shifted, out))
 # holds because the same kernel is used at every position. The output is *not* the same as
 # before, so a convolution is not invariant. Look at the maps: the pattern of responses moves.
 
-# %%
+# %% mystnb={"image": {"alt": "Four grey-scale panels of 10 x 12 pixels: the input, the input shifted 2 down and 3 right, its feature map, and the feature map of the shifted input, which is the same pattern moved 2 down and 3 right"}}
 viz.activation_grid(np.stack([canvas, shifted, out, out_shifted]), ncols=4, cmap="gray",
                     titles=["input x", "shift(x): 2 down, 3 right", "conv(x)",
                             "conv(shift(x)): same map, moved"],
-                    title="Convolution is equivariant: the feature map moves with the input "
+                    title="Convolution is equivariant: the feature map moves with the input\n"
                           "(10 x 12 pixels, each panel its own grey scale)")
 
 # %% [markdown]

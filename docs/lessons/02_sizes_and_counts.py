@@ -270,7 +270,7 @@ fig = viz.activation_grid(np.stack(maps), ncols=3, titles=titles, cmap="gray", s
 # input pixel $c_0 + i\,j$; the first centre $c_0$ starts at 0 and moves by
 # $\left(\frac{F-1}{2} - P\right) j$ at each layer (padding moves the field up and left).
 
-# %%
+# %% mystnb={"image": {"alt": "Three 32 x 32 panels, one per convolution of the network: the input pixels one output unit depends on, in white, grow from a small square after the first layer to most of the image after the third, each filling the red square the receptive-field formula gives"}}
 c, j, centres = 0.0, 1, {}
 for name, layer in list(net.named_modules())[1:8]:
     if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):

@@ -150,7 +150,7 @@ print("largest difference of dz to loss_fn.backward():",
 # gradient times $N$. Gradient descent moves the logits *against* it: the true class up, every
 # other class down in proportion to its probability.
 
-# %%
+# %% mystnb={"image": {"alt": "Bar chart over the 10 classes of image 0: the softmax probabilities p, the one-hot label (1 at the true class), and their difference p - onehot, negative only at the true class: the gradient of the loss with respect to the logits"}}
 viz.bar_chart(range(10), {"p = softmax(z)": p[0], "onehot(y)": onehot[0],
                           "N * dz = p - onehot": p[0] - onehot[0]},
               "value", xlabel="class k", value_format=None,
@@ -319,7 +319,7 @@ good = gradcheck_function(reference.linear_forward, reference.linear_backward, x
 print(bad.report())
 print("the textbook backward:", good)
 
-# %%
+# %% mystnb={"image": {"alt": "Bar chart of the three bias gradients: the wrong backward pass (a mean where a sum belongs) gives bars 5 times shorter than the central-difference estimates"}}
 viz.bar_chart(["b[0]", "b[1]", "b[2]"], {"backward (mean: wrong)": bad.analytic["b"],
                                          "central differences": bad.numerical["b"]},
               "dL/db", xlabel="bias entry",

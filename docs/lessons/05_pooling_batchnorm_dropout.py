@@ -48,7 +48,7 @@ rng = np.random.default_rng(0)
 # *Predict, then run:* a 6x6 image of distinct numbers, 2x2 windows, and `dout` = 1, 2, ..., 9.
 # Where are the nine non-zero entries of `dx`, and what are they?
 
-# %%
+# %% mystnb={"image": {"alt": "Four labelled grids: a 6 x 6 input, the 3 x 3 maxima of its 2 x 2 windows, a 3 x 3 upstream gradient dout with values 1 to 9, and dx, which is 0 everywhere except at the position of each window's maximum, where it holds that window's dout value"}}
 x = rng.permutation(36).astype(np.float64).reshape(1, 1, 6, 6)
 pool = nn.MaxPool2d(kernel_size=2, stride=2)
 out = pool(x)
@@ -84,7 +84,7 @@ print(pool.backward(np.ones((1, 1, 1, 1)))[0, 0])
 # stride 2) a pixel can be the maximum of several windows, and it receives the sum of their
 # gradients. With `dout` all ones, `dx` counts how many windows each pixel won:
 
-# %%
+# %% mystnb={"image": {"alt": "Two labelled 7 x 7 grids: the input, and dx for 3 x 3 max pooling with stride 2 and a gradient of ones, which counts how many of the overlapping windows each pixel won (a pixel that is the maximum of two windows gets 2)"}}
 x = rng.permutation(49).astype(np.float64).reshape(1, 1, 7, 7)
 pool = nn.MaxPool2d(kernel_size=3, stride=2)
 pool(x)
@@ -100,7 +100,7 @@ viz.matrices_figure([x[0, 0], dx[0, 0]], titles=["input x (7x7)", "dx: windows w
 #
 # $$\mathtt{dx}[\text{window } (i, j)] \mathrel{+}= \mathtt{dout}[i, j] / (K_h K_w).$$
 
-# %%
+# %% mystnb={"image": {"alt": "Two labelled grids: a 3 x 3 upstream gradient, and the 6 x 6 dx of 2 x 2 average pooling, where each value of dout is divided by 4 and copied to the four pixels of its window"}}
 x = rng.standard_normal((1, 1, 6, 6))
 pool = nn.AvgPool2d(2)
 pool(x)
@@ -164,8 +164,9 @@ print("channel 0, wrong:", wrong[:, 0], f"  ratio {wrong[0, 0] / out[0, 0]:.4f}"
 # through them too. `reference.batchnorm_backward` does it step by step (`dx_hat`, then `dvar`,
 # then `dmu`); collected, it is
 #
-# $$d\beta = \sum \mathtt{dout}, \qquad d\gamma = \sum \mathtt{dout} \odot \hat x, \qquad
-# \mathtt{dx} = \frac{\gamma}{\sqrt{\sigma^2 + \epsilon}} \Big(\mathtt{dout} -
+# $$d\beta = \sum \mathtt{dout}, \qquad d\gamma = \sum \mathtt{dout} \odot \hat x,$$
+#
+# $$\mathtt{dx} = \frac{\gamma}{\sqrt{\sigma^2 + \epsilon}} \Big(\mathtt{dout} -
 # \mathrm{mean}(\mathtt{dout}) - \hat x \odot \mathrm{mean}(\mathtt{dout} \odot \hat x)\Big).$$
 
 # %%
@@ -236,7 +237,7 @@ for activation in (nn.Sigmoid, nn.ReLU):
         print(f"{name:35s} first layer's gradient / last layer's: "
               f"{norms[name][0] / norms[name][-1]:.1e}")
 
-# %%
+# %% mystnb={"image": {"alt": "Bar chart, log scale, of the gradient norm of each of 11 Linear layers: with sigmoids alone it falls from about 0.4 at the last layer to about 1e-9 at the first; with batch norm before each sigmoid it stays near 0.2 in every layer"}}
 sigmoid_norms = {name: n for name, n in norms.items() if "Sigmoid" in name}
 viz.bar_chart([str(k + 1) for k in range(11)], sigmoid_norms, "norm of dL/dW (log scale)",
               xlabel="Linear layer (1 = next to the input)", log_scale=True, value_format=None,

@@ -17,20 +17,21 @@
 # network: first-layer filters, activations and Grad-CAM. This is **Task 4a-4c** of the
 # assignment.
 #
-# **It needs** CIFAR-10 and the ResNet18 checkpoint: set `MINITORCH_CV_DATA` to the folder
-# that holds `cifar10-jpeg.tar.gz`, `resnet18_cifar10/` and `zebra.jpg` (in this
-# workspace `export MINITORCH_CV_DATA=../shared/data`). PyTorch is not needed.
+# **It needs** CIFAR-10, the ResNet18 checkpoint and the zebra photo: set
+# `MINITORCH_CV_DATA` to the folder that holds CIFAR-10 (the official
+# `cifar-10-python.tar.gz`, or any layout `load_cifar10` reads),
+# `resnet18_cifar10/resnet18_cifar10.pth` with its `test_logits.npy`, and `zebra.jpg`. If
+# one is missing, the first code cell stops with one message that says what each file is
+# and how to get it. PyTorch is not needed.
 #
 # **It takes** about 15 s on a 2-core Intel Xeon (measured on a quiet machine; with other
 # jobs sharing the two cores, the wall time was 85-100 s). The transfer learning here trains a new
 # last layer on the features of **1,000 training images** and tests on **2,000 test
-# images**; the full fine-tuning run (45,000 images, 12 minutes) is quoted from
-# `docs/results/`.
+# images**; the full fine-tuning run (45,000 images, 12 minutes) is quoted from its metrics,
+# which come with the library (`minitorch_cv.train.recorded_run`).
 
 # %%
 # %matplotlib inline
-import json
-import os
 import pickle
 import pickletools
 import shutil
@@ -48,29 +49,15 @@ from minitorch_cv.data import (
     Compose,
     Normalize,
     ToFloat,
+    data_folder,
     load_cifar10,
     resize,
     subset,
     train_val_split,
 )
 from minitorch_cv.models.resnet import IMAGENET_MEAN, IMAGENET_STD, grad_cam
+from minitorch_cv.train import recorded_run
 
-
-# %%
-def find_docs():
-    """The docs/ folder (it holds results/), from a script run or a notebook in docs/lessons."""
-    starts = [Path.cwd()]
-    if "__file__" in globals():
-        starts.insert(0, Path(__file__).resolve().parent)
-    for start in starts:
-        for folder in (start, *start.parents):
-            for candidate in (folder, folder / "docs"):
-                if (candidate / "results" / "task4a_metrics.json").is_file():
-                    return candidate
-    raise FileNotFoundError("docs/results/ not found: run this lesson from the repository")
-
-
-DOCS = find_docs()
 LESSON_START = time.perf_counter()
 
 # %% [markdown]
@@ -82,11 +69,7 @@ LESSON_START = time.perf_counter()
 # on CIFAR-10 (inputs resized to 64 x 64).
 
 # %%
-if not os.environ.get("MINITORCH_CV_DATA"):
-    raise RuntimeError("This lesson needs CIFAR-10 and resnet18_cifar10/: set "
-                       "MINITORCH_CV_DATA to their folder, e.g. "
-                       "`export MINITORCH_CV_DATA=../shared/data`, and run it again.")
-DATA = Path(os.environ["MINITORCH_CV_DATA"])
+DATA = data_folder("cifar10", "resnet18_checkpoint", "resnet18_test_logits", "zebra")
 WEIGHTS = DATA / "resnet18_cifar10" / "resnet18_cifar10.pth"
 with zipfile.ZipFile(WEIGHTS) as archive:
     names = archive.namelist()
@@ -284,7 +267,7 @@ print(f"30 epochs of the head in {time.perf_counter() - start:.2f} s")
 # `layer4` and `fc` trained with Adam for one epoch on all 45,000 images):
 
 # %%
-full = json.loads((DOCS / "results" / "task4a_metrics.json").read_text())
+full = recorded_run("task4a")
 print(f"new head on frozen features, 1,000 images (this lesson): {acc:.2%} on 2,000 test images")
 print(f"the checkpoint's own head:                       "
       f"{np.mean(test_logits.argmax(1) == test_labels):.2%} on the same 2,000")
@@ -305,8 +288,8 @@ print("command:", full["command"])
 # `conv1` has 64 filters of size 3 x 7 x 7. Shown as RGB images, each scaled to its own
 # minimum and maximum:
 
-# %%
-viz.filter_grid(model.conv1.weight.data, ncols=16,
+# %% mystnb={"image": {"alt": "The 64 first-layer filters of ResNet18, 7 x 7 each, as small RGB images in an 8 x 8 grid numbered 0 to 63: oriented light-dark edges and single-colour blobs"}}
+viz.filter_grid(model.conv1.weight.data, ncols=8, size=1.0,
                 title="conv1: the 64 learned 7x7 filters (each min-max scaled)")
 
 # %% [markdown]
@@ -320,14 +303,14 @@ viz.filter_grid(model.conv1.weight.data, ncols=16,
 # The image the seed used, 224 x 224, normalized as in training. `forward_features`
 # returns the outputs of the stages we name.
 
-# %%
+# %% mystnb={"image": {"alt": "Top row: the activation maps of conv1 filters 0 to 5 on the zebra photo, grey-scale images of the zebra; filter 0 lights up along the edges of the stripes. Bottom row: the six filters as 7 x 7 colour images"}}
 zebra = np.asarray(Image.open(DATA / "zebra.jpg").convert("RGB"))   # (224, 224, 3) uint8
 zebra_x = to_input(zebra.transpose(2, 0, 1)[None])                 # (1, 3, 224, 224)
 with nn.no_grad():
     logits224, feats = model.forward_features(zebra_x, names=("conv1", "layer4"))
 print({name: f.shape for name, f in feats.items()})
 viz.filters_and_activations(model.conv1.weight.data, feats["conv1"], indices=range(6),
-                            title="conv1 on the zebra: activations (top), filters (bottom)")
+                            size=1.4, title="conv1 on the zebra: activations (top), filters (bottom)")
 
 # %% [markdown]
 # Each activation map is one filter slid over the image (112 x 112, stride 2): bright
@@ -336,7 +319,7 @@ viz.filters_and_activations(model.conv1.weight.data, feats["conv1"], indices=ran
 # brightness and colour detectors, give blurred copies of the image. At the end of the
 # network, `layer4` has 512 maps of only 7 x 7:
 
-# %%
+# %% mystnb={"image": {"alt": "The first 10 of layer4's 512 channels on the zebra photo, each a coarse 7 x 7 map in 2 rows of 5"}}
 viz.activation_grid(feats["layer4"][0, :10], ncols=5,
                     title="layer4 on the zebra: the first 10 of 512 channels (7x7 each)")
 
@@ -353,7 +336,7 @@ viz.activation_grid(feats["layer4"][0, :10], ncols=5,
 #
 # the gradient computed by the library's own backward pass through `fc` and `avgpool`.
 
-# %%
+# %% mystnb={"image": {"alt": "The zebra photo with the Grad-CAM map of the predicted class laid over it in colour: red where the image raised that class's score most, blue where it did not"}}
 cam, target, _ = grad_cam(model, zebra_x)
 p = np.exp(logits224[0] - logits224[0].max())
 p /= p.sum()
@@ -363,7 +346,7 @@ print(f"prediction at 224x224: {CIFAR10_CLASSES[target[0]]} ({p[target[0]]:.0%})
       f"at 64x64 (the training size): {CIFAR10_CLASSES[at64]}")
 viz.overlay(zebra, cam[0], title=f"Grad-CAM for '{CIFAR10_CLASSES[target[0]]}' (red: most)")
 
-# %%
+# %% mystnb={"image": {"alt": "The zebra photo with the mean of layer4 channels 0 to 9 laid over it in colour, as the report's Figure 13 showed it"}}
 viz.overlay(zebra, feats["layer4"][0, :10].mean(axis=0),
             title="The seed's Figure 13: mean of layer4 channels 0-9")
 

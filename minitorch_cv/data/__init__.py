@@ -20,6 +20,7 @@ from .cifar10 import (
     default_cache_dir,
     load_cifar10,
 )
+from .data_folder import DATA_FILES, data_folder
 from .loader import BatchIterator
 from .split import subset, train_val_split
 from .transforms import (
@@ -39,6 +40,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "CIFAR10_MD5",
     "CIFAR10_URL",
+    "DATA_FILES",
     "BatchIterator",
     "Compose",
     "DatasetError",
@@ -48,6 +50,7 @@ __all__ = [
     "RandomRotation",
     "Resize",
     "ToFloat",
+    "data_folder",
     "default_cache_dir",
     "load_cifar10",
     "resize",

@@ -147,16 +147,7 @@ def figures(browser):
         alt: i.getAttribute('alt') || '', src: i.getAttribute('src')}))""")
 
 
-def lesson_params():
-    for lesson in LESSON_FILES:
-        marks = []
-        if lesson.stem.startswith("04_"):
-            marks = [pytest.mark.xfail(reason="lesson 4's figures are not yet sized for the "
-                                              "column nor described", strict=False)]
-        yield pytest.param(lesson, id=lesson.stem, marks=marks)
-
-
-@pytest.mark.parametrize("lesson", lesson_params())
+@pytest.mark.parametrize("lesson", LESSON_FILES, ids=[f.stem for f in LESSON_FILES])
 def test_lesson_figures_are_readable_and_described(site, browser, lesson):
     """At 100 % zoom in a 1400 px window a figure is shown at (nearly) its own size: a
     figure sized for the column keeps its 8-10 pt labels at 11-14 px; one shrunk to fit

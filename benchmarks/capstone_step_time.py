@@ -30,6 +30,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -51,7 +52,7 @@ STUDENTS = ("offsets", "textbook")
 class TimedStudentFile(StudentFile):
     """A StudentFile that adds the seconds of every call to ``seconds[function]``."""
 
-    seconds: dict = defaultdict(float)     # shared by every instance: the whole step
+    seconds: ClassVar[dict] = defaultdict(float)     # shared by every instance
 
     def call(self, function, *args):
         start = time.perf_counter()

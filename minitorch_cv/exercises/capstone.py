@@ -22,6 +22,7 @@ validation accuracy after about 3.5 epochs of this recipe). Writes metrics.json,
 history.json, best.npz, checkpoint.npz, loss.png and accuracy.png to --out, as the examples.
 """
 
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -187,7 +188,7 @@ def _why_library(exercise, args):
 def _run(argv):
     args = parser().parse_args(argv)
     check_training_args(args)
-    say = print
+    say = functools.partial(print, flush=True)   # a log file (nohup) sees every line at once
     model = models.task2_model(rng=nn.init.get_rng(args.seed))
     used, unused = _choose(args, network_exercises(model, args.optimizer))
     _grade(used, args, say)
@@ -209,7 +210,7 @@ def _run(argv):
 
     loss_fn = student_loss(students[LOSS_EXERCISE]) if LOSS_EXERCISE in students else None
     command = shlex.join(["python", "-m", "minitorch_cv.exercises", "train", *argv])
-    metrics = run_training(args, model, name="capstone", command=command,
+    metrics = run_training(args, model, name="capstone", command=command, log=say,
                            optimizer_factory=optimizer_factory, loss_fn=loss_fn)
     metrics["students"] = {name: str(path) for name, path in used.items()}
     atomic_write_json(Path(args.out) / "metrics.json", metrics)

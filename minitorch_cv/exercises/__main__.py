@@ -4,7 +4,7 @@
     python -m minitorch_cv.exercises start conv2d --dir work
     python -m minitorch_cv.exercises check conv2d --dir work [--json report.json]
     python -m minitorch_cv.exercises check --all --dir work [--json -]
-    python -m minitorch_cv.exercises train [NAME ...] --dir work [--epochs 5] [--resume]
+    python -m minitorch_cv.exercises train [NAME ...] --dir work [--epochs 4] [--resume]
     python -m minitorch_cv.exercises check --all --dir work --format gradescope [--out F]
     python -m minitorch_cv.exercises autograder --out gradescope [--package SPEC]
 

@@ -6,7 +6,7 @@ def dropout_forward(x, p, rng, channelwise=False):
     if p >= 1:
         mask = np.zeros(shape, dtype=x.dtype)
     else:
-        mask = (rng.random(shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+        mask = (rng.random(shape, dtype=x.dtype) >= p).astype(x.dtype) / x.dtype.type(1 - p)
     return x * mask, mask
 
 

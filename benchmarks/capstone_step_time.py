@@ -14,6 +14,8 @@ alternately after a warm-up (medians):
 * ``students/textbook``: the same with benchmarks/students/textbook (im2col by index
   arrays, col2im with ``np.add.at``, max pooling as a loop over the output positions:
   the textbook way, as in minitorch_cv.reference);
+* ``library, reference.use()``: the library's layers on its own textbook functions
+  (:mod:`minitorch_cv.reference`, what benchmarks/students/textbook copies);
 * ``torch``: PyTorch's CPU layers on the same weights (when torch is installed).
 
 ``--profile`` adds the seconds per step spent in each student function (timed around
@@ -79,6 +81,17 @@ def library_step(x, y):
         opt.step()
         opt.zero_grad()
     return step
+
+
+def reference_step(x, y):
+    """The library's layers inside ``minitorch_cv.reference.use()``."""
+    import minitorch_cv.reference
+    step = library_step(x, y)
+
+    def textbook():
+        with minitorch_cv.reference.use():
+            step()
+    return textbook
 
 
 def student_step(folder, x, y, file_class=StudentFile):
@@ -160,7 +173,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(HERE / "capstone_step_time.json"))
     args = p.parse_args(argv)
     x, y = batch()
-    steps = {"library": library_step(x, y)}
+    steps = {"library": library_step(x, y), "library, reference.use()": reference_step(x, y)}
     for name in STUDENTS:
         steps[f"students/{name}"] = student_step(HERE / "students" / name, x, y)
     theirs = torch_step(x, y)
@@ -169,10 +182,10 @@ def main(argv=None):
     medians, times = alternate(steps, args.repeats)
     print(f"Task 2 training step, batch 64, median of {args.repeats} (CPU: {cpu_name()}, "
           f"{os.cpu_count()} cores)")
-    print(f"{'version':<20} {'s/step':>8} {'/ library':>10} {'/ torch':>9}")
+    print(f"{'version':<26} {'s/step':>8} {'/ library':>10} {'/ torch':>9}")
     for name, t in medians.items():
         vs_torch = f"{t / medians['torch']:.2f}" if "torch" in medians else "-"
-        print(f"{name:<20} {t:8.3f} {t / medians['library']:10.2f} {vs_torch:>9}")
+        print(f"{name:<26} {t:8.3f} {t / medians['library']:10.2f} {vs_torch:>9}")
     result = {"cpu": cpu_name(), "cores": os.cpu_count(), "batch": 64,
               "repeats": args.repeats, "median_seconds": medians,
               "ratio_to_library": {k: v / medians["library"] for k, v in medians.items()},

@@ -26,8 +26,10 @@ folder) and ``MINITORCH_CV_PYTHON`` (``python3``).
 """
 
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -81,7 +83,7 @@ def _package_source():
     """The folder this package was installed from (it has pyproject.toml or setup.cfg),
     or None for an installed wheel."""
     root = Path(__file__).resolve().parents[2]
-    if (root / "pyproject.toml").is_file() or (root / "setup.cfg").is_file():
+    if (root / "pyproject.toml").is_file() and (root / "minitorch_cv").is_dir():
         return root
     return None
 
@@ -93,9 +95,16 @@ def _requirement(package, out):
         if root is None:
             raise ValueError("this copy of minitorch_cv was not installed from a source "
                              "folder: give --package (a wheel, an sdist, a version or a URL)")
-        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                                "--no-build-isolation", "--quiet", "-w", str(out), str(root)],
-                               capture_output=True, text=True, check=False)
+        with tempfile.TemporaryDirectory() as tmp:     # the build leaves the source as is
+            source = Path(tmp) / "source"
+            shutil.copytree(root / "minitorch_cv", source / "minitorch_cv",
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            for name in ("pyproject.toml", "setup.cfg", "setup.py", "README.md"):
+                if (root / name).is_file():
+                    shutil.copy(root / name, source / name)
+            built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                                    "--no-build-isolation", "--quiet", "-w", str(out.resolve()),
+                                    str(source)], capture_output=True, text=True, check=False)
         wheels = sorted(out.glob("minitorch_cv-*.whl"))
         if built.returncode != 0 or not wheels:
             raise ValueError(f"could not build a wheel of {root}: "

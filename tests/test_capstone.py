@@ -254,6 +254,12 @@ def test_named_exercises_only_and_a_student_error_while_training(tmp_path):
     assert "checked work/linear.py" not in only.stdout
     (line,) = [r for r in only.stdout.splitlines() if r.strip().startswith("Linear x2")]
     assert line.split(None, 3)[2:] == ["library's", "linear was not named on the command line"]
+    copy_students("textbook", work, ("adam",))
+    adam = cli("train", "relu", "adam", *args, "--overwrite", "--optimizer", "adam", "--lr",
+               "1e-3", cwd=tmp_path)
+    assert adam.returncode == 0, adam.stdout + adam.stderr
+    (line,) = [r for r in adam.stdout.splitlines() if r.strip().startswith("optimizer:")]
+    assert line.split()[1:] == ["Adam", "yours", "work/adam.py"]
     # passes the checks, fails on a batch of 64 (the checks use smaller batches)
     (work / "relu.py").write_text((work / "relu.py").read_text().replace(
         "    return dout * (cache > 0)",

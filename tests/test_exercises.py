@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from students import CONV2D, CONV2D_IM2COL, CORRECT, RELU, broken
+from students import CONV2D, CORRECT, RELU, broken
 
 from minitorch_cv.exercises import grader
 from minitorch_cv.exercises.catalogue import EXERCISES
@@ -221,35 +221,6 @@ def test_unknown_exercise_and_usage_errors(tmp_path):
     assert cli("check", "--dir", "w", cwd=tmp_path).returncode == 2
     missing = cli("check", "relu", "--dir", "nowhere", cwd=tmp_path)
     assert missing.returncode == 1 and "no file" in missing.stdout
-
-
-def test_train_without_data_says_where_it_looked(tmp_path):
-    (tmp_path / "conv2d.py").write_text(CONV2D)
-    result = cli("train", "conv2d", "--dir", str(tmp_path), "--data",
-                 str(tmp_path / "no_cifar"), cwd=tmp_path)
-    assert result.returncode == 1 and "CIFAR-10" in result.stdout
-    assert "Traceback" not in result.stdout + result.stderr
-
-
-@pytest.mark.skipif(not DATA, reason="MINITORCH_CV_DATA not set")
-def test_train_conv2d_with_the_students_layer(tmp_path):
-    from minitorch_cv.data import load_cifar10
-    from minitorch_cv.exercises.training import train_student_conv2d
-    cifar = load_cifar10(DATA, download=False)
-    (tmp_path / "conv2d.py").write_text(CONV2D_IM2COL)
-    import io
-    out = io.StringIO()
-    status = train_student_conv2d(tmp_path, steps=3, limit=64, batch_size=8, test_images=20,
-                                  data=cifar, out=out)
-    text = out.getvalue()
-    assert status in (0, 1)                  # 3 steps are too few to promise a falling loss
-    assert "step     3  loss" in text and "accuracy on 20 test images" in text, text
-    frozen = broken(CONV2D_IM2COL, ("dw = np.einsum(", "dw = 0 * np.einsum("))
-    (tmp_path / "conv2d.py").write_text(frozen)
-    out = io.StringIO()
-    assert train_student_conv2d(tmp_path, steps=2, limit=32, batch_size=8, test_images=10,
-                                data=cifar, out=out) == 1
-    assert "the conv layers do not learn" in out.getvalue(), out.getvalue()
 
 
 # ----------------------------------------------------------------- own work

@@ -486,11 +486,11 @@ np.testing.assert_allclose(layer(many), textbook, rtol=1e-4, atol=1e-5 * np.abs(
 # python -m minitorch_cv.exercises check conv2d --dir work
 # ```
 #
-# Then let your layer train the Task 2 network for a few hundred steps (needs CIFAR-10 via
-# `MINITORCH_CV_DATA`):
+# Then let your layer train the Task 2 network, for one epoch on 2,000 images (needs
+# CIFAR-10 via `MINITORCH_CV_DATA`; without the two flags it is the full 4-epoch run):
 #
 # ```
-# python -m minitorch_cv.exercises train conv2d --dir work
+# python -m minitorch_cv.exercises train conv2d --dir work --limit 2000 --epochs 1
 # ```
 #
 # and revisit the sizes of lesson 2 with

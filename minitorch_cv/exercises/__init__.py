@@ -3,7 +3,7 @@
     python -m minitorch_cv.exercises list                    # the exercises
     python -m minitorch_cv.exercises start conv2d --dir work # writes work/conv2d.py
     python -m minitorch_cv.exercises check conv2d --dir work # one line per check
-    python -m minitorch_cv.exercises train conv2d --dir work # your conv2d trains a CNN
+    python -m minitorch_cv.exercises train --dir work        # Task 2 on every layer you wrote
 
 The student's file runs in a separate process (:mod:`~minitorch_cv.exercises.runner`), so
 nothing it does can hang or crash the grader. See docs/exercises.md.

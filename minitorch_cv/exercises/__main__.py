@@ -4,7 +4,9 @@
     python -m minitorch_cv.exercises start conv2d --dir work
     python -m minitorch_cv.exercises check conv2d --dir work [--json report.json]
     python -m minitorch_cv.exercises check --all --dir work [--json -] [--allow-library]
-    python -m minitorch_cv.exercises train conv2d --dir work [--steps 300] [--limit 5000]
+    python -m minitorch_cv.exercises train [NAME ...] --dir work [--epochs 4] [--resume]
+    python -m minitorch_cv.exercises check --all --dir work --format gradescope [--out F]
+    python -m minitorch_cv.exercises autograder --out gradescope [--package SPEC]
 
 ``check`` exits with status 0 only when every check passed (1 otherwise, 2 for a usage
 error); ``--json PATH`` writes the machine-readable report to PATH, ``--json`` alone (or
@@ -37,21 +39,37 @@ def _parser():
     check.add_argument("--allow-library", action="store_true",
                        help="grade files that use the library's implementations or PyTorch "
                             "(refused by default: students hand in their own work)")
-    train = sub.add_parser("train", help="train the Task 2 network with your conv2d")
-    train.add_argument("name", choices=["conv2d"])
-    train.add_argument("--dir", default=".")
-    train.add_argument("--steps", type=int, default=300)
-    train.add_argument("--limit", type=int, default=5000,
-                       help="training images to use (a random subset)")
-    train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--test-images", type=int, default=500,
-                       help="test images for the accuracy at the end")
-    train.add_argument("--lr", type=float, default=0.05)
-    train.add_argument("--data", default=None, help="CIFAR-10 (default: $MINITORCH_CV_DATA)")
+    check.add_argument("--format", choices=["text", "gradescope"], default="text",
+                       help="gradescope: write Gradescope's results.json (with --all)")
+    _gradescope_options(check)
+    check.add_argument("--out", default="-", help="--format gradescope: the file (default: "
+                                                  "print it)")
+    bundle = sub.add_parser("autograder", help="write the Gradescope autograder bundle")
+    bundle.add_argument("--out", required=True, help="the folder to write it to")
+    bundle.add_argument("--package", default=None,
+                        help="what setup.sh installs: a wheel/sdist file, a version or a "
+                             "URL (default: a wheel built from this copy)")
+    _gradescope_options(bundle)
+    sub.add_parser("train", add_help=False,
+                   help="train the Task 2 network on your layers (train --help: its flags)")
     return parser
 
 
+def _gradescope_options(parser):
+    parser.add_argument("--expect", nargs="+", default=(), metavar="NAME",
+                        help="the exercises the assignment asks for (a missing one scores 0)")
+    parser.add_argument("--points", type=float, default=10.0, help="points per exercise")
+    parser.add_argument("--visibility", default="visible",
+                        help="of the tests: visible, hidden, after_due_date, after_published")
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:                  # its own parser: the examples' flags
+        from .. import tune_allocator
+        from .capstone import main as train
+        tune_allocator()        # a training process, as the example scripts choose
+        return train(argv[1:])
     args = _parser().parse_args(argv)
     from .catalogue import EXERCISES, listing
     if args.command == "list":
@@ -78,6 +96,19 @@ def main(argv=None):
         if args.all == (name is not None):
             print("error: give an exercise name or --all", file=sys.stderr)
             return 2
+        if args.format == "gradescope":
+            from .gradescope import write_results
+            if not args.all:
+                print("error: --format gradescope grades a submission: use --all",
+                      file=sys.stderr)
+                return 2
+            try:
+                reports = write_results(args.dir, args.out, args.expect, args.points,
+                                        args.visibility, args.time_scale, args.allow_library)
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            return 0 if reports and all(r.passed for r in reports) else 1
         if args.all:
             reports = grader.grade_all(args.dir, args.time_scale, args.allow_library)
             if not reports:
@@ -95,11 +126,17 @@ def main(argv=None):
                 with open(args.json, "w") as f:
                     f.write(grader.reports_json(reports, many=args.all) + "\n")
         return 0 if all(r.passed for r in reports) else 1
-    if args.command == "train":
-        from .training import train_student_conv2d
-        return train_student_conv2d(args.dir, steps=args.steps, limit=args.limit,
-                                    batch_size=args.batch_size, lr=args.lr, data=args.data,
-                                    test_images=args.test_images)
+    if args.command == "autograder":
+        from .autograder import write_bundle
+        try:
+            paths = write_bundle(args.out, args.package, args.expect, args.points,
+                                 args.visibility)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print("wrote " + ", ".join(str(p) for p in paths) + "\nupload autograder.zip on "
+              "Gradescope's Configure Autograder page (docs/exercises.md, For teachers)")
+        return 0
     return 2
 
 

@@ -351,7 +351,7 @@ def resume_command(command):
 
 
 def run_training(args, model, augment=(), name="experiment", command=None, log=print,
-                 notes=()):
+                 notes=(), optimizer_factory=None, loss_fn=None):
     """Train ``model`` on CIFAR-10 as the seed did and write everything to ``args.out``.
 
     ``args.out`` is claimed as a run folder first (:class:`~.run_folder.RunFolder`): a
@@ -362,6 +362,11 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     ``notes`` are warnings a reader of the results must know (e.g. that pretrained
     weights saw the validation images): printed as ``warning: ...`` before training and
     again under the final numbers, and written into ``metrics.json`` under ``"notes"``.
+
+    ``optimizer_factory(args, parameters)`` builds the optimizer (default:
+    :func:`make_optimizer`) and ``loss_fn`` is the training loss (default:
+    :class:`~minitorch_cv.nn.CrossEntropyLoss`): the exercise kit's ``train`` passes the
+    student's own.
 
     Returns
     -------
@@ -383,22 +388,24 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     folder = RunFolder(args.out, vars(args), resume=args.resume,
                        overwrite=getattr(args, "overwrite", False), command=command, log=log)
     with folder:
-        return _train_in(folder, args, model, augment, name, command, log, notes)
+        return _train_in(folder, args, model, augment, name, command, log, notes,
+                         optimizer_factory or make_optimizer, loss_fn)
 
 
-def _train_in(folder, args, model, augment, name, command, log, notes):
+def _train_in(folder, args, model, augment, name, command, log, notes, optimizer_factory,
+              loss_fn):
     out = folder.path
     t_start = time.perf_counter()
     train, val, test, train_eval = cifar10_loaders(args, augment)
     for note in notes:
         log(f"warning: {note}")
-    optimizer = make_optimizer(args, model.parameters())
+    optimizer = optimizer_factory(args, model.parameters())
     scheduler = make_scheduler(args, optimizer)
     log(f"{name}: {sum(p.data.size for p in model.parameters()):,} parameters, "
         f"{train.num_examples} training / {val.num_examples} validation / "
         f"{test.num_examples} test images, {len(train)} steps per epoch")
     trainer = Trainer(model, optimizer, train, val, test, epochs=args.epochs,
-                      early_stop_count=args.early_stop_count, out_dir=out,
+                      early_stop_count=args.early_stop_count, out_dir=out, loss_fn=loss_fn,
                       resume=args.resume, progress=not args.no_progress, log=log,
                       scheduler=scheduler)
     folder.start()

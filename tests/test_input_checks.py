@@ -23,7 +23,7 @@ import pytest
 
 from minitorch_cv import functional as F
 from minitorch_cv import nn
-from minitorch_cv.functional._checks import check_grad, pair
+from minitorch_cv.checks import check_grad, pair
 
 SCRIPT = Path(__file__).with_name("wrong_gradients.py")
 

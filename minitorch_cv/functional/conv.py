@@ -46,6 +46,7 @@ checks. col2im adds into a padded gradient, and the padding is cropped off after
 import numpy as np
 
 from .._memory import work_buffer
+from ..checks import check_grad, check_kernel_dtype, check_window, pair
 from ..kernels.im2col import (
     col2im_padded_compiled,
     im2col_padded_compiled,
@@ -53,7 +54,6 @@ from ..kernels.im2col import (
     pad_compiled,
 )
 from ..kernels.parallel import parallel_over
-from ._checks import check_grad, check_kernel_dtype, check_window, pair
 
 __all__ = ["conv2d_forward", "conv2d_backward", "MIN_COLUMNS", "PARTIAL_SUMS"]
 
@@ -187,7 +187,7 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     ------
     TypeError, ValueError
         ``dout`` is not a float array of the shape forward returned (see
-        :func:`~minitorch_cv.functional._checks.check_grad`; another float dtype is converted).
+        :func:`~minitorch_cv.checks.check_grad`; another float dtype is converted).
     """
     x_pad, w, x_shape, stride, padding, has_bias = cache
     out_shape = (x_shape[0], w.shape[0]) + tuple(

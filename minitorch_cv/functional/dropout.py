@@ -8,7 +8,7 @@ In evaluation mode both are the identity.
 
 import numpy as np
 
-from ._checks import check_grad, check_input, check_real
+from ..checks import check_grad, check_input, check_real
 
 __all__ = ["dropout_forward", "dropout_backward"]
 

@@ -16,8 +16,8 @@ and gives the same numbers.
 
 import numpy as np
 
+from ..checks import check_grad, check_input
 from ..kernels.parallel import parallel_over, single_threaded_blas
-from ._checks import check_grad, check_input
 
 __all__ = ["linear_forward", "linear_backward", "MIN_PARALLEL_MULTIPLY_ADDS"]
 

@@ -30,7 +30,7 @@ loss's shape for ``"none"``.
 
 import numpy as np
 
-from ._checks import check_grad, check_input, check_int, check_loss_grad, check_real
+from ..checks import check_grad, check_input, check_int, check_loss_grad, check_real
 from .activation import log_softmax
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",

@@ -24,13 +24,13 @@ kernels to, handle any other dtype and read as the formulas above.
 
 import numpy as np
 
+from ..checks import check_grad, check_input
 from ..kernels.batchnorm import (
     batchnorm_affine_compiled,
     batchnorm_train_backward_compiled,
     batchnorm_train_forward_compiled,
 )
 from ..kernels.parallel import parallel_over, parallel_over_batch
-from ._checks import check_grad, check_input
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
 

@@ -9,6 +9,14 @@ Adaptive average pooling to (H_o, W_o): bin ``i`` covers rows
 
 import numpy as np
 
+from ..checks import (
+    check_grad,
+    check_input,
+    check_kernel_dtype,
+    check_pool_padding,
+    check_window,
+    pair,
+)
 from ..kernels.im2col import output_size
 from ..kernels.parallel import parallel_over_batch
 from ..kernels.pooling import (
@@ -17,14 +25,6 @@ from ..kernels.pooling import (
     maxpool2d_backward_compiled,
     maxpool2d_forward_compiled,
     maxpool2d_values_compiled,
-)
-from ._checks import (
-    check_grad,
-    check_input,
-    check_kernel_dtype,
-    check_pool_padding,
-    check_window,
-    pair,
 )
 
 # A pooling forward visits every input number once per window holding it, about four

@@ -256,7 +256,7 @@ def _padded(x, pad_h, pad_w):
 
 def _checked_geometry(x, kernel_size, stride, padding, name):
     """The checks of the functional layers, for the public entry points here."""
-    from ..functional._checks import check_input, check_kernel_dtype, check_window, pair
+    from ..checks import check_input, check_kernel_dtype, check_window, pair
 
     check_input(x, 4, name, expected="(N, C, H, W)")
     check_kernel_dtype(x, name)

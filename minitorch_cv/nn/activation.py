@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..functional._checks import check_int, check_real
+from ..checks import check_int, check_real
 from ..reference.switch import functional as F
 from .module import Module, is_grad_enabled
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..functional._checks import (
+from ..checks import (
     check_float_dtype,
     check_input,
     check_int,

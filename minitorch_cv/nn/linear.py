@@ -2,7 +2,7 @@
 
 import math
 
-from ..functional._checks import check_float_dtype, check_input, check_int, check_same_dtype
+from ..checks import check_float_dtype, check_input, check_int, check_same_dtype
 from ..reference.switch import functional as F
 from . import init
 from .module import Module, Parameter

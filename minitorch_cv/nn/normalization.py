@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..functional._checks import (
+from ..checks import (
     check_float_dtype,
     check_input,
     check_int,

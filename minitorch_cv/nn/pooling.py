@@ -1,6 +1,6 @@
 """Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
 
-from ..functional._checks import check_input, check_pool_padding, pair
+from ..checks import check_input, check_pool_padding, pair
 from ..reference.switch import functional as F
 from .module import Module, is_grad_enabled
 

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from ..functional._checks import check_grad
+from ..checks import check_grad
 
 __all__ = ["relu_forward", "relu_backward"]
 

@@ -17,7 +17,7 @@ tests hold the three equal.
 
 import numpy as np
 
-from ..functional._checks import check_grad, pair
+from ..checks import check_grad, pair
 
 __all__ = ["conv2d_forward_loops", "conv2d_backward_loops", "conv2d_forward",
            "conv2d_backward", "im2col_indices", "im2col", "col2im"]

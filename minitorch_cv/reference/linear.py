@@ -1,7 +1,7 @@
 """The fully connected layer, the textbook way (same signatures and cache as
 :mod:`minitorch_cv.functional.linear`)."""
 
-from ..functional._checks import check_grad
+from ..checks import check_grad
 
 __all__ = ["linear_forward", "linear_backward"]
 

@@ -4,7 +4,7 @@ absolute error."""
 
 import numpy as np
 
-from ..functional._checks import check_grad, check_loss_grad
+from ..checks import check_grad, check_loss_grad
 from ..functional.loss import check_reduction
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",

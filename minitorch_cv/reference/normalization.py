@@ -6,7 +6,7 @@ channel (axis 1) over the ``m`` values of the other axes (N, or N*H*W).
 
 import numpy as np
 
-from ..functional._checks import check_grad
+from ..checks import check_grad
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
 

@@ -8,7 +8,7 @@ and as zeros, counted in the mean, for average pooling (PyTorch's defaults).
 
 import numpy as np
 
-from ..functional._checks import check_grad, pair
+from ..checks import check_grad, pair
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
            "avgpool2d_backward"]

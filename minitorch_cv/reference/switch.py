@@ -28,12 +28,12 @@ import functools
 import numpy as np
 
 from .. import functional as fast
+from ..checks import check_input, check_real
 from ..functional import conv as fast_conv
 from ..functional import linear as fast_linear
 from ..functional import loss as fast_loss
 from ..functional import normalization as fast_normalization
 from ..functional import pooling as fast_pooling
-from ..functional._checks import check_input, check_real
 from . import activation, conv, dropout, linear, loss, normalization, pooling
 
 __all__ = ["use", "is_active", "functional"]

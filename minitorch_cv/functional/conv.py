@@ -55,7 +55,8 @@ from ..kernels.im2col import (
 )
 from ..kernels.parallel import parallel_over
 
-__all__ = ["conv2d_forward", "conv2d_backward", "MIN_COLUMNS", "PARTIAL_SUMS"]
+__all__ = ["conv2d_forward", "conv2d_backward", "check_conv2d_arguments", "MIN_COLUMNS",
+           "PARTIAL_SUMS"]
 
 MIN_COLUMNS = 256
 PARTIAL_SUMS = 8          # dW is summed in at most this many parts: at most 8 threads share it
@@ -91,7 +92,7 @@ def _check_arrays(x, w, b):
         raise ValueError(f"conv2d: the kernel must be at least 1x1, got w {w.shape}")
 
 
-def check_arguments(x, w, b, stride, padding):
+def check_conv2d_arguments(x, w, b, stride, padding):
     """What :func:`conv2d_forward` refuses (see its Raises section), refused; returns
     ``stride`` and ``padding`` as pairs. The textbook path runs it too."""
     _check_arrays(x, w, b)
@@ -128,7 +129,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     ValueError
         Wrong ranks, channel counts that disagree, or a window larger than the padded input.
     """
-    stride, padding = check_arguments(x, w, b, stride, padding)
+    stride, padding = check_conv2d_arguments(x, w, b, stride, padding)
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     out_h = output_size(h, kh, stride[0], padding[0])

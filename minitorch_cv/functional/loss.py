@@ -35,7 +35,8 @@ from .activation import log_softmax
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
            "mse_loss_backward", "l1_loss_forward", "l1_loss_backward", "check_reduction",
-           "check_labels", "check_class_weight"]
+           "check_labels", "check_class_weight", "check_cross_entropy_arguments",
+           "check_regression_arguments"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -86,7 +87,8 @@ def check_class_weight(weight, k, layer="CrossEntropyLoss"):
     return w
 
 
-def _options(logits, labels, reduction, weight, ignore_index, label_smoothing):
+def check_cross_entropy_arguments(logits, labels, reduction, weight, ignore_index,
+                                   label_smoothing):
     """Checked arguments of :func:`cross_entropy_forward` (shared with the textbook path)."""
     layer = "cross_entropy"
     check_reduction(reduction, layer)
@@ -126,7 +128,7 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     --------
     ``dz = (softmax(z) - onehot(y)) / N`` without options; see the module docstring.
     """
-    labels, weight, ignore_index, label_smoothing = _options(
+    labels, weight, ignore_index, label_smoothing = check_cross_entropy_arguments(
         logits, labels, reduction, weight, ignore_index, label_smoothing)
     logp = log_softmax(logits, axis=1)
     n, k = logp.shape
@@ -216,7 +218,7 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
 
 
 # --------------------------------------------------------------------------- regression
-def _check_pair(x, target, reduction, layer):
+def check_regression_arguments(x, target, reduction, layer):
     """x a float array, target a float array of x's shape (converted to x's dtype)."""
     check_reduction(reduction, layer)
     check_input(x, np.ndim(x), layer)
@@ -273,7 +275,7 @@ def mse_loss_forward(x, target, reduction="mean"):
     --------
     ``dx = 2 * (x - target) * dloss``, divided by ``x.size`` for "mean".
     """
-    target = _check_pair(x, target, reduction, "mse_loss")
+    target = check_regression_arguments(x, target, reduction, "mse_loss")
     diff = x - target
     return _reduce(diff * diff, reduction), (diff, reduction)
 
@@ -309,7 +311,7 @@ def l1_loss_forward(x, target, reduction="mean"):
     ``dx = sign(x - target) * dloss``, divided by ``x.size`` for "mean"; at ``x == target``
     the gradient is 0 (``sign(0) = 0``, as in PyTorch).
     """
-    target = _check_pair(x, target, reduction, "l1_loss")
+    target = check_regression_arguments(x, target, reduction, "l1_loss")
     diff = x - target
     return _reduce(np.abs(diff), reduction), (diff, reduction)
 

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from .._dispatch import functional as F
 from ..checks import (
     check_float_dtype,
     check_input,
@@ -11,7 +12,6 @@ from ..checks import (
     check_same_dtype,
     pair,
 )
-from ..reference.switch import functional as F
 from . import init
 from .module import Module, Parameter
 

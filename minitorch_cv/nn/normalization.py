@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._dispatch import functional as F
 from ..checks import (
     check_float_dtype,
     check_input,
@@ -9,7 +10,6 @@ from ..checks import (
     check_real,
     check_same_dtype,
 )
-from ..reference.switch import functional as F
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]

@@ -196,6 +196,41 @@ def _random_dout(out, rng):
 
 
 # ----------------------------------------------------------------------------- gradcheck
+def _analytic_gradients(module, x, params, run, rng):
+    """One forward and one backward from zeroed gradients, with a random ``dout``:
+    ``(name, array, gradient)`` for the input and each checked parameter, and ``dout``
+    (float64)."""
+    for _, p in params:
+        p.grad = None
+    out = run()
+    dout = _random_dout(out, rng)
+    dx = module.backward(dout)
+    if dx is None:
+        raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
+                           "dL/dx; set needs_input_grad = True to check the input")
+    targets = [("input", x, np.asarray(dx, dtype=np.float64))]
+    for name, p in params:
+        grad = np.zeros_like(p.data) if p.grad is None else p.grad
+        targets.append((name, p.data, np.asarray(grad, dtype=np.float64)))
+    return targets, np.asarray(dout, dtype=np.float64)
+
+
+def _sampled_gradients(targets, loss, max_checks, rng, eps):
+    """The analytic and the numerical gradient of each target at the checked entries
+    (all, or ``max_checks`` chosen at random), by name; numerical entry by entry,
+    without keeping caches."""
+    analytic, numerical = {}, {}
+    with no_grad():
+        for name, array, grad in targets:
+            if grad.shape != array.shape:
+                raise ValueError(f"gradcheck: the gradient of {name!r} has shape "
+                                 f"{grad.shape}, expected {array.shape}")
+            indices = _entries(array.size, max_checks, rng)
+            analytic[name] = grad.reshape(-1)[indices]
+            numerical[name] = _numerical_gradient(loss, array, indices, eps)
+    return analytic, numerical
+
+
 def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
               max_checks=None) -> GradcheckResult:
     """Compare ``module.backward`` with central differences, in float64.
@@ -253,31 +288,9 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
                 m.rng = np.random.default_rng([seed, 2, i])
             return module(x, *args)
 
-        # Analytic gradients: one forward, one backward from zeroed gradients.
-        for _, p in params:
-            p.grad = None
-        out = run()
-        dout = _random_dout(out, rng)
-        dx = module.backward(dout)
-        if dx is None:
-            raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
-                               "dL/dx; set needs_input_grad = True to check the input")
-        targets = [("input", x, np.asarray(dx, dtype=np.float64))]
-        for name, p in params:
-            grad = np.zeros_like(p.data) if p.grad is None else p.grad
-            targets.append((name, p.data, np.asarray(grad, dtype=np.float64)))
-
-        # Numerical gradients, entry by entry, without keeping caches.
-        loss = _Loss(run, np.asarray(dout, dtype=np.float64))
-        analytic, numerical = {}, {}
-        with no_grad():
-            for name, array, grad in targets:
-                if grad.shape != array.shape:
-                    raise ValueError(f"gradcheck: the gradient of {name!r} has shape "
-                                     f"{grad.shape}, expected {array.shape}")
-                indices = _entries(array.size, max_checks, rng)
-                analytic[name] = grad.reshape(-1)[indices]
-                numerical[name] = _numerical_gradient(loss, array, indices, eps)
+        targets, dout = _analytic_gradients(module, x, params, run, rng)
+        analytic, numerical = _sampled_gradients(targets, _Loss(run, dout), max_checks, rng,
+                                                 eps)
     finally:
         _restore_state(saved)
 

@@ -196,6 +196,20 @@ def _random_dout(out, rng):
 
 
 # ----------------------------------------------------------------------------- gradcheck
+def _seeded_forward(module, modules, x, args, seed):
+    """``module(x, *args)`` as a function of no arguments that re-seeds the generator of
+    every stochastic layer first, so that each call draws the same numbers (one Dropout
+    mask for the whole check)."""
+    generators = [m for m in modules
+                  if isinstance(getattr(m, "rng", None), np.random.Generator)]
+
+    def run():
+        for i, m in enumerate(generators):
+            m.rng = np.random.default_rng([seed, 2, i])
+        return module(x, *args)
+    return run
+
+
 def _analytic_gradients(module, x, params, run, rng):
     """One forward and one backward from zeroed gradients, with a random ``dout``:
     ``(name, array, gradient)`` for the input and each checked parameter, and ``dout``
@@ -280,14 +294,7 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
         x = np.array(x, dtype=np.float64, copy=True)
         params = [(name, p) for name, p in getattr(module, "named_parameters", list)()
                   if p.requires_grad]
-        generators = [m for m in modules
-                      if isinstance(getattr(m, "rng", None), np.random.Generator)]
-
-        def run():
-            for i, m in enumerate(generators):   # the same random draws every time
-                m.rng = np.random.default_rng([seed, 2, i])
-            return module(x, *args)
-
+        run = _seeded_forward(module, modules, x, args, seed)
         targets, dout = _analytic_gradients(module, x, params, run, rng)
         analytic, numerical = _sampled_gradients(targets, _Loss(run, dout), max_checks, rng,
                                                  eps)

@@ -144,7 +144,14 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
         else:
             loss = picked
         return loss, (logp, labels, reduction)
-    # PyTorch's options: per-sample target weights (0 where ignored) and smoothing.
+    return _cross_entropy_with_options(logp, labels, reduction, weight, ignored,
+                                       label_smoothing)
+
+
+def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_smoothing):
+    """:func:`cross_entropy_forward` with PyTorch's options, from the log-probabilities:
+    per-sample target weights (0 where ``ignored``) and label smoothing."""
+    n, k = logp.shape
     targets = labels if ignored is None else np.where(ignored, 0, labels)
     w = None if weight is None else weight.astype(logp.dtype)
     w_target = np.ones(n, dtype=logp.dtype) if w is None else w[targets]

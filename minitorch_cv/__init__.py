@@ -4,7 +4,7 @@ Every layer has a hand-written forward and backward pass (no autograd); the API 
 PyTorch's names so that lessons and weights carry over. See README.md.
 """
 
-from . import functional, nn, optim
+from . import checks, functional, nn, optim
 from ._memory import tune_allocator
 
 # Importing the library changes nothing outside it: no environment variable, no allocator
@@ -13,7 +13,7 @@ from ._memory import tune_allocator
 #: The version of this library (``setup.cfg`` has the same).
 __version__ = "0.1.0"
 
-__all__ = ["functional", "nn", "optim", "theory", "models", "io", "data", "train",
+__all__ = ["checks", "functional", "nn", "optim", "theory", "models", "io", "data", "train",
            "gradcheck", "viz", "kernels", "reference", "exercises", "tune_allocator",
            "__version__"]
 

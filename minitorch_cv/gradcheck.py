@@ -196,6 +196,55 @@ def _random_dout(out, rng):
 
 
 # ----------------------------------------------------------------------------- gradcheck
+def _seeded_forward(module, modules, x, args, seed):
+    """``module(x, *args)`` as a function of no arguments that re-seeds the generator of
+    every stochastic layer first, so that each call draws the same numbers (one Dropout
+    mask for the whole check)."""
+    generators = [m for m in modules
+                  if isinstance(getattr(m, "rng", None), np.random.Generator)]
+
+    def run():
+        for i, m in enumerate(generators):
+            m.rng = np.random.default_rng([seed, 2, i])
+        return module(x, *args)
+    return run
+
+
+def _analytic_gradients(module, x, params, run, rng):
+    """One forward and one backward from zeroed gradients, with a random ``dout``:
+    ``(name, array, gradient)`` for the input and each checked parameter, and ``dout``
+    (float64)."""
+    for _, p in params:
+        p.grad = None
+    out = run()
+    dout = _random_dout(out, rng)
+    dx = module.backward(dout)
+    if dx is None:
+        raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
+                           "dL/dx; set needs_input_grad = True to check the input")
+    targets = [("input", x, np.asarray(dx, dtype=np.float64))]
+    for name, p in params:
+        grad = np.zeros_like(p.data) if p.grad is None else p.grad
+        targets.append((name, p.data, np.asarray(grad, dtype=np.float64)))
+    return targets, np.asarray(dout, dtype=np.float64)
+
+
+def _sampled_gradients(targets, loss, max_checks, rng, eps):
+    """The analytic and the numerical gradient of each target at the checked entries
+    (all, or ``max_checks`` chosen at random), by name; numerical entry by entry,
+    without keeping caches."""
+    analytic, numerical = {}, {}
+    with no_grad():
+        for name, array, grad in targets:
+            if grad.shape != array.shape:
+                raise ValueError(f"gradcheck: the gradient of {name!r} has shape "
+                                 f"{grad.shape}, expected {array.shape}")
+            indices = _entries(array.size, max_checks, rng)
+            analytic[name] = grad.reshape(-1)[indices]
+            numerical[name] = _numerical_gradient(loss, array, indices, eps)
+    return analytic, numerical
+
+
 def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
               max_checks=None) -> GradcheckResult:
     """Compare ``module.backward`` with central differences, in float64.
@@ -245,39 +294,10 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
         x = np.array(x, dtype=np.float64, copy=True)
         params = [(name, p) for name, p in getattr(module, "named_parameters", list)()
                   if p.requires_grad]
-        generators = [m for m in modules
-                      if isinstance(getattr(m, "rng", None), np.random.Generator)]
-
-        def run():
-            for i, m in enumerate(generators):   # the same random draws every time
-                m.rng = np.random.default_rng([seed, 2, i])
-            return module(x, *args)
-
-        # Analytic gradients: one forward, one backward from zeroed gradients.
-        for _, p in params:
-            p.grad = None
-        out = run()
-        dout = _random_dout(out, rng)
-        dx = module.backward(dout)
-        if dx is None:
-            raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
-                               "dL/dx; set needs_input_grad = True to check the input")
-        targets = [("input", x, np.asarray(dx, dtype=np.float64))]
-        for name, p in params:
-            grad = np.zeros_like(p.data) if p.grad is None else p.grad
-            targets.append((name, p.data, np.asarray(grad, dtype=np.float64)))
-
-        # Numerical gradients, entry by entry, without keeping caches.
-        loss = _Loss(run, np.asarray(dout, dtype=np.float64))
-        analytic, numerical = {}, {}
-        with no_grad():
-            for name, array, grad in targets:
-                if grad.shape != array.shape:
-                    raise ValueError(f"gradcheck: the gradient of {name!r} has shape "
-                                     f"{grad.shape}, expected {array.shape}")
-                indices = _entries(array.size, max_checks, rng)
-                analytic[name] = grad.reshape(-1)[indices]
-                numerical[name] = _numerical_gradient(loss, array, indices, eps)
+        run = _seeded_forward(module, modules, x, args, seed)
+        targets, dout = _analytic_gradients(module, x, params, run, rng)
+        analytic, numerical = _sampled_gradients(targets, _Loss(run, dout), max_checks, rng,
+                                                 eps)
     finally:
         _restore_state(saved)
 

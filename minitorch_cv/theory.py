@@ -372,10 +372,29 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
         if not module._modules and id(module) not in seen:
             seen.add(id(module))
             leaves.append((name or type(module).__name__, module))
+    out, calls = _record_leaf_outputs(model, leaves, input_shape)
+    rows = [("input", "", str(tuple(input_shape)), "")]
+    counted = set()
+    for name, module, shape in calls:
+        params = f"{param_count(module, trainable_only=False):,}"
+        if id(module) in counted:
+            params = "(reused)"
+        counted.add(id(module))
+        rows.append((name, type(module).__name__, str(shape), params))
+    for name, module in leaves:
+        if id(module) not in counted:
+            rows.append((name, type(module).__name__, "(not called)",
+                         f"{param_count(module, trainable_only=False):,}"))
+    return _summary_table(model, rows, out)
+
+
+def _record_leaf_outputs(model, leaves, input_shape):
+    """Run a zero input through ``model`` (evaluation mode, no_grad) with each leaf's
+    ``forward`` wrapped to record its output shape; put everything back afterwards.
+    Returns the output and the ``(name, module, output shape)`` of each call, in order."""
     dtype = next((p.data.dtype for p in model.parameters()
                   if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
-
-    calls = []                           # (name, module, output shape), in call order
+    calls = []
 
     def recording(name, module, forward):
         def forward_and_record(x):
@@ -400,20 +419,11 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
                     module.__dict__.pop("forward", None)
                 else:
                     object.__setattr__(module, "forward", forward)
+    return out, calls
 
-    rows = [("input", "", str(tuple(input_shape)), "")]
-    counted = set()
-    for name, module, shape in calls:
-        params = f"{param_count(module, trainable_only=False):,}"
-        if id(module) in counted:
-            params = "(reused)"
-        counted.add(id(module))
-        rows.append((name, type(module).__name__, str(shape), params))
-    for name, module in leaves:
-        if id(module) not in counted:
-            rows.append((name, type(module).__name__, "(not called)",
-                         f"{param_count(module, trainable_only=False):,}"))
 
+def _summary_table(model, rows, out):
+    """The rows of :func:`summary` as an aligned table, with the parameter counts."""
     header = ("Layer", "Type", "Output shape", "Params")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
 
@@ -519,17 +529,23 @@ def receptive_field(model):
         if kind in _GLOBAL:
             rows.append(LayerReceptiveField(name, kind, None, None))
             break
-        if kind in _POSITIONWISE:
-            pass
-        elif hasattr(layer, "kernel_size") and hasattr(layer, "stride"):
-            k, s = _as_pair(layer.kernel_size, "kernel_size"), _as_pair(layer.stride, "stride")
-            size = tuple(r + (kk - 1) * j for r, kk, j in zip(size, k, jump))
-            jump = tuple(j * ss for j, ss in zip(jump, s))
-        else:
-            raise TypeError(f"receptive_field does not know layer {name!r} ({kind}): it is "
-                            "neither a window layer (kernel_size, stride) nor a pointwise one")
+        size, jump = _widened(name, layer, size, jump)
         rows.append(LayerReceptiveField(name or kind, kind, size, jump))
     return rows
+
+
+def _widened(name, layer, size, jump):
+    """``(size, jump)`` after ``layer``: ``r + (k - 1) * j`` and ``j * s`` for a window
+    layer, unchanged for a pointwise one; a TypeError for any other."""
+    kind = type(layer).__name__
+    if kind in _POSITIONWISE:
+        return size, jump
+    if not (hasattr(layer, "kernel_size") and hasattr(layer, "stride")):
+        raise TypeError(f"receptive_field does not know layer {name!r} ({kind}): it is "
+                        "neither a window layer (kernel_size, stride) nor a pointwise one")
+    k, s = _as_pair(layer.kernel_size, "kernel_size"), _as_pair(layer.stride, "stride")
+    return (tuple(r + (kk - 1) * j for r, kk, j in zip(size, k, jump)),
+            tuple(j * ss for j, ss in zip(jump, s)))
 
 
 # --------------------------------------------------------------------------- 2D filtering
@@ -669,25 +685,7 @@ def worked_answers():
     -------
     list of (task, answer, working) : list of tuple of str
     """
-    from . import models
-
-    p, k = TASK1A_IMAGE, TASK1A_KERNEL
-    pad = same_padding(k.shape)[0]
-    c = cross_correlate2d(p, k, padding=pad)
-    true_conv = convolve2d(p, k, padding=pad)
-    window = np.pad(p, pad)[:3, :3]
-    first = " + ".join(f"{a}*({b})" if b < 0 else f"{a}*{b}"
-                       for a, b in zip(window.ravel().tolist(), k.ravel().tolist()))
-    matches = "equals" if np.array_equal(c, SEED_TASK1A_RESULT) else "DIFFERS FROM"
-    negated = ("-C (flipping K gives -K)"
-               if np.array_equal(true_conv, -c) and np.array_equal(k[::-1, ::-1], -k)
-               else f"\n{_matrix_lines(true_conv)}")
-    working = (f"padding {pad} = same_padding(3) keeps 3x5; c[0,0] = {first} = {c[0, 0]}. "
-               f"This {matches} the seed's C: it is the cross-correlation, which deep-learning "
-               f"libraries call convolution. True convolution (K flipped in both axes) gives "
-               f"{negated}.")
-    answers = [("1a", f"C = cross_correlate2d(P, K, padding={pad}) =\n{_matrix_lines(c)}",
-                working)]
+    answers = [_answer_1a()]
 
     answer = ("convolution is translation-EQUIVARIANT; pooling adds (local) translation "
               "invariance")
@@ -721,6 +719,34 @@ def worked_answers():
         "1f", f"{conv2}x{conv2}",
         f"3x3 conv, stride 1, no padding: ({pooled} + 2*0 - 3)/1 + 1 = {conv2}"))
 
+    answers.append(_answer_1g())
+    return answers
+
+
+def _answer_1a():
+    """Task 1a: the seed's image and kernel, cross-correlated with same padding."""
+    p, k = TASK1A_IMAGE, TASK1A_KERNEL
+    pad = same_padding(k.shape)[0]
+    c = cross_correlate2d(p, k, padding=pad)
+    true_conv = convolve2d(p, k, padding=pad)
+    window = np.pad(p, pad)[:3, :3]
+    first = " + ".join(f"{a}*({b})" if b < 0 else f"{a}*{b}"
+                       for a, b in zip(window.ravel().tolist(), k.ravel().tolist()))
+    matches = "equals" if np.array_equal(c, SEED_TASK1A_RESULT) else "DIFFERS FROM"
+    negated = ("-C (flipping K gives -K)"
+               if np.array_equal(true_conv, -c) and np.array_equal(k[::-1, ::-1], -k)
+               else f"\n{_matrix_lines(true_conv)}")
+    working = (f"padding {pad} = same_padding(3) keeps 3x5; c[0,0] = {first} = {c[0, 0]}. "
+               f"This {matches} the seed's C: it is the cross-correlation, which deep-learning "
+               f"libraries call convolution. True convolution (K flipped in both axes) gives "
+               f"{negated}.")
+    return "1a", f"C = cross_correlate2d(P, K, padding={pad}) =\n{_matrix_lines(c)}", working
+
+
+def _answer_1g():
+    """Task 1g: the parameters of the Task 2 network, layer by layer."""
+    from . import models  # theory sits below models: imported when called
+
     model = models.task2_model()
     total = param_count(model)
     terms = []
@@ -737,8 +763,7 @@ def worked_answers():
                + " -> ".join(map(str, sizes))
                + f" so Flatten gives 128*{sizes[-1]}*{sizes[-1]} = {128 * sizes[-1] ** 2}; "
                + "; ".join(terms) + f"; sum = {total:,} (param_count(models.task2_model()))")
-    answers.append(("1g", f"{total:,} parameters", working))
-    return answers
+    return "1g", f"{total:,} parameters", working
 
 
 COMMAND_LINE_HELP = """\

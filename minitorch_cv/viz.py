@@ -565,20 +565,38 @@ class ConvolutionAnimation:
         return self._draw(index)
 
     def _draw(self, index):
-        from matplotlib.patches import Rectangle
-
         ph, pw = self.padding
-        sh, sw = self.stride
-        kh, kw = self.applied_kernel.shape
-        ih, iw = self.image.shape
         oh, ow = self.output.shape
         i, j = self.positions()[index]
         text = self.products_text(index)
-        n_lines = text.count("\n") + 1
+        fig, axes, height = self._frame_figure(text.count("\n") + 1)
+        ax_in, ax_k, ax_out = axes
+        self._draw_cells(axes, index)
+        ax_in.set_title("input (padded)", fontsize=10)
+        ax_in.set_xlabel(f"grey: zero padding ({ph} row(s), {pw} column(s))", fontsize=8)
+        ax_k.set_title("kernel", fontsize=10)
+        ax_k.set_xlabel("flipped (true convolution)" if self.flip else "as given (not flipped)",
+                        fontsize=8)
+        ax_out.set_title("output", fontsize=10)
+        ax_out.set_xlabel(f"{oh}x{ow}, position ({i}, {j})", fontsize=8)
+        operation = "true convolution" if self.flip else "cross-correlation"
+        fig.suptitle(f"{operation}, padding {self.padding}, stride {self.stride}: "
+                     f"step {index + 1} of {self.n_frames}", fontsize=10)
+        fig.text(0.03, 0.15 / height, text, family="monospace", fontsize=8, ha="left",
+                 va="bottom")
+        return fig
+
+    def _frame_figure(self, n_lines):
+        """A Figure with the three panels (input, kernel, output) laid out so that a cell
+        is the same size in each, ``n_lines`` of text below; returns it, the axes and
+        its height in inches."""
+        from matplotlib.figure import Figure
+
+        kh, kw = self.applied_kernel.shape
+        oh, ow = self.output.shape
         cell = 0.42                                  # inches per grid cell
         width = cell * (self.padded.shape[1] + kw + ow) + 2.2
         height = cell * max(self.padded.shape[0], kh, oh) + 1.3 + 0.22 * n_lines
-        from matplotlib.figure import Figure
         fig = Figure(figsize=(max(width, 6.0), height))
         # widths in proportion to the columns, so a cell is the same size in every panel
         axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [self.padded.shape[1], kw, ow]})
@@ -591,6 +609,18 @@ class ConvolutionAnimation:
             ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
+        return fig, axes, height
+
+    def _draw_cells(self, axes, index):
+        """The numbers of frame ``index`` in their cells: the padded input (padding grey)
+        with the window outlined, the kernel, and the output filled in so far."""
+        from matplotlib.patches import Rectangle
+
+        ph, pw = self.padding
+        sh, sw = self.stride
+        kh, kw = self.applied_kernel.shape
+        ih, iw = self.image.shape
+        i, j = self.positions()[index]
         size = 9 if max(self.padded.shape) <= 9 else 7
 
         def box(ax, r, c, face, edge="0.6", lw=0.8):
@@ -620,19 +650,6 @@ class ConvolutionAnimation:
                             va="center", fontsize=size)
         ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="tab:red",
                                    linewidth=2.5))
-        ax_in.set_title("input (padded)", fontsize=10)
-        ax_in.set_xlabel(f"grey: zero padding ({ph} row(s), {pw} column(s))", fontsize=8)
-        ax_k.set_title("kernel", fontsize=10)
-        ax_k.set_xlabel("flipped (true convolution)" if self.flip else "as given (not flipped)",
-                        fontsize=8)
-        ax_out.set_title("output", fontsize=10)
-        ax_out.set_xlabel(f"{oh}x{ow}, position ({i}, {j})", fontsize=8)
-        operation = "true convolution" if self.flip else "cross-correlation"
-        fig.suptitle(f"{operation}, padding {self.padding}, stride {self.stride}: "
-                     f"step {index + 1} of {self.n_frames}", fontsize=10)
-        fig.text(0.03, 0.15 / height, text, family="monospace", fontsize=8, ha="left",
-                 va="bottom")
-        return fig
 
     def frames(self):
         """The frames as RGB :class:`PIL.Image.Image` objects (drawn once, then kept)."""
@@ -782,6 +799,21 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
     from . import theory
 
     image, kernel = np.asarray(image), np.asarray(kernel)
+    padding, stride = _check_animation(image, kernel, padding, stride, duration_ms, dpi,
+                                       max_frames)
+    compute = theory.convolve2d if flip else theory.cross_correlate2d
+    output = compute(image, kernel, padding=padding, stride=stride)
+    # the frames show the arrays in the type the sums were taken in
+    image, kernel = image.astype(output.dtype), kernel.astype(output.dtype)
+    return ConvolutionAnimation(image, kernel, output, padding, stride, bool(flip),
+                                int(duration_ms), int(dpi))
+
+
+def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frames):
+    """What :func:`animate_convolution` refuses (see its Raises section), refused; returns
+    ``padding`` and ``stride`` as pairs."""
+    from . import theory
+
     for name, array, shape in (("image", image, "(H, W)"), ("kernel", kernel, "(K_h, K_w)")):
         if array.ndim != 2:
             raise ValueError(f"animate_convolution: {name} must be a 2-D array {shape}, got "
@@ -813,12 +845,7 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
                          f"positions would make {out_shape[0] * out_shape[1]} frames, more "
                          f"than max_frames={max_frames}; use a smaller image or a larger "
                          "stride (or raise max_frames)")
-    compute = theory.convolve2d if flip else theory.cross_correlate2d
-    output = compute(image, kernel, padding=padding, stride=stride)
-    # the frames show the arrays in the type the sums were taken in
-    image, kernel = image.astype(output.dtype), kernel.astype(output.dtype)
-    return ConvolutionAnimation(image, kernel, output, padding, stride, bool(flip),
-                                int(duration_ms), int(dpi))
+    return padding, stride
 
 
 def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):

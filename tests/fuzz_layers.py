@@ -10,8 +10,8 @@ Each test draws shapes, window sizes, strides, paddings, dtypes (float32, float6
 ones: float16, int32) and upstream gradients (right, of a wrong shape, of a wrong dtype)
 and asserts one of two things:
 
-* the input is valid and the result equals a plain NumPy reference (the ``*_reference``
-  functions of :mod:`minitorch_cv.kernels`, or the formula), within a tolerance set by the
+* the input is valid and the result equals a plain NumPy reference (the textbook
+  functions of :mod:`minitorch_cv.reference`, or the formula), within a tolerance set by the
   dtype (a few hundred float32 products summed: 1e-4; float64: 1e-10), or exactly where the
   operations are the same by construction (max pooling, ReLU);
 * the input is invalid and the layer raises a ValueError or TypeError naming itself.
@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from minitorch_cv import functional as F
-from minitorch_cv import kernels as K
 from minitorch_cv import nn
+from minitorch_cv import reference as R
 from minitorch_cv.kernels.im2col import output_size
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
@@ -136,7 +136,8 @@ def test_conv2d(case, f, bias, dout_kind, seed):
     out, cache = forward()
     oh, ow = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
     x64, w64 = x.astype(np.float64), wt.astype(np.float64)
-    cols = K.im2col_reference(x64, kh, kw, (sh, sw), (ph, pw))
+    x64_pad = np.pad(x64, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = R.im2col(x64_pad, kh, kw, (sh, sw))
     expected = (w64.reshape(f, -1) @ cols).reshape(f, n, oh, ow).transpose(1, 0, 2, 3)
     if bias:
         expected = expected + b.astype(np.float64).reshape(1, f, 1, 1)
@@ -147,8 +148,8 @@ def test_conv2d(case, f, bias, dout_kind, seed):
     def reference(grads):
         dx, dw, db = grads
         d2 = dout.transpose(1, 0, 2, 3).reshape(f, -1)
-        close(dx, K.col2im_reference(w64.reshape(f, -1).T @ d2, x.shape, kh, kw, (sh, sw),
-                                     (ph, pw)), dtype)
+        dx_pad = R.col2im(w64.reshape(f, -1).T @ d2, x64_pad.shape, kh, kw, (sh, sw))
+        close(dx, dx_pad[:, :, ph:ph + h, pw:pw + w], dtype)
         close(dw, (d2 @ cols.T).reshape(wt.shape), dtype)
         if bias:
             close(db, dout.sum(axis=(0, 2, 3)), dtype)
@@ -179,15 +180,16 @@ def test_maxpool2d(case, dout_kind, seed, nans):
         raises_clearly("max_pool2d", forward)
         return
     out, cache = forward()
-    expected, argmax = K.maxpool2d_forward_reference(x, kh, kw, (sh, sw), (ph, pw))
+    expected, textbook_cache = R.maxpool2d_forward(x, (kh, kw), (sh, sw), (ph, pw))
+    argmax = textbook_cache[0]
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(cache[0], argmax)
     np.testing.assert_array_equal(forward(False)[0], out)        # the maxima-only path
 
     dout = upstream(rng, out.shape, dout_kind)
     check_backward("maxpool2d_backward", lambda d: F.maxpool2d_backward(d, cache), dout_kind,
-                   dout, lambda dx: close(dx, K.maxpool2d_backward_reference(
-                       dout.astype(dtype), argmax, x.shape), dtype))
+                   dout, lambda dx: close(dx, R.maxpool2d_backward(
+                       dout.astype(dtype), textbook_cache), dtype))
 
 
 @FUZZ
@@ -203,12 +205,13 @@ def test_avgpool2d(case, dout_kind, seed):
         raises_clearly("avg_pool2d", forward)
         return
     out, cache = forward()
-    close(out, K.avgpool2d_forward_reference(x.astype(np.float64), kh, kw, (sh, sw),
-                                             (ph, pw)), dtype)
+    expected, textbook_cache = R.avgpool2d_forward(x.astype(np.float64), (kh, kw), (sh, sw),
+                                                   (ph, pw))
+    close(out, expected, dtype)
     dout = upstream(rng, out.shape, dout_kind)
     check_backward("avgpool2d_backward", lambda d: F.avgpool2d_backward(d, cache), dout_kind,
-                   dout, lambda dx: close(dx, K.avgpool2d_backward_reference(
-                       dout, x.shape, kh, kw, (sh, sw), (ph, pw)), dtype))
+                   dout, lambda dx: close(dx, R.avgpool2d_backward(
+                       dout.astype(np.float64), textbook_cache), dtype))
 
 
 # ----------------------------------------------------------------------------- batch norm

@@ -1,16 +1,17 @@
-"""The kernels: plain loops, their numba-compiled twins and the NumPy references agree exactly.
+"""The kernels: plain loops and their numba-compiled twins agree exactly with each other
+and with the textbook versions in minitorch_cv.reference.
 
-Every kernel exists three times (see minitorch_cv/kernels): ``*_loops`` (plain Python, the
-version to read), ``*_compiled`` (the same function compiled by numba) and ``*_reference``
-(vectorized NumPy). They must give bit-identical results; the plain loops are slow, so they
-run on tiny arrays only. im2col and col2im of the unpadded batch are written as loops and
-NumPy only: what compiles and runs is their padded-batch twins, held to both here.
+Every kernel is one plain-loop function (``*_loops``, the version to read) compiled by numba
+(``*_compiled``). Both must give the numbers of the textbook function (im2col by NumPy
+indexing, col2im and max-pool backward by ``np.add.at``) bit for bit where the operations
+are the same by construction; the plain loops are slow, so they run on tiny arrays only.
 """
 
 import numpy as np
 import pytest
 
 from minitorch_cv import kernels as K
+from minitorch_cv import reference as R
 from minitorch_cv.kernels.im2col import output_size
 
 # (N, C, H, W, kh, kw, sh, sw, ph, pw): square and non-square, odd sizes, strides that
@@ -46,50 +47,67 @@ def random(shape, dtype, seed=0):
 
 
 # ----------------------------------------------------------------------------- im2col
+def padded(x, ph, pw):
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def im2col_kernel(kernel, x, kh, kw, stride, padding):
+    """``kernel`` (im2col_padded_loops or _compiled) on the padded batch."""
+    x_pad = padded(x, *padding)
+    shape = R.im2col(x_pad, kh, kw, stride).shape
+    return kernel(x_pad, np.full(shape, np.nan, x.dtype), kh, kw, *stride)
+
+
+def col2im_kernel(kernel, cols, x_shape, kh, kw, stride, padding):
+    """``kernel`` (col2im_padded_loops or _compiled), the padding cropped off."""
+    (n, c, h, w), (ph, pw) = x_shape, padding
+    dx_pad = kernel(cols, np.zeros((n, c, h + 2 * ph, w + 2 * pw), cols.dtype), kh, kw, *stride)
+    return dx_pad[:, :, ph:ph + h, pw:pw + w]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_im2col_versions_agree(cfg, dtype):
+def test_im2col_kernels_equal_the_textbook_im2col(cfg, dtype):
     x_shape, (kh, kw), stride, padding = geometry(cfg)
     x = random(x_shape, dtype)
-    reference = K.im2col_reference(x, kh, kw, stride, padding)
-    shape = reference.shape               # the column layout is im2col's business
-    loops = K.im2col_loops(x, np.empty(shape, dtype), kh, kw, *stride, *padding)
-    public = K.im2col(x, (kh, kw), stride, padding)            # the padded kernel, threaded
-    for name, cols in [("reference", reference), ("im2col", public)]:
-        assert cols.dtype == dtype, name
-        np.testing.assert_array_equal(cols, loops, err_msg=name)
+    textbook = R.im2col(padded(x, *padding), kh, kw, stride)
+    for kernel in (K.im2col_padded_loops, K.im2col_padded_compiled):
+        cols = im2col_kernel(kernel, x, kh, kw, stride, padding)
+        assert cols.dtype == dtype, kernel.__name__
+        np.testing.assert_array_equal(cols, textbook, err_msg=kernel.__name__)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_col2im_versions_agree(cfg, dtype):
-    x_shape, (kh, kw), stride, padding = geometry(cfg)
-    cols_shape = K.im2col_reference(np.zeros(x_shape), kh, kw, stride, padding).shape
-    cols = random(cols_shape, dtype, seed=1)
-    loops = K.col2im_loops(cols, np.zeros(x_shape, dtype), kh, kw, *stride, *padding)
-    reference = K.col2im_reference(cols, x_shape, kh, kw, stride, padding)
-    public = K.col2im(cols, x_shape, (kh, kw), stride, padding)  # the padded kernel, threaded
-    for name, dx in [("reference", reference), ("col2im", public)]:
-        assert dx.shape == x_shape and dx.dtype == dtype, name
-        np.testing.assert_array_equal(dx, loops, err_msg=name)
+def test_col2im_kernels_equal_the_textbook_col2im(cfg, dtype):
+    # bit-identical, not just close: every pixel receives its windows in the same order
+    (n, c, h, w), (kh, kw), stride, (ph, pw) = geometry(cfg)
+    x_pad_shape = (n, c, h + 2 * ph, w + 2 * pw)
+    cols = random(R.im2col(np.zeros(x_pad_shape), kh, kw, stride).shape, dtype, seed=1)
+    textbook = R.col2im(cols, x_pad_shape, kh, kw, stride)[:, :, ph:ph + h, pw:pw + w]
+    for kernel in (K.col2im_padded_loops, K.col2im_padded_compiled):
+        dx = col2im_kernel(kernel, cols, (n, c, h, w), kh, kw, stride, (ph, pw))
+        assert dx.dtype == dtype, kernel.__name__
+        np.testing.assert_array_equal(dx, textbook, err_msg=kernel.__name__)
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_col2im_is_the_adjoint_of_im2col(cfg):
     # <im2col(x), c> == <x, col2im(c)> for every x and c: col2im is im2col transposed.
-    x_shape, kernel, stride, padding = geometry(cfg)
+    x_shape, (kh, kw), stride, padding = geometry(cfg)
     x = random(x_shape, np.float64, seed=2)
-    cols = K.im2col(x, kernel, stride, padding)
+    cols = im2col_kernel(K.im2col_padded_compiled, x, kh, kw, stride, padding)
     c = random(cols.shape, np.float64, seed=3)
     lhs = np.sum(cols * c)
-    rhs = np.sum(x * K.col2im(c, x_shape, kernel, stride, padding))
+    dx = col2im_kernel(K.col2im_padded_compiled, c, x_shape, kh, kw, stride, padding)
+    rhs = np.sum(x * dx)
     assert abs(lhs - rhs) <= 1e-12 * (np.abs(cols * c).sum())
 
 
 def test_im2col_small_example_by_hand():
     # 3x3 image, 2x2 window, stride 1: four windows, each a column (row-major inside).
     x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
-    cols = K.im2col(x, (2, 2))
+    cols = im2col_kernel(K.im2col_padded_compiled, x, 2, 2, (1, 1), (0, 0))
     assert cols.size == 16                  # one image, one channel: a 4 x 4 matrix
     expected = np.array([[1, 2, 4, 5],      # window offset (0, 0) at the 4 positions
                          [2, 3, 5, 6],      # offset (0, 1)
@@ -97,20 +115,29 @@ def test_im2col_small_example_by_hand():
                          [5, 6, 8, 9]])     # offset (1, 1)
     np.testing.assert_array_equal(cols.reshape(4, 4), expected)
     # col2im of all ones counts how many windows cover each pixel
-    counts = K.col2im(np.ones_like(cols), x.shape, (2, 2))
+    counts = col2im_kernel(K.col2im_padded_compiled, np.ones_like(cols), x.shape, 2, 2,
+                           (1, 1), (0, 0))
     np.testing.assert_array_equal(counts[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
 
 
-def test_im2col_padding_is_zeros_and_reuses_out_buffer():
+def test_im2col_of_a_padded_batch_reads_the_zeros():
     x = np.ones((1, 1, 2, 2), dtype=np.float32)
-    shape = K.im2col_reference(x, 3, 3, (1, 1), (1, 1)).shape
-    buffer = np.full(shape, np.nan, dtype=np.float32)
-    cols = K.im2col(x, (3, 3), (1, 1), (1, 1), out=buffer)
-    assert cols is buffer
+    cols = im2col_kernel(K.im2col_padded_compiled, x, 3, 3, (1, 1), (1, 1))
     # the centre of the 3x3 window always sees the image; its corners partly padding
     np.testing.assert_array_equal(cols.reshape(9, 4)[4], [1, 1, 1, 1])
     np.testing.assert_array_equal(cols.reshape(9, 4)[0], [0, 0, 0, 1])
     assert not np.isnan(cols).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_pad_kernels_equal_np_pad(cfg, dtype):
+    (n, c, h, w), _, _, (ph, pw) = geometry(cfg)
+    x = random((n, c, h, w), dtype)
+    want = padded(x, ph, pw)
+    for kernel in (K.pad_loops, K.pad_compiled):
+        np.testing.assert_array_equal(kernel(x, np.zeros_like(want), ph, pw), want,
+                                      err_msg=kernel.__name__)
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -130,8 +157,8 @@ def maxpool_all_versions(x, cfg, dout):
         forward(x, out, argmax, kh, kw, *stride, *padding)
         dx = backward(dout, argmax, np.zeros_like(x))
         results[name] = (out, argmax, dx)
-    out, argmax = K.maxpool2d_forward_reference(x, kh, kw, stride, padding)
-    results["reference"] = (out, argmax, K.maxpool2d_backward_reference(dout, argmax, x.shape))
+    out, cache = R.maxpool2d_forward(x, (kh, kw), stride, padding)
+    results["textbook"] = (out, cache[0], R.maxpool2d_backward(dout, cache))
     return results
 
 
@@ -148,7 +175,7 @@ def test_maxpool_versions_agree(cfg, dtype, ties):
     dout = random(x_shape[:2] + out_hw(cfg), dtype, seed=5)
     results = maxpool_all_versions(x, cfg, dout)
     out, argmax, dx = results["loops"]
-    for name in ("compiled", "reference"):
+    for name in ("compiled", "textbook"):
         o, a, d = results[name]
         np.testing.assert_array_equal(o, out, err_msg=f"{name} out")
         np.testing.assert_array_equal(a, argmax, err_msg=f"{name} argmax")
@@ -196,12 +223,15 @@ def test_avgpool_versions_agree(cfg, dtype):
         outs[name] = forward(x, np.empty(x_shape[:2] + (oh, ow), dtype), kh, kw, *stride,
                              *padding)
         dxs[name] = backward(dout, np.zeros_like(x), kh, kw, *stride, *padding)
-    outs["reference"] = K.avgpool2d_forward_reference(x, kh, kw, stride, padding)
-    dxs["reference"] = K.avgpool2d_backward_reference(dout, x_shape, kh, kw, stride, padding)
-    for name in ("compiled", "reference"):
-        assert outs[name].dtype == dtype and dxs[name].dtype == dtype, name
-        np.testing.assert_array_equal(outs[name], outs["loops"], err_msg=f"{name} out")
-        np.testing.assert_array_equal(dxs[name], dxs["loops"], err_msg=f"{name} dx")
+    assert outs["compiled"].dtype == dtype and dxs["compiled"].dtype == dtype
+    np.testing.assert_array_equal(outs["compiled"], outs["loops"])
+    np.testing.assert_array_equal(dxs["compiled"], dxs["loops"])
+    # the textbook divides a sum in the input's dtype: equal up to rounding
+    out, cache = R.avgpool2d_forward(x, (kh, kw), stride, padding)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(outs["loops"], out, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dxs["loops"], R.avgpool2d_backward(dout, cache), rtol=tol,
+                               atol=tol)
     # zero padding is counted: a window half in the padding averages in zeros
     (sh, sw), (ph, pw) = stride, padding
     xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
@@ -216,49 +246,11 @@ def test_avgpool_backward_is_the_adjoint_of_forward():
     cfg = (2, 2, 7, 6, 3, 2, 2, 1, 1, 1)
     x_shape, (kh, kw), stride, padding = geometry(cfg)
     x = random(x_shape, np.float64, seed=8)
-    out = K.avgpool2d_forward_reference(x, kh, kw, stride, padding)
+    out = K.avgpool2d_forward_compiled(x, np.empty(x_shape[:2] + out_hw(cfg)), kh, kw,
+                                       *stride, *padding)
     dout = random(out.shape, np.float64, seed=9)
-    dx = K.avgpool2d_backward_reference(dout, x_shape, kh, kw, stride, padding)
+    dx = K.avgpool2d_backward_compiled(dout, np.zeros(x_shape), kh, kw, *stride, *padding)
     assert np.isclose(np.sum(out * dout), np.sum(x * dx), rtol=1e-12)
-
-
-# ----------------------------------------------------------------------------- padded batch
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_im2col_of_the_padded_batch_equals_im2col(cfg, dtype):
-    x_shape, (kh, kw), stride, (ph, pw) = geometry(cfg)
-    x = random(x_shape, dtype)
-    shape = K.im2col_reference(x, kh, kw, stride, (ph, pw)).shape
-    loops = K.im2col_loops(x, np.empty(shape, dtype), kh, kw, *stride, ph, pw)
-    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    for kernel in (K.im2col_padded_loops, K.im2col_padded_compiled):
-        cols = kernel(x_pad, np.full(shape, np.nan, dtype), kh, kw, *stride)
-        np.testing.assert_array_equal(cols, loops, err_msg=kernel.__name__)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_pad_kernels_equal_np_pad(cfg, dtype):
-    (n, c, h, w), _, _, (ph, pw) = geometry(cfg)
-    x = random((n, c, h, w), dtype)
-    want = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    for kernel in (K.pad_loops, K.pad_compiled):
-        np.testing.assert_array_equal(kernel(x, np.zeros_like(want), ph, pw), want,
-                                      err_msg=kernel.__name__)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_col2im_of_the_padded_batch_cropped_equals_col2im(cfg, dtype):
-    # bit-identical, not just close: every pixel receives its windows in the same order
-    (n, c, h, w), (kh, kw), stride, (ph, pw) = geometry(cfg)
-    cols_shape = K.im2col_reference(np.zeros((n, c, h, w)), kh, kw, stride, (ph, pw)).shape
-    cols = random(cols_shape, dtype, seed=1)
-    loops = K.col2im_loops(cols, np.zeros((n, c, h, w), dtype), kh, kw, *stride, ph, pw)
-    for kernel in (K.col2im_padded_loops, K.col2im_padded_compiled):
-        dx_pad = kernel(cols, np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype), kh, kw, *stride)
-        np.testing.assert_array_equal(dx_pad[:, :, ph:ph + h, pw:pw + w], loops,
-                                      err_msg=kernel.__name__)
 
 
 # ----------------------------------------------------------------------------- ReLU backward
@@ -267,7 +259,7 @@ def test_relu_backward_versions_agree(dtype):
     dout = random((3, 4, 5, 2), dtype, seed=1)
     out = np.maximum(random((3, 4, 5, 2), dtype, seed=2) - 0.5, 0)
     out[0, 0, 0, 0] = 0.0                          # exactly zero: no gradient, as in PyTorch
-    reference = K.relu_backward_reference(dout, out)
+    reference = R.relu_backward(dout, out)
     loops = K.relu_backward_loops(dout, out, np.empty_like(dout))
     compiled = K.relu_backward_compiled(dout, out, np.empty_like(dout))
     np.testing.assert_array_equal(loops, reference)

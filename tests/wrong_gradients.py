@@ -193,11 +193,6 @@ def kernel_cases():
             v3, v3, c3, c3, np.empty((1, 3, 4), np.float32), c3.copy(), c3.copy(), 0, 3),
         "batchnorm affine shift too short": lambda: KB.batchnorm_affine_compiled(
             v3, c3, c3[:2], np.empty_like(v3)),
-        "kernels.im2col stride 0": lambda: K.im2col(x, (3, 3), (0, 1), (0, 0)),
-        "kernels.im2col int input": lambda: K.im2col(x.astype(np.int32), (3, 3)),
-        "kernels.im2col window too large": lambda: K.im2col(x, (9, 9)),
-        "kernels.col2im wrong cols": lambda: K.col2im(np.ones((18, 7), np.float32),
-                                                      (1, 2, 5, 5), (3, 3)),
     }
 
 

@@ -20,9 +20,9 @@ precision is converted to the forward's dtype, as PyTorch does).
 
 import numpy as np
 
+from ..checks import check_grad, check_input
 from ..kernels.activation import relu_backward_compiled
 from ..kernels.parallel import parallel_over_batch
-from ._checks import check_grad, check_input
 
 __all__ = ["relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
            "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",

@@ -46,6 +46,7 @@ checks. col2im adds into a padded gradient, and the padding is cropped off after
 import numpy as np
 
 from .._memory import work_buffer
+from ..checks import check_grad, check_kernel_dtype, check_window, pair
 from ..kernels.im2col import (
     col2im_padded_compiled,
     im2col_padded_compiled,
@@ -53,9 +54,9 @@ from ..kernels.im2col import (
     pad_compiled,
 )
 from ..kernels.parallel import parallel_over
-from ._checks import check_grad, check_kernel_dtype, check_window, pair
 
-__all__ = ["conv2d_forward", "conv2d_backward", "MIN_COLUMNS", "PARTIAL_SUMS"]
+__all__ = ["conv2d_forward", "conv2d_backward", "check_conv2d_arguments", "MIN_COLUMNS",
+           "PARTIAL_SUMS"]
 
 MIN_COLUMNS = 256
 PARTIAL_SUMS = 8          # dW is summed in at most this many parts: at most 8 threads share it
@@ -91,7 +92,7 @@ def _check_arrays(x, w, b):
         raise ValueError(f"conv2d: the kernel must be at least 1x1, got w {w.shape}")
 
 
-def check_arguments(x, w, b, stride, padding):
+def check_conv2d_arguments(x, w, b, stride, padding):
     """What :func:`conv2d_forward` refuses (see its Raises section), refused; returns
     ``stride`` and ``padding`` as pairs. The textbook path runs it too."""
     _check_arrays(x, w, b)
@@ -128,7 +129,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     ValueError
         Wrong ranks, channel counts that disagree, or a window larger than the padded input.
     """
-    stride, padding = check_arguments(x, w, b, stride, padding)
+    stride, padding = check_conv2d_arguments(x, w, b, stride, padding)
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     out_h = output_size(h, kh, stride[0], padding[0])
@@ -187,22 +188,18 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     ------
     TypeError, ValueError
         ``dout`` is not a float array of the shape forward returned (see
-        :func:`~minitorch_cv.functional._checks.check_grad`; another float dtype is converted).
+        :func:`~minitorch_cv.checks.check_grad`; another float dtype is converted).
     """
     x_pad, w, x_shape, stride, padding, has_bias = cache
     out_shape = (x_shape[0], w.shape[0]) + tuple(
         output_size(s, k, st, p) for s, k, st, p in zip(x_shape[2:], w.shape[2:], stride, padding))
     dout = check_grad(dout, out_shape, x_pad.dtype, layer)
     n, f = dout.shape[:2]
-    kh, kw = w.shape[2:]
     dtype = x_pad.dtype
     dout3 = np.ascontiguousarray(dout, dtype=dtype).reshape(n, f, -1)   # (N, F, H_o*W_o)
-    out_positions = dout3.shape[2]
     w2_t = np.ascontiguousarray(w.reshape(f, -1).T, dtype=dtype)        # (C*K_h*K_w, F)
     dx = np.empty(x_shape, dtype=dtype) if need_dx else None
-    (ph, pw), (h, wd) = padding, x_shape[2:]
-    group = _images_per_group(out_positions)
-    rows = w2_t.shape[0]
+    group = _images_per_group(dout3.shape[2])
     # dW2 is summed over the groups in at most PARTIAL_SUMS partial sums of consecutive
     # groups ("chunks", fixed by the batch alone), then the partial sums in chunk order:
     # the same additions whatever the number of threads, which take whole chunks.
@@ -211,34 +208,15 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     partial_dw2_t = np.empty((-(-n // chunk),) + w2_t.shape, dtype=dtype) if need_dw else None
 
     def backward_images(lo, hi):                # lo is a multiple of chunk: whole chunks
-        # dW2 is summed transposed, (C*K_h*K_w, F): BLAS runs cols @ dout_g.T faster
-        # than dout_g @ cols.T on these shapes (docs/results.md).
         for g0 in range(lo, hi, group):
             g1 = min(g0 + group, hi)
-            columns = (g1 - g0) * out_positions
-            if g1 - g0 == 1:
-                dout_g = dout3[g0]                                      # (F, H_o*W_o)
-            else:
-                dout_g = work_buffer("conv2d_backward.dout", (f, columns), dtype)
-                dout_g.reshape(f, g1 - g0, out_positions)[...] = dout3[g0:g1].transpose(1, 0, 2)
+            dout_g = _group_columns(dout3, g0, g1)                     # (F, g*H_o*W_o)
             if need_dw:
-                cols = work_buffer("conv2d_backward.cols", (rows, columns), dtype)
-                im2col_padded_compiled(x_pad[g0:g1], cols, kh, kw, *stride)
-                dw2_t = partial_dw2_t[g0 // chunk]
-                if g0 % chunk == 0:                                     # a chunk's first group
-                    np.matmul(cols, dout_g.T, out=dw2_t)
-                else:
-                    product = work_buffer("conv2d_backward.product", w2_t.shape, dtype)
-                    np.matmul(cols, dout_g.T, out=product)              # dW2.T of this group
-                    dw2_t += product
+                _weight_gradient(x_pad[g0:g1], dout_g, w.shape[2:], stride,
+                                 partial_dw2_t[g0 // chunk], add=g0 % chunk != 0)
             if need_dx:
-                dcols = work_buffer("conv2d_backward.dcols", (rows, columns), dtype)
-                np.matmul(w2_t, dout_g, out=dcols)                      # (C*K_h*K_w, g*H_o*W_o)
-                dx_pad = work_buffer("conv2d_backward.dx_pad", (g1 - g0,) + x_pad.shape[1:],
-                                     dtype)
-                dx_pad.fill(0)
-                col2im_padded_compiled(dcols, dx_pad, kh, kw, *stride)
-                dx[g0:g1] = dx_pad[:, :, ph:ph + h, pw:pw + wd]          # crop the padding
+                _input_gradient(w2_t, dout_g, x_pad.shape, w.shape[2:], stride, padding,
+                                dx[g0:g1])
 
     parallel_over(backward_images, n, block=chunk)
     dw = db = None
@@ -247,3 +225,40 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
         if has_bias:
             db = dout3.sum(axis=(0, 2))
     return dx, dw, db
+
+
+def _group_columns(dout3, g0, g1):
+    """``dout`` of images ``g0:g1`` as (F, g*H_out*W_out), in im2col's column order."""
+    if g1 - g0 == 1:
+        return dout3[g0]
+    n_images, (_, f, positions) = g1 - g0, dout3.shape
+    dout_g = work_buffer("conv2d_backward.dout", (f, n_images * positions), dout3.dtype)
+    dout_g.reshape(f, n_images, positions)[...] = dout3[g0:g1].transpose(1, 0, 2)
+    return dout_g
+
+
+def _weight_gradient(x_pad_g, dout_g, kernel, stride, dw2_t, add):
+    """dW2.T of one group, ``cols @ dout_g.T`` (C*K_h*K_w, F), written into ``dw2_t`` or
+    added to it. Summed transposed: BLAS runs this product faster than
+    ``dout_g @ cols.T`` on these shapes (docs/results.md)."""
+    cols = work_buffer("conv2d_backward.cols", (dw2_t.shape[0], dout_g.shape[1]), dw2_t.dtype)
+    im2col_padded_compiled(x_pad_g, cols, *kernel, *stride)
+    if not add:                                                 # a chunk's first group
+        np.matmul(cols, dout_g.T, out=dw2_t)
+        return
+    product = work_buffer("conv2d_backward.product", dw2_t.shape, dw2_t.dtype)
+    np.matmul(cols, dout_g.T, out=product)
+    dw2_t += product
+
+
+def _input_gradient(w2_t, dout_g, x_pad_shape, kernel, stride, padding, dx_g):
+    """dx of one group into ``dx_g``: ``dcols = W2.T @ dout_g``, col2im into a padded
+    gradient, the padding cropped off."""
+    dtype = w2_t.dtype
+    dcols = work_buffer("conv2d_backward.dcols", (w2_t.shape[0], dout_g.shape[1]), dtype)
+    np.matmul(w2_t, dout_g, out=dcols)                          # (C*K_h*K_w, g*H_o*W_o)
+    dx_pad = work_buffer("conv2d_backward.dx_pad", (len(dx_g),) + x_pad_shape[1:], dtype)
+    dx_pad.fill(0)
+    col2im_padded_compiled(dcols, dx_pad, *kernel, *stride)
+    (ph, pw), (h, w) = padding, dx_g.shape[2:]
+    dx_g[...] = dx_pad[:, :, ph:ph + h, pw:pw + w]              # crop the padding

@@ -8,9 +8,9 @@ In evaluation mode both are the identity.
 
 import numpy as np
 
-from ._checks import check_grad, check_input, check_real
+from ..checks import check_grad, check_input, check_real
 
-__all__ = ["dropout_forward", "dropout_backward"]
+__all__ = ["dropout_forward", "dropout_backward", "check_dropout_arguments"]
 
 
 def dropout_forward(x, p, rng, channelwise=False):
@@ -29,10 +29,7 @@ def dropout_forward(x, p, rng, channelwise=False):
     out : ndarray, shape of ``x``
     cache : (mask, shape of ``x``): the mask (dtype of ``x``) is all backward needs
     """
-    check_input(x, np.ndim(x), "dropout")
-    p = check_real(p, "p", "dropout", 0.0, 1.0)
-    if channelwise and x.ndim < 2:
-        raise ValueError(f"dropout2d: expected input (N, C, ...), got shape {x.shape}")
+    p = check_dropout_arguments(x, p, channelwise)
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape
     if p >= 1.0:
         mask = np.zeros(mask_shape, dtype=x.dtype)
@@ -41,6 +38,16 @@ def dropout_forward(x, p, rng, channelwise=False):
         mask = (u >= p).astype(x.dtype)
         mask *= x.dtype.type(1.0 / (1.0 - p))
     return x * mask, (mask, x.shape)
+
+
+def check_dropout_arguments(x, p, channelwise=False):
+    """What :func:`dropout_forward` refuses, refused; returns ``p`` as a float. The
+    textbook function runs it too."""
+    check_input(x, np.ndim(x), "dropout")
+    p = check_real(p, "p", "dropout", 0.0, 1.0)
+    if channelwise and x.ndim < 2:
+        raise ValueError(f"dropout2d: expected input (N, C, ...), got shape {x.shape}")
+    return p
 
 
 def dropout_backward(dout, cache, *, layer="dropout_backward"):

@@ -16,10 +16,11 @@ and gives the same numbers.
 
 import numpy as np
 
+from ..checks import check_grad, check_input
 from ..kernels.parallel import parallel_over, single_threaded_blas
-from ._checks import check_grad, check_input
 
-__all__ = ["linear_forward", "linear_backward", "MIN_PARALLEL_MULTIPLY_ADDS"]
+__all__ = ["linear_forward", "linear_backward", "check_linear_arrays",
+           "MIN_PARALLEL_MULTIPLY_ADDS"]
 
 # Below this many multiply-adds a product runs in the calling thread: handing half of it
 # to a second thread would cost as much as it saves.
@@ -47,7 +48,7 @@ def _product(a, b):
     return out
 
 
-def _check_arrays(x, w, b):
+def check_linear_arrays(x, w, b):
     """x (N, in), w (out, in) and b (out,): float arrays of one dtype."""
     check_input(x, 2, "linear", expected="(N, in_features)")
     check_input(w, 2, "linear (w)", x.shape[1], expected="(out_features, in_features)")
@@ -63,7 +64,7 @@ def linear_forward(x, w, b=None):
 
     Raises a TypeError or ValueError for shapes that do not fit together or mixed dtypes.
     """
-    _check_arrays(x, w, b)
+    check_linear_arrays(x, w, b)
     out = _product(x, w.T)
     if b is not None:
         out += b

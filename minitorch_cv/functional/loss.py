@@ -30,12 +30,13 @@ loss's shape for ``"none"``.
 
 import numpy as np
 
-from ._checks import check_grad, check_input, check_int, check_loss_grad, check_real
+from ..checks import check_grad, check_input, check_int, check_loss_grad, check_real
 from .activation import log_softmax
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
            "mse_loss_backward", "l1_loss_forward", "l1_loss_backward", "check_reduction",
-           "check_labels", "check_class_weight"]
+           "check_labels", "check_class_weight", "check_cross_entropy_arguments",
+           "check_regression_arguments"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -86,7 +87,8 @@ def check_class_weight(weight, k, layer="CrossEntropyLoss"):
     return w
 
 
-def _options(logits, labels, reduction, weight, ignore_index, label_smoothing):
+def check_cross_entropy_arguments(logits, labels, reduction, weight, ignore_index,
+                                   label_smoothing):
     """Checked arguments of :func:`cross_entropy_forward` (shared with the textbook path)."""
     layer = "cross_entropy"
     check_reduction(reduction, layer)
@@ -126,7 +128,7 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     --------
     ``dz = (softmax(z) - onehot(y)) / N`` without options; see the module docstring.
     """
-    labels, weight, ignore_index, label_smoothing = _options(
+    labels, weight, ignore_index, label_smoothing = check_cross_entropy_arguments(
         logits, labels, reduction, weight, ignore_index, label_smoothing)
     logp = log_softmax(logits, axis=1)
     n, k = logp.shape
@@ -142,7 +144,14 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
         else:
             loss = picked
         return loss, (logp, labels, reduction)
-    # PyTorch's options: per-sample target weights (0 where ignored) and smoothing.
+    return _cross_entropy_with_options(logp, labels, reduction, weight, ignored,
+                                       label_smoothing)
+
+
+def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_smoothing):
+    """:func:`cross_entropy_forward` with PyTorch's options, from the log-probabilities:
+    per-sample target weights (0 where ``ignored``) and label smoothing."""
+    n, k = logp.shape
     targets = labels if ignored is None else np.where(ignored, 0, labels)
     w = None if weight is None else weight.astype(logp.dtype)
     w_target = np.ones(n, dtype=logp.dtype) if w is None else w[targets]
@@ -216,7 +225,7 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
 
 
 # --------------------------------------------------------------------------- regression
-def _check_pair(x, target, reduction, layer):
+def check_regression_arguments(x, target, reduction, layer):
     """x a float array, target a float array of x's shape (converted to x's dtype)."""
     check_reduction(reduction, layer)
     check_input(x, np.ndim(x), layer)
@@ -273,7 +282,7 @@ def mse_loss_forward(x, target, reduction="mean"):
     --------
     ``dx = 2 * (x - target) * dloss``, divided by ``x.size`` for "mean".
     """
-    target = _check_pair(x, target, reduction, "mse_loss")
+    target = check_regression_arguments(x, target, reduction, "mse_loss")
     diff = x - target
     return _reduce(diff * diff, reduction), (diff, reduction)
 
@@ -309,7 +318,7 @@ def l1_loss_forward(x, target, reduction="mean"):
     ``dx = sign(x - target) * dloss``, divided by ``x.size`` for "mean"; at ``x == target``
     the gradient is 0 (``sign(0) = 0``, as in PyTorch).
     """
-    target = _check_pair(x, target, reduction, "l1_loss")
+    target = check_regression_arguments(x, target, reduction, "l1_loss")
     diff = x - target
     return _reduce(np.abs(diff), reduction), (diff, reduction)
 

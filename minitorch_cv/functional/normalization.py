@@ -24,15 +24,15 @@ kernels to, handle any other dtype and read as the formulas above.
 
 import numpy as np
 
+from ..checks import check_grad, check_input
 from ..kernels.batchnorm import (
     batchnorm_affine_compiled,
     batchnorm_train_backward_compiled,
     batchnorm_train_forward_compiled,
 )
 from ..kernels.parallel import parallel_over, parallel_over_batch
-from ._checks import check_grad, check_input
 
-__all__ = ["batchnorm_forward", "batchnorm_backward"]
+__all__ = ["batchnorm_forward", "batchnorm_backward", "check_batchnorm_arrays"]
 
 
 def _as_ncl(a):
@@ -80,7 +80,7 @@ def _shape_for_channels(x):
     return axes, shape
 
 
-def _check_arrays(x, gamma, beta, running_mean, running_var):
+def check_batchnorm_arrays(x, gamma, beta, running_mean, running_var):
     """x (N, C, ...) floating; the per-channel vectors (C,), gamma and beta of x's dtype."""
     check_input(x, np.ndim(x), "batch norm")
     if x.ndim not in (2, 3, 4):
@@ -122,7 +122,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
         A non-float input, per-channel vectors of another length, or gamma/beta of
         another dtype than ``x``; one value per channel in training mode.
     """
-    _check_arrays(x, gamma, beta, running_mean, running_var)
+    check_batchnorm_arrays(x, gamma, beta, running_mean, running_var)
     use_batch_stats = training or running_mean is None
     if use_batch_stats:
         m = x.size // x.shape[1]

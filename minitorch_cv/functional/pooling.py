@@ -9,6 +9,14 @@ Adaptive average pooling to (H_o, W_o): bin ``i`` covers rows
 
 import numpy as np
 
+from ..checks import (
+    check_grad,
+    check_input,
+    check_kernel_dtype,
+    check_pool_padding,
+    check_window,
+    pair,
+)
 from ..kernels.im2col import output_size
 from ..kernels.parallel import parallel_over_batch
 from ..kernels.pooling import (
@@ -18,14 +26,6 @@ from ..kernels.pooling import (
     maxpool2d_forward_compiled,
     maxpool2d_values_compiled,
 )
-from ._checks import (
-    check_grad,
-    check_input,
-    check_kernel_dtype,
-    check_pool_padding,
-    check_window,
-    pair,
-)
 
 # A pooling forward visits every input number once per window holding it, about four
 # times the work per number of a memory-bound pass: worth two threads from 256 K numbers
@@ -33,10 +33,14 @@ from ._checks import (
 WINDOW_KERNEL_MIN_SIZE = 1 << 18
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
-           "avgpool2d_backward", "adaptive_avgpool2d_forward", "adaptive_avgpool2d_backward"]
+           "avgpool2d_backward", "adaptive_avgpool2d_forward", "adaptive_avgpool2d_backward",
+           "check_pooling"]
 
 
-def _geometry(x, kernel_size, stride, padding, layer):
+def check_pooling(x, kernel_size, stride, padding, layer):
+    """What the pooling forward functions refuse, refused (named ``layer`` in the
+    message); returns the kernel, stride and padding as pairs and the output (H, W).
+    The textbook functions run it too."""
     check_input(x, 4, layer, expected="(N, C, H, W)")
     check_kernel_dtype(x, layer)
     kernel = pair(kernel_size, "kernel_size", layer, minimum=1)
@@ -56,7 +60,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
     indices into H*W) and the input shape -- not the input itself. With
     ``for_backward=False`` (inference) only the maxima are computed and the cache is None.
     """
-    kernel, stride, padding, (oh, ow) = _geometry(x, kernel_size, stride, padding, "max_pool2d")
+    kernel, stride, padding, (oh, ow) = check_pooling(x, kernel_size, stride, padding, "max_pool2d")
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
     if not for_backward:
@@ -84,7 +88,7 @@ def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
 
 def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     """Mean over windows (padding counted, as PyTorch's count_include_pad=True)."""
-    kernel, stride, padding, (oh, ow) = _geometry(x, kernel_size, stride, padding, "avg_pool2d")
+    kernel, stride, padding, (oh, ow) = check_pooling(x, kernel_size, stride, padding, "avg_pool2d")
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
     x = np.ascontiguousarray(x)
     parallel_over_batch(avgpool2d_forward_compiled, (x, out), *kernel, *stride, *padding,

@@ -2,16 +2,14 @@
 
 ``dx = 0 where out <= 0, else dout`` -- written that way round so that a NaN output passes
 its gradient, as in PyTorch. In NumPy that is ``np.where(out <= 0, 0, dout)``
-(``relu_backward_reference``): a boolean temporary and a second pass over the batch,
-where this loop reads each number once and writes its gradient directly.
+(:func:`minitorch_cv.reference.relu_backward`): a boolean temporary and a second pass over
+the batch, where this loop reads each number once and writes its gradient directly.
 ``relu_backward_loops`` is the version to read; ``relu_backward_compiled`` runs.
 """
 
-import numpy as np
-
 from ._jit import compile_kernel
 
-__all__ = ["relu_backward_loops", "relu_backward_compiled", "relu_backward_reference"]
+__all__ = ["relu_backward_loops", "relu_backward_compiled"]
 
 
 def relu_backward_loops(dout, out, dx):
@@ -28,7 +26,3 @@ def relu_backward_loops(dout, out, dx):
 
 relu_backward_compiled = compile_kernel(relu_backward_loops)
 
-
-def relu_backward_reference(dout, out):
-    """ReLU's backward in NumPy, ``np.where(out <= 0, 0, dout)``: what the loops compute."""
-    return np.where(out <= 0, dout.dtype.type(0), dout)

@@ -14,10 +14,10 @@ makes it read or write outside its arrays; the loops themselves carry no checks.
 Average pooling (PyTorch's default ``count_include_pad=True``) divides every window sum
 by K_h * K_w; its backward spreads ``dout / (K_h * K_w)`` evenly over the window.
 
-As in :mod:`~minitorch_cv.kernels.im2col`, the ``*_loops`` functions are the plain
-versions, ``*_compiled`` the same code compiled by numba (for one thread: the functional
-layer runs them on one slice of the batch per thread), and ``*_reference`` vectorized
-NumPy versions used to test them.
+As in :mod:`~minitorch_cv.kernels.im2col`, the ``*_loops`` functions are the source to
+read and ``*_compiled`` the same functions compiled by numba (for one thread: the
+functional layer runs them on one slice of the batch per thread). The tests hold them to
+the textbook versions, :mod:`minitorch_cv.reference.pooling`.
 """
 
 import math
@@ -25,15 +25,12 @@ import math
 import numpy as np
 
 from ._jit import compile_kernel
-from .im2col import im2col_reference, output_size
 
 __all__ = ["maxpool2d_forward_loops", "maxpool2d_backward_loops",
            "maxpool2d_forward_compiled", "maxpool2d_backward_compiled",
            "maxpool2d_values_loops", "maxpool2d_values_compiled",
            "avgpool2d_forward_loops", "avgpool2d_backward_loops",
-           "avgpool2d_forward_compiled", "avgpool2d_backward_compiled",
-           "maxpool2d_forward_reference", "maxpool2d_backward_reference",
-           "avgpool2d_forward_reference", "avgpool2d_backward_reference"]
+           "avgpool2d_forward_compiled", "avgpool2d_backward_compiled"]
 
 
 def clipped_window(o, stride, pad, kernel, size):
@@ -201,71 +198,3 @@ maxpool2d_backward_compiled = compile_kernel(maxpool2d_backward_loops)
 maxpool2d_values_compiled = compile_kernel(maxpool2d_values_loops)
 avgpool2d_forward_compiled = compile_kernel(avgpool2d_forward_loops)
 avgpool2d_backward_compiled = compile_kernel(avgpool2d_backward_loops)
-
-
-# ----------------------------------------------------------------------------- NumPy
-def _windows(x, kh, kw, stride, padding):
-    """All windows of ``x`` as (N, C, kh*kw, H_out, W_out), via im2col's column layout."""
-    n, c, h, w = x.shape
-    out_h = output_size(h, kh, stride[0], padding[0])
-    out_w = output_size(w, kw, stride[1], padding[1])
-    cols = im2col_reference(x, kh, kw, stride, padding)       # (C*kh*kw, N*H_out*W_out)
-    return cols.reshape(c, kh * kw, n, out_h, out_w).transpose(2, 0, 1, 3, 4)
-
-
-def maxpool2d_forward_reference(x, kh, kw, stride=(1, 1), padding=(0, 0)):
-    """Vectorized max pooling through im2col: returns (out, argmax) like the kernel."""
-    _n, _c, h, w = x.shape
-    (sh, sw), (ph, pw) = stride, padding
-    out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
-    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
-    windows = _windows(padded, kh, kw, stride, (0, 0))
-    first = windows.argmax(axis=2)                     # first maximum, row-major
-    is_nan = np.isnan(windows)                         # ... unless NaN: the last NaN wins
-    last_nan = kh * kw - 1 - is_nan[:, :, ::-1].argmax(axis=2)
-    first = np.where(is_nan.any(axis=2), last_nan, first)
-    out = np.take_along_axis(windows, first[:, :, None], axis=2)[:, :, 0]
-    i, j = np.divmod(first, kw)
-    ih = np.arange(out_h)[:, None] * sh + i - ph
-    iw = np.arange(out_w)[None, :] * sw + j - pw
-    return out, ih * w + iw
-
-
-def maxpool2d_backward_reference(dout, argmax, x_shape):
-    """Scatter ``dout`` to the argmax positions with ``np.add.at`` (handles overlaps)."""
-    n, c, h, w = x_shape
-    dx = np.zeros((n, c, h * w), dtype=dout.dtype)
-    nn_, cc = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
-    np.add.at(dx, (nn_[:, :, None], cc[:, :, None], argmax.reshape(n, c, -1)),
-              dout.reshape(n, c, -1))
-    return dx.reshape(x_shape)
-
-
-def avgpool2d_forward_reference(x, kh, kw, stride=(1, 1), padding=(0, 0)):
-    """Vectorized average pooling: float64 sum of the window offsets, times 1/(kh*kw)."""
-    n, c, h, w = x.shape
-    (sh, sw), (ph, pw) = stride, padding
-    out_h, out_w = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
-    windows = _windows(x, kh, kw, stride, padding)
-    total = np.zeros((n, c, out_h, out_w))
-    for k in range(kh * kw):                 # offset by offset, in the loops' order
-        total += windows[:, :, k]
-    return (total * np.float64(1.0 / (kh * kw))).astype(x.dtype)
-
-
-def avgpool2d_backward_reference(dout, x_shape, kh, kw, stride=(1, 1), padding=(0, 0)):
-    """Vectorized average-pooling backward: spread ``dout / (kh*kw)`` over every window.
-
-    Offsets are visited last to first so that each pixel receives its windows'
-    contributions in the loops' order (window by window, row-major): floating-point
-    sums then agree bit for bit.
-    """
-    n, c, h, w = x_shape
-    (sh, sw), (ph, pw) = stride, padding
-    out_h, out_w = dout.shape[2], dout.shape[3]
-    g = dout * np.float64(1.0 / (kh * kw))
-    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dout.dtype)
-    for i in reversed(range(kh)):
-        for j in reversed(range(kw)):
-            dxp[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += g
-    return dxp[:, :, ph:ph + h, pw:pw + w]

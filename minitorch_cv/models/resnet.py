@@ -35,7 +35,7 @@ import numpy as np
 from .. import nn
 from .._files import download_file
 from .._module_state import kept_as_found
-from ..functional._checks import check_grad
+from ..checks import check_grad
 from ..nn.module import Module, backward_through
 
 __all__ = ["IMAGENET1K_V1_SHA256_PREFIX", "IMAGENET1K_V1_URL", "IMAGENET_MEAN", "IMAGENET_STD",

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..functional._checks import check_int, check_real
-from ..reference.switch import functional as F
+from .._dispatch import functional as F
+from ..checks import check_int, check_real
 from .module import Module, is_grad_enabled
 
 __all__ = ["ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax"]

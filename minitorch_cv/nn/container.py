@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..functional._checks import check_grad, check_int
+from ..checks import check_grad, check_int
 from .module import Module, backward_through
 
 __all__ = ["Sequential", "Flatten", "Identity"]

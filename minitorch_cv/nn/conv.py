@@ -4,14 +4,14 @@ import math
 
 import numpy as np
 
-from ..functional._checks import (
+from .._dispatch import functional as F
+from ..checks import (
     check_float_dtype,
     check_input,
     check_int,
     check_same_dtype,
     pair,
 )
-from ..reference.switch import functional as F
 from . import init
 from .module import Module, Parameter
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..functional._checks import check_input, check_real
-from ..reference.switch import functional as F
+from .._dispatch import functional as F
+from ..checks import check_input, check_real
 from . import init
 from .module import Module
 

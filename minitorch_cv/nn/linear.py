@@ -2,8 +2,8 @@
 
 import math
 
-from ..functional._checks import check_float_dtype, check_input, check_int, check_same_dtype
-from ..reference.switch import functional as F
+from .._dispatch import functional as F
+from ..checks import check_float_dtype, check_input, check_int, check_same_dtype
 from . import init
 from .module import Module, Parameter
 

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from ..functional._checks import check_int, check_real
+from .._dispatch import functional as F
+from ..checks import check_int, check_real
 from ..functional.loss import check_class_weight, check_reduction
-from ..reference.switch import functional as F
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "MSELoss", "L1Loss"]

@@ -2,14 +2,14 @@
 
 import numpy as np
 
-from ..functional._checks import (
+from .._dispatch import functional as F
+from ..checks import (
     check_float_dtype,
     check_input,
     check_int,
     check_real,
     check_same_dtype,
 )
-from ..reference.switch import functional as F
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]

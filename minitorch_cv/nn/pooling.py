@@ -1,7 +1,7 @@
 """Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
 
-from ..functional._checks import check_input, check_pool_padding, pair
-from ..reference.switch import functional as F
+from .._dispatch import functional as F
+from ..checks import check_input, check_pool_padding, pair
 from .module import Module, is_grad_enabled
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]

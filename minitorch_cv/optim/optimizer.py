@@ -124,6 +124,32 @@ class Optimizer:
             added then.
         """
         name = type(self).__name__
+        params = self._new_group_params(param_group)
+        unknown = sorted(k for k in param_group
+                         if k not in self.defaults and k not in _GROUP_KEYS)
+        if unknown:
+            raise ValueError(f"{name}: unknown hyperparameters {unknown} in a parameter "
+                             f"group (this optimizer has {sorted(self.defaults)})")
+        group = {"params": params}
+        for key, default in self.defaults.items():
+            if key in param_group:
+                group[key] = param_group[key]
+            elif default is required:
+                raise ValueError(f"{name}: the parameter group gives no {key!r}, which "
+                                 "has no default")
+            else:
+                group[key] = copy.deepcopy(default)
+        if "initial_lr" in param_group:
+            group["initial_lr"] = param_group["initial_lr"]
+        self._check_group(group, len(self.param_groups))
+        self.param_groups.append(group)
+        self.state.extend({} for _ in params)
+
+    def _new_group_params(self, param_group):
+        """The parameters of a group to add, as a list, or a clear error: not a dict, no
+        ``params``, a set (no fixed order), something else than Parameters, a parameter
+        twice or already optimized."""
+        name = type(self).__name__
         if not isinstance(param_group, dict):
             raise TypeError(f"{name}.add_param_group: a parameter group is a dict with "
                             f"'params', got a {type(param_group).__name__}")
@@ -150,25 +176,7 @@ class Optimizer:
         if set(ids) & {id(p) for p in self.params}:
             raise ValueError(f"{name}: some parameters appear in more than one parameter "
                              "group")
-        unknown = sorted(k for k in param_group
-                         if k not in self.defaults and k not in _GROUP_KEYS)
-        if unknown:
-            raise ValueError(f"{name}: unknown hyperparameters {unknown} in a parameter "
-                             f"group (this optimizer has {sorted(self.defaults)})")
-        group = {"params": params}
-        for key, default in self.defaults.items():
-            if key in param_group:
-                group[key] = param_group[key]
-            elif default is required:
-                raise ValueError(f"{name}: the parameter group gives no {key!r}, which "
-                                 "has no default")
-            else:
-                group[key] = copy.deepcopy(default)
-        if "initial_lr" in param_group:
-            group["initial_lr"] = param_group["initial_lr"]
-        self._check_group(group, len(self.param_groups))
-        self.param_groups.append(group)
-        self.state.extend({} for _ in params)
+        return params
 
     def _check_group(self, group, index):
         """Raise ValueError if a hyperparameter of ``group`` is out of range (subclasses
@@ -300,6 +308,18 @@ class Optimizer:
         if states is None:
             raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
                              "'param_groups', as state_dict() returns")
+        new_groups, position = self._loaded_groups(groups)
+        new_state = self._loaded_state(states, position)
+        for current, group in zip(self.param_groups, new_groups):
+            current.clear()                  # in place: references to a group stay valid
+            current.update(group)
+        self.state = new_state
+
+    def _loaded_groups(self, groups):
+        """The saved ``param_groups`` checked against this optimizer's, as new groups (the
+        current parameters, the saved hyperparameters), and the position of each saved
+        parameter index among this optimizer's parameters."""
+        name = type(self).__name__
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: {len(groups)} parameter groups "
                              f"saved, the optimizer has {len(self.param_groups)}")
@@ -329,6 +349,12 @@ class Optimizer:
             new_groups.append(group)
             for index in indices:
                 position[str(index)] = len(position)
+        return new_groups, position
+
+    def _loaded_state(self, states, position):
+        """The saved per-parameter state as copies, one dict per parameter of this
+        optimizer: arrays of their parameter's shape, floating ones in its dtype."""
+        name = type(self).__name__
         params = self.params
         new_state = [{} for _ in params]
         for key, s in states.items():
@@ -352,10 +378,7 @@ class Optimizer:
                 else:
                     value = copy.deepcopy(value)
                 new_state[i][k] = value
-        for current, group in zip(self.param_groups, new_groups):
-            current.clear()                  # in place: references to a group stay valid
-            current.update(group)
-        self.state = new_state
+        return new_state
 
     def _from_hyper_layout(self, state_dict):
         """The layout before parameter groups, as :meth:`state_dict` writes it now."""

@@ -3,13 +3,14 @@
 
 import numpy as np
 
-from ..functional._checks import check_grad
+from ..checks import check_grad, check_input
 
 __all__ = ["relu_forward", "relu_backward"]
 
 
-def relu_forward(x):
-    """``out = max(x, 0)``, element by element (NaN stays NaN).
+def relu_forward(x, inplace=False):
+    """``out = max(x, 0)``, element by element (NaN stays NaN); written into ``x`` itself
+    when ``inplace``.
 
     Returns
     -------
@@ -24,7 +25,8 @@ def relu_forward(x):
     --------
     ``dx = dout * [out > 0]`` (:func:`relu_backward`; at NaN the gradient passes).
     """
-    out = np.maximum(x, 0)
+    check_input(x, np.ndim(x), "relu")
+    out = np.maximum(x, 0, out=x if inplace else None)
     return out, out
 
 

@@ -17,7 +17,8 @@ tests hold the three equal.
 
 import numpy as np
 
-from ..functional._checks import check_grad, pair
+from ..checks import check_grad, pair
+from ..functional.conv import check_conv2d_arguments
 
 __all__ = ["conv2d_forward_loops", "conv2d_backward_loops", "conv2d_forward",
            "conv2d_backward", "im2col_indices", "im2col", "col2im"]
@@ -192,12 +193,17 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     (N, C_in, H, W) -> (N, C_out, H_out, W_out), ``H_out = (H + 2 * P_h - K_h) // S_h + 1``
     (W likewise).
 
+    Raises
+    ------
+    TypeError, ValueError
+        What :func:`minitorch_cv.functional.conv2d_forward` refuses, with the same message.
+
     Backward
     --------
     ``dW2 = dout2 @ cols.T``, ``dx = col2im(W2.T @ dout2)``, ``db = dout2.sum(axis=1)``
     (:func:`conv2d_backward`).
     """
-    stride, padding = pair(stride, "stride"), pair(padding, "padding")
+    stride, padding = check_conv2d_arguments(x, w, b, stride, padding)
     f, _c, kh, kw = w.shape
     x_pad = _pad(x, padding)
     out_h, out_w = _output_hw(x_pad, w, stride)
@@ -209,16 +215,18 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     return np.ascontiguousarray(out), (x_pad, w, x.shape, stride, padding, b is not None)
 
 
-def conv2d_backward(dout, cache, *, layer="conv2d_backward"):
+def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_backward"):
     """Gradients of :func:`conv2d_forward`: two matrix products and col2im.
 
     ``dout`` must have the shape forward returned (a ValueError naming ``layer``
     otherwise, as in functional); another float dtype is converted to the forward's.
+    ``need_dx=False`` (``need_dw=False``) returns None for dx (dw and db), as the fast
+    function does, which then skips computing them.
 
     Returns
     -------
-    dx : ndarray (N, C_in, H, W)
-    dw : ndarray (C_out, C_in, K_h, K_w)
+    dx : ndarray (N, C_in, H, W) or None
+    dw : ndarray (C_out, C_in, K_h, K_w) or None
     db : ndarray (C_out,) or None (no bias)
 
     Shape
@@ -243,4 +251,5 @@ def conv2d_backward(dout, cache, *, layer="conv2d_backward"):
     dcols = w.reshape(f, -1).T @ dout2
     dx_pad = col2im(dcols, x_pad.shape, kh, kw, stride)
     db = dout2.sum(axis=1) if has_bias else None
-    return dx_pad[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]], dw, db
+    dx = dx_pad[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
+    return (dx if need_dx else None), (dw if need_dw else None), (db if need_dw else None)

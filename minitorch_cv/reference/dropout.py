@@ -3,7 +3,8 @@
 
 import numpy as np
 
-from ..functional._checks import check_grad
+from ..checks import check_grad
+from ..functional.dropout import check_dropout_arguments
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -34,6 +35,7 @@ def dropout_forward(x, p, rng, channelwise=False):
     ``dx = dout * mask`` (:func:`dropout_backward`). Thanks to the ``1 / (1 - p)`` scale the
     expected output equals ``x``, so evaluation mode is simply the identity.
     """
+    p = check_dropout_arguments(x, p, channelwise)
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape
     if p >= 1:
         mask = np.zeros(mask_shape, dtype=x.dtype)                  # everything dropped

@@ -4,8 +4,12 @@ absolute error."""
 
 import numpy as np
 
-from ..functional._checks import check_grad, check_loss_grad
-from ..functional.loss import check_reduction
+from ..checks import check_grad, check_loss_grad
+from ..functional.loss import (
+    check_cross_entropy_arguments,
+    check_reduction,
+    check_regression_arguments,
+)
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
            "mse_loss_backward", "l1_loss_forward", "l1_loss_backward"]
@@ -47,6 +51,8 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     with the options ``dlogits_n = (sum_k w[k] t_n[k]) * softmax(logits_n) - w * t_n``,
     divided by ``sum_n w[y_n]`` for "mean".
     """
+    check_cross_entropy_arguments(logits, labels, reduction, weight, ignore_index,
+                                  label_smoothing)           # refused as on the fast path
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     n, k = logits.shape
@@ -137,6 +143,7 @@ def mse_loss_forward(x, target, reduction="mean"):
     --------
     ``dx = 2 * (x - target) / x.size`` for "mean" (:func:`mse_loss_backward`).
     """
+    check_regression_arguments(x, target, reduction, "mse_loss")
     diff = x - target.astype(x.dtype)
     losses = diff ** 2
     loss = _reduce(losses, reduction)
@@ -188,6 +195,7 @@ def l1_loss_forward(x, target, reduction="mean"):
     --------
     ``dx = sign(x - target) / x.size`` for "mean" (:func:`l1_loss_backward`).
     """
+    check_regression_arguments(x, target, reduction, "l1_loss")
     diff = x - target.astype(x.dtype)
     losses = np.abs(diff)
     loss = _reduce(losses, reduction)

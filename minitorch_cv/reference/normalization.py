@@ -6,7 +6,8 @@ channel (axis 1) over the ``m`` values of the other axes (N, or N*H*W).
 
 import numpy as np
 
-from ..functional._checks import check_grad
+from ..checks import check_grad
+from ..functional.normalization import check_batchnorm_arrays
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
 
@@ -23,8 +24,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     Parameters
     ----------
     x : ndarray (N, C), (N, C, L) or (N, C, H, W)
-    gamma, beta : ndarray (C,)
-    running_mean, running_var : ndarray (C,), updated in place when ``training``
+    gamma, beta : ndarray (C,), or None (affine=False: ones and zeros)
+    running_mean, running_var : ndarray (C,), updated in place when ``training``; or None
+        (track_running_stats=False: batch statistics, also in evaluation)
     training : bool
         Normalize with the batch's statistics (True) or the running ones (False).
 
@@ -50,6 +52,12 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     ``dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))`` with ``g = dout * gamma``,
     derived step by step in :func:`batchnorm_backward`.
     """
+    check_batchnorm_arrays(x, gamma, beta, running_mean, running_var)   # as the fast path
+    c = x.shape[1]
+    gamma = np.ones(c, dtype=x.dtype) if gamma is None else gamma
+    beta = np.zeros(c, dtype=x.dtype) if beta is None else beta
+    if running_mean is None:           # nothing to track: these are filled in and dropped
+        training, running_mean, running_var = True, np.zeros(c, x.dtype), np.ones(c, x.dtype)
     axes, shape = _axes(x)
     if not training:
         inv_std = 1 / np.sqrt(running_var + eps)
@@ -99,6 +107,8 @@ def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
     Evaluation mode (the statistics are constants): ``dx = dout * gamma * inv_std``.
     """
     x_hat, inv_std, gamma, batch_stats, eval_input = cache
+    if gamma is None:                     # a fast-path cache of a layer with affine=False
+        gamma = np.ones(inv_std.shape, dtype=inv_std.dtype)
     like = x_hat if batch_stats else eval_input[0]                  # what forward returned
     dout = check_grad(dout, like.shape, like.dtype, layer)
     axes, shape = _axes(dout)

@@ -8,7 +8,8 @@ and as zeros, counted in the mean, for average pooling (PyTorch's defaults).
 
 import numpy as np
 
-from ..functional._checks import check_grad, pair
+from ..checks import check_grad, pair
+from ..functional.pooling import check_pooling
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
            "avgpool2d_backward"]
@@ -33,13 +34,15 @@ def _windows(x_shape, kernel_size, stride, padding):
     return kernel, stride, padding, (out_h, out_w), windows
 
 
-def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
+def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True):
     """Maximum of every window.
 
     Parameters
     ----------
     x : ndarray (N, C, H, W)
     kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
+    for_backward : bool
+        False: inference, the cache is None (the fast function then skips the argmax).
 
     Returns
     -------
@@ -59,6 +62,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     ``dout[n, c, i, j]`` goes to the position ``argmax[n, c, i, j]`` only
     (:func:`maxpool2d_backward`).
     """
+    check_pooling(x, kernel_size, stride, padding, "max_pool2d")   # refused as on the fast path
     n, c, _h, w = x.shape
     out_hw, windows = _windows(x.shape, kernel_size, stride, padding)[3:]
     out = np.empty((n, c) + out_hw, dtype=x.dtype)
@@ -72,7 +76,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
         out[:, :, i, j] = np.take_along_axis(window, k[:, :, None], axis=2)[:, :, 0]
         width = cols.stop - cols.start
         argmax[:, :, i, j] = (rows.start + k // width) * w + cols.start + k % width
-    return out, (argmax, x.shape, x.dtype)
+    return out, ((argmax, x.shape, x.dtype) if for_backward else None)
 
 
 def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
@@ -126,6 +130,7 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     Every pixel of window ``(i, j)`` receives ``dout[n, c, i, j] / (K_h * K_w)``
     (:func:`avgpool2d_backward`).
     """
+    check_pooling(x, kernel_size, stride, padding, "avg_pool2d")
     kernel, stride, padding, out_hw, windows = _windows(x.shape, kernel_size, stride, padding)
     out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
     for i, j, rows, cols in windows:                # padding is zeros: adds nothing

@@ -1,13 +1,34 @@
-"""Input checks shared by the layers: clear errors instead of wrong answers or crashes.
+"""Argument and input checks shared by every layer: clear errors instead of wrong answers
+or crashes.
 
-* :func:`pair`, :func:`check_int` -- constructor and functional arguments (sizes, strides,
-  paddings, channel counts): integers (never bools or floats) within their range.
+This module is the bottom of the house: it imports nothing from the library, and every
+package may use it (the kernels' entry points, :mod:`~minitorch_cv.functional`,
+:mod:`~minitorch_cv.reference`, :mod:`~minitorch_cv.nn`, :mod:`~minitorch_cv.models`).
+A check raises a ``TypeError`` for a value of the wrong kind and a ``ValueError`` for a
+value out of range, with a one-line message that starts with the layer's name and says
+what was expected.
+
+* :func:`pair`, :func:`check_int`, :func:`check_real` -- constructor and functional
+  arguments (sizes, strides, paddings, channel counts, rates): integers (never bools or
+  floats) or real numbers within their range.
+* :func:`check_float_dtype` -- a dtype argument that must be floating.
 * :func:`check_input` -- a forward input: an array of the right rank, channels and kind.
+* :func:`check_window`, :func:`check_pool_padding` -- a window that fits the padded input.
 * :func:`check_same_dtype` -- a forward input against the layer's parameters (PyTorch's
   rule: no silent mixing of float32 and float64).
 * :func:`check_grad` -- a backward pass's ``dout`` against what forward returned.
 * :func:`check_loss_grad` -- the gradient arriving at a loss (a number, or one per sample).
 * :func:`check_kernel_dtype` -- the float types the compiled kernels are built for.
+
+>>> from minitorch_cv.checks import pair, check_int
+>>> pair(3, "kernel_size")
+(3, 3)
+>>> pair((3, 2), "stride", "conv2d", minimum=1)
+(3, 2)
+>>> check_int(2.0, "out_channels", "Conv2d")
+Traceback (most recent call last):
+    ...
+TypeError: Conv2d: out_channels must be an int, got 2.0 (float)
 """
 
 import math
@@ -19,7 +40,7 @@ __all__ = ["pair", "check_int", "check_real", "check_float_dtype", "check_pool_p
            "check_input", "check_window", "check_same_dtype", "check_grad",
            "check_loss_grad", "check_kernel_dtype", "KERNEL_DTYPES"]
 
-# The dtypes the compiled kernels (im2col, pooling, ReLU, batch norm) are built and tested for.
+#: The dtypes the compiled kernels (im2col, pooling, ReLU, batch norm) are built and tested for.
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 

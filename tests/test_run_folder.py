@@ -28,7 +28,8 @@ def quiet(*args):
 
 def test_an_occupied_folder_is_refused_without_resume_or_overwrite(tmp_path):
     (tmp_path / "metrics.json").write_text("{}")
-    refused = r"already holds a run \(metrics.json\); add --resume.*--overwrite"
+    refused = (r"already holds a run \(metrics.json\); add resume=True to continue it, "
+               r"overwrite=True to replace it, or give another run folder")
     with pytest.raises(RunFolderError, match=refused), RunFolder(tmp_path, SETTINGS, log=quiet):
         pass
     assert not (tmp_path / LOCK_NAME).exists()                # the refusal left no lock
@@ -74,7 +75,7 @@ def test_resume_refuses_other_settings_naming_each(tmp_path):
     with pytest.raises(RunFolderError) as info, RunFolder(tmp_path, other, resume=True,
                                                           log=quiet):
         pass
-    assert "--lr 0.1 -> 0.3; --batch-size 64 -> 32." in str(info.value)
+    assert "lr 0.1 -> 0.3; batch_size 64 -> 32." in str(info.value)
     assert "\n" not in str(info.value)
     # --epochs may grow (train on), not shrink; --out and --no-progress may differ
     with RunFolder(tmp_path, {**SETTINGS, "epochs": 5, "out": "y"}, resume=True, log=quiet):
@@ -133,3 +134,24 @@ def test_the_lock_is_removed_after_an_error_and_can_be_taken_again(tmp_path):
     lock = RunLock(tmp_path)
     assert lock.acquire() is None
     lock.release()
+
+
+def test_the_messages_name_the_options_as_the_caller_does(tmp_path):
+    """The library speaks of its arguments; a command line passes its flags' names."""
+    from minitorch_cv.train.experiment import CLI_NAMES
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(RunFolderError, match=r"add --resume to continue it, --overwrite to "
+                                             r"replace it, or give another --out"), \
+            RunFolder(tmp_path, SETTINGS, log=quiet, names=CLI_NAMES):
+        pass
+    (tmp_path / "checkpoint.npz").write_text("x")
+    (tmp_path / "settings.json").write_text(json.dumps({"settings": SETTINGS}))
+    changed = {**SETTINGS, "batch_size": 32}
+    with pytest.raises(RunFolderError, match=r"resume=True: .* other settings: batch_size "
+                                             r"64 -> 32\. .* overwrite=True or another run "
+                                             r"folder"), \
+            RunFolder(tmp_path, changed, resume=True, log=quiet):
+        pass
+    with pytest.raises(RunFolderError, match=r"--resume: .* --batch-size 64 -> 32"), \
+            RunFolder(tmp_path, changed, resume=True, log=quiet, names=CLI_NAMES):
+        pass

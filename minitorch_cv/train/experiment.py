@@ -15,10 +15,13 @@ import shlex
 import sys
 import textwrap
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .run_folder import RunFolder
+from .run_folder import RunFolder, RunFolderNames, cli_flag
 from .trainer import FAILED_STOPS, Trainer, atomic_write_json
 
 __all__ = [
@@ -350,6 +353,11 @@ def resume_command(command):
     return shlex.join(words)
 
 
+#: How the examples' messages name a run folder's options: by their flags.
+CLI_NAMES = RunFolderNames(resume="--resume", overwrite="--overwrite", folder="--out",
+                           setting=cli_flag)
+
+
 def run_training(args, model, augment=(), name="experiment", command=None, log=print,
                  notes=(), optimizer_factory=None, loss_fn=None):
     """Train ``model`` on CIFAR-10 as the seed did and write everything to ``args.out``.
@@ -386,89 +394,120 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     """
     check_training_args(args)
     folder = RunFolder(args.out, vars(args), resume=args.resume,
-                       overwrite=getattr(args, "overwrite", False), command=command, log=log)
+                       overwrite=getattr(args, "overwrite", False), command=command, log=log,
+                       names=CLI_NAMES)
+    run = _Run(args, model, name, command, log, tuple(notes), tuple(augment),
+               optimizer_factory or make_optimizer, loss_fn)
     with folder:
-        return _train_in(folder, args, model, augment, name, command, log, notes,
-                         optimizer_factory or make_optimizer, loss_fn)
+        return run.train_in(folder)
 
 
-def _train_in(folder, args, model, augment, name, command, log, notes, optimizer_factory,
-              loss_fn):
-    out = folder.path
-    t_start = time.perf_counter()
-    train, val, test, train_eval = cifar10_loaders(args, augment)
-    for note in notes:
-        log(f"warning: {note}")
-    optimizer = optimizer_factory(args, model.parameters())
-    scheduler = make_scheduler(args, optimizer)
-    log(f"{name}: {sum(p.data.size for p in model.parameters()):,} parameters, "
-        f"{train.num_examples} training / {val.num_examples} validation / "
-        f"{test.num_examples} test images, {len(train)} steps per epoch")
-    trainer = Trainer(model, optimizer, train, val, test, epochs=args.epochs,
-                      early_stop_count=args.early_stop_count, out_dir=out, loss_fn=loss_fn,
-                      resume=args.resume, progress=not args.no_progress, log=log,
-                      scheduler=scheduler)
-    folder.start()
-    try:       # Ctrl-C while training or evaluating: say how to continue
-        return _fit_and_report(trainer, out, args, train_eval, name, command, log, t_start,
-                               notes)
-    except KeyboardInterrupt:
-        if trainer.checkpoint_step is not None:
-            log(f"resume with: {resume_command(command)}")
-        else:
-            words = [w for w in shlex.split(command or "python ...") if w != "--overwrite"]
-            log(f"nothing to resume yet; start again with: {shlex.join(words)}")
-        raise
+@dataclass
+class _Run:
+    """One training run of an example: what it trains and how (``args``, the model, the
+    optimizer factory and loss), how it reports (``name``, ``command``, ``log``, ``notes``)
+    and, once started, its run folder and start time."""
+    args: argparse.Namespace
+    model: object
+    name: str
+    command: str | None
+    log: Callable
+    notes: tuple
+    augment: tuple
+    optimizer_factory: Callable
+    loss_fn: object
+    out: Path | None = None
+    t_start: float = 0.0
 
+    def train_in(self, folder):
+        """Build the loaders, optimizer, scheduler and Trainer, start the run in
+        ``folder``, train, evaluate and write the results; returns the metrics."""
+        args, self.out, self.t_start = self.args, folder.path, time.perf_counter()
+        train, val, test, train_eval = cifar10_loaders(args, self.augment)
+        for note in self.notes:
+            self.log(f"warning: {note}")
+        optimizer = self.optimizer_factory(args, self.model.parameters())
+        scheduler = make_scheduler(args, optimizer)
+        self.log(f"{self.name}: {sum(p.data.size for p in self.model.parameters()):,} "
+                 f"parameters, {train.num_examples} training / {val.num_examples} validation "
+                 f"/ {test.num_examples} test images, {len(train)} steps per epoch")
+        trainer = Trainer(self.model, optimizer, train, val, test, epochs=args.epochs,
+                          early_stop_count=args.early_stop_count, out_dir=self.out,
+                          loss_fn=self.loss_fn, resume=args.resume,
+                          progress=not args.no_progress, log=self.log, scheduler=scheduler)
+        folder.start()
+        try:       # Ctrl-C while training or evaluating: say how to continue
+            return self.fit_and_report(trainer, train_eval)
+        except KeyboardInterrupt:
+            if trainer.checkpoint_step is not None:
+                self.log(f"resume with: {resume_command(self.command)}")
+            else:
+                words = [w for w in shlex.split(self.command or "python ...")
+                         if w != "--overwrite"]
+                self.log(f"nothing to resume yet; start again with: {shlex.join(words)}")
+            raise
 
-def _fit_and_report(trainer, out, args, train_eval, name, command, log, t_start, notes):
-    history = trainer.fit()
-    if trainer.failed and trainer.best_state is not None:
-        log(f"final evaluation with the best weights (step {trainer.best_step}), from "
-            "before the run stopped")
-    results = trainer.final_evaluation(train_eval)
-    wall = time.perf_counter() - t_start
-    h = trainer.history
-    best = trainer.best_val_loss
-    evaluated = {"train": train_eval, "val": trainer.val_loader, "test": trainer.test_loader}
-    metrics = {
-        "name": name,
-        "command": command,
-        **{split: {"loss": v[0], "accuracy": v[1], "images": evaluated[split].num_examples}
-           for split, v in results.items()},
-        "best_val_loss": best if best != float("inf") else None,
-        "epochs_run": h["epochs_run"], "steps": trainer.global_step,
-        "stop_reason": h["stop_reason"], "stop_kind": h.get("stop_kind"),
-        "stop_step": h.get("stop_step"),
-        "wall_seconds": wall, "train_seconds": h["train_seconds"],
-        "train_images_per_second": h["images_seen"] / max(h["train_seconds"], 1e-9),
-        "hyperparameters": {k: v for k, v in vars(args).items()},
-        "versions": _versions(),
-    }
-    if notes:
-        metrics["notes"] = list(notes)
-    atomic_write_json(out / "history.json", history)
-    atomic_write_json(out / "metrics.json", metrics)
-    from .. import viz
-    if history["train"]["step"]:
-        viz.save_figure(viz.plot_loss(history, title=f"{name}: training and validation loss"),
-                        out / "loss.png")
-    if history["val"]["step"]:
-        viz.save_figure(viz.plot_accuracy(history, title=f"{name}: validation accuracy"),
-                        out / "accuracy.png")
-    summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc {metrics[k]['accuracy']:.4f} "
-                        f"({metrics[k]['images']} images)"
-                        for k in ("train", "val", "test") if k in metrics)
-    if not results:
-        summary = "no final evaluation (no best weights)"
-    log(f"{name}: {summary}; {h['epochs_run']:.2f} epochs, {wall:.0f} s, "
-        f"{metrics['train_images_per_second']:.0f} img/s ({h['stop_reason']})")
-    for note in notes:
-        log(f"warning: {note}")
-    written = [n for n in ("metrics.json", "history.json", "best.npz", "checkpoint.npz",
-                           "loss.png", "accuracy.png") if (out / n).exists()]
-    log(f"wrote {out}/{', '.join(written)}")
-    return metrics
+    def fit_and_report(self, trainer, train_eval):
+        history = trainer.fit()
+        if trainer.failed and trainer.best_state is not None:
+            self.log(f"final evaluation with the best weights (step {trainer.best_step}), "
+                     "from before the run stopped")
+        results = trainer.final_evaluation(train_eval)
+        metrics = self.metrics(trainer, results, train_eval)
+        self.write(history, metrics)
+        self.report(metrics, results)
+        return metrics
+
+    def metrics(self, trainer, results, train_eval):
+        """The contents of ``metrics.json``."""
+        h, best = trainer.history, trainer.best_val_loss
+        evaluated = {"train": train_eval, "val": trainer.val_loader, "test": trainer.test_loader}
+        metrics = {
+            "name": self.name,
+            "command": self.command,
+            **{split: {"loss": v[0], "accuracy": v[1], "images": evaluated[split].num_examples}
+               for split, v in results.items()},
+            "best_val_loss": best if best != float("inf") else None,
+            "epochs_run": h["epochs_run"], "steps": trainer.global_step,
+            "stop_reason": h["stop_reason"], "stop_kind": h.get("stop_kind"),
+            "stop_step": h.get("stop_step"),
+            "wall_seconds": time.perf_counter() - self.t_start,
+            "train_seconds": h["train_seconds"],
+            "train_images_per_second": h["images_seen"] / max(h["train_seconds"], 1e-9),
+            "hyperparameters": dict(vars(self.args)),
+            "versions": _versions(),
+        }
+        if self.notes:
+            metrics["notes"] = list(self.notes)
+        return metrics
+
+    def write(self, history, metrics):
+        """``history.json``, ``metrics.json`` and the curves into the run folder."""
+        atomic_write_json(self.out / "history.json", history)
+        atomic_write_json(self.out / "metrics.json", metrics)
+        from .. import viz
+        if history["train"]["step"]:
+            viz.save_figure(viz.plot_loss(history, title=f"{self.name}: training and "
+                                          "validation loss"), self.out / "loss.png")
+        if history["val"]["step"]:
+            viz.save_figure(viz.plot_accuracy(history, title=f"{self.name}: validation "
+                                              "accuracy"), self.out / "accuracy.png")
+
+    def report(self, metrics, results):
+        """The closing lines: the final numbers, the notes again, the files written."""
+        summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc "
+                            f"{metrics[k]['accuracy']:.4f} ({metrics[k]['images']} images)"
+                            for k in ("train", "val", "test") if k in metrics)
+        if not results:
+            summary = "no final evaluation (no best weights)"
+        self.log(f"{self.name}: {summary}; {metrics['epochs_run']:.2f} epochs, "
+                 f"{metrics['wall_seconds']:.0f} s, {metrics['train_images_per_second']:.0f} "
+                 f"img/s ({metrics['stop_reason']})")
+        for note in self.notes:
+            self.log(f"warning: {note}")
+        written = [n for n in ("metrics.json", "history.json", "best.npz", "checkpoint.npz",
+                               "loss.png", "accuracy.png") if (self.out / n).exists()]
+        self.log(f"wrote {self.out}/{', '.join(written)}")
 
 
 def _one_line(err):

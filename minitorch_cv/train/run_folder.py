@@ -1,4 +1,5 @@
-"""A run folder (the examples' ``--out``): who may write into it, and with which settings.
+"""A run folder (where a training run writes): who may write into it, and with which
+settings.
 
 A run folder holds one training run: ``metrics.json``, ``history.json``, ``best.npz``,
 ``checkpoint.npz``, ``settings.json``, ``loss.png``, ``accuracy.png`` (see docs/runs.md).
@@ -25,6 +26,8 @@ import datetime
 import json
 import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .._files import atomic_write_json
@@ -35,7 +38,7 @@ except ImportError:                   # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["LOCK_NAME", "MAY_DIFFER_ON_RESUME", "RUN_FILES", "SETTINGS_NAME", "RunFolder",
-           "RunFolderError", "RunLock", "settings_differences"]
+           "RunFolderError", "RunFolderNames", "RunLock", "cli_flag", "settings_differences"]
 
 LOCK_NAME = "run.lock"
 SETTINGS_NAME = "settings.json"
@@ -49,15 +52,39 @@ MAY_DIFFER_ON_RESUME = frozenset({
     "no_progress", "data",            # how it is shown; the same data at another path
     "no_train_eval",                  # what is evaluated at the end, not what is trained
 })
-# --eval-limit is compared: it also sets the validation images that pick the best weights
+# eval_limit is compared: it also sets the validation images that pick the best weights
 # and decide early stopping, so a resume with another value would change the run
 
 
 class RunFolderError(ValueError):
     """The run folder is in use, holds another run, or the settings do not fit it.
 
-    The message is one line: what is wrong and which flag or folder to choose instead.
+    The message is one line: what is wrong and which option or folder to choose instead,
+    named as the caller names them (:class:`RunFolderNames`).
     """
+
+
+def _argument(key):
+    return key
+
+
+@dataclass(frozen=True)
+class RunFolderNames:
+    """How the messages of a run folder name its options: as the caller's user knows them.
+
+    The defaults are the Python arguments (``resume=True``); a command line passes its
+    flags, e.g. ``RunFolderNames("--resume", "--overwrite", "--out", cli_flag)``, where
+    ``setting(key)`` names one of the recorded settings (``"--lr"`` for ``"lr"``).
+    """
+    resume: str = "resume=True"
+    overwrite: str = "overwrite=True"
+    folder: str = "run folder"
+    setting: Callable = _argument
+
+
+def cli_flag(key):
+    """The command-line flag of a setting: ``--batch-size`` for ``batch_size``."""
+    return "--" + key.replace("_", "-")
 
 
 def _now():
@@ -89,9 +116,9 @@ class RunLock:
     removes the file.
     """
 
-    def __init__(self, folder, command=None):
+    def __init__(self, folder, command=None, names=RunFolderNames()):
         self.path = Path(folder) / LOCK_NAME
-        self.command = command
+        self.command, self.names = command, names
         self._fd = None
 
     def _content(self):
@@ -107,8 +134,8 @@ class RunLock:
     def _refuse(self, holder):
         raise RunFolderError(
             f"{self.path.parent} is in use by another run ({_describe(holder)}); wait for "
-            "it to end or give another --out (a lock whose run has ended is taken over "
-            "by itself)")
+            f"it to end or give another {self.names.folder} (a lock whose run has ended is "
+            "taken over by itself)")
 
     def acquire(self):
         if fcntl is None:                              # pragma: no cover - Windows
@@ -167,14 +194,10 @@ class RunLock:
             self._fd = None
 
 
-def _flag(key):
-    return "--" + key.replace("_", "-")
-
-
-def settings_differences(old, new):
+def settings_differences(old, new, name=cli_flag):
     """``["--lr 0.1 -> 0.3", ...]``: each setting of ``new`` that may not differ from
-    ``old`` on resume but does. Settings one side does not record (a flag added by a
-    later version) are not compared; ``epochs`` may grow."""
+    ``old`` on resume but does, named by ``name(key)``. Settings one side does not record
+    (a flag added by a later version) are not compared; ``epochs`` may grow."""
     problems = []
     for key, value in new.items():
         if key in MAY_DIFFER_ON_RESUME or key not in old or old[key] == value:
@@ -182,7 +205,7 @@ def settings_differences(old, new):
         if key == "epochs" and isinstance(value, int) and isinstance(old[key], int) \
                 and value > old[key]:
             continue
-        problems.append(f"{_flag(key)} {old[key]} -> {value}")
+        problems.append(f"{name(key)} {old[key]} -> {value}")
     return problems
 
 
@@ -206,17 +229,20 @@ class RunFolder:
     command : str, optional
         The command line, recorded in the lock and in ``settings.json``.
     log : callable
+    names : RunFolderNames
+        How the messages name the options (the Python arguments by default).
     """
 
     def __init__(self, folder, settings, *, resume=False, overwrite=False, command=None,
-                 log=print):
+                 log=print, names=RunFolderNames()):
+        self.names = names
         if resume and overwrite:
-            raise RunFolderError("--resume continues the run in --out and --overwrite "
-                                 "replaces it: give one of them")
+            raise RunFolderError(f"{names.resume} continues the run in the {names.folder} "
+                                 f"and {names.overwrite} replaces it: give one of them")
         self.path = Path(folder)
         self.settings, self.resume, self.overwrite = dict(settings), resume, overwrite
         self.command, self.log = command, log
-        self.lock = RunLock(self.path, command)
+        self.lock = RunLock(self.path, command, names)
         self._created = []                 # folders this run created, deepest last
         self.started = False
 
@@ -236,7 +262,7 @@ class RunFolder:
 
     def __enter__(self):
         if self.path.exists() and not self.path.is_dir():
-            raise RunFolderError(f"--out {self.path} is a file, not a folder")
+            raise RunFolderError(f"{self.names.folder} {self.path} is a file, not a folder")
         missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
         self.path.mkdir(parents=True, exist_ok=True)
         self._created = list(reversed(missing))
@@ -256,24 +282,25 @@ class RunFolder:
         results = [name for name in found if name in _RESULT_FILES]
         if not found or self.overwrite:
             return
+        n = self.names
         if not self.resume:
             raise RunFolderError(
-                f"{self.path} already holds a run ({', '.join(found)}); add --resume to "
-                "continue it, --overwrite to replace it, or give another --out")
+                f"{self.path} already holds a run ({', '.join(found)}); add {n.resume} to "
+                f"continue it, {n.overwrite} to replace it, or give another {n.folder}")
         if not (self.path / "checkpoint.npz").exists() and results:
             raise RunFolderError(
-                f"--resume: {self.path} holds no checkpoint.npz to continue from (it holds "
-                f"{', '.join(found)}); add --overwrite instead to train it again")
+                f"{n.resume}: {self.path} holds no checkpoint.npz to continue from (it "
+                f"holds {', '.join(found)}); add {n.overwrite} instead to train it again")
         recorded = self.recorded_settings()
         if recorded is None:
             self.log(f"resume: {self.path} records no settings to compare with")
             return
-        differences = settings_differences(recorded, self.settings)
+        differences = settings_differences(recorded, self.settings, n.setting)
         if differences:
             raise RunFolderError(
-                f"--resume: the run in {self.path} was started with other settings: "
+                f"{n.resume}: the run in {self.path} was started with other settings: "
                 f"{'; '.join(differences)}. Resume with its settings, or train a new run "
-                "with --overwrite or another --out")
+                f"with {n.overwrite} or another {n.folder}")
 
     def start(self):
         """The run really starts: clear an overwritten run's files, record the settings."""
@@ -284,8 +311,8 @@ class RunFolder:
                 for tmp in self.path.glob(f".{name}.*.tmp"):   # a killed atomic write
                     tmp.unlink(missing_ok=True)
             if removed:
-                self.log(f"--overwrite: removed the previous run's {', '.join(removed)} "
-                         f"from {self.path}")
+                self.log(f"{self.names.overwrite}: removed the previous run's "
+                         f"{', '.join(removed)} from {self.path}")
         record = {"command": self.command, "settings": self.settings, "started": _now()}
         atomic_write_json(self.path / SETTINGS_NAME, record)
         self.started = True

@@ -97,6 +97,27 @@ def _generators(model):
             if isinstance(m.__dict__.get("rng"), np.random.Generator)}
 
 
+class _Clock:
+    """Images and seconds since the last validation, and the mean training loss the
+    progress bar shows (since its last report)."""
+
+    def __init__(self):
+        self.restart()
+
+    def restart(self):
+        self.seen, self.t0, self.loss_sum, self.steps = 0, time.perf_counter(), 0.0, 0
+
+    def count(self, images, loss):
+        self.seen += images
+        self.loss_sum, self.steps = self.loss_sum + loss, self.steps + 1
+
+    def elapsed(self):
+        return time.perf_counter() - self.t0
+
+    def mean_loss(self):
+        return self.loss_sum / self.steps
+
+
 class Trainer:
     """Train a model with validation, early stopping and checkpoints.
 
@@ -403,93 +424,106 @@ class Trainer:
             return self._fit()
 
     def _fit(self):
-        from tqdm.auto import tqdm
-
-        loader = self.train_loader
         stop = self.history["stop_reason"]
-        bar = None
-        bar_loss_sum, bar_steps = 0.0, 0        # the bar's mean loss since the last report
         try:
             while stop is None and self.epoch < self.epochs:
-                # batch_in_epoch > 0 only after resuming mid-epoch: the loader continues there
-                bar = tqdm(total=len(loader), initial=self.batch_in_epoch,
-                           disable=not self.progress, leave=False, dynamic_ncols=True,
-                           desc=f"epoch {self.epoch + 1}/{self.epochs}")
-                seen, t0 = 0, time.perf_counter()
-                for x, y in loader:
-                    if len(y) == 0:
-                        self.history["train_seconds"] += time.perf_counter() - t0
-                        stop = self._stop_failed("bad_input", self.global_step + 1,
-                                                 f"the input batch at step "
-                                                 f"{self.global_step + 1} is empty")
-                        break
-                    try:
-                        loss, correct = self.train_step(x, y)
-                    except FloatingPointError as err:
-                        self.history["train_seconds"] += time.perf_counter() - t0
-                        stop = self._training_failure(x, err)
-                        break
-                    self.global_step += 1
-                    self.batch_in_epoch += 1
-                    t = self.history["train"]
-                    t["step"].append(self.global_step)
-                    t["loss"].append(loss)
-                    t["accuracy"].append(correct / len(y))
-                    self.history["images_seen"] += len(y)
-                    seen += len(y)
-                    bar_loss_sum, bar_steps = bar_loss_sum + loss, bar_steps + 1
-                    elapsed = time.perf_counter() - t0
-                    bar.update(1)
-                    bar.set_postfix(mean_loss=f"{bar_loss_sum / bar_steps:.3f}",
-                                    img_s=f"{seen / elapsed:.0f}", refresh=False)
-                    if self.global_step % self.steps_per_val == 0:
-                        self.history["train_seconds"] += elapsed
-                        seen, t0 = 0, time.perf_counter()
-                        bar_loss_sum, bar_steps = 0.0, 0
-                        first, mean_loss = self._train_loss_since_last_validation()
-                        steps = (f"step {first}" if first == self.global_step else
-                                 f"mean of steps {first}-{self.global_step}")
-                        try:
-                            vloss, vacc = self.validate()
-                        except FloatingPointError:
-                            stop = self._validation_failure()
-                            break
-                        self.log(f"step {self.global_step} (epoch "
-                                 f"{self.global_step / len(loader):.2f}): train loss "
-                                 f"{mean_loss:.4f} ({steps}), val loss {vloss:.4f}, "
-                                 f"val acc {vacc:.4f}")
-                        if self.should_early_stop():
-                            stop = (f"early stop: the last {self.early_stop_count - 1} "
-                                    "validations did not improve the validation loss")
-                        if self.batch_in_epoch == len(loader):
-                            self._end_epoch()
-                        self._save_checkpoint()
-                        if stop:
-                            self.log(stop)
-                            break
-                else:
-                    self.history["train_seconds"] += time.perf_counter() - t0
-                    if self.batch_in_epoch:     # the epoch ended between two validations
-                        self._end_epoch()
-                bar.close()
-                bar = None
+                stop = self._train_epoch()
         except KeyboardInterrupt:
             saved = (f"the last checkpoint (step {self.checkpoint_step}) is in {self.out_dir}"
                      if self.checkpoint_step is not None else "no checkpoint was written")
             self.log(f"interrupted at step {self.global_step}; {saved}")
             raise
+        self._record_end(stop)
+        return self.history
+
+    def _train_epoch(self):
+        """Train one epoch (its rest, after a resume mid-epoch: the loader continues
+        there), validating every ``steps_per_val`` steps. Returns why training stops, or
+        None to go on."""
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(self.train_loader), initial=self.batch_in_epoch,
+                   disable=not self.progress, leave=False, dynamic_ncols=True,
+                   desc=f"epoch {self.epoch + 1}/{self.epochs}")
+        clock = _Clock()
+        try:
+            for x, y in self.train_loader:
+                stop = self._train_batch(x, y, clock, bar)
+                if stop is not None:
+                    return stop
+            self.history["train_seconds"] += clock.elapsed()
+            if self.batch_in_epoch:              # the epoch ended between two validations
+                self._end_epoch()
+            return None
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
+
+    def _train_batch(self, x, y, clock, bar):
+        """One training step on the batch ``(x, y)``, and a validation when it is time.
+        Returns why training stops, or None."""
+        if len(y) == 0:
+            self.history["train_seconds"] += clock.elapsed()
+            return self._stop_failed("bad_input", self.global_step + 1, f"the input batch "
+                                     f"at step {self.global_step + 1} is empty")
+        try:
+            loss, correct = self.train_step(x, y)
+        except FloatingPointError as err:
+            self.history["train_seconds"] += clock.elapsed()
+            return self._training_failure(x, err)
+        self._record_step(loss, correct, len(y))
+        clock.count(len(y), loss)
+        elapsed = clock.elapsed()
+        bar.update(1)
+        bar.set_postfix(mean_loss=f"{clock.mean_loss():.3f}", img_s=f"{clock.seen / elapsed:.0f}",
+                        refresh=False)
+        if self.global_step % self.steps_per_val:
+            return None
+        self.history["train_seconds"] += elapsed
+        clock.restart()
+        return self._validate_and_checkpoint()
+
+    def _record_step(self, loss, correct, images):
+        self.global_step += 1
+        self.batch_in_epoch += 1
+        t = self.history["train"]
+        t["step"].append(self.global_step)
+        t["loss"].append(loss)
+        t["accuracy"].append(correct / images)
+        self.history["images_seen"] += images
+
+    def _validate_and_checkpoint(self):
+        """Validate, log the line, decide on early stopping, count a finished epoch and
+        write the checkpoint. Returns why training stops, or None."""
+        first, mean_loss = self._train_loss_since_last_validation()
+        steps = (f"step {first}" if first == self.global_step else
+                 f"mean of steps {first}-{self.global_step}")
+        try:
+            vloss, vacc = self.validate()
+        except FloatingPointError:
+            return self._validation_failure()
+        self.log(f"step {self.global_step} (epoch {self.global_step / len(self.train_loader):.2f}"
+                 f"): train loss {mean_loss:.4f} ({steps}), val loss {vloss:.4f}, val acc "
+                 f"{vacc:.4f}")
+        stop = None
+        if self.should_early_stop():
+            stop = (f"early stop: the last {self.early_stop_count - 1} validations did not "
+                    "improve the validation loss")
+        if self.batch_in_epoch == len(self.train_loader):
+            self._end_epoch()
+        self._save_checkpoint()
+        if stop:
+            self.log(stop)
+        return stop
+
+    def _record_end(self, stop):
+        """Record how training ended and write the last checkpoint (a failed run keeps
+        the checkpoint of its last good validation)."""
         if self.history.get("stop_kind") not in FAILED_STOPS:
             self.history["stop_reason"] = stop or "completed all epochs"
             self.history["stop_kind"] = ("completed" if stop in (None, "completed all epochs")
                                          else "early_stop")
-        self.history["epochs_run"] = self.global_step / len(loader)
+        self.history["epochs_run"] = self.global_step / len(self.train_loader)
         if self.history["stop_kind"] not in FAILED_STOPS:
-            # a failed run keeps the checkpoint of its last good validation
             self._save_checkpoint()
-        return self.history
 
     def _end_epoch(self):
         """Count the epoch and step an epoch-based scheduler (before the checkpoint that

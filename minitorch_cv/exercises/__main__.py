@@ -80,64 +80,74 @@ def main(argv=None):
         print(f"error: no exercise {name!r}; `python -m minitorch_cv.exercises list` shows "
               "them", file=sys.stderr)
         return 2
-    if args.command == "start":
-        from .skeleton import write_skeleton
-        try:
-            path = write_skeleton(name, args.dir)
-        except FileExistsError:
-            print(f"error: {args.dir}/{name}.py exists already; it was left as it is (move it "
-                  "away to start again)", file=sys.stderr)
+    commands = {"start": _start, "check": _check, "autograder": _autograder}
+    return commands[args.command](args, name) if args.command in commands else 2
+
+
+def _start(args, name):
+    from .skeleton import write_skeleton
+    try:
+        path = write_skeleton(name, args.dir)
+    except FileExistsError:
+        print(f"error: {args.dir}/{name}.py exists already; it was left as it is (move it "
+              "away to start again)", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: write the functions, then run\n"
+          f"    python -m minitorch_cv.exercises check {name} --dir {args.dir}")
+    return 0
+
+
+def _check(args, name):
+    from . import grader
+    if args.all == (name is not None):
+        print("error: give an exercise name or --all", file=sys.stderr)
+        return 2
+    if args.format == "gradescope":
+        return _gradescope(args)
+    if args.all:
+        reports = grader.grade_all(args.dir, args.time_scale, args.allow_library)
+        if not reports:
+            print(f"error: no exercise file in {args.dir}", file=sys.stderr)
             return 1
-        print(f"wrote {path}: write the functions, then run\n"
-              f"    python -m minitorch_cv.exercises check {name} --dir {args.dir}")
-        return 0
-    if args.command == "check":
-        from . import grader
-        if args.all == (name is not None):
-            print("error: give an exercise name or --all", file=sys.stderr)
-            return 2
-        if args.format == "gradescope":
-            from .gradescope import write_results
-            if not args.all:
-                print("error: --format gradescope grades a submission: use --all",
-                      file=sys.stderr)
-                return 2
-            try:
-                reports = write_results(args.dir, args.out, args.expect, args.points,
-                                        args.visibility, args.time_scale, args.allow_library)
-            except ValueError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 2
-            return 0 if reports and all(r.passed for r in reports) else 1
-        if args.all:
-            reports = grader.grade_all(args.dir, args.time_scale, args.allow_library)
-            if not reports:
-                print(f"error: no exercise file in {args.dir}", file=sys.stderr)
-                return 1
-        else:
-            reports = [grader.grade(name, args.dir, args.time_scale, args.allow_library)]
-        if args.json == "-":
-            print(grader.reports_json(reports, many=args.all))
-        else:
-            print("\n\n".join(r.text() for r in reports))
-            if len(reports) > 1:
-                print(f"\n{sum(r.passed for r in reports)}/{len(reports)} exercises passed")
-            if args.json:
-                with open(args.json, "w") as f:
-                    f.write(grader.reports_json(reports, many=args.all) + "\n")
-        return 0 if all(r.passed for r in reports) else 1
-    if args.command == "autograder":
-        from .autograder import write_bundle
-        try:
-            paths = write_bundle(args.out, args.package, args.expect, args.points,
-                                 args.visibility)
-        except ValueError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        print("wrote " + ", ".join(str(p) for p in paths) + "\nupload autograder.zip on "
-              "Gradescope's Configure Autograder page (docs/exercises.md, For teachers)")
-        return 0
-    return 2
+    else:
+        reports = [grader.grade(name, args.dir, args.time_scale, args.allow_library)]
+    if args.json == "-":
+        print(grader.reports_json(reports, many=args.all))
+    else:
+        print("\n\n".join(r.text() for r in reports))
+        if len(reports) > 1:
+            print(f"\n{sum(r.passed for r in reports)}/{len(reports)} exercises passed")
+        if args.json:
+            with open(args.json, "w") as f:
+                f.write(grader.reports_json(reports, many=args.all) + "\n")
+    return 0 if all(r.passed for r in reports) else 1
+
+
+def _gradescope(args):
+    from .gradescope import write_results
+    if not args.all:
+        print("error: --format gradescope grades a submission: use --all", file=sys.stderr)
+        return 2
+    try:
+        reports = write_results(args.dir, args.out, args.expect, args.points,
+                                args.visibility, args.time_scale, args.allow_library)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0 if reports and all(r.passed for r in reports) else 1
+
+
+def _autograder(args, name):
+    from .autograder import write_bundle
+    try:
+        paths = write_bundle(args.out, args.package, args.expect, args.points,
+                             args.visibility)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("wrote " + ", ".join(str(p) for p in paths) + "\nupload autograder.zip on "
+          "Gradescope's Configure Autograder page (docs/exercises.md, For teachers)")
+    return 0
 
 
 if __name__ == "__main__":

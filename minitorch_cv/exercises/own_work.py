@@ -4,9 +4,9 @@ A file that only does ``from minitorch_cv.reference import conv2d_forward,
 conv2d_backward`` computes the right answers, so without this it would score full marks.
 :func:`library_uses` reads the student's file -- and the student's own modules beside it
 that it imports -- without running them, and lists every import of the library or of
-another deep-learning framework. While the grader runs the student's calls it also watches
-for calls into the library's implementations that no import statement shows
-(:func:`forbidden_code`), e.g. through ``importlib``.
+another deep-learning framework. While the grader runs the student's calls, the student's
+process also watches for calls into the library's implementations that no import statement
+shows, e.g. through ``importlib``: :func:`watch_settings` tells it what to watch for.
 
 Allowed: NumPy and anything else, the student's own modules, and
 :mod:`minitorch_cv.exercises.helpers` (the permitted helpers). A teacher who wants to
@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 __all__ = ["FORBIDDEN_PACKAGES", "ALLOWED_MODULES", "library_uses", "refusal_message",
-           "forbidden_code"]
+           "watch_settings"]
 
 #: Top-level packages a solution may not import (this library, and the frameworks that
 #: have the layers built in).
@@ -100,9 +100,10 @@ def refusal_message(uses):
             f"{', '.join(ALLOWED_MODULES)} may be imported")
 
 
-def forbidden_code(filename):
-    """True when a function defined in ``filename`` is one a student's call may not run:
-    the library's own implementations (everything in the package but Module mechanics and
-    the permitted helpers)."""
-    return (filename.startswith(str(_PACKAGE_DIR) + os.sep)
-            and not filename.startswith(_ALLOWED_FILES))
+def watch_settings():
+    """What the student's process (:mod:`~minitorch_cv.exercises.runner`, which imports
+    no part of the library) watches for, as JSON: ``package``, the library's folder, whose
+    functions a student's call may not run except those in the ``allowed`` files (Module
+    mechanics and the permitted helpers), and the ``frameworks`` it may not import."""
+    return {"package": str(_PACKAGE_DIR) + os.sep, "allowed": list(_ALLOWED_FILES),
+            "frameworks": [p for p in FORBIDDEN_PACKAGES if p != "minitorch_cv"]}

@@ -184,7 +184,7 @@ CLASS = [
             ("    if reduction == \"mean\":\n        d = d / len(labels)",
              "    d = d / len(labels)")),
      {"setting:reduction=sum"}, {"cross_entropy.reduction"}),
-    ("softmax_cross_entropy", "dloss ignored", broken(CROSS_ENTROPY, ("return d * dloss", "return d")),
+    ("softmax_cross_entropy", "dloss ignored", broken(CROSS_ENTROPY, ("return (d * dloss).astype", "return d.astype")),
      {"cross_entropy.dloss_ignored", "setting:dloss=2.5"}, set()),
     # ------------------------------------------------------------------ batch norm
     ("batchnorm", "unbiased variance", broken(BATCHNORM, ("var = x.var(axis=axes)",
@@ -215,15 +215,17 @@ CLASS = [
     ("dropout", "no 1/(1-p) scale", broken(DROPOUT, (" / x.dtype.type(1 - p)", "")),
      {"dropout.scale x"}, set()),
     ("dropout", "keep where u < p, scale 1/p",
-     broken(DROPOUT, ("(rng.random(shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)",
-                      "(rng.random(shape) < p).astype(x.dtype) / x.dtype.type(p)")),
+     broken(DROPOUT, (("(rng.random(shape, dtype=x.dtype) >= p).astype(x.dtype) / "
+                      "x.dtype.type(1 - p)"),
+                      ("(rng.random(shape, dtype=x.dtype) < p).astype(x.dtype) / "
+                      "x.dtype.type(p)"))),
      {"dropout.p_is_keep"}, set()),
     ("dropout", "a new mask in backward",
      broken(DROPOUT, ("    return dout * mask\n",
                       "    return dout * (np.random.random(dout.shape) >= 0.5) * 2\n")),
      {"dropout.new_mask"}, set()),
     ("dropout", "mask from np.random",
-     broken(DROPOUT, ("rng.random(shape)", "np.random.random(shape)")),
+     broken(DROPOUT, ("rng.random(shape, dtype=x.dtype)", "np.random.random(shape)")),
      {"dropout.global_rng"}, set()),
     ("dropout", "multiplied by (1 - p)",
      broken(DROPOUT, (" / x.dtype.type(1 - p)", " * x.dtype.type(1 - p)")),
@@ -234,8 +236,8 @@ CLASS = [
      set(), {"setting:p=1.0"}),
     # ------------------------------------------------------------------ optimizers
     ("sgd_momentum", "CS231n velocity", broken(SGD_MOMENTUM, (
-        "velocity_new = momentum * velocity + g\n    return w - lr * velocity_new",
-        "velocity_new = momentum * velocity - lr * g\n    return w + velocity_new")),
+        "velocity_new = momentum * velocity + g\n    return (w - lr * velocity_new)",
+        "velocity_new = momentum * velocity - lr * g\n    return (w + velocity_new)")),
      {"sgd.cs231n"}, set()),
     ("sgd_momentum", "weight decay ignored", broken(SGD_MOMENTUM, (
         "g = dw + weight_decay * w", "g = dw")),
@@ -244,7 +246,7 @@ CLASS = [
         "velocity_new = momentum * velocity + g", "velocity_new = momentum * velocity + (1 - momentum) * g")),
      {"sgd.dampened"}, {"setting:momentum=0.9"}),
     ("sgd_momentum", "returns the old velocity", broken(SGD_MOMENTUM, (
-        "return w - lr * velocity_new, velocity_new", "return w - lr * velocity_new, velocity")),
+        ", velocity_new.astype(w.dtype)", ", velocity.astype(w.dtype)")),
      set(), set()),
     ("adam", "no bias correction", broken(ADAM, ("m_hat = m_new / (1 - beta1 ** t)", "m_hat = m_new"),
                                           ("v_hat = v_new / (1 - beta2 ** t)", "v_hat = v_new")),

@@ -26,9 +26,8 @@ def maxpool2d_backward(dout, cache):
     for i in range(dout.shape[2]):
         for j in range(dout.shape[3]):
             window = x_pad[:, :, i * s:i * s + k, j * s:j * s + k].reshape(n, c, -1)
-            first = window.argmax(axis=2)               # the first maximum, as np.argmax
             mask = np.zeros_like(window)
-            np.put_along_axis(mask, first[..., None], 1.0, axis=2)
+            np.put_along_axis(mask, window.argmax(axis=2)[..., None], 1.0, axis=2)
             dx_pad[:, :, i * s:i * s + k, j * s:j * s + k] += (
                 mask * dout[:, :, i, j][..., None]).reshape(n, c, k, k)
     return dx_pad[:, :, p:p + h, p:p + w]

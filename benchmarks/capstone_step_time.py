@@ -74,17 +74,21 @@ def batch(size=64):
             rng.integers(0, 10, size))
 
 
-def library_step(x, y):
-    model = models.task2_model(rng=0)
-    model.needs_input_grad = False
-    loss_fn, opt = nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.05)
-
+def training_step(model, loss_fn, opt, x, y):
+    """One Task 2 training step on (x, y): forward, loss, backward, optimizer step."""
     def step():
         loss_fn(model(x), y)
         model.backward(loss_fn.backward())
         opt.step()
         opt.zero_grad()
     return step
+
+
+def library_step(x, y):
+    model = models.task2_model(rng=0)
+    model.needs_input_grad = False
+    return training_step(model, nn.CrossEntropyLoss(),
+                         optim.SGD(model.parameters(), lr=0.05), x, y)
 
 
 def reference_step(x, y):
@@ -105,13 +109,7 @@ def student_step(folder, x, y, file_class=StudentFile):
     use_student_layers(model, students)
     loss_fn = student_loss(students["softmax_cross_entropy"])
     opt = student_optimizer("sgd", students["sgd_momentum"], model.parameters(), 0.05)
-
-    def step():
-        loss_fn(model(x), y)
-        model.backward(loss_fn.backward())
-        opt.step()
-        opt.zero_grad()
-    return step
+    return training_step(model, loss_fn, opt, x, y)
 
 
 def torch_step(x, y):

@@ -1,5 +1,8 @@
 """Imports go down the house: no module of minitorch_cv imports from a layer above its own.
 
+And every function fits on a screen: :data:`LONGEST_FUNCTION` lines at most, docstring
+included, outside ``kernels/`` (whose compiled loops are written out in full on purpose).
+
 The layers, from the bottom, are those of docs/contributing.md ("Map of the house"). Every
 module is parsed with :mod:`ast` (nothing is imported), and every ``import`` statement that
 names minitorch_cv -- at the top of the file or inside a function -- is checked: it may
@@ -133,3 +136,34 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     assert found == [(1, "minitorch_cv.train", False), (5, "minitorch_cv.exercises", True)]
     with pytest.raises(AssertionError, match="imports from its own layer or above"):
         test_no_upward_import(fake / "bad.py")
+
+
+#: The most lines a function (or method) of the library may take, from ``def`` to its last
+#: line, docstring included; docs/contributing.md says why.
+LONGEST_FUNCTION = 60
+
+
+def long_functions(path):
+    """(name, first line, lines) of every function in ``path`` longer than the limit."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            length = node.end_lineno - first + 1
+            if length > LONGEST_FUNCTION:
+                yield node.name, first, length
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if "kernels" not in p.parts],
+                         ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_no_function_longer_than_a_screen(path):
+    found = [f"{name} (line {line}: {length} lines)" for name, line, length in
+             long_functions(path)]
+    assert not found, (f"{path.name}: split into named steps, at most {LONGEST_FUNCTION} "
+                       "lines each: " + "; ".join(found))
+
+
+def test_the_length_check_sees_a_long_function(tmp_path):
+    body = "".join(f"    x{i} = {i}\n" for i in range(LONGEST_FUNCTION))
+    (tmp_path / "long.py").write_text("def long():\n" + body + "\n\ndef short():\n    pass\n")
+    assert list(long_functions(tmp_path / "long.py")) == [("long", 1, LONGEST_FUNCTION + 1)]

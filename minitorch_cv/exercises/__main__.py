@@ -77,11 +77,19 @@ def main(argv=None):
         return 0
     name = getattr(args, "name", None)
     if name is not None and name not in EXERCISES:
-        print(f"error: no exercise {name!r}; `python -m minitorch_cv.exercises list` shows "
-              "them", file=sys.stderr)
-        return 2
+        return _error(f"no exercise {name!r}; `python -m minitorch_cv.exercises list` shows "
+                      "them", 2)
     commands = {"start": _start, "check": _check, "autograder": _autograder}
-    return commands[args.command](args, name) if args.command in commands else 2
+    try:
+        return commands[args.command](args, name)
+    except ValueError as err:                          # bad options: one line, status 2
+        return _error(err, 2)
+
+
+def _error(message, status):
+    """Print ``error: message`` on stderr; returns the exit ``status``."""
+    print(f"error: {message}", file=sys.stderr)
+    return status
 
 
 def _start(args, name):
@@ -89,9 +97,8 @@ def _start(args, name):
     try:
         path = write_skeleton(name, args.dir)
     except FileExistsError:
-        print(f"error: {args.dir}/{name}.py exists already; it was left as it is (move it "
-              "away to start again)", file=sys.stderr)
-        return 1
+        return _error(f"{args.dir}/{name}.py exists already; it was left as it is (move it "
+                      "away to start again)", 1)
     print(f"wrote {path}: write the functions, then run\n"
           f"    python -m minitorch_cv.exercises check {name} --dir {args.dir}")
     return 0
@@ -100,15 +107,18 @@ def _start(args, name):
 def _check(args, name):
     from . import grader
     if args.all == (name is not None):
-        print("error: give an exercise name or --all", file=sys.stderr)
-        return 2
+        return _error("give an exercise name or --all", 2)
     if args.format == "gradescope":
-        return _gradescope(args)
+        from .gradescope import write_results
+        if not args.all:
+            return _error("--format gradescope grades a submission: use --all", 2)
+        reports = write_results(args.dir, args.out, args.expect, args.points, args.visibility,
+                                args.time_scale, args.allow_library)
+        return 0 if reports and all(r.passed for r in reports) else 1
     if args.all:
         reports = grader.grade_all(args.dir, args.time_scale, args.allow_library)
         if not reports:
-            print(f"error: no exercise file in {args.dir}", file=sys.stderr)
-            return 1
+            return _error(f"no exercise file in {args.dir}", 1)
     else:
         reports = [grader.grade(name, args.dir, args.time_scale, args.allow_library)]
     if args.json == "-":
@@ -123,28 +133,9 @@ def _check(args, name):
     return 0 if all(r.passed for r in reports) else 1
 
 
-def _gradescope(args):
-    from .gradescope import write_results
-    if not args.all:
-        print("error: --format gradescope grades a submission: use --all", file=sys.stderr)
-        return 2
-    try:
-        reports = write_results(args.dir, args.out, args.expect, args.points,
-                                args.visibility, args.time_scale, args.allow_library)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0 if reports and all(r.passed for r in reports) else 1
-
-
 def _autograder(args, name):
     from .autograder import write_bundle
-    try:
-        paths = write_bundle(args.out, args.package, args.expect, args.points,
-                             args.visibility)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    paths = write_bundle(args.out, args.package, args.expect, args.points, args.visibility)
     print("wrote " + ", ".join(str(p) for p in paths) + "\nupload autograder.zip on "
           "Gradescope's Configure Autograder page (docs/exercises.md, For teachers)")
     return 0

@@ -4,25 +4,18 @@
     python -m minitorch_cv.exercises autograder --out gradescope --package "minitorch_cv @ git+https://..."
     python -m minitorch_cv.exercises autograder --out gradescope --expect conv2d maxpool2d
 
-writes, in --out:
+writes, in --out (docs/exercises.md, For teachers, says more):
 
 * ``setup.sh``: run once by Gradescope when it builds the grading image; installs Python
-  and this package. The package comes from ``--package``: a wheel or sdist file (copied
-  into the bundle and installed from there) or anything ``pip install`` takes (a version
-  on an index, a git URL). Without ``--package`` a wheel of the installed copy is built
-  into the bundle (``pip wheel``, from its source folder).
-* ``run_autograder``: run per submission. It copies the submission's ``.py`` files into a
-  fresh folder, runs ``check --all --format gradescope`` there and writes
-  ``/autograder/results/results.json``; if grading crashes, it still writes a
-  results.json (score 0) that says so.
+  and the package ``--package`` names: a wheel or sdist file (copied into the bundle) or
+  anything ``pip install`` takes; by default a wheel built from this copy's source folder.
+* ``run_autograder``: run per submission: ``check --all --format gradescope`` on the
+  submission's ``.py`` files, writing ``/autograder/results/results.json`` (score 0 and
+  why, if grading crashes). Its paths come from the environment when set, for a test run
+  outside Gradescope: ``AUTOGRADER_ROOT``, ``MINITORCH_CV_SUBMISSION``,
+  ``MINITORCH_CV_RESULTS``, ``MINITORCH_CV_WORK`` and ``MINITORCH_CV_PYTHON``.
 * ``autograder.zip``: the files above at the root of one archive, what Gradescope's
   "Configure Autograder" page takes.
-
-run_autograder reads its paths from the environment when set (for a test run outside
-Gradescope): ``AUTOGRADER_ROOT`` (default ``/autograder``), ``MINITORCH_CV_SUBMISSION``
-(``$AUTOGRADER_ROOT/submission``), ``MINITORCH_CV_RESULTS``
-(``$AUTOGRADER_ROOT/results/results.json``), ``MINITORCH_CV_WORK`` (a new temporary
-folder) and ``MINITORCH_CV_PYTHON`` (``python3``).
 """
 
 import shlex
@@ -33,7 +26,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .gradescope import VISIBILITIES
+from .gradescope import _check_options
 
 __all__ = ["write_bundle", "RUN_AUTOGRADER", "SETUP_SH"]
 
@@ -79,20 +72,11 @@ exit 0
 BUNDLE_FILES = ("setup.sh", "run_autograder")
 
 
-def _package_source():
-    """The folder this package was installed from (it has pyproject.toml or setup.cfg),
-    or None for an installed wheel."""
-    root = Path(__file__).resolve().parents[2]
-    if (root / "pyproject.toml").is_file() and (root / "minitorch_cv").is_dir():
-        return root
-    return None
-
-
 def _requirement(package, out):
     """What setup.sh gives ``pip install``, and the bundle files it needs."""
     if package is None:
-        root = _package_source()
-        if root is None:
+        root = Path(__file__).resolve().parents[2]     # the source folder, unless a wheel's
+        if not ((root / "pyproject.toml").is_file() and (root / "minitorch_cv").is_dir()):
             raise ValueError("this copy of minitorch_cv was not installed from a source "
                              "folder: give --package (a wheel, an sdist, a version or a URL)")
         with tempfile.TemporaryDirectory() as tmp:     # the build leaves the source as is
@@ -123,15 +107,13 @@ def _requirement(package, out):
 
 
 def write_bundle(out, package=None, expect=(), points=10.0, visibility="visible"):
-    """Write setup.sh, run_autograder and autograder.zip to ``out``; returns the paths.
+    """Write setup.sh, run_autograder and autograder.zip to the folder ``out`` (created);
+    returns the paths.
 
     Parameters
     ----------
-    out : path
-        The folder (created).
     package : str, optional
-        A wheel/sdist file, or a pip requirement (version, URL); default: a wheel built
-        from this package's source folder.
+        What setup.sh installs (see the module docstring).
     expect : sequence of str
         The exercises the assignment asks for (a missing file scores 0); default: every
         exercise file the submission has.
@@ -140,15 +122,7 @@ def write_bundle(out, package=None, expect=(), points=10.0, visibility="visible"
     visibility : str
         Of the tests on Gradescope (one of :data:`~.gradescope.VISIBILITIES`).
     """
-    from .catalogue import EXERCISES
-    unknown = [n for n in expect if n not in EXERCISES]
-    if unknown:
-        raise ValueError(f"no exercise {', '.join(map(repr, unknown))}; "
-                         "`python -m minitorch_cv.exercises list` shows them")
-    if visibility not in VISIBILITIES:
-        raise ValueError(f"--visibility must be one of {', '.join(VISIBILITIES)}")
-    if not points > 0:
-        raise ValueError(f"--points must be positive, got {points}")
+    _check_options(expect, points, "--", visibility=visibility)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     requirement, extra = _requirement(package, out)

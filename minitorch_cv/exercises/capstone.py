@@ -75,35 +75,32 @@ def network_exercises(model, optimizer):
     optimizer's."""
     layers = [LAYER_EXERCISES[type(m)].exercise for m in model.modules()
               if type(m) in LAYER_EXERCISES]
-    extra = [LOSS_EXERCISE]
-    if optimizer in OPTIMIZER_EXERCISES:
-        extra.append(OPTIMIZER_EXERCISES[optimizer][0])
-    return list(dict.fromkeys(layers + extra))
+    optimizers = [OPTIMIZER_EXERCISES[optimizer][0]] if optimizer in OPTIMIZER_EXERCISES else []
+    return list(dict.fromkeys([*layers, LOSS_EXERCISE, *optimizers]))
 
 
 def _choose(args, wanted):
     """(exercise -> path of the student's file to use, why-not lines for the others)."""
     folder = Path(args.dir)
     unknown = [n for n in args.names if n not in CAPSTONE_EXERCISES]
-    if unknown:
-        raise _UsageError(f"{', '.join(unknown)}: not a layer, loss or optimizer exercise; "
-                          f"train takes {', '.join(CAPSTONE_EXERCISES)}")
+    if unknown:                                            # run_main: "error: ...", status 2
+        raise ValueError(f"{', '.join(unknown)}: not a layer, loss or optimizer exercise; "
+                         f"train takes {', '.join(CAPSTONE_EXERCISES)}")
     missing = [n for n in args.names if not (folder / f"{n}.py").is_file()]
     if missing:
         raise _Refused([f"no file {folder / n}.py: run `python -m minitorch_cv.exercises "
                         f"start {n} --dir {args.dir}` first" for n in missing])
     names = args.names or [e for e in CAPSTONE_EXERCISES if (folder / f"{e}.py").is_file()]
     used = {n: folder / f"{n}.py" for n in wanted if n in names}
+    flags = {"adam": "adam --lr 1e-3", "sgd_momentum": "sgd"}   # the optimizer exercises
     unused = []
-    for n in names:
-        if n in used:
-            continue
-        if n == "adam" or n == "sgd_momentum":
-            flag = "adam --lr 1e-3" if n == "adam" else "sgd"
-            why = (f"the run uses --optimizer {args.optimizer}; --optimizer {flag} uses it"
-                   if args.optimizer != "adamw" else "AdamW is not an exercise")
-        else:
+    for n in (n for n in names if n not in used):
+        if n not in flags:
             why = "the network has no such layer"
+        elif args.optimizer == "adamw":
+            why = "AdamW is not an exercise"
+        else:
+            why = f"the run uses --optimizer {args.optimizer}; --optimizer {flags[n]} uses it"
         unused.append(f"{folder / n}.py is not used: {why}")
     if not used:
         first = (f"no exercise file of yours in {folder} for this network: write one with "
@@ -113,17 +110,12 @@ def _choose(args, wanted):
     return used, unused
 
 
-class _UsageError(Exception):
-    """A command line that cannot work (exit status 2)."""
-
-
 class _Refused(Exception):
     """The run cannot start because of the student's files (exit status 1); one line
     each."""
 
     def __init__(self, lines):
         super().__init__("\n".join(lines))
-        self.lines = lines
 
 
 def _grade(used, args, say):
@@ -132,8 +124,7 @@ def _grade(used, args, say):
     refused = []
     for name, path in used.items():
         report = grader.grade(name, args.dir, args.time_scale)
-        passed = sum(c.passed for c in report.checks)
-        total = len(report.checks)
+        passed, total = sum(c.passed for c in report.checks), len(report.checks)
         say(f"checked {path}: {passed}/{total} checks passed")
         if not report.passed:
             refused.append(f"refused: {path} passes {passed}/{total} checks (score "
@@ -150,9 +141,9 @@ def _table(kinds, counts, students, args):
     network's modules (before the swap), one per module."""
     rows = []
     for kind in dict.fromkeys(kinds):
+        name = kind.__name__
         if kind is nn.Sequential:
             continue
-        name = kind.__name__
         if kind not in LAYER_EXERCISES:
             rows.append((f"{name} x{kinds.count(kind)}", "library's", "not an exercise"))
             continue
@@ -164,17 +155,15 @@ def _table(kinds, counts, students, args):
             why = ("its settings are not the exercise's" if exercise in students
                    else _why_library(exercise, args))
             rows.append((f"{name} x{kept}", "library's", why))
-    loss = students.get(LOSS_EXERCISE)
-    rows.append(("loss: CrossEntropyLoss", "yours" if loss else "library's",
-                 str(loss.path) if loss else _why_library(LOSS_EXERCISE, args)))
-    kind = args.optimizer
-    exercise = OPTIMIZER_EXERCISES.get(kind, (None,))[0]
-    label = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}[kind]
-    if exercise in students:
-        rows.append((f"optimizer: {label}", "yours", str(students[exercise].path)))
-    else:
-        rows.append((f"optimizer: {label}", "library's",
-                     _why_library(exercise, args) if exercise else "not an exercise"))
+    label = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}[args.optimizer]
+    optimizer = OPTIMIZER_EXERCISES.get(args.optimizer, (None,))[0]     # None: AdamW
+    for part, exercise in (("loss: CrossEntropyLoss", LOSS_EXERCISE),
+                           (f"optimizer: {label}", optimizer)):
+        if exercise in students:
+            rows.append((part, "yours", str(students[exercise].path)))
+        else:
+            why = _why_library(exercise, args) if exercise else "not an exercise"
+            rows.append((part, "library's", why))
     width = max(len(r[0]) for r in rows)
     return [f"  {part:<{width}}  {whose:<9}  {source}" for part, whose, source in rows]
 
@@ -225,12 +214,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return run_main(_run, argv)
-    except _UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except _Refused as err:
-        for line in err.lines:
-            print(line, file=sys.stderr)
+        print(err, file=sys.stderr)
         return 1
     except StudentCodeError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -29,21 +29,30 @@ __all__ = ["VISIBILITIES", "results", "write_results"]
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 
+def _check_options(expect=(), points=10.0, flag="", **visibilities):
+    """ValueError for an unknown exercise in ``expect``, a bad visibility or points."""
+    from .catalogue import EXERCISES
+    unknown = [name for name in expect if name not in EXERCISES]
+    if unknown:
+        raise ValueError(f"no exercise {', '.join(map(repr, unknown))}; "
+                         "`python -m minitorch_cv.exercises list` shows them")
+    for name, value in visibilities.items():
+        if value not in VISIBILITIES:
+            raise ValueError(f"{flag}{name} must be one of {', '.join(VISIBILITIES)}, got {value!r}")
+    if not points > 0:
+        raise ValueError(f"{flag}points must be positive, got {points}")
+
+
 def _test(report, points, visibility, summary):
     path = Path(report.path)
     if path.is_file():     # the report without the grading folder's path: the file's name
         output = report.text().replace(f"{path.parent}/", "")
     else:
         output = f"{path.name} is not in your submission: hand it in to get this exercise graded"
-    return {
-        "name": f"{report.exercise}: {summary}" if summary else report.exercise,
-        "score": round(report.score * points, 2),
-        "max_score": float(points),
-        "status": "passed" if report.passed else "failed",
-        "output": output,
-        "output_format": "text",
-        "visibility": visibility,
-    }
+    return {"name": f"{report.exercise}: {summary}" if summary else report.exercise,
+            "score": round(report.score * points, 2), "max_score": float(points),
+            "status": "passed" if report.passed else "failed", "output": output,
+            "output_format": "text", "visibility": visibility}
 
 
 def results(reports, points=10.0, visibility="visible", execution_time=None,
@@ -63,27 +72,18 @@ def results(reports, points=10.0, visibility="visible", execution_time=None,
         Whether students see the autograder's stdout (hidden: it is for the teacher).
     """
     from .catalogue import EXERCISES
-    for name, value in (("visibility", visibility), ("stdout_visibility", stdout_visibility)):
-        if value not in VISIBILITIES:
-            raise ValueError(f"{name} must be one of {', '.join(VISIBILITIES)}, got {value!r}")
-    if not points > 0:
-        raise ValueError(f"points must be positive, got {points}")
+    _check_options(points=points, visibility=visibility, stdout_visibility=stdout_visibility)
     tests = [_test(r, points, visibility,
                    EXERCISES[r.exercise].summary if r.exercise in EXERCISES else "")
              for r in reports]
     score = round(sum(t["score"] for t in tests), 2)
     max_score = float(points * len(tests))
     passed = sum(r.passed for r in reports)
-    out = {
-        "score": score,
-        "max_score": max_score,
-        "output": f"{passed}/{len(tests)} exercises passed every check; score {score:g} of "
-                  f"{max_score:g}. Each exercise is worth {points:g} points, in proportion to "
-                  "the checks it passes.",
-        "visibility": visibility,
-        "stdout_visibility": stdout_visibility,
-        "tests": tests,
-    }
+    out = {"score": score, "max_score": max_score,
+           "output": f"{passed}/{len(tests)} exercises passed every check; score {score:g} "
+                     f"of {max_score:g}. Each exercise is worth {points:g} points, in "
+                     "proportion to the checks it passes.",
+           "visibility": visibility, "stdout_visibility": stdout_visibility, "tests": tests}
     if execution_time is not None:
         out["execution_time"] = round(execution_time)
     return out
@@ -100,11 +100,7 @@ def write_results(directory, out=None, expect=(), points=10.0, visibility="visib
     --allow-library``); by default they score 0.
     """
     from . import grader
-    from .catalogue import EXERCISES
-    unknown = [name for name in expect if name not in EXERCISES]
-    if unknown:
-        raise ValueError(f"no exercise {', '.join(map(repr, unknown))}; "
-                         "`python -m minitorch_cv.exercises list` shows them")
+    _check_options(expect, points, visibility=visibility)
     start = time.perf_counter()
     if expect:
         reports = [grader.grade(name, directory, time_scale, allow_library) for name in expect]

@@ -37,8 +37,6 @@ _ALLOWED_FILES = tuple(str(_PACKAGE_DIR / f) for f in (
 
 
 def _forbidden(module):
-    if not module:
-        return False
     if any(module == a or module.startswith(a + ".") for a in ALLOWED_MODULES):
         return False
     return module.split(".")[0] in FORBIDDEN_PACKAGES
@@ -54,13 +52,11 @@ def _imports(tree):
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for alias in node.names:                   # from minitorch_cv import reference
                 yield node.lineno, f"{node.module}.{alias.name}", node.module
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0],
-                                                                     ast.Constant):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in ("import_module", "__import__") and isinstance(node.args[0].value,
-                                                                      str):
-                yield node.lineno, node.args[0].value, node.args[0].value
+        elif isinstance(node, ast.Call) and node.args:
+            func, name = node.func, getattr(node.args[0], "value", None)
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in ("import_module", "__import__") and isinstance(name, str):
+                yield node.lineno, name, name
 
 
 def library_uses(path):

@@ -60,16 +60,13 @@ class StepResult(dict):
 
 # ------------------------------------------------------------------------ grader side
 def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_library=False):
-    """Make the calls of ``steps`` on the student's file in a subprocess.
+    """Make the calls of ``steps`` on the student's file ``module_path`` in a subprocess.
 
     Parameters
     ----------
-    module_path : str or Path
-        The student's ``NAME.py``.
     steps : list of dict
-        The calls (see the module docstring); each may set ``"limit"`` in seconds.
-    arrays : dict of str -> ndarray
-        The input arrays the steps refer to.
+        The calls (see the module docstring), on the input ``arrays`` by name; each may set
+        ``"limit"`` in seconds.
     time_scale : float
         Multiplies every time limit (a slow machine, or a test that wants a short one).
     max_restarts : int
@@ -82,11 +79,9 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_l
     -------
     list of StepResult, one per step.
     """
+    from . import own_work  # grader side: the student's process never imports it
     results = [None] * len(steps)
-    watch = None
-    if watch_library:
-        from . import own_work  # grader side: the student's process never imports it
-        watch = own_work.watch_settings()
+    watch = own_work.watch_settings() if watch_library else None
     with tempfile.TemporaryDirectory(prefix="minitorch_cv_grade_") as folder:
         with open(os.path.join(folder, "plan.json"), "w") as f:
             json.dump({"module_path": os.path.abspath(str(module_path)), "steps": steps,
@@ -94,36 +89,33 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_l
         np.savez(os.path.join(folder, "inputs.npz"), **arrays)
         start, restarts = 0, 0
         while start < len(steps):
-            stopped_at, reason = _run_worker(folder, steps, start, time_scale)
-            for i in range(start, len(steps) if stopped_at is None else stopped_at):
-                results[i] = _read_result(folder, i)
+            stopped_at, (status, message) = _run_worker(folder, steps, start, time_scale)
+            end = len(steps) if stopped_at is None else stopped_at
+            results[start:end] = [_read_result(folder, i) for i in range(start, end)]
             if stopped_at is None:
                 break
-            results[stopped_at] = StepResult(status=reason[0], message=reason[1])
-            if reason[0] in ("import_error", "refused"):
-                for i in range(stopped_at + 1, len(steps)):
-                    results[i] = StepResult(status=reason[0], message=reason[1])
-                break
-            start = stopped_at + 1
-            restarts += 1
+            # a file that does not import (or is refused) fails every call alike
+            last = len(steps) if status in ("import_error", "refused") else stopped_at + 1
+            results[stopped_at:last] = [StepResult(status=status, message=message)
+                                        for _ in range(stopped_at, last)]
+            start, restarts = last, restarts + 1
             if restarts > max_restarts:
-                for i in range(start, len(steps)):
-                    results[i] = StepResult(
-                        status="not_run", message="not run: the grader gave up after "
-                        f"{max_restarts + 1} calls were killed or crashed")
+                results[start:] = [StepResult(status="not_run", message="not run: the grader "
+                                              f"gave up after {max_restarts + 1} calls were "
+                                              "killed or crashed") for _ in results[start:]]
                 break
     return results
 
 
 def _run_worker(folder, steps, start, time_scale):
-    """Run steps from ``start`` on; return (None, None) when all ran, else the index of
+    """Run steps from ``start`` on; return (None, (None, None)) when all ran, else the index of
     the step that did not finish and (status, message)."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     with contextlib.suppress(FileNotFoundError):
         os.remove(os.path.join(folder, "importing"))        # left by an earlier process
     with open(os.path.join(folder, "worker.log"), "w") as log:
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), folder, str(start)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
                                 start_new_session=os.name == "posix")
         current, since, importing = None, time.monotonic(), False
         try:
@@ -157,8 +149,7 @@ def _run_worker(folder, steps, start, time_scale):
     missing = [i for i in range(start, len(steps))
                if not os.path.exists(os.path.join(folder, f"{i}.json"))]
     if not missing:
-        return None, None
-    where = missing[0]
+        return None, (None, None)
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name
@@ -168,7 +159,7 @@ def _run_worker(folder, steps, start, time_scale):
     else:
         why = (f"the Python process running your code exited (status {proc.returncode}) "
                "in the middle of the call (os._exit?)")
-    return where, ("crashed", why)
+    return missing[0], ("crashed", why)
 
 
 def _kill(proc):
@@ -184,39 +175,39 @@ def _kill(proc):
 
 
 def _latest_started(folder, start, n):
-    latest = None
-    for i in range(start, n):
-        if not os.path.exists(os.path.join(folder, f"{i}.start")):
-            break
-        latest = i
-    return latest
+    """The last step from ``start`` on that has started (None: none has)."""
+    i = start
+    while i < n and os.path.exists(os.path.join(folder, f"{i}.start")):
+        i += 1
+    return i - 1 if i > start else None
 
 
 def _read_result(folder, i):
     with open(os.path.join(folder, f"{i}.json")) as f:
-        result = StepResult(json.load(f))
+        result = StepResult(json.load(f), arrays={})
     path = os.path.join(folder, f"{i}.npz")
-    arrays = {}
     if os.path.exists(path):
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    result["arrays"] = arrays
+            result["arrays"] = {k: data[k] for k in data.files}
     return result
 
 
 # ------------------------------------------------------------------------ student side
-def _student_frame(exc, module_path):
-    """'line 12 in conv2d_forward: out = x @ w' for the last frame in the student's file."""
+def _describe_error(exc, module_path):
+    """'TypeError: ... (line 12, in conv2d_forward: out = x @ w)': the error and the last
+    frame in the student's file."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if os.path.abspath(f.filename) == module_path]
-    if not frames:
-        return ""
-    f = frames[-1]
-    return f" (line {f.lineno}, in {f.name}: {f.line})" if f.line else f" (line {f.lineno})"
+    where = ""
+    if frames:
+        f = frames[-1]
+        where = f" (line {f.lineno}, in {f.name}: {f.line})" if f.line else f" (line {f.lineno})"
+    return f"{type(exc).__name__}: {exc}"[:500] + where
 
 
-def _describe_error(exc, module_path):
-    return f"{type(exc).__name__}: {exc}"[:500] + _student_frame(exc, module_path)
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
 
 
 def _describe(value):
@@ -224,11 +215,7 @@ def _describe(value):
         return {"kind": "array", "shape": list(value.shape), "dtype": str(value.dtype)}
     if value is None:
         return {"kind": "none"}
-    if isinstance(value, (bool, np.bool_)):
-        return {"kind": "other", "type": type(value).__name__}
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return {"kind": "scalar", "type": type(value).__name__}
-    return {"kind": "other", "type": type(value).__name__}
+    return {"kind": "scalar" if _is_number(value) else "other", "type": type(value).__name__}
 
 
 class _Worker:
@@ -240,7 +227,6 @@ class _Worker:
         self.steps = plan["steps"]
         self.inputs = np.load(os.path.join(folder, "inputs.npz"), allow_pickle=False)
         self.caches = {}
-        self.module = None
         self.watch = plan.get("watch")
         self.ran_library = None
 
@@ -253,10 +239,11 @@ class _Worker:
             self.ran_library = os.path.relpath(name, os.path.dirname(self.watch["package"]))
 
     def _framework_loaded(self):
-        return next((f for f in self.watch["frameworks"] if f in sys.modules), None) \
-            if self.watch else None
+        frameworks = self.watch["frameworks"] if self.watch else ()
+        return next((f for f in frameworks if f in sys.modules), None)
 
     def import_student(self):
+        """Import the student's file; what to write as ``import.json`` if that fails."""
         import importlib.util
         printed = io.StringIO()
         sys.path.insert(0, os.path.dirname(self.module_path))   # the student's own helpers
@@ -270,17 +257,13 @@ class _Worker:
             message = f"your file could not be imported: {_describe_error(exc, self.module_path)}"
             if isinstance(exc, FileNotFoundError) and not os.path.exists(self.module_path):
                 message = f"no file {self.module_path}"
-            self._write("import", {"message": message})
-            return False
+            return {"message": message}
         framework = self._framework_loaded()
         if framework:
-            self._write("import", {"message": f"your file imports {framework}: not graded, "
-                                   "write the functions yourself with NumPy",
-                                   "status": "refused"})
-            return False
-        self.module = module
-        self.import_printed = printed.getvalue()
-        return True
+            return {"message": f"your file imports {framework}: not graded, write the "
+                    "functions yourself with NumPy", "status": "refused"}
+        self.module, self.import_printed = module, printed.getvalue()
+        return None
 
     def argument(self, spec):
         if "a" in spec:
@@ -299,7 +282,9 @@ class _Worker:
         raise ValueError(f"bad argument {spec}")
 
     def run(self, start):
-        if not self.import_student():
+        failed = self.import_student()
+        if failed:
+            self._write("import", failed)
             return
         for i in range(start, len(self.steps)):
             open(os.path.join(self.folder, f"{i}.start"), "w").close()
@@ -324,7 +309,6 @@ class _Worker:
         printed = io.StringIO()
         np.random.seed(1234)
         rng_state = np.random.get_state()[1].copy()
-        t0 = time.perf_counter()
         failed, value = None, None
         try:
             with contextlib.redirect_stdout(printed):
@@ -341,8 +325,7 @@ class _Worker:
         refused = self._refusal()
         if refused or failed:
             return dict(refused or failed, printed=printed.getvalue()[:2000]), {}
-        result = {"status": "ok", "seconds": time.perf_counter() - t0,
-                  "printed": printed.getvalue()[:2000],
+        result = {"status": "ok", "printed": printed.getvalue()[:2000],
                   "global_rng_used": bool(np.any(np.random.get_state()[1] != rng_state)),
                   "mutated": [i for i, (a, b) in enumerate(zip(args, before)) if b is not None
                               and (a.shape != b.shape or not np.array_equal(a, b,
@@ -372,10 +355,7 @@ class _Worker:
         for k, v in enumerate(values):
             if step.get("keep") and k == 1 and isinstance(value, tuple):
                 continue                                  # the cache stays here
-            if isinstance(v, np.ndarray) and v.dtype != object:
-                arrays[f"out{k}"] = v
-            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
-                    v, (bool, np.bool_)):
+            if (isinstance(v, np.ndarray) and v.dtype != object) or _is_number(v):
                 arrays[f"out{k}"] = np.asarray(v)
         if step.get("keep") and isinstance(value, tuple) and len(value) == 2:
             self.caches[step["keep"]] = value[1]

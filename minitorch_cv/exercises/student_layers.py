@@ -4,9 +4,8 @@ Each class here is a subclass of the library's layer (``Conv2d``, ``MaxPool2d``,
 keeps the layer's parameters, buffers and settings and calls the student's
 ``NAME_forward`` / ``NAME_backward`` (the signatures of
 :mod:`minitorch_cv.exercises.catalogue`) instead of the library's. :func:`use_student_layers`
-turns the layers of a network into these classes in place, by module type, so any network
-built from the library's layers can run on a student's code; the optimizers do the same for
-``sgd_momentum_step`` and ``adam_step``.
+turns the layers of any network of the library's layers into these classes, in place; the
+optimizers do the same for ``sgd_momentum_step`` and ``adam_step``.
 
 The student's code runs in this process (a training loop cannot afford a process boundary
 per call). Whatever goes wrong in it -- an exception, a result of the wrong shape -- is
@@ -64,6 +63,10 @@ class StudentFile:
         """The command that grades this file."""
         return f"python -m minitorch_cv.exercises check {self.name} --dir {self.directory}"
 
+    def _fail(self, function, what):
+        raise StudentCodeError(f"your {function} ({self.path}) {what}; run "
+                               f"`{self.check_command}`") from None
+
     def _describe(self, exc):
         """``TypeError: message (line 12)``: the last line of the student's file in the
         traceback."""
@@ -80,73 +83,91 @@ class StudentFile:
         except Exception as exc:  # noqa: BLE001 -- the student's code
             if not hasattr(self.module, function):
                 raise StudentCodeError(f"{self.path} has no function {function}") from None
-            raise StudentCodeError(f"your {function} ({self.path}) raised "
-                                   f"{self._describe(exc)}; run `{self.check_command}`") \
-                from None
+            self._fail(function, f"raised {self._describe(exc)}")
 
     def returned(self, function, value, count):
         """``value`` unpacked into ``count`` results, or a :class:`StudentCodeError`."""
         if count > 1 and not (isinstance(value, (tuple, list)) and len(value) == count):
-            raise StudentCodeError(f"your {function} ({self.path}) must return {count} "
-                                   f"values, it returned {type(value).__name__}; run "
-                                   f"`{self.check_command}`")
+            self._fail(function, f"must return {count} values, it returned "
+                                 f"{type(value).__name__}")
         return value
+
+    def results(self, function, count, *args):
+        """:meth:`call` checked by :meth:`returned`."""
+        return self.returned(function, self.call(function, *args), count)
 
     def array(self, function, value, shape, dtype, what):
         """``value`` as an array of ``shape`` and ``dtype``, or a :class:`StudentCodeError`
         naming ``what`` (e.g. ``"dx"``)."""
         if not hasattr(value, "shape") or tuple(value.shape) != tuple(shape):
             got = getattr(value, "shape", type(value).__name__)
-            raise StudentCodeError(f"your {function} ({self.path}) returned {what} of shape "
-                                   f"{got}, expected {tuple(shape)}; run "
-                                   f"`{self.check_command}`")
+            self._fail(function, f"returned {what} of shape {got}, expected {tuple(shape)}")
         return np.asarray(value, dtype=dtype)
 
 
+def _window_out(size, kernel, stride, padding):
+    return (size + 2 * padding - kernel) // stride + 1
+
+
 class _StudentModule:
-    """What the student layers share: ``student``, a :class:`StudentFile` (set on the
-    per-student subclass that :func:`student_layer_class` makes)."""
+    """A layer on the student's ``NAME_forward(x, *self._student_args())``, which returns
+    ``(out, cache)``, and ``NAME_backward(dout, cache)``, which returns dx, or
+    ``(dx, *grads)`` for the parameters named in ``grads`` (ReLU: ``relu_forward(x)``).
+    ``student`` is a :class:`StudentFile`, set on the per-student subclass that
+    :func:`student_layer_class` makes."""
 
     student = None
+    grads = ()
 
-    def _forward(self, function, x, *args):
-        out, cache = self.student.returned(function, self.student.call(function, x, *args), 2)
-        return out, cache
+    @staticmethod
+    def supports(module):
+        return True
 
-    def _out(self, function, out, shape, dtype):
-        return self.student.array(function, out, shape, dtype, "out")
+    def _student_args(self):
+        return ()
+
+    def _out_shape(self, x):
+        return x.shape
+
+    def forward(self, x):
+        s, function = self.student, f"{self.exercise}_forward"
+        out, cache = s.results(function, 2, x, *self._student_args())
+        self._store((cache, x.shape))
+        return s.array(function, out, self._out_shape(x), x.dtype, "out")
+
+    def backward(self, dout):
+        cache, x_shape = self._take_cache()
+        s, function = self.student, f"{self.exercise}_backward"
+        if not self.grads:
+            dx = s.call(function, dout, cache)
+        else:
+            dx, *grads = s.results(function, 1 + len(self.grads), dout, cache)
+            for (name, what), grad in zip(self.grads, grads):
+                param = getattr(self, name)
+                if param is not None:                         # a layer without bias
+                    param.accumulate_grad(s.array(function, grad, param.data.shape,
+                                                  param.dtype, what))
+        return s.array(function, dx, x_shape, dout.dtype, "dx")
 
 
 class StudentConv2d(_StudentModule, nn.Conv2d):
     """Conv2d on ``conv2d_forward(x, w, b, stride, padding)`` and ``conv2d_backward``."""
 
-    exercise = "conv2d"
+    exercise, grads = "conv2d", (("weight", "dw"), ("bias", "db"))
 
     @staticmethod
     def supports(module):
         return (module.stride[0] == module.stride[1] and module.padding != "same"
                 and module.padding[0] == module.padding[1])
 
-    def forward(self, x):
+    def _student_args(self):
         b = self.bias.data if self.bias is not None else None
-        out, cache = self._forward("conv2d_forward", x, self.weight.data, b, self.stride[0],
-                                   self.padding[0])
-        (kh, kw), s, p = self.kernel_size, self.stride[0], self.padding[0]
-        shape = (x.shape[0], self.out_channels, (x.shape[2] + 2 * p - kh) // s + 1,
-                 (x.shape[3] + 2 * p - kw) // s + 1)
-        self._store((cache, x.shape))
-        return self._out("conv2d_forward", out, shape, x.dtype)
+        return self.weight.data, b, self.stride[0], self.padding[0]
 
-    def backward(self, dout):
-        cache, x_shape = self._take_cache()
-        s = self.student
-        dx, dw, db = s.returned("conv2d_backward", s.call("conv2d_backward", dout, cache), 3)
-        w = self.weight
-        self.weight.accumulate_grad(s.array("conv2d_backward", dw, w.data.shape, w.dtype, "dw"))
-        if self.bias is not None:
-            self.bias.accumulate_grad(s.array("conv2d_backward", db, self.bias.data.shape,
-                                              self.bias.dtype, "db"))
-        return s.array("conv2d_backward", dx, x_shape, dout.dtype, "dx")
+    def _out_shape(self, x):
+        (kh, kw), s, p = self.kernel_size, self.stride[0], self.padding[0]
+        return (x.shape[0], self.out_channels, _window_out(x.shape[2], kh, s, p),
+                _window_out(x.shape[3], kw, s, p))
 
 
 class _StudentPool(_StudentModule):
@@ -156,168 +177,85 @@ class _StudentPool(_StudentModule):
     def supports(module):
         return all(v[0] == v[1] for v in (module.kernel_size, module.stride, module.padding))
 
-    def forward(self, x):
-        k, s, p = self.kernel_size[0], self.stride[0], self.padding[0]
-        function = f"{self.exercise}_forward"
-        out, cache = self._forward(function, x, k, s, p)
-        shape = x.shape[:2] + ((x.shape[2] + 2 * p - k) // s + 1,
-                               (x.shape[3] + 2 * p - k) // s + 1)
-        self._store((cache, x.shape))
-        return self._out(function, out, shape, x.dtype)
+    def _student_args(self):
+        return self.kernel_size[0], self.stride[0], self.padding[0]
 
-    def backward(self, dout):
-        cache, x_shape = self._take_cache()
-        function = f"{self.exercise}_backward"
-        return self.student.array(function, self.student.call(function, dout, cache),
-                                  x_shape, dout.dtype, "dx")
-
-
-class StudentMaxPool2d(_StudentPool, nn.MaxPool2d):
-    """MaxPool2d on ``maxpool2d_forward`` / ``maxpool2d_backward``."""
-
-    exercise = "maxpool2d"
-
-
-class StudentAvgPool2d(_StudentPool, nn.AvgPool2d):
-    """AvgPool2d on ``avgpool2d_forward`` / ``avgpool2d_backward``."""
-
-    exercise = "avgpool2d"
-
-
-class StudentReLU(_StudentModule, nn.ReLU):
-    """ReLU on ``relu_forward(x)`` / ``relu_backward(dout, cache)``."""
-
-    exercise = "relu"
-
-    @staticmethod
-    def supports(module):
-        return True
-
-    def forward(self, x):
-        out, cache = self._forward("relu_forward", x)
-        self._store((cache, x.shape))
-        return self._out("relu_forward", out, x.shape, x.dtype)
-
-    def backward(self, dout):
-        cache, x_shape = self._take_cache()
-        return self.student.array("relu_backward",
-                                  self.student.call("relu_backward", dout, cache),
-                                  x_shape, dout.dtype, "dx")
+    def _out_shape(self, x):
+        k, s, p = self._student_args()
+        return x.shape[:2] + (_window_out(x.shape[2], k, s, p), _window_out(x.shape[3], k, s, p))
 
 
 class StudentLinear(_StudentModule, nn.Linear):
     """Linear on ``linear_forward(x, w, b)`` / ``linear_backward(dout, cache)``."""
 
-    exercise = "linear"
+    exercise, grads = "linear", (("weight", "dw"), ("bias", "db"))
 
-    @staticmethod
-    def supports(module):
-        return True
+    def _student_args(self):
+        return self.weight.data, self.bias.data if self.bias is not None else None
 
-    def forward(self, x):
-        b = self.bias.data if self.bias is not None else None
-        out, cache = self._forward("linear_forward", x, self.weight.data, b)
-        self._store((cache, x.shape))
-        return self._out("linear_forward", out, (x.shape[0], self.weight.data.shape[0]),
-                         x.dtype)
-
-    def backward(self, dout):
-        cache, x_shape = self._take_cache()
-        s = self.student
-        dx, dw, db = s.returned("linear_backward", s.call("linear_backward", dout, cache), 3)
-        w = self.weight
-        w.accumulate_grad(s.array("linear_backward", dw, w.data.shape, w.dtype, "dw"))
-        if self.bias is not None:
-            self.bias.accumulate_grad(s.array("linear_backward", db, self.bias.data.shape,
-                                              self.bias.dtype, "db"))
-        return s.array("linear_backward", dx, x_shape, dout.dtype, "dx")
+    def _out_shape(self, x):
+        return x.shape[0], self.weight.data.shape[0]
 
 
 class _StudentBatchNorm(_StudentModule):
     """BatchNorm on ``batchnorm_forward(x, gamma, beta, running_mean, running_var,
     training, momentum, eps)`` (running statistics updated in place by the student)."""
 
-    exercise = "batchnorm"
+    grads = (("weight", "dgamma"), ("bias", "dbeta"))
 
     @staticmethod
     def supports(module):
         return module.affine and module.track_running_stats
 
+    def _student_args(self):
+        return (self.weight.data, self.bias.data, self.running_mean, self.running_var,
+                self.training, self.momentum, self.eps)
+
     def forward(self, x):
         if self.training:
             self.num_batches_tracked = self.num_batches_tracked + 1
-        out, cache = self._forward("batchnorm_forward", x, self.weight.data, self.bias.data,
-                                   self.running_mean, self.running_var, self.training,
-                                   self.momentum, self.eps)
-        self._store((cache, x.shape))
-        return self._out("batchnorm_forward", out, x.shape, x.dtype)
-
-    def backward(self, dout):
-        cache, x_shape = self._take_cache()
-        s = self.student
-        dx, dgamma, dbeta = s.returned("batchnorm_backward",
-                                       s.call("batchnorm_backward", dout, cache), 3)
-        for p, g, what in ((self.weight, dgamma, "dgamma"), (self.bias, dbeta, "dbeta")):
-            p.accumulate_grad(s.array("batchnorm_backward", g, p.data.shape, p.dtype, what))
-        return s.array("batchnorm_backward", dx, x_shape, dout.dtype, "dx")
-
-
-class StudentBatchNorm1d(_StudentBatchNorm, nn.BatchNorm1d):
-    """BatchNorm1d on the student's batchnorm functions."""
-
-
-class StudentBatchNorm2d(_StudentBatchNorm, nn.BatchNorm2d):
-    """BatchNorm2d on the student's batchnorm functions."""
+        return super().forward(x)
 
 
 class _StudentDropout(_StudentModule):
     """Dropout on ``dropout_forward(x, p, rng, channelwise)`` / ``dropout_backward``; the
     identity in eval mode and for p = 0, as the library's layer."""
 
-    exercise = "dropout"
-
-    @staticmethod
-    def supports(module):
-        return True
+    def _student_args(self):
+        return self.p, self.rng, self._channelwise
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
             self._store(None)
             return x
-        out, mask = self._forward("dropout_forward", x, self.p, self.rng, self._channelwise)
-        self._store((mask, x.shape))
-        return self._out("dropout_forward", out, x.shape, x.dtype)
+        return super().forward(x)
 
     def backward(self, dout):
-        stored = self.__dict__.get("_cache")
-        if stored is None and (not self.training or self.p == 0.0):
+        if self.__dict__.get("_cache") is None and (not self.training or self.p == 0.0):
             return dout
-        mask, x_shape = self._take_cache()
-        return self.student.array("dropout_backward",
-                                  self.student.call("dropout_backward", dout, mask),
-                                  x_shape, dout.dtype, "dx")
+        return super().backward(dout)
 
 
-class StudentDropout(_StudentDropout, nn.Dropout):
-    """Dropout on the student's dropout functions."""
+def _student_class(shared, library_type, exercise):
+    """``Student<Name>``: ``library_type`` on the student's ``exercise`` functions."""
+    name = library_type.__name__
+    return type(f"Student{name}", (shared, library_type), {
+        "exercise": exercise, "__doc__": f"{name} on the student's {exercise} functions."})
 
 
-class StudentDropout2d(_StudentDropout, nn.Dropout2d):
-    """Dropout2d on the student's dropout functions (channelwise=True)."""
+StudentMaxPool2d = _student_class(_StudentPool, nn.MaxPool2d, "maxpool2d")
+StudentAvgPool2d = _student_class(_StudentPool, nn.AvgPool2d, "avgpool2d")
+StudentReLU = _student_class(_StudentModule, nn.ReLU, "relu")
+StudentBatchNorm1d = _student_class(_StudentBatchNorm, nn.BatchNorm1d, "batchnorm")
+StudentBatchNorm2d = _student_class(_StudentBatchNorm, nn.BatchNorm2d, "batchnorm")
+StudentDropout = _student_class(_StudentDropout, nn.Dropout, "dropout")
+StudentDropout2d = _student_class(_StudentDropout, nn.Dropout2d, "dropout")  # channelwise
 
 
 #: The library's layer type -> the class that runs the student's exercise for it.
-LAYER_EXERCISES = {
-    nn.Conv2d: StudentConv2d,
-    nn.MaxPool2d: StudentMaxPool2d,
-    nn.AvgPool2d: StudentAvgPool2d,
-    nn.ReLU: StudentReLU,
-    nn.Linear: StudentLinear,
-    nn.BatchNorm1d: StudentBatchNorm1d,
-    nn.BatchNorm2d: StudentBatchNorm2d,
-    nn.Dropout: StudentDropout,
-    nn.Dropout2d: StudentDropout2d,
-}
+LAYER_EXERCISES = {cls.__bases__[1]: cls for cls in (     # bases: (shared code, layer)
+    StudentConv2d, StudentMaxPool2d, StudentAvgPool2d, StudentReLU, StudentLinear,
+    StudentBatchNorm1d, StudentBatchNorm2d, StudentDropout, StudentDropout2d)}
 
 
 def student_layer_class(library_type, student):
@@ -339,23 +277,20 @@ def use_student_layers(model, students):
     dict
         The library's layer type name -> ``(count changed, count kept)``.
     """
-    classes = {}
-    counts = {}
+    classes, counts = {}, {}
     for module in model.modules():
         kind = type(module)
-        if kind not in LAYER_EXERCISES:
+        base = LAYER_EXERCISES.get(kind)
+        if base is None:
             continue
-        base = LAYER_EXERCISES[kind]
-        changed, kept = counts.get(kind.__name__, (0, 0))
         student = students.get(base.exercise)
-        if student is not None and base.supports(module):
+        swap = student is not None and bool(base.supports(module))
+        if swap:
             if kind not in classes:
                 classes[kind] = student_layer_class(kind, student)
             module.__class__ = classes[kind]
-            changed += 1
-        else:
-            kept += 1
-        counts[kind.__name__] = (changed, kept)
+        changed, kept = counts.get(kind.__name__, (0, 0))
+        counts[kind.__name__] = (changed + swap, kept + (not swap))
     return counts
 
 
@@ -372,15 +307,12 @@ class StudentCrossEntropyLoss(nn.CrossEntropyLoss):
 
     def forward(self, input, target):
         s = self.student
-        loss, cache = s.returned("cross_entropy_forward",
-                                 s.call("cross_entropy_forward", input, target,
-                                        self.reduction), 2)
+        loss, cache = s.results("cross_entropy_forward", 2, input, target, self.reduction)
         try:
             loss = float(loss)
         except (TypeError, ValueError):
-            raise StudentCodeError(f"your cross_entropy_forward ({s.path}) returned a loss "
-                                   f"of type {type(loss).__name__}, expected a float; run "
-                                   f"`{s.check_command}`") from None
+            s._fail("cross_entropy_forward",
+                    f"returned a loss of type {type(loss).__name__}, expected a float")
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss} (non-finite): training has "
                                      "probably diverged; try a smaller learning rate")
@@ -390,10 +322,9 @@ class StudentCrossEntropyLoss(nn.CrossEntropyLoss):
     def backward(self, dloss=1.0):
         if self.__dict__.get("_cache") is None:
             raise RuntimeError("CrossEntropyLoss.backward called before a forward pass")
-        cache, shape, dtype = self._cache
-        return self.student.array("cross_entropy_backward",
-                                  self.student.call("cross_entropy_backward", cache, dloss),
-                                  shape, dtype, "dlogits")
+        s, (cache, shape, dtype) = self.student, self._cache
+        dlogits = s.call("cross_entropy_backward", cache, dloss)
+        return s.array("cross_entropy_backward", dlogits, shape, dtype, "dlogits")
 
 
 def student_loss(student):
@@ -418,9 +349,8 @@ class StudentSGD(optim.SGD):
                 velocity = state.get("momentum_buffer")
                 if velocity is None:
                     velocity = np.zeros_like(p.data)
-                w_new, v_new = s.returned("sgd_momentum_step",
-                                          s.call("sgd_momentum_step", p.data, p.grad,
-                                                 velocity, lr, momentum, decay), 2)
+                w_new, v_new = s.results("sgd_momentum_step", 2, p.data, p.grad, velocity,
+                                         lr, momentum, decay)
                 p.data[...] = s.array("sgd_momentum_step", w_new, p.data.shape, p.dtype,
                                       "w_new")
                 if momentum:
@@ -444,10 +374,9 @@ class StudentAdam(optim.Adam):
                     state.update(step=0, exp_avg=np.zeros_like(p.data),
                                  exp_avg_sq=np.zeros_like(p.data))
                 t = state["step"] + 1
-                result = s.call("adam_step", p.data, p.grad, state["exp_avg"],
-                                state["exp_avg_sq"], t, lr, beta1, beta2, eps,
-                                group["weight_decay"])
-                w_new, m_new, v_new = s.returned("adam_step", result, 3)
+                w_new, m_new, v_new = s.results("adam_step", 3, p.data, p.grad,
+                                                state["exp_avg"], state["exp_avg_sq"], t, lr,
+                                                beta1, beta2, eps, group["weight_decay"])
                 shape, dtype = p.data.shape, p.dtype
                 p.data[...] = s.array("adam_step", w_new, shape, dtype, "w_new")
                 state["exp_avg"] = s.array("adam_step", m_new, shape, dtype, "m_new")
@@ -462,10 +391,7 @@ OPTIMIZER_EXERCISES = {"sgd": ("sgd_momentum", StudentSGD), "adam": ("adam", Stu
 def student_optimizer(kind, student, params, lr, momentum=0.0, weight_decay=0.0):
     """``kind`` ("sgd" or "adam") with its update from ``student`` (a
     :class:`StudentFile`)."""
-    _exercise, cls = OPTIMIZER_EXERCISES[kind]
-    if kind == "sgd":
-        opt = cls(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    else:
-        opt = cls(params, lr=lr, weight_decay=weight_decay)
+    settings = {"momentum": momentum} if kind == "sgd" else {}
+    opt = OPTIMIZER_EXERCISES[kind][1](params, lr=lr, weight_decay=weight_decay, **settings)
     opt.student = student
     return opt

@@ -17,30 +17,15 @@ the (F, g*H_out*W_out) layout::
     dcols = W2.T @ dout_g                                       (C*K_h*K_w, g*H_out*W_out)
     dx_g  = col2im(dcols), then the padding cropped off         (g, C, H, W)
 
-Why groups of a few images and not the whole batch in one product (the maths is the same):
-``cols`` is K_h*K_w times larger than the input -- 52 MB for the Task 2 network's second
-layer at batch 64. Built for the whole batch, it goes out to main memory and is read back
-by the product; built for a few images at a time, it is still in the core's cache when the
-product reads it. A group holds just enough images for the product to have at least
-``MIN_COLUMNS`` columns: BLAS is slow on thinner matrices, and more columns only make
-``cols`` outgrow the cache (docs/results.md has the measurement). The groups
-start at image 0 and every multiple of the group size, whatever the number of threads;
-the threads take whole groups (:mod:`minitorch_cv.kernels.parallel`), so every product
-has the same shape -- and gives the same numbers -- on 1, 2 or 16 threads. dW2 is summed
-group by group in at most ``PARTIAL_SUMS`` runs of consecutive groups, which the threads
-share out, and the runs' sums are added in order at the end.
-
-``cols``, ``dcols`` and the other arrays that live only inside one call are work buffers
-(:func:`minitorch_cv._memory.work_buffer`): each thread keeps its own and reuses it at the
-next step instead of allocating it again.
-
-Backward rebuilds each group's ``cols`` from the padded input instead of keeping them
-from forward: one copy is cheaper than keeping K_h*K_w copies of the input in memory.
-
-The batch is padded once, in forward; im2col and col2im then run on the padded batch
-(``im2col_padded_compiled`` and ``col2im_padded_compiled`` in
-:mod:`minitorch_cv.kernels.im2col`), whose innermost loops move whole rows without bounds
-checks. col2im adds into a padded gradient, and the padding is cropped off afterwards.
+Why groups of a few images and not the whole batch (the maths is the same): ``cols`` is
+K_h*K_w times larger than the input; built for a few images it is still in the core's cache
+when the product reads it. A group holds just enough images for ``MIN_COLUMNS`` columns
+(BLAS is slow on thinner matrices; docs/results.md). Groups start at multiples of the group
+size and the threads take whole groups (:mod:`minitorch_cv.kernels.parallel`), so every
+product is the same on any number of threads; dW2 is summed in at most ``PARTIAL_SUMS``
+runs of consecutive groups, added in order at the end. Backward rebuilds ``cols`` from the
+padded input (one copy is cheaper than keeping K_h*K_w copies of the input), and arrays
+that live inside one call are per-thread work buffers (:func:`minitorch_cv._memory.work_buffer`).
 """
 
 import numpy as np
@@ -67,14 +52,6 @@ def _images_per_group(out_positions: int) -> int:
     return max(1, -(-MIN_COLUMNS // out_positions))
 
 
-def _zeros_padded(x, padding):
-    """Zeros of x's shape with ``padding`` more rows and columns on every side; the
-    threads copy their own images into the middle (:func:`~minitorch_cv.kernels.im2col.pad_loops`)."""
-    n, c, h, w = x.shape
-    ph, pw = padding
-    return np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-
-
 def _check_arrays(x, w, b):
     """x (N, C, H, W) and w (F, C, K_h, K_w) float32 or float64 arrays of one dtype, b (F,)."""
     for name, a, ndim in (("x", x, 4), ("w", w, 4)) + ((("b", b, 1),) if b is not None else ()):
@@ -93,8 +70,8 @@ def _check_arrays(x, w, b):
 
 
 def check_conv2d_arguments(x, w, b, stride, padding):
-    """What :func:`conv2d_forward` refuses (see its Raises section), refused; returns
-    ``stride`` and ``padding`` as pairs. The textbook path runs it too."""
+    """What :func:`conv2d_forward` refuses, refused (the textbook path too); returns
+    ``stride`` and ``padding`` as pairs."""
     _check_arrays(x, w, b)
     stride = pair(stride, "stride", "conv2d", minimum=1)
     padding = pair(padding, "padding", "conv2d", minimum=0)
@@ -117,10 +94,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
 
     Returns
     -------
-    out : ndarray (N, C_out, H_out, W_out),
-        ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise)
-    cache : tuple
-        What :func:`conv2d_backward` needs: the padded input, the weights, the shapes.
+    out : ndarray (N, C_out, H_out, W_out), ``H_out = (H + 2 * padding - K_h) // stride + 1``
+    cache : tuple ``(x_pad, w, x.shape, stride, padding, has_bias)``
 
     Raises
     ------
@@ -136,8 +111,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     out_w = output_size(wd, kw, stride[1], padding[1])
     dtype = np.result_type(x.dtype, w.dtype)
     x = np.ascontiguousarray(x, dtype=dtype)
-    padded = padding != (0, 0)
-    x_pad = _zeros_padded(x, padding) if padded else x
+    padded = padding != (0, 0)                  # the threads copy their images into x_pad
+    x_pad = np.zeros((n, c, h + 2 * padding[0], wd + 2 * padding[1]), dtype) if padded else x
     w2 = np.ascontiguousarray(w.reshape(f, c * kh * kw), dtype=dtype)
     bias = None if b is None else np.asarray(b, dtype=dtype).reshape(f, 1)
     out = np.empty((n, f, out_h * out_w), dtype=dtype)
@@ -175,8 +150,7 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     cache : from :func:`conv2d_forward`
     need_dx, need_dw : bool
         Skip the input (or weight and bias) gradient when nobody needs it.
-    layer : str
-        The name error messages give (``Conv2d.backward`` when the layer calls it).
+    layer : str, the name error messages give
 
     Returns
     -------
@@ -187,8 +161,8 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     Raises
     ------
     TypeError, ValueError
-        ``dout`` is not a float array of the shape forward returned (see
-        :func:`~minitorch_cv.checks.check_grad`; another float dtype is converted).
+        ``dout`` is not a float array of the shape forward returned (another float dtype
+        is converted).
     """
     x_pad, w, x_shape, stride, padding, has_bias = cache
     out_shape = (x_shape[0], w.shape[0]) + tuple(
@@ -200,9 +174,8 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     w2_t = np.ascontiguousarray(w.reshape(f, -1).T, dtype=dtype)        # (C*K_h*K_w, F)
     dx = np.empty(x_shape, dtype=dtype) if need_dx else None
     group = _images_per_group(dout3.shape[2])
-    # dW2 is summed over the groups in at most PARTIAL_SUMS partial sums of consecutive
-    # groups ("chunks", fixed by the batch alone), then the partial sums in chunk order:
-    # the same additions whatever the number of threads, which take whole chunks.
+    # dW2 in at most PARTIAL_SUMS partial sums of consecutive groups ("chunks", fixed by the
+    # batch alone), then summed in chunk order: the same additions on any number of threads
     n_groups = -(-n // group)
     chunk = group * max(1, -(-n_groups // PARTIAL_SUMS))
     partial_dw2_t = np.empty((-(-n // chunk),) + w2_t.shape, dtype=dtype) if need_dw else None
@@ -238,9 +211,8 @@ def _group_columns(dout3, g0, g1):
 
 
 def _weight_gradient(x_pad_g, dout_g, kernel, stride, dw2_t, add):
-    """dW2.T of one group, ``cols @ dout_g.T`` (C*K_h*K_w, F), written into ``dw2_t`` or
-    added to it. Summed transposed: BLAS runs this product faster than
-    ``dout_g @ cols.T`` on these shapes (docs/results.md)."""
+    """dW2.T of one group, ``cols @ dout_g.T``, written into ``dw2_t`` or added to it
+    (transposed: BLAS runs it faster than ``dout_g @ cols.T`` here, docs/results.md)."""
     cols = work_buffer("conv2d_backward.cols", (dw2_t.shape[0], dout_g.shape[1]), dw2_t.dtype)
     im2col_padded_compiled(x_pad_g, cols, *kernel, *stride)
     if not add:                                                 # a chunk's first group

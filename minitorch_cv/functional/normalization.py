@@ -16,10 +16,8 @@ Backward (training mode), with ``g = dout * gamma`` and sums over the same m val
 
 In evaluation mode the statistics are constants and ``dx = dout * gamma / sqrt(var + eps)``.
 
-How it runs: float32/float64 batches go through the loops in
-:mod:`minitorch_cv.kernels.batchnorm` (one channel at a time, sums in float64, the
-channels shared out among the threads); the NumPy lines below, which the tests hold the
-kernels to, handle any other dtype and read as the formulas above.
+float32/float64 batches run the loops of :mod:`minitorch_cv.kernels.batchnorm`; the NumPy
+lines below handle any other dtype (and are what the tests hold the kernels to).
 """
 
 import numpy as np
@@ -41,12 +39,13 @@ def _as_ncl(a):
 
 
 def _per_channel(v, c, dtype, default):
+    """``v`` as a contiguous (C,) array, or ``default`` C times when ``v`` is None."""
     return np.full(c, default, dtype=dtype) if v is None else np.ascontiguousarray(v, dtype=dtype)
 
 
 def _train_forward_compiled(x, gamma, beta, eps):
-    """Training-mode forward by :mod:`~minitorch_cv.kernels.batchnorm`, channels shared out
-    among the threads. Returns out, x_hat, inv_std and the float64 batch mean and var."""
+    """Training-mode forward by the kernels, channels shared out among the threads: out,
+    x_hat, inv_std and the float64 batch mean and var."""
     c = x.shape[1]
     x3 = _as_ncl(x)
     out, x_hat = np.empty_like(x3), np.empty_like(x3)
@@ -75,9 +74,7 @@ def _train_forward_numpy(x, gamma, beta, eps):
 
 def _shape_for_channels(x):
     """Axes to reduce over and the broadcast shape of per-channel vectors."""
-    axes = (0,) + tuple(range(2, x.ndim))
-    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    return axes, shape
+    return (0,) + tuple(range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
 def check_batchnorm_arrays(x, gamma, beta, running_mean, running_var):
@@ -108,8 +105,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     x : ndarray (N, C) or (N, C, L) or (N, C, H, W)
     gamma, beta : ndarray (C,) or None (affine=False)
     running_mean, running_var : ndarray (C,) or None (track_running_stats=False)
-    training : bool
-        Batch statistics (True) or running statistics (False).
+    training : bool, batch statistics (True) or running statistics (False)
 
     Returns
     -------
@@ -159,11 +155,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
 
 
 def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
-    """Gradients of :func:`batchnorm_forward`: returns ``(dx, dgamma, dbeta)``.
-
-    ``dout`` must have the shape forward returned (ValueError naming ``layer`` otherwise);
-    another float dtype is converted to the forward's.
-    """
+    """Gradients of :func:`batchnorm_forward`: ``(dx, dgamma, dbeta)`` (formulas above);
+    ``dout`` is checked against forward's output (ValueError naming ``layer``)."""
     x_hat, inv_std, gamma, batch_stats, eval_input = cache
     like = x_hat if batch_stats else eval_input[0]      # what forward returned: its shape
     dout = check_grad(dout, like.shape, like.dtype, layer)

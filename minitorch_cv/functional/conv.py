@@ -17,15 +17,11 @@ the (F, g*H_out*W_out) layout::
     dcols = W2.T @ dout_g                                       (C*K_h*K_w, g*H_out*W_out)
     dx_g  = col2im(dcols), then the padding cropped off         (g, C, H, W)
 
-Why groups of a few images and not the whole batch (the maths is the same): ``cols`` is
-K_h*K_w times larger than the input; built for a few images it is still in the core's cache
-when the product reads it. A group holds just enough images for ``MIN_COLUMNS`` columns
-(BLAS is slow on thinner matrices; docs/results.md). Groups start at multiples of the group
-size and the threads take whole groups (:mod:`minitorch_cv.kernels.parallel`), so every
-product is the same on any number of threads; dW2 is summed in at most ``PARTIAL_SUMS``
-runs of consecutive groups, added in order at the end. Backward rebuilds ``cols`` from the
-padded input (one copy is cheaper than keeping K_h*K_w copies of the input), and arrays
-that live inside one call are per-thread work buffers (:func:`minitorch_cv._memory.work_buffer`).
+Groups of a few images, not the whole batch: ``cols`` is K_h*K_w times larger than the
+input, and for a few images it is still in the cache when the product reads it. A group
+holds just enough images for ``MIN_COLUMNS`` columns (BLAS is slow on thinner matrices).
+Groups start at multiples of the group size, so every product is the same on any number of
+threads. Backward rebuilds ``cols`` rather than keep K_h*K_w copies of the input.
 """
 
 import numpy as np
@@ -48,12 +44,13 @@ PARTIAL_SUMS = 8          # dW is summed in at most this many parts: at most 8 t
 
 
 def _images_per_group(out_positions: int) -> int:
-    """Fewest images whose windows fill at least MIN_COLUMNS columns of ``cols``."""
+    """Fewest images whose windows fill at least MIN_COLUMNS columns."""
     return max(1, -(-MIN_COLUMNS // out_positions))
 
 
-def _check_arrays(x, w, b):
-    """x (N, C, H, W) and w (F, C, K_h, K_w) float32 or float64 arrays of one dtype, b (F,)."""
+def check_conv2d_arguments(x, w, b, stride, padding):
+    """What :func:`conv2d_forward` refuses, refused (the textbook path too); returns
+    ``stride`` and ``padding`` as pairs."""
     for name, a, ndim in (("x", x, 4), ("w", w, 4)) + ((("b", b, 1),) if b is not None else ()):
         if not isinstance(a, np.ndarray):
             raise TypeError(f"conv2d: expected {name} as a NumPy array, got {type(a).__name__}")
@@ -67,12 +64,6 @@ def _check_arrays(x, w, b):
         raise ValueError(f"conv2d: expected b of shape ({w.shape[0]},), got {b.shape}")
     if w.shape[2] < 1 or w.shape[3] < 1:
         raise ValueError(f"conv2d: the kernel must be at least 1x1, got w {w.shape}")
-
-
-def check_conv2d_arguments(x, w, b, stride, padding):
-    """What :func:`conv2d_forward` refuses, refused (the textbook path too); returns
-    ``stride`` and ``padding`` as pairs."""
-    _check_arrays(x, w, b)
     stride = pair(stride, "stride", "conv2d", minimum=1)
     padding = pair(padding, "padding", "conv2d", minimum=0)
     if x.shape[1] != w.shape[1]:
@@ -83,14 +74,8 @@ def check_conv2d_arguments(x, w, b, stride, padding):
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
-    """Convolve a batch with a filter bank.
-
-    Parameters
-    ----------
-    x : ndarray (N, C_in, H, W)
-    w : ndarray (C_out, C_in, K_h, K_w)
-    b : ndarray (C_out,) or None
-    stride, padding : int or (int, int)
+    """Convolve a batch x (N, C_in, H, W) with a filter bank w (C_out, C_in, K_h, K_w) and
+    a bias b (C_out,) or None; ``stride`` and ``padding`` are ints or (int, int) pairs.
 
     Returns
     -------
@@ -142,21 +127,12 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
 
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_backward"):
-    """Gradients of :func:`conv2d_forward`.
+    """Gradients of :func:`conv2d_forward` from dout (N, C_out, H_out, W_out): dx, dw and
+    db of the shapes of x, w and b (formulas in the module docstring).
 
-    Parameters
-    ----------
-    dout : ndarray (N, C_out, H_out, W_out)
-    cache : from :func:`conv2d_forward`
-    need_dx, need_dw : bool
-        Skip the input (or weight and bias) gradient when nobody needs it.
-    layer : str, the name error messages give
-
-    Returns
-    -------
-    dx : ndarray (N, C_in, H, W) or None
-    dw : ndarray (C_out, C_in, K_h, K_w) or None
-    db : ndarray (C_out,) or None (also None when the layer has no bias)
+    ``need_dx=False`` (``need_dw=False``) skips the input (weight and bias) gradient and
+    returns None for it; db is None also without a bias. ``layer`` is the name that error
+    messages give.
 
     Raises
     ------

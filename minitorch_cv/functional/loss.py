@@ -11,9 +11,8 @@ of sample n (0 when ``y_n == ignore_index``) is::
 
     l_n = (1 - e) * w[y_n] * (-log p_n[y_n])  +  (e / K) * sum_k w[k] * (-log p_n[k])
 
-and "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored (by their
-count without weights) -- PyTorch's weighted mean; all samples ignored gives NaN, as in
-PyTorch. Its gradient, for a sample not ignored::
+and "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored (NaN when
+all are ignored, as in PyTorch). Its gradient, for a sample not ignored::
 
     dl_n/dz_n = (1 - e) * w[y_n] * (p_n - onehot(y_n)) + (e / K) * (sum_k w[k] * p_n - w)
 
@@ -24,8 +23,7 @@ Regression losses on predictions x and targets t of one shape (any rank)::
 
 ``*_forward`` returns ``(loss, cache)``: a Python float (summed in float64), or the array
 of per-sample (per-element) losses for ``reduction="none"``. ``*_backward(cache, dloss=1.0)``
-takes dL/d(loss): a number, or an array of the loss's shape for ``"none"``, and raises a
-TypeError or ValueError naming ``layer`` for anything else.
+takes dL/d(loss): a number, or an array of the loss's shape for ``"none"``.
 """
 
 import numpy as np
@@ -138,8 +136,7 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
 
 
 def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_smoothing):
-    """:func:`cross_entropy_forward` with PyTorch's options, from the log-probabilities:
-    per-sample target weights (0 where ``ignored``) and label smoothing."""
+    """:func:`cross_entropy_forward` with PyTorch's options, from the log-probabilities."""
     n, k = logp.shape
     targets = labels if ignored is None else np.where(ignored, 0, labels)
     w = None if weight is None else weight.astype(logp.dtype)
@@ -198,7 +195,7 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
 
 # --------------------------------------------------------------------------- regression
 def check_regression_arguments(x, target, reduction, layer):
-    """x a float array, target a float array of x's shape (converted to x's dtype)."""
+    """``target`` (a float array of x's shape) in x's dtype, or a clear error."""
     check_reduction(reduction, layer)
     check_input(x, np.ndim(x), layer)
     if not isinstance(target, np.ndarray):

@@ -1,33 +1,26 @@
 """Data parallelism over the images of a batch (or the channels), on a few worker threads.
 
 ``parallel_over(work, n)`` runs ``work(0, n/2)`` and ``work(n/2, n)`` side by side: one
-contiguous slice of the batch per CPU core (``MINITORCH_CV_NUM_THREADS``, default the cores
-this process may use). Batch norm shares out its channels the same way.
+contiguous slice per CPU core (``MINITORCH_CV_NUM_THREADS``, default the cores this process
+may use). Why not NumPy's own parallelism: with BLAS parallel *inside* each product of a
+convolution, the copies (im2col) between products run on one core; with one slice per core,
+each thread runs its own copies and single-threaded products back to back, in its own
+cache. So BLAS is limited to one thread (threadpoolctl) while library code runs, also for
+the Linear layers (OpenBLAS's idle workers keep spinning and take a core from the next
+layer, docs/results.md). Work on fewer than ``MIN_PARALLEL_ELEMENTS`` numbers runs in the
+calling thread: waking a thread costs about a memory-bound pass over a million numbers.
 
-Why threads and not NumPy's own parallelism: a convolution alternates copying (im2col) with
-matrix products. With BLAS parallel *inside* each product, every product starts and stops
-both cores and the copies in between run on one; with one slice per core, each thread runs
-its own copies and single-threaded products back to back, in its own cache. So while the
-workers run, BLAS is limited to one thread (threadpoolctl); numba kernels and NumPy products
-release the GIL. The Linear layers' products run with single-threaded BLAS too
-(:func:`single_threaded_blas`): OpenBLAS's workers keep spinning after a product and take a
-core from the next layer's threads (docs/results.md). Work on fewer than
-``MIN_PARALLEL_ELEMENTS`` numbers runs in the calling thread: waking a thread costs about a
-memory-bound pass over a million numbers.
-
-**The same numbers on any number of threads.** Slices start at multiples of a block size
-set by the arrays only (``block=``); each thread takes whole blocks and treats them one by
-one, as a single thread would; sums across blocks are added in block order afterwards.
-
-**Safe to embed.** The pool is made under a lock; after ``os.fork`` the child makes its own.
-BLAS's thread count is process-wide: the first library call that enters saves it, the last
-that leaves restores it.
+Slices start at multiples of a block size set by the arrays only (``block=``), and partial
+sums are added in block order: the same numbers on any number of threads. The pool is made
+under a lock and anew after ``os.fork``; BLAS's process-wide thread count is saved by the
+first library call that enters and restored by the last that leaves.
 """
 
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from itertools import pairwise
 
 __all__ = ["num_threads", "parallel_over", "parallel_over_batch", "image_slices",
            "ctrl_c_as_keyboard_interrupt", "single_threaded_blas", "MIN_PARALLEL_ELEMENTS"]
@@ -66,12 +59,8 @@ def image_slices(n_images: int, parts: int):
     sizes differ by at most one."""
     parts = max(1, min(parts, n_images))
     base, extra = divmod(n_images, parts)
-    slices, lo = [], 0
-    for k in range(parts):
-        hi = lo + base + (1 if k < extra else 0)
-        slices.append((lo, hi))
-        lo = hi
-    return slices
+    bounds = [k * base + min(k, extra) for k in range(parts + 1)]
+    return list(pairwise(bounds))
 
 
 def _blas_setters():
@@ -115,12 +104,10 @@ def _restore_blas():
 
 @contextmanager
 def single_threaded_blas():
-    """A context manager that limits BLAS (NumPy's OpenBLAS or MKL) to one thread.
+    """``with single_threaded_blas(): y = a @ b`` runs the product on one BLAS thread.
 
-    ``with single_threaded_blas(): y = a @ b`` runs the product in the calling thread only.
     The calls of all threads share one limit: the first that enters saves the count and
-    sets 1, the last that leaves puts it back. (Meanwhile the user's own products elsewhere
-    in the process run on one BLAS thread too.)
+    sets 1, the last that leaves puts it back.
     """
     _limit_blas()
     try:
@@ -164,13 +151,8 @@ def _worker_pool(workers: int):
 
 @contextmanager
 def ctrl_c_as_keyboard_interrupt():
-    """Let Ctrl-C during a compiled kernel arrive as ``KeyboardInterrupt``.
-
-    Python's SIGINT handler can raise inside numba's dispatcher as it returns, which then
-    reports ``SystemError: CPUDispatcher(...) returned a result with an exception set``
-    caused by the ``KeyboardInterrupt``. This re-raises the cause, so that a training
-    loop's ``except KeyboardInterrupt`` (and a notebook's interrupt button) work.
-    """
+    """Let Ctrl-C during a compiled kernel arrive as ``KeyboardInterrupt``, not as the
+    ``SystemError`` numba's dispatcher reports when the signal handler raises inside it."""
     try:
         yield
     except SystemError as err:
@@ -181,17 +163,12 @@ def ctrl_c_as_keyboard_interrupt():
 
 
 def parallel_over(work, n_images: int, size=None, block=1):
-    """Run ``work(lo, hi)`` on one contiguous slice of ``range(n_images)`` per thread.
+    """Run ``work(lo, hi)`` on one contiguous slice of ``range(n_images)`` per thread, and
+    return the results in slice order (an exception in any slice is raised here).
 
-    Returns the calls' results in slice order. The calling thread does the first slice;
-    an exception in any slice is raised here. With ``size`` (the number of array elements
+    Slices start at multiples of ``block``. With one block, or ``size`` (the array elements
     the work goes through) below ``MIN_PARALLEL_ELEMENTS``, ``work(0, n_images)`` runs in
-    the calling thread alone.
-
-    Slices start at multiples of ``block``, so a ``work`` that walks its slice block by
-    block makes the same calls whatever the number of threads. With more than one block,
-    BLAS runs on one thread inside every slice; with one block, ``work`` runs in the
-    calling thread with BLAS as it is. A call made from inside a worker runs in it.
+    the calling thread with BLAS as it is; otherwise BLAS runs on one thread in every slice.
     """
     with ctrl_c_as_keyboard_interrupt():
         n_blocks = -(-n_images // block)
@@ -214,10 +191,9 @@ def parallel_over(work, n_images: int, size=None, block=1):
 def parallel_over_batch(kernel, batched, *args, min_size=None):
     """Run ``kernel(*(a[lo:hi] for a in batched), *args)`` on one slice of images per thread.
 
-    ``batched`` are arrays whose first axis is the batch (inputs and outputs alike); the
-    kernel treats each image on its own, so any split gives the same numbers. When the
-    largest array holds fewer than ``min_size`` numbers (default ``MIN_PARALLEL_ELEMENTS``;
-    kernels doing more work per number set it lower), the kernel runs once, in this thread.
+    ``batched`` are arrays whose first axis is the batch (inputs and outputs alike). When
+    the largest holds fewer than ``min_size`` numbers (default ``MIN_PARALLEL_ELEMENTS``),
+    the kernel runs once, in this thread.
     """
     size = max(a.size for a in batched)
     if size < (MIN_PARALLEL_ELEMENTS if min_size is None else min_size):

@@ -94,8 +94,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     f, _, kh, kw = w.shape
     out_h = output_size(h, kh, stride[0], padding[0])
     out_w = output_size(wd, kw, stride[1], padding[1])
-    dtype = np.result_type(x.dtype, w.dtype)
-    x = np.ascontiguousarray(x, dtype=dtype)
+    dtype = x.dtype                             # w's and b's too (checked)
+    x = np.ascontiguousarray(x)
     padded = padding != (0, 0)                  # the threads copy their images into x_pad
     x_pad = np.zeros((n, c, h + 2 * padding[0], wd + 2 * padding[1]), dtype) if padded else x
     w2 = np.ascontiguousarray(w.reshape(f, c * kh * kw), dtype=dtype)
@@ -131,14 +131,9 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     db of the shapes of x, w and b (formulas in the module docstring).
 
     ``need_dx=False`` (``need_dw=False``) skips the input (weight and bias) gradient and
-    returns None for it; db is None also without a bias. ``layer`` is the name that error
-    messages give.
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``dout`` is not a float array of the shape forward returned (another float dtype
-        is converted).
+    returns None for it; db is None also without a bias. Errors name ``layer``.
+    ``dout`` of another float dtype is converted; another shape or kind is a ValueError or
+    TypeError.
     """
     x_pad, w, x_shape, stride, padding, has_bias = cache
     out_shape = (x_shape[0], w.shape[0]) + tuple(

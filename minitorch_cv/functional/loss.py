@@ -101,22 +101,12 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
                           label_smoothing=0.0):
     """Cross-entropy of logits against class labels, with PyTorch's options.
 
-    Parameters
-    ----------
-    logits : ndarray (N, K)
-    labels : ndarray (N,) of integers in [0, K) (or ``ignore_index``)
-    weight : ndarray (K,), optional, a weight per class (converted to the logits' dtype)
-    ignore_index : int, the label of samples that add nothing to the loss or gradient
-    label_smoothing : float in [0, 1], mixes the one-hot target with the uniform one
-
-    Returns
-    -------
-    loss : float (ndarray (N,) for "none"); NaN for "mean" when every sample is ignored
-    cache : what :func:`cross_entropy_backward` needs
+    ``weight`` (K,) weighs the classes; samples labelled ``ignore_index`` add nothing;
+    ``label_smoothing`` in [0, 1] mixes the one-hot target with the uniform one.
 
     Shape
     -----
-    (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
+    logits (N, K) and labels (N,) -> a float, or (N,) for ``reduction="none"``.
 
     Backward
     --------
@@ -233,21 +223,12 @@ def _scaled(grad, dloss, reduction, mean_factor):
 
 
 def mse_loss_forward(x, target, reduction="mean"):
-    """Mean squared error ``mean((x - target)^2)``.
-
-    Parameters
-    ----------
-    x, target : ndarrays of one shape, float (target converted to x's dtype)
-    reduction : "mean" (over every element), "sum" or "none" (an array of x's shape)
-
-    Returns
-    -------
-    loss : float (ndarray of x's shape for "none")
-    cache : ``(x - target, reduction)``
+    """Mean squared error ``mean((x - target)^2)`` over every element; ``target`` is a float
+    array of x's shape (converted to x's dtype), the cache ``(x - target, reduction)``.
 
     Shape
     -----
-    (*) and (*) -> a number, or (*) for ``reduction="none"``.
+    (*) and (*) -> a float, or (*) for ``reduction="none"``.
 
     Backward
     --------
@@ -263,7 +244,7 @@ def mse_loss_backward(cache, dloss=1.0, *, layer="mse_loss_backward"):
 
 
 def l1_loss_forward(x, target, reduction="mean"):
-    """Mean absolute error ``mean(|x - target|)``; parameters, cache and shapes as
+    """Mean absolute error ``mean(|x - target|)``; arguments, cache and shapes as
     :func:`mse_loss_forward`.
 
     Backward

@@ -1,4 +1,4 @@
-"""Batch normalization, shared by BatchNorm1d (N, C) / (N, C, L) and BatchNorm2d (N, C, H, W).
+"""Batch normalization, for BatchNorm1d (N, C) / (N, C, L) and BatchNorm2d (N, C, H, W).
 
 Training mode, per channel c, over the m = N (*H*W) values of the batch::
 
@@ -102,21 +102,14 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
 
     Parameters
     ----------
-    x : ndarray (N, C) or (N, C, L) or (N, C, H, W)
+    x : ndarray (N, C) or (N, C, L) or (N, C, H, W); ``out`` has its shape
     gamma, beta : ndarray (C,) or None (affine=False)
     running_mean, running_var : ndarray (C,) or None (track_running_stats=False)
     training : bool, batch statistics (True) or running statistics (False)
 
-    Returns
-    -------
-    out : ndarray, same shape as ``x``
-    cache : tuple (x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)
-
-    Raises
-    ------
-    TypeError, ValueError
-        A non-float input, per-channel vectors of another length, or gamma/beta of
-        another dtype than ``x``; one value per channel in training mode.
+    The cache is ``(x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)``.
+    Raises TypeError or ValueError for a non-float input, per-channel vectors of another
+    length, gamma/beta of another dtype than ``x``, or one value per channel in training.
     """
     check_batchnorm_arrays(x, gamma, beta, running_mean, running_var)
     use_batch_stats = training or running_mean is None
@@ -135,9 +128,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
             running_var *= 1 - momentum
             running_var += (momentum * var * (m / (m - 1))).astype(running_var.dtype)
         return out, (x_hat, inv_std, gamma, True, None)
-    # Evaluation: the statistics are constants, so the layer is one affine map per channel,
+    # Evaluation: one affine map per channel, as PyTorch computes it; backward rebuilds x_hat
     # out = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale
-    # (as PyTorch computes it). x_hat is only needed for dgamma: backward rebuilds it.
     c = x.shape[1]
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.result_type(x.dtype, np.float32))
@@ -167,7 +159,7 @@ def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
         scale = inv_std if gamma is None else inv_std * gamma
         return (dout * scale.reshape(shape), np.sum(dout * x_hat, axis=axes),
                 dout.sum(axis=axes))
-    if dout.dtype == x_hat.dtype:
+    if dout.dtype in (np.float32, np.float64):           # other floats: NumPy below
         c = dout.shape[1]
         dout3 = _as_ncl(dout)
         dx = np.empty_like(dout3)

@@ -82,26 +82,6 @@ def _set_blas(saved, restore):
             set_threads(count if restore else 1)
 
 
-def _limit_blas():
-    global _blas_users, _blas_saved
-    with _blas_lock:
-        if _blas_users == 0:                        # the first call: save, then limit
-            _blas_saved = _blas_setters()
-            _set_blas(_blas_saved, restore=False)
-        _blas_users += 1
-    _local.blas_depth = getattr(_local, "blas_depth", 0) + 1
-
-
-def _restore_blas():
-    global _blas_users, _blas_saved
-    _local.blas_depth -= 1
-    with _blas_lock:
-        _blas_users -= 1
-        if _blas_users == 0:                        # the last call: back as it was found
-            _set_blas(_blas_saved, restore=True)
-            _blas_saved = []
-
-
 @contextmanager
 def single_threaded_blas():
     """``with single_threaded_blas(): y = a @ b`` runs the product on one BLAS thread.
@@ -109,11 +89,22 @@ def single_threaded_blas():
     The calls of all threads share one limit: the first that enters saves the count and
     sets 1, the last that leaves puts it back.
     """
-    _limit_blas()
+    global _blas_users, _blas_saved
+    with _blas_lock:
+        if _blas_users == 0:                        # the first call: save, then limit
+            _blas_saved = _blas_setters()
+            _set_blas(_blas_saved, restore=False)
+        _blas_users += 1
+    _local.blas_depth = getattr(_local, "blas_depth", 0) + 1
     try:
         yield
     finally:
-        _restore_blas()
+        _local.blas_depth -= 1
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:                    # the last call: back as it was found
+                _set_blas(_blas_saved, restore=True)
+                _blas_saved = []
 
 
 def _after_fork_in_child():

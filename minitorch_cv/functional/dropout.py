@@ -14,19 +14,10 @@ __all__ = ["dropout_forward", "dropout_backward", "check_dropout_arguments"]
 
 
 def dropout_forward(x, p, rng, channelwise=False):
-    """Apply a fresh dropout mask.
+    """Apply a fresh dropout mask drawn from ``rng``: x (N, C, ...) -> out of x's shape.
 
-    Parameters
-    ----------
-    x : ndarray (N, C, ...)
-    p : float in [0, 1], probability of dropping
-    rng : numpy.random.Generator
-    channelwise : bool, Dropout2d: one draw per (n, c), broadcast over the spatial axes
-
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : (mask, shape of ``x``)
+    ``p`` in [0, 1] is the probability of dropping; ``channelwise`` (Dropout2d) draws once
+    per (n, c), broadcast over the spatial axes. The cache is ``(mask, x.shape)``.
     """
     p = check_dropout_arguments(x, p, channelwise)
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape

@@ -152,14 +152,7 @@ def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
     x_hat, inv_std, gamma, batch_stats, eval_input = cache
     like = x_hat if batch_stats else eval_input[0]      # what forward returned: its shape
     dout = check_grad(dout, like.shape, like.dtype, layer)
-    if not batch_stats:                            # evaluation mode: dx = dout * scale
-        x, mean = eval_input
-        axes, shape = _shape_for_channels(dout)
-        x_hat = (x - mean.reshape(shape).astype(x.dtype)) * inv_std.reshape(shape)
-        scale = inv_std if gamma is None else inv_std * gamma
-        return (dout * scale.reshape(shape), np.sum(dout * x_hat, axis=axes),
-                dout.sum(axis=axes))
-    if dout.dtype in (np.float32, np.float64):           # other floats: NumPy below
+    if batch_stats and dout.dtype in (np.float32, np.float64):      # other floats: NumPy
         c = dout.shape[1]
         dout3 = _as_ncl(dout)
         dx = np.empty_like(dout3)
@@ -169,9 +162,14 @@ def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
             dout3, _as_ncl(x_hat), g, inv_std, dx, dgamma, dbeta, c0, c1), c, size=dout.size)
         return dx.reshape(dout.shape), dgamma, dbeta
     axes, shape = _shape_for_channels(dout)
+    if not batch_stats:                                 # evaluation: backward rebuilds x_hat
+        x, mean = eval_input
+        x_hat = (x - mean.reshape(shape).astype(x.dtype)) * inv_std.reshape(shape)
     dbeta = dout.sum(axis=axes)
     dgamma = np.sum(dout * x_hat, axis=axes)
     scale = inv_std if gamma is None else inv_std * gamma
+    if not batch_stats:                                 # constant statistics: dx = dout * scale
+        return dout * scale.reshape(shape), dgamma, dbeta
     m = dout.size // dout.shape[1]
     # g = dout * gamma; dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
     dx = dout - (dbeta / m).reshape(shape)

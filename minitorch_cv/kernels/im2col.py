@@ -12,10 +12,8 @@ col2im is its adjoint: every column entry is *added* back to the pixel it was co
 Shapes: x (N, C, H, W) <-> cols (C * K_h * K_w, N * H_out * W_out), with
 ``H_out = (H + 2 * padding - K_h) // stride + 1`` (same for W).
 
-The textbook version (indexing and ``np.add.at``) is :func:`minitorch_cv.reference.im2col`
-/ :func:`~minitorch_cv.reference.col2im`. These kernels work on an already padded batch,
-without bounds checks: the innermost loop moves a contiguous run of W_out numbers, which
-the compiler vectorizes, and compiled code releases the GIL.
+These kernels work on an already padded batch, without bounds checks: the innermost loop
+moves a contiguous run of W_out numbers, which the compiler vectorizes.
 """
 
 from ._jit import compile_kernel

@@ -1,15 +1,10 @@
 """Max and average pooling loops.
 
-Max pooling forward records, for every output, *where* its maximum came from (the flat
-index ``ih * W + iw`` in the input image), so backward is a scatter:
-``dx[n, c].flat[argmax[n, c, oh, ow]] += dout[n, c, oh, ow]``. Ties go to the first maximum
-in row-major order (strict ``>``); padding counts as -infinity; NaN wins (``v > best or v is
-NaN``) and its gradient goes to the window's last NaN -- all as in PyTorch. Average pooling
-(``count_include_pad=True``) divides every window sum by K_h * K_w.
-
-Every kernel checks once, on entry, that its arrays and window fit together (ValueError
-otherwise), so that no input makes it read or write outside its arrays. The tests hold the
-kernels to :mod:`minitorch_cv.reference.pooling`.
+Max pooling forward records *where* each maximum came from (the flat index ``ih * W + iw``),
+so backward is a scatter: ``dx[n, c].flat[argmax[n, c, oh, ow]] += dout[n, c, oh, ow]``.
+Ties, padding and NaN as in PyTorch and :func:`minitorch_cv.reference.maxpool2d_forward`.
+Average pooling (``count_include_pad=True``) divides every window sum by K_h * K_w.
+Every kernel checks once, on entry, that its arrays and window fit together (ValueError).
 """
 
 import math

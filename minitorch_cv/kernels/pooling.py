@@ -42,13 +42,14 @@ def check_window_geometry(x_shape, out_shape, kh, kw, sh, sw, ph, pw, max_paddin
 
 
 def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
-    """out[n,c,oh,ow] = max over the window; argmax holds the flat input index.
+    """out[n,c,oh,ow] = max over the window; argmax holds the flat input index (or is None:
+    the maxima alone, for inference; numba then compiles the index away).
 
     The window is clipped to the image; it starts from its first element, which also makes
     a window of -inf report that element.
     """
     check_window_geometry(x.shape, out.shape, kh, kw, sh, sw, ph, pw, True)
-    if argmax.shape != out.shape:
+    if argmax is not None and argmax.shape != out.shape:
         raise ValueError("maxpool2d: argmax must have the shape of out")
     n_images, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
@@ -69,31 +70,14 @@ def maxpool2d_forward_loops(x, out, argmax, kh, kw, sh, sw, ph, pw):
                                 best = v
                                 best_index = (top + i) * width + left + j
                     out[n, c, oh, ow] = best
-                    argmax[n, c, oh, ow] = best_index
+                    if argmax is not None:
+                        argmax[n, c, oh, ow] = best_index
     return out
 
 
 def maxpool2d_values_loops(x, out, kh, kw, sh, sw, ph, pw):
     """The maxima of :func:`maxpool2d_forward_loops` without their positions (inference)."""
-    check_window_geometry(x.shape, out.shape, kh, kw, sh, sw, ph, pw, True)
-    n_images, channels, height, width = x.shape
-    out_h, out_w = out.shape[2], out.shape[3]
-    for n in range(n_images):
-        for c in range(channels):
-            image = x[n, c]
-            for oh in range(out_h):
-                top, i0, i1 = clipped_window(oh, sh, ph, kh, height)
-                for ow in range(out_w):
-                    left, j0, j1 = clipped_window(ow, sw, pw, kw, width)
-                    best = image[top + i0, left + j0]
-                    for i in range(i0, i1):
-                        row = image[top + i]
-                        for j in range(j0, j1):
-                            # not max(): spelled out, NaN handling is that of the forward
-                            v = row[left + j]
-                            best = v if (v > best or math.isnan(v)) else best
-                    out[n, c, oh, ow] = best
-    return out
+    return maxpool2d_forward_loops(x, out, None, kh, kw, sh, sw, ph, pw)
 
 
 def maxpool2d_backward_loops(dout, argmax, dx):
@@ -163,6 +147,10 @@ clipped_window = compile_kernel(clipped_window)         # called by the compiled
 check_window_geometry = compile_kernel(check_window_geometry)
 maxpool2d_forward_compiled = compile_kernel(maxpool2d_forward_loops)
 maxpool2d_backward_compiled = compile_kernel(maxpool2d_backward_loops)
-maxpool2d_values_compiled = compile_kernel(maxpool2d_values_loops)
 avgpool2d_forward_compiled = compile_kernel(avgpool2d_forward_loops)
 avgpool2d_backward_compiled = compile_kernel(avgpool2d_backward_loops)
+
+
+def maxpool2d_values_compiled(x, out, kh, kw, sh, sw, ph, pw):
+    """:func:`maxpool2d_values_loops` compiled: the compiled forward without argmax."""
+    return maxpool2d_forward_compiled(x, out, None, kh, kw, sh, sw, ph, pw)

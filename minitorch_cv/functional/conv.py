@@ -186,12 +186,11 @@ def _weight_gradient(x_pad_g, dout_g, kernel, stride, dw2_t, add):
     (transposed: BLAS runs it faster than ``dout_g @ cols.T`` here, docs/results.md)."""
     cols = work_buffer("conv2d_backward.cols", (dw2_t.shape[0], dout_g.shape[1]), dw2_t.dtype)
     im2col_padded_compiled(x_pad_g, cols, *kernel, *stride)
-    if not add:                                                 # a chunk's first group
-        np.matmul(cols, dout_g.T, out=dw2_t)
-        return
-    product = work_buffer("conv2d_backward.product", dw2_t.shape, dw2_t.dtype)
+    # a chunk's first group writes into dw2_t; the others add their product to it
+    product = work_buffer("conv2d_backward.product", dw2_t.shape, dw2_t.dtype) if add else dw2_t
     np.matmul(cols, dout_g.T, out=product)
-    dw2_t += product
+    if add:
+        dw2_t += product
 
 
 def _input_gradient(w2_t, dout_g, x_pad_shape, kernel, stride, padding, dx_g):

@@ -3,7 +3,7 @@ window taken for the whole batch at once.
 
 ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel) counts as
 -inf for max pooling and as zeros, counted in the mean, for average pooling (PyTorch's
-defaults). Shapes: (N, C, H, W) -> (N, C, H_out, W_out), ``H_out = (H + 2 * P - K_h) // S + 1``.
+defaults).
 """
 
 import numpy as np
@@ -51,6 +51,10 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
         row-major order if several are equal; a window holding NaN gives NaN, and its
         index is the last NaN's -- both as PyTorch)
 
+    Shape
+    -----
+    (N, C, H, W) -> (N, C, H_out, W_out), ``H_out = (H + 2 * P - K_h) // S + 1``.
+
     Backward
     --------
     ``dout[n, c, i, j]`` goes to the position ``argmax[n, c, i, j]`` only
@@ -96,6 +100,10 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
 
     Parameters as :func:`maxpool2d_forward`; the cache is
     ``(x.shape, kernel, stride, padding, x.dtype)``.
+
+    Shape
+    -----
+    (N, C, H, W) -> (N, C, H_out, W_out), ``H_out = (H + 2 * P - K_h) // S + 1``.
 
     Backward
     --------

@@ -11,11 +11,8 @@ Softmax    exp(x_i) / sum_j exp(x_j)             out * (dout - sum_j dout_j * ou
 =========  ====================================  ===================================
 
 At NaN the derivatives are PyTorch's: ReLU passes ``dout`` through (NaN is not ``<= 0``),
-LeakyReLU scales it by ``a`` (NaN is not ``> 0``).
-
-Every ``*_backward`` checks ``dout`` against what its forward returned: an array of the
-same shape (ValueError naming the layer otherwise) and a float dtype (another float
-precision is converted to the forward's dtype, as PyTorch does).
+LeakyReLU scales it by ``a`` (NaN is not ``> 0``). Every ``*_backward`` checks ``dout``
+against what its forward returned (shape; another float dtype is converted to forward's).
 """
 
 import numpy as np
@@ -30,12 +27,9 @@ __all__ = ["relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_ba
 
 
 def relu_forward(x, inplace=False):
-    """Returns ``(out, cache)``; the cache is ``out`` itself, since ``x > 0`` exactly where
-    ``out > 0`` (PyTorch's ReLU saves its output too). Modifying ``out`` in place before
-    the backward pass would change the gradient. NaN stays NaN, as in PyTorch.
-
-    ``inplace=True`` writes the result into ``x`` (a writeable array) and returns it.
-    """
+    """Returns ``(out, out)``: ``x > 0`` exactly where ``out > 0``, so the cache is ``out``
+    itself (modifying it before backward changes the gradient). ``inplace=True`` writes
+    the result into ``x``."""
     check_input(x, np.ndim(x), "relu")
     zero = x.dtype.type(0)
     if x.ndim == 0:
@@ -46,8 +40,7 @@ def relu_forward(x, inplace=False):
 
 
 def relu_backward(dout, out, *, layer="relu_backward"):
-    """``dx = 0 where out <= 0, else dout`` (one pass, :mod:`~minitorch_cv.kernels.activation`);
-    at NaN ``dout`` passes, as in PyTorch."""
+    """``dx = 0 where out <= 0, else dout`` (at NaN ``dout`` passes, as in PyTorch)."""
     dout = np.ascontiguousarray(check_grad(dout, out.shape, out.dtype, layer))
     out = np.ascontiguousarray(out)
     if dout.ndim == 0 or out.dtype not in (np.float32, np.float64):   # NumPy: any float

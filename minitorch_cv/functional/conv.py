@@ -17,30 +17,11 @@ the (F, g*H_out*W_out) layout::
     dcols = W2.T @ dout_g                                       (C*K_h*K_w, g*H_out*W_out)
     dx_g  = col2im(dcols), then the padding cropped off         (g, C, H, W)
 
-Why groups of a few images and not the whole batch in one product (the maths is the same):
-``cols`` is K_h*K_w times larger than the input -- 52 MB for the Task 2 network's second
-layer at batch 64. Built for the whole batch, it goes out to main memory and is read back
-by the product; built for a few images at a time, it is still in the core's cache when the
-product reads it. A group holds just enough images for the product to have at least
-``MIN_COLUMNS`` columns: BLAS is slow on thinner matrices, and more columns only make
-``cols`` outgrow the cache (docs/results.md has the measurement). The groups
-start at image 0 and every multiple of the group size, whatever the number of threads;
-the threads take whole groups (:mod:`minitorch_cv.kernels.parallel`), so every product
-has the same shape -- and gives the same numbers -- on 1, 2 or 16 threads. dW2 is summed
-group by group in at most ``PARTIAL_SUMS`` runs of consecutive groups, which the threads
-share out, and the runs' sums are added in order at the end.
-
-``cols``, ``dcols`` and the other arrays that live only inside one call are work buffers
-(:func:`minitorch_cv._memory.work_buffer`): each thread keeps its own and reuses it at the
-next step instead of allocating it again.
-
-Backward rebuilds each group's ``cols`` from the padded input instead of keeping them
-from forward: one copy is cheaper than keeping K_h*K_w copies of the input in memory.
-
-The batch is padded once, in forward; im2col and col2im then run on the padded batch
-(``im2col_padded_compiled`` and ``col2im_padded_compiled`` in
-:mod:`minitorch_cv.kernels.im2col`), whose innermost loops move whole rows without bounds
-checks. col2im adds into a padded gradient, and the padding is cropped off afterwards.
+Groups of a few images, not the whole batch: ``cols`` is K_h*K_w times larger than the
+input, and for a few images it is still in the cache when the product reads it. A group
+holds just enough images for ``MIN_COLUMNS`` columns (BLAS is slow on thinner matrices).
+Groups start at multiples of the group size, so every product is the same on any number of
+threads. Backward rebuilds ``cols`` rather than keep K_h*K_w copies of the input.
 """
 
 import numpy as np
@@ -63,20 +44,13 @@ PARTIAL_SUMS = 8          # dW is summed in at most this many parts: at most 8 t
 
 
 def _images_per_group(out_positions: int) -> int:
-    """Fewest images whose windows fill at least MIN_COLUMNS columns of ``cols``."""
+    """Fewest images whose windows fill at least MIN_COLUMNS columns."""
     return max(1, -(-MIN_COLUMNS // out_positions))
 
 
-def _zeros_padded(x, padding):
-    """Zeros of x's shape with ``padding`` more rows and columns on every side; the
-    threads copy their own images into the middle (:func:`~minitorch_cv.kernels.im2col.pad_loops`)."""
-    n, c, h, w = x.shape
-    ph, pw = padding
-    return np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-
-
-def _check_arrays(x, w, b):
-    """x (N, C, H, W) and w (F, C, K_h, K_w) float32 or float64 arrays of one dtype, b (F,)."""
+def check_conv2d_arguments(x, w, b, stride, padding):
+    """What :func:`conv2d_forward` refuses, refused (the textbook path too); returns
+    ``stride`` and ``padding`` as pairs."""
     for name, a, ndim in (("x", x, 4), ("w", w, 4)) + ((("b", b, 1),) if b is not None else ()):
         if not isinstance(a, np.ndarray):
             raise TypeError(f"conv2d: expected {name} as a NumPy array, got {type(a).__name__}")
@@ -90,12 +64,6 @@ def _check_arrays(x, w, b):
         raise ValueError(f"conv2d: expected b of shape ({w.shape[0]},), got {b.shape}")
     if w.shape[2] < 1 or w.shape[3] < 1:
         raise ValueError(f"conv2d: the kernel must be at least 1x1, got w {w.shape}")
-
-
-def check_conv2d_arguments(x, w, b, stride, padding):
-    """What :func:`conv2d_forward` refuses (see its Raises section), refused; returns
-    ``stride`` and ``padding`` as pairs. The textbook path runs it too."""
-    _check_arrays(x, w, b)
     stride = pair(stride, "stride", "conv2d", minimum=1)
     padding = pair(padding, "padding", "conv2d", minimum=0)
     if x.shape[1] != w.shape[1]:
@@ -106,21 +74,13 @@ def check_conv2d_arguments(x, w, b, stride, padding):
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
-    """Convolve a batch with a filter bank.
-
-    Parameters
-    ----------
-    x : ndarray (N, C_in, H, W)
-    w : ndarray (C_out, C_in, K_h, K_w)
-    b : ndarray (C_out,) or None
-    stride, padding : int or (int, int)
+    """Convolve a batch x (N, C_in, H, W) with a filter bank w (C_out, C_in, K_h, K_w) and
+    a bias b (C_out,) or None; ``stride`` and ``padding`` are ints or (int, int) pairs.
 
     Returns
     -------
-    out : ndarray (N, C_out, H_out, W_out),
-        ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise)
-    cache : tuple
-        What :func:`conv2d_backward` needs: the padded input, the weights, the shapes.
+    out : ndarray (N, C_out, H_out, W_out), ``H_out = (H + 2 * padding - K_h) // stride + 1``
+    cache : tuple ``(x_pad, w, x.shape, stride, padding, has_bias)``
 
     Raises
     ------
@@ -134,10 +94,10 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     f, _, kh, kw = w.shape
     out_h = output_size(h, kh, stride[0], padding[0])
     out_w = output_size(wd, kw, stride[1], padding[1])
-    dtype = np.result_type(x.dtype, w.dtype)
-    x = np.ascontiguousarray(x, dtype=dtype)
-    padded = padding != (0, 0)
-    x_pad = _zeros_padded(x, padding) if padded else x
+    dtype = x.dtype                             # w's and b's too (checked)
+    x = np.ascontiguousarray(x)
+    padded = padding != (0, 0)                  # the threads copy their images into x_pad
+    x_pad = np.zeros((n, c, h + 2 * padding[0], wd + 2 * padding[1]), dtype) if padded else x
     w2 = np.ascontiguousarray(w.reshape(f, c * kh * kw), dtype=dtype)
     bias = None if b is None else np.asarray(b, dtype=dtype).reshape(f, 1)
     out = np.empty((n, f, out_h * out_w), dtype=dtype)
@@ -167,28 +127,13 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
 
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_backward"):
-    """Gradients of :func:`conv2d_forward`.
+    """Gradients of :func:`conv2d_forward` from dout (N, C_out, H_out, W_out): dx, dw and
+    db of the shapes of x, w and b (formulas in the module docstring).
 
-    Parameters
-    ----------
-    dout : ndarray (N, C_out, H_out, W_out)
-    cache : from :func:`conv2d_forward`
-    need_dx, need_dw : bool
-        Skip the input (or weight and bias) gradient when nobody needs it.
-    layer : str
-        The name error messages give (``Conv2d.backward`` when the layer calls it).
-
-    Returns
-    -------
-    dx : ndarray (N, C_in, H, W) or None
-    dw : ndarray (C_out, C_in, K_h, K_w) or None
-    db : ndarray (C_out,) or None (also None when the layer has no bias)
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``dout`` is not a float array of the shape forward returned (see
-        :func:`~minitorch_cv.checks.check_grad`; another float dtype is converted).
+    ``need_dx=False`` (``need_dw=False``) skips the input (weight and bias) gradient and
+    returns None for it; db is None also without a bias. Errors name ``layer``.
+    ``dout`` of another float dtype is converted; another shape or kind is a ValueError or
+    TypeError.
     """
     x_pad, w, x_shape, stride, padding, has_bias = cache
     out_shape = (x_shape[0], w.shape[0]) + tuple(
@@ -200,9 +145,8 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_ba
     w2_t = np.ascontiguousarray(w.reshape(f, -1).T, dtype=dtype)        # (C*K_h*K_w, F)
     dx = np.empty(x_shape, dtype=dtype) if need_dx else None
     group = _images_per_group(dout3.shape[2])
-    # dW2 is summed over the groups in at most PARTIAL_SUMS partial sums of consecutive
-    # groups ("chunks", fixed by the batch alone), then the partial sums in chunk order:
-    # the same additions whatever the number of threads, which take whole chunks.
+    # dW2 in at most PARTIAL_SUMS partial sums of consecutive groups ("chunks", fixed by the
+    # batch alone), then summed in chunk order: the same additions on any number of threads
     n_groups = -(-n // group)
     chunk = group * max(1, -(-n_groups // PARTIAL_SUMS))
     partial_dw2_t = np.empty((-(-n // chunk),) + w2_t.shape, dtype=dtype) if need_dw else None
@@ -238,17 +182,15 @@ def _group_columns(dout3, g0, g1):
 
 
 def _weight_gradient(x_pad_g, dout_g, kernel, stride, dw2_t, add):
-    """dW2.T of one group, ``cols @ dout_g.T`` (C*K_h*K_w, F), written into ``dw2_t`` or
-    added to it. Summed transposed: BLAS runs this product faster than
-    ``dout_g @ cols.T`` on these shapes (docs/results.md)."""
+    """dW2.T of one group, ``cols @ dout_g.T``, written into ``dw2_t`` or added to it
+    (transposed: BLAS runs it faster than ``dout_g @ cols.T`` here, docs/results.md)."""
     cols = work_buffer("conv2d_backward.cols", (dw2_t.shape[0], dout_g.shape[1]), dw2_t.dtype)
     im2col_padded_compiled(x_pad_g, cols, *kernel, *stride)
-    if not add:                                                 # a chunk's first group
-        np.matmul(cols, dout_g.T, out=dw2_t)
-        return
-    product = work_buffer("conv2d_backward.product", dw2_t.shape, dw2_t.dtype)
+    # a chunk's first group writes into dw2_t; the others add their product to it
+    product = work_buffer("conv2d_backward.product", dw2_t.shape, dw2_t.dtype) if add else dw2_t
     np.matmul(cols, dout_g.T, out=product)
-    dw2_t += product
+    if add:
+        dw2_t += product
 
 
 def _input_gradient(w2_t, dout_g, x_pad_shape, kernel, stride, padding, dx_g):

@@ -14,20 +14,10 @@ __all__ = ["dropout_forward", "dropout_backward", "check_dropout_arguments"]
 
 
 def dropout_forward(x, p, rng, channelwise=False):
-    """Apply a fresh dropout mask.
+    """Apply a fresh dropout mask drawn from ``rng``: x (N, C, ...) -> out of x's shape.
 
-    Parameters
-    ----------
-    x : ndarray (N, C, ...)
-    p : float in [0, 1], probability of dropping
-    rng : numpy.random.Generator
-    channelwise : bool
-        Dropout2d: one draw per (n, c), broadcast over the spatial axes.
-
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : (mask, shape of ``x``): the mask (dtype of ``x``) is all backward needs
+    ``p`` in [0, 1] is the probability of dropping; ``channelwise`` (Dropout2d) draws once
+    per (n, c), broadcast over the spatial axes. The cache is ``(mask, x.shape)``.
     """
     p = check_dropout_arguments(x, p, channelwise)
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape
@@ -41,8 +31,7 @@ def dropout_forward(x, p, rng, channelwise=False):
 
 
 def check_dropout_arguments(x, p, channelwise=False):
-    """What :func:`dropout_forward` refuses, refused; returns ``p`` as a float. The
-    textbook function runs it too."""
+    """What :func:`dropout_forward` refuses, refused (the textbook path too); ``p`` as a float."""
     check_input(x, np.ndim(x), "dropout")
     p = check_real(p, "p", "dropout", 0.0, 1.0)
     if channelwise and x.ndim < 2:

@@ -5,13 +5,9 @@ Shapes: x (N, in_features), W (out_features, in_features), b (out_features,)
 
 Backward::  dx = dout @ W     dW = dout.T @ x     db = sum_n dout[n]
 
-The products run with single-threaded BLAS: a multithreaded BLAS product leaves its
-worker threads spinning on the cores that the next layer's threads need (see
-:mod:`minitorch_cv.kernels.parallel`). A large product is shared out among the library's
-own threads instead, in blocks of rows of the result. The blocks depend on the shapes
-alone (at most ``ROW_BLOCKS`` blocks of at least ``MIN_BLOCK_ROWS`` rows), never on the
-number of threads, which take whole blocks: every thread count makes the same products
-and gives the same numbers.
+The products run with single-threaded BLAS (:mod:`minitorch_cv.kernels.parallel` says
+why); a large one is shared out among the library's threads in blocks of rows that depend
+on the shapes alone, so every thread count gives the same numbers.
 """
 
 import numpy as np
@@ -22,9 +18,7 @@ from ..kernels.parallel import parallel_over, single_threaded_blas
 __all__ = ["linear_forward", "linear_backward", "check_linear_arrays",
            "MIN_PARALLEL_MULTIPLY_ADDS"]
 
-# Below this many multiply-adds a product runs in the calling thread: handing half of it
-# to a second thread would cost as much as it saves.
-MIN_PARALLEL_MULTIPLY_ADDS = 1 << 24
+MIN_PARALLEL_MULTIPLY_ADDS = 1 << 24      # below: one thread (handing work out costs more)
 ROW_BLOCKS = 8            # a large product is cut into at most 8 blocks of rows ...
 MIN_BLOCK_ROWS = 32       # ... of at least 32 rows (BLAS is slow on thinner blocks)
 
@@ -60,10 +54,8 @@ def check_linear_arrays(x, w, b):
 
 
 def linear_forward(x, w, b=None):
-    """Returns ``(out, cache)``; the cache keeps ``x`` (for dW) and ``W`` (for dx).
-
-    Raises a TypeError or ValueError for shapes that do not fit together or mixed dtypes.
-    """
+    """Returns ``(out, (x, w, has_bias))``; TypeError or ValueError for shapes that do
+    not fit together or mixed dtypes."""
     check_linear_arrays(x, w, b)
     out = _product(x, w.T)
     if b is not None:
@@ -72,8 +64,8 @@ def linear_forward(x, w, b=None):
 
 
 def linear_backward(dout, cache, need_dx=True, need_dw=True, *, layer="linear_backward"):
-    """Returns ``(dx, dw, db)``; an unneeded gradient is None. ``dout`` must have the shape
-    forward returned, (N, out_features) (ValueError naming ``layer`` otherwise)."""
+    """Returns ``(dx, dw, db)``; an unneeded gradient is None. ``dout`` (N, out_features)
+    is checked against forward's output (ValueError naming ``layer``)."""
     x, w, has_bias = cache
     dout = check_grad(dout, (x.shape[0], w.shape[0]), x.dtype, layer)
     dx = _product(dout, w) if need_dx else None

@@ -11,9 +11,8 @@ of sample n (0 when ``y_n == ignore_index``) is::
 
     l_n = (1 - e) * w[y_n] * (-log p_n[y_n])  +  (e / K) * sum_k w[k] * (-log p_n[k])
 
-and "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored (by their
-count without weights) -- PyTorch's weighted mean; all samples ignored gives NaN, as in
-PyTorch. Its gradient, for a sample not ignored::
+and "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored (NaN when
+all are ignored, as in PyTorch). Its gradient, for a sample not ignored::
 
     dl_n/dz_n = (1 - e) * w[y_n] * (p_n - onehot(y_n)) + (e / K) * (sum_k w[k] * p_n - w)
 
@@ -22,10 +21,9 @@ Regression losses on predictions x and targets t of one shape (any rank)::
     mse:  l = (x - t)^2        dx = 2 (x - t)          (/ x.size for "mean")
     l1:   l = |x - t|          dx = sign(x - t)        (sign(0) = 0, as in PyTorch)
 
-Every ``*_forward`` returns ``(loss, cache)``: a Python float for ``reduction="mean"`` or
-``"sum"`` (summed in float64), an array of the per-sample (per-element) losses for
-``"none"``. ``*_backward(cache, dloss=1.0)`` takes dL/d(loss): a number, or an array of the
-loss's shape for ``"none"``.
+``*_forward`` returns ``(loss, cache)``: a Python float (summed in float64), or the array
+of per-sample (per-element) losses for ``reduction="none"``. ``*_backward(cache, dloss=1.0)``
+takes dL/d(loss): a number, or an array of the loss's shape for ``"none"``.
 """
 
 import numpy as np
@@ -77,8 +75,8 @@ def check_class_weight(weight, k, layer="CrossEntropyLoss"):
     if weight is None:
         return None
     w = np.asarray(weight)
-    if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)) \
-            or w.dtype == np.bool_:
+    real = np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)
+    if not real or w.dtype == np.bool_:
         raise TypeError(f"{layer}: weight must be an array of K real numbers, got dtype "
                         f"{w.dtype}")
     if w.shape != (k,):
@@ -103,26 +101,12 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
                           label_smoothing=0.0):
     """Cross-entropy of logits against class labels, with PyTorch's options.
 
-    Parameters
-    ----------
-    logits : ndarray (N, K)
-    labels : ndarray (N,) of integers in [0, K) (or ``ignore_index``)
-    reduction : "mean", "sum" or "none"
-    weight : ndarray (K,), optional
-        A weight per class (converted to the logits' dtype).
-    ignore_index : int
-        Samples with this label add nothing to the loss, its mean or the gradient.
-    label_smoothing : float in [0, 1]
-        Mixes the one-hot target with the uniform distribution (see the module docstring).
-
-    Returns
-    -------
-    loss : float (ndarray (N,) for "none"); NaN for "mean" when every sample is ignored
-    cache : what :func:`cross_entropy_backward` needs
+    ``weight`` (K,) weighs the classes; samples labelled ``ignore_index`` add nothing;
+    ``label_smoothing`` in [0, 1] mixes the one-hot target with the uniform one.
 
     Shape
     -----
-    (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
+    logits (N, K) and labels (N,) -> a float, or (N,) for ``reduction="none"``.
 
     Backward
     --------
@@ -136,21 +120,13 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
         labels.size and labels.min() < 0) else None
     if weight is None and label_smoothing == 0.0 and (ignored is None or not ignored.any()):
         # The plain loss (the training hot path): no weights, nothing to smooth or ignore.
-        picked = -logp[np.arange(n), labels]
-        if reduction == "mean":
-            loss = float(picked.mean(dtype=np.float64))
-        elif reduction == "sum":
-            loss = float(picked.sum(dtype=np.float64))
-        else:
-            loss = picked
-        return loss, (logp, labels, reduction)
+        return _reduce(-logp[np.arange(n), labels], reduction), (logp, labels, reduction)
     return _cross_entropy_with_options(logp, labels, reduction, weight, ignored,
                                        label_smoothing)
 
 
 def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_smoothing):
-    """:func:`cross_entropy_forward` with PyTorch's options, from the log-probabilities:
-    per-sample target weights (0 where ``ignored``) and label smoothing."""
+    """:func:`cross_entropy_forward` with PyTorch's options, from the log-probabilities."""
     n, k = logp.shape
     targets = labels if ignored is None else np.where(ignored, 0, labels)
     w = None if weight is None else weight.astype(logp.dtype)
@@ -165,37 +141,24 @@ def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_
         losses = losses + (label_smoothing / k) * smooth
     total_weight = float(w_target.sum(dtype=np.float64))
     if reduction == "mean":
-        total = float(losses.sum(dtype=np.float64))
         with np.errstate(divide="ignore", invalid="ignore"):
-            loss = float(np.float64(total) / np.float64(total_weight))
-    elif reduction == "sum":
-        loss = float(losses.sum(dtype=np.float64))
+            loss = float(np.float64(losses.sum(dtype=np.float64)) / np.float64(total_weight))
     else:
-        loss = losses.astype(logp.dtype, copy=False)
+        loss = _reduce(losses.astype(logp.dtype, copy=False), reduction)
     return loss, (logp, targets, reduction, (w, w_target, ignored, label_smoothing,
                                              total_weight))
 
 
 def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
     """dlogits = (softmax - onehot) * dloss (/ N for the mean); with PyTorch's options
-    the formula in the module docstring.
-
-    ``dloss`` is dL/d(loss): a real number for mean or sum reduction, an (N,) float array
-    for ``reduction="none"`` (TypeError or ValueError naming ``layer`` otherwise).
-    """
+    the formula in the module docstring."""
     logp, labels, reduction = cache[:3]
     n = labels.shape[0]
     dloss = check_loss_grad(dloss, reduction, n, logp.dtype, layer)
     dz = np.exp(logp)
     if len(cache) == 3:
         dz[np.arange(n), labels] -= 1
-        if reduction == "mean":
-            dz *= dz.dtype.type(dloss / n)
-        elif reduction == "sum":
-            dz *= dz.dtype.type(dloss)
-        else:
-            dz *= np.asarray(dloss, dtype=dz.dtype).reshape(n, 1)
-        return dz
+        return _scaled(dz, dloss, reduction, dloss / n if reduction == "mean" else None)
     w, w_target, ignored, smoothing, total_weight = cache[3]
     k = logp.shape[1]
     on_target = (1 - smoothing) * w_target                      # (N,), 0 where ignored
@@ -211,22 +174,18 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
         uniform = (smoothing / k) * (np.ones(k, dtype=dz.dtype) if w is None else w)
         keep = np.ones(n, dtype=dz.dtype) if ignored is None else (~ignored).astype(dz.dtype)
         dz -= keep[:, None] * uniform
+    factor = None
     if reduction == "mean":
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.float64(dloss) / np.float64(total_weight)
         if not np.isfinite(factor):                             # every sample ignored
             factor = 0.0                                        # PyTorch: zero gradient
-        dz *= dz.dtype.type(factor)
-    elif reduction == "sum":
-        dz *= dz.dtype.type(dloss)
-    else:
-        dz *= np.asarray(dloss, dtype=dz.dtype).reshape(n, 1)
-    return dz
+    return _scaled(dz, dloss, reduction, factor)
 
 
 # --------------------------------------------------------------------------- regression
 def check_regression_arguments(x, target, reduction, layer):
-    """x a float array, target a float array of x's shape (converted to x's dtype)."""
+    """``target`` (a float array of x's shape) in x's dtype, or a clear error."""
     check_reduction(reduction, layer)
     check_input(x, np.ndim(x), layer)
     if not isinstance(target, np.ndarray):
@@ -242,6 +201,7 @@ def check_regression_arguments(x, target, reduction, layer):
 
 
 def _reduce(losses, reduction):
+    """The losses' float64 mean (NaN when empty, as torch) or sum, or themselves for "none"."""
     if reduction == "none":
         return losses
     with np.errstate(invalid="ignore", divide="ignore"):    # an empty input: NaN, as torch
@@ -249,89 +209,69 @@ def _reduce(losses, reduction):
         return float(total / losses.size if reduction == "mean" else total)
 
 
-def _scaled(grad, dloss, reduction):
-    """``grad`` times dL/d(loss), divided by the element count for the mean (in place)."""
+def _scaled(grad, dloss, reduction, mean_factor):
+    """``grad`` (in place) times ``mean_factor`` for "mean", ``dloss`` otherwise (a number, or
+    an array with one entry per sample or element for "none")."""
     if reduction == "mean":
-        grad *= grad.dtype.type(dloss / max(grad.size, 1))
+        grad *= grad.dtype.type(mean_factor)
     elif reduction == "sum":
         grad *= grad.dtype.type(dloss)
     else:
-        grad *= dloss
+        grad *= np.asarray(dloss, dtype=grad.dtype).reshape(
+            np.shape(dloss) + (1,) * (grad.ndim - np.ndim(dloss)))
     return grad
 
 
 def mse_loss_forward(x, target, reduction="mean"):
-    """Mean squared error ``mean((x - target)^2)``.
-
-    Parameters
-    ----------
-    x : ndarray, the predictions (any shape, float)
-    target : ndarray of x's shape (float; another precision is converted to x's dtype)
-    reduction : "mean" (over every element), "sum" or "none" (an array of x's shape)
-
-    Returns
-    -------
-    loss : float (ndarray of x's shape for "none")
-    cache : ``(x - target, reduction)``
+    """Mean squared error ``mean((x - target)^2)`` over every element; ``target`` is a float
+    array of x's shape (converted to x's dtype), the cache ``(x - target, reduction)``.
 
     Shape
     -----
-    (*) and (*) -> a number, or (*) for ``reduction="none"``.
+    (*) and (*) -> a float, or (*) for ``reduction="none"``.
 
     Backward
     --------
     ``dx = 2 * (x - target) * dloss``, divided by ``x.size`` for "mean".
     """
-    target = check_regression_arguments(x, target, reduction, "mse_loss")
-    diff = x - target
-    return _reduce(diff * diff, reduction), (diff, reduction)
+    return _regression_forward(x, target, reduction, "mse_loss", np.square)
 
 
 def mse_loss_backward(cache, dloss=1.0, *, layer="mse_loss_backward"):
-    """dx = 2 (x - target) * dloss (/ x.size for the mean); ``dloss`` is an array of x's
-    shape for ``reduction="none"``."""
+    """dx = 2 (x - target) * dloss (/ x.size for the mean)."""
     diff, reduction = cache
-    dloss = _loss_grad(dloss, reduction, diff, layer)
-    return _scaled(2 * diff, dloss, reduction)
+    return _regression_backward(2 * diff, diff, dloss, reduction, layer)
 
 
 def l1_loss_forward(x, target, reduction="mean"):
-    """Mean absolute error ``mean(|x - target|)``.
-
-    Parameters
-    ----------
-    x : ndarray, the predictions (any shape, float)
-    target : ndarray of x's shape (float; another precision is converted to x's dtype)
-    reduction : "mean" (over every element), "sum" or "none" (an array of x's shape)
-
-    Returns
-    -------
-    loss : float (ndarray of x's shape for "none")
-    cache : ``(x - target, reduction)``
-
-    Shape
-    -----
-    (*) and (*) -> a number, or (*) for ``reduction="none"``.
+    """Mean absolute error ``mean(|x - target|)``; arguments, cache and shapes as
+    :func:`mse_loss_forward`.
 
     Backward
     --------
     ``dx = sign(x - target) * dloss``, divided by ``x.size`` for "mean"; at ``x == target``
     the gradient is 0 (``sign(0) = 0``, as in PyTorch).
     """
-    target = check_regression_arguments(x, target, reduction, "l1_loss")
-    diff = x - target
-    return _reduce(np.abs(diff), reduction), (diff, reduction)
+    return _regression_forward(x, target, reduction, "l1_loss", np.abs)
 
 
 def l1_loss_backward(cache, dloss=1.0, *, layer="l1_loss_backward"):
     """dx = sign(x - target) * dloss (/ x.size for the mean; sign(0) = 0)."""
     diff, reduction = cache
-    dloss = _loss_grad(dloss, reduction, diff, layer)
-    return _scaled(np.sign(diff), dloss, reduction)
+    return _regression_backward(np.sign(diff), diff, dloss, reduction, layer)
 
 
-def _loss_grad(dloss, reduction, diff, layer):
-    """dL/d(loss): a number, or for "none" a float array of the per-element loss's shape."""
+def _regression_forward(x, target, reduction, layer, elementwise):
+    target = check_regression_arguments(x, target, reduction, layer)
+    diff = x - target
+    return _reduce(elementwise(diff), reduction), (diff, reduction)
+
+
+def _regression_backward(grad, diff, dloss, reduction, layer):
+    """``grad`` times dL/d(loss): a number, or for "none" an array of the losses' shape."""
     if reduction == "none":
-        return check_grad(dloss, diff.shape, diff.dtype, layer)
-    return check_loss_grad(dloss, reduction, diff.size, diff.dtype, layer)
+        dloss = check_grad(dloss, diff.shape, diff.dtype, layer)
+    else:
+        dloss = check_loss_grad(dloss, reduction, diff.size, diff.dtype, layer)
+    return _scaled(grad, dloss, reduction,
+                   dloss / max(grad.size, 1) if reduction == "mean" else None)

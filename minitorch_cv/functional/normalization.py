@@ -1,4 +1,4 @@
-"""Batch normalization, shared by BatchNorm1d (N, C) / (N, C, L) and BatchNorm2d (N, C, H, W).
+"""Batch normalization, for BatchNorm1d (N, C) / (N, C, L) and BatchNorm2d (N, C, H, W).
 
 Training mode, per channel c, over the m = N (*H*W) values of the batch::
 
@@ -16,10 +16,8 @@ Backward (training mode), with ``g = dout * gamma`` and sums over the same m val
 
 In evaluation mode the statistics are constants and ``dx = dout * gamma / sqrt(var + eps)``.
 
-How it runs: float32/float64 batches go through the loops in
-:mod:`minitorch_cv.kernels.batchnorm` (one channel at a time, sums in float64, the
-channels shared out among the threads); the NumPy lines below, which the tests hold the
-kernels to, handle any other dtype and read as the formulas above.
+float32/float64 batches run the loops of :mod:`minitorch_cv.kernels.batchnorm`; the NumPy
+lines below handle any other dtype (and are what the tests hold the kernels to).
 """
 
 import numpy as np
@@ -41,12 +39,13 @@ def _as_ncl(a):
 
 
 def _per_channel(v, c, dtype, default):
+    """``v`` as a contiguous (C,) array, or ``default`` C times when ``v`` is None."""
     return np.full(c, default, dtype=dtype) if v is None else np.ascontiguousarray(v, dtype=dtype)
 
 
 def _train_forward_compiled(x, gamma, beta, eps):
-    """Training-mode forward by :mod:`~minitorch_cv.kernels.batchnorm`, channels shared out
-    among the threads. Returns out, x_hat, inv_std and the float64 batch mean and var."""
+    """Training-mode forward by the kernels, channels shared out among the threads: out,
+    x_hat, inv_std and the float64 batch mean and var."""
     c = x.shape[1]
     x3 = _as_ncl(x)
     out, x_hat = np.empty_like(x3), np.empty_like(x3)
@@ -75,9 +74,7 @@ def _train_forward_numpy(x, gamma, beta, eps):
 
 def _shape_for_channels(x):
     """Axes to reduce over and the broadcast shape of per-channel vectors."""
-    axes = (0,) + tuple(range(2, x.ndim))
-    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    return axes, shape
+    return (0,) + tuple(range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
 def check_batchnorm_arrays(x, gamma, beta, running_mean, running_var):
@@ -105,22 +102,14 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
 
     Parameters
     ----------
-    x : ndarray (N, C) or (N, C, L) or (N, C, H, W)
+    x : ndarray (N, C) or (N, C, L) or (N, C, H, W); ``out`` has its shape
     gamma, beta : ndarray (C,) or None (affine=False)
     running_mean, running_var : ndarray (C,) or None (track_running_stats=False)
-    training : bool
-        Batch statistics (True) or running statistics (False).
+    training : bool, batch statistics (True) or running statistics (False)
 
-    Returns
-    -------
-    out : ndarray, same shape as ``x``
-    cache : tuple (x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)
-
-    Raises
-    ------
-    TypeError, ValueError
-        A non-float input, per-channel vectors of another length, or gamma/beta of
-        another dtype than ``x``; one value per channel in training mode.
+    The cache is ``(x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)``.
+    Raises TypeError or ValueError for a non-float input, per-channel vectors of another
+    length, gamma/beta of another dtype than ``x``, or one value per channel in training.
     """
     check_batchnorm_arrays(x, gamma, beta, running_mean, running_var)
     use_batch_stats = training or running_mean is None
@@ -139,9 +128,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
             running_var *= 1 - momentum
             running_var += (momentum * var * (m / (m - 1))).astype(running_var.dtype)
         return out, (x_hat, inv_std, gamma, True, None)
-    # Evaluation: the statistics are constants, so the layer is one affine map per channel,
+    # Evaluation: one affine map per channel, as PyTorch computes it; backward rebuilds x_hat
     # out = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale
-    # (as PyTorch computes it). x_hat is only needed for dgamma: backward rebuilds it.
     c = x.shape[1]
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.result_type(x.dtype, np.float32))
@@ -159,22 +147,12 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
 
 
 def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
-    """Gradients of :func:`batchnorm_forward`: returns ``(dx, dgamma, dbeta)``.
-
-    ``dout`` must have the shape forward returned (ValueError naming ``layer`` otherwise);
-    another float dtype is converted to the forward's.
-    """
+    """Gradients of :func:`batchnorm_forward`: ``(dx, dgamma, dbeta)`` (formulas above);
+    ``dout`` is checked against forward's output (ValueError naming ``layer``)."""
     x_hat, inv_std, gamma, batch_stats, eval_input = cache
     like = x_hat if batch_stats else eval_input[0]      # what forward returned: its shape
     dout = check_grad(dout, like.shape, like.dtype, layer)
-    if not batch_stats:                            # evaluation mode: dx = dout * scale
-        x, mean = eval_input
-        axes, shape = _shape_for_channels(dout)
-        x_hat = (x - mean.reshape(shape).astype(x.dtype)) * inv_std.reshape(shape)
-        scale = inv_std if gamma is None else inv_std * gamma
-        return (dout * scale.reshape(shape), np.sum(dout * x_hat, axis=axes),
-                dout.sum(axis=axes))
-    if dout.dtype == x_hat.dtype:
+    if batch_stats and dout.dtype in (np.float32, np.float64):      # other floats: NumPy
         c = dout.shape[1]
         dout3 = _as_ncl(dout)
         dx = np.empty_like(dout3)
@@ -184,9 +162,14 @@ def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
             dout3, _as_ncl(x_hat), g, inv_std, dx, dgamma, dbeta, c0, c1), c, size=dout.size)
         return dx.reshape(dout.shape), dgamma, dbeta
     axes, shape = _shape_for_channels(dout)
+    if not batch_stats:                                 # evaluation: backward rebuilds x_hat
+        x, mean = eval_input
+        x_hat = (x - mean.reshape(shape).astype(x.dtype)) * inv_std.reshape(shape)
     dbeta = dout.sum(axis=axes)
     dgamma = np.sum(dout * x_hat, axis=axes)
     scale = inv_std if gamma is None else inv_std * gamma
+    if not batch_stats:                                 # constant statistics: dx = dout * scale
+        return dout * scale.reshape(shape), dgamma, dbeta
     m = dout.size // dout.shape[1]
     # g = dout * gamma; dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
     dx = dout - (dbeta / m).reshape(shape)

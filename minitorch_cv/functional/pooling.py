@@ -27,9 +27,8 @@ from ..kernels.pooling import (
     maxpool2d_values_compiled,
 )
 
-# A pooling forward visits every input number once per window holding it, about four
-# times the work per number of a memory-bound pass: worth two threads from 256 K numbers
-# on, far below the threshold for a plain pass (docs/results.md has the measurement).
+# A pooling forward does about four times the work per number of a memory-bound pass: worth
+# two threads from 256 K numbers on (docs/results.md).
 WINDOW_KERNEL_MIN_SIZE = 1 << 18
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
@@ -38,9 +37,8 @@ __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
 
 
 def check_pooling(x, kernel_size, stride, padding, layer):
-    """What the pooling forward functions refuse, refused (named ``layer`` in the
-    message); returns the kernel, stride and padding as pairs and the output (H, W).
-    The textbook functions run it too."""
+    """What the pooling forwards (the textbook ones too) refuse, refused; returns the
+    kernel, stride and padding as pairs and the output (H, W)."""
     check_input(x, 4, layer, expected="(N, C, H, W)")
     check_kernel_dtype(x, layer)
     kernel = pair(kernel_size, "kernel_size", layer, minimum=1)
@@ -56,9 +54,8 @@ def check_pooling(x, kernel_size, stride, padding, layer):
 def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True):
     """Max over windows. x (N, C, H, W) -> out (N, C, H_out, W_out).
 
-    Returns ``(out, cache)``; the cache holds the argmax of each window (int32 flat
-    indices into H*W) and the input shape -- not the input itself. With
-    ``for_backward=False`` (inference) only the maxima are computed and the cache is None.
+    The cache holds each window's argmax (int32 flat indices into H*W), not the input;
+    with ``for_backward=False`` (inference) it is None.
     """
     kernel, stride, padding, (oh, ow) = check_pooling(x, kernel_size, stride, padding, "max_pool2d")
     x = np.ascontiguousarray(x)
@@ -74,11 +71,8 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
 
 
 def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
-    """dx[n, c, argmax] += dout[n, c, oh, ow]; zero elsewhere.
-
-    ``dout`` must have the shape forward returned (ValueError naming ``layer`` otherwise);
-    another float dtype is converted to the forward's.
-    """
+    """dx[n, c, argmax] += dout[n, c, oh, ow]; zero elsewhere (``dout`` checked against
+    forward's output: ValueError naming ``layer``; another float dtype converted)."""
     argmax, x_shape, dtype = cache
     dout = np.ascontiguousarray(check_grad(dout, argmax.shape, dtype, layer))
     dx = np.zeros(x_shape, dtype=dout.dtype)
@@ -108,6 +102,7 @@ def avgpool2d_backward(dout, cache, *, layer="avgpool2d_backward"):
 
 
 def _bins(size, out_size):
+    """(start, stop) of each adaptive bin along one axis, as PyTorch cuts them."""
     return [(i * size // out_size, -(-(i + 1) * size // out_size)) for i in range(out_size)]
 
 
@@ -116,8 +111,6 @@ def adaptive_avgpool2d_forward(x, output_size):
     check_input(x, 4, "adaptive_avg_pool2d", expected="(N, C, H, W)")
     out_h, out_w = pair(output_size, "output_size", "adaptive_avg_pool2d", minimum=1)
     n, c, h, w = x.shape
-    if (out_h, out_w) == (1, 1):                       # global average pooling (ResNet)
-        return x.mean(axis=(2, 3), keepdims=True), (x.shape, (1, 1), x.dtype)
     out = np.empty((n, c, out_h, out_w), dtype=x.dtype)
     for i, (r0, r1) in enumerate(_bins(h, out_h)):
         for j, (c0, c1) in enumerate(_bins(w, out_w)):
@@ -130,8 +123,6 @@ def adaptive_avgpool2d_backward(dout, cache, *, layer="adaptive_avgpool2d_backwa
     x_shape, (out_h, out_w), dtype = cache
     dout = check_grad(dout, tuple(x_shape[:2]) + (out_h, out_w), dtype, layer)
     _n, _c, h, w = x_shape
-    if (out_h, out_w) == (1, 1):
-        return np.broadcast_to(dout / (h * w), x_shape).copy()
     dx = np.zeros(x_shape, dtype=dout.dtype)
     for i, (r0, r1) in enumerate(_bins(h, out_h)):
         for j, (c0, c1) in enumerate(_bins(w, out_w)):

@@ -1,29 +1,12 @@
-"""Batch normalization in training mode, one channel at a time.
+"""Batch normalization, one channel at a time (the formulas are in
+:mod:`minitorch_cv.functional.normalization`).
 
-The formulas are in :mod:`minitorch_cv.functional.normalization`. NumPy computes them with
-reductions over axes (0, 2, 3) of an (N, C, H, W) array: strided passes over the whole
-batch, and a temporary for every intermediate. Here each channel's N*H*W values are read
-in order, a few times while they are still in the cache: the sums first (in float64, so
-that a float32 batch of 65,536 values per channel loses nothing), then the output.
-
-Arrays are viewed as (N, C, L) with L = H*W (or 1 for (N, C) inputs); each call handles
-the channels ``c0 .. c1-1``, so threads can share the channels out.
-
-* ``batchnorm_train_forward_loops`` / ``..._compiled``:
-  ``mean[c], var[c]`` (biased); ``x_hat = (x - mean) / sqrt(var + eps)``;
-  ``out = gamma * x_hat + beta``.
-* ``batchnorm_train_backward_loops`` / ``..._compiled``:
-  ``dbeta = sum(dout)``, ``dgamma = sum(dout * x_hat)``,
-  ``dx = gamma / sqrt(var + eps) * (dout - dbeta / m - x_hat * dgamma / m)``.
-
-* ``batchnorm_affine_loops`` / ``..._compiled`` (evaluation mode, where mean and variance
-  are the running statistics): ``out = x * scale[c] + shift[c]``, one pass.
-
-Each kernel checks once, on entry, that its arrays fit together and that the channel range
-lies within them (ValueError otherwise): no input makes it read or write outside an array.
-
-The NumPy version (what the tests compare with) is the functional module's own code path
-for evaluation mode and for inputs the kernels do not take.
+Each channel's values are read in order while still in the cache, instead of NumPy's
+strided passes and temporaries: the sums first (in float64, so that a float32 channel of
+65,536 values loses nothing), then the output. Arrays are (N, C, L) with L = H*W (1 for
+(N, C)); a call handles the channels ``c0 .. c1-1``, so that threads can share them out.
+``batchnorm_affine_*`` is evaluation mode: ``out = x * scale[c] + shift[c]``. Each kernel
+checks once, on entry, that its arrays and channel range fit together (ValueError).
 """
 
 import math
@@ -40,9 +23,7 @@ __all__ = ["batchnorm_train_forward_loops", "batchnorm_train_forward_compiled",
 def check_batchnorm_arrays(x, out, other, v1, v2, v3, v4, v5, c0, c1):
     """Raise a ValueError unless ``out`` and ``other`` have x's (N, C, L) shape, the
     vectors ``v1..v5`` C entries, and ``0 <= c0 <= c1 <= C``."""
-    if out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or out.shape[2] != x.shape[2] \
-            or other.shape[0] != x.shape[0] or other.shape[1] != x.shape[1] \
-            or other.shape[2] != x.shape[2]:
+    if out.shape != x.shape or other.shape != x.shape:
         raise ValueError("batch norm: the (N, C, L) arrays must have one shape")
     channels = x.shape[1]
     if v1.shape[0] != channels or v2.shape[0] != channels or v3.shape[0] != channels \

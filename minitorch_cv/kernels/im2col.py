@@ -1,32 +1,19 @@
 """im2col and col2im: turning a convolution into one matrix product.
 
-For a batch ``x`` of shape (N, C, H, W) and a K_h x K_w window, im2col writes every window
-position of every image as one column::
+For a batch ``x`` (N, C, H, W) padded with zeros into ``x_pad`` and a K_h x K_w window of
+stride ``s``, im2col writes every window of every image as one column::
 
     cols[(c * K_h + i) * K_w + j, (n * H_out + oh) * W_out + ow] = x_pad[n, c, oh*s + i, ow*s + j]
 
-where ``x_pad`` is ``x`` with ``padding`` zeros on every side and ``s`` the stride. The
-whole batch's convolution is then ONE matrix product,
-``W.reshape(C_out, C * K_h * K_w) @ cols`` of shape (C_out, N * H_out * W_out): one large
-product keeps BLAS far busier than N small ones.
-
-col2im is its adjoint (the transpose of that linear map): every column entry is *added*
-back to the pixel it was copied from. A pixel that lies in several windows receives the
-sum of their gradients; pixels in the padding are dropped.
-
-The textbook version, im2col by NumPy indexing and col2im by ``np.add.at``, is
-:func:`minitorch_cv.reference.im2col` / :func:`~minitorch_cv.reference.col2im`. The kernels
-here work on a batch that is already padded, so without bounds checks: the innermost loop
-moves a contiguous run of W_out numbers, which the compiler vectorizes. ``*_loops`` is the
-source to read; ``*_compiled`` is that same function compiled by
-:func:`~minitorch_cv.kernels._jit.compile_kernel` (the plain loops again under
-``NUMBA_DISABLE_JIT=1``). The convolution runs them on one slice of the batch per thread
-(:mod:`~minitorch_cv.kernels.parallel`). Faster than NumPy's copy of a strided window
-view, because the row copy is vectorized, no index is checked inside it, and compiled code
-releases the GIL: two threads copying at once do not queue.
+so the convolution is ONE matrix product ``W.reshape(C_out, C * K_h * K_w) @ cols``.
+col2im is its adjoint: every column entry is *added* back to the pixel it was copied from
+(a pixel in several windows receives the sum of their gradients).
 
 Shapes: x (N, C, H, W) <-> cols (C * K_h * K_w, N * H_out * W_out), with
 ``H_out = (H + 2 * padding - K_h) // stride + 1`` (same for W).
+
+These kernels work on an already padded batch, without bounds checks: the innermost loop
+moves a contiguous run of W_out numbers, which the compiler vectorizes.
 """
 
 from ._jit import compile_kernel
@@ -40,32 +27,30 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-# ----------------------------------------------------------------------------- padded batch
-def check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w):
-    """The checks that keep the padded kernels inside their arrays, once per call (never in
-    the loops): a window of at least 1x1 that fits the padded image, strides of at least 1.
-    The caller then checks that ``cols`` has the shape these give."""
+def check_padded_geometry(x_pad, cols, kh, kw, stride_h, stride_w):
+    """The checks that keep the padded kernels inside their arrays, once per call: a window
+    of at least 1x1 that fits the padded image, strides >= 1, ``cols`` of the shape these
+    give. Returns (H_out, W_out)."""
+    n_images, channels, height_p, width_p = x_pad.shape
     if kh < 1 or kw < 1 or stride_h < 1 or stride_w < 1:
         raise ValueError("im2col/col2im: kernel sizes and strides must be >= 1")
     if height_p < kh or width_p < kw:
         raise ValueError("im2col/col2im: the window is larger than the padded image")
-
-
-def im2col_padded_loops(x_pad, cols, kh, kw, stride_h, stride_w):
-    """im2col of a batch that is already padded: fill ``cols`` (C*kh*kw, N*H_out*W_out)
-    from ``x_pad`` (N, C, H_p, W_p).
-
-    The same numbers as :func:`minitorch_cv.reference.im2col`, without bounds checks:
-    every window lies inside ``x_pad``. Each (row, image, output row) copies one
-    run of W_out numbers; with stride 1 that run is contiguous in both arrays, and the
-    compiler turns the innermost loop into vector instructions. This is what Conv2d runs.
-    """
-    n_images, channels, height_p, width_p = x_pad.shape
-    check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w)
     out_h = (height_p - kh) // stride_h + 1
     out_w = (width_p - kw) // stride_w + 1
     if cols.shape[0] != channels * kh * kw or cols.shape[1] != n_images * out_h * out_w:
-        raise ValueError("im2col: cols must have shape (C*K_h*K_w, N*H_out*W_out)")
+        raise ValueError("im2col/col2im: cols must have shape (C*K_h*K_w, N*H_out*W_out)")
+    return out_h, out_w
+
+
+def im2col_padded_loops(x_pad, cols, kh, kw, stride_h, stride_w):
+    """Fill ``cols`` (C*kh*kw, N*H_out*W_out) from the padded batch ``x_pad`` (N, C, H_p, W_p).
+
+    The numbers of :func:`minitorch_cv.reference.im2col`; each (row, image, output row)
+    copies one run of W_out numbers, contiguous in both arrays with stride 1.
+    """
+    n_images, channels = x_pad.shape[:2]
+    out_h, out_w = check_padded_geometry(x_pad, cols, kh, kw, stride_h, stride_w)
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
@@ -86,20 +71,14 @@ def im2col_padded_loops(x_pad, cols, kh, kw, stride_h, stride_w):
 
 
 def col2im_padded_loops(cols, dx_pad, kh, kw, stride_h, stride_w):
-    """Adjoint of :func:`im2col_padded_loops`: add every entry of ``cols`` back into the
-    padded gradient ``dx_pad`` (N, C, H_p, W_p), which must start at zero.
+    """Adjoint of :func:`im2col_padded_loops`: add every entry of ``cols`` into the padded
+    gradient ``dx_pad`` (N, C, H_p, W_p), which starts at zero (crop the padding off after).
 
-    Crop the padding off afterwards (``dx_pad[:, :, p_h:p_h + H, p_w:p_w + W]``). Each
-    pixel receives its windows' gradients in the same order as in
-    :func:`minitorch_cv.reference.col2im` (kernel offset, then window), so the sums are
-    bit-identical.
+    Each pixel receives its windows' gradients in the order of
+    :func:`minitorch_cv.reference.col2im` (kernel offset, then window): bit-identical sums.
     """
-    n_images, channels, height_p, width_p = dx_pad.shape
-    check_padded_geometry(channels, height_p, width_p, kh, kw, stride_h, stride_w)
-    out_h = (height_p - kh) // stride_h + 1
-    out_w = (width_p - kw) // stride_w + 1
-    if cols.shape[0] != channels * kh * kw or cols.shape[1] != n_images * out_h * out_w:
-        raise ValueError("col2im: cols must have shape (C*K_h*K_w, N*H_out*W_out)")
+    n_images, channels = dx_pad.shape[:2]
+    out_h, out_w = check_padded_geometry(dx_pad, cols, kh, kw, stride_h, stride_w)
     for n in range(n_images):
         for c in range(channels):
             for i in range(kh):
@@ -121,7 +100,7 @@ def col2im_padded_loops(cols, dx_pad, kh, kw, stride_h, stride_w):
 
 def pad_loops(x, x_pad, pad_h, pad_w):
     """Copy ``x`` (N, C, H, W) into the middle of ``x_pad`` (N, C, H + 2p_h, W + 2p_w),
-    whose border must already be zero. Row by row: each row is one contiguous run."""
+    whose border is already zero."""
     n_images, channels, height, width = x.shape
     if pad_h < 0 or pad_w < 0 or x_pad.shape[0] != n_images or x_pad.shape[1] != channels \
             or x_pad.shape[2] != height + 2 * pad_h or x_pad.shape[3] != width + 2 * pad_w:

@@ -1,5 +1,4 @@
-"""ReLU, the textbook way (same signatures and cache as
-:func:`minitorch_cv.functional.relu_forward` / :func:`~minitorch_cv.functional.relu_backward`)."""
+"""ReLU, the textbook way."""
 
 import numpy as np
 
@@ -14,12 +13,8 @@ def relu_forward(x, inplace=False):
 
     Returns
     -------
-    out : ndarray, the shape of ``x``
+    out : ndarray, the shape of ``x`` (any shape)
     cache : ``out`` itself: ``x > 0`` exactly where ``out > 0``
-
-    Shape
-    -----
-    Any -> the same.
 
     Backward
     --------
@@ -34,17 +29,7 @@ def relu_backward(dout, out, *, layer="relu_backward"):
     """``dx = 0 where out <= 0, else dout`` (the derivative of max(x, 0) is [x > 0]; a NaN
     output passes its gradient through, as in PyTorch, since NaN is not ``<= 0``).
 
-    ``dout`` must have the shape of ``out`` (a ValueError naming ``layer`` otherwise, as
-    in functional); another float dtype is converted to the forward's.
-
-    Parameters
-    ----------
-    dout : ndarray, the gradient of the loss with respect to ``out``
-    out : ndarray, the cache (the forward output)
-
-    Shape
-    -----
-    Any -> the same.
+    ``out`` is the cache (the forward output). Shape: any -> the same.
 
     Backward
     --------

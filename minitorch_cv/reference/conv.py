@@ -4,15 +4,10 @@ Deep learning's "convolution" is cross-correlation (the kernel is not flipped)::
 
     out[n, f, i, j] = b[f] + sum_{c, u, v} w[f, c, u, v] * x_pad[n, c, S*i + u, S*j + v]
 
-Two versions with the signatures and cache of :mod:`minitorch_cv.functional.conv`:
-
 * :func:`conv2d_forward_loops` / :func:`conv2d_backward_loops`: the formula, one output
   number at a time (tiny inputs only);
 * :func:`conv2d_forward` / :func:`conv2d_backward`: im2col by NumPy indexing, ONE matrix
   product for the whole batch, and col2im with ``np.add.at``.
-
-The fast path (:func:`minitorch_cv.functional.conv2d_forward`) computes the same sums; the
-tests hold the three equal.
 """
 
 import numpy as np
@@ -76,8 +71,7 @@ def conv2d_forward_loops(x, w, b=None, stride=1, padding=0):
 
 
 def _checked_dout(dout, cache, layer):
-    """``dout`` checked against the output forward returned: its shape (a ValueError naming
-    ``layer`` otherwise, as in functional), and converted to its dtype."""
+    """``dout`` checked against forward's output, as functional checks it."""
     x_pad, w, x_shape, stride = cache[:4]
     out_shape = (x_shape[0], w.shape[0]) + _output_hw(x_pad, w, stride)
     return check_grad(dout, out_shape, x_pad.dtype, layer)
@@ -87,8 +81,7 @@ def conv2d_backward_loops(dout, cache, *, layer="conv2d_backward"):
     """Gradients of :func:`conv2d_forward_loops`, one output number at a time.
 
     Each ``out[n, f, i, j]`` used one window of ``x_pad`` and all of ``w[f]``, so its
-    gradient ``dout[n, f, i, j]`` flows back to exactly those numbers. ``dout`` must have
-    the shape forward returned (a ValueError naming ``layer`` otherwise).
+    gradient ``dout[n, f, i, j]`` flows back to exactly those numbers.
 
     Returns
     -------
@@ -168,30 +161,14 @@ def col2im(dcols, x_pad_shape, kh, kw, stride):
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
-    """Convolution as im2col and ONE matrix product for the whole batch.
+    """Convolution as im2col and ONE matrix product for the whole batch; parameters,
+    returns and shapes as :func:`conv2d_forward_loops`.
 
     ::
 
         cols = im2col(x_pad)                      (C_in*K_h*K_w, N*H_out*W_out)
         W2   = w.reshape(C_out, C_in*K_h*K_w)
         out  = W2 @ cols + b                      (C_out, N*H_out*W_out), then NCHW
-
-    Parameters
-    ----------
-    x : ndarray (N, C_in, H, W)
-    w : ndarray (C_out, C_in, K_h, K_w)
-    b : ndarray (C_out,) or None
-    stride, padding : int or (int, int)
-
-    Returns
-    -------
-    out : ndarray (N, C_out, H_out, W_out)
-    cache : tuple ``(x_pad, w, x.shape, stride, padding, has_bias)``, as functional's
-
-    Shape
-    -----
-    (N, C_in, H, W) -> (N, C_out, H_out, W_out), ``H_out = (H + 2 * P_h - K_h) // S_h + 1``
-    (W likewise).
 
     Raises
     ------
@@ -218,20 +195,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_backward"):
     """Gradients of :func:`conv2d_forward`: two matrix products and col2im.
 
-    ``dout`` must have the shape forward returned (a ValueError naming ``layer``
-    otherwise, as in functional); another float dtype is converted to the forward's.
-    ``need_dx=False`` (``need_dw=False``) returns None for dx (dw and db), as the fast
-    function does, which then skips computing them.
-
-    Returns
-    -------
-    dx : ndarray (N, C_in, H, W) or None
-    dw : ndarray (C_out, C_in, K_h, K_w) or None
-    db : ndarray (C_out,) or None (no bias)
-
-    Shape
-    -----
-    dout (N, C_out, H_out, W_out) -> dx, dw, db of the shapes of x, w, b.
+    Returns and shapes as :func:`conv2d_backward_loops`; ``need_dx=False``
+    (``need_dw=False``) gives None for dx (dw and db), as the fast function does.
 
     Backward
     --------

@@ -1,5 +1,4 @@
-"""Inverted dropout, the textbook way (same signatures and mask as
-:mod:`minitorch_cv.functional.dropout`, and the same random draws from ``rng``)."""
+"""Inverted dropout, the textbook way (the same random draws from ``rng`` as functional's)."""
 
 import numpy as np
 
@@ -22,13 +21,8 @@ def dropout_forward(x, p, rng, channelwise=False):
 
     Returns
     -------
-    out : ndarray, the shape of ``x``
-    cache : ``(mask, x.shape)``, as functional's: ``mask = [u >= p] / (1 - p)``,
-        ``u ~ U[0, 1)``; the shape lets backward check ``dout``
-
-    Shape
-    -----
-    Any -> the same.
+    out : ndarray, the shape of ``x`` (any shape)
+    cache : ``(mask, x.shape)``: ``mask = [u >= p] / (1 - p)``, ``u ~ U[0, 1)``
 
     Backward
     --------
@@ -46,18 +40,7 @@ def dropout_forward(x, p, rng, channelwise=False):
 
 
 def dropout_backward(dout, cache, *, layer="dropout_backward"):
-    """``dx = dout * mask``: dropped elements get no gradient, kept ones are scaled.
-
-    ``dout`` must have the shape of ``x`` (a ValueError naming ``layer`` otherwise, as in
-    functional); another float dtype is converted to the forward's.
-
-    Shape
-    -----
-    dout (the shape of x) -> dx (the same).
-
-    Backward
-    --------
-    ``out = x * mask`` is linear in ``x``, so ``dx = dout * mask``.
-    """
+    """``dx = dout * mask`` (``out = x * mask`` is linear in ``x``): dropped elements get no
+    gradient, kept ones are scaled. Shape: dout (the shape of x) -> dx (the same)."""
     mask, x_shape = cache
     return check_grad(dout, x_shape, mask.dtype, layer) * mask

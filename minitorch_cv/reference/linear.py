@@ -1,5 +1,4 @@
-"""The fully connected layer, the textbook way (same signatures and cache as
-:mod:`minitorch_cv.functional.linear`)."""
+"""The fully connected layer, the textbook way."""
 
 from ..checks import check_grad
 from ..functional.linear import check_linear_arrays
@@ -37,16 +36,7 @@ def linear_forward(x, w, b=None):
 
 
 def linear_backward(dout, cache, need_dx=True, need_dw=True, *, layer="linear_backward"):
-    """Gradients of :func:`linear_forward`.
-
-    ``dout`` must have the shape forward returned, (N, out_features) (a ValueError naming
-    ``layer`` otherwise, as in functional); another float dtype is converted to the forward's.
-
-    Returns
-    -------
-    dx : ndarray (N, in_features)
-    dw : ndarray (out_features, in_features)
-    db : ndarray (out_features,) or None (no bias)
+    """Gradients of :func:`linear_forward` (db is None without a bias).
 
     Shape
     -----

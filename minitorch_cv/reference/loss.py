@@ -1,6 +1,4 @@
-"""Losses, the textbook way (same signatures and caches as
-:mod:`minitorch_cv.functional.loss`): softmax cross-entropy, mean squared error, mean
-absolute error."""
+"""Losses, the textbook way: softmax cross-entropy, mean squared and mean absolute error."""
 
 import numpy as np
 
@@ -22,11 +20,11 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     Parameters
     ----------
     logits : ndarray (N, K), the scores before the softmax
-    labels : ndarray (N,), integers in [0, K) (or ``ignore_index``)
+    labels : ndarray (N,), integers in [0, K) (or ``ignore_index``, samples that count for
+        nothing)
     reduction : "mean", "sum" or "none" (one loss per image)
     weight : ndarray (K,), optional, a weight per class
-    ignore_index : int, the label of samples that count for nothing
-    label_smoothing : float in [0, 1]
+    label_smoothing : float in [0, 1], ``e`` below
 
     Returns
     -------
@@ -79,19 +77,11 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
 def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
     """Gradient of :func:`cross_entropy_forward` with respect to the logits.
 
-    Parameters
-    ----------
-    cache : from :func:`cross_entropy_forward`
-    dloss : float (an ndarray (N,) for "none"), the gradient arriving at the loss
-        (anything else: a TypeError or ValueError naming ``layer``, as in functional)
-
-    Returns
-    -------
-    dlogits : ndarray (N, K)
+    ``dloss`` is the gradient arriving at the loss: a float (an ndarray (N,) for "none").
 
     Shape
     -----
-    -> (N, K), the shape of the logits.
+    -> dlogits (N, K), the shape of the logits.
 
     Backward
     --------
@@ -151,45 +141,16 @@ def mse_loss_forward(x, target, reduction="mean"):
 
 
 def mse_loss_backward(cache, dloss=1.0, *, layer="mse_loss_backward"):
-    """``dx = 2 * (x - target) * dloss``, divided by ``x.size`` for "mean".
-
-    Parameters
-    ----------
-    cache : from :func:`mse_loss_forward`
-    dloss : float (an ndarray of x's shape for "none")
-
-    Returns
-    -------
-    dx : ndarray of x's shape
-
-    Shape
-    -----
-    -> (*), the shape of x.
-
-    Backward
-    --------
-    d/dx (x - t)^2 = 2 (x - t).
-    """
+    """``dx = 2 * (x - target) * dloss``, divided by ``x.size`` for "mean", since
+    d/dx (x - t)^2 = 2 (x - t). Shape: -> (*), the shape of x; ``dloss`` is an ndarray
+    of x's shape for "none"."""
     diff, reduction = cache
     return 2 * diff * _upstream(dloss, reduction, diff, layer)
 
 
 def l1_loss_forward(x, target, reduction="mean"):
-    """``loss = mean(|x - target|)`` over every element.
-
-    Parameters
-    ----------
-    x, target : ndarrays of one shape
-    reduction : "mean", "sum" or "none" (the absolute errors, x's shape)
-
-    Returns
-    -------
-    loss : float (ndarray for "none")
-    cache : ``(x - target, reduction)``
-
-    Shape
-    -----
-    (*) and (*) -> a number.
+    """``loss = mean(|x - target|)`` over every element; parameters, cache and shapes as
+    :func:`mse_loss_forward`.
 
     Backward
     --------
@@ -203,32 +164,15 @@ def l1_loss_forward(x, target, reduction="mean"):
 
 
 def l1_loss_backward(cache, dloss=1.0, *, layer="l1_loss_backward"):
-    """``dx = sign(x - target) * dloss``, divided by ``x.size`` for "mean".
-
-    Parameters
-    ----------
-    cache : from :func:`l1_loss_forward`
-    dloss : float (an ndarray of x's shape for "none")
-
-    Returns
-    -------
-    dx : ndarray of x's shape
-
-    Shape
-    -----
-    -> (*), the shape of x.
-
-    Backward
-    --------
+    """``dx = sign(x - target) * dloss``, divided by ``x.size`` for "mean", since
     ``d/dx |x - t| = sign(x - t)``, and 0 where ``x == t`` (PyTorch's choice at the kink).
-    """
+    Shape: -> (*), the shape of x."""
     diff, reduction = cache
     return np.sign(diff) * _upstream(dloss, reduction, diff, layer)
 
 
 def _reduce(losses, reduction):
-    """The per-sample (per-element) losses as the reduction asks: their mean, their sum
-    (Python floats), or the array itself for "none"."""
+    """The losses' mean or sum (Python floats), or the array itself for "none"."""
     if check_reduction(reduction, "loss") == "none":
         return losses
     return float(losses.mean() if reduction == "mean" else losses.sum())

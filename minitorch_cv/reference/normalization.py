@@ -1,7 +1,6 @@
 """Batch normalization, the textbook way, with the backward pass derived step by step.
 
-Same signatures and caches as :mod:`minitorch_cv.functional.normalization`; statistics per
-channel (axis 1) over the ``m`` values of the other axes (N, or N*H*W).
+Statistics per channel (axis 1) over the ``m`` values of the other axes (N, or N*H*W).
 """
 
 import numpy as np
@@ -34,11 +33,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
     -------
     out : ndarray, the shape of ``x``
     cache : ``(x_hat, inv_std, gamma, True, None)`` in training,
-        ``(None, inv_std, gamma, False, (x, running_mean))`` in evaluation, as functional's
-
-    Shape
-    -----
-    Any of the above -> the same.
+        ``(None, inv_std, gamma, False, (x, running_mean))`` in evaluation
 
     Training mode::
 
@@ -80,14 +75,6 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
 
 def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
     """Gradients of :func:`batchnorm_forward`, by the chain rule through its lines.
-
-    ``dout`` must have the shape of ``x`` (a ValueError naming ``layer`` otherwise, as in
-    functional); another float dtype is converted to the forward's.
-
-    Returns
-    -------
-    dx : ndarray, the shape of ``dout``
-    dgamma, dbeta : ndarray (C,)
 
     Shape
     -----

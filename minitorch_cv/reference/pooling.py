@@ -1,9 +1,9 @@
 """Max and average pooling, the textbook way: a loop over the output positions, each
 window taken for the whole batch at once.
 
-Same signatures and caches as :mod:`minitorch_cv.functional.pooling`. ``stride`` defaults
-to ``kernel_size``; ``padding`` (at most half the kernel) counts as -inf for max pooling
-and as zeros, counted in the mean, for average pooling (PyTorch's defaults).
+``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel) counts as
+-inf for max pooling and as zeros, counted in the mean, for average pooling (PyTorch's
+defaults).
 """
 
 import numpy as np
@@ -41,17 +41,15 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
     ----------
     x : ndarray (N, C, H, W)
     kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
-    for_backward : bool
-        False: inference, the cache is None (the fast function then skips the argmax).
+    for_backward : bool, False for inference: the cache is None
 
     Returns
     -------
     out : ndarray (N, C, H_out, W_out)
-    cache : ``(argmax, x.shape, x.dtype)``, as functional's: ``argmax[n, c, i, j]`` is the
-        flat index ``row * W + col`` in the input image of the window's maximum (the first
-        one in row-major order if several are equal, as ``np.argmax`` and PyTorch choose;
-        a window holding NaN gives NaN, and its index is the last NaN's, as PyTorch's);
-        the dtype lets backward check ``dout``.
+    cache : ``(argmax, x.shape, x.dtype)``: ``argmax[n, c, i, j]`` is the flat index
+        ``row * W + col`` in the input image of the window's maximum (the first one in
+        row-major order if several are equal; a window holding NaN gives NaN, and its
+        index is the last NaN's -- both as PyTorch)
 
     Shape
     -----
@@ -80,18 +78,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
 
 
 def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
-    """Gradient of :func:`maxpool2d_forward`.
-
-    ``dout`` must have the shape forward returned (a ValueError naming ``layer``
-    otherwise, as in functional); another float dtype is converted to the forward's.
-
-    Returns
-    -------
-    dx : ndarray (N, C, H, W)
-
-    Shape
-    -----
-    dout (N, C, H_out, W_out) -> dx (N, C, H, W).
+    """Gradient of :func:`maxpool2d_forward`: dout (N, C, H_out, W_out) -> dx (N, C, H, W).
 
     Backward
     --------
@@ -111,15 +98,8 @@ def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
 def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     """Mean of every window, zero padding included in the count.
 
-    Parameters
-    ----------
-    x : ndarray (N, C, H, W)
-    kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
-
-    Returns
-    -------
-    out : ndarray (N, C, H_out, W_out)
-    cache : ``(x.shape, kernel, stride, padding, x.dtype)``, as functional's
+    Parameters as :func:`maxpool2d_forward`; the cache is
+    ``(x.shape, kernel, stride, padding, x.dtype)``.
 
     Shape
     -----
@@ -139,15 +119,7 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
 
 
 def avgpool2d_backward(dout, cache, *, layer="avgpool2d_backward"):
-    """Gradient of :func:`avgpool2d_forward` (``dout`` checked as for max pooling).
-
-    Returns
-    -------
-    dx : ndarray (N, C, H, W)
-
-    Shape
-    -----
-    dout (N, C, H_out, W_out) -> dx (N, C, H, W).
+    """Gradient of :func:`avgpool2d_forward`: dout (N, C, H_out, W_out) -> dx (N, C, H, W).
 
     Backward
     --------

@@ -21,36 +21,18 @@ pooling, ...) always run the fast one.
 import contextlib
 import contextvars
 
+from .. import functional
 from . import activation, conv, dropout, linear, loss, normalization, pooling
 
 __all__ = ["use", "is_active", "TEXTBOOK"]
 
 _ACTIVE = contextvars.ContextVar("minitorch_cv_reference_active", default=False)
 
-#: The textbook version of each function of :mod:`minitorch_cv.functional` that has one,
-#: by name: what the ``nn`` layers run inside a :func:`use` block.
-TEXTBOOK = {
-    "conv2d_forward": conv.conv2d_forward,
-    "conv2d_backward": conv.conv2d_backward,
-    "maxpool2d_forward": pooling.maxpool2d_forward,
-    "maxpool2d_backward": pooling.maxpool2d_backward,
-    "avgpool2d_forward": pooling.avgpool2d_forward,
-    "avgpool2d_backward": pooling.avgpool2d_backward,
-    "batchnorm_forward": normalization.batchnorm_forward,
-    "batchnorm_backward": normalization.batchnorm_backward,
-    "dropout_forward": dropout.dropout_forward,
-    "dropout_backward": dropout.dropout_backward,
-    "linear_forward": linear.linear_forward,
-    "linear_backward": linear.linear_backward,
-    "relu_forward": activation.relu_forward,
-    "relu_backward": activation.relu_backward,
-    "cross_entropy_forward": loss.cross_entropy_forward,
-    "cross_entropy_backward": loss.cross_entropy_backward,
-    "mse_loss_forward": loss.mse_loss_forward,
-    "mse_loss_backward": loss.mse_loss_backward,
-    "l1_loss_forward": loss.l1_loss_forward,
-    "l1_loss_backward": loss.l1_loss_backward,
-}
+#: The textbook version of each function of :mod:`minitorch_cv.functional` that has one
+#: (same name), by name: what the ``nn`` layers run inside a :func:`use` block.
+TEXTBOOK = {name: getattr(module, name)
+            for module in (conv, pooling, normalization, dropout, linear, activation, loss)
+            for name in module.__all__ if name in functional.__all__}
 
 
 @contextlib.contextmanager

@@ -8,8 +8,8 @@ from ..gradcheck import relative_error
 from .diagnosis import GRADCHECK, Diagnosis, compare, evidence_for
 from .grader import Cache, Outcome
 
-__all__ = ["failure", "returned_values", "judge", "forward_case", "backward_case",
-           "gradcheck_case"]
+__all__ = ["failure", "returned_values", "judge", "verdict", "forward_case", "backward_case",
+           "gradcheck_case", "cases", "float32_suffix"]
 
 #: Normwise relative error below which a backward pass agrees with central differences
 #: (a right one gives about 1e-9 in float64, a wrong one 1e-2 or more).
@@ -73,7 +73,17 @@ def judge(name, value, expected, mistakes=(), border=0, coverage=None, dtype=Non
     return passed, message, evidence
 
 
-def _verdict(judged, right):
+def cases(base, *changes):
+    """The settings of the cases: ``base``, then ``base`` with each change."""
+    return [dict(base, **change) for change in ({},) + changes]
+
+
+def float32_suffix(dtype):
+    """What a case's label adds for a float32 input."""
+    return ", float32" if dtype == np.float32 else ""
+
+
+def verdict(judged, right):
     """The Outcome of ``judged`` outputs ((passed, message, evidence) each): the wrong
     ones' messages, else ``right``."""
     wrong = [message for passed, message, _ in judged if not passed]
@@ -106,7 +116,7 @@ def forward_case(plan, function, label, args, expected, *, settings=None, kwargs
                                               checked=max(len(names), 1))
         if problem:
             return Outcome(False, problem)
-        outcome = _verdict([judge(n, v, e, mistakes.get(n, ()), border)
+        outcome = verdict([judge(n, v, e, mistakes.get(n, ()), border)
                             for n, v, e in zip(names, values, expected)],
                            ", ".join(f"`{n}` is right" for n in names))
         return extra(result, values) if outcome.passed and extra else outcome
@@ -117,8 +127,7 @@ def forward_case(plan, function, label, args, expected, *, settings=None, kwargs
 
 def _forward_then_backward(plan, forward, backward, label, backward_label, args, dout,
                            kwargs, backward_args, arg_names, may_change):
-    """Add ``forward(*args)`` (its cache kept) and ``backward(dout, cache)`` to the plan;
-    their step indices."""
+    """The steps ``forward(*args)`` (its cache kept) and ``backward(dout, cache)``."""
     key = f"cache{len(plan.steps)}"
     fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key,
                     arg_names=arg_names, may_change=may_change)
@@ -149,7 +158,7 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
                                               _tuple_of(names))
         if problem:
             return Outcome(False, problem)
-        return _verdict([judge(n, v, e, mistakes.get(n, ()),
+        return verdict([judge(n, v, e, mistakes.get(n, ()),
                                *((border, coverage) if n == "dx" else ()))
                          for n, v, e in zip(names, values, expected)],
                         ", ".join(f"`{n}`" for n in names) + " right")

@@ -1,11 +1,8 @@
 """The grader: run a student's exercise file and report one line per check.
 
-:func:`grade` builds the exercise's *plan* (the calls to make and the answers they must
-give, from :mod:`minitorch_cv.exercises.layer_checks`, ``optim_checks`` or
-``theory_checks``), runs it on the student's file in a subprocess
-(:mod:`minitorch_cv.exercises.runner`) and evaluates every check on what came back. The
-result is a :class:`Report`: one :class:`Check` per line, the diagnoses, a score (the
-fraction of checks passed) and ``passed`` (every check passed).
+:func:`grade` builds the exercise's *plan* (the calls to make and the checks on what they
+return, from the exercise's checks module), runs it on the student's file in a subprocess
+(:mod:`minitorch_cv.exercises.runner`) and evaluates every check: a :class:`Report`.
 """
 
 from __future__ import annotations
@@ -35,11 +32,10 @@ GROUP_NOUNS = {"out": ("the forward output", "is"), "gradients": ("the gradients
 
 @dataclass
 class Check:
-    """One line of the report: its ``name``, whether it ``passed``, the ``message``; the
-    ``group`` it is compared within ("out", "gradients", "step", "value") with the case's
-    ``settings`` (see :mod:`~minitorch_cv.exercises.settings`), the ``evidence`` it gives
-    about known mistakes, a ``diagnosis`` it makes by itself, and whether it was
-    ``checked`` at all (not when the call it continues failed)."""
+    """One line of the report. The case's ``settings``
+    (:mod:`~minitorch_cv.exercises.settings`) are compared within its ``group`` ("out",
+    "gradients", "step", "value"); ``evidence``, ``diagnosis`` and ``checked`` are its
+    :class:`Outcome`'s."""
     name: str
     passed: bool
     message: str
@@ -52,7 +48,8 @@ class Check:
 
 @dataclass
 class Report:
-    """The grade of one exercise file."""
+    """The grade of one exercise file: its checks, diagnoses, ``score`` (the fraction of
+    checks passed) and ``passed`` (every check passed)."""
     exercise: str
     path: str
     checks: list = field(default_factory=list)
@@ -78,14 +75,13 @@ class Report:
 
     def text(self) -> str:
         lines = [f"{self.exercise} ({self.path})"]
-        for c in self.checks:
-            lines.append(f"  {'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
+        lines += [f"  {'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}"
+                  for c in self.checks]
         if self.diagnoses:
-            lines.append("  DIAGNOSIS")
-            lines += [f"    - {d.text}" for d in self.diagnoses]
-        total = len(self.checks)
-        lines.append(f"  {sum(c.passed for c in self.checks)}/{total} checks passed, score "
-                     f"{self.score:.2f}: {'PASSED' if self.passed else 'NOT PASSED'}")
+            lines += ["  DIAGNOSIS"] + [f"    - {d.text}" for d in self.diagnoses]
+        lines.append(f"  {sum(c.passed for c in self.checks)}/{len(self.checks)} checks "
+                     f"passed, score {self.score:.2f}: "
+                     f"{'PASSED' if self.passed else 'NOT PASSED'}")
         return "\n".join(lines)
 
 
@@ -99,30 +95,29 @@ class Outcome:
     message: str
     evidence: tuple = ()
     diagnosis: Diagnosis | None = None
-    checked: bool = True          # False: not compared (the call it continues failed)
+    checked: bool = True
 
 
 # --------------------------------------------------------------------------- the plan
-class Cache:
-    """Stands for the cache an earlier forward call returned (it never leaves the
-    student's process)."""
-
-    def __init__(self, name):
-        self.name = name
+@dataclass(frozen=True)
+class _Stand:
+    """A value made in the student's process: the runner builds it from ``{KEY: value}``."""
+    value: object
 
 
-class Rng:
-    """Stands for ``numpy.random.default_rng(seed)``, made in the student's process."""
-
-    def __init__(self, seed):
-        self.seed = seed
+class Cache(_Stand):
+    """Stands for the cache an earlier forward call kept under the name ``value``."""
+    KEY = "cache"
 
 
-class ModuleExpr:
-    """Stands for the Module that ``expr`` builds in the student's process."""
+class Rng(_Stand):
+    """Stands for ``numpy.random.default_rng(value)``."""
+    KEY = "rng"
 
-    def __init__(self, expr):
-        self.expr = expr
+
+class ModuleExpr(_Stand):
+    """Stands for the Module that the expression ``value`` builds."""
+    KEY = "module"
 
 
 class Plan:
@@ -145,12 +140,8 @@ class Plan:
             key = f"a{len(self.arrays)}"
             self.arrays[key] = value
             return {"a": key}
-        if isinstance(value, Cache):
-            return {"cache": value.name}
-        if isinstance(value, Rng):
-            return {"rng": value.seed}
-        if isinstance(value, ModuleExpr):
-            return {"module": value.expr}
+        if isinstance(value, _Stand):
+            return {value.KEY: value.value}
         if isinstance(value, (np.integer, np.floating)):
             value = value.item()
         return {"v": value}
@@ -261,9 +252,8 @@ def evaluate(plan, results, path):
     found += [c.diagnosis for c in report.checks if c.diagnosis]
     found += mistake_diagnoses([e for c in report.checks for e in c.evidence])
     found += setting_diagnoses(report.checks, GROUP_NOUNS)
-    for d in found:
-        if d.text not in [k.text for k in report.diagnoses]:
-            report.diagnoses.append(d)
+    unique = {}                              # the first diagnosis of each text
+    report.diagnoses = [unique.setdefault(d.text, d) for d in found if d.text not in unique]
     return report
 
 

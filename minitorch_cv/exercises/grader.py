@@ -238,16 +238,13 @@ def _not_implemented(plan, results):
 def evaluate(plan, results, path):
     """The :class:`Report` of ``results`` (what the student's calls returned) against
     ``plan``."""
-    report = Report(plan.exercise, str(path))
     if results and all(r.get("status") == "import_error" for r in results):
-        report.checks.append(Check("import", False, results[0].get("message", "")))
-        report.diagnoses.append(Diagnosis(IMPORT, "fix the error above: the grader could "
-                                          "not load your file"))
-        return report
+        return _failed(plan.exercise, path, "import", results[0].get("message", ""), Diagnosis(
+            IMPORT, "fix the error above: the grader could not load your file"))
     refused = next((r for r in results if r.get("status") == "refused"), None)
     if refused is not None:
         return _refusal(plan.exercise, path, refused.get("message", ""))
-    report.checks = _run_checks(plan, results)
+    report = Report(plan.exercise, str(path), _run_checks(plan, results))
     found = _not_implemented(plan, results)
     found += [c.diagnosis for c in report.checks if c.diagnosis]
     found += mistake_diagnoses([e for c in report.checks for e in c.evidence])
@@ -257,20 +254,21 @@ def evaluate(plan, results, path):
     return report
 
 
+def _failed(exercise, path, check, message, diagnosis=None):
+    """The report of a file graded no further than one failed ``check``."""
+    return Report(exercise, str(path), [Check(check, False, message)],
+                  [diagnosis] if diagnosis else [])
+
+
 def _refusal(exercise, path, message):
-    report = Report(exercise, str(path))
-    report.checks.append(Check("own work", False, message))
-    report.diagnoses.append(Diagnosis(OWN_WORK, (
+    return _failed(exercise, path, "own work", message, Diagnosis(OWN_WORK, (
         "hand in your own work: write the functions with NumPy, without the library's "
         "implementations or PyTorch (a teacher can allow them with `check "
         "--allow-library`)")))
-    return report
 
 
 def build_plan(name, rng_seed=0):
     from .catalogue import EXERCISES
-    if name not in EXERCISES:
-        raise KeyError(name)
     plan = Plan(name)
     EXERCISES[name].build(plan, np.random.default_rng(rng_seed))
     return plan
@@ -285,14 +283,11 @@ def grade(name, directory=".", time_scale=1.0, allow_library=False) -> Report:
     path = Path(directory) / f"{name}.py"
     plan = build_plan(name)
     if not path.is_file():
-        report = Report(name, str(path))
-        report.checks.append(Check("file", False, f"no file {path}: run `python -m "
-                                   f"minitorch_cv.exercises start {name} --dir {directory}`"))
-        return report
-    if not allow_library:
-        uses = own_work.library_uses(path)
-        if uses:
-            return _refusal(name, path, own_work.refusal_message(uses))
+        return _failed(name, path, "file", f"no file {path}: run `python -m "
+                       f"minitorch_cv.exercises start {name} --dir {directory}`")
+    uses = [] if allow_library else own_work.library_uses(path)
+    if uses:
+        return _refusal(name, path, own_work.refusal_message(uses))
     results = runner.run_plan(path, plan.steps, plan.arrays, time_scale=time_scale,
                               watch_library=not allow_library)
     return evaluate(plan, results, path)

@@ -1,11 +1,8 @@
-"""The checks of the conv2d exercise.
-
-The cases are one base case and variants that each change ONE setting (padding 0, stride 2,
-a non-square input or kernel, batch 1, no bias, float32), plus one case that changes them
-all, so that a report can say "wrong exactly in the cases with padding 0" with evidence.
-The right answers come from :mod:`minitorch_cv.functional`; the known mistakes' answers are
-computed here, by running the library on changed inputs (a flipped kernel) or by writing
-the wrong computation out (the gradient assigned instead of added).
+"""The checks of the conv2d exercise: a base case and variants that each change ONE
+setting, plus one that changes several. The right answers come from
+:mod:`minitorch_cv.functional`; the known mistakes' answers from the library on changed
+inputs (a flipped kernel) or from the wrong computation written out (the gradient assigned
+instead of added).
 """
 
 import numpy as np
@@ -53,8 +50,7 @@ def _conv(x, w, b, s, p):
 
 def conv_cases():
     """The conv2d cases: ``(settings, (N, C, H, W), (F, K_h, K_w), stride, padding, bias,
-    dtype)``; the first is the base case, each of the next changes one setting, the last
-    several."""
+    dtype)``; the first is the base case."""
     base = {S.INPUT: "square", S.KERNEL: "square", S.STRIDE: 1, S.PADDING: 1, S.BATCH: 2,
             S.BIAS: True, S.DTYPE: "float64"}
     rows = [(settings, (settings[S.BATCH], 3, 7, 7 if settings[S.INPUT] == "square" else 5),
@@ -68,10 +64,8 @@ def conv_cases():
 
 
 def _dx_assigned(x_shape, w, dout, s, p, order):
-    """dx when contributions are ASSIGNED instead of added, so that where windows overlap
-    the last one written wins: ``order="window"`` loops over the windows (i, j) and writes
-    each window's block; ``order="offset"`` is im2col's ``dx_pad[:, k, i, j] += dcols``
-    with repeated indices (the last kernel offset (u, v) wins)."""
+    """dx ASSIGNED instead of added: the last window (``order="window"``) or, as im2col's
+    ``dx_pad[idx] += dcols`` with repeated indices, the last kernel offset wins."""
     n, c, h, wd = x_shape
     _, _, kh, kw = w.shape
     oh, ow = dout.shape[2:]

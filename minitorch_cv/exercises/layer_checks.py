@@ -1,10 +1,7 @@
 """The checks of the small layer exercises: linear, ReLU, softmax cross-entropy, batch norm
-and dropout (conv2d and pooling have files of their own).
-
-Every ``build_NAME(plan, rng)`` adds the calls and checks of exercise NAME to ``plan``.
-The right answers come from :mod:`minitorch_cv.functional`; the known mistakes are
-computed here by writing out the wrong formula. Each exercise has a base case and variants
-that change one setting each.
+and dropout. Every ``build_NAME(plan, rng)`` adds exercise NAME's calls and checks to
+``plan``: a base case and variants that change one setting each, the right answers from
+:mod:`minitorch_cv.functional`, the known mistakes' from the wrong formula written out.
 """
 
 import numpy as np
@@ -247,10 +244,9 @@ SCALE_MISTAKES = {
 
 
 def _dropout_structure(x, out, p, channelwise):
-    """(problem, diagnosis) of a dropout output by its structure (None, None when right):
-    every entry is 0 or x / (1 - p), whole maps with ``channelwise``, and about a
-    fraction p dropped. A cause is named only when the evidence tells it apart: at
-    p = 0.5 dropping with probability p and with probability 1 - p look the same."""
+    """(problem, diagnosis) of a dropout output by its structure, (None, None) when right:
+    every entry 0 or x / (1 - p), whole maps with ``channelwise``, about p dropped. A cause
+    is named only when the evidence tells it apart (at p = 0.5, p and 1 - p look alike)."""
     if not np.all(np.isfinite(out)):
         return f"`out` has {int(np.sum(~np.isfinite(out)))} NaN or infinite entries", None
     kept = out != 0

@@ -1,10 +1,7 @@
-"""The checks of the optimizer exercises: one SGD-momentum step and one Adam step.
-
-Both are pure functions (they return new arrays and change none of their inputs) with
-torch.optim's update rules. The right answers come from
+"""The checks of the optimizer exercises: one SGD-momentum step and one Adam step, pure
+functions with torch.optim's update rules. The right answers come from
 :func:`minitorch_cv.reference.sgd_momentum_step` (the same arrays as
-:class:`minitorch_cv.optim.SGD`'s) and :class:`minitorch_cv.optim.Adam`, both following
-torch.optim step for step.
+:class:`minitorch_cv.optim.SGD`'s) and :class:`minitorch_cv.optim.Adam`.
 """
 
 import numpy as np

@@ -1,11 +1,8 @@
-"""The checks of the pooling exercises: maxpool2d and avgpool2d.
-
-As for conv2d, the cases are a base case and variants that change one setting each (the
-default stride, stride 1 and kernel 3 -- overlapping windows, stride different from the
-kernel size --, padding 1, a non-square input, float32, batch 1, tied maxima), plus one case
-that changes several. The known mistakes' answers come from the library run on a changed
-input, or from :func:`_scatter`: the loop over the windows, sending each window's gradient
-where the mistake sends it.
+"""The checks of the pooling exercises, maxpool2d and avgpool2d: as for conv2d, a base case
+and variants that change one setting each (stride 1 and kernel 3 make windows overlap),
+plus one that changes several. The known mistakes' answers come from the library on a
+changed input, or from :func:`_scatter`, which sends each window's gradient where the
+mistake sends it.
 """
 
 import numpy as np
@@ -48,8 +45,7 @@ def _padded(x, p, fill):
 
 
 def _max_at(window, which):
-    """1 at the "first", "last" or "every" maximum of each (N, C, K, K) window (row-major
-    order), else 0."""
+    """1 at the "first", "last" or "every" maximum (row-major) of each window, else 0."""
     flat = window.reshape(window.shape[0], window.shape[1], -1)
     if which == "every":
         chosen = flat == flat.max(axis=-1, keepdims=True)
@@ -61,10 +57,8 @@ def _max_at(window, which):
 
 
 def _scatter(x, dout, k, s, p, fill, weigh, mode="add"):
-    """dx when each window of x (the padding filled with ``fill``) sends ``weigh(window) *
-    dout[:, :, i, j]`` to its entries: added (right), or ASSIGNED, so that the last window
-    wins where windows overlap ("assign": the whole window; "assign chosen": where its
-    weight is nonzero)."""
+    """dx when each window (padding ``fill``) sends ``weigh(window) * dout[:, :, i, j]`` to its
+    entries: added, or ASSIGNED ("assign", or "assign chosen": where the weight is not 0)."""
     xp = _padded(x, p, fill)
     dxp = np.zeros(xp.shape)
     for i in range(dout.shape[2]):

@@ -1,12 +1,10 @@
 """The settings a grader case is made of, and how a report names them.
 
-Every case of an exercise (a forward call, a backward call, an optimizer step) is described
-by its settings: a dict from the keys below to values, e.g. ``{STRIDE: 2, PADDING: 0,
-INPUT: "non-square"}``. The grader says "wrong exactly in the cases with padding 0" only
-when the failing cases are exactly the cases with that setting AND a passing case differs
-from a failing one in that setting alone (see
-:func:`~minitorch_cv.exercises.diagnosis.setting_diagnoses`), so the cases of an exercise
-are written as one base case and variants that change one setting each.
+Every case of an exercise is described by its settings, a dict such as ``{STRIDE: 2,
+PADDING: 0, INPUT: "non-square"}``. A setting is named as a cause only when a passing case
+differs from a failing one in it alone
+(:func:`~minitorch_cv.exercises.diagnosis.setting_diagnoses`), so the cases of an exercise
+are one base case and variants that change one setting each.
 """
 
 __all__ = ["STRIDE", "PADDING", "INPUT", "KERNEL", "KERNEL_SIZE", "BATCH", "BIAS", "DTYPE",

@@ -32,13 +32,11 @@ MOMENTUM = "momentum"
 WEIGHT_DECAY = "weight decay"
 ZEROS = "zeros in x"
 
+#: The words for a setting's value, where they are not "KEY VALUE" ("padding 0").
 _PHRASES = {
     STRIDE: lambda v: "stride=None (the default stride)" if v is None else f"stride {v}",
-    PADDING: lambda v: f"padding {v}",
     INPUT: lambda v: f"a {v} input",
     KERNEL: lambda v: f"a {v} kernel",
-    KERNEL_SIZE: lambda v: f"kernel size {v}",
-    BATCH: lambda v: f"batch size {v}",
     BIAS: lambda v: "a bias" if v else "no bias (b=None)",
     DTYPE: lambda v: f"a {v} input",
     TIES: lambda v: "tied maxima" if v else "no tied maxima",
@@ -46,11 +44,9 @@ _PHRASES = {
     RANK: lambda v: f"a {v} input",
     REDUCTION: lambda v: f"reduction={v!r}",
     SCALE: lambda v: f"values of about {v}",
-    DLOSS: lambda v: f"dloss {v}",
     P: lambda v: f"p = {v}",
     CHANNELWISE: lambda v: f"channelwise={v}",
     STEP: lambda v: f"the {v} step",
-    MOMENTUM: lambda v: f"momentum {v}",
     WEIGHT_DECAY: lambda v: f"weight_decay {v}",
     ZEROS: lambda v: "exact zeros in x" if v else "no zeros in x",
 }
@@ -58,4 +54,4 @@ _PHRASES = {
 
 def describe(key, value):
     """The words for one setting, e.g. ``describe(PADDING, 0) == "padding 0"``."""
-    return _PHRASES[key](value)
+    return _PHRASES[key](value) if key in _PHRASES else f"{key} {value}"

@@ -114,22 +114,16 @@ def window_coverage(hw, kernel, stride, padding):
     return count[ph:ph + h, pw:pw + w]
 
 
-def _indices(axis_wrong, total, noun):
-    idx = np.flatnonzero(axis_wrong).tolist()
-    shown = ", ".join(map(str, idx[:6])) + (", ..." if len(idx) > 6 else "")
-    return f"only in {noun} {shown} (of {total})"
-
-
 def _where(wrong, expected_shape, border, coverage):
     """The location statements that single out the wrong entries among all entries."""
     parts = []
     if len(expected_shape) >= 3 and wrong.size > 1:    # (N, C, ...) images or (F, C, K, K)
-        per_image = wrong.reshape(wrong.shape[0], -1).any(axis=1)
-        if 0 < per_image.sum() < per_image.size:
-            parts.append(_indices(per_image, per_image.size, "image(s) of the batch"))
-        per_channel = np.moveaxis(wrong, 1, 0).reshape(wrong.shape[1], -1).any(axis=1)
-        if 0 < per_channel.sum() < per_channel.size:
-            parts.append(_indices(per_channel, per_channel.size, "channel(s)"))
+        for axis, noun in ((0, "image(s) of the batch"), (1, "channel(s)")):
+            per_index = np.moveaxis(wrong, axis, 0).reshape(wrong.shape[axis], -1)
+            idx = np.flatnonzero(per_index.any(axis=1)).tolist()
+            if 0 < len(idx) < wrong.shape[axis]:
+                shown = ", ".join(map(str, idx[:6])) + (", ..." if len(idx) > 6 else "")
+                parts.append(f"only in {noun} {shown} (of {wrong.shape[axis]})")
     if len(expected_shape) == 4 and border > 0:
         edge = border_mask(expected_shape, border)
         if np.mean(~edge) >= 0.25 and not np.any(wrong & ~edge):   # an interior to speak of
@@ -168,9 +162,9 @@ def compare(name, student, expected, dtype=None, border=0, coverage=None):
         return True, f"`{name}` is right"
     wrong = ~ok
     error = float(np.max(np.abs(student.astype(np.float64) - expected)[wrong]))
-    parts = [(f"`{name}` is wrong in {int(wrong.sum())} of {wrong.size} entries "
-             f"(largest error {error:.3g})")]
-    return False, "; ".join(parts + _where(wrong, expected.shape, border, coverage))
+    summary = (f"`{name}` is wrong in {int(wrong.sum())} of {wrong.size} entries (largest "
+               f"error {error:.3g})")
+    return False, "; ".join([summary] + _where(wrong, expected.shape, border, coverage))
 
 
 def _applies(mistake, expected, dtype):

@@ -9,7 +9,7 @@ from .diagnosis import GRADCHECK, Diagnosis, compare, evidence_for
 from .grader import Cache, Outcome
 
 __all__ = ["failure", "returned_values", "judge", "verdict", "forward_case", "backward_case",
-           "gradcheck_case", "cases", "float32_suffix"]
+           "gradcheck_case", "cases", "float32_suffix", "normal"]
 
 #: Normwise relative error below which a backward pass agrees with central differences
 #: (a right one gives about 1e-9 in float64, a wrong one 1e-2 or more).
@@ -76,6 +76,11 @@ def judge(name, value, expected, mistakes=(), border=0, coverage=None, dtype=Non
 def cases(base, *changes):
     """The settings of the cases: ``base``, then ``base`` with each change."""
     return [dict(base, **change) for change in ({},) + changes]
+
+
+def normal(rng, shape, dtype=np.float64):
+    """Standard normal draws from ``rng`` as ``dtype``."""
+    return rng.standard_normal(shape).astype(dtype)
 
 
 def float32_suffix(dtype):

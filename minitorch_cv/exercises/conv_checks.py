@@ -10,7 +10,7 @@ import numpy as np
 from .. import functional as F
 from ..theory import conv_output_size
 from . import settings as S
-from .checking import backward_case, cases, float32_suffix, forward_case, gradcheck_case
+from .checking import backward_case, cases, float32_suffix, forward_case, gradcheck_case, normal
 from .diagnosis import Mistake, window_coverage
 
 __all__ = ["build_conv2d", "conv_cases"]
@@ -38,10 +38,6 @@ def dx_shape_mistakes(layer, x_shape, padding):
                     shape=(n, c, h + 2 * padding, w + 2 * padding)),
             Mistake(f"{layer}.dx_empty_crop", EMPTY_CROP,
                     shape=(n, c, 0, 0) if padding == 0 else None)]
-
-
-def _normal(rng, shape, dtype=np.float64):
-    return rng.standard_normal(shape).astype(dtype)
 
 
 def _conv(x, w, b, s, p):
@@ -139,22 +135,22 @@ def build_conv2d(plan, rng):
                  mistakes={"out": [Mistake("conv2d.flipped_kernel", FLIPPED, _conv(
                      x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1, 0))]}, arg_names=NAMES)
     for settings, (n, c, h, wd), (f, kh, kw), s, p, bias, dtype in conv_cases():
-        x, w = _normal(rng, (n, c, h, wd), dtype), _normal(rng, (f, c, kh, kw), dtype)
-        b = _normal(rng, f, dtype) if bias else None
+        x, w = normal(rng, (n, c, h, wd), dtype), normal(rng, (f, c, kh, kw), dtype)
+        b = normal(rng, f, dtype) if bias else None
         out, cache = F.conv2d_forward(x, w, b, s, p)
         label = (f"x {x.shape}, w {w.shape}, stride {s}, padding {p}"
                  + ("" if bias else ", b=None") + float32_suffix(dtype))
         forward_case(plan, "conv2d_forward", label, (x, w, b, s, p), [out],
                      mistakes={"out": _forward_mistakes(x, w, b, s, p, out)},
                      border=max(p, 1), settings=settings, arg_names=NAMES)
-        dout = _normal(rng, out.shape, dtype)
+        dout = normal(rng, out.shape, dtype)
         grads = F.conv2d_backward(dout, cache)
         backward_case(plan, "conv2d_forward", "conv2d_backward", label, (x, w, b, s, p), dout,
                       list(grads), names=("dx", "dw", "db"), settings=settings,
                       arg_names=NAMES, coverage=window_coverage((h, wd), (kh, kw), s, p),
                       border=max(p, 1), mistakes=_backward_mistakes(x, w, b, s, p, dout, grads))
-    x, w, b = _normal(rng, (2, 2, 5, 4)), _normal(rng, (3, 2, 3, 2)), _normal(rng, 3)
+    x, w, b = normal(rng, (2, 2, 5, 4)), normal(rng, (3, 2, 3, 2)), normal(rng, 3)
     gradcheck_case(plan, "conv2d_forward", "conv2d_backward",
                    "x (2, 2, 5, 4), w (3, 2, 3, 2), stride 2, padding 1", (x, w, b, 2, 1),
-                   (0, 1, 2), _normal(rng, (2, 3, 3, 3)), names=("dx", "dw", "db"),
+                   (0, 1, 2), normal(rng, (2, 3, 3, 3)), names=("dx", "dw", "db"),
                    arg_names=NAMES)

@@ -121,14 +121,10 @@ class ModuleExpr(_Stand):
 
 
 class Plan:
-    """The calls to make on the student's file, and the checks to run on the results.
-
-    Exercise modules add calls with :meth:`call` / :meth:`numgrad` (each returns the
-    step's index) and checks with :meth:`check`: a function of the list of
-    :class:`~minitorch_cv.exercises.runner.StepResult` returning an :class:`Outcome`, and
-    the case's ``settings`` (a dict of :mod:`~minitorch_cv.exercises.settings`), which the
-    diagnosis that names a setting compares.
-    """
+    """The calls to make on the student's file (:meth:`call`, :meth:`numgrad`: each returns
+    the step's index), and the checks on the results (:meth:`check`: a function of the
+    :class:`~minitorch_cv.exercises.runner.StepResult` list returning an :class:`Outcome`,
+    and the case's ``settings``, which the diagnosis that names a setting compares)."""
 
     def __init__(self, exercise):
         self.exercise = exercise

@@ -15,6 +15,7 @@ from .checking import (
     forward_case,
     gradcheck_case,
     judge,
+    normal,
     verdict,
 )
 from .conv_checks import MEAN_OVER_BATCH
@@ -23,10 +24,6 @@ from .grader import Cache, Outcome, Rng
 
 __all__ = ["build_linear", "build_relu", "build_softmax_cross_entropy", "build_batchnorm",
            "build_dropout"]
-
-
-def _normal(rng, shape, dtype=np.float64):
-    return rng.standard_normal(shape).astype(dtype)
 
 
 # --------------------------------------------------------------------------- linear
@@ -41,14 +38,14 @@ def build_linear(plan, rng):
                           {S.BIAS: False}, {S.DTYPE: "float32"}):
         n, bias, dtype = settings[S.BATCH], settings[S.BIAS], np.dtype(settings[S.DTYPE])
         i, o = 7, 4
-        x, w = _normal(rng, (n, i), dtype), _normal(rng, (o, i), dtype)
-        b = _normal(rng, o, dtype) if bias else None
+        x, w = normal(rng, (n, i), dtype), normal(rng, (o, i), dtype)
+        b = normal(rng, o, dtype) if bias else None
         out, cache = F.linear_forward(x, w, b)
         label = f"x {x.shape}, w {w.shape}" + ("" if bias else ", b=None") + float32_suffix(dtype)
         forward_case(plan, "linear_forward", label, (x, w, b), [out], settings=settings,
                      mistakes={"out": [Mistake("linear.no_bias", "the bias is not added",
                                                x @ w.T if bias else None)]}, arg_names=names)
-        dout = _normal(rng, out.shape, dtype)
+        dout = normal(rng, out.shape, dtype)
         dx, dw, db = F.linear_backward(dout, cache)
         backward_case(plan, "linear_forward", "linear_backward", label, (x, w, b), dout,
                       [dx, dw, db], names=("dx", "dw", "db"), settings=settings,
@@ -60,9 +57,9 @@ def build_linear(plan, rng):
                                            "(out_features, in_features) like w"), shape=(i, o))],
                                 "db": [Mistake("linear.db_mean", MEAN_OVER_BATCH.format(
                                     name="db"), db / n if bias and n > 1 else None)]})
-    x, w, b = _normal(rng, (3, 4)), _normal(rng, (5, 4)), _normal(rng, 5)
+    x, w, b = normal(rng, (3, 4)), normal(rng, (5, 4)), normal(rng, 5)
     gradcheck_case(plan, "linear_forward", "linear_backward", "x (3, 4), w (5, 4)",
-                   (x, w, b), (0, 1, 2), _normal(rng, (3, 5)), names=("dx", "dw", "db"),
+                   (x, w, b), (0, 1, 2), normal(rng, (3, 5)), names=("dx", "dw", "db"),
                    arg_names=names)
 
 
@@ -71,7 +68,7 @@ def build_relu(plan, rng):
     for settings in cases({S.ZEROS: True, S.DTYPE: "float64"}, {S.DTYPE: "float32"},
                           {S.ZEROS: False}):
         dtype = np.dtype(settings[S.DTYPE])
-        x = _normal(rng, (4, 3, 5))
+        x = normal(rng, (4, 3, 5))
         if settings[S.ZEROS]:
             x = np.round(x, 0)                         # many exact zeros
         else:
@@ -83,7 +80,7 @@ def build_relu(plan, rng):
         forward_case(plan, "relu_forward", label, (x,), [out], settings=settings,
                      mistakes={"out": [Mistake("relu.abs", "out = |x|: negative inputs must "
                                                "give 0", np.abs(x))]}, arg_names=["x"])
-        dout = _normal(rng, x.shape, dtype)
+        dout = normal(rng, x.shape, dtype)
         backward_case(plan, "relu_forward", "relu_backward", label, (x,), dout,
                       [F.relu_backward(dout, cache)], names=("dx",), settings=settings,
                       arg_names=["x"],
@@ -92,10 +89,10 @@ def build_relu(plan, rng):
                           dout * (x >= 0)),
                           Mistake("relu.mask_only", "dx = mask, without dout: dx = dout * "
                                   "(x > 0)", (x > 0).astype(float))]})
-    x = _normal(rng, (3, 4))
+    x = normal(rng, (3, 4))
     x[np.abs(x) < 0.1] = 0.5                                  # no kinks to nudge across
     gradcheck_case(plan, "relu_forward", "relu_backward", "x (3, 4)", (x,), (0,),
-                   _normal(rng, (3, 4)), names=("dx",), arg_names=["x"])
+                   normal(rng, (3, 4)), names=("dx",), arg_names=["x"])
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -111,7 +108,7 @@ def build_softmax_cross_entropy(plan, rng):
                           {S.DLOSS: 2.5}):
         n, reduction, dloss = settings[S.BATCH], settings[S.REDUCTION], settings[S.DLOSS]
         mean = reduction == "mean"
-        logits = _normal(rng, (n, 5)) * settings[S.SCALE]
+        logits = normal(rng, (n, 5)) * settings[S.SCALE]
         labels = rng.integers(0, 5, n)
         loss, cache = F.cross_entropy_forward(logits, labels, reduction)
         label = (f"logits {logits.shape}, {reduction}"
@@ -141,7 +138,7 @@ def build_softmax_cross_entropy(plan, rng):
                       names=("dlogits",), settings=settings, arg_names=names,
                       backward_args=lambda cache, d=dloss: [cache, d],
                       mistakes={"dlogits": dmistakes})
-    logits, labels = _normal(rng, (3, 4)), rng.integers(0, 4, 3)
+    logits, labels = normal(rng, (3, 4)), rng.integers(0, 4, 3)
     gradcheck_case(plan, fwd, bwd, "logits (3, 4), mean", (logits, labels, "mean"), (0,),
                    np.float64(1.7), names=("dlogits",), arg_names=names,
                    backward_args=lambda cache: [cache, 1.7])
@@ -182,13 +179,13 @@ def build_batchnorm(plan, rng):
     names = ["x", "gamma", "beta", "running_mean", "running_var", "training"]
 
     def params(c, dtype=np.float64):
-        return (1 + 0.1 * _normal(rng, c, dtype), 0.1 * _normal(rng, c, dtype),
-                0.1 * _normal(rng, c, dtype), 1 + rng.uniform(0, 1, c).astype(dtype))
+        return (1 + 0.1 * normal(rng, c, dtype), 0.1 * normal(rng, c, dtype),
+                0.1 * normal(rng, c, dtype), 1 + rng.uniform(0, 1, c).astype(dtype))
 
     for train in cases({S.RANK: "4D", S.DTYPE: "float64", S.MODE: "training"},
                        {S.RANK: "2D"}, {S.DTYPE: "float32"}):
         shape, dtype = (4, 3, 3, 2) if train[S.RANK] == "4D" else (8, 5), train[S.DTYPE]
-        x = (2 + 3 * _normal(rng, shape)).astype(dtype)
+        x = (2 + 3 * normal(rng, shape)).astype(dtype)
         c, m = shape[1], x.size // shape[1]
         g, b, rm, rv = params(c, dtype)
         out, cache, rm_new, rv_new = _bn(x, g, b, rm, rv, True)
@@ -212,7 +209,7 @@ def build_batchnorm(plan, rng):
                      mistakes={"out": [Mistake("batchnorm.eval_batch_stats", (
                          "evaluation mode uses the batch statistics; it must use "
                          "running_mean and running_var"), out)]})
-        dout, inv_std = _normal(rng, shape, dtype), 1 / np.sqrt(var + 1e-5)
+        dout, inv_std = normal(rng, shape, dtype), 1 / np.sqrt(var + 1e-5)
         backward_case(plan, fwd, bwd, f"training, {suffix}", (x, g, b, rm, rv, True), dout,
                       list(F.batchnorm_backward(dout, cache)), names=("dx", "dgamma", "dbeta"),
                       settings=train, arg_names=names, may_change=(3, 4),
@@ -223,10 +220,10 @@ def build_batchnorm(plan, rng):
         backward_case(plan, fwd, bwd, f"evaluation mode, {suffix}", (x, g, b, rm, rv, False),
                       dout, list(F.batchnorm_backward(dout, eval_cache)),
                       names=("dx", "dgamma", "dbeta"), settings=evaluation, arg_names=names)
-    x = 1 + _normal(rng, (4, 2, 2, 2))
+    x = 1 + normal(rng, (4, 2, 2, 2))
     g, b, rm, rv = params(2)
     gradcheck_case(plan, fwd, bwd, "training, x (4, 2, 2, 2)", (x, g, b, rm, rv, True),
-                   (0, 1, 2), _normal(rng, x.shape), names=("dx", "dgamma", "dbeta"),
+                   (0, 1, 2), normal(rng, x.shape), names=("dx", "dgamma", "dbeta"),
                    arg_names=names, may_change=(3, 4))
 
 
@@ -309,7 +306,7 @@ def _dropout_backward(plan, rng, p, settings, names):
     fwd, bwd = "dropout_forward", "dropout_backward"
     key = f"cache{len(plan.steps)}"
     xb = rng.uniform(1, 2, (30, 40))
-    dout = _normal(rng, xb.shape)
+    dout = normal(rng, xb.shape)
     f_index = plan.call(f"backward case p {p} (forward)", fwd, (xb, p, Rng(6)), keep=key,
                         arg_names=names)
     b_index = plan.call(f"backward case p {p}", bwd, (dout, Cache(key)),

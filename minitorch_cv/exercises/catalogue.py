@@ -103,15 +103,16 @@ POOL_BACKWARD = '''Gradient of {name}_forward.
     Returns
     -------
     dx : ndarray (N, C, H, W)
-
-    {rule}
+{rule}
     '''
 
-MAXPOOL_RULE = '''Each dout[n, c, i, j] goes to the position of its window's maximum -- the FIRST maximum
+MAXPOOL_RULE = '''
+    Each dout[n, c, i, j] goes to the position of its window's maximum -- the FIRST maximum
     in row-major order when several entries tie (np.argmax does that, as does PyTorch);
     every other position of the window gets 0. Windows may overlap: ADD the contributions.'''
 
-AVGPOOL_RULE = '''Every position of window (i, j) gets dout[n, c, i, j] / (K * K). Windows may overlap:
+AVGPOOL_RULE = '''
+    Every position of window (i, j) gets dout[n, c, i, j] / (K * K). Windows may overlap:
     ADD the contributions; crop the padding off at the end.'''
 
 LINEAR_FORWARD = '''Fully connected layer.

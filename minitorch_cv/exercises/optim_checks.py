@@ -82,8 +82,8 @@ def build_adam(plan, rng):
         m_new, v_new = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
         m_hat, v_hat = m_new / (1 - 0.9 ** t), v_new / (1 - 0.999 ** t)
         label = (f"{'first step (m, v zeros)' if t == 1 else f'step t = {t}'}, lr {lr}"
-                 + (f", weight_decay {wd}" if wd else "")
-                 + float32_suffix(dtype) + (f", gradients of about {scale:g}" if scale != 1 else ""))
+                 + (f", weight_decay {wd}" if wd else "") + float32_suffix(dtype)
+                 + (f", gradients of about {scale:g}" if scale != 1 else ""))
         mistakes = [
             Mistake("adam.no_bias_correction", (
                 "Adam without bias correction: divide m by (1 - beta1**t) and v by "

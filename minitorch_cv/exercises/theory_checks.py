@@ -52,7 +52,8 @@ def build_conv_output_size(plan, rng):
             ("conv_output_size.padding_once", ("the padding counts twice, once per side: "
              "H + 2*padding"), (h + p - k) // s + 1),
             ("conv_output_size.ceil", ("rounded up; PyTorch floors the division (the last "
-                                       "incomplete window is dropped)"), -(-(h + 2 * p - k) // s) + 1),
+                                       "incomplete window is dropped)"),
+             -(-(h + 2 * p - k) // s) + 1),
             ("conv_output_size.stride_ignored", "the stride is ignored", h + 2 * p - k + 1)],
             names)
 

@@ -62,8 +62,8 @@ class Report:
     @property
     def score(self) -> float:
         """Fraction of the checks passed (0 to 1)."""
-        return round(sum(c.passed for c in self.checks) / len(self.checks), 3) \
-            if self.checks else 0.0
+        return (round(sum(c.passed for c in self.checks) / len(self.checks), 3)
+                if self.checks else 0.0)
 
     def to_dict(self) -> dict:
         return {"exercise": self.exercise, "path": self.path, "passed": self.passed,
@@ -170,13 +170,13 @@ class Plan:
 
 # --------------------------------------------------------------------------- grading
 def _quiet_check(plan, results):
-    printed = [(plan.steps[i]["function"], r.get("printed", "")) for i, r in enumerate(results)
-               if r.get("printed")]
     if not any(r.get("status") in ("ok", "raised", "exit") for r in results):
         return False, "not checked: no call returned"
+    printed = next(((step["function"], r["printed"]) for step, r in zip(plan.steps, results)
+                    if r.get("printed")), None)
     if not printed:
         return True, "your functions print nothing"
-    function, text = printed[0]
+    function, text = printed
     first = text.strip().splitlines()[0][:80] if text.strip() else repr(text[:20])
     return False, (f"{function} prints ({first!r} ...): remove debug prints, a grader or a "
                    "training loop calls it thousands of times")

@@ -114,8 +114,8 @@ def build_softmax_cross_entropy(plan, rng):
         label = (f"logits {logits.shape}, {reduction}"
                  + (", large logits (about 1000)" if settings[S.SCALE] != 1 else "")
                  + (f", dloss {dloss}" if dloss != 1 else ""))
-        overflow = [Mistake("cross_entropy.overflow", OVERFLOW, nonfinite=True)] \
-            if settings[S.SCALE] != 1 else []
+        overflow = ([Mistake("cross_entropy.overflow", OVERFLOW, nonfinite=True)]
+                    if settings[S.SCALE] != 1 else [])
         if dloss == 1.0:
             other = F.cross_entropy_forward(logits, labels, "sum" if mean else "mean")[0]
             forward_case(plan, fwd, label, (logits, labels, reduction), [np.asarray(loss)],

@@ -122,8 +122,8 @@ def forward_case(plan, function, label, args, expected, *, settings=None, kwargs
         if problem:
             return Outcome(False, problem)
         outcome = verdict([judge(n, v, e, mistakes.get(n, ()), border)
-                            for n, v, e in zip(names, values, expected)],
-                           ", ".join(f"`{n}` is right" for n in names))
+                           for n, v, e in zip(names, values, expected)],
+                          ", ".join(f"`{n}` is right" for n in names))
         return extra(result, values) if outcome.passed and extra else outcome
 
     plan.check(name or f"forward, {label}", evaluate, group=group, settings=settings)
@@ -164,9 +164,9 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
         if problem:
             return Outcome(False, problem)
         return verdict([judge(n, v, e, mistakes.get(n, ()),
-                               *((border, coverage) if n == "dx" else ()))
-                         for n, v, e in zip(names, values, expected)],
-                        ", ".join(f"`{n}`" for n in names) + " right")
+                              *((border, coverage) if n == "dx" else ()))
+                        for n, v, e in zip(names, values, expected)],
+                       ", ".join(f"`{n}`" for n in names) + " right")
 
     plan.check(f"backward, {label}", evaluate, group="gradients", settings=settings)
     return bwd

@@ -93,36 +93,27 @@ POOL_FORWARD = '''{Kind} pooling over K x K windows.
                                                         j*stride : j*stride + K]
     '''
 
-MAXPOOL_BACKWARD = '''Gradient of maxpool2d_forward.
+POOL_BACKWARD = '''Gradient of {name}_forward.
 
     Parameters
     ----------
     dout : ndarray (N, C, H_out, W_out)
-    cache : what your maxpool2d_forward returned
+    cache : what your {name}_forward returned
 
     Returns
     -------
     dx : ndarray (N, C, H, W)
+{rule}
+    '''
 
+MAXPOOL_RULE = '''
     Each dout[n, c, i, j] goes to the position of its window's maximum -- the FIRST maximum
     in row-major order when several entries tie (np.argmax does that, as does PyTorch);
-    every other position of the window gets 0. Windows may overlap: ADD the contributions.
-    '''
+    every other position of the window gets 0. Windows may overlap: ADD the contributions.'''
 
-AVGPOOL_BACKWARD = '''Gradient of avgpool2d_forward.
-
-    Parameters
-    ----------
-    dout : ndarray (N, C, H_out, W_out)
-    cache : what your avgpool2d_forward returned
-
-    Returns
-    -------
-    dx : ndarray (N, C, H, W)
-
+AVGPOOL_RULE = '''
     Every position of window (i, j) gets dout[n, c, i, j] / (K * K). Windows may overlap:
-    ADD the contributions; crop the padding off at the end.
-    '''
+    ADD the contributions; crop the padding off at the end.'''
 
 LINEAR_FORWARD = '''Fully connected layer.
 
@@ -328,68 +319,67 @@ PARAM_COUNT = '''Number of trainable parameters (weights and biases; not BatchNo
     every p.data for p in layer_or_model.parameters().
     '''
 
-_POOL_MAX = {"Kind": "Max", "name": "maxpool2d", "formula": "max",
-                 "padding": "the padded entries are -inf (never the maximum)"}
-_POOL_AVG = {"Kind": "Average", "name": "avgpool2d", "formula": "mean",
-                 "padding": "the padded zeros count in the mean (divide by K*K always)"}
+TASK1, TASK2, TASK3 = "Task 1 (theory)", "Task 2 (network)", "Task 3 (better networks)"
 
-_E = Exercise
+
+def _pool(kind, name, formula, padding, rule):
+    """The (signature, docstring) pairs of a pooling exercise."""
+    return ((f"{name}_forward(x, kernel_size, stride=None, padding=0)",
+             POOL_FORWARD.format(Kind=kind, name=name, formula=formula, padding=padding)),
+            (f"{name}_backward(dout, cache)", POOL_BACKWARD.format(name=name, rule=rule)))
+
+
+def _exercise(name, summary, task, checks, functions, imports="import numpy as np"):
+    """The :class:`Exercise` ``name``, graded by ``checks.build_NAME``."""
+    return Exercise(name, summary, task, functions, getattr(checks, f"build_{name}"), imports)
+
+
 #: The exercises by name (``python -m minitorch_cv.exercises list``), each an :class:`Exercise`.
 EXERCISES = {e.name: e for e in (
-    _E("conv_output_size", "output height/width of a convolution from H, K, stride, padding",
-       "Task 1 (theory)", (("conv_output_size(size, kernel_size, stride=1, padding=0)",
-                            CONV_OUTPUT_SIZE),), theory_checks.build_conv_output_size, ""),
-    _E("same_padding", "the padding that keeps the size (odd kernel, stride 1)",
-       "Task 1 (theory)", (("same_padding(kernel_size, stride=1)", SAME_PADDING),),
-       theory_checks.build_same_padding, ""),
-    _E("kernel_size_for", "the kernel size that maps one size to another", "Task 1 (theory)",
-       (("kernel_size_for(in_size, out_size, stride=1, padding=0)", KERNEL_SIZE_FOR),),
-       theory_checks.build_kernel_size_for, ""),
-    _E("param_count", "number of trainable parameters of a layer or network",
-       "Task 1 (theory)", (("param_count(layer_or_model)", PARAM_COUNT),),
-       theory_checks.build_param_count, ""),
-    _E("linear", "fully connected layer: forward and backward", "Task 2 (network)",
-       (("linear_forward(x, w, b=None)", LINEAR_FORWARD),
-        ("linear_backward(dout, cache)", LINEAR_BACKWARD)), layer_checks.build_linear),
-    _E("relu", "ReLU activation: forward and backward", "Task 2 (network)",
-       (("relu_forward(x)", RELU_FORWARD), ("relu_backward(dout, cache)", RELU_BACKWARD)),
-       layer_checks.build_relu),
-    _E("softmax_cross_entropy", "softmax cross-entropy loss on logits: forward and backward",
-       "Task 2 (network)", (("cross_entropy_forward(logits, labels, reduction=\"mean\")",
-                             CE_FORWARD),
-                            ("cross_entropy_backward(cache, dloss=1.0)", CE_BACKWARD)),
-       layer_checks.build_softmax_cross_entropy),
-    _E("conv2d", "2D convolution (cross-correlation): forward and backward",
-       "Task 2 (network)", (("conv2d_forward(x, w, b=None, stride=1, padding=0)",
-                             CONV2D_FORWARD),
-                            ("conv2d_backward(dout, cache)", CONV2D_BACKWARD)),
-       conv_checks.build_conv2d),
-    _E("maxpool2d", "max pooling: forward and backward (ties: first maximum)",
-       "Task 2 (network)", (("maxpool2d_forward(x, kernel_size, stride=None, padding=0)",
-                             POOL_FORWARD.format(**_POOL_MAX)),
-                            ("maxpool2d_backward(dout, cache)", MAXPOOL_BACKWARD)),
-       pool_checks.build_maxpool2d),
-    _E("avgpool2d", "average pooling: forward and backward", "Task 3 (better networks)",
-       (("avgpool2d_forward(x, kernel_size, stride=None, padding=0)",
-         POOL_FORWARD.format(**_POOL_AVG)),
-        ("avgpool2d_backward(dout, cache)", AVGPOOL_BACKWARD)), pool_checks.build_avgpool2d),
-    _E("batchnorm", "batch normalization: forward (train and eval) and backward",
-       "Task 3 (better networks)",
-       ((("batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, "
-         "momentum=0.1, eps=1e-5)"), BN_FORWARD),
-        ("batchnorm_backward(dout, cache)", BN_BACKWARD)), layer_checks.build_batchnorm),
-    _E("dropout", "inverted dropout with a seeded generator: forward and backward",
-       "Task 3 (better networks)",
-       (("dropout_forward(x, p, rng, channelwise=False)", DROPOUT_FORWARD),
-        ("dropout_backward(dout, mask)", DROPOUT_BACKWARD)), layer_checks.build_dropout),
-    _E("sgd_momentum", "one SGD-with-momentum step (torch.optim.SGD's rule)",
-       "Task 2/3 (training)", ((("sgd_momentum_step(w, dw, velocity, lr, momentum=0.9, "
-                                "weight_decay=0.0)"), SGD_STEP),),
-       optim_checks.build_sgd_momentum),
-    _E("adam", "one Adam step with bias correction (torch.optim.Adam's rule)",
-       "Task 3 (better networks)",
-       ((("adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, "
-         "weight_decay=0.0)"), ADAM_STEP),), optim_checks.build_adam),
+    _exercise("conv_output_size", "output height/width of a convolution from H, K, stride, "
+              "padding", TASK1, theory_checks,
+              (("conv_output_size(size, kernel_size, stride=1, padding=0)", CONV_OUTPUT_SIZE),),
+              ""),
+    _exercise("same_padding", "the padding that keeps the size (odd kernel, stride 1)", TASK1,
+              theory_checks, (("same_padding(kernel_size, stride=1)", SAME_PADDING),), ""),
+    _exercise("kernel_size_for", "the kernel size that maps one size to another", TASK1,
+              theory_checks, (("kernel_size_for(in_size, out_size, stride=1, padding=0)",
+                               KERNEL_SIZE_FOR),), ""),
+    _exercise("param_count", "number of trainable parameters of a layer or network", TASK1,
+              theory_checks, (("param_count(layer_or_model)", PARAM_COUNT),), ""),
+    _exercise("linear", "fully connected layer: forward and backward", TASK2, layer_checks,
+              (("linear_forward(x, w, b=None)", LINEAR_FORWARD),
+               ("linear_backward(dout, cache)", LINEAR_BACKWARD))),
+    _exercise("relu", "ReLU activation: forward and backward", TASK2, layer_checks,
+              (("relu_forward(x)", RELU_FORWARD), ("relu_backward(dout, cache)", RELU_BACKWARD))),
+    _exercise("softmax_cross_entropy", "softmax cross-entropy loss on logits: forward and "
+              "backward", TASK2, layer_checks,
+              (("cross_entropy_forward(logits, labels, reduction=\"mean\")", CE_FORWARD),
+               ("cross_entropy_backward(cache, dloss=1.0)", CE_BACKWARD))),
+    _exercise("conv2d", "2D convolution (cross-correlation): forward and backward", TASK2,
+              conv_checks, (("conv2d_forward(x, w, b=None, stride=1, padding=0)",
+                             CONV2D_FORWARD), ("conv2d_backward(dout, cache)", CONV2D_BACKWARD))),
+    _exercise("maxpool2d", "max pooling: forward and backward (ties: first maximum)", TASK2,
+              pool_checks, _pool("Max", "maxpool2d", "max", "the padded entries are -inf "
+                                 "(never the maximum)", MAXPOOL_RULE)),
+    _exercise("avgpool2d", "average pooling: forward and backward", TASK3, pool_checks,
+              _pool("Average", "avgpool2d", "mean", "the padded zeros count in the mean "
+                    "(divide by K*K always)", AVGPOOL_RULE)),
+    _exercise("batchnorm", "batch normalization: forward (train and eval) and backward", TASK3,
+              layer_checks, ((("batchnorm_forward(x, gamma, beta, running_mean, running_var, "
+                              "training=True, momentum=0.1, eps=1e-5)"), BN_FORWARD),
+                             ("batchnorm_backward(dout, cache)", BN_BACKWARD))),
+    _exercise("dropout", "inverted dropout with a seeded generator: forward and backward",
+              TASK3, layer_checks, (("dropout_forward(x, p, rng, channelwise=False)",
+                                     DROPOUT_FORWARD),
+                                    ("dropout_backward(dout, mask)", DROPOUT_BACKWARD))),
+    _exercise("sgd_momentum", "one SGD-with-momentum step (torch.optim.SGD's rule)",
+              "Task 2/3 (training)", optim_checks, ((("sgd_momentum_step(w, dw, velocity, lr, "
+                                                      "momentum=0.9, weight_decay=0.0)"),
+                                                      SGD_STEP),)),
+    _exercise("adam", "one Adam step with bias correction (torch.optim.Adam's rule)", TASK3,
+              optim_checks, ((("adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, "
+                              "eps=1e-8, weight_decay=0.0)"), ADAM_STEP),)),
 )}
 
 

@@ -8,8 +8,8 @@ from ..gradcheck import relative_error
 from .diagnosis import GRADCHECK, Diagnosis, compare, evidence_for
 from .grader import Cache, Outcome
 
-__all__ = ["failure", "returned_values", "judge", "forward_case", "backward_case",
-           "gradcheck_case"]
+__all__ = ["failure", "returned_values", "judge", "verdict", "forward_case", "backward_case",
+           "gradcheck_case", "cases", "float32_suffix", "normal"]
 
 #: Normwise relative error below which a backward pass agrees with central differences
 #: (a right one gives about 1e-9 in float64, a wrong one 1e-2 or more).
@@ -34,12 +34,13 @@ def returned_values(result, function, count, what, checked=None):
     """
     elements = result.get("elements", [])
     arrays = result.get("arrays", {})
+    wrong = f"{function} must return {what}, it returned {result.get('returned')}"
     if count == 1:
         if len(elements) != 1 or elements[0]["kind"] not in ("array", "scalar"):
-            return None, f"{function} must return {what}, it returned {result.get('returned')}"
+            return None, wrong
         return [arrays.get("out0")], None
     if not result.get("returned", "").startswith("a tuple") or len(elements) != count:
-        return None, f"{function} must return {what}, it returned {result.get('returned')}"
+        return None, wrong
     values = []
     for k, e in enumerate(elements):
         if checked is not None and k >= checked or e["kind"] == "none":
@@ -52,32 +53,51 @@ def returned_values(result, function, count, what, checked=None):
     return values, None
 
 
-def _dtype_message(name, value, expected):
-    if value is not None and np.asarray(value).dtype != np.asarray(expected).dtype \
-            and np.asarray(expected).ndim > 0:
-        return (f"`{name}` has dtype {np.asarray(value).dtype}, expected "
-                f"{np.asarray(expected).dtype} like the input (create arrays with "
-                "dtype=x.dtype, e.g. np.zeros(shape, dtype=x.dtype))")
-    return None
-
-
 def judge(name, value, expected, mistakes=(), border=0, coverage=None, dtype=None):
     """(passed, message, evidence) for one output ``name``: the comparison with the right
     answer, and what the student's value says about ``mistakes`` (a list of
     :class:`~minitorch_cv.exercises.diagnosis.Mistake`)."""
-    dtype = dtype or (np.asarray(expected).dtype if expected is not None else None)
     if expected is None:                  # e.g. db without a bias: None or zeros is fine
         if value is None or (np.size(value) and not np.any(np.asarray(value))):
             return True, f"`{name}` is None", None
         return False, f"`{name}` should be None (there is no bias)", None
+    expected = np.asarray(expected)
+    dtype = dtype or expected.dtype
     evidence = evidence_for(name, value, expected, mistakes, dtype)
     passed, message = compare(name, value, expected, dtype=dtype, border=border,
                               coverage=coverage)
-    if passed:
-        problem = _dtype_message(name, value, expected)
-        if problem:
-            return False, problem, evidence
+    if passed and expected.ndim > 0 and np.asarray(value).dtype != expected.dtype:
+        return False, (f"`{name}` has dtype {np.asarray(value).dtype}, expected "
+                       f"{expected.dtype} like the input (create arrays with "
+                       "dtype=x.dtype, e.g. np.zeros(shape, dtype=x.dtype))"), evidence
     return passed, message, evidence
+
+
+def cases(base, *changes):
+    """The settings of the cases: ``base``, then ``base`` with each change."""
+    return [dict(base, **change) for change in ({},) + changes]
+
+
+def normal(rng, shape, dtype=np.float64):
+    """Standard normal draws from ``rng`` as ``dtype``."""
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def float32_suffix(dtype):
+    """What a case's label adds for a float32 input."""
+    return ", float32" if dtype == np.float32 else ""
+
+
+def verdict(judged, right):
+    """The Outcome of ``judged`` outputs ((passed, message, evidence) each): the wrong
+    ones' messages, else ``right``."""
+    wrong = [message for passed, message, _ in judged if not passed]
+    return Outcome(not wrong, "; ".join(wrong) if wrong else right,
+                   tuple(found for _, _, found in judged if found))
+
+
+def _tuple_of(names):
+    return names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
 
 def forward_case(plan, function, label, args, expected, *, settings=None, kwargs=None,
@@ -87,35 +107,37 @@ def forward_case(plan, function, label, args, expected, *, settings=None, kwargs
     """Call ``function(*args)`` and compare its first ``len(names)`` values (``count``
     returned in all) with ``expected`` (one array per name). ``mistakes`` maps an output
     name to its :class:`~minitorch_cv.exercises.diagnosis.Mistake` list; ``settings``
-    describe the case (:mod:`~minitorch_cv.exercises.settings`)."""
+    describe the case (:mod:`~minitorch_cv.exercises.settings`); ``extra(result, values)``
+    judges a case whose outputs are right."""
     index = plan.call(label, function, args, kwargs, arg_names=arg_names,
                       may_change=may_change, report_args=report_args)
     mistakes = mistakes or {}
 
     def evaluate(results):
         result = results[index]
-        problem = failure(result, function)
+        values, problem = None, failure(result, function)
+        if not problem:
+            values, problem = returned_values(result, function, count, what,
+                                              checked=max(len(names), 1))
         if problem:
             return Outcome(False, problem)
-        values, problem = returned_values(result, function, count, what,
-                                          checked=max(len(names), 1))
-        if problem:
-            return Outcome(False, problem)
-        wrong, evidence = [], []
-        for k, n in enumerate(names):
-            passed, message, found = judge(n, values[k], expected[k], mistakes.get(n, ()),
-                                           border)
-            evidence += [found] if found else []
-            if not passed:
-                wrong.append(message)
-        if wrong:
-            return Outcome(False, "; ".join(wrong), tuple(evidence))
-        if extra is not None:
-            return extra(result, values)
-        return Outcome(True, ", ".join(f"`{n}` is right" for n in names), tuple(evidence))
+        outcome = verdict([judge(n, v, e, mistakes.get(n, ()), border)
+                           for n, v, e in zip(names, values, expected)],
+                          ", ".join(f"`{n}` is right" for n in names))
+        return extra(result, values) if outcome.passed and extra else outcome
 
     plan.check(name or f"forward, {label}", evaluate, group=group, settings=settings)
     return index
+
+
+def _forward_then_backward(plan, forward, backward, label, backward_label, args, dout,
+                           kwargs, backward_args, arg_names, may_change):
+    """The steps ``forward(*args)`` (its cache kept) and ``backward(dout, cache)``."""
+    key = f"cache{len(plan.steps)}"
+    fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key,
+                    arg_names=arg_names, may_change=may_change)
+    bargs = backward_args(Cache(key)) if backward_args else [dout, Cache(key)]
+    return fwd, plan.call(backward_label, backward, bargs, arg_names=["dout", "cache"])
 
 
 def backward_case(plan, forward, backward, label, args, dout, expected, *, settings=None,
@@ -123,13 +145,9 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
                   coverage=None, border=0, arg_names=None, may_change=()):
     """Run ``forward(*args)`` (keeping its cache) then ``backward(dout, cache)`` and compare
     the gradients (``names``, in the order returned) with ``expected``."""
-    key = f"cache{len(plan.steps)}"
-    fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key,
-                    arg_names=arg_names, may_change=may_change)
-    bargs = (backward_args(Cache(key)) if backward_args else [dout, Cache(key)])
-    bwd = plan.call(label, backward, bargs, arg_names=["dout", "cache"])
+    fwd, bwd = _forward_then_backward(plan, forward, backward, label, label, args, dout,
+                                      kwargs, backward_args, arg_names, may_change)
     mistakes = mistakes or {}
-    what = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
     def evaluate(results):
         problem = failure(results[fwd], forward)
@@ -139,23 +157,16 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
         if results[fwd].get("elements", [{}])[0].get("kind") not in ("array", "scalar"):
             return Outcome(False, f"not checked: {forward} did not return (out, cache)",
                            checked=False)
-        problem = failure(results[bwd], backward)
+        values, problem = None, failure(results[bwd], backward)
+        if not problem:
+            values, problem = returned_values(results[bwd], backward, len(names),
+                                              _tuple_of(names))
         if problem:
             return Outcome(False, problem)
-        values, problem = returned_values(results[bwd], backward, len(names), what)
-        if problem:
-            return Outcome(False, problem)
-        wrong, evidence = [], []
-        for n, value, exp in zip(names, values, expected):
-            passed, message, found = judge(n, value, exp, mistakes.get(n, ()),
-                                           border if n == "dx" else 0,
-                                           coverage if n == "dx" else None)
-            evidence += [found] if found else []
-            if not passed:
-                wrong.append(message)
-        if wrong:
-            return Outcome(False, "; ".join(wrong), tuple(evidence))
-        return Outcome(True, ", ".join(f"`{n}`" for n in names) + " right", tuple(evidence))
+        return verdict([judge(n, v, e, mistakes.get(n, ()),
+                              *((border, coverage) if n == "dx" else ()))
+                        for n, v, e in zip(names, values, expected)],
+                       ", ".join(f"`{n}`" for n in names) + " right")
 
     plan.check(f"backward, {label}", evaluate, group="gradients", settings=settings)
     return bwd
@@ -166,38 +177,33 @@ def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names, kw
     """Compare the student's backward with central differences of the student's forward
     (float64), for the inputs ``wrt`` (indices into ``args``; ``names`` their gradients, in
     the order backward returns them)."""
-    key = f"cache{len(plan.steps)}"
-    fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key, arg_names=arg_names,
-                    may_change=may_change)
-    bargs = (backward_args(Cache(key)) if backward_args else [dout, Cache(key)])
-    bwd = plan.call(label + " (backward)", backward, bargs, arg_names=["dout", "cache"])
+    fwd, bwd = _forward_then_backward(plan, forward, backward, label, label + " (backward)",
+                                      args, dout, kwargs, backward_args, arg_names, may_change)
     num = plan.numgrad(label + " (central differences)", forward, args, wrt, dout, kwargs,
                        output=output, arg_names=arg_names)
-    what = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
     def evaluate(results):
         for index, function in ((fwd, forward), (bwd, backward), (num, forward)):
             problem = failure(results[index], function)
             if problem:
                 return Outcome(False, problem)
-        values, problem = returned_values(results[bwd], backward, len(names), what)
+        values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))
         if problem:
             return Outcome(False, problem)
         errors = []
         for k, n in enumerate(names[:len(wrt)]):
             numerical = results[num]["arrays"].get(f"out{k}")
-            analytic = values[k]
-            if analytic is None or np.shape(analytic) != np.shape(numerical):
-                return Outcome(False, (f"`{n}` has shape {np.shape(analytic)}, expected "
+            if values[k] is None or np.shape(values[k]) != np.shape(numerical):
+                return Outcome(False, (f"`{n}` has shape {np.shape(values[k])}, expected "
                                        f"{np.shape(numerical)}"))
-            errors.append((n, relative_error(analytic, numerical)))
-        bad = [(n, e) for n, e in errors if not e < GRADCHECK_TOLERANCE]
+            errors.append((n, relative_error(values[k], numerical)))
+        bad = [n for n, e in errors if not e < GRADCHECK_TOLERANCE]
         summary = ", ".join(f"{n} {e:.1e}" for n, e in errors)
         if bad:
             return Outcome(False, (f"your backward disagrees with the numerical gradient of "
                                    f"your forward (relative error {summary}; right is < "
                                    f"{GRADCHECK_TOLERANCE:.0e})"), (), Diagnosis(GRADCHECK, (
-                f"{', '.join(n for n, _ in bad)}: not the derivative of your own forward "
+                f"{', '.join(bad)}: not the derivative of your own forward "
                 "pass (the numerical gradient check fails)")))
         return Outcome(True, f"relative errors {summary}")
 

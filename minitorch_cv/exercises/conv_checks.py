@@ -1,18 +1,16 @@
-"""The checks of the conv2d exercise.
-
-The cases are one base case and variants that each change ONE setting (padding 0, stride 2,
-a non-square input or kernel, batch 1, no bias, float32), plus one case that changes them
-all, so that a report can say "wrong exactly in the cases with padding 0" with evidence.
-The right answers come from :mod:`minitorch_cv.functional`; the known mistakes' answers are
-computed here, by running the library on changed inputs (a flipped kernel) or by writing
-the wrong computation out (the gradient assigned instead of added).
+"""The checks of the conv2d exercise: a base case and variants that each change ONE
+setting, plus one that changes several. The right answers come from
+:mod:`minitorch_cv.functional`; the known mistakes' answers from the library on changed
+inputs (a flipped kernel) or from the wrong computation written out (the gradient assigned
+instead of added).
 """
 
 import numpy as np
 
 from .. import functional as F
+from ..theory import conv_output_size
 from . import settings as S
-from .checking import backward_case, forward_case, gradcheck_case
+from .checking import backward_case, cases, float32_suffix, forward_case, gradcheck_case, normal
 from .diagnosis import Mistake, window_coverage
 
 __all__ = ["build_conv2d", "conv_cases"]
@@ -29,14 +27,17 @@ NOT_ACCUMULATED = ("dx keeps only one window's contribution where windows overla
 EMPTY_CROP = ("dx is empty at padding 0: a crop like dx_pad[:, :, P:-P, P:-P] is empty when "
               "P = 0 (-0 is 0); crop with dx_pad[:, :, P:P + H, P:P + W]")
 NOT_CROPPED = "the padding is not cropped off dx: dx = dx_pad[:, :, P:P + H, P:P + W]"
+SQUARE_INPUT = "the width is taken from the height: H = x.shape[2], W = x.shape[3]"
 
 
-def _normal(rng, shape, dtype=np.float64):
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def _size(h, k, s, p):
-    return (h + 2 * p - k) // s + 1
+def dx_shape_mistakes(layer, x_shape, padding):
+    """The mistakes that give ``dx`` a wrong shape: the padding not cropped off, or cropped
+    with ``-padding`` (empty at padding 0)."""
+    n, c, h, w = x_shape
+    return [Mistake(f"{layer}.dx_not_cropped", NOT_CROPPED,
+                    shape=(n, c, h + 2 * padding, w + 2 * padding)),
+            Mistake(f"{layer}.dx_empty_crop", EMPTY_CROP,
+                    shape=(n, c, 0, 0) if padding == 0 else None)]
 
 
 def _conv(x, w, b, s, p):
@@ -45,28 +46,22 @@ def _conv(x, w, b, s, p):
 
 def conv_cases():
     """The conv2d cases: ``(settings, (N, C, H, W), (F, K_h, K_w), stride, padding, bias,
-    dtype)``; the first is the base case, each of the next changes one setting."""
+    dtype)``; the first is the base case."""
     base = {S.INPUT: "square", S.KERNEL: "square", S.STRIDE: 1, S.PADDING: 1, S.BATCH: 2,
             S.BIAS: True, S.DTYPE: "float64"}
-    rows = [({}, (2, 3, 7, 7), (4, 3, 3), 1, 1, True, np.float64),
-            ({S.PADDING: 0}, (2, 3, 7, 7), (4, 3, 3), 1, 0, True, np.float64),
-            ({S.PADDING: 2}, (2, 3, 7, 7), (4, 3, 3), 1, 2, True, np.float64),
-            ({S.STRIDE: 2}, (2, 3, 7, 7), (4, 3, 3), 2, 1, True, np.float64),
-            ({S.INPUT: "non-square"}, (2, 3, 7, 5), (4, 3, 3), 1, 1, True, np.float64),
-            ({S.KERNEL: "non-square"}, (2, 3, 7, 7), (4, 3, 2), 1, 1, True, np.float64),
-            ({S.BATCH: 1}, (1, 3, 7, 7), (4, 3, 3), 1, 1, True, np.float64),
-            ({S.BIAS: False}, (2, 3, 7, 7), (4, 3, 3), 1, 1, False, np.float64),
-            ({S.DTYPE: "float32"}, (2, 3, 7, 7), (4, 3, 3), 1, 1, True, np.float32),
-            ({S.PADDING: 0, S.STRIDE: 2, S.INPUT: "non-square", S.KERNEL: "non-square"},
-             (2, 2, 8, 6), (3, 3, 2), 2, 0, True, np.float64)]
-    return [(dict(base, **change), *rest) for change, *rest in rows]
+    rows = [(settings, (settings[S.BATCH], 3, 7, 7 if settings[S.INPUT] == "square" else 5),
+             (4, 3, 3 if settings[S.KERNEL] == "square" else 2), settings[S.STRIDE],
+             settings[S.PADDING], settings[S.BIAS], getattr(np, settings[S.DTYPE]))
+            for settings in cases(base, {S.PADDING: 0}, {S.PADDING: 2}, {S.STRIDE: 2},
+                                  {S.INPUT: "non-square"}, {S.KERNEL: "non-square"},
+                                  {S.BATCH: 1}, {S.BIAS: False}, {S.DTYPE: "float32"})]
+    several = {S.PADDING: 0, S.STRIDE: 2, S.INPUT: "non-square", S.KERNEL: "non-square"}
+    return rows + [(dict(base, **several), (2, 2, 8, 6), (3, 3, 2), 2, 0, True, np.float64)]
 
 
 def _dx_assigned(x_shape, w, dout, s, p, order):
-    """dx when contributions are ASSIGNED instead of added, so that where windows overlap
-    the last one written wins: ``order="window"`` loops over the windows (i, j) and writes
-    each window's block; ``order="offset"`` is im2col's ``dx_pad[:, k, i, j] += dcols``
-    with repeated indices (the last kernel offset (u, v) wins)."""
+    """dx ASSIGNED instead of added: the last window (``order="window"``) or, as im2col's
+    ``dx_pad[idx] += dcols`` with repeated indices, the last kernel offset wins."""
     n, c, h, wd = x_shape
     _, _, kh, kw = w.shape
     oh, ow = dout.shape[2:]
@@ -85,8 +80,7 @@ def _dx_assigned(x_shape, w, dout, s, p, order):
 
 
 def _forward_mistakes(x, w, b, s, p, out):
-    n, _, h, wd = x.shape
-    f, _, kh, kw = w.shape
+    (n, _, h, wd), (f, _, kh, kw) = x.shape, w.shape
     out_s1 = _conv(x, w, b, 1, p)
     return [
         Mistake("conv2d.flipped_kernel", FLIPPED, _conv(x, w[..., ::-1, ::-1].copy(), b, s, p)),
@@ -99,18 +93,17 @@ def _forward_mistakes(x, w, b, s, p, out):
                                           "stride + 1"), shape=out_s1.shape),
         Mistake("conv2d.padding_ignored", ("padding ignored: pad x with `padding` zeros on "
                                            "every side first"),
-                shape=(n, f, _size(h, kh, s, 0), _size(wd, kw, s, 0))),
+                shape=(n, f) + conv_output_size((h, wd), (kh, kw), s, 0)),
         Mistake("conv2d.square_kernel", ("the kernel's width is taken from its height: "
                                          "K_h = w.shape[2], K_w = w.shape[3]"),
-                shape=(n, f, _size(h, kh, s, p), _size(wd, kh, s, p))),
-        Mistake("conv2d.square_input", ("the width is taken from the height: H = x.shape[2], "
-                                        "W = x.shape[3]"),
-                shape=(n, f, _size(h, kh, s, p), _size(h, kw, s, p))),
+                shape=(n, f) + conv_output_size((h, wd), kh, s, p)),
+        Mistake("conv2d.square_input", SQUARE_INPUT,
+                shape=(n, f) + conv_output_size((h, h), (kh, kw), s, p)),
     ]
 
 
 def _backward_mistakes(x, w, b, s, p, dout, grads):
-    n, c, h, wd = x.shape
+    n = x.shape[0]
     _, dw, db = grads
     flipped_dx = F.conv2d_backward(dout, F.conv2d_forward(x, w[..., ::-1, ::-1].copy(), b, s,
                                                           p)[1])[0]
@@ -123,9 +116,7 @@ def _backward_mistakes(x, w, b, s, p, dout, grads):
                    "dx uses the kernel the wrong way round: as a full convolution of dout, "
                    "dx needs the kernel rotated by 180 degrees (w[:, :, ::-1, ::-1]); as a "
                    "scatter, dx_pad[window at (i, j)] += w * dout[i, j] with w unflipped"),
-                   flipped_dx),
-               Mistake("conv2d.dx_not_cropped", NOT_CROPPED, shape=(n, c, h + 2 * p, wd + 2 * p)),
-               Mistake("conv2d.dx_empty_crop", EMPTY_CROP, shape=(n, c, 0, 0) if p == 0 else None)],
+                   flipped_dx)] + dx_shape_mistakes("conv2d", x.shape, p),
         "dw": [Mistake("conv2d.dw_mean", MEAN_OVER_BATCH.format(name="dw"),
                        dw / n if n > 1 else None),
                Mistake("conv2d.dw_flipped", ("dw is flipped: dw[f, c, u, v] = sum of dout * "
@@ -144,22 +135,22 @@ def build_conv2d(plan, rng):
                  mistakes={"out": [Mistake("conv2d.flipped_kernel", FLIPPED, _conv(
                      x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1, 0))]}, arg_names=NAMES)
     for settings, (n, c, h, wd), (f, kh, kw), s, p, bias, dtype in conv_cases():
-        x, w = _normal(rng, (n, c, h, wd), dtype), _normal(rng, (f, c, kh, kw), dtype)
-        b = _normal(rng, f, dtype) if bias else None
+        x, w = normal(rng, (n, c, h, wd), dtype), normal(rng, (f, c, kh, kw), dtype)
+        b = normal(rng, f, dtype) if bias else None
         out, cache = F.conv2d_forward(x, w, b, s, p)
         label = (f"x {x.shape}, w {w.shape}, stride {s}, padding {p}"
-                 + ("" if bias else ", b=None") + (", float32" if dtype == np.float32 else ""))
+                 + ("" if bias else ", b=None") + float32_suffix(dtype))
         forward_case(plan, "conv2d_forward", label, (x, w, b, s, p), [out],
                      mistakes={"out": _forward_mistakes(x, w, b, s, p, out)},
                      border=max(p, 1), settings=settings, arg_names=NAMES)
-        dout = _normal(rng, out.shape, dtype)
+        dout = normal(rng, out.shape, dtype)
         grads = F.conv2d_backward(dout, cache)
         backward_case(plan, "conv2d_forward", "conv2d_backward", label, (x, w, b, s, p), dout,
                       list(grads), names=("dx", "dw", "db"), settings=settings,
                       arg_names=NAMES, coverage=window_coverage((h, wd), (kh, kw), s, p),
                       border=max(p, 1), mistakes=_backward_mistakes(x, w, b, s, p, dout, grads))
-    x, w, b = _normal(rng, (2, 2, 5, 4)), _normal(rng, (3, 2, 3, 2)), _normal(rng, 3)
-    dout = _normal(rng, (2, 3, 3, 3))
+    x, w, b = normal(rng, (2, 2, 5, 4)), normal(rng, (3, 2, 3, 2)), normal(rng, 3)
     gradcheck_case(plan, "conv2d_forward", "conv2d_backward",
-                   "x (2, 2, 5, 4), w (3, 2, 3, 2), stride 2, padding 1",
-                   (x, w, b, 2, 1), (0, 1, 2), dout, names=("dx", "dw", "db"), arg_names=NAMES)
+                   "x (2, 2, 5, 4), w (3, 2, 3, 2), stride 2, padding 1", (x, w, b, 2, 1),
+                   (0, 1, 2), normal(rng, (2, 3, 3, 3)), names=("dx", "dw", "db"),
+                   arg_names=NAMES)

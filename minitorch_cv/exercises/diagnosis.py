@@ -1,23 +1,11 @@
 """Diagnosis: which output is wrong, where, and -- only when the evidence singles it out --
 why.
 
-The grader knows the right answer (from :mod:`minitorch_cv.functional`, or
-:mod:`minitorch_cv.optim` / :mod:`minitorch_cv.theory`). When a student's array differs,
-:func:`compare` says how much and *where*: only at the border of the image, only in some
-channels or images of the batch, only where windows overlap. Those are facts about the
-student's array.
-
-A *cause* is stated only when the evidence singles it out:
-
-* a known mistake (:class:`Mistake`: the answer that a classic mistake gives, computed by
-  the grader) is named when, in EVERY case where that mistake would change the answer, the
-  student's answer is the mistake's answer, and no other known mistake fits as well
-  (:func:`mistake_diagnoses`);
-* a setting ("stride 2") is named when the failing cases are exactly the cases with that
-  setting, and a failing and a passing case differ in that setting alone
-  (:func:`setting_diagnoses`).
-
-Otherwise the report says where the answer is wrong, and stops.
+:func:`compare` states facts about the student's array: how much it is wrong and where
+(only at the border, in some channels or images, where windows overlap). A cause is named
+only when the evidence singles it out: a known :class:`Mistake` by
+:func:`mistake_diagnoses`, a setting ("stride 2") by :func:`setting_diagnoses`. Otherwise
+the report says where the answer is wrong, and stops.
 """
 
 from __future__ import annotations
@@ -88,7 +76,7 @@ def tolerance(dtype):
 def _close(student, expected, dtype=None):
     expected = np.asarray(expected, dtype=np.float64)
     student = np.asarray(student, dtype=np.float64)
-    rtol, atol = tolerance(dtype if dtype is not None else np.float64)
+    rtol, atol = tolerance(np.float64 if dtype is None else dtype)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     with np.errstate(invalid="ignore"):
         return np.isclose(student, expected, rtol=rtol, atol=atol * max(scale, 1.0))
@@ -119,30 +107,23 @@ def window_coverage(hw, kernel, stride, padding):
     ``kernel``, ``stride`` and ``padding`` are ints or (h, w) pairs."""
     (kh, kw), (sh, sw), (ph, pw) = (k if isinstance(k, tuple) else (k, k)
                                     for k in (kernel, stride, padding))
-    h, w = hw
-    count = np.zeros((h + 2 * ph, w + 2 * pw), dtype=int)
+    (h, w), count = hw, np.zeros((hw[0] + 2 * ph, hw[1] + 2 * pw), dtype=int)
     for i in range(0, h + 2 * ph - kh + 1, sh):
         for j in range(0, w + 2 * pw - kw + 1, sw):
             count[i:i + kh, j:j + kw] += 1
     return count[ph:ph + h, pw:pw + w]
 
 
-def _indices(axis_wrong, total, noun):
-    idx = np.flatnonzero(axis_wrong).tolist()
-    shown = ", ".join(map(str, idx[:6])) + (", ..." if len(idx) > 6 else "")
-    return f"only in {noun} {shown} (of {total})"
-
-
 def _where(wrong, expected_shape, border, coverage):
     """The location statements that single out the wrong entries among all entries."""
     parts = []
     if len(expected_shape) >= 3 and wrong.size > 1:    # (N, C, ...) images or (F, C, K, K)
-        per_image = wrong.reshape(wrong.shape[0], -1).any(axis=1)
-        if 0 < per_image.sum() < per_image.size:
-            parts.append(_indices(per_image, per_image.size, "image(s) of the batch"))
-        per_channel = np.moveaxis(wrong, 1, 0).reshape(wrong.shape[1], -1).any(axis=1)
-        if 0 < per_channel.sum() < per_channel.size:
-            parts.append(_indices(per_channel, per_channel.size, "channel(s)"))
+        for axis, noun in ((0, "image(s) of the batch"), (1, "channel(s)")):
+            per_index = np.moveaxis(wrong, axis, 0).reshape(wrong.shape[axis], -1)
+            idx = np.flatnonzero(per_index.any(axis=1)).tolist()
+            if 0 < len(idx) < wrong.shape[axis]:
+                shown = ", ".join(map(str, idx[:6])) + (", ..." if len(idx) > 6 else "")
+                parts.append(f"only in {noun} {shown} (of {wrong.shape[axis]})")
     if len(expected_shape) == 4 and border > 0:
         edge = border_mask(expected_shape, border)
         if np.mean(~edge) >= 0.25 and not np.any(wrong & ~edge):   # an interior to speak of
@@ -181,9 +162,9 @@ def compare(name, student, expected, dtype=None, border=0, coverage=None):
         return True, f"`{name}` is right"
     wrong = ~ok
     error = float(np.max(np.abs(student.astype(np.float64) - expected)[wrong]))
-    parts = [(f"`{name}` is wrong in {int(wrong.sum())} of {wrong.size} entries "
-             f"(largest error {error:.3g})")]
-    return False, "; ".join(parts + _where(wrong, expected.shape, border, coverage))
+    summary = (f"`{name}` is wrong in {int(wrong.sum())} of {wrong.size} entries (largest "
+               f"error {error:.3g})")
+    return False, "; ".join([summary] + _where(wrong, expected.shape, border, coverage))
 
 
 def _applies(mistake, expected, dtype):
@@ -199,10 +180,8 @@ def _applies(mistake, expected, dtype):
 
 
 def _fits(mistake, student, dtype):
-    if student is None:
-        return False
-    if mistake.shape is not None:
-        return tuple(np.shape(student)) == tuple(mistake.shape)
+    if student is None or mistake.shape is not None:
+        return student is not None and tuple(np.shape(student)) == tuple(mistake.shape)
     student = np.asarray(student)
     if mistake.nonfinite:
         return (np.issubdtype(student.dtype, np.number)
@@ -246,10 +225,11 @@ def setting_diagnoses(checks, nouns):
     """The settings that single out the failing cases, as :class:`Diagnosis` objects.
 
     ``checks`` have ``.group``, ``.passed``, ``.checked`` and ``.settings`` (a dict, or
-    None for a case outside the comparison); a check that was not checked is left out; ``nouns`` maps a group to what it is ("the forward output").
-    Within a group, a setting ``key = value`` is named when the failing cases are exactly
-    the cases with that value, some case passes, a failing case and a passing case differ
-    in that setting alone, and no other setting divides the cases the same way.
+    None for a case outside the comparison; a check not checked is left out); ``nouns``
+    maps a group to what it is ("the forward output"). Within a group, a setting ``key =
+    value`` is named when the failing cases are exactly the cases with that value, some case
+    passes, a failing case and a passing case differ in that setting alone, and no other
+    setting divides the cases the same way.
     """
     found = []
     for group in dict.fromkeys(c.group for c in checks if c.group):

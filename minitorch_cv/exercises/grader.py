@@ -1,11 +1,8 @@
 """The grader: run a student's exercise file and report one line per check.
 
-:func:`grade` builds the exercise's *plan* (the calls to make and the answers they must
-give, from :mod:`minitorch_cv.exercises.layer_checks`, ``optim_checks`` or
-``theory_checks``), runs it on the student's file in a subprocess
-(:mod:`minitorch_cv.exercises.runner`) and evaluates every check on what came back. The
-result is a :class:`Report`: one :class:`Check` per line, the diagnoses, a score (the
-fraction of checks passed) and ``passed`` (every check passed).
+:func:`grade` builds the exercise's *plan* (the calls to make and the checks on what they
+return, from the exercise's checks module), runs it on the student's file in a subprocess
+(:mod:`minitorch_cv.exercises.runner`) and evaluates every check: a :class:`Report`.
 """
 
 from __future__ import annotations
@@ -35,11 +32,10 @@ GROUP_NOUNS = {"out": ("the forward output", "is"), "gradients": ("the gradients
 
 @dataclass
 class Check:
-    """One line of the report: its ``name``, whether it ``passed``, the ``message``; the
-    ``group`` it is compared within ("out", "gradients", "step", "value") with the case's
-    ``settings`` (see :mod:`~minitorch_cv.exercises.settings`), the ``evidence`` it gives
-    about known mistakes, a ``diagnosis`` it makes by itself, and whether it was
-    ``checked`` at all (not when the call it continues failed)."""
+    """One line of the report. The case's ``settings``
+    (:mod:`~minitorch_cv.exercises.settings`) are compared within its ``group`` ("out",
+    "gradients", "step", "value"); ``evidence``, ``diagnosis`` and ``checked`` are its
+    :class:`Outcome`'s."""
     name: str
     passed: bool
     message: str
@@ -52,7 +48,8 @@ class Check:
 
 @dataclass
 class Report:
-    """The grade of one exercise file."""
+    """The grade of one exercise file: its checks, diagnoses, ``score`` (the fraction of
+    checks passed) and ``passed`` (every check passed)."""
     exercise: str
     path: str
     checks: list = field(default_factory=list)
@@ -65,8 +62,8 @@ class Report:
     @property
     def score(self) -> float:
         """Fraction of the checks passed (0 to 1)."""
-        return round(sum(c.passed for c in self.checks) / len(self.checks), 3) \
-            if self.checks else 0.0
+        return (round(sum(c.passed for c in self.checks) / len(self.checks), 3)
+                if self.checks else 0.0)
 
     def to_dict(self) -> dict:
         return {"exercise": self.exercise, "path": self.path, "passed": self.passed,
@@ -78,14 +75,13 @@ class Report:
 
     def text(self) -> str:
         lines = [f"{self.exercise} ({self.path})"]
-        for c in self.checks:
-            lines.append(f"  {'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
+        lines += [f"  {'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}"
+                  for c in self.checks]
         if self.diagnoses:
-            lines.append("  DIAGNOSIS")
-            lines += [f"    - {d.text}" for d in self.diagnoses]
-        total = len(self.checks)
-        lines.append(f"  {sum(c.passed for c in self.checks)}/{total} checks passed, score "
-                     f"{self.score:.2f}: {'PASSED' if self.passed else 'NOT PASSED'}")
+            lines += ["  DIAGNOSIS"] + [f"    - {d.text}" for d in self.diagnoses]
+        lines.append(f"  {sum(c.passed for c in self.checks)}/{len(self.checks)} checks "
+                     f"passed, score {self.score:.2f}: "
+                     f"{'PASSED' if self.passed else 'NOT PASSED'}")
         return "\n".join(lines)
 
 
@@ -99,41 +95,36 @@ class Outcome:
     message: str
     evidence: tuple = ()
     diagnosis: Diagnosis | None = None
-    checked: bool = True          # False: not compared (the call it continues failed)
+    checked: bool = True
 
 
 # --------------------------------------------------------------------------- the plan
-class Cache:
-    """Stands for the cache an earlier forward call returned (it never leaves the
-    student's process)."""
-
-    def __init__(self, name):
-        self.name = name
+@dataclass(frozen=True)
+class _Stand:
+    """A value made in the student's process: the runner builds it from ``{KEY: value}``."""
+    value: object
 
 
-class Rng:
-    """Stands for ``numpy.random.default_rng(seed)``, made in the student's process."""
-
-    def __init__(self, seed):
-        self.seed = seed
+class Cache(_Stand):
+    """Stands for the cache an earlier forward call kept under the name ``value``."""
+    KEY = "cache"
 
 
-class ModuleExpr:
-    """Stands for the Module that ``expr`` builds in the student's process."""
+class Rng(_Stand):
+    """Stands for ``numpy.random.default_rng(value)``."""
+    KEY = "rng"
 
-    def __init__(self, expr):
-        self.expr = expr
+
+class ModuleExpr(_Stand):
+    """Stands for the Module that the expression ``value`` builds."""
+    KEY = "module"
 
 
 class Plan:
-    """The calls to make on the student's file, and the checks to run on the results.
-
-    Exercise modules add calls with :meth:`call` / :meth:`numgrad` (each returns the
-    step's index) and checks with :meth:`check`: a function of the list of
-    :class:`~minitorch_cv.exercises.runner.StepResult` returning an :class:`Outcome`, and
-    the case's ``settings`` (a dict of :mod:`~minitorch_cv.exercises.settings`), which the
-    diagnosis that names a setting compares.
-    """
+    """The calls to make on the student's file (:meth:`call`, :meth:`numgrad`: each returns
+    the step's index), and the checks on the results (:meth:`check`: a function of the
+    :class:`~minitorch_cv.exercises.runner.StepResult` list returning an :class:`Outcome`,
+    and the case's ``settings``, which the diagnosis that names a setting compares)."""
 
     def __init__(self, exercise):
         self.exercise = exercise
@@ -145,12 +136,8 @@ class Plan:
             key = f"a{len(self.arrays)}"
             self.arrays[key] = value
             return {"a": key}
-        if isinstance(value, Cache):
-            return {"cache": value.name}
-        if isinstance(value, Rng):
-            return {"rng": value.seed}
-        if isinstance(value, ModuleExpr):
-            return {"module": value.expr}
+        if isinstance(value, _Stand):
+            return {value.KEY: value.value}
         if isinstance(value, (np.integer, np.floating)):
             value = value.item()
         return {"v": value}
@@ -183,13 +170,13 @@ class Plan:
 
 # --------------------------------------------------------------------------- grading
 def _quiet_check(plan, results):
-    printed = [(plan.steps[i]["function"], r.get("printed", "")) for i, r in enumerate(results)
-               if r.get("printed")]
     if not any(r.get("status") in ("ok", "raised", "exit") for r in results):
         return False, "not checked: no call returned"
+    printed = next(((step["function"], r["printed"]) for step, r in zip(plan.steps, results)
+                    if r.get("printed")), None)
     if not printed:
         return True, "your functions print nothing"
-    function, text = printed[0]
+    function, text = printed
     first = text.strip().splitlines()[0][:80] if text.strip() else repr(text[:20])
     return False, (f"{function} prints ({first!r} ...): remove debug prints, a grader or a "
                    "training loop calls it thousands of times")
@@ -247,40 +234,37 @@ def _not_implemented(plan, results):
 def evaluate(plan, results, path):
     """The :class:`Report` of ``results`` (what the student's calls returned) against
     ``plan``."""
-    report = Report(plan.exercise, str(path))
     if results and all(r.get("status") == "import_error" for r in results):
-        report.checks.append(Check("import", False, results[0].get("message", "")))
-        report.diagnoses.append(Diagnosis(IMPORT, "fix the error above: the grader could "
-                                          "not load your file"))
-        return report
+        return _failed(plan.exercise, path, "import", results[0].get("message", ""), Diagnosis(
+            IMPORT, "fix the error above: the grader could not load your file"))
     refused = next((r for r in results if r.get("status") == "refused"), None)
     if refused is not None:
         return _refusal(plan.exercise, path, refused.get("message", ""))
-    report.checks = _run_checks(plan, results)
+    report = Report(plan.exercise, str(path), _run_checks(plan, results))
     found = _not_implemented(plan, results)
     found += [c.diagnosis for c in report.checks if c.diagnosis]
     found += mistake_diagnoses([e for c in report.checks for e in c.evidence])
     found += setting_diagnoses(report.checks, GROUP_NOUNS)
-    for d in found:
-        if d.text not in [k.text for k in report.diagnoses]:
-            report.diagnoses.append(d)
+    unique = {}                              # the first diagnosis of each text
+    report.diagnoses = [unique.setdefault(d.text, d) for d in found if d.text not in unique]
     return report
+
+
+def _failed(exercise, path, check, message, diagnosis=None):
+    """The report of a file graded no further than one failed ``check``."""
+    return Report(exercise, str(path), [Check(check, False, message)],
+                  [diagnosis] if diagnosis else [])
 
 
 def _refusal(exercise, path, message):
-    report = Report(exercise, str(path))
-    report.checks.append(Check("own work", False, message))
-    report.diagnoses.append(Diagnosis(OWN_WORK, (
+    return _failed(exercise, path, "own work", message, Diagnosis(OWN_WORK, (
         "hand in your own work: write the functions with NumPy, without the library's "
         "implementations or PyTorch (a teacher can allow them with `check "
         "--allow-library`)")))
-    return report
 
 
 def build_plan(name, rng_seed=0):
     from .catalogue import EXERCISES
-    if name not in EXERCISES:
-        raise KeyError(name)
     plan = Plan(name)
     EXERCISES[name].build(plan, np.random.default_rng(rng_seed))
     return plan
@@ -295,14 +279,11 @@ def grade(name, directory=".", time_scale=1.0, allow_library=False) -> Report:
     path = Path(directory) / f"{name}.py"
     plan = build_plan(name)
     if not path.is_file():
-        report = Report(name, str(path))
-        report.checks.append(Check("file", False, f"no file {path}: run `python -m "
-                                   f"minitorch_cv.exercises start {name} --dir {directory}`"))
-        return report
-    if not allow_library:
-        uses = own_work.library_uses(path)
-        if uses:
-            return _refusal(name, path, own_work.refusal_message(uses))
+        return _failed(name, path, "file", f"no file {path}: run `python -m "
+                       f"minitorch_cv.exercises start {name} --dir {directory}`")
+    uses = [] if allow_library else own_work.library_uses(path)
+    if uses:
+        return _refusal(name, path, own_work.refusal_message(uses))
     results = runner.run_plan(path, plan.steps, plan.arrays, time_scale=time_scale,
                               watch_library=not allow_library)
     return evaluate(plan, results, path)

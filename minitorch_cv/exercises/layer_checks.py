@@ -1,17 +1,23 @@
 """The checks of the small layer exercises: linear, ReLU, softmax cross-entropy, batch norm
-and dropout (conv2d and pooling have files of their own).
-
-Every ``build_NAME(plan, rng)`` adds the calls and checks of exercise NAME to ``plan``.
-The right answers come from :mod:`minitorch_cv.functional`; the known mistakes are
-computed here by writing out the wrong formula. Each exercise has a base case and variants
-that change one setting each.
+and dropout. Every ``build_NAME(plan, rng)`` adds exercise NAME's calls and checks to
+``plan``: a base case and variants that change one setting each, the right answers from
+:mod:`minitorch_cv.functional`, the known mistakes' from the wrong formula written out.
 """
 
 import numpy as np
 
 from .. import functional as F
 from . import settings as S
-from .checking import backward_case, forward_case, gradcheck_case, judge
+from .checking import (
+    backward_case,
+    cases,
+    float32_suffix,
+    forward_case,
+    gradcheck_case,
+    judge,
+    normal,
+    verdict,
+)
 from .conv_checks import MEAN_OVER_BATCH
 from .diagnosis import STRUCTURE, Diagnosis, Mistake
 from .grader import Cache, Outcome, Rng
@@ -20,33 +26,26 @@ __all__ = ["build_linear", "build_relu", "build_softmax_cross_entropy", "build_b
            "build_dropout"]
 
 
-def _normal(rng, shape, dtype=np.float64):
-    return rng.standard_normal(shape).astype(dtype)
-
-
 # --------------------------------------------------------------------------- linear
 def build_linear(plan, rng):
     names = ["x", "w", "b"]
     x = np.array([[1.0, 2.0, 3.0]])
     w = np.array([[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
-    b = np.array([10.0, 20.0])
     forward_case(plan, "linear_forward", "fixed x [[1, 2, 3]], w [[1, 0, -1], [.5, .5, .5]], "
-                 "b [10, 20]", (x, w, b), [np.array([[8.0, 23.0]])], arg_names=names)
-    base = {S.BATCH: 6, S.BIAS: True, S.DTYPE: "float64"}
-    for change, n, bias, dtype in (({}, 6, True, np.float64), ({S.BATCH: 1}, 1, True, np.float64),
-                                   ({S.BIAS: False}, 6, False, np.float64),
-                                   ({S.DTYPE: "float32"}, 6, True, np.float32)):
+                 "b [10, 20]", (x, w, np.array([10.0, 20.0])), [np.array([[8.0, 23.0]])],
+                 arg_names=names)
+    for settings in cases({S.BATCH: 6, S.BIAS: True, S.DTYPE: "float64"}, {S.BATCH: 1},
+                          {S.BIAS: False}, {S.DTYPE: "float32"}):
+        n, bias, dtype = settings[S.BATCH], settings[S.BIAS], np.dtype(settings[S.DTYPE])
         i, o = 7, 4
-        x, w = _normal(rng, (n, i), dtype), _normal(rng, (o, i), dtype)
-        b = _normal(rng, o, dtype) if bias else None
+        x, w = normal(rng, (n, i), dtype), normal(rng, (o, i), dtype)
+        b = normal(rng, o, dtype) if bias else None
         out, cache = F.linear_forward(x, w, b)
-        label = (f"x {x.shape}, w {w.shape}" + ("" if bias else ", b=None")
-                 + (", float32" if dtype == np.float32 else ""))
-        settings = dict(base, **change)
+        label = f"x {x.shape}, w {w.shape}" + ("" if bias else ", b=None") + float32_suffix(dtype)
         forward_case(plan, "linear_forward", label, (x, w, b), [out], settings=settings,
                      mistakes={"out": [Mistake("linear.no_bias", "the bias is not added",
                                                x @ w.T if bias else None)]}, arg_names=names)
-        dout = _normal(rng, out.shape, dtype)
+        dout = normal(rng, out.shape, dtype)
         dx, dw, db = F.linear_backward(dout, cache)
         backward_case(plan, "linear_forward", "linear_backward", label, (x, w, b), dout,
                       [dx, dw, db], names=("dx", "dw", "db"), settings=settings,
@@ -58,31 +57,30 @@ def build_linear(plan, rng):
                                            "(out_features, in_features) like w"), shape=(i, o))],
                                 "db": [Mistake("linear.db_mean", MEAN_OVER_BATCH.format(
                                     name="db"), db / n if bias and n > 1 else None)]})
-    x, w, b = _normal(rng, (3, 4)), _normal(rng, (5, 4)), _normal(rng, 5)
+    x, w, b = normal(rng, (3, 4)), normal(rng, (5, 4)), normal(rng, 5)
     gradcheck_case(plan, "linear_forward", "linear_backward", "x (3, 4), w (5, 4)",
-                   (x, w, b), (0, 1, 2), _normal(rng, (3, 5)), names=("dx", "dw", "db"),
+                   (x, w, b), (0, 1, 2), normal(rng, (3, 5)), names=("dx", "dw", "db"),
                    arg_names=names)
 
 
 # --------------------------------------------------------------------------- relu
 def build_relu(plan, rng):
-    base = {S.ZEROS: True, S.DTYPE: "float64"}
-    for change, dtype, zeros in (({}, np.float64, True), ({S.DTYPE: "float32"}, np.float32, True),
-                                 ({S.ZEROS: False}, np.float64, False)):
-        x = _normal(rng, (4, 3, 5))
-        if zeros:
+    for settings in cases({S.ZEROS: True, S.DTYPE: "float64"}, {S.DTYPE: "float32"},
+                          {S.ZEROS: False}):
+        dtype = np.dtype(settings[S.DTYPE])
+        x = normal(rng, (4, 3, 5))
+        if settings[S.ZEROS]:
             x = np.round(x, 0)                         # many exact zeros
         else:
             x[np.abs(x) < 0.1] = 0.5
         x = x.astype(dtype)
         out, cache = F.relu_forward(x)
-        label = f"x {x.shape}" + (" with zeros" if zeros else "") + (
-            ", float32" if dtype == np.float32 else "")
-        settings = dict(base, **change)
+        label = (f"x {x.shape}" + (" with zeros" if settings[S.ZEROS] else "")
+                 + float32_suffix(dtype))
         forward_case(plan, "relu_forward", label, (x,), [out], settings=settings,
                      mistakes={"out": [Mistake("relu.abs", "out = |x|: negative inputs must "
                                                "give 0", np.abs(x))]}, arg_names=["x"])
-        dout = _normal(rng, x.shape, dtype)
+        dout = normal(rng, x.shape, dtype)
         backward_case(plan, "relu_forward", "relu_backward", label, (x,), dout,
                       [F.relu_backward(dout, cache)], names=("dx",), settings=settings,
                       arg_names=["x"],
@@ -91,10 +89,10 @@ def build_relu(plan, rng):
                           dout * (x >= 0)),
                           Mistake("relu.mask_only", "dx = mask, without dout: dx = dout * "
                                   "(x > 0)", (x > 0).astype(float))]})
-    x = _normal(rng, (3, 4))
+    x = normal(rng, (3, 4))
     x[np.abs(x) < 0.1] = 0.5                                  # no kinks to nudge across
     gradcheck_case(plan, "relu_forward", "relu_backward", "x (3, 4)", (x,), (0,),
-                   _normal(rng, (3, 4)), names=("dx",), arg_names=["x"])
+                   normal(rng, (3, 4)), names=("dx",), arg_names=["x"])
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -105,51 +103,52 @@ OVERFLOW = ("for large logits `exp` overflows (or a probability underflows to 0 
 def build_softmax_cross_entropy(plan, rng):
     fwd, bwd = "cross_entropy_forward", "cross_entropy_backward"
     names = ["logits", "labels", "reduction"]
-    base = {S.REDUCTION: "mean", S.SCALE: 1, S.BATCH: 4, S.DLOSS: 1.0}
-    for change in ({}, {S.REDUCTION: "sum"}, {S.SCALE: 1000}, {S.BATCH: 1}, {S.DLOSS: 2.5}):
-        settings = dict(base, **change)
+    for settings in cases({S.REDUCTION: "mean", S.SCALE: 1, S.BATCH: 4, S.DLOSS: 1.0},
+                          {S.REDUCTION: "sum"}, {S.SCALE: 1000}, {S.BATCH: 1},
+                          {S.DLOSS: 2.5}):
         n, reduction, dloss = settings[S.BATCH], settings[S.REDUCTION], settings[S.DLOSS]
-        logits = _normal(rng, (n, 5)) * settings[S.SCALE]
+        mean = reduction == "mean"
+        logits = normal(rng, (n, 5)) * settings[S.SCALE]
         labels = rng.integers(0, 5, n)
         loss, cache = F.cross_entropy_forward(logits, labels, reduction)
-        other = F.cross_entropy_forward(logits, labels, "sum" if reduction == "mean"
-                                        else "mean")[0]
         label = (f"logits {logits.shape}, {reduction}"
                  + (", large logits (about 1000)" if settings[S.SCALE] != 1 else "")
                  + (f", dloss {dloss}" if dloss != 1 else ""))
-        overflow = [Mistake("cross_entropy.overflow", OVERFLOW, nonfinite=True)] \
-            if settings[S.SCALE] != 1 else []
-        loss_mistakes = overflow + [Mistake(
-            "cross_entropy.reduction", "the loss is summed over the batch; reduction='mean' "
-            "divides by N" if reduction == "mean" else "reduction='sum' must not divide by N",
-            np.asarray(other))]
+        overflow = ([Mistake("cross_entropy.overflow", OVERFLOW, nonfinite=True)]
+                    if settings[S.SCALE] != 1 else [])
         if dloss == 1.0:
+            other = F.cross_entropy_forward(logits, labels, "sum" if mean else "mean")[0]
             forward_case(plan, fwd, label, (logits, labels, reduction), [np.asarray(loss)],
                          what="(loss, cache)", names=("loss",), settings=settings,
-                         mistakes={"loss": loss_mistakes}, arg_names=names)
+                         arg_names=names, mistakes={"loss": overflow + [Mistake(
+                             "cross_entropy.reduction", "the loss is summed over the batch; "
+                             "reduction='mean' divides by N" if mean else
+                             "reduction='sum' must not divide by N", np.asarray(other))]})
         dz = F.cross_entropy_backward(cache, dloss)
         probs = np.exp(F.log_softmax(logits, axis=1))
-        scale = dloss / n if reduction == "mean" else dloss
         dmistakes = overflow + [
             Mistake("cross_entropy.grad_not_divided", "the gradient is not divided by N (the "
-                    "loss is a mean over the batch)", dz * n if reduction == "mean" else None),
+                    "loss is a mean over the batch)", dz * n if mean else None),
             Mistake("cross_entropy.no_onehot", ("the one-hot labels are not subtracted: "
                                                 "dlogits = (softmax - onehot(labels)) / N"),
-                    probs * scale),
+                    probs * (dloss / n if mean else dloss)),
             Mistake("cross_entropy.dloss_ignored", "dloss (the upstream gradient) is "
                     "ignored: multiply by it", dz / dloss)]
         backward_case(plan, fwd, bwd, label, (logits, labels, reduction), dloss, [dz],
                       names=("dlogits",), settings=settings, arg_names=names,
                       backward_args=lambda cache, d=dloss: [cache, d],
                       mistakes={"dlogits": dmistakes})
-    logits, labels = _normal(rng, (3, 4)), rng.integers(0, 4, 3)
-    dloss = 1.7
+    logits, labels = normal(rng, (3, 4)), rng.integers(0, 4, 3)
     gradcheck_case(plan, fwd, bwd, "logits (3, 4), mean", (logits, labels, "mean"), (0,),
-                   np.float64(dloss), names=("dlogits",), arg_names=names,
-                   backward_args=lambda cache: [cache, dloss])
+                   np.float64(1.7), names=("dlogits",), arg_names=names,
+                   backward_args=lambda cache: [cache, 1.7])
 
 
 # --------------------------------------------------------------------------- batch norm
+REVERSED = ("the momentum is applied the wrong way round: new = (1 - momentum) * running + "
+            "momentum * batch")
+
+
 def _bn(x, gamma, beta, rm, rv, training):
     rm, rv = rm.copy(), rv.copy()
     out, cache = F.batchnorm_forward(x, gamma, beta, rm, rv, training)
@@ -158,32 +157,20 @@ def _bn(x, gamma, beta, rm, rv, training):
 
 def _running_check(rm, rv, rm_new, rv_new, mu, var, m):
     """Judge running_mean and running_var after a training-mode call."""
+    mean_mistakes = [Mistake("batchnorm.momentum_reversed", REVERSED, 0.1 * rm + 0.9 * mu)]
+    var_mistakes = [Mistake("batchnorm.running_var_biased", (
+        "running_var stores the UNBIASED batch variance (times m / (m - 1)); the "
+        "normalization uses the biased one"), 0.9 * rv + 0.1 * var),
+        Mistake("batchnorm.momentum_reversed", REVERSED, 0.1 * rv + 0.9 * var * m / (m - 1))]
+
     def evaluate(result, values):
-        arrays = result.get("arrays", {})
-        got_m, got_v = arrays.get("arg3"), arrays.get("arg4")
+        got_m, got_v = result.get("arrays", {}).get("arg3"), result.get("arrays", {}).get("arg4")
         if got_m is None or np.allclose(got_m, rm):
             return Outcome(False, "running_mean was not updated in place (running_mean *= "
                            "1 - momentum; running_mean += momentum * mean)")
-        evidence, wrong = [], []
-        for name, got, want, mistakes in (
-                ("running_mean", got_m, rm_new, [Mistake(
-                    "batchnorm.momentum_reversed", (
-                        "the momentum is applied the wrong way round: new = (1 - momentum) *"
-                        " running + momentum * batch"), 0.1 * rm + 0.9 * mu)]),
-                ("running_var", got_v, rv_new, [
-                    Mistake("batchnorm.running_var_biased", (
-                        "running_var stores the UNBIASED batch variance (times m / (m - 1)); "
-                        "the normalization uses the biased one"), 0.9 * rv + 0.1 * var),
-                    Mistake("batchnorm.momentum_reversed", (
-                        "the momentum is applied the wrong way round: new = (1 - momentum) *"
-                        " running + momentum * batch"), 0.1 * rv + 0.9 * var * m / (m - 1))])):
-            passed, message, found = judge(name, got, want, mistakes)
-            evidence.append(found)
-            if not passed:
-                wrong.append(message)
-        if wrong:
-            return Outcome(False, "; ".join(wrong), tuple(evidence))
-        return Outcome(True, "`out`, running_mean and running_var are right", tuple(evidence))
+        return verdict([judge("running_mean", got_m, rm_new, mean_mistakes),
+                        judge("running_var", got_v, rv_new, var_mistakes)],
+                       "`out`, running_mean and running_var are right")
     return evaluate
 
 
@@ -192,58 +179,51 @@ def build_batchnorm(plan, rng):
     names = ["x", "gamma", "beta", "running_mean", "running_var", "training"]
 
     def params(c, dtype=np.float64):
-        return (1 + 0.1 * _normal(rng, c, dtype), 0.1 * _normal(rng, c, dtype),
-                0.1 * _normal(rng, c, dtype), 1 + rng.uniform(0, 1, c).astype(dtype))
+        return (1 + 0.1 * normal(rng, c, dtype), 0.1 * normal(rng, c, dtype),
+                0.1 * normal(rng, c, dtype), 1 + rng.uniform(0, 1, c).astype(dtype))
 
-    base = {S.RANK: "4D", S.DTYPE: "float64"}
-    for change, shape, dtype in (({}, (4, 3, 3, 2), np.float64),
-                                 ({S.RANK: "2D"}, (8, 5), np.float64),
-                                 ({S.DTYPE: "float32"}, (4, 3, 3, 2), np.float32)):
-        x = (2 + 3 * _normal(rng, shape)).astype(dtype)
-        c = shape[1]
+    for train in cases({S.RANK: "4D", S.DTYPE: "float64", S.MODE: "training"},
+                       {S.RANK: "2D"}, {S.DTYPE: "float32"}):
+        shape, dtype = (4, 3, 3, 2) if train[S.RANK] == "4D" else (8, 5), train[S.DTYPE]
+        x = (2 + 3 * normal(rng, shape)).astype(dtype)
+        c, m = shape[1], x.size // shape[1]
         g, b, rm, rv = params(c, dtype)
         out, cache, rm_new, rv_new = _bn(x, g, b, rm, rv, True)
-        axes = (0,) + tuple(range(2, x.ndim))
-        m = x.size // c
         x64 = x.astype(np.float64)
+        axes, bshape = (0,) + tuple(range(2, x.ndim)), (1, c) + (1,) * (x.ndim - 2)
         mu, var = x64.mean(axis=axes), x64.var(axis=axes)
-        bshape = (1, c) + (1,) * (x.ndim - 2)
         unbiased = ((x64 - mu.reshape(bshape)) / np.sqrt(var * m / (m - 1) + 1e-5).reshape(
             bshape) * g.reshape(bshape) + b.reshape(bshape))
-        suffix = f"x {shape}" + (", float32" if dtype == np.float32 else "")
-        train_settings = dict(base, **change, **{S.MODE: "training"})
-        eval_settings = dict(train_settings, **{S.MODE: "evaluation"})
+        suffix = f"x {shape}" + float32_suffix(x.dtype)
+        evaluation = dict(train, **{S.MODE: "evaluation"})
         forward_case(plan, fwd, f"training, {suffix}", (x, g, b, rm, rv, True), [out],
-                     settings=train_settings, arg_names=names, may_change=(3, 4),
-                     report_args=(3, 4), extra=_running_check(rm, rv, rm_new, rv_new, mu, var,
-                                                              m),
+                     settings=train, arg_names=names, may_change=(3, 4), report_args=(3, 4),
+                     extra=_running_check(rm, rv, rm_new, rv_new, mu, var, m),
                      mistakes={"out": [Mistake("batchnorm.unbiased_variance", (
                          "the batch variance is the unbiased one (divided by m - 1); batch "
                          "norm normalizes with the biased variance (divided by m, np.var's "
                          "default)"), unbiased)]})
         eval_out, eval_cache, _, _ = _bn(x, g, b, rm, rv, False)
         forward_case(plan, fwd, f"evaluation mode, {suffix}", (x, g, b, rm, rv, False),
-                     [eval_out], settings=eval_settings, arg_names=names,
+                     [eval_out], settings=evaluation, arg_names=names,
                      mistakes={"out": [Mistake("batchnorm.eval_batch_stats", (
                          "evaluation mode uses the batch statistics; it must use "
                          "running_mean and running_var"), out)]})
-        dout = _normal(rng, shape, dtype)
-        dx, dg, db = F.batchnorm_backward(dout, cache)
-        inv_std = 1 / np.sqrt(var + 1e-5)
+        dout, inv_std = normal(rng, shape, dtype), 1 / np.sqrt(var + 1e-5)
         backward_case(plan, fwd, bwd, f"training, {suffix}", (x, g, b, rm, rv, True), dout,
-                      [dx, dg, db], names=("dx", "dgamma", "dbeta"), settings=train_settings,
-                      arg_names=names, may_change=(3, 4),
+                      list(F.batchnorm_backward(dout, cache)), names=("dx", "dgamma", "dbeta"),
+                      settings=train, arg_names=names, may_change=(3, 4),
                       mistakes={"dx": [Mistake("batchnorm.dx_constant_stats", (
                           "dx treats the batch mean and variance as constants; they depend "
                           "on x: dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), "
                           "g = dout * gamma"), dout * (g * inv_std).reshape(bshape))]})
         backward_case(plan, fwd, bwd, f"evaluation mode, {suffix}", (x, g, b, rm, rv, False),
                       dout, list(F.batchnorm_backward(dout, eval_cache)),
-                      names=("dx", "dgamma", "dbeta"), settings=eval_settings, arg_names=names)
-    x = 1 + _normal(rng, (4, 2, 2, 2))
+                      names=("dx", "dgamma", "dbeta"), settings=evaluation, arg_names=names)
+    x = 1 + normal(rng, (4, 2, 2, 2))
     g, b, rm, rv = params(2)
     gradcheck_case(plan, fwd, bwd, "training, x (4, 2, 2, 2)", (x, g, b, rm, rv, True),
-                   (0, 1, 2), _normal(rng, x.shape), names=("dx", "dgamma", "dbeta"),
+                   (0, 1, 2), normal(rng, x.shape), names=("dx", "dgamma", "dbeta"),
                    arg_names=names, may_change=(3, 4))
 
 
@@ -253,33 +233,38 @@ def _rate_fits(rate, target, units):
     return abs(rate - target) <= 5 * sigma + 1e-3
 
 
+SCALE_MISTAKES = {
+    "x": ("dropout without the 1/(1-p) scale: kept entries must be x / (1 - p), so that the "
+          "expected output equals x and eval mode needs no change"),
+    "x * (1 - p)": "kept entries are multiplied by (1 - p); inverted dropout DIVIDES by (1 - p)",
+    "x / p": "kept entries are divided by p; inverted dropout divides by 1 - p"}
+
+
 def _dropout_structure(x, out, p, channelwise):
-    """(problem, diagnosis) of a dropout output by its structure (None, None when right):
-    every entry is 0 or x / (1 - p), whole maps with ``channelwise``, and about a
-    fraction p dropped. A cause is named only when the evidence tells it apart: at
-    p = 0.5 dropping with probability p and with probability 1 - p look the same."""
+    """(problem, diagnosis) of a dropout output by its structure, (None, None) when right:
+    every entry 0 or x / (1 - p), whole maps with ``channelwise``, about p dropped. A cause
+    is named only when the evidence tells it apart (at p = 0.5, p and 1 - p look alike)."""
     if not np.all(np.isfinite(out)):
         return f"`out` has {int(np.sum(~np.isfinite(out)))} NaN or infinite entries", None
     kept = out != 0
     if p == 1.0:
-        return (None, None) if not kept.any() else (
-            "with p = 1 every entry must be dropped (out all zeros)", None)
+        return (None if not kept.any() else
+                "with p = 1 every entry must be dropped (out all zeros)"), None
+    units = kept
     if channelwise:
         maps = kept.reshape(x.shape[0], x.shape[1], -1)
         if not np.all(maps.all(axis=2) | ~maps.any(axis=2)):
             return "channelwise=True must drop whole feature maps (n, c)", Diagnosis(
                 STRUCTURE, "Dropout2d (channelwise) draws one number per (image, channel) "
                 "and drops the whole map", "dropout.channelwise")
-        units, rate = maps[:, :, 0].size, 1 - maps[:, :, 0].mean()
-    else:
-        units, rate = kept.size, 1 - kept.mean()
-    ratio = out[kept] / x[kept]
+        units = maps[:, :, 0]
+    rate, ratio = 1 - units.mean(), out[kept] / x[kept]
     scales = {"x / (1 - p)": 1 / (1 - p), "x": 1.0, "x * (1 - p)": 1 - p}
     if p > 0:
         scales["x / p"] = 1 / p
     scale = next((name for name, v in scales.items() if ratio.size and np.allclose(
         ratio, v, rtol=1e-4)), None)
-    rate_p, rate_q = _rate_fits(rate, p, units), _rate_fits(rate, 1 - p, units)
+    rate_p, rate_q = _rate_fits(rate, p, units.size), _rate_fits(rate, 1 - p, units.size)
     if scale == "x / (1 - p)" and rate_p:
         return None, None
     if scale is None:
@@ -287,12 +272,7 @@ def _dropout_structure(x, out, p, channelwise):
     problem = (f"kept entries are {scale}, expected x / (1 - p); dropped {rate:.3f} of the "
                f"entries, expected about {p}")
     if rate_p and not rate_q:
-        texts = {"x": ("dropout without the 1/(1-p) scale: kept entries must be x / (1 - p), "
-                       "so that the expected output equals x and eval mode needs no change"),
-                 "x * (1 - p)": ("kept entries are multiplied by (1 - p); inverted dropout "
-                                 "DIVIDES by (1 - p)"),
-                 "x / p": "kept entries are divided by p; inverted dropout divides by 1 - p"}
-        return problem, Diagnosis(STRUCTURE, texts[scale], f"dropout.scale {scale}")
+        return problem, Diagnosis(STRUCTURE, SCALE_MISTAKES[scale], f"dropout.scale {scale}")
     if rate_q and not rate_p and scale in ("x / p", "x / (1 - p)"):
         return problem, Diagnosis(STRUCTURE, (
             "p is the probability of DROPPING an entry (PyTorch's convention), not of keeping "
@@ -301,7 +281,7 @@ def _dropout_structure(x, out, p, channelwise):
     return problem, None
 
 
-def _dropout_extra(p, x, channelwise=False):
+def _dropout_extra(p, x, channelwise):
     def evaluate(result, values):
         out = values[0]
         if out is None or out.shape != x.shape:
@@ -326,7 +306,7 @@ def _dropout_backward(plan, rng, p, settings, names):
     fwd, bwd = "dropout_forward", "dropout_backward"
     key = f"cache{len(plan.steps)}"
     xb = rng.uniform(1, 2, (30, 40))
-    dout = _normal(rng, xb.shape)
+    dout = normal(rng, xb.shape)
     f_index = plan.call(f"backward case p {p} (forward)", fwd, (xb, p, Rng(6)), keep=key,
                         arg_names=names)
     b_index = plan.call(f"backward case p {p}", bwd, (dout, Cache(key)),
@@ -344,8 +324,7 @@ def _dropout_backward(plan, rng, p, settings, names):
         if not np.all(np.isfinite(dx)):
             return Outcome(False, f"`dx` has {int(np.sum(~np.isfinite(dx)))} NaN or infinite "
                            "entries")
-        expected = dout * out / xb
-        if np.allclose(dx, expected, rtol=1e-6, atol=1e-12):
+        if np.allclose(dx, dout * out / xb, rtol=1e-6, atol=1e-12):
             return Outcome(True, "dx = dout * mask, with the forward's mask")
         if not np.array_equal(dx != 0, out != 0):
             return Outcome(False, "dx is nonzero where the forward dropped, or zero where it "
@@ -362,29 +341,25 @@ def _dropout_backward(plan, rng, p, settings, names):
 
 
 def build_dropout(plan, rng):
-    fwd = "dropout_forward"
-    names = ["x", "p", "rng", "channelwise"]
+    fwd, names = "dropout_forward", ["x", "p", "rng", "channelwise"]
     base = {S.P: 0.2, S.DTYPE: "float64", S.CHANNELWISE: False}
-    first = None
-    for seed, (change, shape, dtype) in enumerate((
-            ({}, (100, 200), np.float64), ({S.P: 0.0}, (100, 200), np.float64),
-            ({S.P: 0.5}, (100, 200), np.float64), ({S.P: 0.8}, (100, 200), np.float64),
-            ({S.P: 1.0}, (100, 200), np.float64), ({S.DTYPE: "float32"}, (100, 200), np.float32),
-            ({S.CHANNELWISE: True}, (60, 40, 3, 4), np.float64)), start=1):
-        settings = dict(base, **change)
+    calls = []
+    for seed, settings in enumerate(cases(base, {S.P: 0.0}, {S.P: 0.5}, {S.P: 0.8},
+                                          {S.P: 1.0}, {S.DTYPE: "float32"},
+                                          {S.CHANNELWISE: True}), start=1):
         p, channelwise = settings[S.P], settings[S.CHANNELWISE]
-        x = rng.uniform(1, 2, shape).astype(dtype)
-        label = (f"x {shape}, p {p}" + (", float32" if dtype == np.float32 else "")
+        shape = (60, 40, 3, 4) if channelwise else (100, 200)
+        x = rng.uniform(1, 2, shape).astype(settings[S.DTYPE])
+        label = (f"x {shape}, p {p}" + float32_suffix(x.dtype)
                  + (", channelwise=True" if channelwise else ""))
-        args = (x, p, Rng(seed), True) if channelwise else (x, p, Rng(seed))
-        index = forward_case(plan, fwd, label, args, [None], what="(out, mask)", names=(),
-                             extra=_dropout_extra(p, x, channelwise), settings=settings,
-                             arg_names=names)
-        first = first if first is not None else (index, args)
-    again = plan.call("same seed again", fwd, first[1], arg_names=names)
+        args = (x, p, Rng(seed)) + ((True,) if channelwise else ())
+        calls.append((forward_case(plan, fwd, label, args, [None], what="(out, mask)",
+                                   names=(), extra=_dropout_extra(p, x, channelwise),
+                                   settings=settings, arg_names=names), args))
+    first, again = calls[0][0], plan.call("same seed again", fwd, calls[0][1], arg_names=names)
 
     def reproducible(results):
-        a, b = results[first[0]], results[again]
+        a, b = results[first], results[again]
         if not (a.ok and b.ok) or "out0" not in a["arrays"] or "out0" not in b["arrays"]:
             return Outcome(False, "not checked: dropout_forward did not return (out, mask)")
         if np.array_equal(a["arrays"]["out0"], b["arrays"]["out0"], equal_nan=True):

@@ -1,42 +1,25 @@
-"""The checks of the optimizer exercises: one SGD-momentum step and one Adam step.
-
-Both are pure functions (they return new arrays and change none of their inputs) with
-torch.optim's update rules; the right answers come from :mod:`minitorch_cv.optim`, whose
-SGD and Adam follow torch.optim step for step.
+"""The checks of the optimizer exercises: one SGD-momentum step and one Adam step, pure
+functions with torch.optim's update rules. The right answers come from
+:func:`minitorch_cv.reference.sgd_momentum_step` (the same arrays as
+:class:`minitorch_cv.optim.SGD`'s) and :class:`minitorch_cv.optim.Adam`.
 """
 
 import numpy as np
 
 from ..nn.module import Parameter
-from ..optim import SGD, Adam
+from ..optim import Adam
+from ..reference.optim import sgd_momentum_step
 from . import settings as S
-from .checking import forward_case
+from .checking import cases, float32_suffix, forward_case
 from .diagnosis import Mistake
 
 __all__ = ["build_sgd_momentum", "build_adam"]
 
 
-def _param(w, dw):
-    p = Parameter(np.array(w, copy=True))
-    p.grad = np.array(dw, copy=True)
-    return p
-
-
-def sgd_momentum_answer(w, dw, velocity, lr, momentum=0.9, weight_decay=0.0):
-    """(w_new, velocity_new) by :class:`minitorch_cv.optim.SGD`."""
-    p = _param(w, dw)
-    opt = SGD([p], lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if momentum:
-        opt.state[0]["momentum_buffer"] = np.array(velocity, copy=True)
-        opt.step()
-        return p.data, opt.state[0]["momentum_buffer"]
-    opt.step()
-    return p.data, (dw + weight_decay * w).astype(w.dtype)
-
-
 def adam_answer(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
     """(w_new, m_new, v_new) by :class:`minitorch_cv.optim.Adam` at 1-based step ``t``."""
-    p = _param(w, dw)
+    p = Parameter(np.array(w, copy=True))
+    p.grad = np.array(dw, copy=True)
     opt = Adam([p], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
     opt.state[0].update(step=t - 1, exp_avg=np.array(m, copy=True),
                         exp_avg_sq=np.array(v, copy=True))
@@ -46,20 +29,18 @@ def adam_answer(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
 
 def build_sgd_momentum(plan, rng):
     names = ["w", "dw", "velocity", "lr", "momentum", "weight_decay"]
-    base = {S.STEP: "later", S.MOMENTUM: 0.9, S.WEIGHT_DECAY: 0.0, S.DTYPE: "float64"}
-    for change in ({}, {S.STEP: "first"}, {S.MOMENTUM: 0.0}, {S.WEIGHT_DECAY: 0.01},
-                   {S.DTYPE: "float32"}):
-        settings = dict(base, **change)
-        dtype = np.float32 if settings[S.DTYPE] == "float32" else np.float64
+    for settings in cases({S.STEP: "later", S.MOMENTUM: 0.9, S.WEIGHT_DECAY: 0.0,
+                           S.DTYPE: "float64"}, {S.STEP: "first"}, {S.MOMENTUM: 0.0},
+                          {S.WEIGHT_DECAY: 0.01}, {S.DTYPE: "float32"}):
+        dtype = getattr(np, settings[S.DTYPE])
         lr, mu, wd = 0.05, settings[S.MOMENTUM], settings[S.WEIGHT_DECAY]
         w = rng.standard_normal((3, 4)).astype(dtype)
         dw = rng.standard_normal((3, 4)).astype(dtype)
-        first = settings[S.STEP] == "first"
-        v = np.zeros_like(w) if first else rng.standard_normal((3, 4)).astype(dtype)
-        expected = sgd_momentum_answer(w, dw, v, lr, mu, wd)
+        v = (np.zeros_like(w) if settings[S.STEP] == "first"
+             else rng.standard_normal((3, 4)).astype(dtype))
         g = dw + wd * w
         label = (f"{settings[S.STEP]} step, lr {lr}, momentum {mu}, weight_decay {wd}"
-                 + (", float32" if dtype == np.float32 else ""))
+                 + float32_suffix(dtype))
         mistakes = [
             Mistake("sgd.cs231n", ("the CS231n form v = momentum*v - lr*g, w = w + v; this "
                                    "exercise (like torch.optim.SGD) keeps v = momentum*v + g "
@@ -72,9 +53,10 @@ def build_sgd_momentum(plan, rng):
                                            "then w = w - lr*v"), w - (mu * v + lr * g)),
             Mistake("sgd.no_weight_decay", ("weight_decay is ignored: add weight_decay * w to "
                                             "the gradient first"),
-                    sgd_momentum_answer(w, dw, v, lr, mu, 0.0)[0] if wd else None),
+                    sgd_momentum_step(w, dw, v, lr, mu, 0.0)[0] if wd else None),
         ]
-        forward_case(plan, "sgd_momentum_step", label, (w, dw, v, lr, mu, wd), list(expected),
+        forward_case(plan, "sgd_momentum_step", label, (w, dw, v, lr, mu, wd),
+                     list(sgd_momentum_step(w, dw, v, lr, mu, wd)),
                      what="(w_new, velocity_new)", names=("w_new", "velocity_new"),
                      mistakes={"w_new": mistakes}, settings=settings, arg_names=names,
                      name=f"step, {label}", group="step")
@@ -82,11 +64,10 @@ def build_sgd_momentum(plan, rng):
 
 def build_adam(plan, rng):
     names = ["w", "dw", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay"]
-    base = {S.STEP: "later", S.WEIGHT_DECAY: 0.0, S.DTYPE: "float64", S.SCALE: 1}
-    for change in ({}, {S.STEP: "first"}, {S.WEIGHT_DECAY: 0.1}, {S.DTYPE: "float32"},
-                   {S.SCALE: 1e-5}):
-        settings = dict(base, **change)
-        dtype = np.float32 if settings[S.DTYPE] == "float32" else np.float64
+    for settings in cases({S.STEP: "later", S.WEIGHT_DECAY: 0.0, S.DTYPE: "float64",
+                           S.SCALE: 1}, {S.STEP: "first"}, {S.WEIGHT_DECAY: 0.1},
+                          {S.DTYPE: "float32"}, {S.SCALE: 1e-5}):
+        dtype = getattr(np, settings[S.DTYPE])
         t = 1 if settings[S.STEP] == "first" else 4
         lr, wd, scale = 1e-2, settings[S.WEIGHT_DECAY], settings[S.SCALE]
         w = rng.standard_normal((3, 4)).astype(dtype)
@@ -101,8 +82,7 @@ def build_adam(plan, rng):
         m_new, v_new = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
         m_hat, v_hat = m_new / (1 - 0.9 ** t), v_new / (1 - 0.999 ** t)
         label = (f"{'first step (m, v zeros)' if t == 1 else f'step t = {t}'}, lr {lr}"
-                 + (f", weight_decay {wd}" if wd else "")
-                 + (", float32" if dtype == np.float32 else "")
+                 + (f", weight_decay {wd}" if wd else "") + float32_suffix(dtype)
                  + (f", gradients of about {scale:g}" if scale != 1 else ""))
         mistakes = [
             Mistake("adam.no_bias_correction", (

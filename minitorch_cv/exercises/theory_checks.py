@@ -11,9 +11,9 @@ __all__ = ["build_conv_output_size", "build_same_padding", "build_kernel_size_fo
            "build_param_count"]
 
 
-def _value_case(plan, function, label, args, expected, mistakes=(), arg_names=None):
+def _value_case(plan, function, label, args, expected, mistakes, arg_names):
     """One call that must return the int ``expected``; ``mistakes`` are (cause, text,
-    wrong value) triples."""
+    wrong value) triples; ``label`` (else the call) names the check."""
     index = plan.call(label, function, args, arg_names=arg_names)
     known = [Mistake(cause, text, np.asarray(wrong)) for cause, text, wrong in mistakes]
 
@@ -21,8 +21,7 @@ def _value_case(plan, function, label, args, expected, mistakes=(), arg_names=No
         r = results[index]
         if r.get("status") != "ok":
             return Outcome(False, f"{function}: {r.get('message')}")
-        elements = r.get("elements", [])
-        if len(elements) != 1 or elements[0]["kind"] != "scalar":
+        if [e["kind"] for e in r.get("elements", [])] != ["scalar"]:
             return Outcome(False, f"{function} must return an int, it returned "
                            f"{r.get('returned')}")
         value = r["arrays"]["out0"]
@@ -38,8 +37,7 @@ def _value_case(plan, function, label, args, expected, mistakes=(), arg_names=No
             return Outcome(True, f"{int(value)}", evidence)
         return Outcome(False, f"returned {int(value)}, expected {expected}", evidence)
 
-    plan.check(f"{function}({', '.join(map(str, args))})" if not label else label, evaluate,
-               group="value")
+    plan.check(label or f"{function}({', '.join(map(str, args))})", evaluate, group="value")
 
 
 def build_conv_output_size(plan, rng):
@@ -54,7 +52,8 @@ def build_conv_output_size(plan, rng):
             ("conv_output_size.padding_once", ("the padding counts twice, once per side: "
              "H + 2*padding"), (h + p - k) // s + 1),
             ("conv_output_size.ceil", ("rounded up; PyTorch floors the division (the last "
-                                       "incomplete window is dropped)"), -(-(h + 2 * p - k) // s) + 1),
+                                       "incomplete window is dropped)"),
+             -(-(h + 2 * p - k) // s) + 1),
             ("conv_output_size.stride_ignored", "the stride is ignored", h + 2 * p - k + 1)],
             names)
 

@@ -25,15 +25,8 @@ from .npz_file import load_npz, save_npz
 from .safetensors_file import load_safetensors, save_safetensors
 from .torch_file import load_torch
 
-__all__ = [
-    "WeightsFormatError",
-    "load_npz",
-    "load_safetensors",
-    "load_torch",
-    "load_weights",
-    "save_npz",
-    "save_safetensors",
-]
+__all__ = ["WeightsFormatError", "load_npz", "load_safetensors", "load_torch", "load_weights",
+           "save_npz", "save_safetensors"]
 
 _TORCH_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".tar"}
 
@@ -46,11 +39,6 @@ def load_weights(path):
     9th byte opens a JSON header is safetensors. The suffix (``.pth``, ``.pt``,
     ``.safetensors``, ``.npz``) decides when the content does not, e.g. for a truncated
     file, so that the error comes from the right reader.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The weights file.
 
     Returns
     -------
@@ -87,7 +75,5 @@ def _detect_format(path):
         return "npz"
     if head.startswith(b"\x80") or suffix in _TORCH_SUFFIXES:
         return "torch"  # a raw pickle: load_torch explains why it is refused
-    raise WeightsFormatError(
-        f"{path}: unknown weights format; expected a torch.save .pth/.pt file, "
-        "a .safetensors file or a .npz archive"
-    )
+    raise WeightsFormatError(f"{path}: unknown weights format; expected a torch.save .pth/.pt "
+                             "file, a .safetensors file or a .npz archive")

@@ -26,27 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import WeightsFormatError, atomic_write
+from ._common import WeightsFormatError, atomic_write, decode, is_count, itemsize, named_arrays
 
 __all__ = ["load_safetensors", "save_safetensors"]
 
 # safetensors dtype name -> NumPy type code (the byte order, "<", is added when used)
-_DTYPES = {
-    "F64": "f8",
-    "F32": "f4",
-    "F16": "f2",
-    "I64": "i8",
-    "I32": "i4",
-    "I16": "i2",
-    "I8": "i1",
-    "U64": "u8",
-    "U32": "u4",
-    "U16": "u2",
-    "U8": "u1",
-    "BOOL": "?",
-}
+_DTYPES = {"F64": "f8", "F32": "f4", "F16": "f2", "I64": "i8", "I32": "i4", "I16": "i2",
+           "I8": "i1", "U64": "u8", "U32": "u4", "U16": "u2", "U8": "u1", "BOOL": "?"}
 # NumPy (kind, itemsize) -> safetensors dtype name, for saving
 _NAMES = {(np.dtype(code).kind, np.dtype(code).itemsize): name for name, code in _DTYPES.items()}
+_READ_DTYPES = {**_DTYPES, "BF16": "bfloat16"}  # read only: NumPy has no bfloat16
 _MAX_HEADER = 100 * 1024 * 1024  # the limit of the reference implementation
 
 
@@ -56,7 +45,6 @@ def load_safetensors(path, *, with_metadata=False):
     Parameters
     ----------
     path : str or os.PathLike
-        The ``.safetensors`` file.
     with_metadata : bool, optional
         Also return the ``__metadata__`` dict (empty when the file has none).
 
@@ -81,8 +69,7 @@ def load_safetensors(path, *, with_metadata=False):
     (2, 3)
     """
     path = Path(path)
-    blob = path.read_bytes()
-    header, data = _split(blob, path)
+    header, data = _split(path.read_bytes(), path)
     metadata = header.pop("__metadata__", {})
     if not (isinstance(metadata, dict)
             and all(isinstance(v, str) for v in metadata.values())):
@@ -94,14 +81,12 @@ def load_safetensors(path, *, with_metadata=False):
     )
     tensors = {}
     previous_end = 0
-    for (dtype, shape, begin, end), name in entries:
+    for (code, shape, begin, end), name in entries:
         if begin < previous_end:
             raise WeightsFormatError(f"{path}: tensor '{name}' overlaps the previous tensor")
         previous_end = end
-        tensors[name] = _decode(data[begin:end], dtype, shape)
-    if with_metadata:
-        return tensors, dict(metadata)
-    return tensors
+        tensors[name] = decode(data[begin:end], code).reshape(shape)
+    return (tensors, dict(metadata)) if with_metadata else tensors
 
 
 def _split(blob, path):
@@ -112,8 +97,7 @@ def _split(blob, path):
     if header_size > _MAX_HEADER or 8 + header_size > len(blob):
         raise WeightsFormatError(
             f"{path}: header length {header_size} does not fit the file of {len(blob)} bytes "
-            "(truncated, or not a safetensors file)"
-        )
+            "(truncated, or not a safetensors file)")
     try:
         header = json.loads(blob[8:8 + header_size].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -124,46 +108,27 @@ def _split(blob, path):
 
 
 def _check_entry(name, info, data_size, path):
-    """Validate one header entry; return ``(dtype, shape, begin, end)``."""
+    """Validate one header entry; return ``(NumPy type code, shape, begin, end)``."""
     if not (isinstance(info, dict) and {"dtype", "shape", "data_offsets"} <= info.keys()):
         raise WeightsFormatError(
-            f"{path}: tensor '{name}' needs 'dtype', 'shape' and 'data_offsets'"
-        )
+            f"{path}: tensor '{name}' needs 'dtype', 'shape' and 'data_offsets'")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype != "BF16" and dtype not in _DTYPES:
+    if dtype not in _READ_DTYPES:
         raise WeightsFormatError(f"{path}: tensor '{name}' has unsupported dtype {dtype!r}")
-    if not (isinstance(shape, list) and all(_is_count(n) for n in shape)):
+    if not (isinstance(shape, list) and all(map(is_count, shape))):
         raise WeightsFormatError(f"{path}: tensor '{name}' has invalid shape {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(is_count, offsets))
             and offsets[0] <= offsets[1] <= data_size):
         raise WeightsFormatError(
             f"{path}: tensor '{name}' has data_offsets {offsets!r} outside the "
-            f"{data_size} data bytes (truncated file?)"
-        )
-    itemsize = 2 if dtype == "BF16" else np.dtype(_DTYPES[dtype]).itemsize
+            f"{data_size} data bytes (truncated file?)")
     begin, end = offsets
-    if end - begin != math.prod(shape) * itemsize:
+    needed = math.prod(shape) * itemsize(_READ_DTYPES[dtype])
+    if end - begin != needed:
         raise WeightsFormatError(
             f"{path}: tensor '{name}' of dtype {dtype} and shape {shape} needs "
-            f"{math.prod(shape) * itemsize} bytes, but data_offsets give {end - begin}"
-        )
-    return dtype, tuple(shape), begin, end
-
-
-def _is_count(value):
-    """True for a non-negative int (JSON booleans excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _decode(raw, dtype, shape):
-    """Little-endian bytes -> a writable array in native byte order."""
-    if dtype == "BF16":
-        # bfloat16 is the upper half of a float32: shift its bits into place.
-        bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32)
-        return (bits << 16).view(np.float32).reshape(shape)
-    file_dtype = np.dtype("<" + _DTYPES[dtype])
-    array = np.frombuffer(raw, dtype=file_dtype)
-    return array.astype(file_dtype.newbyteorder("="), copy=True).reshape(shape)
+            f"{needed} bytes, but data_offsets give {end - begin}")
+    return _READ_DTYPES[dtype], tuple(shape), begin, end
 
 
 def save_safetensors(path, tensors, metadata=None):
@@ -175,9 +140,8 @@ def save_safetensors(path, tensors, metadata=None):
         Destination, written exactly there (no suffix is added). The file only appears
         once it is complete; a failed save leaves an existing file untouched.
     tensors : dict of str to array_like
-        The arrays, e.g. ``model.state_dict()``. Supported dtypes: float64, float32,
-        float16, int64, int32, int16, int8, uint64, uint32, uint16, uint8 and bool. They
-        are stored in the given order.
+        The arrays, e.g. ``model.state_dict()``, stored in the given order. Supported
+        dtypes: float64/32/16, int64/32/16/8, uint64/32/16/8 and bool.
     metadata : dict of str to str, optional
         Saved as the header's ``__metadata__``.
 
@@ -190,31 +154,20 @@ def save_safetensors(path, tensors, metadata=None):
     --------
     >>> save_safetensors("model.safetensors", model.state_dict())
     """
-    arrays = {}
-    for name, value in tensors.items():
-        if not isinstance(name, str) or name == "__metadata__":
-            raise TypeError(f"tensor names must be strings other than '__metadata__': {name!r}")
-        array = np.asarray(value)
-        if (array.dtype.kind, array.dtype.itemsize) not in _NAMES:
-            raise TypeError(
-                f"cannot save tensor '{name}' of dtype {array.dtype} as safetensors; "
-                f"supported: {', '.join(_DTYPES)}"
-            )
-        arrays[name] = array
-
-    header = {}
-    if metadata:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise TypeError("safetensors metadata must map strings to strings")
-        header["__metadata__"] = dict(metadata)
-    offset = 0
+    arrays = named_arrays(tensors, reserved="__metadata__")
+    entries, offset = {}, 0
     for name, array in arrays.items():
-        header[name] = {
-            "dtype": _NAMES[array.dtype.kind, array.dtype.itemsize],
-            "shape": list(array.shape),
-            "data_offsets": [offset, offset + array.nbytes],
-        }
+        if (array.dtype.kind, array.dtype.itemsize) not in _NAMES:
+            raise TypeError(f"cannot save tensor '{name}' of dtype {array.dtype} as "
+                            f"safetensors; supported: {', '.join(_DTYPES)}")
+        entries[name] = {"dtype": _NAMES[array.dtype.kind, array.dtype.itemsize],
+                         "shape": list(array.shape),
+                         "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
+    if metadata and not all(isinstance(k, str) and isinstance(v, str)
+                            for k, v in metadata.items()):
+        raise TypeError("safetensors metadata must map strings to strings")
+    header = {"__metadata__": dict(metadata), **entries} if metadata else entries
     header_bytes = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
     # Pad with spaces so the data starts at a multiple of 8 bytes, like the reference code.
     header_bytes += b" " * (-len(header_bytes) % 8)

@@ -28,10 +28,9 @@ With ``given_path_only=True`` (what the examples use), a path given in step 1 is
 place looked: a mistyped path fails at once with a one-line message saying what it holds.
 
 Decoding 60,000 JPEGs takes a few seconds, so the decoded arrays are saved once in the
-cache folder as ``cifar10-<key>.npz``, where the key is computed from the source's path,
-size and modification time. The cache is written to a temporary file and renamed into
-place, so an interrupted run never leaves a half-written cache, and a damaged cache
-(failed zip CRC, wrong shapes) is rebuilt rather than trusted.
+cache folder as ``cifar10-<key>.npz`` (the key hashes the source's path, sizes and
+modification times). The cache is written atomically, and a damaged cache (failed zip
+CRC, wrong shapes) is rebuilt rather than trusted.
 """
 
 from __future__ import annotations
@@ -56,21 +55,12 @@ import numpy as np
 
 from .._files import atomic_write, download_file
 
-__all__ = [
-    "CIFAR10",
-    "CIFAR10_CLASSES",
-    "CIFAR10_MD5",
-    "CIFAR10_URL",
-    "DatasetError",
-    "default_cache_dir",
-    "load_cifar10",
-]
+__all__ = ["CIFAR10", "CIFAR10_CLASSES", "CIFAR10_MD5", "CIFAR10_URL", "DatasetError",
+           "default_cache_dir", "load_cifar10"]
 
 #: The ten class names, in the order of the labels 0-9.
-CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
 #: Where the official archive is downloaded from when no copy is found.
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 #: The MD5 checksum the downloaded archive must have.
@@ -94,15 +84,13 @@ _GIVEN_BY = {"root": "the root argument (--data)", "env": "$MINITORCH_CV_DATA"}
 
 
 class DatasetError(ValueError):
-    """A dataset file is unreadable, truncated or not laid out as expected.
-
-    The message names the file and says what was expected.
-    """
+    """A dataset file is unreadable, truncated or not laid out as expected (the message
+    names the file and says what was expected)."""
 
 
 @dataclass(frozen=True, repr=False)
 class CIFAR10:
-    """CIFAR-10 in memory.
+    """CIFAR-10 in memory (what :func:`load_cifar10` returns).
 
     Attributes
     ----------
@@ -143,9 +131,7 @@ def default_cache_dir():
     return Path(base).expanduser() / "minitorch_cv"
 
 
-# ---------------------------------------------------------------------------------------
-# Finding the data
-# ---------------------------------------------------------------------------------------
+# ------------------------------------------------------------------ Finding the data
 
 def _is_archive_name(path):
     return path.name.lower().endswith(_ARCHIVE_SUFFIXES)
@@ -193,13 +179,11 @@ def _not_found_message(looked, problem):
     lines += [f"  - {path} ({what}): {reason}" for path, what, reason in looked]
     if not any(what == _GIVEN_BY["env"] for _, what, _ in looked):
         lines.append("  ($MINITORCH_CV_DATA is not set.)")
-    lines.append(problem)
-    lines.append(
-        "To use a local copy, pass --data PATH (root=PATH in Python) or set "
-        "MINITORCH_CV_DATA=PATH, where PATH is a folder holding cifar-10-batches-py/, "
-        "cifar-10-python.tar.gz or train/<class>/ and test/<class>/ image folders, or the "
-        "archive itself (e.g. cifar10-jpeg.tar.gz)."
-    )
+    lines += [problem, ("To use a local copy, pass --data PATH (root=PATH in Python) or set "
+                        "MINITORCH_CV_DATA=PATH, where PATH is a folder holding "
+                        "cifar-10-batches-py/, cifar-10-python.tar.gz or train/<class>/ and "
+                        "test/<class>/ image folders, or the archive itself (e.g. "
+                        "cifar10-jpeg.tar.gz).")]
     return "\n".join(lines)
 
 
@@ -256,9 +240,7 @@ def _locate(root, cache_dir, download, given_path_only):
     return "archive", dest
 
 
-# ---------------------------------------------------------------------------------------
-# Decoding
-# ---------------------------------------------------------------------------------------
+# ------------------------------------------------------------------ Decoding
 
 def _read_file(path):
     try:
@@ -400,13 +382,10 @@ def _assemble_batches(raw, where):
     test_images, test_labels = _parse_batch(raw[TEST_BATCH], f"{where}/{TEST_BATCH}")
     classes = (_parse_meta(raw[META_FILE], f"{where}/{META_FILE}") if META_FILE in raw
                else CIFAR10_CLASSES)
-    arrays = {
-        "train_images": np.concatenate([images for images, _ in train]),
-        "train_labels": np.concatenate([labels for _, labels in train]),
-        "test_images": np.ascontiguousarray(test_images),
-        "test_labels": test_labels,
-    }
-    return arrays, classes
+    return {"train_images": np.concatenate([images for images, _ in train]),
+            "train_labels": np.concatenate([labels for _, labels in train]),
+            "test_images": np.ascontiguousarray(test_images),
+            "test_labels": test_labels}, classes
 
 
 def _read_batches_folder(folder):
@@ -457,9 +436,7 @@ def _decode(kind, path):
     return readers[kind](path)
 
 
-# ---------------------------------------------------------------------------------------
-# The decoded cache
-# ---------------------------------------------------------------------------------------
+# ------------------------------------------------------------------ The decoded cache
 
 def _cache_key(kind, path):
     """A hash of the source's absolute path and every file's size and mtime."""

@@ -31,10 +31,7 @@ DATA_FILES = {
         ("that model's eval-mode logits on the 10,000 test images (resized to 64x64), "
          "computed with PyTorch: a float32 (10000, 10) array saved with numpy.save"),
     ),
-    "zebra": (
-        "zebra.jpg",
-        "a 224x224 RGB photo of a zebra (the assignment's Task 4b image)",
-    ),
+    "zebra": ("zebra.jpg", "a 224x224 RGB photo of a zebra (the assignment's Task 4b image)"),
 }
 
 
@@ -78,14 +75,14 @@ def data_folder(*needs):
                          f"{', '.join(DATA_FILES)}")
     setting = os.environ.get("MINITORCH_CV_DATA", "")
     folder = Path(setting).expanduser() if setting else None
-    missing = [name for name in needs if folder is None or not _holds(folder, name)]
+    is_dir = folder is not None and folder.is_dir()
+    missing = [name for name in needs if not (is_dir and _holds(folder, name))]
     if not missing:
         return folder
     if folder is None:
         first = "MINITORCH_CV_DATA is not set. Set it to a folder that holds:"
-    elif not folder.is_dir():
-        first = (f"MINITORCH_CV_DATA={setting} is not a folder. Set it to a folder that "
-                 "holds:")
+    elif not is_dir:
+        first = f"MINITORCH_CV_DATA={setting} is not a folder. Set it to a folder that holds:"
     else:
         first = f"MINITORCH_CV_DATA={setting} lacks what is needed here:"
     lines = [first] + [f"  - {DATA_FILES[name][0]}: {DATA_FILES[name][1]}" for name in missing]
@@ -93,13 +90,10 @@ def data_folder(*needs):
 
 
 def _holds(folder, name):
-    """True when ``folder`` holds the data named ``name``."""
-    if not folder.is_dir():
-        return False
-    if name == "cifar10":
-        try:
-            found, _ = _detect(folder)
-        except DatasetError:     # a damaged file: load_cifar10 says what is wrong with it
-            return True
-        return found is not None
-    return (folder / DATA_FILES[name][0]).is_file()
+    """True when the folder ``folder`` holds the data named ``name``."""
+    if name != "cifar10":
+        return (folder / DATA_FILES[name][0]).is_file()
+    try:
+        return _detect(folder)[0] is not None
+    except DatasetError:     # a damaged file: load_cifar10 says what is wrong with it
+        return True

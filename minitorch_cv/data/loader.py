@@ -27,7 +27,6 @@ class BatchIterator:
         Usually uint8 pixels.
     labels : array_like of int, shape (N,)
     batch_size : int
-        Examples per batch (> 0).
     shuffle : bool
         Visit the examples in a new random order every epoch (training).
     drop_last : bool
@@ -49,7 +48,7 @@ class BatchIterator:
     x : ndarray, shape (B, C, H, W)
         The transformed batch (float32 with the default transform).
     y : ndarray of int64, shape (B,)
-        ``B == batch_size`` except possibly for the last batch when ``drop_last=False``.
+        ``B == batch_size`` except maybe for the last batch when ``drop_last=False``.
 
     Notes
     -----
@@ -76,25 +75,20 @@ class BatchIterator:
             raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}")
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(
-                f"labels must have shape ({len(images)},) to match images, got {labels.shape}"
-            )
+                f"labels must have shape ({len(images)},) to match images, got {labels.shape}")
         if labels.dtype.kind not in "iu":
             raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
         if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
                 or batch_size <= 0):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if indices is None:
-            indices = np.arange(len(images), dtype=np.int64)
-        else:
-            indices = np.asarray(indices)
-            if indices.ndim != 1 or indices.dtype.kind not in "iu":
-                raise ValueError("indices must be a 1-D array of ints")
-            if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
-                raise ValueError(f"indices must lie in [0, {len(images)})")
-            indices = indices.astype(np.int64)
+        indices = np.arange(len(images)) if indices is None else np.asarray(indices)
+        if indices.ndim != 1 or indices.dtype.kind not in "iu":
+            raise ValueError("indices must be a 1-D array of ints")
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
+            raise ValueError(f"indices must lie in [0, {len(images)})")
         self.images = images
         self.labels = labels.astype(np.int64, copy=False)
-        self.indices = indices
+        self.indices = indices.astype(np.int64)
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -133,26 +127,17 @@ class BatchIterator:
         for b in range(self._position, len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             x = self.transform(self.images[idx], self.rng)
-            y = self.labels[idx]
             self._position = b + 1
-            yield x, y
+            yield x, self.labels[idx]
 
     def get_state(self):
-        """Everything needed to resume: a dict of plain Python values (JSON-friendly).
-
-        Returns
-        -------
-        dict
-            ``rng`` (the generator's ``bit_generator.state`` now), ``epoch_start_rng``
-            (its state when the current epoch's order was drawn), ``epoch`` and
-            ``position`` (batches already handed out in that epoch).
-        """
-        return {
-            "rng": copy.deepcopy(self.rng.bit_generator.state),
-            "epoch_start_rng": copy.deepcopy(self._epoch_start_state),
-            "epoch": self.epoch,
-            "position": self._position,
-        }
+        """Everything needed to resume, as plain Python values (JSON-friendly): ``rng`` (the
+        generator's ``bit_generator.state`` now), ``epoch_start_rng`` (its state when the
+        current epoch's order was drawn), ``epoch`` and ``position`` (batches already
+        handed out in that epoch)."""
+        return {"rng": copy.deepcopy(self.rng.bit_generator.state),
+                "epoch_start_rng": copy.deepcopy(self._epoch_start_state),
+                "epoch": self.epoch, "position": self._position}
 
     def set_state(self, state):
         """Restore :meth:`get_state`'s result; the next ``for`` loop resumes the epoch.

@@ -35,7 +35,6 @@ def train_val_split(n, val_fraction=0.1, seed=0):
         Fraction in ``[0, 1)`` to hold out; the validation set gets
         ``floor(val_fraction * n)`` examples.
     seed : int
-        Seed of the ``numpy.random.Generator`` that shuffles the indices.
 
     Returns
     -------
@@ -55,9 +54,7 @@ def train_val_split(n, val_fraction=0.1, seed=0):
     # The small epsilon keeps e.g. 0.29 * 100 = 28.999999999999996 at 29.
     n_val = math.floor(val_fraction * n + 1e-9)
     order = np.random.default_rng(seed).permutation(n)
-    val_idx = np.sort(order[:n_val]).astype(np.int64)
-    train_idx = np.sort(order[n_val:]).astype(np.int64)
-    return train_idx, val_idx
+    return np.sort(order[n_val:]).astype(np.int64), np.sort(order[:n_val]).astype(np.int64)
 
 
 def subset(n_total, limit, seed=0):
@@ -71,19 +68,13 @@ def subset(n_total, limit, seed=0):
     n_total : int
         Number of examples to choose from.
     limit : int
-        How many to keep, ``1 <= limit <= n_total``.
+        How many to keep, ``1 <= limit <= n_total`` (else a ValueError).
     seed : int
-        Seed of the ``numpy.random.Generator``.
 
     Returns
     -------
     ndarray of int64, shape (limit,)
         Distinct indices into ``range(n_total)``, sorted ascending.
-
-    Raises
-    ------
-    ValueError
-        If ``limit <= 0`` or ``limit > n_total``.
     """
     n_total = _check_count(n_total, "n_total")
     if not isinstance(limit, numbers.Integral) or isinstance(limit, bool):

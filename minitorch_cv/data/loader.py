@@ -24,7 +24,6 @@ class BatchIterator:
     Parameters
     ----------
     images : ndarray, shape (N, C, H, W)
-        Usually uint8 pixels.
     labels : array_like of int, shape (N,)
     batch_size : int
     shuffle : bool
@@ -37,8 +36,8 @@ class BatchIterator:
         Applied to each gathered batch, e.g. ``Compose([RandomCrop(32, 4), ToFloat(),
         Normalize(0.5, 0.25)])``. Default :class:`ToFloat` (float32 in [0, 1]).
     rng : numpy.random.Generator or int, optional
-        Source of all randomness (the shuffle and the transform's draws). An int is a
-        seed. ``None`` gives an unseeded generator. The global ``np.random`` is never used.
+        Source of all randomness (the shuffle and the transform's draws); an int is a
+        seed, ``None`` an unseeded generator. The global ``np.random`` is never used.
     indices : array_like of int, optional
         Only iterate over these examples (e.g. ``train_idx`` from
         :func:`~minitorch_cv.data.train_val_split`), without copying the images.
@@ -56,9 +55,8 @@ class BatchIterator:
     ``drop_last``, ``ceil(n / batch_size)`` without. Each epoch visits every selected
     example exactly once (at most ``batch_size - 1`` are left out with ``drop_last``).
 
-    Resuming: :meth:`get_state` captures the generator and the position inside the
-    current epoch; after :meth:`set_state` the next ``for`` loop continues that epoch
-    where it stopped, and later epochs are identical to an uninterrupted run.
+    Resuming: after :meth:`set_state` (with what :meth:`get_state` returned) the next
+    ``for`` loop continues that epoch; later epochs equal those of an uninterrupted run.
 
     Examples
     --------
@@ -113,15 +111,12 @@ class BatchIterator:
     def _epoch_order(self, rng):
         return rng.permutation(self.indices) if self.shuffle else self.indices
 
-    def _start_epoch(self):
-        self._epoch_start_state = copy.deepcopy(self.rng.bit_generator.state)
-        self._order = self._epoch_order(self.rng)
-        self._position = 0
-        self.epoch += 1
-
     def __iter__(self):
-        if not self._resume:
-            self._start_epoch()
+        if not self._resume:  # start a new epoch
+            self._epoch_start_state = copy.deepcopy(self.rng.bit_generator.state)
+            self._order = self._epoch_order(self.rng)
+            self._position = 0
+            self.epoch += 1
         self._resume = False
         order = self._order
         for b in range(self._position, len(self)):
@@ -148,14 +143,12 @@ class BatchIterator:
         self.epoch = int(state["epoch"])
         self._position = int(state["position"])
         self._epoch_start_state = copy.deepcopy(state["epoch_start_rng"])
-        self._order = None
-        self._resume = False
-        if self._epoch_start_state is not None and self._position < len(self):
+        self._resume = self._epoch_start_state is not None and self._position < len(self)
+        if self._resume:
             # Redraw the epoch's order from the generator state it was drawn from.
             replay = np.random.Generator(type(self.rng.bit_generator)())
             replay.bit_generator.state = copy.deepcopy(self._epoch_start_state)
             self._order = self._epoch_order(replay)
-            self._resume = True
 
     def __repr__(self):
         return (f"BatchIterator({self.num_examples} examples, batch_size={self.batch_size}, "

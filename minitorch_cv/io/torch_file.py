@@ -76,11 +76,8 @@ class _Storage(NamedTuple):
 
 
 class _Allowed(NamedTuple):
-    """A function the pickle may call.
-
-    Wrapping it in a (frozen) named tuple means a crafted pickle cannot modify it, for
-    example with the BUILD opcode, which sets attributes on the object it is applied to.
-    """
+    """A function the pickle may call, frozen: a crafted pickle cannot modify it (e.g. with
+    the BUILD opcode, which sets attributes on the object it is applied to)."""
 
     func: Callable
 
@@ -129,9 +126,8 @@ def _read_record(archive, name, path, what="record"):
 class _StateDictUnpickler(pickle.Unpickler):
     """An unpickler that can only build dicts, lists, numbers, strings and tensors.
 
-    Storages are read from ``archive`` (records ``<prefix>data/<key>``, in ``byteorder``);
-    for a pickle outside a torch archive (``archive=None``) any storage is an error.
-    ``path`` names the file in error messages.
+    Storages are read from ``archive`` (records ``<prefix>data/<key>``); for a pickle
+    outside a torch archive (``archive=None``) any storage is an error.
     """
 
     def __init__(self, file, path, archive=None, prefix="", byteorder="little"):
@@ -169,12 +165,8 @@ class _StateDictUnpickler(pickle.Unpickler):
         if self._archive is None:
             raise WeightsFormatError(
                 f"{self._path}: refers to storage '{key}' but is not a torch.save zip archive")
-        if key not in self._storages:
-            self._storages[key] = self._read_storage(storage_type, key, numel)
-        return self._storages[key]
-
-    def _read_storage(self, storage_type, key, numel):
-        """Read record ``data/<key>`` and decode its `numel` elements."""
+        if key in self._storages:
+            return self._storages[key]
         record = f"{self._prefix}data/{key}"
         raw = _read_record(self._archive, record, self._path, "storage record")
         if raw is None:
@@ -185,7 +177,9 @@ class _StateDictUnpickler(pickle.Unpickler):
             raise WeightsFormatError(
                 f"{self._path}: storage record '{record}' has {len(raw)} bytes, but a "
                 f"{storage_type.name} of {numel} elements needs {needed}")
-        return _Storage(key, decode(raw, storage_type.dtype.code, numel, self._byteorder))
+        storage = _Storage(key, decode(raw, storage_type.dtype.code, numel, self._byteorder))
+        self._storages[key] = storage
+        return storage
 
     def _rebuild_tensor_v2(self, storage, storage_offset, size, stride, requires_grad,
                            backward_hooks, metadata=None):
@@ -249,20 +243,16 @@ def load_torch(path):
     -------
     dict
         The saved dict with every tensor replaced by a NumPy array, in the saved key order:
-        usually a state dict ``{"conv1.weight": array, ...}``. Checkpoints that nest dicts
-        (``{"model": {...}, "epoch": 3}``) come back nested the same way. bfloat16 tensors
-        become float32 (same values; NumPy has no bfloat16); all other dtypes are kept,
-        e.g. ``num_batches_tracked`` is a 0-d int64 array.
+        usually a state dict ``{"conv1.weight": array, ...}``; nested checkpoints
+        (``{"model": {...}, "epoch": 3}``) come back nested. bfloat16 becomes float32 (same
+        values); all other dtypes are kept (``num_batches_tracked`` is a 0-d int64 array).
 
     Raises
     ------
     WeightsFormatError
         If the file is not a torch zip archive (including the pre-1.6 format), is
         truncated or corrupt, lacks a storage record, holds a view that does not fit its
-        storage, or names any global outside the allowlist (which is refused before
-        anything runs: ``"refusing to load global 'os.system' from evil.pth: ..."``).
-    FileNotFoundError
-        If `path` does not exist.
+        storage, or names any global outside the allowlist (refused before anything runs).
 
     Examples
     --------
@@ -307,15 +297,19 @@ def _load_zip(path):
         byteorder = "little" if raw is None else raw.decode("ascii", "replace").strip()
         if byteorder not in ("little", "big"):
             raise WeightsFormatError(f"{path}: unknown byte order {byteorder!r}")
-        data = _read_record(archive, pickle_name, path)
-        unpickler = _StateDictUnpickler(io.BytesIO(data), path, archive, prefix, byteorder)
-        try:
-            return unpickler.load()
-        except WeightsFormatError:
-            raise
-        except _PICKLE_ERRORS as exc:
-            raise WeightsFormatError(f"{path}: data.pkl is damaged or not a state dict "
-                                     f"({type(exc).__name__}: {exc})") from None
+        data = io.BytesIO(_read_record(archive, pickle_name, path))
+        return _unpickle(_StateDictUnpickler(data, path, archive, prefix, byteorder),
+                         f"{path}: data.pkl is damaged or not a state dict (")
+
+
+def _unpickle(unpickler, damaged):
+    """Run the restricted unpickler; report a damaged pickle as ``damaged`` + the error."""
+    try:
+        return unpickler.load()
+    except WeightsFormatError:
+        raise
+    except _PICKLE_ERRORS as exc:
+        raise WeightsFormatError(f"{damaged}{type(exc).__name__}: {exc})") from None
 
 
 def _find_data_pkl(archive, path):
@@ -339,14 +333,8 @@ def _refuse_plain_pickle(path):
     precise message: a forbidden global is named; otherwise the format is explained.
     """
     with open(path, "rb") as f:
-        try:
-            _StateDictUnpickler(f, path).load()
-        except WeightsFormatError:
-            raise
-        except _PICKLE_ERRORS as exc:
-            raise WeightsFormatError(
-                f"{path}: not a torch.save file (it starts like a pickle, but is not a valid "
-                f"one: {type(exc).__name__}: {exc})") from None
+        _unpickle(_StateDictUnpickler(f, path), f"{path}: not a torch.save file (it starts "
+                  "like a pickle, but is not a valid one: ")
     raise WeightsFormatError(
         f"{path}: a plain pickle, not a torch.save zip archive; only files written by "
         "torch.save with torch>=1.6 are supported")

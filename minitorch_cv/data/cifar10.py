@@ -10,22 +10,15 @@ testing. :func:`load_cifar10` accepts any of these layouts:
 - an image tree ``train/<class>/*`` and ``test/<class>/*`` (any format Pillow reads),
   as a folder or as a ``.tar`` / ``.tar.gz`` archive. Class folder names sorted
   alphabetically give the labels (airplane=0, ..., truck=9), and the images of a
-  split come in the order of their sorted paths ("canonical order": test image ``i``
-  is ``sorted(names)[i]``).
+  split come in the order of their sorted paths ("canonical order").
 
-Where it looks, in order:
-
-1. ``root`` (the ``--data PATH`` flag of the examples), else the ``MINITORCH_CV_DATA``
-   environment variable. Either may name a folder holding one of the layouts
-   (``cifar-10-batches-py/``, ``cifar-10-python.tar.gz``, ``train/`` + ``test/``, or
-   an archive whose name contains "cifar") or the archive itself.
-2. The cache folder, :func:`default_cache_dir`, where a downloaded archive is kept.
-3. Otherwise, with ``download=True``, the official archive is downloaded into the
-   cache folder and its MD5 checksum verified. Offline, a ``FileNotFoundError``
-   lists every place looked at and how to point the library at a local copy.
-
-With ``given_path_only=True`` (what the examples use), a path given in step 1 is the only
-place looked: a mistyped path fails at once with a one-line message saying what it holds.
+Where it looks, in order: (1) ``root`` (the examples' ``--data PATH``), else
+``$MINITORCH_CV_DATA``: a folder holding one of the layouts (or an archive whose name
+contains "cifar"), or the archive itself; (2) the cache folder, :func:`default_cache_dir`;
+(3) with ``download=True``, the official archive is downloaded there (MD5 checked).
+Offline, a ``FileNotFoundError`` lists every place looked at and how to point the library
+at a local copy. With ``given_path_only=True`` (what the examples use), a path given in
+(1) is the only place looked: a mistyped path fails at once with a one-line message.
 
 Decoding 60,000 JPEGs takes a few seconds, so the decoded arrays are saved once in the
 cache folder as ``cifar10-<key>.npz`` (the key hashes the source's path, sizes and
@@ -120,11 +113,8 @@ class CIFAR10:
 
 
 def default_cache_dir():
-    """The folder for downloads and decoded caches.
-
-    ``$MINITORCH_CV_CACHE`` if set, else ``$XDG_CACHE_HOME/minitorch_cv``, else
-    ``~/.cache/minitorch_cv``.
-    """
+    """The folder for downloads and decoded caches: ``$MINITORCH_CV_CACHE`` if set, else
+    ``$XDG_CACHE_HOME/minitorch_cv``, else ``~/.cache/minitorch_cv``."""
     if os.environ.get("MINITORCH_CV_CACHE"):
         return Path(os.environ["MINITORCH_CV_CACHE"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -138,11 +128,8 @@ def _is_archive_name(path):
 
 
 def _detect(path):
-    """Recognise a CIFAR-10 copy at ``path``: ``((kind, path) or None, reason)``.
-
-    ``kind`` is ``"batches"`` (official pickled folder), ``"images"`` (image tree folder)
-    or ``"archive"`` (any tar: official or image tree).
-    """
+    """``((kind, path) or None, reason)`` for a CIFAR-10 copy at ``path``; ``kind`` is
+    ``"batches"`` (official folder), ``"images"`` (image tree folder) or ``"archive"``."""
     if path.is_file():
         if _is_archive_name(path) or tarfile.is_tarfile(path):
             return ("archive", path), ""
@@ -266,10 +253,8 @@ def _decode_image(data, where):
 
 
 def _stack_images(items, source):
-    """``(split, name, class, pixels)`` of an image tree -> NCHW arrays, classes.
-
-    Labels follow the alphabetical order of the class folders; images the canonical order.
-    """
+    """``(split, name, class, pixels)`` of an image tree -> NCHW arrays (canonical order),
+    classes (the class folders in alphabetical order, which gives the labels)."""
     found = {split: sorted({cls for s, _, cls, _ in items if s == split}) for split in SPLITS}
     if found["train"] != found["test"] or len(found["train"]) != len(CIFAR10_CLASSES):
         raise DatasetError(
@@ -314,11 +299,8 @@ _PICKLE_GLOBALS = {
 
 
 class _BatchUnpickler(pickle.Unpickler):
-    """An unpickler that only builds what CIFAR-10 batches contain (NumPy arrays).
-
-    A pickle can run arbitrary code when loaded; refusing every other global makes
-    loading a downloaded batch file safe.
-    """
+    """An unpickler that only builds NumPy arrays: a pickle can run arbitrary code when
+    loaded, and refusing every other global makes loading a downloaded batch file safe."""
 
     def find_class(self, module, name):
         core = module.replace("numpy._core", "numpy.core", 1)
@@ -497,7 +479,6 @@ def _read_cache(cache_file, key):
 
 def _write_cache(cache_file, key, data):
     """Write the arrays to ``cache_file`` atomically: temp file, fsync, rename."""
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
     # Temp files of runs that were killed mid-write (older than an hour) are removed.
     for stale in cache_file.parent.glob(f".{cache_file.name}.*.tmp"):
         with contextlib.suppress(OSError):
@@ -512,33 +493,27 @@ def _write_cache(cache_file, key, data):
 def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=False):
     """Load CIFAR-10 as uint8 NCHW arrays (decoding once, then from the cache).
 
+    See the module docstring for the layouts and where it looks.
+
     Parameters
     ----------
     root : str or Path, optional
-        A folder holding CIFAR-10 in one of the supported layouts, or the archive
-        itself (the examples' ``--data``). Default: ``$MINITORCH_CV_DATA``, then the
-        cache folder.
+        A folder holding CIFAR-10, or the archive itself (the examples' ``--data``).
     download : bool
-        Download the official archive (MD5 checked) when no copy is found.
+        Download the official archive when no copy is found.
     cache_dir : str or Path, optional
         Where decoded arrays (and downloads) are kept; default :func:`default_cache_dir`.
     given_path_only : bool
-        When a path is given (``root``, else ``$MINITORCH_CV_DATA``), look only there: a
-        mistyped path fails at once with a one-line message instead of falling back to
-        the cache folder or a download.
+        When a path is given (``root``, else ``$MINITORCH_CV_DATA``), look only there.
 
     Returns
     -------
     CIFAR10
-        ``train_images`` (50000, 3, 32, 32) uint8, ``train_labels`` (50000,) int64,
-        ``test_images`` (10000, 3, 32, 32) uint8, ``test_labels`` (10000,) int64 and the
-        10 ``classes``.
 
     Raises
     ------
     FileNotFoundError
-        Nothing found and downloading is off or failed (offline); the message lists
-        every place looked at and how to point at a local copy.
+        Nothing found and downloading is off or failed (offline).
     DatasetError
         A file is unreadable, truncated or wrongly laid out (the message names it).
         No cache is written in that case.

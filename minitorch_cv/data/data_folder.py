@@ -1,9 +1,8 @@
 """The data folder ``$MINITORCH_CV_DATA``: check at once that it holds what a program needs.
 
 A lesson or an example that needs files besides the library (CIFAR-10, the ResNet18
-checkpoint, the zebra photo) asks :func:`data_folder` for them first. When one is missing it
-stops with one message that lists every missing file and how to get it, instead of failing
-later on the first file it opens.
+checkpoint, the zebra photo) asks :func:`data_folder` for them first, so that one message
+lists every missing file and how to get it, instead of failing on the first file it opens.
 """
 
 import os
@@ -14,23 +13,17 @@ from .cifar10 import CIFAR10_URL, DatasetError, _detect
 #: What :func:`data_folder` can check for: name -> (path in the folder, how to get it).
 #: ``"cifar10"`` is any layout :func:`load_cifar10` reads.
 DATA_FILES = {
-    "cifar10": (
-        "CIFAR-10",
-        (f"the official archive cifar-10-python.tar.gz ({CIFAR10_URL}), as it is or "
-         "unpacked (cifar-10-batches-py/), or a train/<class>/ + test/<class>/ image tree"),
-    ),
-    "resnet18_checkpoint": (
-        "resnet18_cifar10/resnet18_cifar10.pth",
-        ("torchvision's resnet18(num_classes=10) trained on CIFAR-10 with PyTorch (images "
-         "resized to 64x64, ImageNet mean and std), saved with "
-         "torch.save(model.state_dict(), path); without it, examples/task4a.py fine-tunes "
-         "torchvision's ImageNet weights instead (--weights IMAGENET1K_V1)"),
-    ),
-    "resnet18_test_logits": (
-        "resnet18_cifar10/test_logits.npy",
-        ("that model's eval-mode logits on the 10,000 test images (resized to 64x64), "
-         "computed with PyTorch: a float32 (10000, 10) array saved with numpy.save"),
-    ),
+    "cifar10": ("CIFAR-10", (
+        f"the official archive cifar-10-python.tar.gz ({CIFAR10_URL}), as it is or "
+        "unpacked (cifar-10-batches-py/), or a train/<class>/ + test/<class>/ image tree")),
+    "resnet18_checkpoint": ("resnet18_cifar10/resnet18_cifar10.pth", (
+        "torchvision's resnet18(num_classes=10) trained on CIFAR-10 with PyTorch (images "
+        "resized to 64x64, ImageNet mean and std), saved with "
+        "torch.save(model.state_dict(), path); without it, examples/task4a.py fine-tunes "
+        "torchvision's ImageNet weights instead (--weights IMAGENET1K_V1)")),
+    "resnet18_test_logits": ("resnet18_cifar10/test_logits.npy", (
+        "that model's eval-mode logits on the 10,000 test images (resized to 64x64), "
+        "computed with PyTorch: a float32 (10000, 10) array saved with numpy.save")),
     "zebra": ("zebra.jpg", "a 224x224 RGB photo of a zebra (the assignment's Task 4b image)"),
 }
 
@@ -47,7 +40,6 @@ def data_folder(*needs):
     Returns
     -------
     pathlib.Path
-        The folder named by ``MINITORCH_CV_DATA``.
 
     Raises
     ------

@@ -30,10 +30,8 @@ def train_val_split(n, val_fraction=0.1, seed=0):
     Parameters
     ----------
     n : int
-        Number of training examples.
     val_fraction : float
-        Fraction in ``[0, 1)`` to hold out; the validation set gets
-        ``floor(val_fraction * n)`` examples.
+        Fraction in ``[0, 1)`` to hold out: ``floor(val_fraction * n)`` examples.
     seed : int
 
     Returns
@@ -66,7 +64,6 @@ def subset(n_total, limit, seed=0):
     Parameters
     ----------
     n_total : int
-        Number of examples to choose from.
     limit : int
         How many to keep, ``1 <= limit <= n_total`` (else a ValueError).
     seed : int

@@ -1,12 +1,10 @@
 """Transforms on whole batches of images (data augmentation and preprocessing).
 
-Every transform is a callable ``t(batch, rng) -> batch``:
-
-- ``batch`` is an array of shape ``(N, C, H, W)`` (NCHW, like PyTorch);
-- ``rng`` is a :class:`numpy.random.Generator`. Random transforms draw from it and
-  nothing else, so a seeded generator gives the same augmented batches every run.
-  Deterministic transforms ignore it. ``None`` means a fresh, unseeded generator
-  (not reproducible); an ``int`` is used as a seed.
+Every transform is a callable ``t(batch, rng) -> batch`` on an ``(N, C, H, W)`` array
+(NCHW, like PyTorch). Random transforms draw from ``rng``, a
+:class:`numpy.random.Generator`, and nothing else, so a seeded generator gives the same
+augmented batches every run (an ``int`` is used as a seed; ``None`` means a fresh,
+unseeded generator). Deterministic transforms ignore it.
 
 Working on a whole batch at once lets NumPy do the work in a few vectorized calls
 instead of one Python call per image. The geometric augmentations (:class:`RandomCrop`,
@@ -42,7 +40,6 @@ def _check_batch(batch, name):
 
 
 def _pair(value, name):
-    """``5 -> (5, 5)``; ``(4, 6) -> (4, 6)``."""
     if isinstance(value, numbers.Integral):
         return int(value), int(value)
     if len(value) != 2:
@@ -163,16 +160,12 @@ class RandomCrop:
     def __call__(self, batch, rng=None):
         _check_batch(batch, "RandomCrop")
         rng = as_generator(rng)
-        n, c, height, width = batch.shape
-        h, w = self.size
-        p = self.padding
+        n, _, height, width = batch.shape
+        (h, w), p = self.size, self.padding
         if h > height + 2 * p or w > width + 2 * p:
             raise ValueError(f"RandomCrop: crop size {self.size} is larger than the padded "
                              f"image ({height + 2 * p}, {width + 2 * p})")
-        padded = batch
-        if p > 0:
-            padded = np.zeros((n, c, height + 2 * p, width + 2 * p), dtype=batch.dtype)
-            padded[:, :, p:p + height, p:p + width] = batch
+        padded = np.pad(batch, ((0, 0), (0, 0), (p, p), (p, p))) if p > 0 else batch
         oy = rng.integers(0, padded.shape[2] - h + 1, size=n)
         ox = rng.integers(0, padded.shape[3] - w + 1, size=n)
         # windows[i, c, y, x] is the (h, w) window whose top-left corner is (y, x): a view,
@@ -333,10 +326,6 @@ def resize(batch, size):
         Floating point, or uint8 (computed in float32, then rounded back to uint8).
     size : int or (int, int)
         Output ``(H_out, W_out)``; an int gives a square.
-
-    Returns
-    -------
-    ndarray, shape (N, C, H_out, W_out)
 
     Notes
     -----

@@ -75,10 +75,9 @@ def load_safetensors(path, *, with_metadata=False):
             and all(isinstance(v, str) for v in metadata.values())):
         raise WeightsFormatError(f"{path}: __metadata__ must map strings to strings")
 
-    entries = sorted(
+    entries = sorted(  # by begin offset: the order of the data
         ((_check_entry(name, info, len(data), path), name) for name, info in header.items()),
-        key=lambda item: item[0][2],  # by begin offset: the order of the data
-    )
+        key=lambda item: item[0][2])
     tensors = {}
     previous_end = 0
     for (code, shape, begin, end), name in entries:
@@ -109,36 +108,36 @@ def _split(blob, path):
 
 def _check_entry(name, info, data_size, path):
     """Validate one header entry; return ``(NumPy type code, shape, begin, end)``."""
+    def bad(problem):
+        return WeightsFormatError(f"{path}: tensor '{name}' {problem}")
+
     if not (isinstance(info, dict) and {"dtype", "shape", "data_offsets"} <= info.keys()):
-        raise WeightsFormatError(
-            f"{path}: tensor '{name}' needs 'dtype', 'shape' and 'data_offsets'")
+        raise bad("needs 'dtype', 'shape' and 'data_offsets'")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
     if dtype not in _READ_DTYPES:
-        raise WeightsFormatError(f"{path}: tensor '{name}' has unsupported dtype {dtype!r}")
+        raise bad(f"has unsupported dtype {dtype!r}")
     if not (isinstance(shape, list) and all(map(is_count, shape))):
-        raise WeightsFormatError(f"{path}: tensor '{name}' has invalid shape {shape!r}")
+        raise bad(f"has invalid shape {shape!r}")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(is_count, offsets))
             and offsets[0] <= offsets[1] <= data_size):
-        raise WeightsFormatError(
-            f"{path}: tensor '{name}' has data_offsets {offsets!r} outside the "
-            f"{data_size} data bytes (truncated file?)")
+        raise bad(f"has data_offsets {offsets!r} outside the {data_size} data bytes "
+                  "(truncated file?)")
     begin, end = offsets
     needed = math.prod(shape) * itemsize(_READ_DTYPES[dtype])
     if end - begin != needed:
-        raise WeightsFormatError(
-            f"{path}: tensor '{name}' of dtype {dtype} and shape {shape} needs "
-            f"{needed} bytes, but data_offsets give {end - begin}")
+        raise bad(f"of dtype {dtype} and shape {shape} needs {needed} bytes, but data_offsets "
+                  f"give {end - begin}")
     return _READ_DTYPES[dtype], tuple(shape), begin, end
 
 
 def save_safetensors(path, tensors, metadata=None):
-    """Save a dict of arrays as a safetensors file, atomically.
+    """Save a dict of arrays as a safetensors file.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Destination, written exactly there (no suffix is added). The file only appears
-        once it is complete; a failed save leaves an existing file untouched.
+        Written exactly there (no suffix is added), atomically: the file only appears once
+        complete, and a failed save leaves an existing file untouched.
     tensors : dict of str to array_like
         The arrays, e.g. ``model.state_dict()``, stored in the given order. Supported
         dtypes: float64/32/16, int64/32/16/8, uint64/32/16/8 and bool.

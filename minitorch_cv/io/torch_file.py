@@ -12,17 +12,11 @@ Since PyTorch 1.6, ``torch.save(obj, "model.pth")`` writes a zip archive::
 
 (the folder name, here ``archive``, varies). A *storage* is a flat buffer of numbers; a
 tensor is a *view* of a storage: it starts at ``storage_offset`` and walks it with one
-``stride`` per dimension, exactly like a NumPy array walks its buffer. Several tensors may
-share one storage, for example ``w`` and ``w.t()``.
-
-Inside ``data.pkl`` each tensor is pickled as the call ::
-
-    torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride,
-                                    requires_grad, backward_hooks[, metadata])
-
-and each storage as a *persistent id*, a tuple that points into the zip::
-
-    ("storage", torch.FloatStorage, "0", "cpu", numel)
+``stride`` per dimension, exactly like a NumPy array walks its buffer (several tensors may
+share one storage, e.g. ``w`` and ``w.t()``). Inside ``data.pkl`` each tensor is pickled as
+the call ``torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride,
+requires_grad, backward_hooks[, metadata])`` and each storage as a *persistent id*, a tuple
+that points into the zip: ``("storage", torch.FloatStorage, "0", "cpu", numel)``.
 
 Safety
 ------
@@ -145,6 +139,9 @@ class _StateDictUnpickler(pickle.Unpickler):
             ("torch._utils", "_rebuild_parameter_with_state"): _Allowed(_rebuild_parameter),
         }
 
+    def _error(self, problem):
+        return WeightsFormatError(f"{self._path}: {problem}")
+
     def find_class(self, module, name):
         """Resolve a global named in the pickle, from the allowlist only."""
         try:
@@ -157,26 +154,23 @@ class _StateDictUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         """Turn ``("storage", storage_type, key, location, numel)`` into a `_Storage`."""
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
-            raise WeightsFormatError(f"{self._path}: unsupported persistent id {pid!r}")
+            raise self._error(f"unsupported persistent id {pid!r}")
         _, storage_type, key, _location, numel = pid
         if not (isinstance(storage_type, _StorageType) and isinstance(key, str)
                 and is_count(numel)):
-            raise WeightsFormatError(f"{self._path}: malformed storage reference {pid!r}")
+            raise self._error(f"malformed storage reference {pid!r}")
         if self._archive is None:
-            raise WeightsFormatError(
-                f"{self._path}: refers to storage '{key}' but is not a torch.save zip archive")
+            raise self._error(f"refers to storage '{key}' but is not a torch.save zip archive")
         if key in self._storages:
             return self._storages[key]
         record = f"{self._prefix}data/{key}"
         raw = _read_record(self._archive, record, self._path, "storage record")
         if raw is None:
-            raise WeightsFormatError(
-                f"{self._path}: missing storage record '{record}' (the archive is incomplete)")
+            raise self._error(f"missing storage record '{record}' (the archive is incomplete)")
         needed = numel * itemsize(storage_type.dtype.code)
         if len(raw) < needed:
-            raise WeightsFormatError(
-                f"{self._path}: storage record '{record}' has {len(raw)} bytes, but a "
-                f"{storage_type.name} of {numel} elements needs {needed}")
+            raise self._error(f"storage record '{record}' has {len(raw)} bytes, but a "
+                              f"{storage_type.name} of {numel} elements needs {needed}")
         storage = _Storage(key, decode(raw, storage_type.dtype.code, numel, self._byteorder))
         self._storages[key] = storage
         return storage
@@ -185,7 +179,7 @@ class _StateDictUnpickler(pickle.Unpickler):
                            backward_hooks, metadata=None):
         """Stand-in for ``torch._utils._rebuild_tensor_v2``: a typed storage's view."""
         if not isinstance(storage, _Storage):
-            raise WeightsFormatError(f"{self._path}: a tensor is not backed by a storage")
+            raise self._error("a tensor is not backed by a storage")
         return self._view(storage, storage.array, storage_offset, size, stride)
 
     def _rebuild_tensor_v3(self, storage, storage_offset, size, stride, requires_grad,
@@ -193,8 +187,7 @@ class _StateDictUnpickler(pickle.Unpickler):
         """Stand-in for ``torch._utils._rebuild_tensor_v3``: raw bytes viewed as `dtype`."""
         if not (isinstance(storage, _Storage) and storage.array.dtype == np.uint8
                 and isinstance(dtype, _DType)):
-            raise WeightsFormatError(
-                f"{self._path}: a tensor is not backed by a byte storage and a dtype")
+            raise self._error("a tensor is not backed by a byte storage and a dtype")
         count = storage.array.size // itemsize(dtype.code)
         array = decode(storage.array, dtype.code, count, self._byteorder)
         return self._view(storage, array, storage_offset, size, stride)
@@ -209,19 +202,17 @@ class _StateDictUnpickler(pickle.Unpickler):
         size, stride = tuple(size), tuple(stride)
         if not (is_count(offset) and len(size) == len(stride)
                 and all(map(is_count, size + stride))):
-            raise WeightsFormatError(
-                f"{self._path}: invalid view of storage '{storage.key}': "
-                f"offset={offset!r}, size={size!r}, stride={stride!r}")
+            raise self._error(f"invalid view of storage '{storage.key}': "
+                              f"offset={offset!r}, size={size!r}, stride={stride!r}")
         if 0 in size:
             return np.empty(size, dtype=array.dtype)
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= array.size:
-            raise WeightsFormatError(
-                f"{self._path}: storage '{storage.key}' is too small for a tensor view: it "
-                f"has {array.size} elements, the view (offset={offset}, size={size}, "
-                f"stride={stride}) reaches element {last}")
-        view = np.lib.stride_tricks.as_strided(
-            array[offset:], shape=size, strides=[s * array.itemsize for s in stride])
+            raise self._error(f"storage '{storage.key}' is too small for a tensor view: it has "
+                              f"{array.size} elements, the view (offset={offset}, size={size}, "
+                              f"stride={stride}) reaches element {last}")
+        strides = [s * array.itemsize for s in stride]
+        view = np.lib.stride_tricks.as_strided(array[offset:], shape=size, strides=strides)
         return view.copy()  # C-contiguous, writable, and no longer tied to the file
 
 

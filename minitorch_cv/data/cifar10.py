@@ -152,15 +152,6 @@ def _detect(path):
     return None, f"found none of {_LAYOUTS} in it"
 
 
-def _given_path(root):
-    """``(path, "root" or "env")`` given by ``root``, else $MINITORCH_CV_DATA; or None."""
-    if root is not None and str(root) != "":
-        return Path(root).expanduser(), "root"
-    if os.environ.get("MINITORCH_CV_DATA"):
-        return Path(os.environ["MINITORCH_CV_DATA"]).expanduser(), "env"
-    return None
-
-
 def _not_found_message(looked, problem):
     lines = ["CIFAR-10 was not found. Looked in:"]
     lines += [f"  - {path} ({what}): {reason}" for path, what, reason in looked]
@@ -202,7 +193,11 @@ def _given_path_message(path, what, reason):
 
 def _locate(root, cache_dir, download, given_path_only):
     """Find (kind, path) of a CIFAR-10 copy, downloading it if needed and allowed."""
-    given = _given_path(root)
+    given = None  # (path, "root" or "env"): the path given by root, else $MINITORCH_CV_DATA
+    if root is not None and str(root) != "":
+        given = Path(root).expanduser(), "root"
+    elif os.environ.get("MINITORCH_CV_DATA"):
+        given = Path(os.environ["MINITORCH_CV_DATA"]).expanduser(), "env"
     if given is not None and given_path_only:
         found, reason = _detect(given[0])
         if found is None:
@@ -288,14 +283,9 @@ def _read_image_folder(root):
 
 # What pickled NumPy arrays need. NumPy 2 renamed numpy.core to numpy._core: pickles made
 # by either are accepted (names are checked in their numpy.core spelling).
-_PICKLE_GLOBALS = {
-    ("_codecs", "encode"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-}
+_PICKLE_GLOBALS = {("_codecs", "encode"), ("numpy", "dtype"), ("numpy", "ndarray"),
+                   ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+                   ("numpy.core.numeric", "_frombuffer")}
 
 
 class _BatchUnpickler(pickle.Unpickler):
@@ -346,14 +336,6 @@ def _parse_batch(raw, where):
     return data.reshape(-1, *IMAGE_SHAPE), labels.astype(np.int64)
 
 
-def _parse_meta(raw, where):
-    """Class names from ``batches.meta`` (falls back to :data:`CIFAR10_CLASSES`)."""
-    names = _unpickle(raw, where).get("label_names")
-    if isinstance(names, (list, tuple)) and len(names) == len(CIFAR10_CLASSES):
-        return tuple(n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names)
-    return CIFAR10_CLASSES
-
-
 def _assemble_batches(raw, where):
     """``raw``: {file name: bytes} of the pickled batches -> arrays, classes."""
     missing = [n for n in TRAIN_BATCHES + (TEST_BATCH,) if n not in raw]
@@ -362,8 +344,10 @@ def _assemble_batches(raw, where):
                            f"{BATCHES_DIR} layout: {', '.join(TRAIN_BATCHES)} and {TEST_BATCH}")
     train = [_parse_batch(raw[n], f"{where}/{n}") for n in TRAIN_BATCHES]
     test_images, test_labels = _parse_batch(raw[TEST_BATCH], f"{where}/{TEST_BATCH}")
-    classes = (_parse_meta(raw[META_FILE], f"{where}/{META_FILE}") if META_FILE in raw
-               else CIFAR10_CLASSES)
+    meta = _unpickle(raw[META_FILE], f"{where}/{META_FILE}") if META_FILE in raw else {}
+    names, classes = meta.get("label_names"), CIFAR10_CLASSES  # unless the meta has ten names
+    if isinstance(names, (list, tuple)) and len(names) == len(CIFAR10_CLASSES):
+        classes = tuple(n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names)
     return {"train_images": np.concatenate([images for images, _ in train]),
             "train_labels": np.concatenate([labels for _, labels in train]),
             "test_images": np.ascontiguousarray(test_images),

@@ -281,7 +281,17 @@ def _load_zip(path):
         raise WeightsFormatError(f"{path}: truncated or corrupt zip archive ({exc}); was the "
                                  "download or the save interrupted?") from None
     with archive:
-        pickle_name = _find_data_pkl(archive, path)
+        names = archive.namelist()
+        candidates = [n for n in names if n == "data.pkl" or
+                      (n.endswith("/data.pkl") and n.count("/") == 1)]
+        if not candidates and names and all(n.endswith(".npy") for n in names):
+            raise WeightsFormatError(f"{path}: this is a NumPy .npz archive; use load_npz")
+        if not candidates:
+            raise WeightsFormatError(f"{path}: a zip archive, but not a torch.save file "
+                                     "(no data.pkl)")
+        if len(candidates) > 1:
+            raise WeightsFormatError(f"{path}: several data.pkl records: {candidates}")
+        pickle_name = candidates[0]
         prefix = pickle_name[: -len("data.pkl")]
         # The optional byteorder record: files without one are little-endian.
         raw = _read_record(archive, prefix + "byteorder", path)
@@ -301,20 +311,6 @@ def _unpickle(unpickler, damaged):
         raise
     except _PICKLE_ERRORS as exc:
         raise WeightsFormatError(f"{damaged}{type(exc).__name__}: {exc})") from None
-
-
-def _find_data_pkl(archive, path):
-    """Return the name of the archive's ``<folder>/data.pkl`` record."""
-    names = archive.namelist()
-    candidates = [n for n in names if n == "data.pkl" or
-                  (n.endswith("/data.pkl") and n.count("/") == 1)]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates and names and all(n.endswith(".npy") for n in names):
-        raise WeightsFormatError(f"{path}: this is a NumPy .npz archive; use load_npz")
-    if not candidates:
-        raise WeightsFormatError(f"{path}: a zip archive, but not a torch.save file (no data.pkl)")
-    raise WeightsFormatError(f"{path}: several data.pkl records: {candidates}")
 
 
 def _refuse_plain_pickle(path):

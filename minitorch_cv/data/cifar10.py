@@ -276,11 +276,6 @@ def _image_tree_files(root):
                     yield split, f"{split}/{class_dir.name}/{path.name}", class_dir.name, path
 
 
-def _read_image_folder(root):
-    return _stack_images([(split, name, cls, _decode_image(_read_file(path), path))
-                          for split, name, cls, path in _image_tree_files(root)], root)
-
-
 # What pickled NumPy arrays need. NumPy 2 renamed numpy.core to numpy._core: pickles made
 # by either are accepted (names are checked in their numpy.core spelling).
 _PICKLE_GLOBALS = {("_codecs", "encode"), ("numpy", "dtype"), ("numpy", "ndarray"),
@@ -354,17 +349,9 @@ def _assemble_batches(raw, where):
             "test_labels": test_labels}, classes
 
 
-def _read_batches_folder(folder):
-    raw = {name: _read_file(folder / name) for name in _BATCH_FILES if (folder / name).is_file()}
-    return _assemble_batches(raw, folder)
-
-
 def _read_archive(path):
-    """Read either layout from a .tar/.tar.gz in one sequential pass.
-
-    Image members are decoded as they stream past, so the archive is decompressed
-    only once and the encoded bytes are never all in memory at the same time.
-    """
+    """Read either layout from a .tar/.tar.gz in one pass, decoding images as they stream
+    past (decompressed once, and never all the encoded bytes in memory at the same time)."""
     raw, batch_folder, images = {}, None, []
     try:
         with tarfile.open(path, mode="r|*") as tar:
@@ -397,9 +384,14 @@ def _read_archive(path):
 
 
 def _decode(kind, path):
-    readers = {"batches": _read_batches_folder, "images": _read_image_folder,
-               "archive": _read_archive}
-    return readers[kind](path)
+    """Arrays and classes of the source ``(kind, path)`` that :func:`_detect` found."""
+    if kind == "archive":
+        return _read_archive(path)
+    if kind == "batches":
+        raw = {n: _read_file(path / n) for n in _BATCH_FILES if (path / n).is_file()}
+        return _assemble_batches(raw, path)
+    return _stack_images([(split, name, cls, _decode_image(_read_file(file), file))
+                          for split, name, cls, file in _image_tree_files(path)], path)
 
 
 # ------------------------------------------------------------------ The decoded cache

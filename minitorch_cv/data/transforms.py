@@ -293,17 +293,14 @@ class RandomRotation:
 
 
 def _linear_taps(in_size, out_size, dtype=np.float32):
-    """Source indices and weights of 1-D bilinear resampling, as PyTorch computes them.
-
-    For output index ``i`` (``align_corners=False``, no antialiasing)::
+    """Source indices ``i0, i1`` and weights ``w0, w1`` of 1-D bilinear resampling::
 
         src = max((in_size / out_size) * (i + 0.5) - 0.5, 0)
-        i0 = floor(src);  i1 = min(i0 + 1, in_size - 1)
-        w1 = src - i0;    w0 = 1 - w1
+        i0 = floor(src);  i1 = min(i0 + 1, in_size - 1);  w1 = src - i0;  w0 = 1 - w1
 
-    PyTorch's CPU kernel computes this in float32, with ``scale * (i + 0.5) - 0.5`` as
-    one fused multiply-add (a single rounding). We do the same, via float64, so the
-    weights are bit-for-bit PyTorch's. For float64 images everything is float64.
+    PyTorch's CPU kernel computes this in float32 with ``scale * (i + 0.5) - 0.5`` as one
+    fused multiply-add (a single rounding); so do we, via float64, so the weights are
+    bit-for-bit PyTorch's. For float64 images everything is float64.
     """
     dtype = np.dtype(dtype).type
     scale = dtype(in_size) / dtype(out_size)

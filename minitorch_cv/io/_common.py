@@ -31,9 +31,7 @@ def decode(raw, code, count=-1, byteorder="<"):
     """``count`` elements of type ``code`` from ``raw``, as a new array in native byte order.
 
     bfloat16 is the upper half of a float32: shifting its 16 bits up by 16 gives the
-    float32 with exactly the same value, which is what the tensor becomes (NumPy has no
-    bfloat16).
-    """
+    float32 with exactly the same value (NumPy has no bfloat16)."""
     if code == "bfloat16":
         bits = np.frombuffer(raw, dtype=byteorder + "u2", count=count)
         return (bits.astype(np.uint32) << 16).view(np.float32)

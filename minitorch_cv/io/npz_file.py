@@ -26,15 +26,11 @@ def save_npz(path, state_dict, compress=False):
     ----------
     path : str or os.PathLike
     state_dict : dict of str to array_like
-        The arrays, e.g. ``model.state_dict()``; they are stored in this order.
+        The arrays, e.g. ``model.state_dict()``, stored in this order. A key that is not
+        a string or an array of Python objects raises a TypeError.
     compress : bool, optional
         Deflate the arrays (smaller file, slower save and load), like
         :func:`numpy.savez_compressed`.
-
-    Raises
-    ------
-    TypeError
-        If a key is not a string or a value is an array of Python objects.
 
     Examples
     --------
@@ -51,16 +47,9 @@ def save_npz(path, state_dict, compress=False):
 def load_npz(path):
     """Load every array of an ``.npz`` archive (from :func:`save_npz` or :func:`numpy.savez`).
 
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        The arrays in the archive's order, keyed without the ``.npy`` suffix.
-
-    Raises
-    ------
-    WeightsFormatError
-        If the file is not a valid ``.npz`` archive (truncated, corrupt, or holding
-        pickled Python objects, which are never loaded).
+    Returns a dict of the arrays in the archive's order, keyed without the ``.npy``
+    suffix; raises :class:`WeightsFormatError` if the file is not a valid ``.npz`` archive
+    (truncated, corrupt, or holding pickled Python objects, which are never loaded).
     """
     path = Path(path)
     try:

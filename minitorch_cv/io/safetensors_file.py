@@ -142,7 +142,7 @@ def save_safetensors(path, tensors, metadata=None):
         The arrays, e.g. ``model.state_dict()``, stored in the given order. Supported
         dtypes: float64/32/16, int64/32/16/8, uint64/32/16/8 and bool.
     metadata : dict of str to str, optional
-        Saved as the header's ``__metadata__``.
+        The header's ``__metadata__``.
 
     Raises
     ------

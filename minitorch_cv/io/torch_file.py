@@ -193,12 +193,9 @@ class _StateDictUnpickler(pickle.Unpickler):
         return self._view(storage, array, storage_offset, size, stride)
 
     def _view(self, storage, array, offset, size, stride):
-        """Copy out the elements a (offset, size, stride) view selects from `array`.
-
-        Element ``[i0, i1, ...]`` of the tensor is ``array[offset + i0*stride[0] + ...]``.
-        The last element it touches must lie inside the storage: a file that claims
-        otherwise is rejected instead of reading memory outside the buffer.
-        """
+        """Copy out the elements a (offset, size, stride) view selects from `array`: element
+        ``[i0, i1, ...]`` is ``array[offset + i0*stride[0] + ...]``. A view reaching outside
+        the storage is rejected instead of reading memory outside the buffer."""
         size, stride = tuple(size), tuple(stride)
         if not (is_count(offset) and len(size) == len(stride)
                 and all(map(is_count, size + stride))):
@@ -314,11 +311,8 @@ def _unpickle(unpickler, damaged):
 
 
 def _refuse_plain_pickle(path):
-    """Explain why a raw pickle (not a zip) is not loaded.
-
-    The pickle is run through the restricted unpickler, which is safe, only to give a
-    precise message: a forbidden global is named; otherwise the format is explained.
-    """
+    """Explain why a raw pickle (not a zip) is not loaded: the restricted unpickler (safe)
+    names a forbidden global if there is one; otherwise the format is explained."""
     with open(path, "rb") as f:
         _unpickle(_StateDictUnpickler(f, path), f"{path}: not a torch.save file (it starts "
                   "like a pickle, but is not a valid one: ")

@@ -158,10 +158,8 @@ def _not_found_message(looked, problem):
     if not any(what == _GIVEN_BY["env"] for _, what, _ in looked):
         lines.append("  ($MINITORCH_CV_DATA is not set.)")
     lines += [problem, ("To use a local copy, pass --data PATH (root=PATH in Python) or set "
-                        "MINITORCH_CV_DATA=PATH, where PATH is a folder holding "
-                        "cifar-10-batches-py/, cifar-10-python.tar.gz or train/<class>/ and "
-                        "test/<class>/ image folders, or the archive itself (e.g. "
-                        "cifar10-jpeg.tar.gz).")]
+                        f"MINITORCH_CV_DATA=PATH, where PATH is a folder holding {_LAYOUTS}, "
+                        "or the archive itself (e.g. cifar10-jpeg.tar.gz).")]
     return "\n".join(lines)
 
 

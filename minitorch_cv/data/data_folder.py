@@ -37,10 +37,6 @@ def data_folder(*needs):
         Names from :data:`DATA_FILES`: ``"cifar10"``, ``"resnet18_checkpoint"``,
         ``"resnet18_test_logits"``, ``"zebra"``.
 
-    Returns
-    -------
-    pathlib.Path
-
     Raises
     ------
     FileNotFoundError

@@ -29,18 +29,15 @@ class BatchIterator:
     shuffle : bool
         Visit the examples in a new random order every epoch (training).
     drop_last : bool
-        Skip the last batch when it is smaller than ``batch_size`` (training, so every
-        step averages the same number of examples). Keep it ``False`` for evaluation,
-        so every example is scored.
+        Skip the last batch when it is smaller than ``batch_size`` (training: every step
+        averages as many examples). Keep it ``False`` for evaluation: every example counts.
     transform : callable ``t(batch, rng) -> batch``, optional
-        Applied to each gathered batch, e.g. ``Compose([RandomCrop(32, 4), ToFloat(),
-        Normalize(0.5, 0.25)])``. Default :class:`ToFloat` (float32 in [0, 1]).
+        Applied to each gathered batch; default :class:`ToFloat` (float32 in [0, 1]).
     rng : numpy.random.Generator or int, optional
         Source of all randomness (the shuffle and the transform's draws); an int is a
         seed, ``None`` an unseeded generator. The global ``np.random`` is never used.
     indices : array_like of int, optional
-        Only iterate over these examples (e.g. ``train_idx`` from
-        :func:`~minitorch_cv.data.train_val_split`), without copying the images.
+        Only these examples (e.g. from :func:`~minitorch_cv.data.train_val_split`).
 
     Yields
     ------
@@ -51,9 +48,8 @@ class BatchIterator:
 
     Notes
     -----
-    ``len(it)`` is the number of batches per epoch: ``n // batch_size`` with
-    ``drop_last``, ``ceil(n / batch_size)`` without. Each epoch visits every selected
-    example exactly once (at most ``batch_size - 1`` are left out with ``drop_last``).
+    ``len(it)`` is the number of batches per epoch: ``n // batch_size`` with ``drop_last``,
+    ``ceil(n / batch_size)`` without. Each epoch visits every selected example once.
 
     Resuming: after :meth:`set_state` (with what :meth:`get_state` returned) the next
     ``for`` loop continues that epoch; later epochs equal those of an uninterrupted run.

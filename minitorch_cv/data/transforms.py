@@ -135,8 +135,7 @@ class RandomCrop:
 
     With ``size=32, padding=4`` on 32x32 images the padded image is 40x40 and the
     window's top-left corner ``(oy, ox)`` is drawn uniformly from ``{0, ..., 8}`` for
-    each axis, so the content moves by up to 4 pixels in every direction
-    (torchvision's ``RandomCrop(32, padding=4)``).
+    each axis: the content moves by up to 4 pixels (torchvision's ``RandomCrop(32, 4)``).
 
     Parameters
     ----------
@@ -256,11 +255,8 @@ def rotate(batch, angles):
 class RandomRotation:
     """Rotate each image by an angle drawn uniformly from ``[-degrees, degrees]``.
 
-    Like ``torchvision.transforms.RandomRotation(degrees)`` with its defaults: nearest
-    neighbour, same output size, fill 0, rotation about the image centre, positive
-    angles counter-clockwise. Every image in the batch gets its own angle, as when
-    torchvision transforms each sample of a DataLoader. See :func:`rotate` for the
-    exact mapping.
+    Like ``torchvision.transforms.RandomRotation(degrees)`` with its defaults, applied to
+    each sample of the batch with its own angle; see :func:`rotate` for the exact mapping.
 
     Parameters
     ----------

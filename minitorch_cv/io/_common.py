@@ -9,12 +9,8 @@ __all__ = ["WeightsFormatError", "atomic_write", "decode", "is_count", "itemsize
 
 
 class WeightsFormatError(ValueError):
-    """A weights file is damaged, unsupported, or unsafe to load.
-
-    The message always names the file and says what is wrong with it, for example
-    ``"refusing to load global 'os.system' from evil.pth: only state-dict tensors are
-    allowed"``.
-    """
+    """A weights file is damaged, unsupported, or unsafe to load; the message names the file
+    and says what is wrong (``"refusing to load global 'os.system' from evil.pth: ..."``)."""
 
 
 def is_count(value):

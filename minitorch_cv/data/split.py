@@ -24,15 +24,9 @@ def _check_count(n, name):
 def train_val_split(n, val_fraction=0.1, seed=0):
     """Shuffle ``range(n)`` with a seeded generator and hold out a validation part.
 
-    As in the seed report, 10% of the 50,000 CIFAR-10 training images (5,000) are
-    used for validation and never trained on.
-
-    Parameters
-    ----------
-    n : int
-    val_fraction : float
-        Fraction in ``[0, 1)`` to hold out: ``floor(val_fraction * n)`` examples.
-    seed : int
+    ``floor(val_fraction * n)`` examples are held out (``val_fraction`` in ``[0, 1)``). As
+    in the seed report, 10% of the 50,000 CIFAR-10 training images (5,000) are used for
+    validation and never trained on.
 
     Returns
     -------
@@ -58,15 +52,8 @@ def train_val_split(n, val_fraction=0.1, seed=0):
 def subset(n_total, limit, seed=0):
     """Pick ``limit`` of ``n_total`` indices at random (seeded), for a quick ``--limit`` run.
 
-    Never simply the first ``limit``: an image tree is sorted by class, so the first
-    1,000 training images are all airplanes.
-
-    Parameters
-    ----------
-    n_total : int
-    limit : int
-        How many to keep, ``1 <= limit <= n_total`` (else a ValueError).
-    seed : int
+    ``1 <= limit <= n_total`` (else a ValueError). Never simply the first ``limit``: an
+    image tree is sorted by class, so the first 1,000 training images are all airplanes.
 
     Returns
     -------

@@ -212,12 +212,9 @@ def rotate(batch, angles):
     Parameters
     ----------
     batch : ndarray, shape (N, C, H, W)
+        The result has the same shape and dtype.
     angles : float or ndarray of shape (N,)
         Angles in degrees.
-
-    Returns
-    -------
-    ndarray, shape (N, C, H, W), same dtype as ``batch``.
 
     Notes
     -----

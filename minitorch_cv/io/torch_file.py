@@ -91,10 +91,7 @@ _TORCH_TYPES = {
     "uint64": ("u8", None), "uint32": ("u4", None), "uint16": ("u2", None),
     "uint8": ("u1", "ByteStorage"), "bool": ("?", "BoolStorage"),
 }
-_ALIASES = {"double": "float64", "float": "float32", "half": "float16", "long": "int64",
-            "int": "int32", "short": "int16"}
 _TORCH_DTYPES = {name: _DType(code) for name, (code, _) in _TORCH_TYPES.items()}
-_TORCH_DTYPES.update({alias: _TORCH_DTYPES[name] for alias, name in _ALIASES.items()})
 _UNTYPED_STORAGE = _StorageType("UntypedStorage", _TORCH_DTYPES["uint8"])
 # The globals a state dict's pickle may name, besides the tensor-rebuilding functions.
 _GLOBALS = {

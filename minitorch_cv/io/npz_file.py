@@ -24,7 +24,6 @@ def save_npz(path, state_dict, compress=False):
 
     Parameters
     ----------
-    path : str or os.PathLike
     state_dict : dict of str to array_like
         The arrays, e.g. ``model.state_dict()``, stored in this order. A key that is not
         a string or an array of Python objects raises a TypeError.

@@ -44,7 +44,6 @@ def load_safetensors(path, *, with_metadata=False):
 
     Parameters
     ----------
-    path : str or os.PathLike
     with_metadata : bool, optional
         Also return the ``__metadata__`` dict (empty when the file has none).
 

@@ -26,8 +26,6 @@ modification times). The cache is written atomically, and a damaged cache (faile
 CRC, wrong shapes) is rebuilt rather than trusted.
 """
 
-from __future__ import annotations
-
 import contextlib
 import hashlib
 import importlib

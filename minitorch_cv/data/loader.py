@@ -5,8 +5,6 @@ The dataset stays ``uint8`` in memory (150 MB for CIFAR-10's training set instea
 transform, so only one batch at a time exists as floats.
 """
 
-from __future__ import annotations
-
 import copy
 import math
 import numbers

@@ -5,8 +5,6 @@ training set costs 360 kB of int64 instead of 138 MB of pixels. Pass them to
 :class:`~minitorch_cv.data.BatchIterator` (``indices=...``) or index the arrays.
 """
 
-from __future__ import annotations
-
 import math
 import numbers
 

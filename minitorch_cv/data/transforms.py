@@ -13,8 +13,6 @@ they can run on the ``uint8`` images (4x less memory traffic than float32) befor
 :class:`ToFloat`, as in the example of :mod:`minitorch_cv.data`.
 """
 
-from __future__ import annotations
-
 import numbers
 
 import numpy as np
@@ -45,14 +43,6 @@ def _pair(value, name):
     if len(value) != 2:
         raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r}")
     return int(value[0]), int(value[1])
-
-
-def _channel_vector(value, name):
-    """A scalar or per-channel sequence as a float32 array of shape (1, C, 1, 1)."""
-    vec = np.asarray(value, dtype=np.float32).reshape(-1)
-    if vec.size == 0:
-        raise ValueError(f"{name} must be a number or one number per channel")
-    return vec.reshape(1, -1, 1, 1)
 
 
 class ToFloat:
@@ -93,8 +83,11 @@ class Normalize:
     """
 
     def __init__(self, mean, std):
-        self.mean = _channel_vector(mean, "mean")
-        self.std = _channel_vector(std, "std")
+        # A scalar or one number per channel, as float32 of shape (1, C, 1, 1).
+        self.mean, self.std = (np.asarray(v, np.float32).reshape(1, -1, 1, 1) for v in (mean, std))
+        for name, vec in (("mean", self.mean), ("std", self.std)):
+            if vec.size == 0:
+                raise ValueError(f"{name} must be a number or one number per channel")
         if np.any(self.std <= 0):
             raise ValueError(f"std must be positive, got {std!r}")
 

@@ -40,12 +40,7 @@ _MAX_HEADER = 100 * 1024 * 1024  # the limit of the reference implementation
 
 
 def load_safetensors(path, *, with_metadata=False):
-    """Load every tensor of a safetensors file.
-
-    Parameters
-    ----------
-    with_metadata : bool, optional
-        Also return the ``__metadata__`` dict (empty when the file has none).
+    """Load every tensor of a safetensors file (and, ``with_metadata``, its metadata).
 
     Returns
     -------
@@ -53,7 +48,7 @@ def load_safetensors(path, *, with_metadata=False):
         The tensors, in the order they are stored. BF16 tensors become float32 (same
         values; NumPy has no bfloat16), all other dtypes are kept.
     metadata : dict of str to str
-        Only when `with_metadata` is true.
+        Only when `with_metadata` is true: ``__metadata__`` (empty when the file has none).
 
     Raises
     ------
@@ -68,7 +63,21 @@ def load_safetensors(path, *, with_metadata=False):
     (2, 3)
     """
     path = Path(path)
-    header, data = _split(path.read_bytes(), path)
+    blob = path.read_bytes()
+    if len(blob) < 8:
+        raise WeightsFormatError(f"{path}: too short for a safetensors file ({len(blob)} bytes)")
+    (header_size,) = struct.unpack("<Q", blob[:8])
+    if header_size > _MAX_HEADER or 8 + header_size > len(blob):
+        raise WeightsFormatError(
+            f"{path}: header length {header_size} does not fit the file of {len(blob)} bytes "
+            "(truncated, or not a safetensors file)")
+    try:
+        header = json.loads(blob[8:8 + header_size].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WeightsFormatError(f"{path}: the header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise WeightsFormatError(f"{path}: the header is not a JSON object")
+    data = blob[8 + header_size:]
     metadata = header.pop("__metadata__", {})
     if not (isinstance(metadata, dict)
             and all(isinstance(v, str) for v in metadata.values())):
@@ -85,24 +94,6 @@ def load_safetensors(path, *, with_metadata=False):
         previous_end = end
         tensors[name] = decode(data[begin:end], code).reshape(shape)
     return (tensors, dict(metadata)) if with_metadata else tensors
-
-
-def _split(blob, path):
-    """Split the file's bytes into the parsed JSON header and the data part."""
-    if len(blob) < 8:
-        raise WeightsFormatError(f"{path}: too short for a safetensors file ({len(blob)} bytes)")
-    (header_size,) = struct.unpack("<Q", blob[:8])
-    if header_size > _MAX_HEADER or 8 + header_size > len(blob):
-        raise WeightsFormatError(
-            f"{path}: header length {header_size} does not fit the file of {len(blob)} bytes "
-            "(truncated, or not a safetensors file)")
-    try:
-        header = json.loads(blob[8:8 + header_size].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsFormatError(f"{path}: the header is not valid JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise WeightsFormatError(f"{path}: the header is not a JSON object")
-    return header, blob[8 + header_size:]
 
 
 def _check_entry(name, info, data_size, path):

@@ -61,8 +61,7 @@ class BatchIterator:
 
     def __init__(self, images, labels, batch_size=64, shuffle=False, drop_last=False,
                  transform=None, rng=None, indices=None):
-        images = np.asarray(images)
-        labels = np.asarray(labels)
+        images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}")
         if labels.ndim != 1 or len(labels) != len(images):

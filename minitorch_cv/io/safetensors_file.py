@@ -121,7 +121,7 @@ def _check_entry(name, info, data_size, path):
 
 
 def save_safetensors(path, tensors, metadata=None):
-    """Save a dict of arrays as a safetensors file.
+    """Save a dict of arrays as a safetensors file (:func:`load_safetensors` has an example).
 
     Parameters
     ----------
@@ -138,10 +138,6 @@ def save_safetensors(path, tensors, metadata=None):
     ------
     TypeError
         If a name or metadata entry is not a string, or an array's dtype is unsupported.
-
-    Examples
-    --------
-    >>> save_safetensors("model.safetensors", model.state_dict())
     """
     arrays = named_arrays(tensors, reserved="__metadata__")
     entries, offset = {}, 0

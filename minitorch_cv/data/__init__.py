@@ -35,26 +35,7 @@ from .transforms import (
     rotate,
 )
 
-__all__ = [
-    "CIFAR10",
-    "CIFAR10_CLASSES",
-    "CIFAR10_MD5",
-    "CIFAR10_URL",
-    "DATA_FILES",
-    "BatchIterator",
-    "Compose",
-    "DatasetError",
-    "Normalize",
-    "RandomCrop",
-    "RandomHorizontalFlip",
-    "RandomRotation",
-    "Resize",
-    "ToFloat",
-    "data_folder",
-    "default_cache_dir",
-    "load_cifar10",
-    "resize",
-    "rotate",
-    "subset",
-    "train_val_split",
-]
+__all__ = ["CIFAR10", "CIFAR10_CLASSES", "CIFAR10_MD5", "CIFAR10_URL", "DATA_FILES",
+           "BatchIterator", "Compose", "DatasetError", "Normalize", "RandomCrop",
+           "RandomHorizontalFlip", "RandomRotation", "Resize", "ToFloat", "data_folder",
+           "default_cache_dir", "load_cifar10", "resize", "rotate", "subset", "train_val_split"]

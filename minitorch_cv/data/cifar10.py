@@ -10,35 +10,23 @@ testing. :func:`load_cifar10` accepts any of these layouts:
 - an image tree ``train/<class>/*`` and ``test/<class>/*`` (any format Pillow reads),
   as a folder or as a ``.tar`` / ``.tar.gz`` archive. Class folder names sorted
   alphabetically give the labels (airplane=0, ..., truck=9), and the images of a
-  split come in the order of their sorted paths ("canonical order": test image ``i``
-  is ``sorted(names)[i]``).
+  split come in the order of their sorted paths ("canonical order").
 
-Where it looks, in order:
-
-1. ``root`` (the ``--data PATH`` flag of the examples), else the ``MINITORCH_CV_DATA``
-   environment variable. Either may name a folder holding one of the layouts
-   (``cifar-10-batches-py/``, ``cifar-10-python.tar.gz``, ``train/`` + ``test/``, or
-   an archive whose name contains "cifar") or the archive itself.
-2. The cache folder, :func:`default_cache_dir` (``~/.cache/minitorch_cv``, or
-   ``MINITORCH_CV_CACHE``), where a downloaded archive is kept.
-3. Otherwise, with ``download=True``, the official archive is downloaded into the
-   cache folder and its MD5 checksum verified. Offline, a ``FileNotFoundError``
-   lists every place looked at and how to point the library at a local copy.
-
-With ``given_path_only=True`` (what the examples use), a path given in step 1 is the only
-place looked: a mistyped ``--data`` or ``$MINITORCH_CV_DATA`` fails at once with a
-one-line message saying what the path holds, and never falls back to the cache or a
-download; steps 2 and 3 happen only when no path was given at all.
+Where it looks, in order: (1) ``root`` (the examples' ``--data PATH``), else
+``$MINITORCH_CV_DATA``: a folder holding one of the layouts (or an archive whose name
+contains "cifar"), or the archive itself; (2) the cache folder, :func:`default_cache_dir`;
+(3) with ``download=True``, the official archive is downloaded there (MD5 checked).
+Offline, a ``FileNotFoundError`` lists every place looked at and how to point the library
+at a local copy. With ``given_path_only=True`` (what the examples use), a path given in
+(1) is the only place looked: a mistyped path fails at once with a one-line message.
 
 Decoding 60,000 JPEGs takes a few seconds, so the decoded arrays are saved once in the
-cache folder as ``cifar10-<key>.npz``, where the key is computed from the source's path,
-size and modification time. The cache is written to a temporary file and renamed into
-place, so an interrupted run never leaves a half-written cache, and a damaged cache
-(failed zip CRC, wrong shapes) is rebuilt rather than trusted.
+cache folder as ``cifar10-<key>.npz`` (the key hashes the source's path, sizes and
+modification times). The cache is written atomically, and a damaged cache (failed zip
+CRC, wrong shapes) is rebuilt rather than trusted.
 """
 
-from __future__ import annotations
-
+import contextlib
 import hashlib
 import importlib
 import io
@@ -58,21 +46,12 @@ import numpy as np
 
 from .._files import atomic_write, download_file
 
-__all__ = [
-    "CIFAR10",
-    "CIFAR10_CLASSES",
-    "CIFAR10_MD5",
-    "CIFAR10_URL",
-    "DatasetError",
-    "default_cache_dir",
-    "load_cifar10",
-]
+__all__ = ["CIFAR10", "CIFAR10_CLASSES", "CIFAR10_MD5", "CIFAR10_URL", "DatasetError",
+           "default_cache_dir", "load_cifar10"]
 
 #: The ten class names, in the order of the labels 0-9.
-CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
 #: Where the official archive is downloaded from when no copy is found.
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 #: The MD5 checksum the downloaded archive must have.
@@ -86,23 +65,23 @@ META_FILE = "batches.meta"
 IMAGE_SHAPE = (3, 32, 32)  # (C, H, W)
 SPLITS = ("train", "test")
 
+_BATCH_FILES = TRAIN_BATCHES + (TEST_BATCH, META_FILE)
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 _CACHE_FORMAT = 1  # bump when the cache's content or layout changes
 _ARRAY_NAMES = ("train_images", "train_labels", "test_images", "test_labels")
 _LAYOUTS = ("cifar-10-batches-py/, cifar-10-python.tar.gz, train/<class>/ + test/<class>/ "
             "image folders, or a *cifar*.tar[.gz] archive")
+_GIVEN_BY = {"root": "the root argument (--data)", "env": "$MINITORCH_CV_DATA"}
 
 
 class DatasetError(ValueError):
-    """A dataset file is unreadable, truncated or not laid out as expected.
-
-    The message names the file and says what was expected.
-    """
+    """A dataset file is unreadable, truncated or not laid out as expected (the message
+    names the file and says what was expected)."""
 
 
 @dataclass(frozen=True, repr=False)
 class CIFAR10:
-    """CIFAR-10 in memory.
+    """CIFAR-10 in memory (what :func:`load_cifar10` returns).
 
     Attributes
     ----------
@@ -132,41 +111,28 @@ class CIFAR10:
 
 
 def default_cache_dir():
-    """The folder for downloads and decoded caches.
-
-    ``$MINITORCH_CV_CACHE`` if set, else ``$XDG_CACHE_HOME/minitorch_cv``, else
-    ``~/.cache/minitorch_cv``.
-    """
+    """The folder for downloads and decoded caches: ``$MINITORCH_CV_CACHE`` if set, else
+    ``$XDG_CACHE_HOME/minitorch_cv``, else ``~/.cache/minitorch_cv``."""
     if os.environ.get("MINITORCH_CV_CACHE"):
         return Path(os.environ["MINITORCH_CV_CACHE"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "minitorch_cv"
 
 
-# ---------------------------------------------------------------------------------------
-# Finding the data
-# ---------------------------------------------------------------------------------------
+# ------------------------------------------------------------------ Finding the data
 
 def _is_archive_name(path):
     return path.name.lower().endswith(_ARCHIVE_SUFFIXES)
 
 
 def _detect(path):
-    """Recognise a CIFAR-10 copy at ``path``.
-
-    Returns
-    -------
-    (kind, path) or None, reason
-        ``kind`` is ``"batches"`` (official pickled folder), ``"images"`` (image tree
-        folder) or ``"archive"`` (any tar: official or image tree).
-    """
+    """``((kind, path) or None, reason)`` for a CIFAR-10 copy at ``path``; ``kind`` is
+    ``"batches"`` (official folder), ``"images"`` (image tree folder) or ``"archive"``."""
     if path.is_file():
         if _is_archive_name(path) or tarfile.is_tarfile(path):
             return ("archive", path), ""
-        raise DatasetError(
-            f"{path}: expected CIFAR-10 as a folder or a .tar/.tar.gz archive, but this "
-            "file is not a tar archive"
-        )
+        raise DatasetError(f"{path}: expected CIFAR-10 as a folder or a .tar/.tar.gz archive, "
+                           "but this file is not a tar archive")
     if not path.is_dir():
         return None, "does not exist"
     if path.name == BATCHES_DIR or (path / TRAIN_BATCHES[0]).is_file():
@@ -184,30 +150,14 @@ def _detect(path):
     return None, f"found none of {_LAYOUTS} in it"
 
 
-def _places_to_look(root, cache_dir):
-    """The (path, description) pairs searched, in order."""
-    places = []
-    if root is not None and str(root) != "":
-        places.append((Path(root).expanduser(), "the root argument (--data)"))
-    elif os.environ.get("MINITORCH_CV_DATA"):
-        places.append((Path(os.environ["MINITORCH_CV_DATA"]).expanduser(),
-                       "$MINITORCH_CV_DATA"))
-    places.append((Path(cache_dir), "the cache folder"))
-    return places
-
-
 def _not_found_message(looked, problem):
     lines = ["CIFAR-10 was not found. Looked in:"]
     lines += [f"  - {path} ({what}): {reason}" for path, what, reason in looked]
-    if not any(what == "$MINITORCH_CV_DATA" for _, what, _ in looked):
+    if not any(what == _GIVEN_BY["env"] for _, what, _ in looked):
         lines.append("  ($MINITORCH_CV_DATA is not set.)")
-    lines.append(problem)
-    lines.append(
-        "To use a local copy, pass --data PATH (root=PATH in Python) or set "
-        "MINITORCH_CV_DATA=PATH, where PATH is a folder holding cifar-10-batches-py/, "
-        "cifar-10-python.tar.gz or train/<class>/ and test/<class>/ image folders, or the "
-        "archive itself (e.g. cifar10-jpeg.tar.gz)."
-    )
+    lines += [problem, ("To use a local copy, pass --data PATH (root=PATH in Python) or set "
+                        f"MINITORCH_CV_DATA=PATH, where PATH is a folder holding {_LAYOUTS}, "
+                        "or the archive itself (e.g. cifar10-jpeg.tar.gz).")]
     return "\n".join(lines)
 
 
@@ -227,37 +177,31 @@ def _given_path_message(path, what, reason):
     """One line: why the path given by --data or $MINITORCH_CV_DATA holds no CIFAR-10."""
     env = os.environ.get("MINITORCH_CV_DATA")
     expected = f"a folder holding {_LAYOUTS}, or the archive itself"
+    state = ("it does not exist" if reason == "does not exist"
+             else "it holds none of the layouts" + _listing(path))
     if what == "env":
-        state = "it does not exist" if reason == "does not exist" else \
-            "it holds none of the layouts" + _listing(path)
         return (f"MINITORCH_CV_DATA={env} holds no CIFAR-10 ({state}); set it to {expected} "
                 "(or unset it to use the cache folder or a download)")
-    state = "it does not exist" if reason == "does not exist" else \
-        "it holds none of the layouts" + _listing(path)
     env_note = (f"$MINITORCH_CV_DATA={env} is set, but --data comes first" if env
                 else "$MINITORCH_CV_DATA is not set")
     return f"no CIFAR-10 at {path}: {state}; give --data {expected} ({env_note})"
 
 
-def _locate_given(root):
-    """(kind, path) at the path given by ``root`` or $MINITORCH_CV_DATA; None when no
-    path was given; FileNotFoundError (one line) when the given path holds no CIFAR-10."""
-    if root is not None and str(root) != "":
-        path, what = Path(root).expanduser(), "root"
-    elif os.environ.get("MINITORCH_CV_DATA"):
-        path, what = Path(os.environ["MINITORCH_CV_DATA"]).expanduser(), "env"
-    else:
-        return None
-    found, reason = _detect(path)
-    if found is None:
-        raise FileNotFoundError(_given_path_message(path, what, reason))
-    return found
-
-
-def _locate(root, cache_dir, download):
+def _locate(root, cache_dir, download, given_path_only):
     """Find (kind, path) of a CIFAR-10 copy, downloading it if needed and allowed."""
+    given = None  # (path, "root" or "env"): the path given by root, else $MINITORCH_CV_DATA
+    if root is not None and str(root) != "":
+        given = Path(root).expanduser(), "root"
+    elif os.environ.get("MINITORCH_CV_DATA"):
+        given = Path(os.environ["MINITORCH_CV_DATA"]).expanduser(), "env"
+    if given is not None and given_path_only:
+        found, reason = _detect(given[0])
+        if found is None:
+            raise FileNotFoundError(_given_path_message(*given, reason))
+        return found
+    places = [(given[0], _GIVEN_BY[given[1]])] if given is not None else []
     looked = []
-    for path, what in _places_to_look(root, cache_dir):
+    for path, what in places + [(Path(cache_dir), "the cache folder")]:
         found, reason = _detect(path)
         if found is not None:
             return found
@@ -274,9 +218,14 @@ def _locate(root, cache_dir, download):
     return "archive", dest
 
 
-# ---------------------------------------------------------------------------------------
-# Decoding
-# ---------------------------------------------------------------------------------------
+# ------------------------------------------------------------------ Decoding
+
+def _read_file(path):
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise DatasetError(f"{path}: could not read this file ({e})") from e
+
 
 def _decode_image(data, where):
     """Decode one encoded image (JPEG, PNG, ...) to a (32, 32, 3) uint8 RGB array."""
@@ -284,58 +233,38 @@ def _decode_image(data, where):
 
     try:
         with Image.open(io.BytesIO(data)) as img:
-            if img.mode != "RGB":
-                img = img.convert("RGB")
-            pixels = np.asarray(img)
+            pixels = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
     except Exception as e:  # Pillow raises several types for bad or truncated files
-        raise DatasetError(
-            f"{where}: could not decode this image ({type(e).__name__}: {e}); expected a "
-            "32x32 RGB image file readable by Pillow"
-        ) from e
+        raise DatasetError(f"{where}: could not decode this image ({type(e).__name__}: {e}); "
+                           "expected a 32x32 RGB image file readable by Pillow") from e
     if pixels.shape != (IMAGE_SHAPE[1], IMAGE_SHAPE[2], 3):
         raise DatasetError(
-            f"{where}: expected a 32x32 RGB image, got {pixels.shape[1]}x{pixels.shape[0]}"
-        )
+            f"{where}: expected a 32x32 RGB image, got {pixels.shape[1]}x{pixels.shape[0]}")
     return pixels
 
 
-class _ImageTree:
-    """Collects decoded images of a ``train/<class>/*``, ``test/<class>/*`` layout."""
-
-    def __init__(self, source):
-        self.source = source
-        self.items = {split: [] for split in SPLITS}  # (path name, class, pixels)
-
-    def add(self, split, name, cls, pixels):
-        self.items[split].append((name, cls, pixels))
-
-    def __len__(self):
-        return sum(len(v) for v in self.items.values())
-
-    def finish(self):
-        """Stack into NCHW arrays; labels from the alphabetical order of class folders."""
-        found = {split: sorted({cls for _, cls, _ in self.items[split]}) for split in SPLITS}
-        if found["train"] != found["test"] or len(found["train"]) != len(CIFAR10_CLASSES):
-            raise DatasetError(
-                f"{self.source}: expected the same {len(CIFAR10_CLASSES)} class folders under "
-                f"train/ and test/, found train/: {found['train']}, test/: {found['test']}"
-            )
-        classes = tuple(found["train"])
-        index = {cls: i for i, cls in enumerate(classes)}
-        arrays = {}
-        for split in SPLITS:
-            items = sorted(self.items[split], key=lambda item: item[0])  # canonical order
-            pixels = np.stack([p for _, _, p in items])  # (N, 32, 32, 3)
-            arrays[f"{split}_images"] = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
-            arrays[f"{split}_labels"] = np.array([index[c] for _, c, _ in items], dtype=np.int64)
-        return arrays, classes
+def _stack_images(items, source):
+    """``(split, name, class, pixels)`` of an image tree -> NCHW arrays (canonical order),
+    classes (the class folders in alphabetical order, which gives the labels)."""
+    found = {split: sorted({cls for s, _, cls, _ in items if s == split}) for split in SPLITS}
+    if found["train"] != found["test"] or len(found["train"]) != len(CIFAR10_CLASSES):
+        raise DatasetError(
+            f"{source}: expected the same {len(CIFAR10_CLASSES)} class folders under "
+            f"train/ and test/, found train/: {found['train']}, test/: {found['test']}")
+    index = {cls: i for i, cls in enumerate(found["train"])}
+    arrays = {}
+    for split in SPLITS:
+        chosen = sorted((item for item in items if item[0] == split), key=lambda item: item[1])
+        pixels = np.stack([item[3] for item in chosen])  # (N, 32, 32, 3)
+        arrays[f"{split}_images"] = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
+        arrays[f"{split}_labels"] = np.array([index[item[2]] for item in chosen], np.int64)
+    return arrays, tuple(found["train"])
 
 
 def _image_tree_files(root):
     """Yield (split, relative name, class, path) of every image file in an image folder."""
     for split in SPLITS:
-        split_dir = root / split
-        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+        for class_dir in sorted(p for p in (root / split).iterdir() if p.is_dir()):
             if class_dir.name.startswith("."):
                 continue
             for path in sorted(class_dir.iterdir()):
@@ -343,47 +272,24 @@ def _image_tree_files(root):
                     yield split, f"{split}/{class_dir.name}/{path.name}", class_dir.name, path
 
 
-def _read_image_folder(root):
-    tree = _ImageTree(root)
-    for split, name, cls, path in _image_tree_files(root):
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise DatasetError(f"{path}: could not read this file ({e})") from e
-        tree.add(split, name, cls, _decode_image(data, path))
-    return tree.finish()
-
-
-_PICKLE_GLOBALS = {
-    ("_codecs", "encode"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.numeric", "_frombuffer"),
-}
+# What pickled NumPy arrays need. NumPy 2 renamed numpy.core to numpy._core: pickles made
+# by either are accepted (names are checked in their numpy.core spelling).
+_PICKLE_GLOBALS = {("_codecs", "encode"), ("numpy", "dtype"), ("numpy", "ndarray"),
+                   ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+                   ("numpy.core.numeric", "_frombuffer")}
 
 
 class _BatchUnpickler(pickle.Unpickler):
-    """An unpickler that only builds what CIFAR-10 batches contain (NumPy arrays).
-
-    A pickle can run arbitrary code when loaded; refusing every other global makes
-    loading a downloaded batch file safe.
-    """
+    """An unpickler that only builds NumPy arrays: a pickle can run arbitrary code when
+    loaded, and refusing every other global makes loading a downloaded batch file safe."""
 
     def find_class(self, module, name):
-        if (module, name) not in _PICKLE_GLOBALS:
+        core = module.replace("numpy._core", "numpy.core", 1)
+        if (core, name) not in _PICKLE_GLOBALS:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        # NumPy 2 renamed numpy.core to numpy._core; accept pickles made by either.
-        for candidate in (module, module.replace("numpy._core", "numpy.core", 1),
-                          module.replace("numpy.core", "numpy._core", 1)):
-            try:
+        for candidate in (module, core, core.replace("numpy.core", "numpy._core", 1)):
+            with contextlib.suppress(ImportError, AttributeError):
                 return getattr(importlib.import_module(candidate), name)
-            except (ImportError, AttributeError):
-                continue
         raise pickle.UnpicklingError(f"cannot find {module}.{name}")
 
 
@@ -421,118 +327,82 @@ def _parse_batch(raw, where):
     return data.reshape(-1, *IMAGE_SHAPE), labels.astype(np.int64)
 
 
-def _parse_meta(raw, where):
-    """Class names from ``batches.meta`` (falls back to :data:`CIFAR10_CLASSES`)."""
-    names = _unpickle(raw, where).get("label_names")
-    if isinstance(names, (list, tuple)) and len(names) == len(CIFAR10_CLASSES):
-        return tuple(n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names)
-    return CIFAR10_CLASSES
-
-
 def _assemble_batches(raw, where):
     """``raw``: {file name: bytes} of the pickled batches -> arrays, classes."""
     missing = [n for n in TRAIN_BATCHES + (TEST_BATCH,) if n not in raw]
     if missing:
-        raise DatasetError(
-            f"{where}: missing {', '.join(missing)}; expected the official "
-            f"{BATCHES_DIR} layout: {', '.join(TRAIN_BATCHES)} and {TEST_BATCH}"
-        )
+        raise DatasetError(f"{where}: missing {', '.join(missing)}; expected the official "
+                           f"{BATCHES_DIR} layout: {', '.join(TRAIN_BATCHES)} and {TEST_BATCH}")
     train = [_parse_batch(raw[n], f"{where}/{n}") for n in TRAIN_BATCHES]
     test_images, test_labels = _parse_batch(raw[TEST_BATCH], f"{where}/{TEST_BATCH}")
-    classes = _parse_meta(raw[META_FILE], f"{where}/{META_FILE}") if META_FILE in raw \
-        else CIFAR10_CLASSES
-    arrays = {
-        "train_images": np.concatenate([images for images, _ in train]),
-        "train_labels": np.concatenate([labels for _, labels in train]),
-        "test_images": np.ascontiguousarray(test_images),
-        "test_labels": test_labels,
-    }
-    return arrays, classes
-
-
-def _read_batches_folder(folder):
-    raw = {}
-    for name in TRAIN_BATCHES + (TEST_BATCH, META_FILE):
-        path = folder / name
-        if path.is_file():
-            try:
-                raw[name] = path.read_bytes()
-            except OSError as e:
-                raise DatasetError(f"{path}: could not read this file ({e})") from e
-    return _assemble_batches(raw, folder)
+    meta = _unpickle(raw[META_FILE], f"{where}/{META_FILE}") if META_FILE in raw else {}
+    names, classes = meta.get("label_names"), CIFAR10_CLASSES  # unless the meta has ten names
+    if isinstance(names, (list, tuple)) and len(names) == len(CIFAR10_CLASSES):
+        classes = tuple(n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names)
+    return {"train_images": np.concatenate([images for images, _ in train]),
+            "train_labels": np.concatenate([labels for _, labels in train]),
+            "test_images": np.ascontiguousarray(test_images),
+            "test_labels": test_labels}, classes
 
 
 def _read_archive(path):
-    """Read either layout from a .tar/.tar.gz in one sequential pass.
-
-    Image members are decoded as they stream past, so the archive is decompressed
-    only once and the encoded bytes are never all in memory at the same time.
-    """
-    batch_names = set(TRAIN_BATCHES + (TEST_BATCH, META_FILE))
-    raw = {}
-    batch_folder = None
-    tree = _ImageTree(path)
+    """Read either layout from a .tar/.tar.gz in one pass, decoding images as they stream
+    past (decompressed once, and never all the encoded bytes in memory at the same time)."""
+    raw, batch_folder, images = {}, None, []
     try:
         with tarfile.open(path, mode="r|*") as tar:
             for member in tar:
-                if not member.isfile():
-                    continue
                 name = member.name
                 while name.startswith("./"):
                     name = name[2:]
                 parts = name.split("/")
-                if parts[-1].startswith("."):
+                if not member.isfile() or parts[-1].startswith("."):
                     continue
-                if parts[-1] in batch_names:
+                if parts[-1] in _BATCH_FILES:
                     raw[parts[-1]] = tar.extractfile(member).read()
                     batch_folder = "/".join(parts[:-1])
                 elif len(parts) >= 3 and parts[-3] in SPLITS:
-                    data = tar.extractfile(member).read()
-                    pixels = _decode_image(data, f"{path}: member {name}")
-                    tree.add(parts[-3], name, parts[-2], pixels)
+                    pixels = _decode_image(tar.extractfile(member).read(),
+                                           f"{path}: member {name}")
+                    images.append((parts[-3], name, parts[-2], pixels))
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         raise DatasetError(
             f"{path}: could not read this archive ({type(e).__name__}: {e}); expected a "
-            "complete .tar or .tar.gz file (is it truncated or corrupt?)"
-        ) from e
-    if raw and (not len(tree) or all(n in raw for n in TRAIN_BATCHES + (TEST_BATCH,))):
+            "complete .tar or .tar.gz file (is it truncated or corrupt?)") from e
+    if raw and (not images or all(n in raw for n in TRAIN_BATCHES + (TEST_BATCH,))):
         return _assemble_batches(raw, f"{path}: {batch_folder or '.'}")
-    if len(tree):
-        return tree.finish()
+    if images:
+        return _stack_images(images, path)
     raise DatasetError(
         f"{path}: no CIFAR-10 data in this archive; expected either {BATCHES_DIR}/ with "
         f"{', '.join(TRAIN_BATCHES)} and {TEST_BATCH}, or image files under "
-        "train/<class>/ and test/<class>/"
-    )
+        "train/<class>/ and test/<class>/")
 
 
 def _decode(kind, path):
-    if kind == "batches":
-        return _read_batches_folder(path)
-    if kind == "images":
-        return _read_image_folder(path)
-    return _read_archive(path)
-
-
-# ---------------------------------------------------------------------------------------
-# The decoded cache
-# ---------------------------------------------------------------------------------------
-
-def _source_files(kind, path):
-    """The files a source consists of (their size and mtime key the cache)."""
+    """Arrays and classes of the source ``(kind, path)`` that :func:`_detect` found."""
     if kind == "archive":
-        return [path]
+        return _read_archive(path)
     if kind == "batches":
-        names = TRAIN_BATCHES + (TEST_BATCH, META_FILE)
-        return [path / n for n in names if (path / n).is_file()]
-    return [p for _, _, _, p in _image_tree_files(path)]
+        raw = {n: _read_file(path / n) for n in _BATCH_FILES if (path / n).is_file()}
+        return _assemble_batches(raw, path)
+    return _stack_images([(split, name, cls, _decode_image(_read_file(file), file))
+                          for split, name, cls, file in _image_tree_files(path)], path)
 
+
+# ------------------------------------------------------------------ The decoded cache
 
 def _cache_key(kind, path):
     """A hash of the source's absolute path and every file's size and mtime."""
     path = Path(path).resolve()
+    if kind == "archive":
+        files = [path]
+    elif kind == "batches":
+        files = [path / n for n in _BATCH_FILES if (path / n).is_file()]
+    else:
+        files = [p for *_, p in _image_tree_files(path)]
     entries = []
-    for f in _source_files(kind, path):
+    for f in files:
         st = f.stat()
         entries.append([str(f.relative_to(path)) if f != path else "", st.st_size,
                         st.st_mtime_ns])
@@ -573,28 +443,19 @@ def _read_cache(cache_file, key):
     except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as e:
         warnings.warn(f"Ignoring the damaged CIFAR-10 cache {cache_file} ({e}); rebuilding it",
                       stacklevel=3)
-        _remove(cache_file)
+        with contextlib.suppress(OSError):
+            os.unlink(cache_file)
         return None
     return CIFAR10(**arrays, classes=classes, source=source)
 
 
-def _remove(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def _write_cache(cache_file, key, data):
     """Write the arrays to ``cache_file`` atomically: temp file, fsync, rename."""
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
     # Temp files of runs that were killed mid-write (older than an hour) are removed.
     for stale in cache_file.parent.glob(f".{cache_file.name}.*.tmp"):
-        try:
+        with contextlib.suppress(OSError):
             if time.time() - stale.stat().st_mtime > 3600:
                 stale.unlink()
-        except OSError:
-            pass
     with atomic_write(cache_file) as f:
         np.savez(f, format=np.int64(_CACHE_FORMAT), key=np.str_(key),
                  source=np.str_(data.source), classes=np.array(data.classes),
@@ -604,35 +465,27 @@ def _write_cache(cache_file, key, data):
 def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=False):
     """Load CIFAR-10 as uint8 NCHW arrays (decoding once, then from the cache).
 
+    See the module docstring for the layouts and where it looks.
+
     Parameters
     ----------
     root : str or Path, optional
-        A folder holding CIFAR-10 in one of the supported layouts, or the archive
-        itself (the examples' ``--data``). Default: ``$MINITORCH_CV_DATA``, then the
-        cache folder.
+        A folder holding CIFAR-10, or the archive itself (the examples' ``--data``).
     download : bool
-        Download the official archive (MD5 checked) when no copy is found.
+        Download the official archive when no copy is found.
     cache_dir : str or Path, optional
-        Where decoded arrays (and downloads) are kept; default
-        :func:`default_cache_dir`.
+        Where decoded arrays (and downloads) are kept; default :func:`default_cache_dir`.
     given_path_only : bool
-        When a path is given (``root``, else ``$MINITORCH_CV_DATA``), look only there:
-        a mistyped path fails at once with a one-line message instead of falling back to
-        the cache folder or a download (the examples' ``--data``). The cache folder and
-        the download are used only when no path was given at all.
+        When a path is given (``root``, else ``$MINITORCH_CV_DATA``), look only there.
 
     Returns
     -------
     CIFAR10
-        ``train_images`` (50000, 3, 32, 32) uint8, ``train_labels`` (50000,) int64,
-        ``test_images`` (10000, 3, 32, 32) uint8, ``test_labels`` (10000,) int64 and the
-        10 ``classes``.
 
     Raises
     ------
     FileNotFoundError
-        Nothing found and downloading is off or failed (offline); the message lists
-        every place looked at and how to point at a local copy.
+        Nothing found and downloading is off or failed (offline).
     DatasetError
         A file is unreadable, truncated or wrongly laid out (the message names it).
         No cache is written in that case.
@@ -644,8 +497,7 @@ def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=Fa
     ((50000, 3, 32, 32), 'airplane')
     """
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    found = _locate_given(root) if given_path_only else None
-    kind, path = found if found is not None else _locate(root, cache_dir, download)
+    kind, path = _locate(root, cache_dir, download, given_path_only)
     key = _cache_key(kind, path)
     cache_file = cache_dir / f"cifar10-{key}.npz"
     cached = _read_cache(cache_file, key)

@@ -5,8 +5,6 @@ The dataset stays ``uint8`` in memory (150 MB for CIFAR-10's training set instea
 transform, so only one batch at a time exists as floats.
 """
 
-from __future__ import annotations
-
 import copy
 import math
 import numbers
@@ -24,42 +22,35 @@ class BatchIterator:
     Parameters
     ----------
     images : ndarray, shape (N, C, H, W)
-        Usually uint8 pixels.
     labels : array_like of int, shape (N,)
     batch_size : int
-        Examples per batch (> 0).
     shuffle : bool
         Visit the examples in a new random order every epoch (training).
     drop_last : bool
-        Skip the last batch when it is smaller than ``batch_size`` (training, so every
-        step averages the same number of examples). Keep it ``False`` for evaluation,
-        so every example is scored.
+        Skip the last batch when it is smaller than ``batch_size`` (training: every step
+        averages as many examples). Keep it ``False`` for evaluation: every example counts.
     transform : callable ``t(batch, rng) -> batch``, optional
-        Applied to each gathered batch, e.g. ``Compose([RandomCrop(32, 4), ToFloat(),
-        Normalize(0.5, 0.25)])``. Default :class:`ToFloat` (float32 in [0, 1]).
+        Applied to each gathered batch; default :class:`ToFloat` (float32 in [0, 1]).
     rng : numpy.random.Generator or int, optional
-        Source of all randomness (the shuffle and the transform's draws). An int is a
-        seed. ``None`` gives an unseeded generator. The global ``np.random`` is never used.
+        Source of all randomness (the shuffle and the transform's draws); an int is a
+        seed, ``None`` an unseeded generator. The global ``np.random`` is never used.
     indices : array_like of int, optional
-        Only iterate over these examples (e.g. ``train_idx`` from
-        :func:`~minitorch_cv.data.train_val_split`), without copying the images.
+        Only these examples (e.g. from :func:`~minitorch_cv.data.train_val_split`).
 
     Yields
     ------
     x : ndarray, shape (B, C, H, W)
         The transformed batch (float32 with the default transform).
     y : ndarray of int64, shape (B,)
-        ``B == batch_size`` except possibly for the last batch when ``drop_last=False``.
+        ``B == batch_size`` except maybe for the last batch when ``drop_last=False``.
 
     Notes
     -----
-    ``len(it)`` is the number of batches per epoch: ``n // batch_size`` with
-    ``drop_last``, ``ceil(n / batch_size)`` without. Each epoch visits every selected
-    example exactly once (at most ``batch_size - 1`` are left out with ``drop_last``).
+    ``len(it)`` is the number of batches per epoch: ``n // batch_size`` with ``drop_last``,
+    ``ceil(n / batch_size)`` without. Each epoch visits every selected example once.
 
-    Resuming: :meth:`get_state` captures the generator and the position inside the
-    current epoch; after :meth:`set_state` the next ``for`` loop continues that epoch
-    where it stopped, and later epochs are identical to an uninterrupted run.
+    Resuming: after :meth:`set_state` (with what :meth:`get_state` returned) the next
+    ``for`` loop continues that epoch; later epochs equal those of an uninterrupted run.
 
     Examples
     --------
@@ -70,31 +61,25 @@ class BatchIterator:
 
     def __init__(self, images, labels, batch_size=64, shuffle=False, drop_last=False,
                  transform=None, rng=None, indices=None):
-        images = np.asarray(images)
-        labels = np.asarray(labels)
+        images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}")
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(
-                f"labels must have shape ({len(images)},) to match images, got {labels.shape}"
-            )
+                f"labels must have shape ({len(images)},) to match images, got {labels.shape}")
         if labels.dtype.kind not in "iu":
             raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
         if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
                 or batch_size <= 0):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if indices is None:
-            indices = np.arange(len(images), dtype=np.int64)
-        else:
-            indices = np.asarray(indices)
-            if indices.ndim != 1 or indices.dtype.kind not in "iu":
-                raise ValueError("indices must be a 1-D array of ints")
-            if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
-                raise ValueError(f"indices must lie in [0, {len(images)})")
-            indices = indices.astype(np.int64)
+        indices = np.arange(len(images)) if indices is None else np.asarray(indices)
+        if indices.ndim != 1 or indices.dtype.kind not in "iu":
+            raise ValueError("indices must be a 1-D array of ints")
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
+            raise ValueError(f"indices must lie in [0, {len(images)})")
         self.images = images
         self.labels = labels.astype(np.int64, copy=False)
-        self.indices = indices
+        self.indices = indices.astype(np.int64)
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -119,40 +104,28 @@ class BatchIterator:
     def _epoch_order(self, rng):
         return rng.permutation(self.indices) if self.shuffle else self.indices
 
-    def _start_epoch(self):
-        self._epoch_start_state = copy.deepcopy(self.rng.bit_generator.state)
-        self._order = self._epoch_order(self.rng)
-        self._position = 0
-        self.epoch += 1
-
     def __iter__(self):
-        if not self._resume:
-            self._start_epoch()
+        if not self._resume:  # start a new epoch
+            self._epoch_start_state = copy.deepcopy(self.rng.bit_generator.state)
+            self._order = self._epoch_order(self.rng)
+            self._position = 0
+            self.epoch += 1
         self._resume = False
         order = self._order
         for b in range(self._position, len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             x = self.transform(self.images[idx], self.rng)
-            y = self.labels[idx]
             self._position = b + 1
-            yield x, y
+            yield x, self.labels[idx]
 
     def get_state(self):
-        """Everything needed to resume: a dict of plain Python values (JSON-friendly).
-
-        Returns
-        -------
-        dict
-            ``rng`` (the generator's ``bit_generator.state`` now), ``epoch_start_rng``
-            (its state when the current epoch's order was drawn), ``epoch`` and
-            ``position`` (batches already handed out in that epoch).
-        """
-        return {
-            "rng": copy.deepcopy(self.rng.bit_generator.state),
-            "epoch_start_rng": copy.deepcopy(self._epoch_start_state),
-            "epoch": self.epoch,
-            "position": self._position,
-        }
+        """Everything needed to resume, as plain Python values (JSON-friendly): ``rng`` (the
+        generator's ``bit_generator.state`` now), ``epoch_start_rng`` (its state when the
+        current epoch's order was drawn), ``epoch`` and ``position`` (batches already
+        handed out in that epoch)."""
+        return {"rng": copy.deepcopy(self.rng.bit_generator.state),
+                "epoch_start_rng": copy.deepcopy(self._epoch_start_state),
+                "epoch": self.epoch, "position": self._position}
 
     def set_state(self, state):
         """Restore :meth:`get_state`'s result; the next ``for`` loop resumes the epoch.
@@ -163,14 +136,12 @@ class BatchIterator:
         self.epoch = int(state["epoch"])
         self._position = int(state["position"])
         self._epoch_start_state = copy.deepcopy(state["epoch_start_rng"])
-        self._order = None
-        self._resume = False
-        if self._epoch_start_state is not None and self._position < len(self):
+        self._resume = self._epoch_start_state is not None and self._position < len(self)
+        if self._resume:
             # Redraw the epoch's order from the generator state it was drawn from.
             replay = np.random.Generator(type(self.rng.bit_generator)())
             replay.bit_generator.state = copy.deepcopy(self._epoch_start_state)
             self._order = self._epoch_order(replay)
-            self._resume = True
 
     def __repr__(self):
         return (f"BatchIterator({self.num_examples} examples, batch_size={self.batch_size}, "

@@ -5,8 +5,6 @@ training set costs 360 kB of int64 instead of 138 MB of pixels. Pass them to
 :class:`~minitorch_cv.data.BatchIterator` (``indices=...``) or index the arrays.
 """
 
-from __future__ import annotations
-
 import math
 import numbers
 
@@ -24,18 +22,9 @@ def _check_count(n, name):
 def train_val_split(n, val_fraction=0.1, seed=0):
     """Shuffle ``range(n)`` with a seeded generator and hold out a validation part.
 
-    As in the seed report, 10% of the 50,000 CIFAR-10 training images (5,000) are
-    used for validation and never trained on.
-
-    Parameters
-    ----------
-    n : int
-        Number of training examples.
-    val_fraction : float
-        Fraction in ``[0, 1)`` to hold out; the validation set gets
-        ``floor(val_fraction * n)`` examples.
-    seed : int
-        Seed of the ``numpy.random.Generator`` that shuffles the indices.
+    ``floor(val_fraction * n)`` examples are held out (``val_fraction`` in ``[0, 1)``). As
+    in the seed report, 10% of the 50,000 CIFAR-10 training images (5,000) are used for
+    validation and never trained on.
 
     Returns
     -------
@@ -55,35 +44,19 @@ def train_val_split(n, val_fraction=0.1, seed=0):
     # The small epsilon keeps e.g. 0.29 * 100 = 28.999999999999996 at 29.
     n_val = math.floor(val_fraction * n + 1e-9)
     order = np.random.default_rng(seed).permutation(n)
-    val_idx = np.sort(order[:n_val]).astype(np.int64)
-    train_idx = np.sort(order[n_val:]).astype(np.int64)
-    return train_idx, val_idx
+    return np.sort(order[n_val:]).astype(np.int64), np.sort(order[:n_val]).astype(np.int64)
 
 
 def subset(n_total, limit, seed=0):
     """Pick ``limit`` of ``n_total`` indices at random (seeded), for a quick ``--limit`` run.
 
-    Never simply the first ``limit``: an image tree is sorted by class, so the first
-    1,000 training images are all airplanes.
-
-    Parameters
-    ----------
-    n_total : int
-        Number of examples to choose from.
-    limit : int
-        How many to keep, ``1 <= limit <= n_total``.
-    seed : int
-        Seed of the ``numpy.random.Generator``.
+    ``1 <= limit <= n_total`` (else a ValueError). Never simply the first ``limit``: an
+    image tree is sorted by class, so the first 1,000 training images are all airplanes.
 
     Returns
     -------
     ndarray of int64, shape (limit,)
         Distinct indices into ``range(n_total)``, sorted ascending.
-
-    Raises
-    ------
-    ValueError
-        If ``limit <= 0`` or ``limit > n_total``.
     """
     n_total = _check_count(n_total, "n_total")
     if not isinstance(limit, numbers.Integral) or isinstance(limit, bool):

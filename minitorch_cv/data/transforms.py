@@ -1,61 +1,29 @@
 """Transforms on whole batches of images (data augmentation and preprocessing).
 
-Every transform is a callable ``t(batch, rng) -> batch``:
-
-- ``batch`` is an array of shape ``(N, C, H, W)`` (NCHW, like PyTorch);
-- ``rng`` is a :class:`numpy.random.Generator`. Random transforms draw from it and
-  nothing else, so a seeded generator gives the same augmented batches every run.
-  Deterministic transforms ignore it. ``None`` means a fresh, unseeded generator
-  (not reproducible); an ``int`` is used as a seed.
+Every transform is a callable ``t(batch, rng) -> batch`` on an ``(N, C, H, W)`` array
+(NCHW, like PyTorch). Random transforms draw from ``rng``, a
+:class:`numpy.random.Generator`, and nothing else, so a seeded generator gives the same
+augmented batches every run (an ``int`` is used as a seed; ``None`` means a fresh,
+unseeded generator). Deterministic transforms ignore it.
 
 Working on a whole batch at once lets NumPy do the work in a few vectorized calls
-instead of one Python call per image.
-
-The geometric augmentations (:class:`RandomCrop`, :class:`RandomHorizontalFlip`,
-:class:`RandomRotation`) keep the dtype of their input, so they can run on the
-``uint8`` images (4x less memory traffic than float32) before :class:`ToFloat`::
-
-    train_transform = Compose([
-        RandomCrop(32, padding=4),          # uint8 -> uint8
-        RandomHorizontalFlip(),             # uint8 -> uint8
-        ToFloat(),                          # uint8 -> float32 in [0, 1]
-        Normalize(mean=0.5, std=0.25),      # float32 -> float32
-    ])
-    x = train_transform(images_uint8[:64], rng)   # (64, 3, 32, 32) float32
-
-:class:`Compose` fuses ``ToFloat`` followed by ``Normalize`` into a single pass that
-allocates one float32 array (no float64 intermediates).
+instead of one Python call per image. The geometric augmentations (:class:`RandomCrop`,
+:class:`RandomHorizontalFlip`, :class:`RandomRotation`) keep the dtype of their input, so
+they can run on the ``uint8`` images (4x less memory traffic than float32) before
+:class:`ToFloat`, as in the example of :mod:`minitorch_cv.data`.
 """
-
-from __future__ import annotations
 
 import numbers
 
 import numpy as np
 
-__all__ = [
-    "Compose",
-    "Normalize",
-    "RandomCrop",
-    "RandomHorizontalFlip",
-    "RandomRotation",
-    "Resize",
-    "ToFloat",
-    "resize",
-    "rotate",
-]
+__all__ = ["Compose", "Normalize", "RandomCrop", "RandomHorizontalFlip", "RandomRotation",
+           "Resize", "ToFloat", "resize", "rotate"]
 
 
 def as_generator(rng=None):
-    """Return a :class:`numpy.random.Generator` for ``rng``.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator, int or None
-        A generator is returned as is; an int seeds a new generator; ``None`` gives a
-        fresh generator seeded from the operating system (not reproducible).
-        The global ``np.random`` state is never used.
-    """
+    """``rng`` as a :class:`numpy.random.Generator`: a generator as is, an int as a seed,
+    ``None`` as a fresh unseeded one (never the global ``np.random`` state)."""
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None or isinstance(rng, numbers.Integral):
@@ -64,14 +32,12 @@ def as_generator(rng=None):
 
 
 def _check_batch(batch, name):
-    """Raise a clear error unless ``batch`` is an (N, C, H, W) array."""
     if not isinstance(batch, np.ndarray) or batch.ndim != 4:
         shape = getattr(batch, "shape", None)
         raise ValueError(f"{name} expects a batch of images of shape (N, C, H, W), got shape {shape}")
 
 
 def _pair(value, name):
-    """``5 -> (5, 5)``; ``(4, 6) -> (4, 6)``."""
     if isinstance(value, numbers.Integral):
         return int(value), int(value)
     if len(value) != 2:
@@ -79,23 +45,12 @@ def _pair(value, name):
     return int(value[0]), int(value[1])
 
 
-def _channel_vector(value, name):
-    """A scalar or per-channel sequence as a float32 array of shape (1, C, 1, 1)."""
-    vec = np.asarray(value, dtype=np.float32).reshape(-1)
-    if vec.size == 0:
-        raise ValueError(f"{name} must be a number or one number per channel")
-    return vec.reshape(1, -1, 1, 1)
-
-
 class ToFloat:
     """Convert ``uint8`` pixels in [0, 255] to ``float32`` in [0, 1] (divide by 255).
 
     Like ``torchvision.transforms.ToTensor`` without the HWC -> CHW move (batches are
-    already NCHW). Floating-point input is returned unchanged.
-
-    Shape
-    -----
-    ``(N, C, H, W) uint8 -> (N, C, H, W) float32``
+    already NCHW). Floating-point input is returned unchanged. Shape:
+    ``(N, C, H, W) uint8 -> (N, C, H, W) float32``.
     """
 
     def __call__(self, batch, rng=None):
@@ -123,41 +78,37 @@ class Normalize:
     -----
     Expects floating-point input (apply :class:`ToFloat` first, so mean and std refer
     to pixels in [0, 1], as in torchvision). ``Compose([ToFloat(), Normalize(...)])``
-    runs both steps in one pass on the uint8 batch. float32 input gives float32
-    output; float64 stays float64.
-
-    Shape
-    -----
-    ``(N, C, H, W) -> (N, C, H, W)``
+    runs both steps in one pass on the uint8 batch. float64 stays float64; other
+    floats give float32. Shape: ``(N, C, H, W) -> (N, C, H, W)``.
     """
 
     def __init__(self, mean, std):
-        self.mean = _channel_vector(mean, "mean")
-        self.std = _channel_vector(std, "std")
+        # A scalar or one number per channel, as float32 of shape (1, C, 1, 1).
+        self.mean, self.std = (np.asarray(v, np.float32).reshape(1, -1, 1, 1) for v in (mean, std))
+        for name, vec in (("mean", self.mean), ("std", self.std)):
+            if vec.size == 0:
+                raise ValueError(f"{name} must be a number or one number per channel")
         if np.any(self.std <= 0):
             raise ValueError(f"std must be positive, got {std!r}")
 
-    def _check_channels(self, batch):
-        channels = batch.shape[1]
+    def _standardize(self, out):
+        """``(out - mean) / std`` in place, in the dtype of ``out`` (a new float array)."""
         for name, vec in (("mean", self.mean), ("std", self.std)):
-            if vec.shape[1] not in (1, channels):
-                raise ValueError(
-                    f"Normalize: {name} has {vec.shape[1]} values but the batch has "
-                    f"{channels} channels"
-                )
+            if vec.shape[1] not in (1, out.shape[1]):
+                raise ValueError(f"Normalize: {name} has {vec.shape[1]} values but the batch "
+                                 f"has {out.shape[1]} channels")
+        out -= self.mean.astype(out.dtype)
+        out /= self.std.astype(out.dtype)
+        return out
 
     def __call__(self, batch, rng=None):
         _check_batch(batch, "Normalize")
         if batch.dtype.kind != "f":
             raise TypeError(
                 f"Normalize expects floating-point images, got {batch.dtype}; apply ToFloat() "
-                "first (Compose([ToFloat(), Normalize(mean, std)]) does both in one pass)"
-            )
-        self._check_channels(batch)
-        dtype = batch.dtype if batch.dtype == np.float64 else np.float32
-        out = np.subtract(batch, self.mean.astype(dtype), dtype=dtype)
-        out /= self.std.astype(dtype)
-        return out
+                "first (Compose([ToFloat(), Normalize(mean, std)]) does both in one pass)")
+        return self._standardize(batch.astype(np.float64 if batch.dtype == np.float64
+                                              else np.float32))
 
     def from_uint8(self, batch):
         """``ToFloat`` and ``Normalize`` fused: uint8 in, float32 out, one allocation.
@@ -166,12 +117,7 @@ class Normalize:
         ``ToFloat`` followed by ``Normalize``, so the result is bit-for-bit the same.
         """
         _check_batch(batch, "Normalize")
-        self._check_channels(batch)
-        out = batch.astype(np.float32)
-        out /= np.float32(255.0)
-        out -= self.mean
-        out /= self.std
-        return out
+        return self._standardize(ToFloat()(batch))
 
     def __repr__(self):
         return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"
@@ -182,8 +128,7 @@ class RandomCrop:
 
     With ``size=32, padding=4`` on 32x32 images the padded image is 40x40 and the
     window's top-left corner ``(oy, ox)`` is drawn uniformly from ``{0, ..., 8}`` for
-    each axis, so the content moves by up to 4 pixels in every direction
-    (torchvision's ``RandomCrop(32, padding=4)``).
+    each axis: the content moves by up to 4 pixels (torchvision's ``RandomCrop(32, 4)``).
 
     Parameters
     ----------
@@ -192,14 +137,10 @@ class RandomCrop:
     padding : int
         Zeros added on every side before cropping.
 
-    Randomness
-    ----------
-    Draws ``rng.integers(0, H + 2p - h + 1, N)`` for the row offsets, then the same
-    for the column offsets.
-
-    Shape
+    Notes
     -----
-    ``(N, C, H, W) -> (N, C, h, w)``, same dtype.
+    Draws ``rng.integers(0, H + 2p - h + 1, N)`` for the row offsets, then the same
+    for the column offsets. Shape: ``(N, C, H, W) -> (N, C, h, w)``, same dtype.
     """
 
     def __init__(self, size, padding=0):
@@ -211,19 +152,12 @@ class RandomCrop:
     def __call__(self, batch, rng=None):
         _check_batch(batch, "RandomCrop")
         rng = as_generator(rng)
-        n, c, height, width = batch.shape
-        h, w = self.size
-        p = self.padding
+        n, _, height, width = batch.shape
+        (h, w), p = self.size, self.padding
         if h > height + 2 * p or w > width + 2 * p:
-            raise ValueError(
-                f"RandomCrop: crop size {self.size} is larger than the padded image "
-                f"({height + 2 * p}, {width + 2 * p})"
-            )
-        if p > 0:
-            padded = np.zeros((n, c, height + 2 * p, width + 2 * p), dtype=batch.dtype)
-            padded[:, :, p:p + height, p:p + width] = batch
-        else:
-            padded = batch
+            raise ValueError(f"RandomCrop: crop size {self.size} is larger than the padded "
+                             f"image ({height + 2 * p}, {width + 2 * p})")
+        padded = np.pad(batch, ((0, 0), (0, 0), (p, p), (p, p))) if p > 0 else batch
         oy = rng.integers(0, padded.shape[2] - h + 1, size=n)
         ox = rng.integers(0, padded.shape[3] - w + 1, size=n)
         # windows[i, c, y, x] is the (h, w) window whose top-left corner is (y, x): a view,
@@ -238,12 +172,7 @@ class RandomCrop:
 class RandomHorizontalFlip:
     """Mirror each image left-right with probability ``p`` (independently per image).
 
-    Randomness
-    ----------
-    Draws ``rng.random(N)``; image ``i`` is flipped when the draw is ``< p``.
-
-    Shape
-    -----
+    Draws ``rng.random(N)``; image ``i`` is flipped when the draw is ``< p``. Shape:
     ``(N, C, H, W) -> (N, C, H, W)``, same dtype.
     """
 
@@ -276,12 +205,9 @@ def rotate(batch, angles):
     Parameters
     ----------
     batch : ndarray, shape (N, C, H, W)
+        The result has the same shape and dtype.
     angles : float or ndarray of shape (N,)
         Angles in degrees.
-
-    Returns
-    -------
-    ndarray, shape (N, C, H, W), same dtype as ``batch``.
 
     Notes
     -----
@@ -319,24 +245,17 @@ def rotate(batch, angles):
 class RandomRotation:
     """Rotate each image by an angle drawn uniformly from ``[-degrees, degrees]``.
 
-    Like ``torchvision.transforms.RandomRotation(degrees)`` with its defaults: nearest
-    neighbour, same output size, fill 0, rotation about the image centre, positive
-    angles counter-clockwise. Every image in the batch gets its own angle, as when
-    torchvision transforms each sample of a DataLoader. See :func:`rotate` for the
-    exact mapping.
+    Like ``torchvision.transforms.RandomRotation(degrees)`` with its defaults, applied to
+    each sample of the batch with its own angle; see :func:`rotate` for the exact mapping.
 
     Parameters
     ----------
     degrees : float or (float, float)
         ``d`` means the range ``[-d, d]``; a pair ``(lo, hi)`` is used as is.
 
-    Randomness
-    ----------
-    Draws ``rng.uniform(lo, hi, N)``.
-
-    Shape
+    Notes
     -----
-    ``(N, C, H, W) -> (N, C, H, W)``, same dtype.
+    Draws ``rng.uniform(lo, hi, N)``. Shape: ``(N, C, H, W) -> (N, C, H, W)``, same dtype.
     """
 
     def __init__(self, degrees):
@@ -360,17 +279,14 @@ class RandomRotation:
 
 
 def _linear_taps(in_size, out_size, dtype=np.float32):
-    """Source indices and weights of 1-D bilinear resampling, as PyTorch computes them.
-
-    For output index ``i`` (``align_corners=False``, no antialiasing)::
+    """Source indices ``i0, i1`` and weights ``w0, w1`` of 1-D bilinear resampling::
 
         src = max((in_size / out_size) * (i + 0.5) - 0.5, 0)
-        i0 = floor(src);  i1 = min(i0 + 1, in_size - 1)
-        w1 = src - i0;    w0 = 1 - w1
+        i0 = floor(src);  i1 = min(i0 + 1, in_size - 1);  w1 = src - i0;  w0 = 1 - w1
 
-    PyTorch's CPU kernel computes this in float32, with ``scale * (i + 0.5) - 0.5`` as
-    one fused multiply-add (a single rounding). We do the same, via float64, so the
-    weights are bit-for-bit PyTorch's. For float64 images everything is float64.
+    PyTorch's CPU kernel computes this in float32 with ``scale * (i + 0.5) - 0.5`` as one
+    fused multiply-add (a single rounding); so do we, via float64, so the weights are
+    bit-for-bit PyTorch's. For float64 images everything is float64.
     """
     dtype = np.dtype(dtype).type
     scale = dtype(in_size) / dtype(out_size)
@@ -393,10 +309,6 @@ def resize(batch, size):
         Floating point, or uint8 (computed in float32, then rounded back to uint8).
     size : int or (int, int)
         Output ``(H_out, W_out)``; an int gives a square.
-
-    Returns
-    -------
-    ndarray, shape (N, C, H_out, W_out)
 
     Notes
     -----
@@ -426,12 +338,7 @@ def resize(batch, size):
 class Resize:
     """Bilinear resize of every image to ``size`` (e.g. 32x32 -> 224x224 for ResNet18).
 
-    Matches ``torch.nn.functional.interpolate(x, size, mode="bilinear",
-    align_corners=False)``; see :func:`resize`.
-
-    Shape
-    -----
-    ``(N, C, H, W) -> (N, C, H_out, W_out)``
+    See :func:`resize`. Shape: ``(N, C, H, W) -> (N, C, H_out, W_out)``.
     """
 
     def __init__(self, size):
@@ -447,14 +354,9 @@ class Resize:
 class Compose:
     """Apply transforms one after the other, all drawing from the same ``rng``.
 
-    Parameters
-    ----------
-    transforms : sequence of callables ``t(batch, rng) -> batch``
-
-    Notes
-    -----
-    A :class:`ToFloat` directly followed by a :class:`Normalize` runs as one fused
-    step (:meth:`Normalize.from_uint8`) with the same result.
+    ``transforms`` is a sequence of callables ``t(batch, rng) -> batch``. A
+    :class:`ToFloat` directly followed by a :class:`Normalize` runs as one fused step
+    (:meth:`Normalize.from_uint8`) with the same result.
     """
 
     def __init__(self, transforms):
@@ -462,17 +364,15 @@ class Compose:
 
     def __call__(self, batch, rng=None):
         rng = as_generator(rng)
-        i = 0
-        while i < len(self.transforms):
-            t = self.transforms[i]
-            nxt = self.transforms[i + 1] if i + 1 < len(self.transforms) else None
-            if (isinstance(t, ToFloat) and isinstance(nxt, Normalize)
+        fused = False  # the previous ToFloat is done by this Normalize's from_uint8
+        for t, nxt in zip(self.transforms, self.transforms[1:] + [None]):
+            if fused:
+                fused = False
+            elif (isinstance(t, ToFloat) and isinstance(nxt, Normalize)
                     and batch.dtype.kind != "f"):
-                batch = nxt.from_uint8(batch)
-                i += 2
-                continue
-            batch = t(batch, rng)
-            i += 1
+                batch, fused = nxt.from_uint8(batch), True
+            else:
+                batch = t(batch, rng)
         return batch
 
     def __repr__(self):

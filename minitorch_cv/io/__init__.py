@@ -1,14 +1,11 @@
 """Load and save weights without PyTorch.
 
 Three formats, all read into plain dicts of NumPy arrays (PyTorch's key names kept):
-
-- ``torch.save`` files (``.pth``/``.pt``): :func:`load_torch` reads the zip archive and
-  its pickle with an allowlist, so a crafted file cannot run code;
-- safetensors: :func:`load_safetensors`, :func:`save_safetensors`;
-- NumPy archives: :func:`load_npz`, :func:`save_npz`.
-
-:func:`load_weights` picks the reader from the file's first bytes (and its suffix).
-Savers write atomically: a file appears complete or not at all.
+``torch.save`` files (:func:`load_torch` reads the zip archive and its pickle with an
+allowlist, so a crafted file cannot run code), safetensors (:func:`load_safetensors`,
+:func:`save_safetensors`) and NumPy archives (:func:`load_npz`, :func:`save_npz`).
+:func:`load_weights` picks the reader. Savers write atomically: a file appears complete or
+not at all.
 
 Examples
 --------
@@ -25,15 +22,8 @@ from .npz_file import load_npz, save_npz
 from .safetensors_file import load_safetensors, save_safetensors
 from .torch_file import load_torch
 
-__all__ = [
-    "WeightsFormatError",
-    "load_npz",
-    "load_safetensors",
-    "load_torch",
-    "load_weights",
-    "save_npz",
-    "save_safetensors",
-]
+__all__ = ["WeightsFormatError", "load_npz", "load_safetensors", "load_torch", "load_weights",
+           "save_npz", "save_safetensors"]
 
 _TORCH_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".tar"}
 
@@ -47,28 +37,16 @@ def load_weights(path):
     ``.safetensors``, ``.npz``) decides when the content does not, e.g. for a truncated
     file, so that the error comes from the right reader.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The weights file.
-
-    Returns
-    -------
-    dict
-        What :func:`load_torch`, :func:`load_safetensors` or :func:`load_npz` returns.
-
-    Raises
-    ------
-    WeightsFormatError
-        If the format is not recognised, or the reader finds the file invalid.
+    Returns what :func:`load_torch`, :func:`load_safetensors` or :func:`load_npz` returns;
+    raises :class:`WeightsFormatError` if the format is not recognised or the reader finds
+    the file invalid.
     """
     path = Path(path)
-    readers = {"torch": load_torch, "safetensors": load_safetensors, "npz": load_npz}
-    return readers[_detect_format(path)](path)
+    return _reader(path)(path)
 
 
-def _detect_format(path):
-    """Return ``"torch"``, ``"safetensors"`` or ``"npz"`` for the file at `path`."""
+def _reader(path):
+    """:func:`load_torch`, :func:`load_safetensors` or :func:`load_npz`, for ``path``."""
     with open(path, "rb") as f:
         head = f.read(9)
     suffix = path.suffix.lower()
@@ -77,17 +55,15 @@ def _detect_format(path):
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
         except zipfile.BadZipFile:  # damaged: let the reader the suffix names explain
-            return "npz" if suffix == ".npz" else "torch"
+            return load_npz if suffix == ".npz" else load_torch
         if names and all(name.endswith(".npy") for name in names):
-            return "npz"
-        return "torch"
+            return load_npz
+        return load_torch
     if head[8:9] == b"{" or suffix == ".safetensors":
-        return "safetensors"
+        return load_safetensors
     if suffix == ".npz":
-        return "npz"
+        return load_npz
     if head.startswith(b"\x80") or suffix in _TORCH_SUFFIXES:
-        return "torch"  # a raw pickle: load_torch explains why it is refused
-    raise WeightsFormatError(
-        f"{path}: unknown weights format; expected a torch.save .pth/.pt file, "
-        "a .safetensors file or a .npz archive"
-    )
+        return load_torch  # a raw pickle: load_torch explains why it is refused
+    raise WeightsFormatError(f"{path}: unknown weights format; expected a torch.save .pth/.pt "
+                             "file, a .safetensors file or a .npz archive")

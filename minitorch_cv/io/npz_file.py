@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import WeightsFormatError, atomic_write
+from ._common import WeightsFormatError, atomic_write, named_arrays
 
 __all__ = ["load_npz", "save_npz"]
 
@@ -20,36 +20,22 @@ def save_npz(path, state_dict, compress=False):
 
     Unlike :func:`numpy.savez`, the file is written exactly at `path` (no ``.npz`` is
     appended), any key is allowed (even ``"file"``), and the archive only appears once it
-    is complete: it is written to a temporary file in the same folder and then renamed.
+    is complete (written to a temporary file in the same folder, then renamed).
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Destination file.
     state_dict : dict of str to array_like
-        The arrays, e.g. ``model.state_dict()``; they are stored in this order.
+        The arrays, e.g. ``model.state_dict()``, stored in this order. A key that is not
+        a string or an array of Python objects raises a TypeError.
     compress : bool, optional
         Deflate the arrays (smaller file, slower save and load), like
         :func:`numpy.savez_compressed`.
-
-    Raises
-    ------
-    TypeError
-        If a key is not a string or a value is an array of Python objects.
 
     Examples
     --------
     >>> save_npz("model.npz", model.state_dict())
     """
-    arrays = {}
-    for name, value in state_dict.items():
-        if not isinstance(name, str):
-            raise TypeError(f"state dict keys must be strings, got {name!r}")
-        array = np.asarray(value)
-        if array.dtype.hasobject:
-            raise TypeError(f"cannot save '{name}': arrays of Python objects are not weights")
-        arrays[name] = array
-
+    arrays = named_arrays(state_dict)
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with atomic_write(path) as f, zipfile.ZipFile(f, "w", compression=method) as archive:
         for name, array in arrays.items():
@@ -58,38 +44,24 @@ def save_npz(path, state_dict, compress=False):
 
 
 def load_npz(path):
-    """Load every array of an ``.npz`` archive.
+    """Load every array of an ``.npz`` archive (from :func:`save_npz` or :func:`numpy.savez`).
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        An archive written by :func:`save_npz` or :func:`numpy.savez`.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        The arrays in the archive's order, keyed without the ``.npy`` suffix.
-
-    Raises
-    ------
-    WeightsFormatError
-        If the file is not a valid ``.npz`` archive (truncated, corrupt, or holding
-        pickled Python objects, which are never loaded).
+    Returns a dict of the arrays in the archive's order, keyed without the ``.npy``
+    suffix; raises :class:`WeightsFormatError` if the file is not a valid ``.npz`` archive
+    (truncated, corrupt, or holding pickled Python objects, which are never loaded).
     """
     path = Path(path)
     try:
         archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise WeightsFormatError(f"{path}: a single .npy array, not an .npz archive")
-        with archive:
-            arrays = {name: archive[name] for name in archive.files}
+        if isinstance(archive, np.lib.npyio.NpzFile):
+            with archive:
+                arrays = {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        if isinstance(exc, WeightsFormatError):
-            raise
         raise WeightsFormatError(f"{path}: not a valid .npz archive ({exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise WeightsFormatError(f"{path}: a single .npy array, not an .npz archive")
     for name, value in arrays.items():
         if not isinstance(value, np.ndarray):  # NumPy returns other members as raw bytes
             raise WeightsFormatError(
-                f"{path}: member '{name}' is not a .npy array (is this really an .npz file?)"
-            )
+                f"{path}: member '{name}' is not a .npy array (is this really an .npz file?)")
     return arrays

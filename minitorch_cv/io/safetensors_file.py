@@ -26,39 +26,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import WeightsFormatError, atomic_write
+from ._common import WeightsFormatError, atomic_write, decode, is_count, itemsize, named_arrays
 
 __all__ = ["load_safetensors", "save_safetensors"]
 
 # safetensors dtype name -> NumPy type code (the byte order, "<", is added when used)
-_DTYPES = {
-    "F64": "f8",
-    "F32": "f4",
-    "F16": "f2",
-    "I64": "i8",
-    "I32": "i4",
-    "I16": "i2",
-    "I8": "i1",
-    "U64": "u8",
-    "U32": "u4",
-    "U16": "u2",
-    "U8": "u1",
-    "BOOL": "?",
-}
+_DTYPES = {"F64": "f8", "F32": "f4", "F16": "f2", "I64": "i8", "I32": "i4", "I16": "i2",
+           "I8": "i1", "U64": "u8", "U32": "u4", "U16": "u2", "U8": "u1", "BOOL": "?"}
 # NumPy (kind, itemsize) -> safetensors dtype name, for saving
 _NAMES = {(np.dtype(code).kind, np.dtype(code).itemsize): name for name, code in _DTYPES.items()}
+_READ_DTYPES = {**_DTYPES, "BF16": "bfloat16"}  # read only: NumPy has no bfloat16
 _MAX_HEADER = 100 * 1024 * 1024  # the limit of the reference implementation
 
 
 def load_safetensors(path, *, with_metadata=False):
-    """Load every tensor of a safetensors file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The ``.safetensors`` file.
-    with_metadata : bool, optional
-        Also return the ``__metadata__`` dict (empty when the file has none).
+    """Load every tensor of a safetensors file (and, ``with_metadata``, its metadata).
 
     Returns
     -------
@@ -66,7 +48,7 @@ def load_safetensors(path, *, with_metadata=False):
         The tensors, in the order they are stored. BF16 tensors become float32 (same
         values; NumPy has no bfloat16), all other dtypes are kept.
     metadata : dict of str to str
-        Only when `with_metadata` is true.
+        Only when `with_metadata` is true: ``__metadata__`` (empty when the file has none).
 
     Raises
     ------
@@ -82,139 +64,95 @@ def load_safetensors(path, *, with_metadata=False):
     """
     path = Path(path)
     blob = path.read_bytes()
-    header, data = _split(blob, path)
-    metadata = header.pop("__metadata__", {})
-    if not (isinstance(metadata, dict)
-            and all(isinstance(v, str) for v in metadata.values())):
-        raise WeightsFormatError(f"{path}: __metadata__ must map strings to strings")
-
-    entries = sorted(
-        ((_check_entry(name, info, len(data), path), name) for name, info in header.items()),
-        key=lambda item: item[0][2],  # by begin offset: the order of the data
-    )
-    tensors = {}
-    previous_end = 0
-    for (dtype, shape, begin, end), name in entries:
-        if begin < previous_end:
-            raise WeightsFormatError(f"{path}: tensor '{name}' overlaps the previous tensor")
-        previous_end = end
-        tensors[name] = _decode(data[begin:end], dtype, shape)
-    if with_metadata:
-        return tensors, dict(metadata)
-    return tensors
-
-
-def _split(blob, path):
-    """Split the file's bytes into the parsed JSON header and the data part."""
     if len(blob) < 8:
         raise WeightsFormatError(f"{path}: too short for a safetensors file ({len(blob)} bytes)")
     (header_size,) = struct.unpack("<Q", blob[:8])
     if header_size > _MAX_HEADER or 8 + header_size > len(blob):
         raise WeightsFormatError(
             f"{path}: header length {header_size} does not fit the file of {len(blob)} bytes "
-            "(truncated, or not a safetensors file)"
-        )
+            "(truncated, or not a safetensors file)")
     try:
         header = json.loads(blob[8:8 + header_size].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WeightsFormatError(f"{path}: the header is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
         raise WeightsFormatError(f"{path}: the header is not a JSON object")
-    return header, blob[8 + header_size:]
+    data = blob[8 + header_size:]
+    metadata = header.pop("__metadata__", {})
+    if not (isinstance(metadata, dict)
+            and all(isinstance(v, str) for v in metadata.values())):
+        raise WeightsFormatError(f"{path}: __metadata__ must map strings to strings")
+
+    entries = sorted(  # by begin offset: the order of the data
+        ((_check_entry(name, info, len(data), path), name) for name, info in header.items()),
+        key=lambda item: item[0][2])
+    tensors = {}
+    previous_end = 0
+    for (code, shape, begin, end), name in entries:
+        if begin < previous_end:
+            raise WeightsFormatError(f"{path}: tensor '{name}' overlaps the previous tensor")
+        previous_end = end
+        tensors[name] = decode(data[begin:end], code).reshape(shape)
+    return (tensors, dict(metadata)) if with_metadata else tensors
 
 
 def _check_entry(name, info, data_size, path):
-    """Validate one header entry; return ``(dtype, shape, begin, end)``."""
+    """Validate one header entry; return ``(NumPy type code, shape, begin, end)``."""
+    def bad(problem):
+        return WeightsFormatError(f"{path}: tensor '{name}' {problem}")
+
     if not (isinstance(info, dict) and {"dtype", "shape", "data_offsets"} <= info.keys()):
-        raise WeightsFormatError(
-            f"{path}: tensor '{name}' needs 'dtype', 'shape' and 'data_offsets'"
-        )
+        raise bad("needs 'dtype', 'shape' and 'data_offsets'")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype != "BF16" and dtype not in _DTYPES:
-        raise WeightsFormatError(f"{path}: tensor '{name}' has unsupported dtype {dtype!r}")
-    if not (isinstance(shape, list) and all(_is_count(n) for n in shape)):
-        raise WeightsFormatError(f"{path}: tensor '{name}' has invalid shape {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))
+    if dtype not in _READ_DTYPES:
+        raise bad(f"has unsupported dtype {dtype!r}")
+    if not (isinstance(shape, list) and all(map(is_count, shape))):
+        raise bad(f"has invalid shape {shape!r}")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(is_count, offsets))
             and offsets[0] <= offsets[1] <= data_size):
-        raise WeightsFormatError(
-            f"{path}: tensor '{name}' has data_offsets {offsets!r} outside the "
-            f"{data_size} data bytes (truncated file?)"
-        )
-    itemsize = 2 if dtype == "BF16" else np.dtype(_DTYPES[dtype]).itemsize
+        raise bad(f"has data_offsets {offsets!r} outside the {data_size} data bytes "
+                  "(truncated file?)")
     begin, end = offsets
-    if end - begin != math.prod(shape) * itemsize:
-        raise WeightsFormatError(
-            f"{path}: tensor '{name}' of dtype {dtype} and shape {shape} needs "
-            f"{math.prod(shape) * itemsize} bytes, but data_offsets give {end - begin}"
-        )
-    return dtype, tuple(shape), begin, end
-
-
-def _is_count(value):
-    """True for a non-negative int (JSON booleans excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _decode(raw, dtype, shape):
-    """Little-endian bytes -> a writable array in native byte order."""
-    if dtype == "BF16":
-        # bfloat16 is the upper half of a float32: shift its bits into place.
-        bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32)
-        return (bits << 16).view(np.float32).reshape(shape)
-    file_dtype = np.dtype("<" + _DTYPES[dtype])
-    array = np.frombuffer(raw, dtype=file_dtype)
-    return array.astype(file_dtype.newbyteorder("="), copy=True).reshape(shape)
+    needed = math.prod(shape) * itemsize(_READ_DTYPES[dtype])
+    if end - begin != needed:
+        raise bad(f"of dtype {dtype} and shape {shape} needs {needed} bytes, but data_offsets "
+                  f"give {end - begin}")
+    return _READ_DTYPES[dtype], tuple(shape), begin, end
 
 
 def save_safetensors(path, tensors, metadata=None):
-    """Save a dict of arrays as a safetensors file, atomically.
+    """Save a dict of arrays as a safetensors file (:func:`load_safetensors` has an example).
 
     Parameters
     ----------
     path : str or os.PathLike
-        Destination, written exactly there (no suffix is added). The file only appears
-        once it is complete; a failed save leaves an existing file untouched.
+        Written exactly there (no suffix is added), atomically: the file only appears once
+        complete, and a failed save leaves an existing file untouched.
     tensors : dict of str to array_like
-        The arrays, e.g. ``model.state_dict()``. Supported dtypes: float64, float32,
-        float16, int64, int32, int16, int8, uint64, uint32, uint16, uint8 and bool. They
-        are stored in the given order.
+        The arrays, e.g. ``model.state_dict()``, stored in the given order. Supported
+        dtypes: float64/32/16, int64/32/16/8, uint64/32/16/8 and bool.
     metadata : dict of str to str, optional
-        Saved as the header's ``__metadata__``.
+        The header's ``__metadata__``.
 
     Raises
     ------
     TypeError
         If a name or metadata entry is not a string, or an array's dtype is unsupported.
-
-    Examples
-    --------
-    >>> save_safetensors("model.safetensors", model.state_dict())
     """
-    arrays = {}
-    for name, value in tensors.items():
-        if not isinstance(name, str) or name == "__metadata__":
-            raise TypeError(f"tensor names must be strings other than '__metadata__': {name!r}")
-        array = np.asarray(value)
-        if (array.dtype.kind, array.dtype.itemsize) not in _NAMES:
-            raise TypeError(
-                f"cannot save tensor '{name}' of dtype {array.dtype} as safetensors; "
-                f"supported: {', '.join(_DTYPES)}"
-            )
-        arrays[name] = array
-
-    header = {}
-    if metadata:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise TypeError("safetensors metadata must map strings to strings")
-        header["__metadata__"] = dict(metadata)
-    offset = 0
+    arrays = named_arrays(tensors, reserved="__metadata__")
+    entries, offset = {}, 0
     for name, array in arrays.items():
-        header[name] = {
-            "dtype": _NAMES[array.dtype.kind, array.dtype.itemsize],
-            "shape": list(array.shape),
-            "data_offsets": [offset, offset + array.nbytes],
-        }
+        if (array.dtype.kind, array.dtype.itemsize) not in _NAMES:
+            raise TypeError(f"cannot save tensor '{name}' of dtype {array.dtype} as "
+                            f"safetensors; supported: {', '.join(_DTYPES)}")
+        entries[name] = {"dtype": _NAMES[array.dtype.kind, array.dtype.itemsize],
+                         "shape": list(array.shape),
+                         "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
+    if metadata and not all(isinstance(k, str) and isinstance(v, str)
+                            for k, v in metadata.items()):
+        raise TypeError("safetensors metadata must map strings to strings")
+    header = {"__metadata__": dict(metadata), **entries} if metadata else entries
     header_bytes = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
     # Pad with spaces so the data starts at a multiple of 8 bytes, like the reference code.
     header_bytes += b" " * (-len(header_bytes) % 8)

@@ -12,17 +12,11 @@ Since PyTorch 1.6, ``torch.save(obj, "model.pth")`` writes a zip archive::
 
 (the folder name, here ``archive``, varies). A *storage* is a flat buffer of numbers; a
 tensor is a *view* of a storage: it starts at ``storage_offset`` and walks it with one
-``stride`` per dimension, exactly like a NumPy array walks its buffer. Several tensors may
-share one storage, for example ``w`` and ``w.t()``.
-
-Inside ``data.pkl`` each tensor is pickled as the call ::
-
-    torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride,
-                                    requires_grad, backward_hooks[, metadata])
-
-and each storage as a *persistent id*, a tuple that points into the zip::
-
-    ("storage", torch.FloatStorage, "0", "cpu", numel)
+``stride`` per dimension, exactly like a NumPy array walks its buffer (several tensors may
+share one storage, e.g. ``w`` and ``w.t()``). Inside ``data.pkl`` each tensor is pickled as
+the call ``torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride,
+requires_grad, backward_hooks[, metadata])`` and each storage as a *persistent id*, a tuple
+that points into the zip: ``("storage", torch.FloatStorage, "0", "cpu", numel)``.
 
 Safety
 ------
@@ -44,11 +38,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._common import WeightsFormatError
+from ._common import WeightsFormatError, decode, is_count, itemsize
 
 __all__ = ["load_torch"]
 
-_ZIP_MAGIC = b"PK"
 # The pre-1.6 ("legacy") format is a raw stream of pickles that starts with this number.
 _LEGACY_MAGIC = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
 # What unpickling damaged or hostile data can raise, besides our own WeightsFormatError.
@@ -57,10 +50,9 @@ _PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, TypeError, ValueError, Attri
 
 
 class _DType(NamedTuple):
-    """An element type: torch's name and the NumPy type code (without byte order)."""
+    """Stands in for a ``torch.dtype`` (pickled by name, e.g. ``torch.float32``)."""
 
-    name: str
-    numpy: str  # "f4", "i8", ... or "bfloat16", which NumPy does not have
+    code: str  # NumPy type code without byte order ("f4", "i8", ...) or "bfloat16"
 
 
 class _StorageType(NamedTuple):
@@ -78,11 +70,8 @@ class _Storage(NamedTuple):
 
 
 class _Allowed(NamedTuple):
-    """A function the pickle may call.
-
-    Wrapping it in a (frozen) named tuple means a crafted pickle cannot modify it, for
-    example with the BUILD opcode, which sets attributes on the object it is applied to.
-    """
+    """A function the pickle may call, frozen: a crafted pickle cannot modify it (e.g. with
+    the BUILD opcode, which sets attributes on the object it is applied to)."""
 
     func: Callable
 
@@ -90,94 +79,46 @@ class _Allowed(NamedTuple):
         return self.func(*args)
 
 
-_BFLOAT16 = _DType("bfloat16", "bfloat16")
-_UINT8 = _DType("uint8", "u1")
-
-# torch.dtype objects are pickled by name, e.g. the global ``torch.float32``.
-_TORCH_DTYPES = {
-    "float64": _DType("float64", "f8"),
-    "float32": _DType("float32", "f4"),
-    "float16": _DType("float16", "f2"),
-    "bfloat16": _BFLOAT16,
-    "complex128": _DType("complex128", "c16"),
-    "complex64": _DType("complex64", "c8"),
-    "int64": _DType("int64", "i8"),
-    "int32": _DType("int32", "i4"),
-    "int16": _DType("int16", "i2"),
-    "int8": _DType("int8", "i1"),
-    "uint64": _DType("uint64", "u8"),
-    "uint32": _DType("uint32", "u4"),
-    "uint16": _DType("uint16", "u2"),
-    "uint8": _UINT8,
-    "bool": _DType("bool", "?"),
+# torch.dtype name -> (NumPy type code, the typed storage class torch.save names, if any).
+# Newer dtypes (uint16, ...) have no storage class: they are saved as raw bytes plus a
+# dtype, see _rebuild_tensor_v3.
+_TORCH_TYPES = {
+    "float64": ("f8", "DoubleStorage"), "float32": ("f4", "FloatStorage"),
+    "float16": ("f2", "HalfStorage"), "bfloat16": ("bfloat16", "BFloat16Storage"),
+    "complex128": ("c16", "ComplexDoubleStorage"), "complex64": ("c8", "ComplexFloatStorage"),
+    "int64": ("i8", "LongStorage"), "int32": ("i4", "IntStorage"),
+    "int16": ("i2", "ShortStorage"), "int8": ("i1", "CharStorage"),
+    "uint64": ("u8", None), "uint32": ("u4", None), "uint16": ("u2", None),
+    "uint8": ("u1", "ByteStorage"), "bool": ("?", "BoolStorage"),
 }
-for _alias, _name in [("double", "float64"), ("float", "float32"), ("half", "float16"),
-                      ("long", "int64"), ("int", "int32"), ("short", "int16")]:
-    _TORCH_DTYPES[_alias] = _TORCH_DTYPES[_name]
-
-# The typed storage classes that ``torch.save`` names in persistent ids.
-_STORAGE_TYPES = {
-    name: _StorageType(name, _TORCH_DTYPES[dtype_name])
-    for name, dtype_name in [
-        ("DoubleStorage", "float64"),
-        ("FloatStorage", "float32"),
-        ("HalfStorage", "float16"),
-        ("BFloat16Storage", "bfloat16"),
-        ("ComplexDoubleStorage", "complex128"),
-        ("ComplexFloatStorage", "complex64"),
-        ("LongStorage", "int64"),
-        ("IntStorage", "int32"),
-        ("ShortStorage", "int16"),
-        ("CharStorage", "int8"),
-        ("ByteStorage", "uint8"),
-        ("BoolStorage", "bool"),
-    ]
+_TORCH_DTYPES = {name: _DType(code) for name, (code, _) in _TORCH_TYPES.items()}
+_UNTYPED_STORAGE = _StorageType("UntypedStorage", _TORCH_DTYPES["uint8"])
+# The globals a state dict's pickle may name, besides the tensor-rebuilding functions.
+_GLOBALS = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch", "UntypedStorage"): _UNTYPED_STORAGE,
+    ("torch.storage", "UntypedStorage"): _UNTYPED_STORAGE,
+    **{("torch", storage): _StorageType(storage, _TORCH_DTYPES[name])
+       for name, (_, storage) in _TORCH_TYPES.items() if storage},
+    **{("torch", name): dtype for name, dtype in _TORCH_DTYPES.items()},
 }
-# Newer dtypes (uint16, ...) are saved as raw bytes plus a dtype, see _rebuild_tensor_v3.
-_UNTYPED_STORAGE = _StorageType("UntypedStorage", _UINT8)
 
 
-def _itemsize(dtype):
-    """Bytes per element of `dtype` as stored in the file."""
-    return 2 if dtype is _BFLOAT16 else np.dtype(dtype.numpy).itemsize
-
-
-def _is_count(value):
-    """True for a non-negative Python int (bools excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _decode(buffer, dtype, count, byteorder):
-    """Interpret the first `count` elements of `buffer` as `dtype`, in native byte order.
-
-    bfloat16 is the upper half of a float32: shifting its 16 bits up by 16 gives the
-    float32 with exactly the same value, which is what the tensor becomes here.
-    """
-    order = "<" if byteorder == "little" else ">"
-    if dtype is _BFLOAT16:
-        bits = np.frombuffer(buffer, dtype=order + "u2", count=count)
-        return (bits.astype(np.uint32) << 16).view(np.float32)
-    file_dtype = np.dtype(order + dtype.numpy)
-    array = np.frombuffer(buffer, dtype=file_dtype, count=count)
-    return array.astype(file_dtype.newbyteorder("="), copy=False)
+def _read_record(archive, name, path, what="record"):
+    """The bytes of record ``name``, or None when the archive has no such record."""
+    try:
+        return archive.read(name)
+    except KeyError:
+        return None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise WeightsFormatError(f"{path}: {what} '{name}' is corrupt ({exc})") from None
 
 
 class _StateDictUnpickler(pickle.Unpickler):
     """An unpickler that can only build dicts, lists, numbers, strings and tensors.
 
-    Parameters
-    ----------
-    file : file object
-        The pickle stream (``data.pkl``).
-    path : Path
-        The file being loaded, for error messages.
-    archive : zipfile.ZipFile or None
-        Where storages are read from; ``None`` for a pickle outside a torch archive, in
-        which case any storage reference is an error.
-    prefix : str
-        Folder of ``data.pkl`` inside the archive, e.g. ``"archive/"``.
-    byteorder : {"little", "big"}
-        Byte order of the storages.
+    Storages are read from ``archive`` (records ``<prefix>data/<key>``); for a pickle
+    outside a torch archive (``archive=None``) any storage is an error.
     """
 
     def __init__(self, file, path, archive=None, prefix="", byteorder="little"):
@@ -185,21 +126,18 @@ class _StateDictUnpickler(pickle.Unpickler):
         self._path = path
         self._archive = archive
         self._prefix = prefix
-        self._byteorder = byteorder
+        self._byteorder = "<" if byteorder == "little" else ">"
         self._storages = {}  # key -> _Storage, so shared storages are read once
         self._globals = {
-            ("collections", "OrderedDict"): collections.OrderedDict,
+            **_GLOBALS,
             ("torch._utils", "_rebuild_tensor_v2"): _Allowed(self._rebuild_tensor_v2),
             ("torch._utils", "_rebuild_tensor_v3"): _Allowed(self._rebuild_tensor_v3),
             ("torch._utils", "_rebuild_parameter"): _Allowed(_rebuild_parameter),
             ("torch._utils", "_rebuild_parameter_with_state"): _Allowed(_rebuild_parameter),
-            ("torch", "UntypedStorage"): _UNTYPED_STORAGE,
-            ("torch.storage", "UntypedStorage"): _UNTYPED_STORAGE,
         }
-        for name, storage_type in _STORAGE_TYPES.items():
-            self._globals["torch", name] = storage_type
-        for name, dtype in _TORCH_DTYPES.items():
-            self._globals["torch", name] = dtype
+
+    def _error(self, problem):
+        return WeightsFormatError(f"{self._path}: {problem}")
 
     def find_class(self, module, name):
         """Resolve a global named in the pickle, from the allowlist only."""
@@ -208,51 +146,37 @@ class _StateDictUnpickler(pickle.Unpickler):
         except KeyError:
             raise WeightsFormatError(
                 f"refusing to load global '{module}.{name}' from {self._path}: "
-                "only state-dict tensors are allowed"
-            ) from None
+                "only state-dict tensors are allowed") from None
 
     def persistent_load(self, pid):
         """Turn ``("storage", storage_type, key, location, numel)`` into a `_Storage`."""
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
-            raise WeightsFormatError(f"{self._path}: unsupported persistent id {pid!r}")
+            raise self._error(f"unsupported persistent id {pid!r}")
         _, storage_type, key, _location, numel = pid
         if not (isinstance(storage_type, _StorageType) and isinstance(key, str)
-                and _is_count(numel)):
-            raise WeightsFormatError(f"{self._path}: malformed storage reference {pid!r}")
+                and is_count(numel)):
+            raise self._error(f"malformed storage reference {pid!r}")
         if self._archive is None:
-            raise WeightsFormatError(
-                f"{self._path}: refers to storage '{key}' but is not a torch.save zip archive"
-            )
-        if key not in self._storages:
-            self._storages[key] = self._read_storage(storage_type, key, numel)
-        return self._storages[key]
-
-    def _read_storage(self, storage_type, key, numel):
-        """Read record ``data/<key>`` and decode its `numel` elements."""
+            raise self._error(f"refers to storage '{key}' but is not a torch.save zip archive")
+        if key in self._storages:
+            return self._storages[key]
         record = f"{self._prefix}data/{key}"
-        try:
-            raw = self._archive.read(record)
-        except KeyError:
-            raise WeightsFormatError(
-                f"{self._path}: missing storage record '{record}' (the archive is incomplete)"
-            ) from None
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise WeightsFormatError(
-                f"{self._path}: storage record '{record}' is corrupt ({exc})"
-            ) from None
-        needed = numel * _itemsize(storage_type.dtype)
+        raw = _read_record(self._archive, record, self._path, "storage record")
+        if raw is None:
+            raise self._error(f"missing storage record '{record}' (the archive is incomplete)")
+        needed = numel * itemsize(storage_type.dtype.code)
         if len(raw) < needed:
-            raise WeightsFormatError(
-                f"{self._path}: storage record '{record}' has {len(raw)} bytes, but a "
-                f"{storage_type.name} of {numel} elements needs {needed}"
-            )
-        return _Storage(key, _decode(raw, storage_type.dtype, numel, self._byteorder))
+            raise self._error(f"storage record '{record}' has {len(raw)} bytes, but a "
+                              f"{storage_type.name} of {numel} elements needs {needed}")
+        storage = _Storage(key, decode(raw, storage_type.dtype.code, numel, self._byteorder))
+        self._storages[key] = storage
+        return storage
 
     def _rebuild_tensor_v2(self, storage, storage_offset, size, stride, requires_grad,
                            backward_hooks, metadata=None):
         """Stand-in for ``torch._utils._rebuild_tensor_v2``: a typed storage's view."""
         if not isinstance(storage, _Storage):
-            raise WeightsFormatError(f"{self._path}: a tensor is not backed by a storage")
+            raise self._error("a tensor is not backed by a storage")
         return self._view(storage, storage.array, storage_offset, size, stride)
 
     def _rebuild_tensor_v3(self, storage, storage_offset, size, stride, requires_grad,
@@ -260,39 +184,29 @@ class _StateDictUnpickler(pickle.Unpickler):
         """Stand-in for ``torch._utils._rebuild_tensor_v3``: raw bytes viewed as `dtype`."""
         if not (isinstance(storage, _Storage) and storage.array.dtype == np.uint8
                 and isinstance(dtype, _DType)):
-            raise WeightsFormatError(
-                f"{self._path}: a tensor is not backed by a byte storage and a dtype"
-            )
-        count = storage.array.size // _itemsize(dtype)
-        array = _decode(storage.array, dtype, count, self._byteorder)
+            raise self._error("a tensor is not backed by a byte storage and a dtype")
+        count = storage.array.size // itemsize(dtype.code)
+        array = decode(storage.array, dtype.code, count, self._byteorder)
         return self._view(storage, array, storage_offset, size, stride)
 
     def _view(self, storage, array, offset, size, stride):
-        """Copy out the elements a (offset, size, stride) view selects from `array`.
-
-        Element ``[i0, i1, ...]`` of the tensor is ``array[offset + i0*stride[0] + ...]``.
-        The last element it touches must lie inside the storage: a file that claims
-        otherwise is rejected instead of reading memory outside the buffer.
-        """
+        """Copy out the elements a (offset, size, stride) view selects from `array`: element
+        ``[i0, i1, ...]`` is ``array[offset + i0*stride[0] + ...]``. A view reaching outside
+        the storage is rejected instead of reading memory outside the buffer."""
         size, stride = tuple(size), tuple(stride)
-        if not (_is_count(offset) and len(size) == len(stride)
-                and all(_is_count(n) for n in size + stride)):
-            raise WeightsFormatError(
-                f"{self._path}: invalid view of storage '{storage.key}': "
-                f"offset={offset!r}, size={size!r}, stride={stride!r}"
-            )
+        if not (is_count(offset) and len(size) == len(stride)
+                and all(map(is_count, size + stride))):
+            raise self._error(f"invalid view of storage '{storage.key}': "
+                              f"offset={offset!r}, size={size!r}, stride={stride!r}")
         if 0 in size:
             return np.empty(size, dtype=array.dtype)
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= array.size:
-            raise WeightsFormatError(
-                f"{self._path}: storage '{storage.key}' is too small for a tensor view: it "
-                f"has {array.size} elements, the view (offset={offset}, size={size}, "
-                f"stride={stride}) reaches element {last}"
-            )
-        view = np.lib.stride_tricks.as_strided(
-            array[offset:], shape=size, strides=[s * array.itemsize for s in stride]
-        )
+            raise self._error(f"storage '{storage.key}' is too small for a tensor view: it has "
+                              f"{array.size} elements, the view (offset={offset}, size={size}, "
+                              f"stride={stride}) reaches element {last}")
+        strides = [s * array.itemsize for s in stride]
+        view = np.lib.stride_tricks.as_strided(array[offset:], shape=size, strides=strides)
         return view.copy()  # C-contiguous, writable, and no longer tied to the file
 
 
@@ -314,20 +228,16 @@ def load_torch(path):
     -------
     dict
         The saved dict with every tensor replaced by a NumPy array, in the saved key order:
-        usually a state dict ``{"conv1.weight": array, ...}``. Checkpoints that nest dicts
-        (``{"model": {...}, "epoch": 3}``) come back nested the same way. bfloat16 tensors
-        become float32 (same values; NumPy has no bfloat16); all other dtypes are kept,
-        e.g. ``num_batches_tracked`` is a 0-d int64 array.
+        usually a state dict ``{"conv1.weight": array, ...}``; nested checkpoints
+        (``{"model": {...}, "epoch": 3}``) come back nested. bfloat16 becomes float32 (same
+        values); all other dtypes are kept (``num_batches_tracked`` is a 0-d int64 array).
 
     Raises
     ------
     WeightsFormatError
         If the file is not a torch zip archive (including the pre-1.6 format), is
         truncated or corrupt, lacks a storage record, holds a view that does not fit its
-        storage, or names any global outside the allowlist (which is refused before
-        anything runs: ``"refusing to load global 'os.system' from evil.pth: ..."``).
-    FileNotFoundError
-        If `path` does not exist.
+        storage, or names any global outside the allowlist (refused before anything runs).
 
     Examples
     --------
@@ -338,26 +248,22 @@ def load_torch(path):
     path = Path(path)
     with open(path, "rb") as f:
         head = f.read(len(_LEGACY_MAGIC))
-    if head.startswith(_ZIP_MAGIC):
+    if head.startswith(b"PK"):
         obj = _load_zip(path)
     elif head.startswith(_LEGACY_MAGIC):
         raise WeightsFormatError(
             f"{path}: this is the legacy (pre-1.6, non-zip) torch.save format, which is not "
-            "supported; re-save it with torch>=1.6: torch.save(torch.load(old), new)"
-        )
+            "supported; re-save it with torch>=1.6: torch.save(torch.load(old), new)")
     elif head.startswith(b"\x80"):  # a plain pickle (protocol 2 or newer)
         _refuse_plain_pickle(path)
     elif not head:
         raise WeightsFormatError(f"{path}: the file is empty")
     else:
-        raise WeightsFormatError(
-            f"{path}: not a torch.save file (a zip archive starting with b'PK'); "
-            f"it starts with {head[:8]!r}"
-        )
+        raise WeightsFormatError(f"{path}: not a torch.save file (a zip archive starting "
+                                 f"with b'PK'); it starts with {head[:8]!r}")
     if not isinstance(obj, dict):
         raise WeightsFormatError(
-            f"{path}: holds a {type(obj).__name__}, not a dict of tensors such as a state_dict"
-        )
+            f"{path}: holds a {type(obj).__name__}, not a dict of tensors such as a state_dict")
     return obj
 
 
@@ -366,78 +272,47 @@ def _load_zip(path):
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise WeightsFormatError(
-            f"{path}: truncated or corrupt zip archive ({exc}); was the download or the "
-            "save interrupted?"
-        ) from None
+        raise WeightsFormatError(f"{path}: truncated or corrupt zip archive ({exc}); was the "
+                                 "download or the save interrupted?") from None
     with archive:
-        pickle_name = _find_data_pkl(archive, path)
+        names = archive.namelist()
+        candidates = [n for n in names if n == "data.pkl" or
+                      (n.endswith("/data.pkl") and n.count("/") == 1)]
+        if not candidates and names and all(n.endswith(".npy") for n in names):
+            raise WeightsFormatError(f"{path}: this is a NumPy .npz archive; use load_npz")
+        if not candidates:
+            raise WeightsFormatError(f"{path}: a zip archive, but not a torch.save file "
+                                     "(no data.pkl)")
+        if len(candidates) > 1:
+            raise WeightsFormatError(f"{path}: several data.pkl records: {candidates}")
+        pickle_name = candidates[0]
         prefix = pickle_name[: -len("data.pkl")]
-        byteorder = _read_byteorder(archive, prefix, path)
-        try:
-            data = archive.read(pickle_name)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise WeightsFormatError(f"{path}: record '{pickle_name}' is corrupt ({exc})") from None
-        unpickler = _StateDictUnpickler(io.BytesIO(data), path, archive, prefix, byteorder)
-        return _run(unpickler, path)
+        # The optional byteorder record: files without one are little-endian.
+        raw = _read_record(archive, prefix + "byteorder", path)
+        byteorder = "little" if raw is None else raw.decode("ascii", "replace").strip()
+        if byteorder not in ("little", "big"):
+            raise WeightsFormatError(f"{path}: unknown byte order {byteorder!r}")
+        data = io.BytesIO(_read_record(archive, pickle_name, path))
+        return _unpickle(_StateDictUnpickler(data, path, archive, prefix, byteorder),
+                         f"{path}: data.pkl is damaged or not a state dict (")
 
 
-def _run(unpickler, path):
-    """Unpickle, reporting a damaged pickle as a WeightsFormatError."""
+def _unpickle(unpickler, damaged):
+    """Run the restricted unpickler; report a damaged pickle as ``damaged`` + the error."""
     try:
         return unpickler.load()
     except WeightsFormatError:
         raise
     except _PICKLE_ERRORS as exc:
-        raise WeightsFormatError(
-            f"{path}: data.pkl is damaged or not a state dict ({type(exc).__name__}: {exc})"
-        ) from None
-
-
-def _find_data_pkl(archive, path):
-    """Return the name of the archive's ``<folder>/data.pkl`` record."""
-    names = archive.namelist()
-    candidates = [n for n in names if n == "data.pkl" or
-                  (n.endswith("/data.pkl") and n.count("/") == 1)]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates and names and all(n.endswith(".npy") for n in names):
-        raise WeightsFormatError(f"{path}: this is a NumPy .npz archive; use load_npz")
-    if not candidates:
-        raise WeightsFormatError(f"{path}: a zip archive, but not a torch.save file (no data.pkl)")
-    raise WeightsFormatError(f"{path}: several data.pkl records: {candidates}")
-
-
-def _read_byteorder(archive, prefix, path):
-    """Read the optional ``byteorder`` record; files without one are little-endian."""
-    try:
-        value = archive.read(prefix + "byteorder").decode("ascii", "replace").strip()
-    except KeyError:
-        return "little"
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise WeightsFormatError(f"{path}: record '{prefix}byteorder' is corrupt ({exc})") from None
-    if value not in ("little", "big"):
-        raise WeightsFormatError(f"{path}: unknown byte order {value!r}")
-    return value
+        raise WeightsFormatError(f"{damaged}{type(exc).__name__}: {exc})") from None
 
 
 def _refuse_plain_pickle(path):
-    """Explain why a raw pickle (not a zip) is not loaded.
-
-    The pickle is run through the restricted unpickler, which is safe, only to give a
-    precise message: a forbidden global is named; otherwise the format is explained.
-    """
+    """Explain why a raw pickle (not a zip) is not loaded: the restricted unpickler (safe)
+    names a forbidden global if there is one; otherwise the format is explained."""
     with open(path, "rb") as f:
-        try:
-            _StateDictUnpickler(f, path).load()
-        except WeightsFormatError:
-            raise
-        except _PICKLE_ERRORS as exc:
-            raise WeightsFormatError(
-                f"{path}: not a torch.save file (it starts like a pickle, but is not a valid "
-                f"one: {type(exc).__name__}: {exc})"
-            ) from None
+        _unpickle(_StateDictUnpickler(f, path), f"{path}: not a torch.save file (it starts "
+                  "like a pickle, but is not a valid one: ")
     raise WeightsFormatError(
         f"{path}: a plain pickle, not a torch.save zip archive; only files written by "
-        "torch.save with torch>=1.6 are supported"
-    )
+        "torch.save with torch>=1.6 are supported")

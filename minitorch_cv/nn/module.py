@@ -21,6 +21,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .._dispatch import functional as F
+from ..checks import check_input
+
 __all__ = ["Parameter", "Module", "no_grad", "is_grad_enabled", "has_trainable_parameters",
            "backward_through"]
 
@@ -48,8 +51,13 @@ def no_grad():
 
 
 def _operand(value):
-    """A Parameter as its array; anything else unchanged (for Parameter's operators)."""
+    """A Parameter as its array; anything else unchanged."""
     return value.data if isinstance(value, Parameter) else value
+
+
+def _read(name):
+    """A property reading ``data``'s attribute ``name``."""
+    return property(lambda self: getattr(self.data, name))
 
 
 def _binary(op, reflected=False):
@@ -61,6 +69,22 @@ def _binary(op, reflected=False):
             return op(self.data, _operand(other))
     method.__name__ = f"__{'r' if reflected else ''}{op.__name__.strip('_')}__"
     method.__doc__ = f"``{op.__name__}`` on ``data``: a plain ndarray (not a Parameter)."
+    return method
+
+
+def _unary(op):
+    def method(self):
+        return op(self.data)
+    method.__name__ = f"__{op.__name__.strip('_')}__"
+    return method
+
+
+def _in_place(op):
+    """``p op= x``: change ``data`` itself and keep this Parameter."""
+    def method(self, other):
+        op(self.data, _operand(other))
+        return self
+    method.__name__ = f"__{op.__name__}__"
     return method
 
 
@@ -98,21 +122,7 @@ class Parameter:
         self.grad: np.ndarray | None = None
         self.requires_grad = requires_grad
 
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def size(self):
-        return self.data.size
+    shape, dtype, ndim, size = map(_read, ("shape", "dtype", "ndim", "size"))
 
     def accumulate_grad(self, g: np.ndarray) -> None:
         """Add ``g`` into ``grad`` (allocating it on first use)."""
@@ -158,34 +168,14 @@ class Parameter:
     # In place (``p -= lr * p.grad``): change ``data`` itself and keep this Parameter, as
     # PyTorch's in-place operators do under no_grad. Without these Python would rebind
     # ``p`` to the plain array ``p - lr * p.grad`` and leave the parameter unchanged.
-    def __iadd__(self, other):
-        self.data += _operand(other)
-        return self
+    __iadd__, __isub__ = _in_place(operator.iadd), _in_place(operator.isub)
+    __imul__, __itruediv__ = _in_place(operator.imul), _in_place(operator.itruediv)
 
-    def __isub__(self, other):
-        self.data -= _operand(other)
-        return self
-
-    def __imul__(self, other):
-        self.data *= _operand(other)
-        return self
-
-    def __itruediv__(self, other):
-        self.data /= _operand(other)
-        return self
-
-    def __neg__(self):
-        return -self.data
-
-    def __pos__(self):
-        return +self.data
-
-    def __abs__(self):
-        return np.abs(self.data)
+    __neg__, __pos__, __abs__ = _unary(operator.neg), _unary(operator.pos), _unary(abs)
 
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, " \
-               f"requires_grad={self.requires_grad})"
+        return (f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, "
+                f"requires_grad={self.requires_grad})")
 
 
 class Module:
@@ -305,23 +295,29 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
-        for _, m in self.named_modules():
-            yield m
+        return (m for _, m in self.named_modules())
+
+    def _entries(self, tables, prefix=""):
+        """(dotted name, table, name) for each module's ``tables`` ("_parameters",
+        "_buffers"), a module's own entries before its children's: PyTorch's order."""
+        for mprefix, m in self.named_modules(prefix):
+            for table in (m.__dict__[t] for t in tables):
+                for name in table:
+                    yield (f"{mprefix}.{name}" if mprefix else name), table, name
 
     def named_parameters(self, prefix: str = ""):
-        for name, p in self._parameters.items():
-            yield (f"{prefix}.{name}" if prefix else name), p
-        for cname, child in self._modules.items():
-            yield from child.named_parameters(f"{prefix}.{cname}" if prefix else cname)
+        return ((key, table[name]) for key, table, name in self._entries(["_parameters"], prefix))
 
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self, prefix: str = ""):
-        for name, b in self._buffers.items():
-            yield (f"{prefix}.{name}" if prefix else name), b
-        for cname, child in self._modules.items():
-            yield from child.named_buffers(f"{prefix}.{cname}" if prefix else cname)
+        return ((key, table[name]) for key, table, name in self._entries(["_buffers"], prefix))
+
+    def _state_entries(self):
+        """(key, table, name) of the parameters and buffers a state dict holds."""
+        return [(key, table, name) for key, table, name in self._entries(_STATE_TABLES)
+                if table[name] is not None]
 
     # ---------------------------------------------------------------- modes and dtype
     def train(self, mode: bool = True) -> Module:
@@ -360,19 +356,19 @@ class Module:
         only, so ``"cpu"`` changes nothing and any other device (``"cuda"``, ``"mps"``,
         ``"cuda:0"``) is a ValueError that says so. Returns this module.
         """
-        _, dtype = _device_and_dtype(type(self).__name__ + ".to", args, kwargs)
+        dtype = _checked_dtype(type(self).__name__ + ".to", args, kwargs)
         if dtype is None:
             return self
-        for m in self.modules():
-            for p in m._parameters.values():
-                if p is None or not np.issubdtype(p.data.dtype, np.floating):
-                    continue
-                p.data = p.data.astype(dtype)
-                if p.grad is not None:
-                    p.grad = p.grad.astype(dtype)
-            for name, b in list(m._buffers.items()):
-                if isinstance(b, np.ndarray) and np.issubdtype(b.dtype, np.floating):
-                    m._buffers[name] = b.astype(dtype)
+        for _, table, name in self._state_entries():
+            value = table[name]
+            if not np.issubdtype(np.asarray(_operand(value)).dtype, np.floating):
+                continue
+            if isinstance(value, Parameter):
+                value.data = value.data.astype(dtype)
+                if value.grad is not None:
+                    value.grad = value.grad.astype(dtype)
+            elif isinstance(value, np.ndarray):
+                table[name] = value.astype(dtype)
         return self
 
     def float(self) -> Module:
@@ -394,18 +390,8 @@ class Module:
     # ---------------------------------------------------------------- state dicts
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters and buffers by dotted name, in PyTorch's order (copies)."""
-        out = OrderedDict()
-        self._collect_state("", out)
-        return out
-
-    def _collect_state(self, prefix, out):
-        for name, p in self._parameters.items():
-            out[prefix + name] = p.data.copy()
-        for name, b in self._buffers.items():
-            if b is not None:
-                out[prefix + name] = np.array(b, copy=True)
-        for name, child in self._modules.items():
-            child._collect_state(prefix + name + ".", out)
+        return OrderedDict((key, np.array(_operand(table[name]), copy=True))
+                           for key, table, name in self._state_entries())
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into this module's parameters and buffers.
@@ -419,45 +405,29 @@ class Module:
         -------
         (missing_keys, unexpected_keys) : tuple of lists
         """
-        targets = OrderedDict()
-        for mprefix, m in self.named_modules():
-            p = mprefix + "." if mprefix else ""
-            for name in m._parameters:
-                targets[p + name] = (m, "param", name)
-            for name, b in m._buffers.items():
-                if b is not None:
-                    targets[p + name] = (m, "buffer", name)
+        targets = {key: (table, name) for key, table, name in self._state_entries()}
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        wrong = []
-        for key, (m, kind, name) in targets.items():
-            if key not in state_dict:
-                continue
-            current = m._parameters[name].data if kind == "param" else m._buffers[name]
-            value = np.asarray(state_dict[key])
-            if np.shape(current) != value.shape:
-                wrong.append(f"{key}: expected shape {tuple(np.shape(current))}, "
-                             f"got {tuple(value.shape)}")
-        problems = []
-        if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
+        found = [(key, table, name) for key, (table, name) in targets.items()
+                 if key in state_dict]
+        wrong = [f"{key}: expected shape {np.shape(_operand(table[name]))}, "
+                 f"got {np.shape(state_dict[key])}" for key, table, name in found
+                 if np.shape(_operand(table[name])) != np.shape(state_dict[key])]
+        problems = [f"{label}: " + ", ".join(keys) for label, keys in
+                    (("missing keys", missing), ("unexpected keys", unexpected))
+                    if strict and keys]
         if wrong:
             problems.append("wrong shapes: " + "; ".join(wrong))
         if problems:
             raise ValueError(f"{type(self).__name__}.load_state_dict refused (no weight was "
                              "changed):\n  " + "\n  ".join(problems))
-        for key, (m, kind, name) in targets.items():
-            if key not in state_dict:
-                continue
-            value = np.asarray(state_dict[key])
-            if kind == "param":
-                p = m._parameters[name]
-                p.data = value.astype(p.data.dtype, copy=True)
+        for key, table, name in found:
+            old = table[name]
+            value = np.array(state_dict[key], dtype=np.asarray(_operand(old)).dtype, copy=True)
+            if isinstance(old, Parameter):
+                old.data = value
             else:
-                old = m._buffers[name]
-                m._buffers[name] = np.array(value, dtype=np.asarray(old).dtype, copy=True)
+                table[name] = value
         return missing, unexpected
 
     # ---------------------------------------------------------------- printing
@@ -465,14 +435,35 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"{type(self).__name__}({self.extra_repr()}"]
-        if self._modules:
-            for name, child in self._modules.items():
-                child_repr = repr(child).replace("\n", "\n  ")
-                lines.append(f"\n  ({name}): {child_repr}")
-            lines.append("\n")
-        lines.append(")")
-        return "".join(lines)
+        children = "".join(f"\n  ({name}): " + repr(child).replace("\n", "\n  ")
+                           for name, child in self._modules.items())
+        body = self.extra_repr() + (children + "\n" if children else "")
+        return f"{type(self).__name__}({body})"
+
+
+_STATE_TABLES = ("_parameters", "_buffers")      # what a state dict holds, in this order
+
+
+class _FunctionalLayer(Module):
+    """A layer that is a pair of :mod:`minitorch_cv.functional` functions:
+    ``F.<_function>_forward(x, *self._arguments())`` and ``F.<_function>_backward``."""
+
+    _function = ""        # e.g. "relu": F.relu_forward and F.relu_backward
+    _input_shape = None   # e.g. "(N, C, H, W)": forward checks a 4-D floating input
+
+    def _arguments(self):
+        return ()
+
+    def forward(self, x):
+        if self._input_shape:
+            check_input(x, 4, type(self).__name__, expected=self._input_shape)
+        out, cache = getattr(F, self._function + "_forward")(x, *self._arguments())
+        self._store(cache)
+        return out
+
+    def backward(self, dout):
+        return getattr(F, self._function + "_backward")(
+            dout, self._take_cache(), layer=f"{type(self).__name__}.backward")
 
 
 # Device names PyTorch knows: one of them in ``to(...)`` is a device, not a dtype.
@@ -484,22 +475,20 @@ _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "xla", "meta", "hip", "ipu", "hpu"
 def _check_device(device, where):
     """Accept the CPU ("cpu", "cpu:0", a torch.device of type cpu); refuse the others."""
     name = str(device)
-    if name.split(":")[0].strip().lower() == "cpu":
-        return
-    raise ValueError(
-        f"{where}({name!r}): minitorch_cv is a CPU-only library (NumPy, no GPU support), so "
-        f"there is no {name!r} device to move to. Drop the call or use 'cpu' (e.g. "
-        "device = 'cpu'); everything already runs on the CPU.")
+    if name.split(":")[0].strip().lower() != "cpu":
+        raise ValueError(
+            f"{where}({name!r}): minitorch_cv is a CPU-only library (NumPy, no GPU support), "
+            f"so there is no {name!r} device to move to. Drop the call or use 'cpu' (e.g. "
+            "device = 'cpu'); everything already runs on the CPU.")
 
 
 def _is_device(value) -> bool:
-    if type(value).__name__ == "device":           # a torch.device
-        return True
-    return isinstance(value, str) and value.split(":")[0].strip().lower() in _DEVICE_TYPES
+    return type(value).__name__ == "device" or (      # a torch.device, or its name
+        isinstance(value, str) and value.split(":")[0].strip().lower() in _DEVICE_TYPES)
 
 
-def _device_and_dtype(where, args, kwargs):
-    """PyTorch's ``to(device, dtype)`` arguments, checked: (device or None, dtype or None)."""
+def _checked_dtype(where, args, kwargs):
+    """The dtype (or None) of PyTorch's ``to(device, dtype)`` arguments, the device checked."""
     kwargs = dict(kwargs)
     device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None)               # meaningless without a GPU: accepted
@@ -510,24 +499,23 @@ def _device_and_dtype(where, args, kwargs):
         raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} "
                         "arguments")
     for value in args:
-        if value is None:
-            continue
         if _is_device(value):
             device = value
-        else:
+        elif value is not None:
             dtype = value
     if device is not None:
         _check_device(device, where)
-    if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"{where}: expected a device ('cpu') or a NumPy dtype, got "
-                            f"{dtype!r}") from None
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"{where}: parameters must stay floating-point, got dtype {dtype} "
-                            "(use np.float32 or np.float64)")
-    return device, dtype
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: expected a device ('cpu') or a NumPy dtype, got "
+                        f"{dtype!r}") from None
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{where}: parameters must stay floating-point, got dtype {dtype} "
+                        "(use np.float32 or np.float64)")
+    return dtype
 
 
 def has_trainable_parameters(module: Module) -> bool:

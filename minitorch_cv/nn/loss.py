@@ -53,11 +53,8 @@ class _Loss(Module):
     def backward(self, dloss=1.0):
         """dL/d(input), the input's shape; ``dloss`` is dL/d(loss) (an array of the loss's
         shape for ``reduction="none"``)."""
-        name = type(self).__name__
-        if self.__dict__.get("_cache") is None:
-            raise RuntimeError(f"{name}.backward called before a forward pass "
-                               "(or the forward ran under nn.no_grad())")
-        return getattr(F, self._backward)(self._cache, dloss, layer=f"{name}.backward")
+        return getattr(F, self._backward)(self._take_cache(), dloss,
+                                          layer=f"{type(self).__name__}.backward")
 
     def extra_repr(self):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -118,9 +115,8 @@ class CrossEntropyLoss(_Loss):
             weight = np.asarray(weight)
             check_class_weight(weight, weight.shape[0] if weight.ndim == 1 else -1,
                                "CrossEntropyLoss")
-            if not np.issubdtype(weight.dtype, np.floating):
-                weight = weight.astype(np.float32)
-            weight = weight.copy()
+            floating = np.issubdtype(weight.dtype, np.floating)
+            weight = weight.astype(weight.dtype if floating else np.float32)   # a copy
         self.register_buffer("weight", weight)
 
     def _arguments(self):
@@ -174,27 +170,13 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """Mean absolute error between predictions and targets of one shape.
 
-    Parameters
-    ----------
-    reduction : "mean" (over every element), "sum" or "none"
-
-    Shape
-    -----
-    (*) and (*) -> a number, or (*) for ``reduction="none"``.
-
-    ``loss = mean(|x - t|)`` over all elements.
+    ``loss = mean(|x - t|)`` over all elements. Parameters, shapes and errors as
+    :class:`MSELoss`.
 
     Backward
     --------
     ``dL/dx = sign(x - t) / x.size`` for "mean", and 0 where ``x == t`` (``sign(0) = 0``,
     PyTorch's choice at the kink).
-
-    Raises
-    ------
-    ValueError, TypeError
-        A target of another shape (no broadcasting) or not floating-point.
-    FloatingPointError
-        The loss is not finite (NaN/inf in the input).
     """
 
     _forward, _backward = "l1_loss_forward", "l1_loss_backward"

@@ -14,6 +14,7 @@ PyTorch does, until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets
 from __future__ import annotations
 
 import contextlib
+import math
 import operator
 import threading
 from collections import OrderedDict
@@ -23,6 +24,7 @@ import numpy as np
 
 from .._dispatch import functional as F
 from ..checks import check_input
+from . import init
 
 __all__ = ["Parameter", "Module", "no_grad", "is_grad_enabled", "has_trainable_parameters",
            "backward_through"]
@@ -278,7 +280,7 @@ class Module:
         cache = self.__dict__.get("_cache")
         if cache is None:
             raise RuntimeError(
-                f"{type(self).__name__}.backward called without a forward pass that kept "
+                f"{type(self).__name__}.backward called before a forward pass that kept "
                 "its cache (was forward run under nn.no_grad()?)")
         return cache
 
@@ -464,6 +466,31 @@ class _FunctionalLayer(Module):
     def backward(self, dout):
         return getattr(F, self._function + "_backward")(
             dout, self._take_cache(), layer=f"{type(self).__name__}.backward")
+
+
+class _WeightLayer(Module):
+    """Shared by Linear and Conv2d: ``weight`` (out, in, ...) and an optional ``bias``."""
+
+    def _init_parameters(self, shape, bias, rng, dtype):
+        """PyTorch's default draws: both U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (see
+        :mod:`minitorch_cv.nn.init`), the weight first."""
+        rng = init.get_rng(rng)
+        self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
+        bound = 1 / math.sqrt(init.fan_in(shape))
+        self.bias = Parameter(init.uniform(shape[0], bound, rng, dtype)) if bias else None
+
+    def _backward_with(self, function, dout, cache):
+        """dx from ``function`` (``F.linear_backward``, ``F.conv2d_backward``); dW and db,
+        computed only when a parameter trains, are added into the gradients."""
+        need_dw = self.weight.requires_grad or (self.bias is not None
+                                                and self.bias.requires_grad)
+        dx, dw, db = function(dout, cache, need_dx=self.needs_input_grad, need_dw=need_dw,
+                              layer=f"{type(self).__name__}.backward")
+        if need_dw:
+            self.weight.accumulate_grad(dw)
+            if self.bias is not None:
+                self.bias.accumulate_grad(db)
+        return dx
 
 
 # Device names PyTorch knows: one of them in ``to(...)`` is a device, not a dtype.

@@ -49,9 +49,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _conv(in_channels, out_channels, kernel_size, stride, padding, rng):
-    """A bias-free convolution initialized as torchvision's ResNet does:
-    ``kaiming_normal_(mode="fan_out", nonlinearity="relu")``, i.e.
-    ``N(0, 2 / (out_channels * K_h * K_w))``."""
+    """A bias-free convolution drawn as torchvision's ResNet does (``kaiming_normal_``,
+    fan_out, relu): ``N(0, 2 / (out_channels * K_h * K_w))``."""
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                      bias=False, rng=rng)
     std = math.sqrt(2.0 / (out_channels * kernel_size * kernel_size))
@@ -71,8 +70,6 @@ class BasicBlock(Module):
         Input and output channels.
     stride : int
         Stride of ``conv1`` (and of the downsample): 1 or 2.
-    downsample : Module or None
-    rng : numpy.random.Generator
 
     Shape
     -----
@@ -87,8 +84,8 @@ class BasicBlock(Module):
     Notes
     -----
     torchvision's BasicBlock calls one ReLU module twice. Here each call needs its own
-    cache (its mask), so the second is a separate module, ``relu2``. ReLU has no
-    parameters, so the state-dict keys are torchvision's.
+    cache, so the second is a separate module, ``relu2`` (no parameters: the state-dict
+    keys stay torchvision's).
     """
 
     expansion = 1
@@ -121,11 +118,8 @@ class BasicBlock(Module):
         g = self.relu2.backward(dout)                # dL/d(main + shortcut)
         need_dx = self.needs_input_grad
         dx = backward_through(self._main_path(), g, need_dx)
-        if self.downsample is not None:
-            self.downsample.needs_input_grad = need_dx
-            d_short = self.downsample.backward(g)
-        else:
-            d_short = g
+        shortcut = [] if self.downsample is None else [self.downsample]
+        d_short = backward_through(shortcut, g, need_dx)      # g itself for the identity
         if not need_dx:
             return None
         dx += d_short
@@ -225,11 +219,10 @@ class ResNet(Module):
                              f"{list(self.STAGES)}")
         features = {}
         stages = self.named_stages()
-        for i, (name, layer) in enumerate(stages):
+        for (name, layer), (_, following) in zip(stages, stages[1:] + [(None, None)]):
             x = layer(x)
             if name in names:
                 # bn1's output is overwritten by the in-place ReLU after it under no_grad
-                following = stages[i + 1][1] if i + 1 < len(stages) else None
                 in_place_next = isinstance(following, nn.ReLU) and following.inplace
                 features[name] = x.copy() if in_place_next else x
         return x, features
@@ -298,20 +291,15 @@ def _unwrap_state_dict(obj):
     nested under "state_dict" / "model" (training scripts), with DataParallel's
     "module." prefix removed."""
     for _ in range(3):
-        if isinstance(obj, dict):
-            for key in ("state_dict", "model", "model_state_dict"):
-                if key in obj and isinstance(obj[key], dict):
-                    obj = obj[key]
-                    break
-            else:
-                break
+        nested = [obj[key] for key in ("state_dict", "model", "model_state_dict")
+                  if isinstance(obj, dict) and isinstance(obj.get(key), dict)]
+        if not nested:
+            break
+        obj = nested[0]
     if not isinstance(obj, dict):
         raise TypeError(f"expected a state dict (a dict of arrays), got {type(obj).__name__}")
-    out = OrderedDict()
-    for key, value in obj.items():
-        if isinstance(key, str) and key.startswith("module."):
-            key = key[len("module."):]
-        out[key] = value
+    out = OrderedDict((key.removeprefix("module.") if isinstance(key, str) else key, value)
+                      for key, value in obj.items())
     bad = [k for k, v in out.items() if not isinstance(v, (np.ndarray, np.generic))]
     if bad:
         raise TypeError("a state dict maps names to arrays; these entries are not arrays: "
@@ -369,20 +357,14 @@ def load_pretrained(model, weights, log=None):
     head = [k for k in ("fc.weight", "fc.bias") if k in sd and k in own]
     if head and any(np.shape(sd[k]) != own[k].shape for k in head):
         file_classes = np.shape(sd["fc.weight"])[0] if "fc.weight" in sd else "?"
-        for k in head:
-            del sd[k]
+        sd.update((k, own[k]) for k in head)       # the head loads its own fresh values
         skipped = head
         message = (f"{source}: its fc has {file_classes} classes, the model "
                    f"{model.fc.out_features}; loaded every weight except fc.weight and "
                    "fc.bias, which keep their fresh random initialization (train them).")
         (log or (lambda m: warnings.warn(m, stacklevel=3)))(message)
     try:
-        model.load_state_dict(sd, strict=not skipped)
-        if skipped:   # strict for everything but the head
-            missing = [k for k in own if k not in sd and k not in skipped]
-            unexpected = [k for k in sd if k not in own]
-            if missing or unexpected:
-                raise ValueError(f"missing keys: {missing}; unexpected keys: {unexpected}")
+        model.load_state_dict(sd)
     except ValueError as err:
         raise ValueError(f"{source} does not fit ResNet18: {err}") from None
     return skipped

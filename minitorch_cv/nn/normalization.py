@@ -3,13 +3,7 @@
 import numpy as np
 
 from .._dispatch import functional as F
-from ..checks import (
-    check_float_dtype,
-    check_input,
-    check_int,
-    check_real,
-    check_same_dtype,
-)
+from ..checks import check_float_dtype, check_input, check_int, check_real, check_same_dtype
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]

@@ -135,8 +135,6 @@ class ResNet(Module):
         :class:`BasicBlock`.
     layers : sequence of 4 ints
         Blocks per stage.
-    num_classes : int
-        Outputs of ``fc``.
     rng : numpy.random.Generator or int, optional
         Source of the initial weights (torchvision's scheme: convolutions
         ``N(0, 2 / fan_out)``, BatchNorm weight 1 and bias 0, ``fc`` like ``nn.Linear``).
@@ -148,10 +146,9 @@ class ResNet(Module):
 
     Backward
     --------
-    The children's backward passes in reverse order (:func:`backward_through`). With
-    ``needs_input_grad = False`` (the Trainer sets it) the pass stops after the first
-    stage that has a trainable parameter: a frozen prefix (say everything before
-    ``layer4``) costs no backward computation at all.
+    The children's backward passes in reverse order (:func:`backward_through`): with
+    ``needs_input_grad = False`` a frozen prefix (say everything before ``layer4``) costs
+    no backward computation at all.
     """
 
     def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), num_classes=1000, rng=None):
@@ -234,11 +231,8 @@ class ResNet(Module):
 
 # ------------------------------------------------------------------------------ weights
 def _sha256(path):
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def imagenet_weights_path(download=True):
@@ -258,26 +252,23 @@ def imagenet_weights_path(download=True):
     """
     from ..data import default_cache_dir
 
-    cache = default_cache_dir()
-    dest = cache / IMAGENET1K_V1_URL.rsplit("/", 1)[1]
-    if not dest.exists():
-        if not download:
-            problem = "downloading was not allowed (download=False)"
-        else:
-            try:
-                download_file(IMAGENET1K_V1_URL, dest, "sha256", IMAGENET1K_V1_SHA256_PREFIX)
-                problem = None
-            except Exception as err:  # noqa: BLE001 - any failure gets the same advice
-                problem = f"the download failed: {type(err).__name__}: {err}"
-        if problem is not None:
-            raise FileNotFoundError(
-                f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: "
-                f"{dest} does not exist and {problem}.\n"
-                f"To use them without internet here, download {IMAGENET1K_V1_URL} on a "
-                f"machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/ where "
-                f"torchvision keeps it) and place it by hand at\n  {dest}\n"
-                f"(the folder is $MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv). "
-                f"Or pass weights=PATH with the file wherever it is.")
+    dest = default_cache_dir() / IMAGENET1K_V1_URL.rsplit("/", 1)[1]
+    problem = None if dest.exists() else "downloading was not allowed (download=False)"
+    if problem and download:
+        try:
+            download_file(IMAGENET1K_V1_URL, dest, "sha256", IMAGENET1K_V1_SHA256_PREFIX)
+            problem = None
+        except Exception as err:  # noqa: BLE001 - any failure gets the same advice
+            problem = f"the download failed: {type(err).__name__}: {err}"
+    if problem is not None:
+        raise FileNotFoundError(
+            f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: "
+            f"{dest} does not exist and {problem}.\n"
+            f"To use them without internet here, download {IMAGENET1K_V1_URL} on a "
+            f"machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/ where "
+            f"torchvision keeps it) and place it by hand at\n  {dest}\n"
+            f"(the folder is $MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv). "
+            f"Or pass weights=PATH with the file wherever it is.")
     digest = _sha256(dest)
     if not digest.startswith(IMAGENET1K_V1_SHA256_PREFIX):
         raise OSError(f"{dest}: SHA-256 {digest[:16]}... does not start with "
@@ -327,7 +318,6 @@ def load_pretrained(model, weights, log=None):
 
     Parameters
     ----------
-    model : ResNet
     weights : str, os.PathLike or dict
         A ``.pth`` (read without torch), ``.safetensors`` or ``.npz`` file, a state dict,
         or ``"IMAGENET1K_V1"``. Checkpoints nested as ``{"state_dict": ...}`` or
@@ -335,17 +325,16 @@ def load_pretrained(model, weights, log=None):
     log : callable, optional
         Where to report a replaced head (default: ``warnings.warn``).
 
+    Returns
+    -------
+    list of str : the keys that were not loaded (the replaced head, if any).
+
     Notes
     -----
     When ``fc`` in the file has another number of classes than the model (1000-class
     ImageNet weights into ``num_classes=10``), every other weight is loaded and ``fc``
-    keeps its fresh initialization. Checkpoints without ``num_batches_tracked`` (older
-    PyTorch) load with those counters at 0. Anything else that does not fit is refused
-    with the list of problems, and then no weight has changed.
-
-    Returns
-    -------
-    list of str : the keys that were not loaded (the replaced head, if any).
+    keeps its fresh initialization. Missing ``num_batches_tracked`` (older PyTorch) load
+    as 0. Anything else that does not fit is refused, listed, and no weight changes.
     """
     raw, source = _read_weights(weights)
     sd = _unwrap_state_dict(raw)
@@ -379,13 +368,10 @@ def resnet18(num_classes=1000, weights=None, rng=None):
         Outputs of the final ``fc`` layer (10 for CIFAR-10). ``None`` takes the number
         from the weights' ``fc`` (1000 without weights).
     weights : None, str, os.PathLike or dict
-        ``None``: random initialization (torchvision's scheme). A path to a ``.pth``
-        (``torch.save``, read without torch), ``.safetensors`` or ``.npz`` file, a state
-        dict, or ``"IMAGENET1K_V1"`` (torchvision's ImageNet weights, downloaded into the
-        cache, or placed there by hand; see :func:`imagenet_weights_path`). A file whose
-        ``fc`` has another number of classes loads everything except ``fc``, with a warning.
+        ``None``: random initialization (torchvision's scheme). Otherwise what
+        :func:`load_pretrained` takes (``"IMAGENET1K_V1"``: see
+        :func:`imagenet_weights_path`); an ``fc`` of another size is left out, with a warning.
     rng : numpy.random.Generator or int, optional
-        Source of the initial weights.
 
     Returns
     -------
@@ -417,9 +403,8 @@ def grad_cam(model, x, target=None):
     ----------
     model : ResNet
         Used in its current mode (call ``model.eval()`` first for pretrained weights),
-        and left exactly as found, also when an error interrupts: every parameter's
-        ``grad`` (None or the same array, bit for bit), ``requires_grad``,
-        ``needs_input_grad``, the train/eval mode and BatchNorm's running statistics.
+        and left exactly as found, also when an error interrupts (gradients, flags, mode,
+        BatchNorm's running statistics).
     x : ndarray (N, 3, H, W)
     target : int, sequence of int or None
         Class per image; ``None`` takes the predicted class.
@@ -433,21 +418,19 @@ def grad_cam(model, x, target=None):
     # Every gradient, flag, mode, running statistic and forward cache is put back at the
     # end, also on errors; the head's backward adds into fresh arrays, not the caller's.
     with kept_as_found(model, gradients=True, buffers=True, caches=True):
+        stages = [layer for _, layer in model.named_stages()]
+        trunk, head = stages[:-3], stages[-3:]             # head: avgpool, flatten, fc
         with nn.no_grad():                     # the trunk keeps nothing
             feats = x
-            for name, layer in model.named_stages():
-                if name == "avgpool":
-                    break
+            for layer in trunk:
                 feats = layer(feats)
-        head = [model.avgpool, model.flatten, model.fc]
-        for layer in head:                     # dL/dfeats is all we need: no dL/dW
-            layer.requires_grad_(False)
         logits = feats
         for layer in head:                     # the head keeps its caches
+            layer.requires_grad_(False)        # dL/dfeats is all we need: no dL/dW
             logits = layer(logits)
         n = len(x)
-        target = logits.argmax(axis=1) if target is None else \
-            np.broadcast_to(np.asarray(target, dtype=np.int64), (n,))
+        target = (logits.argmax(axis=1) if target is None
+                  else np.broadcast_to(np.asarray(target, dtype=np.int64), (n,)))
         one_hot = np.zeros_like(logits)
         one_hot[np.arange(n), target] = 1
         dfeats = backward_through(head, one_hot, needs_input_grad=True)

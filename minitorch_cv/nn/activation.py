@@ -50,17 +50,12 @@ class Sigmoid(_FunctionalLayer):
 class LeakyReLU(_FunctionalLayer):
     """``x if x > 0 else negative_slope * x``; backward scales dout the same way."""
 
-    _function = "leaky_relu"
+    _function, _fields = "leaky_relu", ("negative_slope",)
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU")
 
-    def _arguments(self):
-        return (self.negative_slope,)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
 
 
 class Softmax(_FunctionalLayer):
@@ -70,14 +65,8 @@ class Softmax(_FunctionalLayer):
     :class:`~minitorch_cv.nn.CrossEntropyLoss` instead (it applies log-softmax itself).
     """
 
-    _function = "softmax"
+    _function, _fields = "softmax", ("dim",)
 
     def __init__(self, dim=-1):
         super().__init__()
         self.dim = check_int(dim, "dim", "Softmax")
-
-    def _arguments(self):
-        return (self.dim,)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"

@@ -14,8 +14,6 @@ class Conv2d(_WeightLayer):
 
     Parameters
     ----------
-    in_channels, out_channels : int
-    kernel_size, stride : int or (int, int)
     padding : int, (int, int), "valid" or "same"
         Zeros added on each side. ``"valid"`` is 0. ``"same"`` (stride 1 only, as in
         PyTorch) pads ``K - 1`` in total so that H_out = H: ``(K - 1) // 2`` before and
@@ -23,7 +21,6 @@ class Conv2d(_WeightLayer):
         (right) than at the top (left) -- PyTorch's asymmetric padding.
         ``self.padding`` is the pair for numbers and "valid", the string ``"same"``
         otherwise; ``self.padding_sides`` is always ``((top, bottom), (left, right))``.
-    bias : bool
     rng : numpy.random.Generator or int, optional
         Source of the initial weights (PyTorch's kaiming_uniform(a=sqrt(5))).
 

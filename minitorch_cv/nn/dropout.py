@@ -22,7 +22,7 @@ class Dropout(_FunctionalLayer):
     Shape: any -> same. Backward: ``dx = dout * mask`` (the same mask, scale included).
     """
 
-    _function = "dropout"
+    _function, _fields = "dropout", ("p",)
     _channelwise = False
 
     def __init__(self, p=0.5, inplace=False, rng=None):
@@ -47,9 +47,6 @@ class Dropout(_FunctionalLayer):
         out, cache = F.dropout_forward(x, self.p, self.rng, channelwise=self._channelwise)
         self._store(cache)
         return out
-
-    def extra_repr(self):
-        return f"p={self.p}"
 
 
 class Dropout2d(Dropout):

@@ -130,12 +130,9 @@ class CrossEntropyLoss(_Loss):
 
     def extra_repr(self):
         parts = [] if self.weight is None else [f"weight=array of {len(self.weight)}"]
-        if self.ignore_index != -100:
-            parts.append(f"ignore_index={self.ignore_index}")
-        if self.reduction != "mean":
-            parts.append(f"reduction={self.reduction!r}")
-        if self.label_smoothing:
-            parts.append(f"label_smoothing={self.label_smoothing}")
+        options = (("ignore_index", -100), ("reduction", "mean"), ("label_smoothing", 0.0))
+        parts += [f"{name}={getattr(self, name)!r}" for name, default in options
+                  if getattr(self, name) != default]
         return ", ".join(parts)
 
 

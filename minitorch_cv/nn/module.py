@@ -1,14 +1,11 @@
 """Module, Parameter and ``no_grad``: the mechanics every layer shares.
 
-A :class:`Module` holds parameters, buffers and child modules, and implements two
-methods: ``forward(x)`` computes the output and remembers what backward will need;
-``backward(dout)`` receives dL/d(output), adds dL/d(parameter) into every
-``Parameter.grad`` and returns dL/d(input). There is no autograd: each layer writes its
-own backward pass, and composite modules (``Sequential``, ResNet's ``BasicBlock``) chain
-their children's backward passes in reverse order.
-
-Gradients **accumulate**: calling ``backward`` twice adds the gradients twice, exactly as
-PyTorch does, until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets them.
+A :class:`Module` implements ``forward(x)``, which computes the output and remembers
+what backward will need, and ``backward(dout)``, which receives dL/d(output), adds
+dL/d(parameter) into every ``Parameter.grad`` and returns dL/d(input). There is no
+autograd: composite modules (``Sequential``, ResNet's ``BasicBlock``) chain their
+children's backward passes in reverse order. Gradients **accumulate**, as in PyTorch,
+until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets them.
 """
 
 from __future__ import annotations
@@ -63,6 +60,7 @@ def _read(name):
 
 
 def _binary(op, reflected=False):
+    """``op`` on ``data`` (``other`` first when ``reflected``): a plain ndarray."""
     if reflected:
         def method(self, other):
             return op(_operand(other), self.data)
@@ -70,7 +68,6 @@ def _binary(op, reflected=False):
         def method(self, other):
             return op(self.data, _operand(other))
     method.__name__ = f"__{'r' if reflected else ''}{op.__name__.strip('_')}__"
-    method.__doc__ = f"``{op.__name__}`` on ``data``: a plain ndarray (not a Parameter)."
     return method
 
 
@@ -104,19 +101,16 @@ class Parameter:
 
     Notes
     -----
-    A Parameter works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` itself
-    (no copy), and ``p * 2``, ``p + q``, ``-p``, ``abs(p)``, ``p @ x``, ``x @ p``,
-    ``p < 0``, ``np.exp(p)``, ``p[0]``, ``len(p)``, ``p.shape``, ``p.dtype``, ``p.ndim``,
-    ``p.size`` read ``p.data``. Each returns a plain ndarray (or a view of ``data`` for
-    indexing), never a new Parameter: arithmetic is not tracked, there is no autograd.
-    The in-place operators ``p += x``, ``p -= x``, ``p *= x``, ``p /= x`` change ``p.data``
-    in place and keep ``p`` a Parameter (a hand-written SGD step ``p -= lr * p.grad``
-    works, as in PyTorch under ``no_grad``); other ndarray methods are on ``p.data``.
+    A Parameter works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` itself,
+    and ``p * 2``, ``x @ p``, ``-p``, ``abs(p)``, ``p < 0``, ``np.exp(p)``, ``p[0]``,
+    ``len(p)``, ``p.shape``, ``p.dtype``, ``p.ndim``, ``p.size`` read ``p.data``, giving
+    plain ndarrays, never a new Parameter (there is no autograd). ``p += x``, ``-=``,
+    ``*=``, ``/=`` change ``p.data`` in place (a hand-written SGD step
+    ``p -= lr * p.grad`` works, as in PyTorch under ``no_grad``).
 
-    ``==`` and ``!=`` are NOT elementwise: they compare identity, so ``p in
-    model.parameters()``, sets and dicts of parameters work as in PyTorch (``hash(p)`` is
-    by identity). Compare values with ``np.array_equal(p, q)`` or ``p.data == q.data``.
-    ``bool(p)`` is always True (test ``p is not None``).
+    ``==`` and ``!=`` compare identity, not values, so ``p in model.parameters()``, sets
+    and dicts of parameters work as in PyTorch; compare values with
+    ``np.array_equal(p, q)``. ``bool(p)`` is always True (test ``p is not None``).
     """
 
     def __init__(self, data, requires_grad: bool = True):
@@ -167,9 +161,8 @@ class Parameter:
     __gt__, __ge__ = _binary(operator.gt), _binary(operator.ge)
     # No __eq__/__ne__: identity, so containers of parameters behave (see Notes).
 
-    # In place (``p -= lr * p.grad``): change ``data`` itself and keep this Parameter, as
-    # PyTorch's in-place operators do under no_grad. Without these Python would rebind
-    # ``p`` to the plain array ``p - lr * p.grad`` and leave the parameter unchanged.
+    # Without these Python would rebind ``p -= lr * p.grad`` to a plain array and leave
+    # the parameter unchanged.
     __iadd__, __isub__ = _in_place(operator.iadd), _in_place(operator.isub)
     __imul__, __itruediv__ = _in_place(operator.imul), _in_place(operator.itruediv)
 
@@ -190,10 +183,8 @@ class Module:
     """
 
     def __init__(self):
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
-        object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "training", True)
+        self.__dict__.update(_parameters=OrderedDict(), _buffers=OrderedDict(),
+                             _modules=OrderedDict(), training=True)
 
     # ---------------------------------------------------------------- registration
     def __setattr__(self, name, value):
@@ -205,14 +196,10 @@ class Module:
             raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
                             f"(Parameter or None expected); to change the values assign "
                             f"to {name}.data")
-        if isinstance(value, Parameter):
-            table = self._parameters
-        elif isinstance(value, Module):
-            table = self._modules
-        elif name in self.__dict__.get("_buffer_names", ()):
-            table = self._buffers
-        else:
-            table = None
+        table = (self._parameters if isinstance(value, Parameter)
+                 else self._modules if isinstance(value, Module)
+                 else self._buffers if name in self.__dict__.get("_buffer_names", ())
+                 else None)
         for other in (self._parameters, self._buffers, self._modules):
             if other is not table:
                 other.pop(name, None)
@@ -239,9 +226,7 @@ class Module:
 
     def register_buffer(self, name: str, value) -> None:
         """Register a non-trainable array (e.g. ``running_mean``) saved in the state dict."""
-        if "_buffer_names" not in self.__dict__:
-            object.__setattr__(self, "_buffer_names", set())
-        self._buffer_names.add(name)
+        self.__dict__.setdefault("_buffer_names", set()).add(name)
         self.__dict__.pop(name, None)
         self._buffers[name] = value
 
@@ -259,10 +244,9 @@ class Module:
     def needs_input_grad(self) -> bool:
         """Whether ``backward`` must compute and return dL/dx (default True).
 
-        Set it to False on a whole model when only parameter gradients matter (the
-        Trainer does): containers then stop the backward pass after the last layer that
-        has a trainable parameter, so a frozen prefix of a network costs nothing, and a
-        layer whose dx nobody needs skips computing it (``backward`` returns None).
+        False (the Trainer sets it): containers stop the backward pass after the last
+        layer that trains, so a frozen prefix costs nothing, and a layer whose dx nobody
+        needs skips computing it (``backward`` returns None).
         """
         return self.__dict__.get("_needs_input_grad", True)
 
@@ -452,9 +436,13 @@ class _FunctionalLayer(Module):
 
     _function = ""        # e.g. "relu": F.relu_forward and F.relu_backward
     _input_shape = None   # e.g. "(N, C, H, W)": forward checks a 4-D floating input
+    _fields = ()          # attributes passed to the forward function, and shown by repr
 
     def _arguments(self):
-        return ()
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def extra_repr(self):
+        return ", ".join(f"{name}={getattr(self, name)}" for name in self._fields)
 
     def forward(self, x):
         if self._input_shape:
@@ -516,12 +504,12 @@ def _is_device(value) -> bool:
 
 def _checked_dtype(where, args, kwargs):
     """The dtype (or None) of PyTorch's ``to(device, dtype)`` arguments, the device checked."""
-    kwargs = dict(kwargs)
-    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)               # meaningless without a GPU: accepted
-    if kwargs:
-        raise TypeError(f"{where}: unexpected keyword argument(s) {sorted(kwargs)}; "
+    # non_blocking means nothing without a GPU: accepted
+    unexpected = sorted(set(kwargs) - {"device", "dtype", "non_blocking"})
+    if unexpected:
+        raise TypeError(f"{where}: unexpected keyword argument(s) {unexpected}; "
                         "expected device= and/or dtype=")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
     if len(args) > 2:
         raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} "
                         "arguments")

@@ -11,6 +11,7 @@ class _Pool2d(_FunctionalLayer):
     defaulting to the kernel size."""
 
     _input_shape = "(N, C, H, W)"
+    _fields = ("kernel_size", "stride", "padding")
 
     def __init__(self, kernel_size, stride, padding):
         super().__init__()
@@ -20,12 +21,6 @@ class _Pool2d(_FunctionalLayer):
                        else pair(stride, "stride", layer, minimum=1))
         self.padding = pair(padding, "padding", layer, minimum=0)
         check_pool_padding(self.padding, self.kernel_size, layer)
-
-    def _arguments(self):
-        return self.kernel_size, self.stride, self.padding
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class MaxPool2d(_Pool2d):
@@ -77,15 +72,9 @@ class AdaptiveAvgPool2d(_FunctionalLayer):
     pooling (ResNet). Backward: each bin's gradient divided evenly over its pixels.
     """
 
-    _function = "adaptive_avgpool2d"
+    _function, _fields = "adaptive_avgpool2d", ("output_size",)
     _input_shape = "(N, C, H, W)"
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = pair(output_size, "output_size", "AdaptiveAvgPool2d", minimum=1)
-
-    def _arguments(self):
-        return (self.output_size,)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from .._dispatch import functional as F
 from ..checks import check_input
@@ -59,35 +59,7 @@ def _read(name):
     return property(lambda self: getattr(self.data, name))
 
 
-def _binary(op, reflected=False):
-    """``op`` on ``data`` (``other`` first when ``reflected``): a plain ndarray."""
-    if reflected:
-        def method(self, other):
-            return op(_operand(other), self.data)
-    else:
-        def method(self, other):
-            return op(self.data, _operand(other))
-    method.__name__ = f"__{'r' if reflected else ''}{op.__name__.strip('_')}__"
-    return method
-
-
-def _unary(op):
-    def method(self):
-        return op(self.data)
-    method.__name__ = f"__{op.__name__.strip('_')}__"
-    return method
-
-
-def _in_place(op):
-    """``p op= x``: change ``data`` itself and keep this Parameter."""
-    def method(self, other):
-        op(self.data, _operand(other))
-        return self
-    method.__name__ = f"__{op.__name__}__"
-    return method
-
-
-class Parameter:
+class Parameter(NDArrayOperatorsMixin):
     """A trainable array and its gradient.
 
     Attributes
@@ -149,24 +121,19 @@ class Parameter:
     def __bool__(self):
         return True
 
-    __add__, __radd__ = _binary(operator.add), _binary(operator.add, True)
-    __sub__, __rsub__ = _binary(operator.sub), _binary(operator.sub, True)
-    __mul__, __rmul__ = _binary(operator.mul), _binary(operator.mul, True)
-    __truediv__, __rtruediv__ = _binary(operator.truediv), _binary(operator.truediv, True)
-    __floordiv__, __rfloordiv__ = _binary(operator.floordiv), _binary(operator.floordiv, True)
-    __mod__, __rmod__ = _binary(operator.mod), _binary(operator.mod, True)
-    __pow__, __rpow__ = _binary(operator.pow), _binary(operator.pow, True)
-    __matmul__, __rmatmul__ = _binary(operator.matmul), _binary(operator.matmul, True)
-    __lt__, __le__ = _binary(operator.lt), _binary(operator.le)
-    __gt__, __ge__ = _binary(operator.gt), _binary(operator.ge)
-    # No __eq__/__ne__: identity, so containers of parameters behave (see Notes).
+    # The operators (``p * 2``, ``x @ p``, ``-p``, ``p < 0``, ``p -= g``) come from NumPy's
+    # mixin, which calls the ufunc; it runs here on ``data``.
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        inputs = [_operand(value) for value in inputs]
+        if out is None:
+            return getattr(ufunc, method)(*inputs, **kwargs)
+        # In place: write into ``data`` and keep this Parameter (else ``p -= lr * p.grad``
+        # would rebind ``p`` to a plain array and leave the parameter unchanged).
+        getattr(ufunc, method)(*inputs, out=tuple(_operand(o) for o in out), **kwargs)
+        return out[0] if len(out) == 1 else out
 
-    # Without these Python would rebind ``p -= lr * p.grad`` to a plain array and leave
-    # the parameter unchanged.
-    __iadd__, __isub__ = _in_place(operator.iadd), _in_place(operator.isub)
-    __imul__, __itruediv__ = _in_place(operator.imul), _in_place(operator.itruediv)
-
-    __neg__, __pos__, __abs__ = _unary(operator.neg), _unary(operator.pos), _unary(abs)
+    # Identity, not elementwise, so containers of parameters behave (see Notes).
+    __eq__, __ne__, __hash__ = object.__eq__, object.__ne__, object.__hash__
 
     def __repr__(self) -> str:
         return (f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, "

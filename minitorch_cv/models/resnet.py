@@ -17,9 +17,8 @@ by ``torch.save(torchvision.models.resnet18().state_dict(), path)`` loads as is:
 >>> model = models.resnet18(num_classes=10, weights="resnet18_cifar10.pth")
 >>> model = model.eval()                # BatchNorm must use its running statistics
 
-``weights`` may also be ``"IMAGENET1K_V1"``: torchvision's ImageNet file
-``resnet18-f37072fd.pth``, downloaded once into the user cache (``~/.cache/minitorch_cv`` or
-``$MINITORCH_CV_CACHE``), or placed there by hand on a machine without internet.
+``weights="IMAGENET1K_V1"`` takes torchvision's ImageNet file, downloaded once into the
+user cache or placed there by hand (:func:`imagenet_weights_path`).
 """
 
 from __future__ import annotations
@@ -62,14 +61,8 @@ class BasicBlock(Module):
     """Two 3x3 convolutions with a shortcut: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + s(x))``.
 
     ``s`` is the identity, or ``downsample`` (a 1x1 convolution with stride 2 and a
-    BatchNorm) where the block halves the resolution and changes the channel count.
-
-    Parameters
-    ----------
-    inplanes, planes : int
-        Input and output channels.
-    stride : int
-        Stride of ``conv1`` (and of the downsample): 1 or 2.
+    BatchNorm) where the block halves the resolution (``stride=2``, also conv1's) and
+    changes the channel count.
 
     Shape
     -----
@@ -81,11 +74,8 @@ class BasicBlock(Module):
     through bn2, conv2, relu, bn1, conv1, and the shortcut gets the same ``g``:
     ``dx = main.backward(g) + (downsample.backward(g) if downsample else g)``.
 
-    Notes
-    -----
-    torchvision's BasicBlock calls one ReLU module twice. Here each call needs its own
-    cache, so the second is a separate module, ``relu2`` (no parameters: the state-dict
-    keys stay torchvision's).
+    torchvision's block calls one ReLU module twice; each call here needs its own cache,
+    so the second is ``relu2`` (no parameters: the state-dict keys stay torchvision's).
     """
 
     expansion = 1
@@ -129,15 +119,8 @@ class BasicBlock(Module):
 class ResNet(Module):
     """torchvision's ResNet for BasicBlocks (ResNet18: ``layers=(2, 2, 2, 2)``).
 
-    Parameters
-    ----------
-    block : type
-        :class:`BasicBlock`.
-    layers : sequence of 4 ints
-        Blocks per stage.
-    rng : numpy.random.Generator or int, optional
-        Source of the initial weights (torchvision's scheme: convolutions
-        ``N(0, 2 / fan_out)``, BatchNorm weight 1 and bias 0, ``fc`` like ``nn.Linear``).
+    ``layers`` counts the blocks per stage; ``rng`` draws torchvision's initialization
+    (convolutions ``N(0, 2 / fan_out)``, BatchNorm 1 and 0, ``fc`` like ``nn.Linear``).
 
     Shape
     -----
@@ -195,20 +178,9 @@ class ResNet(Module):
         return x
 
     def forward_features(self, x, names=("layer4",)):
-        """Forward pass that also returns intermediate outputs.
-
-        Parameters
-        ----------
-        x : ndarray (N, 3, H, W)
-        names : sequence of str
-            Top-level module names (``"conv1"`` is the convolution alone, before
-            ``bn1``; ``"layer4"`` the last convolutional stage).
-
-        Returns
-        -------
-        logits : ndarray (N, num_classes)
-        features : dict name -> ndarray
-        """
+        """Forward pass of ``x`` (N, 3, H, W) that also returns intermediate outputs: the
+        logits (N, num_classes) and a dict of the outputs of the top-level modules
+        ``names`` (``"conv1"`` is the convolution alone, before ``bn1``)."""
         names = set(names)
         unknown = names - set(self.STAGES)
         if unknown:
@@ -371,21 +343,17 @@ def resnet18(num_classes=1000, weights=None, rng=None):
         ``None``: random initialization (torchvision's scheme). Otherwise what
         :func:`load_pretrained` takes (``"IMAGENET1K_V1"``: see
         :func:`imagenet_weights_path`); an ``fc`` of another size is left out, with a warning.
-    rng : numpy.random.Generator or int, optional
 
     Returns
     -------
     ResNet
-        In training mode, like every new module: call ``model.eval()`` for inference with
-        pretrained weights (BatchNorm must use its running statistics).
+        In training mode: call ``model.eval()`` for inference with pretrained weights.
     """
+    if num_classes is None and weights is not None:
+        weights = _unwrap_state_dict(_read_weights(weights)[0])
     if num_classes is None:
-        num_classes = 1000
-        if weights is not None:
-            raw, _ = _read_weights(weights)
-            weights = _unwrap_state_dict(raw)
-            if "fc.weight" in weights:
-                num_classes = int(np.shape(weights["fc.weight"])[0])
+        fc = (weights or {}).get("fc.weight")
+        num_classes = 1000 if fc is None else int(np.shape(fc)[0])
     model = ResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, rng=rng)
     if weights is not None:
         load_pretrained(model, weights)

@@ -22,7 +22,7 @@ class Conv2d(_WeightLayer):
         ``self.padding`` is the pair for numbers and "valid", the string ``"same"``
         otherwise; ``self.padding_sides`` is always ``((top, bottom), (left, right))``.
     rng : numpy.random.Generator or int, optional
-        Source of the initial weights (PyTorch's kaiming_uniform(a=sqrt(5))).
+        Source of the initial weights (see :mod:`minitorch_cv.nn.init`).
 
     Shape
     -----
@@ -33,9 +33,8 @@ class Conv2d(_WeightLayer):
     Backward
     --------
     ``db = sum dout``; ``dW = sum_n dout[n] @ cols[n].T``; ``dx = col2im(W2.T @ dout)``
-    (see :mod:`minitorch_cv.functional.conv`). With asymmetric "same" padding the input
-    is padded before the convolution and ``dx`` is the padded input's gradient with the
-    padding cropped off.
+    (see :mod:`minitorch_cv.functional.conv`). Asymmetric "same" padding pads the input
+    first; ``dx`` is then the padded input's gradient with the padding cropped off.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,

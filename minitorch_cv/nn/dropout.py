@@ -13,11 +13,9 @@ __all__ = ["Dropout", "Dropout2d"]
 class Dropout(_FunctionalLayer):
     """Zero each element with probability ``p`` and scale survivors by 1 / (1 - p).
 
-    ``p`` is the probability of *dropping* (as in PyTorch), not of keeping, in [0, 1):
-    ``p = 1`` would drop every unit and leave the survivors' scale 1/(1-p) undefined, so the
-    constructor refuses it (``functional.dropout_forward(x, 1.0, rng)`` still returns zeros,
-    as ``torch.nn.functional.dropout`` does). In eval mode the layer is the identity, so no
-    rescaling is needed at test time.
+    ``p`` is the probability of *dropping* (as in PyTorch), in [0, 1): ``p = 1`` would
+    leave the survivors' scale undefined (``functional.dropout_forward(x, 1.0, rng)``
+    still returns zeros, as PyTorch's does). In eval mode the layer is the identity.
 
     Shape: any -> same. Backward: ``dx = dout * mask`` (the same mask, scale included).
     """

@@ -20,8 +20,6 @@ __all__ = ["CrossEntropyLoss", "MSELoss", "L1Loss"]
 
 
 class _Loss(Module):
-    """What every loss shares: ``__call__(input, target)``, the reduction, backward."""
-
     _forward = _backward = None                   # names in functional (set by subclasses)
     _input_name = "The input contains"            # what the non-finite message blames
 
@@ -66,26 +64,21 @@ class CrossEntropyLoss(_Loss):
     Parameters
     ----------
     weight : array (K,), optional
-        A weight per class (a buffer: in ``state_dict`` as ``"weight"``, cast by ``to``;
-        converted to the logits' dtype when used).
+        A weight per class (a buffer: in ``state_dict`` as ``"weight"``, cast by ``to``).
     ignore_index : int
         Samples with this label count for nothing: no loss, no gradient, not in the mean.
     reduction : "mean", "sum" or "none"
-        A string as the first positional argument is taken as ``reduction`` (this class's
-        earlier signature).
+        Also accepted as the first positional argument (the earlier signature).
     label_smoothing : float in [0, 1]
-        The target becomes ``(1 - e) * onehot(y) + e / K``.
+        ``e``: the target becomes ``(1 - e) * onehot(y) + e / K``.
 
-    Shape
-    -----
-    (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
+    Shape: (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
 
     Without options, ``loss = -(1/N) sum_n log softmax(z_n)[y_n]``. With them, sample n
-    costs ``l_n = -sum_k w[k] t_n[k] log softmax(z_n)[k]`` with the smoothed target
-    ``t_n = (1 - e) onehot(y_n) + e/K`` (0 when ``y_n == ignore_index``); "mean" divides
-    ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored, as PyTorch does. When
-    every sample is ignored that is 0/0: the loss is NaN, as in PyTorch, and the gradient
-    is zero.
+    costs ``l_n = -sum_k w[k] t_n[k] log softmax(z_n)[k]`` (``t_n`` the smoothed target, 0
+    when ``y_n == ignore_index``); "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over
+    the samples not ignored. Every sample ignored is 0/0: a NaN loss, as in PyTorch, and
+    a zero gradient.
 
     Backward
     --------
@@ -137,17 +130,10 @@ class CrossEntropyLoss(_Loss):
 
 
 class MSELoss(_Loss):
-    """Mean squared error between predictions and targets of one shape.
+    """Mean squared error between predictions and targets of one shape:
+    ``loss = mean((x - t)^2)`` over all elements (``reduction``: "mean", "sum" or "none").
 
-    Parameters
-    ----------
-    reduction : "mean" (over every element), "sum" or "none"
-
-    Shape
-    -----
-    (*) and (*) -> a number, or (*) for ``reduction="none"``.
-
-    ``loss = mean((x - t)^2)`` over all elements.
+    Shape: (*) and (*) -> a number, or (*) for ``reduction="none"``.
 
     Backward
     --------

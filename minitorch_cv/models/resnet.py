@@ -202,11 +202,6 @@ class ResNet(Module):
 
 
 # ------------------------------------------------------------------------------ weights
-def _sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def imagenet_weights_path(download=True):
     """Path of torchvision's ImageNet ResNet18 file in the cache, downloading it if needed.
 
@@ -241,7 +236,8 @@ def imagenet_weights_path(download=True):
             f"torchvision keeps it) and place it by hand at\n  {dest}\n"
             f"(the folder is $MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv). "
             f"Or pass weights=PATH with the file wherever it is.")
-    digest = _sha256(dest)
+    with open(dest, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
     if not digest.startswith(IMAGENET1K_V1_SHA256_PREFIX):
         raise OSError(f"{dest}: SHA-256 {digest[:16]}... does not start with "
                       f"{IMAGENET1K_V1_SHA256_PREFIX} as torchvision's resnet18-f37072fd.pth "
@@ -311,9 +307,8 @@ def load_pretrained(model, weights, log=None):
     raw, source = _read_weights(weights)
     sd = _unwrap_state_dict(raw)
     own = model.state_dict()
-    for key in own:
-        if key.endswith("num_batches_tracked") and key not in sd:
-            sd[key] = np.array(0, dtype=np.int64)
+    sd.update((key, np.array(0, dtype=np.int64)) for key in own     # older PyTorch files
+              if key.endswith("num_batches_tracked") and key not in sd)
     skipped = []
     head = [k for k in ("fc.weight", "fc.bias") if k in sd and k in own]
     if head and any(np.shape(sd[k]) != own[k].shape for k in head):

@@ -40,8 +40,8 @@ class _Loss(Module):
     def forward(self, input, target):
         loss, cache = getattr(F, self._forward)(input, target, self.reduction,
                                                 **self._arguments())
-        if self.reduction != "none" and not math.isfinite(loss) \
-                and not self._nan_by_definition(cache):
+        if (self.reduction != "none" and not math.isfinite(loss)
+                and not self._nan_by_definition(cache)):
             raise FloatingPointError(
                 f"{type(self).__name__}: the loss is {loss} (non-finite). {self._input_name} "
                 "NaN/inf -- training has probably diverged; try a smaller learning rate.")

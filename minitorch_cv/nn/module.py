@@ -65,7 +65,6 @@ class Parameter(NDArrayOperatorsMixin):
     Attributes
     ----------
     data : np.ndarray
-        The value.
     grad : np.ndarray or None
         dL/d(data), same shape as ``data``; ``None`` until the first backward pass.
     requires_grad : bool
@@ -222,9 +221,8 @@ class Module:
         object.__setattr__(self, "_needs_input_grad", bool(value))
 
     def _store(self, cache):
-        """Keep ``cache`` for backward unless inside ``no_grad()``; returns it."""
+        """Keep ``cache`` for backward unless inside ``no_grad()``."""
         object.__setattr__(self, "_cache", cache if is_grad_enabled() else None)
-        return cache
 
     def _take_cache(self):
         """Return the forward cache, raising a clear error when there is none."""

@@ -10,8 +10,7 @@ __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
 class _BatchNorm(Module):
-    _ranks: tuple = ()
-    _shape_text = ""
+    """What BatchNorm1d and BatchNorm2d share; they set ``_ranks`` and ``_shape_text``."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None):

@@ -173,9 +173,7 @@ class ResNet(Module):
         return [(name, getattr(self, name)) for name in self.STAGES]
 
     def forward(self, x):
-        for _, layer in self.named_stages():
-            x = layer(x)
-        return x
+        return self.forward_features(x, names=())[0]
 
     def forward_features(self, x, names=("layer4",)):
         """Forward pass of ``x`` (N, 3, H, W) that also returns intermediate outputs: the
@@ -381,12 +379,9 @@ def grad_cam(model, x, target=None):
     # Every gradient, flag, mode, running statistic and forward cache is put back at the
     # end, also on errors; the head's backward adds into fresh arrays, not the caller's.
     with kept_as_found(model, gradients=True, buffers=True, caches=True):
-        stages = [layer for _, layer in model.named_stages()]
-        trunk, head = stages[:-3], stages[-3:]             # head: avgpool, flatten, fc
         with nn.no_grad():                     # the trunk keeps nothing
-            feats = x
-            for layer in trunk:
-                feats = layer(feats)
+            feats = model.forward_features(x, ("layer4",))[1]["layer4"]
+        head = [model.avgpool, model.flatten, model.fc]
         logits = feats
         for layer in head:                     # the head keeps its caches
             layer.requires_grad_(False)        # dL/dfeats is all we need: no dL/dW

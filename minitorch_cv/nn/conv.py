@@ -15,12 +15,11 @@ class Conv2d(_WeightLayer):
     Parameters
     ----------
     padding : int, (int, int), "valid" or "same"
-        Zeros added on each side. ``"valid"`` is 0. ``"same"`` (stride 1 only, as in
-        PyTorch) pads ``K - 1`` in total so that H_out = H: ``(K - 1) // 2`` before and
-        the rest after, so an even kernel gets one more row (column) at the bottom
-        (right) than at the top (left) -- PyTorch's asymmetric padding.
-        ``self.padding`` is the pair for numbers and "valid", the string ``"same"``
-        otherwise; ``self.padding_sides`` is always ``((top, bottom), (left, right))``.
+        Zeros added on each side; ``"valid"`` is 0. ``"same"`` (stride 1 only, as in
+        PyTorch) pads ``K - 1`` in all, ``(K - 1) // 2`` before and the rest after (an
+        even kernel: one more at the bottom/right, PyTorch's asymmetric padding).
+        ``self.padding`` is the pair, or ``"same"``; ``self.padding_sides`` is always
+        ``((top, bottom), (left, right))``.
     rng : numpy.random.Generator or int, optional
         Source of the initial weights (see :mod:`minitorch_cv.nn.init`).
 

@@ -244,9 +244,8 @@ def imagenet_weights_path(download=True):
 
 
 def _unwrap_state_dict(obj):
-    """A plain {key: array} dict from what a checkpoint holds: a state dict, or one
-    nested under "state_dict" / "model" (training scripts), with DataParallel's
-    "module." prefix removed."""
+    """A plain {key: array} dict from a state dict, maybe nested under "state_dict" or
+    "model" (training scripts), without DataParallel's "module." prefix."""
     for _ in range(3):
         nested = [obj[key] for key in ("state_dict", "model", "model_state_dict")
                   if isinstance(obj, dict) and isinstance(obj.get(key), dict)]

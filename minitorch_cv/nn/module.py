@@ -249,8 +249,7 @@ class Module:
         return (m for _, m in self.named_modules())
 
     def _entries(self, tables, prefix=""):
-        """(dotted name, table, name) for each module's ``tables`` ("_parameters",
-        "_buffers"), a module's own entries before its children's: PyTorch's order."""
+        """(dotted name, table, name) of each module's ``tables``, in PyTorch's order."""
         for mprefix, m in self.named_modules(prefix):
             for table in (m.__dict__[t] for t in tables):
                 for name in table:
@@ -425,16 +424,14 @@ class _WeightLayer(Module):
     """Shared by Linear and Conv2d: ``weight`` (out, in, ...) and an optional ``bias``."""
 
     def _init_parameters(self, shape, bias, rng, dtype):
-        """PyTorch's default draws: both U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (see
-        :mod:`minitorch_cv.nn.init`), the weight first."""
+        """PyTorch's default: weight, then bias, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
         rng = init.get_rng(rng)
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
         bound = 1 / math.sqrt(init.fan_in(shape))
         self.bias = Parameter(init.uniform(shape[0], bound, rng, dtype)) if bias else None
 
     def _backward_with(self, function, dout, cache):
-        """dx from ``function`` (``F.linear_backward``, ``F.conv2d_backward``); dW and db,
-        computed only when a parameter trains, are added into the gradients."""
+        """dx from ``function``; dW and db (computed only if one trains) into the grads."""
         need_dw = self.weight.requires_grad or (self.bias is not None
                                                 and self.bias.requires_grad)
         dx, dw, db = function(dout, cache, need_dx=self.needs_input_grad, need_dw=need_dw,

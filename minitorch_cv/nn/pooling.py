@@ -7,8 +7,7 @@ __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
 
 class _Pool2d(_FunctionalLayer):
-    """A window pooling: checked (kernel_size, stride, padding) pairs, the stride
-    defaulting to the kernel size."""
+    """A window pooling; the stride defaults to the kernel size."""
 
     _input_shape = "(N, C, H, W)"
     _fields = ("kernel_size", "stride", "padding")

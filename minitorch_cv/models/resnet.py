@@ -17,9 +17,8 @@ by ``torch.save(torchvision.models.resnet18().state_dict(), path)`` loads as is:
 >>> model = models.resnet18(num_classes=10, weights="resnet18_cifar10.pth")
 >>> model = model.eval()                # BatchNorm must use its running statistics
 
-``weights`` may also be ``"IMAGENET1K_V1"``: torchvision's ImageNet file
-``resnet18-f37072fd.pth``, downloaded once into the user cache (``~/.cache/minitorch_cv`` or
-``$MINITORCH_CV_CACHE``), or placed there by hand on a machine without internet.
+``weights="IMAGENET1K_V1"`` takes torchvision's ImageNet file, downloaded once into the
+user cache or placed there by hand (:func:`imagenet_weights_path`).
 """
 
 from __future__ import annotations
@@ -49,9 +48,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _conv(in_channels, out_channels, kernel_size, stride, padding, rng):
-    """A bias-free convolution initialized as torchvision's ResNet does:
-    ``kaiming_normal_(mode="fan_out", nonlinearity="relu")``, i.e.
-    ``N(0, 2 / (out_channels * K_h * K_w))``."""
+    """A bias-free convolution drawn as torchvision's ResNet does (``kaiming_normal_``,
+    fan_out, relu): ``N(0, 2 / (out_channels * K_h * K_w))``."""
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                      bias=False, rng=rng)
     std = math.sqrt(2.0 / (out_channels * kernel_size * kernel_size))
@@ -63,16 +61,8 @@ class BasicBlock(Module):
     """Two 3x3 convolutions with a shortcut: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + s(x))``.
 
     ``s`` is the identity, or ``downsample`` (a 1x1 convolution with stride 2 and a
-    BatchNorm) where the block halves the resolution and changes the channel count.
-
-    Parameters
-    ----------
-    inplanes, planes : int
-        Input and output channels.
-    stride : int
-        Stride of ``conv1`` (and of the downsample): 1 or 2.
-    downsample : Module or None
-    rng : numpy.random.Generator
+    BatchNorm) where the block halves the resolution (``stride=2``, also conv1's) and
+    changes the channel count.
 
     Shape
     -----
@@ -84,11 +74,8 @@ class BasicBlock(Module):
     through bn2, conv2, relu, bn1, conv1, and the shortcut gets the same ``g``:
     ``dx = main.backward(g) + (downsample.backward(g) if downsample else g)``.
 
-    Notes
-    -----
-    torchvision's BasicBlock calls one ReLU module twice. Here each call needs its own
-    cache (its mask), so the second is a separate module, ``relu2``. ReLU has no
-    parameters, so the state-dict keys are torchvision's.
+    torchvision's block calls one ReLU module twice; each call here needs its own cache,
+    so the second is ``relu2`` (no parameters: the state-dict keys stay torchvision's).
     """
 
     expansion = 1
@@ -121,11 +108,8 @@ class BasicBlock(Module):
         g = self.relu2.backward(dout)                # dL/d(main + shortcut)
         need_dx = self.needs_input_grad
         dx = backward_through(self._main_path(), g, need_dx)
-        if self.downsample is not None:
-            self.downsample.needs_input_grad = need_dx
-            d_short = self.downsample.backward(g)
-        else:
-            d_short = g
+        shortcut = [] if self.downsample is None else [self.downsample]
+        d_short = backward_through(shortcut, g, need_dx)      # g itself for the identity
         if not need_dx:
             return None
         dx += d_short
@@ -135,17 +119,8 @@ class BasicBlock(Module):
 class ResNet(Module):
     """torchvision's ResNet for BasicBlocks (ResNet18: ``layers=(2, 2, 2, 2)``).
 
-    Parameters
-    ----------
-    block : type
-        :class:`BasicBlock`.
-    layers : sequence of 4 ints
-        Blocks per stage.
-    num_classes : int
-        Outputs of ``fc``.
-    rng : numpy.random.Generator or int, optional
-        Source of the initial weights (torchvision's scheme: convolutions
-        ``N(0, 2 / fan_out)``, BatchNorm weight 1 and bias 0, ``fc`` like ``nn.Linear``).
+    ``layers`` counts the blocks per stage; ``rng`` draws torchvision's initialization
+    (convolutions ``N(0, 2 / fan_out)``, BatchNorm 1 and 0, ``fc`` like ``nn.Linear``).
 
     Shape
     -----
@@ -154,10 +129,9 @@ class ResNet(Module):
 
     Backward
     --------
-    The children's backward passes in reverse order (:func:`backward_through`). With
-    ``needs_input_grad = False`` (the Trainer sets it) the pass stops after the first
-    stage that has a trainable parameter: a frozen prefix (say everything before
-    ``layer4``) costs no backward computation at all.
+    The children's backward passes in reverse order (:func:`backward_through`): with
+    ``needs_input_grad = False`` a frozen prefix (say everything before ``layer4``) costs
+    no backward computation at all.
     """
 
     def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), num_classes=1000, rng=None):
@@ -199,25 +173,12 @@ class ResNet(Module):
         return [(name, getattr(self, name)) for name in self.STAGES]
 
     def forward(self, x):
-        for _, layer in self.named_stages():
-            x = layer(x)
-        return x
+        return self.forward_features(x, names=())[0]
 
     def forward_features(self, x, names=("layer4",)):
-        """Forward pass that also returns intermediate outputs.
-
-        Parameters
-        ----------
-        x : ndarray (N, 3, H, W)
-        names : sequence of str
-            Top-level module names (``"conv1"`` is the convolution alone, before
-            ``bn1``; ``"layer4"`` the last convolutional stage).
-
-        Returns
-        -------
-        logits : ndarray (N, num_classes)
-        features : dict name -> ndarray
-        """
+        """Forward pass of ``x`` (N, 3, H, W) that also returns intermediate outputs: the
+        logits (N, num_classes) and a dict of the outputs of the top-level modules
+        ``names`` (``"conv1"`` is the convolution alone, before ``bn1``)."""
         names = set(names)
         unknown = names - set(self.STAGES)
         if unknown:
@@ -225,11 +186,10 @@ class ResNet(Module):
                              f"{list(self.STAGES)}")
         features = {}
         stages = self.named_stages()
-        for i, (name, layer) in enumerate(stages):
+        for (name, layer), (_, following) in zip(stages, stages[1:] + [(None, None)]):
             x = layer(x)
             if name in names:
                 # bn1's output is overwritten by the in-place ReLU after it under no_grad
-                following = stages[i + 1][1] if i + 1 < len(stages) else None
                 in_place_next = isinstance(following, nn.ReLU) and following.inplace
                 features[name] = x.copy() if in_place_next else x
         return x, features
@@ -240,14 +200,6 @@ class ResNet(Module):
 
 
 # ------------------------------------------------------------------------------ weights
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def imagenet_weights_path(download=True):
     """Path of torchvision's ImageNet ResNet18 file in the cache, downloading it if needed.
 
@@ -265,27 +217,25 @@ def imagenet_weights_path(download=True):
     """
     from ..data import default_cache_dir
 
-    cache = default_cache_dir()
-    dest = cache / IMAGENET1K_V1_URL.rsplit("/", 1)[1]
-    if not dest.exists():
-        if not download:
-            problem = "downloading was not allowed (download=False)"
-        else:
-            try:
-                download_file(IMAGENET1K_V1_URL, dest, "sha256", IMAGENET1K_V1_SHA256_PREFIX)
-                problem = None
-            except Exception as err:  # noqa: BLE001 - any failure gets the same advice
-                problem = f"the download failed: {type(err).__name__}: {err}"
-        if problem is not None:
-            raise FileNotFoundError(
-                f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: "
-                f"{dest} does not exist and {problem}.\n"
-                f"To use them without internet here, download {IMAGENET1K_V1_URL} on a "
-                f"machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/ where "
-                f"torchvision keeps it) and place it by hand at\n  {dest}\n"
-                f"(the folder is $MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv). "
-                f"Or pass weights=PATH with the file wherever it is.")
-    digest = _sha256(dest)
+    dest = default_cache_dir() / IMAGENET1K_V1_URL.rsplit("/", 1)[1]
+    problem = None if dest.exists() else "downloading was not allowed (download=False)"
+    if problem and download:
+        try:
+            download_file(IMAGENET1K_V1_URL, dest, "sha256", IMAGENET1K_V1_SHA256_PREFIX)
+            problem = None
+        except Exception as err:  # noqa: BLE001 - any failure gets the same advice
+            problem = f"the download failed: {type(err).__name__}: {err}"
+    if problem is not None:
+        raise FileNotFoundError(
+            f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: "
+            f"{dest} does not exist and {problem}.\n"
+            f"To use them without internet here, download {IMAGENET1K_V1_URL} on a "
+            f"machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/ where "
+            f"torchvision keeps it) and place it by hand at\n  {dest}\n"
+            f"(the folder is $MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv). "
+            f"Or pass weights=PATH with the file wherever it is.")
+    with open(dest, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
     if not digest.startswith(IMAGENET1K_V1_SHA256_PREFIX):
         raise OSError(f"{dest}: SHA-256 {digest[:16]}... does not start with "
                       f"{IMAGENET1K_V1_SHA256_PREFIX} as torchvision's resnet18-f37072fd.pth "
@@ -294,24 +244,18 @@ def imagenet_weights_path(download=True):
 
 
 def _unwrap_state_dict(obj):
-    """A plain {key: array} dict from what a checkpoint holds: a state dict, or one
-    nested under "state_dict" / "model" (training scripts), with DataParallel's
-    "module." prefix removed."""
+    """A plain {key: array} dict from a state dict, maybe nested under "state_dict" or
+    "model" (training scripts), without DataParallel's "module." prefix."""
     for _ in range(3):
-        if isinstance(obj, dict):
-            for key in ("state_dict", "model", "model_state_dict"):
-                if key in obj and isinstance(obj[key], dict):
-                    obj = obj[key]
-                    break
-            else:
-                break
+        nested = [obj[key] for key in ("state_dict", "model", "model_state_dict")
+                  if isinstance(obj, dict) and isinstance(obj.get(key), dict)]
+        if not nested:
+            break
+        obj = nested[0]
     if not isinstance(obj, dict):
         raise TypeError(f"expected a state dict (a dict of arrays), got {type(obj).__name__}")
-    out = OrderedDict()
-    for key, value in obj.items():
-        if isinstance(key, str) and key.startswith("module."):
-            key = key[len("module."):]
-        out[key] = value
+    out = OrderedDict((key.removeprefix("module.") if isinstance(key, str) else key, value)
+                      for key, value in obj.items())
     bad = [k for k, v in out.items() if not isinstance(v, (np.ndarray, np.generic))]
     if bad:
         raise TypeError("a state dict maps names to arrays; these entries are not arrays: "
@@ -339,7 +283,6 @@ def load_pretrained(model, weights, log=None):
 
     Parameters
     ----------
-    model : ResNet
     weights : str, os.PathLike or dict
         A ``.pth`` (read without torch), ``.safetensors`` or ``.npz`` file, a state dict,
         or ``"IMAGENET1K_V1"``. Checkpoints nested as ``{"state_dict": ...}`` or
@@ -347,42 +290,34 @@ def load_pretrained(model, weights, log=None):
     log : callable, optional
         Where to report a replaced head (default: ``warnings.warn``).
 
+    Returns
+    -------
+    list of str : the keys that were not loaded (the replaced head, if any).
+
     Notes
     -----
     When ``fc`` in the file has another number of classes than the model (1000-class
     ImageNet weights into ``num_classes=10``), every other weight is loaded and ``fc``
-    keeps its fresh initialization. Checkpoints without ``num_batches_tracked`` (older
-    PyTorch) load with those counters at 0. Anything else that does not fit is refused
-    with the list of problems, and then no weight has changed.
-
-    Returns
-    -------
-    list of str : the keys that were not loaded (the replaced head, if any).
+    keeps its fresh initialization. Missing ``num_batches_tracked`` (older PyTorch) load
+    as 0. Anything else that does not fit is refused, listed, and no weight changes.
     """
     raw, source = _read_weights(weights)
     sd = _unwrap_state_dict(raw)
     own = model.state_dict()
-    for key in own:
-        if key.endswith("num_batches_tracked") and key not in sd:
-            sd[key] = np.array(0, dtype=np.int64)
+    sd.update((key, np.array(0, dtype=np.int64)) for key in own     # older PyTorch files
+              if key.endswith("num_batches_tracked") and key not in sd)
     skipped = []
     head = [k for k in ("fc.weight", "fc.bias") if k in sd and k in own]
     if head and any(np.shape(sd[k]) != own[k].shape for k in head):
         file_classes = np.shape(sd["fc.weight"])[0] if "fc.weight" in sd else "?"
-        for k in head:
-            del sd[k]
+        sd.update((k, own[k]) for k in head)       # the head loads its own fresh values
         skipped = head
         message = (f"{source}: its fc has {file_classes} classes, the model "
                    f"{model.fc.out_features}; loaded every weight except fc.weight and "
                    "fc.bias, which keep their fresh random initialization (train them).")
         (log or (lambda m: warnings.warn(m, stacklevel=3)))(message)
     try:
-        model.load_state_dict(sd, strict=not skipped)
-        if skipped:   # strict for everything but the head
-            missing = [k for k in own if k not in sd and k not in skipped]
-            unexpected = [k for k in sd if k not in own]
-            if missing or unexpected:
-                raise ValueError(f"missing keys: {missing}; unexpected keys: {unexpected}")
+        model.load_state_dict(sd)
     except ValueError as err:
         raise ValueError(f"{source} does not fit ResNet18: {err}") from None
     return skipped
@@ -397,27 +332,20 @@ def resnet18(num_classes=1000, weights=None, rng=None):
         Outputs of the final ``fc`` layer (10 for CIFAR-10). ``None`` takes the number
         from the weights' ``fc`` (1000 without weights).
     weights : None, str, os.PathLike or dict
-        ``None``: random initialization (torchvision's scheme). A path to a ``.pth``
-        (``torch.save``, read without torch), ``.safetensors`` or ``.npz`` file, a state
-        dict, or ``"IMAGENET1K_V1"`` (torchvision's ImageNet weights, downloaded into the
-        cache, or placed there by hand; see :func:`imagenet_weights_path`). A file whose
-        ``fc`` has another number of classes loads everything except ``fc``, with a warning.
-    rng : numpy.random.Generator or int, optional
-        Source of the initial weights.
+        ``None``: random initialization (torchvision's scheme). Otherwise what
+        :func:`load_pretrained` takes (``"IMAGENET1K_V1"``: see
+        :func:`imagenet_weights_path`); an ``fc`` of another size is left out, with a warning.
 
     Returns
     -------
     ResNet
-        In training mode, like every new module: call ``model.eval()`` for inference with
-        pretrained weights (BatchNorm must use its running statistics).
+        In training mode: call ``model.eval()`` for inference with pretrained weights.
     """
+    if num_classes is None and weights is not None:
+        weights = _unwrap_state_dict(_read_weights(weights)[0])
     if num_classes is None:
-        num_classes = 1000
-        if weights is not None:
-            raw, _ = _read_weights(weights)
-            weights = _unwrap_state_dict(raw)
-            if "fc.weight" in weights:
-                num_classes = int(np.shape(weights["fc.weight"])[0])
+        fc = (weights or {}).get("fc.weight")
+        num_classes = 1000 if fc is None else int(np.shape(fc)[0])
     model = ResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, rng=rng)
     if weights is not None:
         load_pretrained(model, weights)
@@ -435,9 +363,8 @@ def grad_cam(model, x, target=None):
     ----------
     model : ResNet
         Used in its current mode (call ``model.eval()`` first for pretrained weights),
-        and left exactly as found, also when an error interrupts: every parameter's
-        ``grad`` (None or the same array, bit for bit), ``requires_grad``,
-        ``needs_input_grad``, the train/eval mode and BatchNorm's running statistics.
+        and left exactly as found, also when an error interrupts (gradients, flags, mode,
+        BatchNorm's running statistics).
     x : ndarray (N, 3, H, W)
     target : int, sequence of int or None
         Class per image; ``None`` takes the predicted class.
@@ -452,20 +379,15 @@ def grad_cam(model, x, target=None):
     # end, also on errors; the head's backward adds into fresh arrays, not the caller's.
     with kept_as_found(model, gradients=True, buffers=True, caches=True):
         with nn.no_grad():                     # the trunk keeps nothing
-            feats = x
-            for name, layer in model.named_stages():
-                if name == "avgpool":
-                    break
-                feats = layer(feats)
+            feats = model.forward_features(x, ("layer4",))[1]["layer4"]
         head = [model.avgpool, model.flatten, model.fc]
-        for layer in head:                     # dL/dfeats is all we need: no dL/dW
-            layer.requires_grad_(False)
         logits = feats
         for layer in head:                     # the head keeps its caches
+            layer.requires_grad_(False)        # dL/dfeats is all we need: no dL/dW
             logits = layer(logits)
         n = len(x)
-        target = logits.argmax(axis=1) if target is None else \
-            np.broadcast_to(np.asarray(target, dtype=np.int64), (n,))
+        target = (logits.argmax(axis=1) if target is None
+                  else np.broadcast_to(np.asarray(target, dtype=np.int64), (n,)))
         one_hot = np.zeros_like(logits)
         one_hot[np.arange(n), target] = 1
         dfeats = backward_through(head, one_hot, needs_input_grad=True)

@@ -33,9 +33,7 @@ def task2_model(num_classes: int = 10, image_size: int = 32, rng=None) -> nn.Seq
     in_channels = 3
     for out_channels in (32, 64, 128):
         layers += [nn.Conv2d(in_channels, out_channels, kernel_size=5, stride=1, padding=2,
-                             rng=rng),
-                   nn.ReLU(),
-                   nn.MaxPool2d(kernel_size=2, stride=2)]
+                             rng=rng), nn.ReLU(), nn.MaxPool2d(kernel_size=2, stride=2)]
         size = pool_output_size(conv_output_size(size, 5, 1, 2), 2, 2)
         in_channels = out_channels
     flat = in_channels * size * size

@@ -19,46 +19,36 @@ def _conv(cin, cout, k, p, rng):
     return nn.Conv2d(cin, cout, kernel_size=k, stride=1, padding=p, rng=rng)
 
 
-def _network1_features(dropout, rng):
-    """Layers 1-4 of Tables 2 and 7 (5x5 convs, padding 2); returns (layers, flat size)."""
+def _network1(num_classes, dropout, rng, classifier_dropout):
+    """Tables 2 and 7: layers 1-4 (5x5 convs, padding 2), then 4 hidden Linear(64) layers
+    each with BatchNorm1d and ReLU (and Dropout when ``classifier_dropout``)."""
+    rng = nn.init.get_rng(rng)
     size = 32
     layers = [_conv(3, 32, 5, 2, rng), nn.BatchNorm2d(32), nn.ReLU(),          # layer 1
               _conv(32, 64, 5, 2, rng), nn.MaxPool2d(2, 2), nn.ReLU(),         # layer 2
               _conv(64, 128, 5, 2, rng), nn.BatchNorm2d(128), nn.ReLU(),       # layer 3
               _conv(128, 128, 5, 2, rng), nn.ReLU(), nn.MaxPool2d(2, 2),       # layer 4
-              nn.Dropout2d(dropout, rng=rng)]
+              nn.Dropout2d(dropout, rng=rng), nn.Flatten()]
     for _ in range(4):
         size = conv_output_size(size, 5, 1, 2)
-    size = pool_output_size(pool_output_size(size, 2, 2), 2, 2)
-    return layers, 128 * size * size
+    width = 128 * pool_output_size(pool_output_size(size, 2, 2), 2, 2) ** 2
+    for _ in range(4):                                                         # layers 5-8
+        layers += [nn.Linear(width, 64, rng=rng), nn.BatchNorm1d(64), nn.ReLU()]
+        layers += [nn.Dropout(dropout, rng=rng)] if classifier_dropout else []
+        width = 64
+    layers.append(nn.Linear(64, num_classes, rng=rng))
+    return nn.Sequential(*layers)
 
 
 def network1(num_classes=10, dropout=0.05, rng=None) -> nn.Sequential:
     """Network 1 (Table 2): 4 conv layers, 4 hidden Linear(64) layers each with
     BatchNorm1d, ReLU and Dropout(p=dropout)."""
-    rng = nn.init.get_rng(rng)
-    layers, flat = _network1_features(dropout, rng)
-    layers.append(nn.Flatten())
-    width = flat
-    for _ in range(4):                                                         # layers 5-8
-        layers += [nn.Linear(width, 64, rng=rng), nn.BatchNorm1d(64), nn.ReLU(),
-                   nn.Dropout(dropout, rng=rng)]
-        width = 64
-    layers.append(nn.Linear(64, num_classes, rng=rng))
-    return nn.Sequential(*layers)
+    return _network1(num_classes, dropout, rng, classifier_dropout=True)
 
 
 def improved_network(num_classes=10, dropout=0.05, rng=None) -> nn.Sequential:
     """The improved network (Table 7): Network 1 without dropout in the classifier."""
-    rng = nn.init.get_rng(rng)
-    layers, flat = _network1_features(dropout, rng)
-    layers.append(nn.Flatten())
-    width = flat
-    for _ in range(4):
-        layers += [nn.Linear(width, 64, rng=rng), nn.BatchNorm1d(64), nn.ReLU()]
-        width = 64
-    layers.append(nn.Linear(64, num_classes, rng=rng))
-    return nn.Sequential(*layers)
+    return _network1(num_classes, dropout, rng, classifier_dropout=False)
 
 
 def network2(num_classes=10, dropout=0.1, rng=None) -> nn.Sequential:

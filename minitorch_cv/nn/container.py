@@ -17,13 +17,10 @@ class Sequential(Module):
     """Apply children in order; backward applies their backward passes in reverse.
 
     Children are named "0", "1", ... so state-dict keys read ``"3.weight"`` as in PyTorch.
-    A slice, ``model[1:3]`` (negative indices and steps as in Python), is a Sequential of
-    the same layer objects (shared, not copied) that keeps their ORIGINAL names, as
-    PyTorch's does: ``model[1:3].state_dict()`` has keys ``"1.weight"``, ``"2.weight"``...
-    so its weights load back into ``model`` by name. An integer index counts positions.
-    ``model.backward(dout)`` returns dL/dx. When ``needs_input_grad`` is False (the
-    Trainer sets it), the backward pass stops after the first layer that trains: a frozen
-    prefix of the network costs nothing.
+    A slice, ``model[1:3]``, is a Sequential of the same layer objects (shared) that keeps
+    their ORIGINAL names, as PyTorch's does (keys ``"1.weight"``, ``"2.weight"``...), so
+    its weights load back into ``model`` by name. An integer index counts positions.
+    Backward: see :func:`~minitorch_cv.nn.module.backward_through`.
     """
 
     def __init__(self, *layers):

@@ -1,40 +1,27 @@
 """Conv2d: the layer class around :mod:`minitorch_cv.functional.conv`."""
 
-import math
-
 import numpy as np
 
 from .._dispatch import functional as F
-from ..checks import (
-    check_float_dtype,
-    check_input,
-    check_int,
-    check_same_dtype,
-    pair,
-)
-from . import init
-from .module import Module, Parameter
+from ..checks import check_float_dtype, check_input, check_int, check_same_dtype, pair
+from .module import _WeightLayer
 
 __all__ = ["Conv2d"]
 
 
-class Conv2d(Module):
+class Conv2d(_WeightLayer):
     """2D convolution (cross-correlation, as in every deep-learning library).
 
     Parameters
     ----------
-    in_channels, out_channels : int
-    kernel_size, stride : int or (int, int)
     padding : int, (int, int), "valid" or "same"
-        Zeros added on each side. ``"valid"`` is 0. ``"same"`` (stride 1 only, as in
-        PyTorch) pads ``K - 1`` in total so that H_out = H: ``(K - 1) // 2`` before and
-        the rest after, so an even kernel gets one more row (column) at the bottom
-        (right) than at the top (left) -- PyTorch's asymmetric padding.
-        ``self.padding`` is the pair for numbers and "valid", the string ``"same"``
-        otherwise; ``self.padding_sides`` is always ``((top, bottom), (left, right))``.
-    bias : bool
+        Zeros added on each side; ``"valid"`` is 0. ``"same"`` (stride 1 only, as in
+        PyTorch) pads ``K - 1`` in all, ``(K - 1) // 2`` before and the rest after (an
+        even kernel: one more at the bottom/right, PyTorch's asymmetric padding).
+        ``self.padding`` is the pair, or ``"same"``; ``self.padding_sides`` is always
+        ``((top, bottom), (left, right))``.
     rng : numpy.random.Generator or int, optional
-        Source of the initial weights (PyTorch's kaiming_uniform(a=sqrt(5))).
+        Source of the initial weights (see :mod:`minitorch_cv.nn.init`).
 
     Shape
     -----
@@ -45,9 +32,8 @@ class Conv2d(Module):
     Backward
     --------
     ``db = sum dout``; ``dW = sum_n dout[n] @ cols[n].T``; ``dx = col2im(W2.T @ dout)``
-    (see :mod:`minitorch_cv.functional.conv`). With asymmetric "same" padding the input
-    is padded before the convolution and ``dx`` is the padded input's gradient with the
-    padding cropped off.
+    (see :mod:`minitorch_cv.functional.conv`). Asymmetric "same" padding pads the input
+    first; ``dx`` is then the padded input's gradient with the padding cropped off.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -64,6 +50,9 @@ class Conv2d(Module):
             raise NotImplementedError("Conv2d supports dilation=1, groups=1, "
                                       "padding_mode='zeros' only")
         self._padding_given = padding
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"Conv2d: padding must be an int, a pair of ints, 'valid' "
+                             f"or 'same', got {padding!r}")
         if isinstance(padding, str) and padding == "same":
             if self.stride != (1, 1):
                 raise ValueError(
@@ -74,21 +63,12 @@ class Conv2d(Module):
             self.padding = "same"
             self.padding_sides = tuple(((k - 1) // 2, k - 1 - (k - 1) // 2)
                                        for k in self.kernel_size)
-        elif isinstance(padding, str):
-            if padding != "valid":
-                raise ValueError(f"Conv2d: padding must be an int, a pair of ints, 'valid' "
-                                 f"or 'same', got {padding!r}")
-            self.padding = (0, 0)
-            self.padding_sides = ((0, 0), (0, 0))
         else:
-            self.padding = pair(padding, "padding", "Conv2d", minimum=0)
+            self.padding = ((0, 0) if isinstance(padding, str)  # "valid"
+                            else pair(padding, "padding", "Conv2d", minimum=0))
             self.padding_sides = tuple((p, p) for p in self.padding)
-        dtype = check_float_dtype(dtype, "Conv2d")
-        shape = (self.out_channels, self.in_channels) + self.kernel_size
-        rng = init.get_rng(rng)
-        self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
-        bound = 1 / math.sqrt(init.fan_in(shape))
-        self.bias = Parameter(init.uniform(out_channels, bound, rng, dtype)) if bias else None
+        self._init_parameters((self.out_channels, self.in_channels) + self.kernel_size, bias,
+                              rng, check_float_dtype(dtype, "Conv2d"))
 
     def forward(self, x):
         check_input(x, 4, "Conv2d", self.in_channels,
@@ -107,23 +87,16 @@ class Conv2d(Module):
         return out
 
     def backward(self, dout):
-        need_dw = self.weight.requires_grad or (self.bias is not None
-                                                and self.bias.requires_grad)
         cache, crop = self._take_cache()
-        dx, dw, db = F.conv2d_backward(dout, cache, need_dx=self.needs_input_grad,
-                                       need_dw=need_dw, layer="Conv2d.backward")
+        dx = self._backward_with(F.conv2d_backward, dout, cache)
         if crop is not None and dx is not None:
             top, left, bottom, right = crop
             dx = np.ascontiguousarray(dx[:, :, top:bottom, left:right])
-        if need_dw:
-            self.weight.accumulate_grad(dw)
-            if self.bias is not None:
-                self.bias.accumulate_grad(db)
         return dx
 
     def extra_repr(self):
-        padding = self._padding_given
-        padding = repr(padding) if isinstance(padding, str) else self.padding
+        given = self._padding_given
+        padding = repr(given) if isinstance(given, str) else self.padding
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}, padding={padding}")
         return s + ("" if self.bias is not None else ", bias=False")

@@ -5,23 +5,22 @@ import numpy as np
 from .._dispatch import functional as F
 from ..checks import check_input, check_real
 from . import init
-from .module import Module
+from .module import _FunctionalLayer
 
 __all__ = ["Dropout", "Dropout2d"]
 
 
-class Dropout(Module):
+class Dropout(_FunctionalLayer):
     """Zero each element with probability ``p`` and scale survivors by 1 / (1 - p).
 
-    ``p`` is the probability of *dropping* (as in PyTorch), not of keeping, in [0, 1):
-    ``p = 1`` would drop every unit and leave the survivors' scale 1/(1-p) undefined, so the
-    constructor refuses it (``functional.dropout_forward(x, 1.0, rng)`` still returns zeros,
-    as ``torch.nn.functional.dropout`` does). In eval mode the layer is the identity, so no
-    rescaling is needed at test time.
+    ``p`` is the probability of *dropping* (as in PyTorch), in [0, 1): ``p = 1`` would
+    leave the survivors' scale undefined (``functional.dropout_forward(x, 1.0, rng)``
+    still returns zeros, as PyTorch's does). In eval mode the layer is the identity.
 
     Shape: any -> same. Backward: ``dx = dout * mask`` (the same mask, scale included).
     """
 
+    _function, _fields = "dropout", ("p",)
     _channelwise = False
 
     def __init__(self, p=0.5, inplace=False, rng=None):
@@ -46,13 +45,6 @@ class Dropout(Module):
         out, cache = F.dropout_forward(x, self.p, self.rng, channelwise=self._channelwise)
         self._store(cache)
         return out
-
-    def backward(self, dout):
-        return F.dropout_backward(dout, self._take_cache(),
-                                  layer=f"{type(self).__name__}.backward")
-
-    def extra_repr(self):
-        return f"p={self.p}"
 
 
 class Dropout2d(Dropout):

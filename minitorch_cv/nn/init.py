@@ -10,10 +10,7 @@ with ``fan_in = in_channels * K_h * K_w`` (conv) or ``in_features`` (linear).
 
 Randomness never comes from NumPy's global state: every layer takes ``rng=`` (a
 ``numpy.random.Generator`` or an int seed); without one it draws from this module's
-default generator. As ``torch.manual_seed``, :func:`manual_seed` reseeds that one
-generator in place, so every later draw from it follows the seed: the weights of models
-built afterwards, and the masks of Dropout layers built without ``rng=``, whenever they
-were built. A layer given its own generator or seed keeps drawing from it.
+default generator, which :func:`manual_seed` reseeds.
 """
 
 import math
@@ -23,8 +20,7 @@ import numpy as np
 __all__ = ["manual_seed", "default_generator", "get_rng", "fan_in", "uniform",
            "kaiming_uniform", "zeros", "ones"]
 
-# The one default generator: always this object (layers keep a reference to it), whose
-# state manual_seed replaces.
+# Always this object (layers keep a reference to it); manual_seed replaces its state.
 _default = np.random.Generator(np.random.PCG64())
 
 
@@ -32,20 +28,11 @@ def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the library's default generator, like ``torch.manual_seed``.
 
     The generator is reseeded in place: every later draw from it follows ``seed``,
-    including draws by layers built before this call (Dropout masks). After
-    ``manual_seed(s)`` it draws exactly what ``numpy.random.default_rng(s)`` draws.
-    NumPy's global ``np.random`` state is not touched, and generators passed to a
-    layer explicitly (``rng=``) are not affected.
-
-    Parameters
-    ----------
-    seed : int
-        A non-negative integer.
-
-    Returns
-    -------
-    numpy.random.Generator
-        The default generator (the same object before and after).
+    including draws by layers built before this call (Dropout masks built without
+    ``rng=``). After ``manual_seed(s)`` it draws exactly what
+    ``numpy.random.default_rng(s)`` draws. NumPy's global state and generators passed
+    to a layer (``rng=``) are not touched. Returns the default generator (the same
+    object before and after).
     """
     state = np.random.PCG64(seed).state     # what default_rng(seed) would start from
     with _default.bit_generator.lock:       # not in the middle of another thread's draw
@@ -60,11 +47,9 @@ def default_generator() -> np.random.Generator:
 
 def get_rng(rng=None) -> np.random.Generator:
     """``rng`` itself, a new Generator from an int seed, or the default generator."""
-    if rng is None:
-        return _default
     if isinstance(rng, np.random.Generator):
         return rng
-    return np.random.default_rng(rng)
+    return _default if rng is None else np.random.default_rng(rng)
 
 
 def fan_in(shape) -> int:

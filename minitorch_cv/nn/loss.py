@@ -20,8 +20,6 @@ __all__ = ["CrossEntropyLoss", "MSELoss", "L1Loss"]
 
 
 class _Loss(Module):
-    """What every loss shares: ``__call__(input, target)``, the reduction, backward."""
-
     _forward = _backward = None                   # names in functional (set by subclasses)
     _input_name = "The input contains"            # what the non-finite message blames
 
@@ -42,8 +40,8 @@ class _Loss(Module):
     def forward(self, input, target):
         loss, cache = getattr(F, self._forward)(input, target, self.reduction,
                                                 **self._arguments())
-        if self.reduction != "none" and not math.isfinite(loss) \
-                and not self._nan_by_definition(cache):
+        if (self.reduction != "none" and not math.isfinite(loss)
+                and not self._nan_by_definition(cache)):
             raise FloatingPointError(
                 f"{type(self).__name__}: the loss is {loss} (non-finite). {self._input_name} "
                 "NaN/inf -- training has probably diverged; try a smaller learning rate.")
@@ -53,11 +51,8 @@ class _Loss(Module):
     def backward(self, dloss=1.0):
         """dL/d(input), the input's shape; ``dloss`` is dL/d(loss) (an array of the loss's
         shape for ``reduction="none"``)."""
-        name = type(self).__name__
-        if self.__dict__.get("_cache") is None:
-            raise RuntimeError(f"{name}.backward called before a forward pass "
-                               "(or the forward ran under nn.no_grad())")
-        return getattr(F, self._backward)(self._cache, dloss, layer=f"{name}.backward")
+        return getattr(F, self._backward)(self._take_cache(), dloss,
+                                          layer=f"{type(self).__name__}.backward")
 
     def extra_repr(self):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -69,26 +64,21 @@ class CrossEntropyLoss(_Loss):
     Parameters
     ----------
     weight : array (K,), optional
-        A weight per class (a buffer: in ``state_dict`` as ``"weight"``, cast by ``to``;
-        converted to the logits' dtype when used).
+        A weight per class (a buffer: in ``state_dict`` as ``"weight"``, cast by ``to``).
     ignore_index : int
         Samples with this label count for nothing: no loss, no gradient, not in the mean.
     reduction : "mean", "sum" or "none"
-        A string as the first positional argument is taken as ``reduction`` (this class's
-        earlier signature).
+        Also accepted as the first positional argument (the earlier signature).
     label_smoothing : float in [0, 1]
-        The target becomes ``(1 - e) * onehot(y) + e / K``.
+        ``e``: the target becomes ``(1 - e) * onehot(y) + e / K``.
 
-    Shape
-    -----
-    (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
+    Shape: (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
 
     Without options, ``loss = -(1/N) sum_n log softmax(z_n)[y_n]``. With them, sample n
-    costs ``l_n = -sum_k w[k] t_n[k] log softmax(z_n)[k]`` with the smoothed target
-    ``t_n = (1 - e) onehot(y_n) + e/K`` (0 when ``y_n == ignore_index``); "mean" divides
-    ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored, as PyTorch does. When
-    every sample is ignored that is 0/0: the loss is NaN, as in PyTorch, and the gradient
-    is zero.
+    costs ``l_n = -sum_k w[k] t_n[k] log softmax(z_n)[k]`` (``t_n`` the smoothed target, 0
+    when ``y_n == ignore_index``); "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over
+    the samples not ignored. Every sample ignored is 0/0: a NaN loss, as in PyTorch, and
+    a zero gradient.
 
     Backward
     --------
@@ -118,9 +108,8 @@ class CrossEntropyLoss(_Loss):
             weight = np.asarray(weight)
             check_class_weight(weight, weight.shape[0] if weight.ndim == 1 else -1,
                                "CrossEntropyLoss")
-            if not np.issubdtype(weight.dtype, np.floating):
-                weight = weight.astype(np.float32)
-            weight = weight.copy()
+            floating = np.issubdtype(weight.dtype, np.floating)
+            weight = weight.astype(weight.dtype if floating else np.float32)   # a copy
         self.register_buffer("weight", weight)
 
     def _arguments(self):
@@ -134,27 +123,17 @@ class CrossEntropyLoss(_Loss):
 
     def extra_repr(self):
         parts = [] if self.weight is None else [f"weight=array of {len(self.weight)}"]
-        if self.ignore_index != -100:
-            parts.append(f"ignore_index={self.ignore_index}")
-        if self.reduction != "mean":
-            parts.append(f"reduction={self.reduction!r}")
-        if self.label_smoothing:
-            parts.append(f"label_smoothing={self.label_smoothing}")
+        options = (("ignore_index", -100), ("reduction", "mean"), ("label_smoothing", 0.0))
+        parts += [f"{name}={getattr(self, name)!r}" for name, default in options
+                  if getattr(self, name) != default]
         return ", ".join(parts)
 
 
 class MSELoss(_Loss):
-    """Mean squared error between predictions and targets of one shape.
+    """Mean squared error between predictions and targets of one shape:
+    ``loss = mean((x - t)^2)`` over all elements (``reduction``: "mean", "sum" or "none").
 
-    Parameters
-    ----------
-    reduction : "mean" (over every element), "sum" or "none"
-
-    Shape
-    -----
-    (*) and (*) -> a number, or (*) for ``reduction="none"``.
-
-    ``loss = mean((x - t)^2)`` over all elements.
+    Shape: (*) and (*) -> a number, or (*) for ``reduction="none"``.
 
     Backward
     --------
@@ -174,27 +153,13 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """Mean absolute error between predictions and targets of one shape.
 
-    Parameters
-    ----------
-    reduction : "mean" (over every element), "sum" or "none"
-
-    Shape
-    -----
-    (*) and (*) -> a number, or (*) for ``reduction="none"``.
-
-    ``loss = mean(|x - t|)`` over all elements.
+    ``loss = mean(|x - t|)`` over all elements. Parameters, shapes and errors as
+    :class:`MSELoss`.
 
     Backward
     --------
     ``dL/dx = sign(x - t) / x.size`` for "mean", and 0 where ``x == t`` (``sign(0) = 0``,
     PyTorch's choice at the kink).
-
-    Raises
-    ------
-    ValueError, TypeError
-        A target of another shape (no broadcasting) or not floating-point.
-    FloatingPointError
-        The loss is not finite (NaN/inf in the input).
     """
 
     _forward, _backward = "l1_loss_forward", "l1_loss_backward"

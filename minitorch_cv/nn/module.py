@@ -1,25 +1,27 @@
 """Module, Parameter and ``no_grad``: the mechanics every layer shares.
 
-A :class:`Module` holds parameters, buffers and child modules, and implements two
-methods: ``forward(x)`` computes the output and remembers what backward will need;
-``backward(dout)`` receives dL/d(output), adds dL/d(parameter) into every
-``Parameter.grad`` and returns dL/d(input). There is no autograd: each layer writes its
-own backward pass, and composite modules (``Sequential``, ResNet's ``BasicBlock``) chain
-their children's backward passes in reverse order.
-
-Gradients **accumulate**: calling ``backward`` twice adds the gradients twice, exactly as
-PyTorch does, until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets them.
+A :class:`Module` implements ``forward(x)``, which computes the output and remembers
+what backward will need, and ``backward(dout)``, which receives dL/d(output), adds
+dL/d(parameter) into every ``Parameter.grad`` and returns dL/d(input). There is no
+autograd: composite modules (``Sequential``, ResNet's ``BasicBlock``) chain their
+children's backward passes in reverse order. Gradients **accumulate**, as in PyTorch,
+until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import operator
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+from .._dispatch import functional as F
+from ..checks import check_input
+from . import init
 
 __all__ = ["Parameter", "Module", "no_grad", "is_grad_enabled", "has_trainable_parameters",
            "backward_through"]
@@ -48,29 +50,21 @@ def no_grad():
 
 
 def _operand(value):
-    """A Parameter as its array; anything else unchanged (for Parameter's operators)."""
+    """A Parameter as its array; anything else unchanged."""
     return value.data if isinstance(value, Parameter) else value
 
 
-def _binary(op, reflected=False):
-    if reflected:
-        def method(self, other):
-            return op(_operand(other), self.data)
-    else:
-        def method(self, other):
-            return op(self.data, _operand(other))
-    method.__name__ = f"__{'r' if reflected else ''}{op.__name__.strip('_')}__"
-    method.__doc__ = f"``{op.__name__}`` on ``data``: a plain ndarray (not a Parameter)."
-    return method
+def _read(name):
+    """A property reading ``data``'s attribute ``name``."""
+    return property(lambda self: getattr(self.data, name))
 
 
-class Parameter:
+class Parameter(NDArrayOperatorsMixin):
     """A trainable array and its gradient.
 
     Attributes
     ----------
     data : np.ndarray
-        The value.
     grad : np.ndarray or None
         dL/d(data), same shape as ``data``; ``None`` until the first backward pass.
     requires_grad : bool
@@ -78,19 +72,16 @@ class Parameter:
 
     Notes
     -----
-    A Parameter works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` itself
-    (no copy), and ``p * 2``, ``p + q``, ``-p``, ``abs(p)``, ``p @ x``, ``x @ p``,
-    ``p < 0``, ``np.exp(p)``, ``p[0]``, ``len(p)``, ``p.shape``, ``p.dtype``, ``p.ndim``,
-    ``p.size`` read ``p.data``. Each returns a plain ndarray (or a view of ``data`` for
-    indexing), never a new Parameter: arithmetic is not tracked, there is no autograd.
-    The in-place operators ``p += x``, ``p -= x``, ``p *= x``, ``p /= x`` change ``p.data``
-    in place and keep ``p`` a Parameter (a hand-written SGD step ``p -= lr * p.grad``
-    works, as in PyTorch under ``no_grad``); other ndarray methods are on ``p.data``.
+    A Parameter works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` itself,
+    and ``p * 2``, ``x @ p``, ``-p``, ``abs(p)``, ``p < 0``, ``np.exp(p)``, ``p[0]``,
+    ``len(p)``, ``p.shape``, ``p.dtype``, ``p.ndim``, ``p.size`` read ``p.data``, giving
+    plain ndarrays, never a new Parameter (there is no autograd). ``p += x``, ``-=``,
+    ``*=``, ``/=`` change ``p.data`` in place (a hand-written SGD step
+    ``p -= lr * p.grad`` works, as in PyTorch under ``no_grad``).
 
-    ``==`` and ``!=`` are NOT elementwise: they compare identity, so ``p in
-    model.parameters()``, sets and dicts of parameters work as in PyTorch (``hash(p)`` is
-    by identity). Compare values with ``np.array_equal(p, q)`` or ``p.data == q.data``.
-    ``bool(p)`` is always True (test ``p is not None``).
+    ``==`` and ``!=`` compare identity, not values, so ``p in model.parameters()``, sets
+    and dicts of parameters work as in PyTorch; compare values with
+    ``np.array_equal(p, q)``. ``bool(p)`` is always True (test ``p is not None``).
     """
 
     def __init__(self, data, requires_grad: bool = True):
@@ -98,21 +89,7 @@ class Parameter:
         self.grad: np.ndarray | None = None
         self.requires_grad = requires_grad
 
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def size(self):
-        return self.data.size
+    shape, dtype, ndim, size = map(_read, ("shape", "dtype", "ndim", "size"))
 
     def accumulate_grad(self, g: np.ndarray) -> None:
         """Add ``g`` into ``grad`` (allocating it on first use)."""
@@ -143,49 +120,23 @@ class Parameter:
     def __bool__(self):
         return True
 
-    __add__, __radd__ = _binary(operator.add), _binary(operator.add, True)
-    __sub__, __rsub__ = _binary(operator.sub), _binary(operator.sub, True)
-    __mul__, __rmul__ = _binary(operator.mul), _binary(operator.mul, True)
-    __truediv__, __rtruediv__ = _binary(operator.truediv), _binary(operator.truediv, True)
-    __floordiv__, __rfloordiv__ = _binary(operator.floordiv), _binary(operator.floordiv, True)
-    __mod__, __rmod__ = _binary(operator.mod), _binary(operator.mod, True)
-    __pow__, __rpow__ = _binary(operator.pow), _binary(operator.pow, True)
-    __matmul__, __rmatmul__ = _binary(operator.matmul), _binary(operator.matmul, True)
-    __lt__, __le__ = _binary(operator.lt), _binary(operator.le)
-    __gt__, __ge__ = _binary(operator.gt), _binary(operator.ge)
-    # No __eq__/__ne__: identity, so containers of parameters behave (see Notes).
+    # The operators (``p * 2``, ``x @ p``, ``-p``, ``p < 0``, ``p -= g``) come from NumPy's
+    # mixin, which calls the ufunc; it runs here on ``data``.
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        inputs = [_operand(value) for value in inputs]
+        if out is None:
+            return getattr(ufunc, method)(*inputs, **kwargs)
+        # In place: write into ``data`` and keep this Parameter (else ``p -= lr * p.grad``
+        # would rebind ``p`` to a plain array and leave the parameter unchanged).
+        getattr(ufunc, method)(*inputs, out=tuple(_operand(o) for o in out), **kwargs)
+        return out[0] if len(out) == 1 else out
 
-    # In place (``p -= lr * p.grad``): change ``data`` itself and keep this Parameter, as
-    # PyTorch's in-place operators do under no_grad. Without these Python would rebind
-    # ``p`` to the plain array ``p - lr * p.grad`` and leave the parameter unchanged.
-    def __iadd__(self, other):
-        self.data += _operand(other)
-        return self
-
-    def __isub__(self, other):
-        self.data -= _operand(other)
-        return self
-
-    def __imul__(self, other):
-        self.data *= _operand(other)
-        return self
-
-    def __itruediv__(self, other):
-        self.data /= _operand(other)
-        return self
-
-    def __neg__(self):
-        return -self.data
-
-    def __pos__(self):
-        return +self.data
-
-    def __abs__(self):
-        return np.abs(self.data)
+    # Identity, not elementwise, so containers of parameters behave (see Notes).
+    __eq__, __ne__, __hash__ = object.__eq__, object.__ne__, object.__hash__
 
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, " \
-               f"requires_grad={self.requires_grad})"
+        return (f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, "
+                f"requires_grad={self.requires_grad})")
 
 
 class Module:
@@ -198,10 +149,8 @@ class Module:
     """
 
     def __init__(self):
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
-        object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "training", True)
+        self.__dict__.update(_parameters=OrderedDict(), _buffers=OrderedDict(),
+                             _modules=OrderedDict(), training=True)
 
     # ---------------------------------------------------------------- registration
     def __setattr__(self, name, value):
@@ -213,14 +162,10 @@ class Module:
             raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
                             f"(Parameter or None expected); to change the values assign "
                             f"to {name}.data")
-        if isinstance(value, Parameter):
-            table = self._parameters
-        elif isinstance(value, Module):
-            table = self._modules
-        elif name in self.__dict__.get("_buffer_names", ()):
-            table = self._buffers
-        else:
-            table = None
+        table = (self._parameters if isinstance(value, Parameter)
+                 else self._modules if isinstance(value, Module)
+                 else self._buffers if name in self.__dict__.get("_buffer_names", ())
+                 else None)
         for other in (self._parameters, self._buffers, self._modules):
             if other is not table:
                 other.pop(name, None)
@@ -247,9 +192,7 @@ class Module:
 
     def register_buffer(self, name: str, value) -> None:
         """Register a non-trainable array (e.g. ``running_mean``) saved in the state dict."""
-        if "_buffer_names" not in self.__dict__:
-            object.__setattr__(self, "_buffer_names", set())
-        self._buffer_names.add(name)
+        self.__dict__.setdefault("_buffer_names", set()).add(name)
         self.__dict__.pop(name, None)
         self._buffers[name] = value
 
@@ -267,10 +210,9 @@ class Module:
     def needs_input_grad(self) -> bool:
         """Whether ``backward`` must compute and return dL/dx (default True).
 
-        Set it to False on a whole model when only parameter gradients matter (the
-        Trainer does): containers then stop the backward pass after the last layer that
-        has a trainable parameter, so a frozen prefix of a network costs nothing, and a
-        layer whose dx nobody needs skips computing it (``backward`` returns None).
+        False (the Trainer sets it): containers stop the backward pass after the last
+        layer that trains, so a frozen prefix costs nothing, and a layer whose dx nobody
+        needs skips computing it (``backward`` returns None).
         """
         return self.__dict__.get("_needs_input_grad", True)
 
@@ -279,16 +221,15 @@ class Module:
         object.__setattr__(self, "_needs_input_grad", bool(value))
 
     def _store(self, cache):
-        """Keep ``cache`` for backward unless inside ``no_grad()``; returns it."""
+        """Keep ``cache`` for backward unless inside ``no_grad()``."""
         object.__setattr__(self, "_cache", cache if is_grad_enabled() else None)
-        return cache
 
     def _take_cache(self):
         """Return the forward cache, raising a clear error when there is none."""
         cache = self.__dict__.get("_cache")
         if cache is None:
             raise RuntimeError(
-                f"{type(self).__name__}.backward called without a forward pass that kept "
+                f"{type(self).__name__}.backward called before a forward pass that kept "
                 "its cache (was forward run under nn.no_grad()?)")
         return cache
 
@@ -305,23 +246,28 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
-        for _, m in self.named_modules():
-            yield m
+        return (m for _, m in self.named_modules())
+
+    def _entries(self, tables, prefix=""):
+        """(dotted name, table, name) of each module's ``tables``, in PyTorch's order."""
+        for mprefix, m in self.named_modules(prefix):
+            for table in (m.__dict__[t] for t in tables):
+                for name in table:
+                    yield (f"{mprefix}.{name}" if mprefix else name), table, name
 
     def named_parameters(self, prefix: str = ""):
-        for name, p in self._parameters.items():
-            yield (f"{prefix}.{name}" if prefix else name), p
-        for cname, child in self._modules.items():
-            yield from child.named_parameters(f"{prefix}.{cname}" if prefix else cname)
+        return ((key, table[name]) for key, table, name in self._entries(["_parameters"], prefix))
 
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self, prefix: str = ""):
-        for name, b in self._buffers.items():
-            yield (f"{prefix}.{name}" if prefix else name), b
-        for cname, child in self._modules.items():
-            yield from child.named_buffers(f"{prefix}.{cname}" if prefix else cname)
+        return ((key, table[name]) for key, table, name in self._entries(["_buffers"], prefix))
+
+    def _state_entries(self):
+        """(key, table, name) of the parameters and buffers a state dict holds."""
+        return [(key, table, name) for key, table, name in self._entries(_STATE_TABLES)
+                if table[name] is not None]
 
     # ---------------------------------------------------------------- modes and dtype
     def train(self, mode: bool = True) -> Module:
@@ -360,19 +306,19 @@ class Module:
         only, so ``"cpu"`` changes nothing and any other device (``"cuda"``, ``"mps"``,
         ``"cuda:0"``) is a ValueError that says so. Returns this module.
         """
-        _, dtype = _device_and_dtype(type(self).__name__ + ".to", args, kwargs)
+        dtype = _checked_dtype(type(self).__name__ + ".to", args, kwargs)
         if dtype is None:
             return self
-        for m in self.modules():
-            for p in m._parameters.values():
-                if p is None or not np.issubdtype(p.data.dtype, np.floating):
-                    continue
-                p.data = p.data.astype(dtype)
-                if p.grad is not None:
-                    p.grad = p.grad.astype(dtype)
-            for name, b in list(m._buffers.items()):
-                if isinstance(b, np.ndarray) and np.issubdtype(b.dtype, np.floating):
-                    m._buffers[name] = b.astype(dtype)
+        for _, table, name in self._state_entries():
+            value = table[name]
+            if not np.issubdtype(np.asarray(_operand(value)).dtype, np.floating):
+                continue
+            if isinstance(value, Parameter):
+                value.data = value.data.astype(dtype)
+                if value.grad is not None:
+                    value.grad = value.grad.astype(dtype)
+            elif isinstance(value, np.ndarray):
+                table[name] = value.astype(dtype)
         return self
 
     def float(self) -> Module:
@@ -394,18 +340,8 @@ class Module:
     # ---------------------------------------------------------------- state dicts
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters and buffers by dotted name, in PyTorch's order (copies)."""
-        out = OrderedDict()
-        self._collect_state("", out)
-        return out
-
-    def _collect_state(self, prefix, out):
-        for name, p in self._parameters.items():
-            out[prefix + name] = p.data.copy()
-        for name, b in self._buffers.items():
-            if b is not None:
-                out[prefix + name] = np.array(b, copy=True)
-        for name, child in self._modules.items():
-            child._collect_state(prefix + name + ".", out)
+        return OrderedDict((key, np.array(_operand(table[name]), copy=True))
+                           for key, table, name in self._state_entries())
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into this module's parameters and buffers.
@@ -419,45 +355,29 @@ class Module:
         -------
         (missing_keys, unexpected_keys) : tuple of lists
         """
-        targets = OrderedDict()
-        for mprefix, m in self.named_modules():
-            p = mprefix + "." if mprefix else ""
-            for name in m._parameters:
-                targets[p + name] = (m, "param", name)
-            for name, b in m._buffers.items():
-                if b is not None:
-                    targets[p + name] = (m, "buffer", name)
+        targets = {key: (table, name) for key, table, name in self._state_entries()}
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        wrong = []
-        for key, (m, kind, name) in targets.items():
-            if key not in state_dict:
-                continue
-            current = m._parameters[name].data if kind == "param" else m._buffers[name]
-            value = np.asarray(state_dict[key])
-            if np.shape(current) != value.shape:
-                wrong.append(f"{key}: expected shape {tuple(np.shape(current))}, "
-                             f"got {tuple(value.shape)}")
-        problems = []
-        if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
+        found = [(key, table, name) for key, (table, name) in targets.items()
+                 if key in state_dict]
+        wrong = [f"{key}: expected shape {np.shape(_operand(table[name]))}, "
+                 f"got {np.shape(state_dict[key])}" for key, table, name in found
+                 if np.shape(_operand(table[name])) != np.shape(state_dict[key])]
+        problems = [f"{label}: " + ", ".join(keys) for label, keys in
+                    (("missing keys", missing), ("unexpected keys", unexpected))
+                    if strict and keys]
         if wrong:
             problems.append("wrong shapes: " + "; ".join(wrong))
         if problems:
             raise ValueError(f"{type(self).__name__}.load_state_dict refused (no weight was "
                              "changed):\n  " + "\n  ".join(problems))
-        for key, (m, kind, name) in targets.items():
-            if key not in state_dict:
-                continue
-            value = np.asarray(state_dict[key])
-            if kind == "param":
-                p = m._parameters[name]
-                p.data = value.astype(p.data.dtype, copy=True)
+        for key, table, name in found:
+            old = table[name]
+            value = np.array(state_dict[key], dtype=np.asarray(_operand(old)).dtype, copy=True)
+            if isinstance(old, Parameter):
+                old.data = value
             else:
-                old = m._buffers[name]
-                m._buffers[name] = np.array(value, dtype=np.asarray(old).dtype, copy=True)
+                table[name] = value
         return missing, unexpected
 
     # ---------------------------------------------------------------- printing
@@ -465,14 +385,62 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"{type(self).__name__}({self.extra_repr()}"]
-        if self._modules:
-            for name, child in self._modules.items():
-                child_repr = repr(child).replace("\n", "\n  ")
-                lines.append(f"\n  ({name}): {child_repr}")
-            lines.append("\n")
-        lines.append(")")
-        return "".join(lines)
+        children = "".join(f"\n  ({name}): " + repr(child).replace("\n", "\n  ")
+                           for name, child in self._modules.items())
+        body = self.extra_repr() + (children + "\n" if children else "")
+        return f"{type(self).__name__}({body})"
+
+
+_STATE_TABLES = ("_parameters", "_buffers")      # what a state dict holds, in this order
+
+
+class _FunctionalLayer(Module):
+    """A layer that is a pair of :mod:`minitorch_cv.functional` functions:
+    ``F.<_function>_forward(x, *self._arguments())`` and ``F.<_function>_backward``."""
+
+    _function = ""        # e.g. "relu": F.relu_forward and F.relu_backward
+    _input_shape = None   # e.g. "(N, C, H, W)": forward checks a 4-D floating input
+    _fields = ()          # attributes passed to the forward function, and shown by repr
+
+    def _arguments(self):
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def extra_repr(self):
+        return ", ".join(f"{name}={getattr(self, name)}" for name in self._fields)
+
+    def forward(self, x):
+        if self._input_shape:
+            check_input(x, 4, type(self).__name__, expected=self._input_shape)
+        out, cache = getattr(F, self._function + "_forward")(x, *self._arguments())
+        self._store(cache)
+        return out
+
+    def backward(self, dout):
+        return getattr(F, self._function + "_backward")(
+            dout, self._take_cache(), layer=f"{type(self).__name__}.backward")
+
+
+class _WeightLayer(Module):
+    """Shared by Linear and Conv2d: ``weight`` (out, in, ...) and an optional ``bias``."""
+
+    def _init_parameters(self, shape, bias, rng, dtype):
+        """PyTorch's default: weight, then bias, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        rng = init.get_rng(rng)
+        self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
+        bound = 1 / math.sqrt(init.fan_in(shape))
+        self.bias = Parameter(init.uniform(shape[0], bound, rng, dtype)) if bias else None
+
+    def _backward_with(self, function, dout, cache):
+        """dx from ``function``; dW and db (computed only if one trains) into the grads."""
+        need_dw = self.weight.requires_grad or (self.bias is not None
+                                                and self.bias.requires_grad)
+        dx, dw, db = function(dout, cache, need_dx=self.needs_input_grad, need_dw=need_dw,
+                              layer=f"{type(self).__name__}.backward")
+        if need_dw:
+            self.weight.accumulate_grad(dw)
+            if self.bias is not None:
+                self.bias.accumulate_grad(db)
+        return dx
 
 
 # Device names PyTorch knows: one of them in ``to(...)`` is a device, not a dtype.
@@ -484,50 +452,47 @@ _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "xla", "meta", "hip", "ipu", "hpu"
 def _check_device(device, where):
     """Accept the CPU ("cpu", "cpu:0", a torch.device of type cpu); refuse the others."""
     name = str(device)
-    if name.split(":")[0].strip().lower() == "cpu":
-        return
-    raise ValueError(
-        f"{where}({name!r}): minitorch_cv is a CPU-only library (NumPy, no GPU support), so "
-        f"there is no {name!r} device to move to. Drop the call or use 'cpu' (e.g. "
-        "device = 'cpu'); everything already runs on the CPU.")
+    if name.split(":")[0].strip().lower() != "cpu":
+        raise ValueError(
+            f"{where}({name!r}): minitorch_cv is a CPU-only library (NumPy, no GPU support), "
+            f"so there is no {name!r} device to move to. Drop the call or use 'cpu' (e.g. "
+            "device = 'cpu'); everything already runs on the CPU.")
 
 
 def _is_device(value) -> bool:
-    if type(value).__name__ == "device":           # a torch.device
-        return True
-    return isinstance(value, str) and value.split(":")[0].strip().lower() in _DEVICE_TYPES
+    return type(value).__name__ == "device" or (      # a torch.device, or its name
+        isinstance(value, str) and value.split(":")[0].strip().lower() in _DEVICE_TYPES)
 
 
-def _device_and_dtype(where, args, kwargs):
-    """PyTorch's ``to(device, dtype)`` arguments, checked: (device or None, dtype or None)."""
-    kwargs = dict(kwargs)
-    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)               # meaningless without a GPU: accepted
-    if kwargs:
-        raise TypeError(f"{where}: unexpected keyword argument(s) {sorted(kwargs)}; "
+def _checked_dtype(where, args, kwargs):
+    """The dtype (or None) of PyTorch's ``to(device, dtype)`` arguments, the device checked."""
+    # non_blocking means nothing without a GPU: accepted
+    unexpected = sorted(set(kwargs) - {"device", "dtype", "non_blocking"})
+    if unexpected:
+        raise TypeError(f"{where}: unexpected keyword argument(s) {unexpected}; "
                         "expected device= and/or dtype=")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
     if len(args) > 2:
         raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} "
                         "arguments")
     for value in args:
-        if value is None:
-            continue
         if _is_device(value):
             device = value
-        else:
+        elif value is not None:
             dtype = value
     if device is not None:
         _check_device(device, where)
-    if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"{where}: expected a device ('cpu') or a NumPy dtype, got "
-                            f"{dtype!r}") from None
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"{where}: parameters must stay floating-point, got dtype {dtype} "
-                            "(use np.float32 or np.float64)")
-    return device, dtype
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: expected a device ('cpu') or a NumPy dtype, got "
+                        f"{dtype!r}") from None
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{where}: parameters must stay floating-point, got dtype {dtype} "
+                        "(use np.float32 or np.float64)")
+    return dtype
 
 
 def has_trainable_parameters(module: Module) -> bool:

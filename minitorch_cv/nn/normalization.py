@@ -3,21 +3,14 @@
 import numpy as np
 
 from .._dispatch import functional as F
-from ..checks import (
-    check_float_dtype,
-    check_input,
-    check_int,
-    check_real,
-    check_same_dtype,
-)
+from ..checks import check_float_dtype, check_input, check_int, check_real, check_same_dtype
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
 class _BatchNorm(Module):
-    _ranks: tuple = ()
-    _shape_text = ""
+    """What BatchNorm1d and BatchNorm2d share; they set ``_ranks`` and ``_shape_text``."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None):

@@ -1,22 +1,28 @@
 """Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
 
-from .._dispatch import functional as F
-from ..checks import check_input, check_pool_padding, pair
-from .module import Module, is_grad_enabled
+from ..checks import check_pool_padding, pair
+from .module import _FunctionalLayer, is_grad_enabled
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
 
-def _window(kernel_size, stride, padding, layer):
-    """Checked (kernel_size, stride, padding) pairs; stride defaults to the kernel size."""
-    kernel = pair(kernel_size, "kernel_size", layer, minimum=1)
-    stride = kernel if stride is None else pair(stride, "stride", layer, minimum=1)
-    padding = pair(padding, "padding", layer, minimum=0)
-    check_pool_padding(padding, kernel, layer)
-    return kernel, stride, padding
+class _Pool2d(_FunctionalLayer):
+    """A window pooling; the stride defaults to the kernel size."""
+
+    _input_shape = "(N, C, H, W)"
+    _fields = ("kernel_size", "stride", "padding")
+
+    def __init__(self, kernel_size, stride, padding):
+        super().__init__()
+        layer = type(self).__name__
+        self.kernel_size = pair(kernel_size, "kernel_size", layer, minimum=1)
+        self.stride = (self.kernel_size if stride is None
+                       else pair(stride, "stride", layer, minimum=1))
+        self.padding = pair(padding, "padding", layer, minimum=0)
+        check_pool_padding(self.padding, self.kernel_size, layer)
 
 
-class MaxPool2d(Module):
+class MaxPool2d(_Pool2d):
     """Maximum over K_h x K_w windows (stride defaults to the kernel size).
 
     Shape
@@ -29,77 +35,45 @@ class MaxPool2d(Module):
     one in row-major order if several are equal); every other input gets zero.
     """
 
+    _function = "maxpool2d"
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                  return_indices=False):
-        super().__init__()
         if pair(dilation, "dilation", "MaxPool2d", 1) != (1, 1) or ceil_mode or return_indices:
             raise NotImplementedError("MaxPool2d supports dilation=1, ceil_mode=False, "
                                       "return_indices=False only")
-        self.kernel_size, self.stride, self.padding = _window(kernel_size, stride, padding,
-                                                              "MaxPool2d")
+        super().__init__(kernel_size, stride, padding)
 
-    def forward(self, x):
-        check_input(x, 4, "MaxPool2d", expected="(N, C, H, W)")
-        out, cache = F.maxpool2d_forward(x, self.kernel_size, self.stride, self.padding,
-                                         for_backward=is_grad_enabled())
-        self._store(cache)
-        return out
-
-    def backward(self, dout):
-        return F.maxpool2d_backward(dout, self._take_cache(), layer="MaxPool2d.backward")
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+    def _arguments(self):
+        return super()._arguments() + (is_grad_enabled(),)        # for_backward
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """Mean over K_h x K_w windows (zero padding counted, PyTorch's default).
 
     Shape: as :class:`MaxPool2d`. Backward: ``dout / (K_h * K_w)`` to every window pixel.
     """
 
+    _function = "avgpool2d"
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
-        super().__init__()
         if ceil_mode or not count_include_pad:
             raise NotImplementedError("AvgPool2d supports ceil_mode=False, "
                                       "count_include_pad=True only")
-        self.kernel_size, self.stride, self.padding = _window(kernel_size, stride, padding,
-                                                              "AvgPool2d")
-
-    def forward(self, x):
-        check_input(x, 4, "AvgPool2d", expected="(N, C, H, W)")
-        out, cache = F.avgpool2d_forward(x, self.kernel_size, self.stride, self.padding)
-        self._store(cache)
-        return out
-
-    def backward(self, dout):
-        return F.avgpool2d_backward(dout, self._take_cache(), layer="AvgPool2d.backward")
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        super().__init__(kernel_size, stride, padding)
 
 
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool2d(_FunctionalLayer):
     """Average pooling to a fixed output size, whatever the input size.
 
     Shape: (N, C, H, W) -> (N, C, H_o, W_o). ``AdaptiveAvgPool2d(1)`` is global average
     pooling (ResNet). Backward: each bin's gradient divided evenly over its pixels.
     """
 
+    _function, _fields = "adaptive_avgpool2d", ("output_size",)
+    _input_shape = "(N, C, H, W)"
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = pair(output_size, "output_size", "AdaptiveAvgPool2d", minimum=1)
-
-    def forward(self, x):
-        check_input(x, 4, "AdaptiveAvgPool2d", expected="(N, C, H, W)")
-        out, cache = F.adaptive_avgpool2d_forward(x, self.output_size)
-        self._store(cache)
-        return out
-
-    def backward(self, dout):
-        return F.adaptive_avgpool2d_backward(dout, self._take_cache(),
-                                             layer="AdaptiveAvgPool2d.backward")
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"

@@ -1,19 +1,11 @@
-"""Task 1: the arithmetic of convolutional networks.
+"""Task 1: the arithmetic of convolutional networks, as small functions you can call and
+check against a real network: feature-map sizes (:func:`conv_output_size`,
+:func:`pool_output_size`), padding (:func:`same_padding`), kernel sizes
+(:func:`kernel_size_for`), parameter counts (:func:`param_count`, :func:`summary`),
+receptive fields (:func:`receptive_field`) and 2D filtering written as plain loops
+(:func:`cross_correlate2d`, :func:`convolve2d`).
 
-Everything the theory part of the assignment asks for, as small functions you can call
-and check against a real network:
-
-* how big a feature map is after a convolution or a pooling layer
-  (:func:`conv_output_size`, :func:`pool_output_size`),
-* how much zero padding keeps the size (:func:`same_padding`) and which kernel size
-  turns one size into another (:func:`kernel_size_for`),
-* how many parameters a layer or network has (:func:`param_count`) and a per-layer table
-  of output shapes and parameters obtained by actually running the network
-  (:func:`summary`),
-* cross-correlation and true convolution of a small 2D image, written as plain loops
-  (:func:`cross_correlate2d`, :func:`convolve2d`).
-
-The one formula behind the first four functions (H here, W likewise)::
+The one formula behind the sizes (H here, W likewise)::
 
     H_out = floor((H_in + 2 * padding - kernel_size) / stride) + 1
 
@@ -64,57 +56,45 @@ SEED_TASK1A_RESULT = _constant([[2, -1, 11, -2, -13],
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_int(value, name: str) -> int:
-    """``value`` as a Python int, or a TypeError naming the argument."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, "
-                        f"got {value!r}") from None
-
-
 def _is_pair(value) -> bool:
     return isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray)
                                                 and value.ndim == 1)
 
 
 def _as_pair(value, name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(3, 2) -> (3, 2)``; anything else raises TypeError."""
-    if _is_pair(value):
-        if len(value) != 2:
-            raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-        return _as_int(value[0], name), _as_int(value[1], name)
-    n = _as_int(value, name)
-    return n, n
+    """``3 -> (3, 3)``; ``(3, 2) -> (3, 2)``; anything else (a float, a bool, a wrong
+    length) raises a TypeError naming ``name``."""
+    values = tuple(value) if _is_pair(value) else (value, value)
+    try:
+        if len(values) != 2 or any(isinstance(v, (bool, np.bool_)) for v in values):
+            raise TypeError
+        return tuple(operator.index(v) for v in values)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, "
+                        f"got {value!r}") from None
 
 
 def _per_axis(function, **arguments):
-    """Apply ``function`` to ints, or to the height and the width separately.
-
-    If any argument is an (h, w) pair, every argument is made a pair, ``function`` runs
-    once per axis (with ``axis="height: "`` / ``"width: "`` so error messages say which)
-    and a pair is returned. Otherwise ``function`` runs once on the ints and an int is
-    returned.
-    """
-    if not any(_is_pair(v) for v in arguments.values()):
-        return function(axis="", **{k: _as_int(v, k) for k, v in arguments.items()})
+    """``function(axis="", **ints)`` -> int; if any argument is an (h, w) pair, once per
+    axis (``axis="height: "`` / ``"width: "``, for the error messages) -> pair."""
     pairs = {k: _as_pair(v, k) for k, v in arguments.items()}
+    if not any(_is_pair(v) for v in arguments.values()):
+        return function(axis="", **{k: v[0] for k, v in pairs.items()})
     return tuple(function(axis=label, **{k: v[i] for k, v in pairs.items()})
                  for i, label in enumerate(("height: ", "width: ")))
 
 
+def _at_least(axis, minimum, values):
+    """A ValueError for the first of ``values`` ({name: value}) below ``minimum``."""
+    for name, value in values.items():
+        if value < minimum:
+            raise ValueError(f"{axis}{name} must be >= {minimum}, got {value}")
+
+
 def _window_output(axis, size, kernel_size, stride, padding, exact, pooling):
     """``(size + 2*padding - kernel_size) // stride + 1`` for one axis, with checks."""
-    if size < 1:
-        raise ValueError(f"{axis}input size must be >= 1, got {size}")
-    if kernel_size < 1:
-        raise ValueError(f"{axis}kernel_size must be >= 1, got {kernel_size}")
-    if stride < 1:
-        raise ValueError(f"{axis}stride must be >= 1, got {stride}")
-    if padding < 0:
-        raise ValueError(f"{axis}padding must be >= 0, got {padding}")
+    _at_least(axis, 1, {"input size": size, "kernel_size": kernel_size, "stride": stride})
+    _at_least(axis, 0, {"padding": padding})
     if pooling and padding > kernel_size // 2:
         raise ValueError(f"{axis}pooling padding {padding} is more than half the kernel size "
                          f"{kernel_size}: a window could then lie entirely in the padding "
@@ -177,22 +157,9 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
 def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     """Spatial size of a max or average pooling layer's output.
 
-    The same formula as :func:`conv_output_size`; the stride defaults to the kernel size
-    (non-overlapping windows), as in PyTorch. Padding may be at most ``kernel_size // 2``.
-
-    Parameters
-    ----------
-    size : int or (int, int)
-    kernel_size : int or (int, int)
-    stride : int or (int, int), optional
-        Defaults to ``kernel_size``.
-    padding : int or (int, int)
-    exact : bool
-        Raise instead of flooring when the stride does not divide exactly.
-
-    Returns
-    -------
-    int or (int, int)
+    The formula and the arguments of :func:`conv_output_size`, but the stride defaults to
+    the kernel size (non-overlapping windows), as in PyTorch, and the padding may be at most
+    ``kernel_size // 2``.
 
     Examples
     --------
@@ -201,29 +168,17 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     >>> pool_output_size(7, kernel_size=2)       # floors: the last row/column is dropped
     3
     """
-    if stride is None:
-        stride = kernel_size
-
     def one_axis(axis, size, kernel_size, stride, padding):
         return _window_output(axis, size, kernel_size, stride, padding, exact, pooling=True)
-    return _per_axis(one_axis, size=size, kernel_size=kernel_size, stride=stride,
-                     padding=padding)
+    return _per_axis(one_axis, size=size, kernel_size=kernel_size,
+                     stride=kernel_size if stride is None else stride, padding=padding)
 
 
 def same_padding(kernel_size, stride=1):
     """Zero padding that makes a convolution's output as large as its input.
 
     From ``H = (H + 2p - k) / 1 + 1`` follows ``2p = k - 1``, so ``p = (k - 1) / 2``.
-
-    Parameters
-    ----------
-    kernel_size : int or (int, int)
-    stride : int or (int, int)
-        Must be 1.
-
-    Returns
-    -------
-    int or (int, int)
+    Arguments are ints or (h, w) pairs, and so is the result.
 
     Raises
     ------
@@ -241,29 +196,27 @@ def same_padding(kernel_size, stride=1):
     (1, 3)
     """
     def one_axis(axis, kernel_size, stride):
-        if kernel_size < 1:
-            raise ValueError(f"{axis}kernel_size must be >= 1, got {kernel_size}")
-        if stride < 1:
-            raise ValueError(f"{axis}stride must be >= 1, got {stride}")
+        _at_least(axis, 1, {"kernel_size": kernel_size, "stride": stride})
         if stride != 1:
             raise ValueError(
                 f"{axis}no padding keeps the size at stride {stride}: the output is "
                 f"(H + 2p - {kernel_size}) // {stride} + 1, about H/{stride}, whatever p is "
                 "(PyTorch also refuses padding='same' when stride > 1)")
         if kernel_size % 2 == 0:
+            before, after = (kernel_size - 1) // 2, kernel_size // 2
             raise ValueError(
                 f"{axis}kernel_size {kernel_size} is even: the output H + 2p - {kernel_size}"
                 f" + 1 equals H only if 2p = {kernel_size - 1}, which is odd, so no "
-                f"symmetric padding exists (one would pad {(kernel_size - 1) // 2} on one "
-                f"side and {kernel_size // 2} on the other, as PyTorch's padding='same' does: "
-                f"nn.Conv2d(..., kernel_size={kernel_size}, padding='same') pads "
-                f"{(kernel_size - 1) // 2} before and {kernel_size // 2} after)")
+                f"symmetric padding exists (one would pad {before} on one side and {after} "
+                f"on the other, as PyTorch's padding='same' does: nn.Conv2d(..., "
+                f"kernel_size={kernel_size}, padding='same') pads {before} before and "
+                f"{after} after)")
         return (kernel_size - 1) // 2
     return _per_axis(one_axis, kernel_size=kernel_size, stride=stride)
 
 
 def kernel_size_for(in_size, out_size, stride=1, padding=0):
-    """Kernel size that turns ``in_size`` into ``out_size``.
+    """Kernel size that turns ``in_size`` into ``out_size`` (ints or (h, w) pairs).
 
     Solving ``out = (in + 2p - k) / s + 1`` for the kernel size gives
     ``k = in + 2p - (out - 1) * s``.
@@ -271,15 +224,6 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
     With ``stride > 1`` the floored formula gives the same output for the ``s`` kernel
     sizes ``k - s + 1, ..., k``; this function returns ``k``, the only one for which the
     division comes out whole (the textbook answer).
-
-    Parameters
-    ----------
-    in_size, out_size : int or (int, int)
-    stride, padding : int or (int, int)
-
-    Returns
-    -------
-    int or (int, int)
 
     Raises
     ------
@@ -295,10 +239,8 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
         if in_size < 1 or out_size < 1:
             raise ValueError(f"{axis}sizes must be >= 1, got in_size={in_size}, "
                              f"out_size={out_size}")
-        if stride < 1:
-            raise ValueError(f"{axis}stride must be >= 1, got {stride}")
-        if padding < 0:
-            raise ValueError(f"{axis}padding must be >= 0, got {padding}")
+        _at_least(axis, 1, {"stride": stride})
+        _at_least(axis, 0, {"padding": padding})
         k = in_size + 2 * padding - (out_size - 1) * stride
         if k < 1:
             raise ValueError(
@@ -311,90 +253,57 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
 
 
 # --------------------------------------------------------------------------- parameters
-def _unique_parameters(module):
-    if not hasattr(module, "parameters"):
-        raise TypeError(f"expected a Module, got {type(module).__name__}")
-    seen, unique = set(), []
-    for p in module.parameters():
-        if id(p) not in seen:            # a parameter shared by two layers counts once
-            seen.add(id(p))
-            unique.append(p)
-    return unique
-
-
 def param_count(layer_or_model, trainable_only=True) -> int:
     """Number of parameters (weights and biases) of a layer or a whole network.
 
-    Parameters
-    ----------
-    layer_or_model : Module
-    trainable_only : bool
-        Count only parameters with ``requires_grad=True`` (frozen ones are left out).
-
-    Returns
-    -------
-    int
+    A parameter shared by two layers counts once; with ``trainable_only`` (the default)
+    frozen parameters (``requires_grad=False``) are left out.
 
     Examples
     --------
     >>> param_count(nn.Conv2d(3, 32, kernel_size=5))        # (5*5*3 + 1) * 32
     2432
     """
-    return sum(int(np.size(p.data)) for p in _unique_parameters(layer_or_model)
-               if p.requires_grad or not trainable_only)
+    if not hasattr(layer_or_model, "parameters"):
+        raise TypeError(f"expected a Module, got {type(layer_or_model).__name__}")
+    unique = {id(p): p for p in layer_or_model.parameters()}.values()
+    return sum(int(np.size(p.data)) for p in unique if p.requires_grad or not trainable_only)
 
 
 def summary(model, input_shape=(1, 3, 32, 32)) -> str:
-    """A table of every leaf layer's output shape and parameters.
+    """A table of every leaf layer's output shape and parameters, and the totals.
 
-    The shapes are not worked out on paper: a zero input of ``input_shape`` (in the
-    dtype of the model's parameters, float32 by default) is run through the model in
-    evaluation mode under :func:`~minitorch_cv.nn.no_grad`, and every leaf layer (a
-    module without children) records the shape of what it returns. Layers appear in the
-    order they run, so nested models such as a ResNet work too; a layer called twice
-    gets two rows (its parameters counted on the first). The model's training mode, its
-    layers' ``forward`` methods and what they kept from the last forward pass for
-    ``backward`` are restored afterwards, even if the forward pass fails.
-
-    Parameters
-    ----------
-    model : Module
-    input_shape : tuple of int
-        ``(N, C, H, W)`` for an image model.
-
-    Returns
-    -------
-    str
-        The table, with total, trainable and non-trainable parameter counts.
+    The shapes are not worked out on paper: a zero ``input_shape`` input (``(N, C, H, W)``
+    for an image model, in the dtype of the model's parameters) is run through the model
+    in evaluation mode under :func:`~minitorch_cv.nn.no_grad`, and every leaf layer
+    records the shape of what it returns. Layers appear in the order they run, so nested
+    models such as a ResNet work too; a layer called twice gets two rows (its parameters
+    counted on the first). The model's mode, its layers' ``forward`` methods and what
+    they kept for ``backward`` are restored afterwards, even if the forward pass fails.
     """
-    leaves, seen = [], set()
+    leaves = {}
     for name, module in model.named_modules():
-        if not module._modules and id(module) not in seen:
-            seen.add(id(module))
-            leaves.append((name or type(module).__name__, module))
-    out, calls = _record_leaf_outputs(model, leaves, input_shape)
+        if not module._modules and id(module) not in leaves:
+            leaves[id(module)] = (name or type(module).__name__, module)
+    out, calls = _record_leaf_outputs(model, list(leaves.values()), input_shape)
     rows = [("input", "", str(tuple(input_shape)), "")]
     counted = set()
     for name, module, shape in calls:
-        params = f"{param_count(module, trainable_only=False):,}"
-        if id(module) in counted:
-            params = "(reused)"
+        params = "(reused)" if id(module) in counted else f"{param_count(module, False):,}"
         counted.add(id(module))
         rows.append((name, type(module).__name__, str(shape), params))
-    for name, module in leaves:
-        if id(module) not in counted:
-            rows.append((name, type(module).__name__, "(not called)",
-                         f"{param_count(module, trainable_only=False):,}"))
+    rows += [(name, type(module).__name__, "(not called)", f"{param_count(module, False):,}")
+             for name, module in leaves.values() if id(module) not in counted]
     return _summary_table(model, rows, out)
 
 
 def _record_leaf_outputs(model, leaves, input_shape):
     """Run a zero input through ``model`` (evaluation mode, no_grad) with each leaf's
-    ``forward`` wrapped to record its output shape; put everything back afterwards.
-    Returns the output and the ``(name, module, output shape)`` of each call, in order."""
+    ``forward`` wrapped to record ``(name, module, output shape)``; put everything back.
+    Returns the output and the records, in the order of the calls."""
     dtype = next((p.data.dtype for p in model.parameters()
                   if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
-    calls = []
+    calls, missing = [], object()
 
     def recording(name, module, forward):
         def forward_and_record(x):
@@ -403,7 +312,6 @@ def _record_leaf_outputs(model, leaves, input_shape):
             return out
         return forward_and_record
 
-    missing = object()
     saved = [(m, m.__dict__.get("forward", missing)) for _, m in leaves]
     # mode, flags and what each layer kept for its backward are put back afterwards
     with kept_as_found(model, caches=True):
@@ -415,9 +323,8 @@ def _record_leaf_outputs(model, leaves, input_shape):
                 out = model(np.zeros(input_shape, dtype=dtype))
         finally:
             for module, forward in saved:
-                if forward is missing:
-                    module.__dict__.pop("forward", None)
-                else:
+                module.__dict__.pop("forward", None)
+                if forward is not missing:
                     object.__setattr__(module, "forward", forward)
     return out, calls
 
@@ -428,20 +335,18 @@ def _summary_table(model, rows, out):
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
 
     def line(row):
-        return "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
-                          row[2].ljust(widths[2]), row[3].rjust(widths[3])]).rstrip()
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths)]
+        return "  ".join(cells + [row[3].rjust(widths[3])]).rstrip()
 
     rule = "=" * len(line(tuple("x" * w for w in widths)))
-    total = param_count(model, trainable_only=False)
-    trainable = param_count(model)
-    lines = [f"{type(model).__name__} summary", rule, line(header), rule]
-    lines += [line(r) for r in rows]
-    lines += [rule,
-              f"Output shape:         {tuple(np.shape(out))}",
-              f"Total params:         {total:,}",
-              f"Trainable params:     {trainable:,}",
-              f"Non-trainable params: {total - trainable:,}"]
-    return "\n".join(lines)
+    total, trainable = param_count(model, trainable_only=False), param_count(model)
+    return "\n".join([f"{type(model).__name__} summary", rule, line(header), rule]
+                     + [line(r) for r in rows]
+                     + [rule,
+                        f"Output shape:         {tuple(np.shape(out))}",
+                        f"Total params:         {total:,}",
+                        f"Trainable params:     {trainable:,}",
+                        f"Non-trainable params: {total - trainable:,}"])
 
 
 # --------------------------------------------------------------------------- receptive field
@@ -453,17 +358,18 @@ _GLOBAL = ("Flatten", "Linear", "AdaptiveAvgPool2d", "BatchNorm1d", "Softmax")
 
 
 class LayerReceptiveField(NamedTuple):
-    """One row of :func:`receptive_field`."""
+    """One row of :func:`receptive_field`.
 
-    #: The layer's name in ``model.named_modules()`` ("0", "3", "features.2", ...).
+    ``name`` is the layer's name in ``model.named_modules()`` ("0", "features.2", ...),
+    ``type`` its class name. ``size`` is ``(h, w)``: how many input pixels one output
+    position of this layer depends on; ``jump`` is ``(h, w)``: how many input pixels apart
+    two neighbouring outputs are (the product of the strides so far). Both are ``None``
+    from the first layer on whose outputs depend on the whole input.
+    """
+
     name: str
-    #: The layer's class name.
     type: str
-    #: ``(h, w)``: how many input pixels one output position of this layer depends on,
-    #: or ``None`` from the first layer on whose outputs depend on the whole input.
     size: tuple | None
-    #: ``(h, w)``: how many input pixels apart two neighbouring outputs of this layer
-    #: are (the product of the strides so far), or ``None`` like ``size``.
     jump: tuple | None
 
 
@@ -480,29 +386,27 @@ def receptive_field(model):
         r_out = r_in + (k - 1) * j_in
         j_out = j_in * s
 
-    Padding moves the patch but does not change its size (near the border part of it
-    lies in the padding). Pointwise layers (ReLU, batch norm, dropout) change nothing.
-    From the first Flatten, Linear or global pooling layer on, every output depends on
-    the whole input; that row has ``size=None`` and the list ends there.
+    Padding moves the patch but does not change its size. Pointwise layers (ReLU, batch
+    norm, dropout) change nothing. From the first Flatten, Linear or global pooling layer
+    on, every output depends on the whole input; that row has ``size=None`` and the list
+    ends there.
 
     Parameters
     ----------
     model : Module
         A :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) of layers, or one
-        layer. Networks with branches (a ResNet's shortcuts) are refused: their receptive
-        field is not one chain of these formulas.
+        layer.
 
     Returns
     -------
     list of LayerReceptiveField
-        ``(name, type, size, jump)`` per layer, in the order the layers run; ``size``
-        and ``jump`` are ``(h, w)`` pairs.
+        One row per layer, in the order the layers run.
 
     Raises
     ------
     TypeError
-        For a model with branches, or a layer this function does not know (the message
-        names it).
+        For a network with branches (a ResNet's shortcuts: its receptive field is not one
+        chain of these formulas), or a layer this function does not know.
 
     Examples
     --------
@@ -515,22 +419,19 @@ def receptive_field(model):
     """
     if not hasattr(model, "named_modules"):
         raise TypeError(f"expected a Module, got {type(model).__name__}")
-    rows = []
-    size, jump = (1, 1), (1, 1)
+    rows, size, jump = [], (1, 1), (1, 1)
     for name, layer in model.named_modules():
         kind = type(layer).__name__
-        if layer._modules:
-            if not isinstance(layer, nn.Sequential):
-                raise TypeError(
-                    f"receptive_field follows a chain of layers, but {name or 'the model'} is "
-                    f"a {kind}, which may branch (a ResNet block adds a shortcut); pass a "
-                    "Sequential")
-            continue
+        if layer._modules and not isinstance(layer, nn.Sequential):
+            raise TypeError(f"receptive_field follows a chain of layers, but {name or 'the model'}"
+                            f" is a {kind}, which may branch (a ResNet block adds a shortcut); "
+                            "pass a Sequential")
         if kind in _GLOBAL:
             rows.append(LayerReceptiveField(name, kind, None, None))
             break
-        size, jump = _widened(name, layer, size, jump)
-        rows.append(LayerReceptiveField(name or kind, kind, size, jump))
+        if not layer._modules:
+            size, jump = _widened(name, layer, size, jump)
+            rows.append(LayerReceptiveField(name or kind, kind, size, jump))
     return rows
 
 
@@ -550,10 +451,8 @@ def _widened(name, layer, size, jump):
 
 # --------------------------------------------------------------------------- 2D filtering
 def _wide_dtype(image, kernel):
-    """int64 for integer/boolean inputs, complex128 if either is complex, else float64.
-
-    An integer sum that could leave int64's range is refused rather than wrapped.
-    """
+    """int64 for integer/boolean inputs (refused if a sum could leave int64's range),
+    complex128 if either is complex, else float64."""
     kinds = {image.dtype.kind, kernel.dtype.kind}
     if not kinds <= set("biufc"):
         raise TypeError(f"expected numeric arrays, got dtypes {image.dtype} and "
@@ -565,8 +464,7 @@ def _wide_dtype(image, kernel):
     if image.size and kernel.size:
         # the largest |sum| any output can reach, in Python's exact integers
         largest = max(abs(int(image.min())), abs(int(image.max())))
-        bound = largest * sum(abs(int(k)) for k in kernel.ravel())
-        if bound > np.iinfo(np.int64).max:
+        if largest * sum(abs(int(k)) for k in kernel.ravel()) > np.iinfo(np.int64).max:
             raise ValueError("integer cross-correlation could exceed int64's range; "
                              "pass float arrays (e.g. image.astype(np.float64))")
     return np.dtype(np.int64)
@@ -611,14 +509,12 @@ def cross_correlate2d(image, kernel, padding=0, stride=1):
         raise ValueError(f"expected a 2D image and a 2D kernel, got shapes {image.shape} "
                          f"and {kernel.shape}")
     (ph, pw), (sh, sw) = _as_pair(padding, "padding"), _as_pair(stride, "stride")
-    h, w = image.shape
     kh, kw = kernel.shape
-    out_h, out_w = conv_output_size((h, w), (kh, kw), (sh, sw), (ph, pw))
+    out_h, out_w = conv_output_size(image.shape, kernel.shape, (sh, sw), (ph, pw))
     dtype = _wide_dtype(image, kernel)
-    image, kernel = image.astype(dtype), kernel.astype(dtype)
+    padded = np.pad(image.astype(dtype), ((ph, ph), (pw, pw)))
+    kernel = kernel.astype(dtype)
 
-    padded = np.zeros((h + 2 * ph, w + 2 * pw), dtype=dtype)
-    padded[ph:ph + h, pw:pw + w] = image
     out = np.zeros((out_h, out_w), dtype=dtype)
     for i in range(out_h):
         for j in range(out_w):
@@ -636,22 +532,11 @@ def convolve2d(image, kernel, padding=0, stride=1):
     ``out[i, j] = sum_{u, v} kernel[K_h-1-u, K_w-1-v] * padded[i*stride + u, j*stride + v]``
 
     Flipping the kernel in both axes (rotating it by 180 degrees) is the only
-    difference from :func:`cross_correlate2d`. For a symmetric kernel the two agree; for
-    the Sobel kernel of Task 1a, flipping gives ``-K``, so the results are negatives of
-    each other. A network learns its kernels, so it does not matter which of the two a
-    layer computes -- frameworks compute cross-correlation and call it convolution.
-
-    Parameters
-    ----------
-    image : array_like (H, W)
-    kernel : array_like (K_h, K_w)
-    padding, stride : int or (int, int)
-
-    Returns
-    -------
-    ndarray (H_out, W_out)
-        Shape and dtype as :func:`cross_correlate2d` (sums in int64, float64 or
-        complex128: a uint8 image never wraps around).
+    difference from :func:`cross_correlate2d` (see there for the arguments, shapes and
+    dtypes). For a symmetric kernel the two agree; for the Sobel kernel of Task 1a,
+    flipping gives ``-K``, so the results are negatives of each other. A network learns
+    its kernels, so it does not matter which of the two a layer computes -- frameworks
+    compute cross-correlation and call it convolution.
     """
     kernel = np.asarray(kernel)
     if kernel.ndim != 2:
@@ -668,8 +553,7 @@ def _matrix_lines(matrix, indent="    "):
 
 def _layer_formula(layer):
     """``"(5*5*3 + 1)*32"`` for a Conv2d or Linear layer, else None."""
-    has_bias = getattr(layer, "bias", None) is not None
-    plus = " + 1" if has_bias else ""
+    plus = " + 1" if getattr(layer, "bias", None) is not None else ""
     if isinstance(layer, nn.Conv2d):
         kh, kw = layer.kernel_size
         return f"({kh}*{kw}*{layer.in_channels}{plus})*{layer.out_channels}"
@@ -702,22 +586,19 @@ def worked_answers():
     answers.append(("1c", f"padding {p5} (on every side) for a 5x5 kernel at stride 1",
                     working))
 
-    f = kernel_size_for(512, 504)
-    f514 = kernel_size_for(514, 504)
+    f, f514 = kernel_size_for(512, 504), kernel_size_for(514, 504)
     working = (f"504 = (512 + 2*0 - F)/1 + 1  =>  F = 512 - 504 + 1 = {f}. The seed writes "
                f"514 for the input but computes with 512, the size the assignment gives "
                f"(from 514 the kernel would be {f514}x{f514}).")
     answers.append(("1d", f"{f}x{f} kernels", working))
 
     pooled = pool_output_size(504, kernel_size=2, stride=2)
-    answers.append((
-        "1e", f"{pooled}x{pooled}",
-        f"2x2 pooling, stride 2: (504 + 2*0 - 2)/2 + 1 = {pooled}"))
+    answers.append(("1e", f"{pooled}x{pooled}",
+                    f"2x2 pooling, stride 2: (504 + 2*0 - 2)/2 + 1 = {pooled}"))
 
     conv2 = conv_output_size(pooled, kernel_size=3)
-    answers.append((
-        "1f", f"{conv2}x{conv2}",
-        f"3x3 conv, stride 1, no padding: ({pooled} + 2*0 - 3)/1 + 1 = {conv2}"))
+    answers.append(("1f", f"{conv2}x{conv2}",
+                    f"3x3 conv, stride 1, no padding: ({pooled} + 2*0 - 3)/1 + 1 = {conv2}"))
 
     answers.append(_answer_1g())
     return answers
@@ -748,17 +629,16 @@ def _answer_1g():
     from . import models  # theory sits below models: imported when called
 
     model = models.task2_model()
-    total = param_count(model)
     terms = []
     for name, layer in model.named_modules():
         if layer._modules or not layer._parameters:
             continue
-        count = param_count(layer, trainable_only=False)
-        formula = _layer_formula(layer)
+        count, formula = param_count(layer, trainable_only=False), _layer_formula(layer)
         terms.append(f"{formula} = {count:,}" if formula else f"{name}: {count:,}")
     sizes = [32]
     for _ in range(3):
         sizes.append(pool_output_size(conv_output_size(sizes[-1], 5, 1, 2), 2, 2))
+    total = param_count(model)
     working = ("conv: (K_h*K_w*C_in + 1)*C_out, linear: (in + 1)*out; the spatial size goes "
                + " -> ".join(map(str, sizes))
                + f" so Flatten gives 128*{sizes[-1]}*{sizes[-1]} = {128 * sizes[-1] ** 2}; "
@@ -809,8 +689,8 @@ def main(argv=None) -> None:
 
 
 def _run_as_script():
-    """``python -m minitorch_cv.theory``. A reader that stops early (``| head -3``) ends
-    the program quietly, with no BrokenPipeError traceback."""
+    """``python -m minitorch_cv.theory``, ending quietly (no BrokenPipeError traceback)
+    when the reader stops early (``| head -3``)."""
     import os
     import sys
     try:

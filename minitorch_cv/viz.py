@@ -34,6 +34,12 @@ def _subplots(nrows=1, ncols=1, figsize=None, squeeze=True):
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
+def _titled(fig, title):
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def save_figure(fig, path) -> Path:
     """Save ``fig`` as PNG (atomically: temp file, then rename).
 
@@ -52,6 +58,7 @@ def save_figure(fig, path) -> Path:
     return path
 
 
+# ----------------------------------------------------------------------------- curves
 def smoothed_training_loss(history, window=None):
     """Training loss averaged over consecutive windows of steps, with its spread.
 
@@ -71,14 +78,12 @@ def smoothed_training_loss(history, window=None):
 
 
 def _label(name, split):
-    return f"{split}" if not name else f"{name} {split}"
+    return f"{name} {split}" if name else split
 
 
 def _as_histories(histories):
     """One history dict (it has "train" or "val") or {label: history}, as the latter."""
-    if "train" in histories or "val" in histories:
-        return {"": histories}
-    return histories
+    return {"": histories} if "train" in histories or "val" in histories else histories
 
 
 def _split(history, name):
@@ -136,7 +141,7 @@ def plot_accuracy(histories, title="Validation accuracy"):
     return fig
 
 
-# ----------------------------------------------------------------------------- filters
+# ----------------------------------------------------------------------------- images
 def minmax_scale(a, axis=None):
     """Scale ``a`` to [0, 1]: ``(a - min) / (max - min)``, min and max taken over ``axis``.
 
@@ -162,9 +167,7 @@ def to_image(x, mean=None, std=None):
         x = x[0]
     if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3):
         x = x.transpose(1, 2, 0)
-    if x.dtype == np.uint8:
-        x = x / 255.0
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x / 255.0 if x.dtype == np.uint8 else x, dtype=np.float64)
     if std is not None:
         x = x * np.asarray(std, dtype=np.float64)
     if mean is not None:
@@ -178,8 +181,7 @@ def upsample(heatmap, size):
     """Bilinear upsampling of an (h, w) map to ``size`` = (H, W) (PyTorch's
     ``interpolate(mode="bilinear", align_corners=False)``)."""
     from .data.transforms import resize
-    heatmap = np.asarray(heatmap, dtype=np.float64)
-    return resize(heatmap[None, None], size)[0, 0]
+    return resize(np.asarray(heatmap, dtype=np.float64)[None, None], size)[0, 0]
 
 
 def image_figure(image, title=None, size=4.5):
@@ -193,20 +195,24 @@ def image_figure(image, title=None, size=4.5):
     return fig
 
 
-def _grid(n, ncols):
-    ncols = max(1, min(n, ncols or n))
-    return -(-n // ncols), ncols
-
-
 def _grid_figure(n, ncols, size, title_room=0.4):
     """A figure with a grid of ``size``-inch cells for ``n`` pictures, every axis off:
     ``(fig, axes)``, the axes of the first ``n`` cells (the rest stay blank)."""
-    nrows, ncols = _grid(n, ncols)
+    ncols = max(1, min(n, ncols or n))
+    nrows = -(-n // ncols)
     fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + title_room),
                           squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, list(axes.flat)[:n]
+
+
+def _show_filter(ax, scaled, **grey):
+    """A min-max scaled filter (C, K_h, K_w): RGB for 3 channels, else their grey mean."""
+    if scaled.shape[0] == 3:
+        ax.imshow(scaled.transpose(1, 2, 0), interpolation="nearest")
+    else:
+        ax.imshow(scaled.mean(axis=0), cmap="gray", **grey, interpolation="nearest")
 
 
 def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
@@ -217,9 +223,8 @@ def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
     weights : ndarray (F, C, K_h, K_w)
         E.g. ``model.conv1.weight.data`` (64, 3, 7, 7). Three input channels are shown
         as RGB; any other number as the grey-scale mean over the input channels.
-    ncols : int
-    titles : sequence of str, optional (default: the filter indices)
-    title : str, optional
+    titles : sequence of str, optional
+        One per filter (default: the filter indices).
     size : float
         Inches per filter.
 
@@ -233,15 +238,9 @@ def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
     scaled = minmax_scale(w, axis=(1, 2, 3))
     fig, axes = _grid_figure(len(w), ncols, size)
     for i, ax in enumerate(axes):
-        if w.shape[1] == 3:
-            ax.imshow(scaled[i].transpose(1, 2, 0), interpolation="nearest")
-        else:
-            ax.imshow(scaled[i].mean(axis=0), cmap="gray", vmin=0, vmax=1,
-                      interpolation="nearest")
+        _show_filter(ax, scaled[i], vmin=0, vmax=1)
         ax.set_title(str(titles[i]) if titles is not None else str(i), fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _titled(fig, title)
 
 
 def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size=2.0):
@@ -251,10 +250,8 @@ def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size
     ----------
     maps : ndarray (K, H, W) or (1, K, H, W)
         E.g. the first ten channels of layer4's output.
-    ncols : int
-    titles : sequence of str, optional (default: "channel i")
-    title : str, optional
-    cmap : str
+    titles : sequence of str, optional
+        One per map (default: "channel i").
 
     Returns
     -------
@@ -269,9 +266,7 @@ def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size
     for i, ax in enumerate(axes):
         ax.imshow(m[i], cmap=cmap, interpolation="nearest")
         ax.set_title(str(titles[i]) if titles is not None else f"channel {i}", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _titled(fig, title)
 
 
 def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
@@ -299,17 +294,14 @@ def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
         raise ValueError(f"overlay expects a 2-D heat map, got shape {heat.shape}")
     if heat.shape != img.shape[:2]:
         heat = upsample(heat, img.shape[:2])
-    heat = minmax_scale(heat)
     if ax is None:
-        fig, ax = _subplots(figsize=(4.5, 4.5))
-    else:
-        fig = ax.figure
+        ax = _subplots(figsize=(4.5, 4.5))[1]
     ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
-    ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+    ax.imshow(minmax_scale(heat), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
     ax.axis("off")
     if title:
         ax.set_title(title)
-    return fig
+    return ax.figure
 
 
 def filters_and_activations(weights, activations, indices=None, title=None,
@@ -329,8 +321,7 @@ def filters_and_activations(weights, activations, indices=None, title=None,
     -------
     matplotlib.figure.Figure
     """
-    w = np.asarray(weights)
-    a = np.asarray(activations)
+    w, a = np.asarray(weights), np.asarray(activations)
     if a.ndim == 4 and a.shape[0] == 1:
         a = a[0]
     if w.ndim != 4 or a.ndim != 3:
@@ -339,20 +330,50 @@ def filters_and_activations(weights, activations, indices=None, title=None,
     indices = list(range(len(w))) if indices is None else [int(i) for i in indices]
     scaled = minmax_scale(w, axis=(1, 2, 3))
     fig, axes = _subplots(2, len(indices), figsize=(size * len(indices), 2 * size + 0.4),
-                             squeeze=False)
+                          squeeze=False)
     for col, i in enumerate(indices):
         top, bottom = axes[0, col], axes[1, col]
         top.imshow(a[i], cmap=cmap)
         top.set_title(f"filter {i}", fontsize=9)
-        if w.shape[1] == 3:
-            bottom.imshow(scaled[i].transpose(1, 2, 0), interpolation="nearest")
-        else:
-            bottom.imshow(scaled[i].mean(axis=0), cmap="gray", interpolation="nearest")
+        _show_filter(bottom, scaled[i])
         top.axis("off")
         bottom.axis("off")
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _titled(fig, title)
+
+
+def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):
+    """Several images in a grid, each with its caption (e.g. CIFAR-10 images and labels).
+
+    Parameters
+    ----------
+    images : ndarray (N, 3, H, W) or (N, H, W, 3)
+        A batch as the network sees it (NCHW; uint8 pixels, floats in [0, 1], or
+        normalized floats with ``mean``/``std``), or channel-last images. Each image goes
+        through :func:`to_image`.
+    titles : sequence of str, optional
+        One caption per image (e.g. the class names); none by default.
+    mean, std : float or sequence of float, optional
+        Undo a ``Normalize(mean, std)`` before showing (``x * std + mean``).
+    size : float
+        Inches per image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    imgs = np.asarray(images)
+    if imgs.ndim != 4:
+        raise ValueError(f"image_grid expects a batch of images (N, 3, H, W) or (N, H, W, 3), "
+                         f"got shape {imgs.shape}")
+    if titles is not None and len(titles) != len(imgs):
+        raise ValueError(f"image_grid: {len(titles)} titles for {len(imgs)} images")
+    fig, axes = _grid_figure(len(imgs), ncols, size, title_room=0.5)
+    for i, ax in enumerate(axes):
+        img = to_image(imgs[i], mean=mean, std=std)
+        ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="nearest")
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=8)
+    return _titled(fig, title)
 
 
 # ----------------------------------------------------------------------------- lessons
@@ -369,7 +390,6 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
         number per label. A NaN value draws no bar (a measurement that was not made).
     ylabel : str
         What the bars measure, with the unit (e.g. ``"time per image (ms)"``).
-    title, xlabel : str, optional
     log_scale : bool
         A logarithmic y axis, for values spanning several orders of magnitude.
     value_format : str or None
@@ -387,8 +407,8 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
                              f"{len(labels)} labels")
     # At most PAGE_WIDTH wide with the legend beside it.
     legend = 0.0 if len(values) < 2 else 0.6 + 0.08 * max(len(name) for name in values)
-    width = min(PAGE_WIDTH - legend, max(5.0, 0.5 * len(labels) * len(values) + 2))
-    fig, ax = _subplots(figsize=(width, 4.5))
+    fig, ax = _subplots(figsize=(min(PAGE_WIDTH - legend,
+                                     max(5.0, 0.5 * len(labels) * len(values) + 2)), 4.5))
     width = 0.8 / max(1, len(values))
     x = np.arange(len(labels))
     for k, (name, v) in enumerate(values.items()):
@@ -422,12 +442,9 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
     arrays : sequence of 2-D arrays
         Each panel has its own colour scale. (H, W) arrays are drawn with row 0 at the top.
     titles : sequence of str, optional
-        One per array (default: none).
-    title : str, optional
-        Above all panels.
+        One per array (default: none); ``title`` goes above all panels.
     value_format : str or None
         Format of the numbers written in the cells; None writes none.
-    cmap : str
     size : float
         Inches for the largest array's longest side; each panel is as wide as its array.
 
@@ -453,10 +470,9 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
         image = ax.imshow(m, cmap=cmap, interpolation="nearest")
         if value_format is not None and max(m.shape) <= 12:
             lo, hi = np.nanmin(m), np.nanmax(m)
-            middle = (lo + hi) / 2
             for (r, c), v in np.ndenumerate(m):
                 ax.text(c, r, value_format.format(v), ha="center", va="center", fontsize=8,
-                        color="black" if v > middle else "white")
+                        color="black" if v > (lo + hi) / 2 else "white")
             image.set_clim(lo, hi)
         ax.set_xticks(range(m.shape[1]) if m.shape[1] <= 12 else [])
         ax.set_yticks(range(m.shape[0]) if m.shape[0] <= 12 else [])
@@ -465,15 +481,14 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
         ax.set_ylabel("row", fontsize=8)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=9)
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _titled(fig, title)
+
+
 # ----------------------------------------------------------------------- convolution animation
 class ConvolutionAnimation:
-    """A finished convolution animation: its frames, as a GIF and as notebook HTML.
-
-    Made by :func:`animate_convolution`; see there. One frame per output position, in
-    row-major order (the order of the loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
+    """A finished convolution animation (made by :func:`animate_convolution`; see there):
+    its frames, as a GIF and as notebook HTML. One frame per output position, in row-major
+    order (the order of the loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
 
     Attributes
     ----------
@@ -485,9 +500,8 @@ class ConvolutionAnimation:
         The kernel as laid over the windows: ``kernel`` itself, or flipped in both axes
         for true convolution (``flip=True``).
     output : ndarray (H_out, W_out)
-        :func:`~minitorch_cv.theory.cross_correlate2d` (or
-        :func:`~minitorch_cv.theory.convolve2d`) of ``image`` and ``kernel``: the numbers
-        the frames show.
+        The numbers the frames show: :func:`~minitorch_cv.theory.cross_correlate2d` (or
+        :func:`~minitorch_cv.theory.convolve2d`) of ``image`` and ``kernel``.
     padding, stride : (int, int)
     flip : bool
     duration_ms : int
@@ -527,20 +541,17 @@ class ConvolutionAnimation:
         return f"{float(value):.3g}"
 
     def products_text(self, index) -> str:
-        """The sum of products that frame ``index`` computes, one kernel row per line.
-
-        The total on the right is ``output[i, j]``, the value the frame writes into the
-        output (for kernels with more than 49 entries only the total is written).
-        """
+        """The sum of products that frame ``index`` computes, one kernel row per line,
+        equal to ``output[i, j]`` on the right (for kernels with more than 49 entries only
+        the total is written)."""
         i, j = self.positions()[index]
         sh, sw = self.stride
         kh, kw = self.applied_kernel.shape
         window = self.padded[i * sh:i * sh + kh, j * sw:j * sw + kw]
-        head = f"output[{i}, {j}] = "
-        total = self.format_value(self.output[i, j])
+        head, f = f"output[{i}, {j}] = ", self.format_value
+        total = f(self.output[i, j])
         if self.applied_kernel.size > 49:
             return f"{head}sum of {kh}*{kw} products = {total}"
-        f = self.format_value
 
         def term(a, b):
             b = f(b)
@@ -548,15 +559,11 @@ class ConvolutionAnimation:
         rows = [" + ".join(term(a, b) for a, b in zip(wrow, krow))
                 for wrow, krow in zip(window, self.applied_kernel)]
         lines = [head + rows[0]] + [" " * (len(head) - 2) + "+ " + r for r in rows[1:]]
-        lines[-1] += f" = {total}"
-        return "\n".join(lines)
+        return "\n".join(lines) + f" = {total}"
 
     def frame_figure(self, index):
-        """The matplotlib Figure of frame ``index`` (0 <= index < n_frames).
-
-        Three labelled panels: "input (padded)" with the zero padding in grey and the
-        current window outlined, "kernel" with its values, and "output" filled in up to the
-        current position; below them the products and their sum.
+        """The matplotlib Figure of frame ``index`` (0 <= index < n_frames): the panels
+        "input (padded)", "kernel" and "output", and below them the products and their sum.
         """
         index = operator.index(index)
         if not 0 <= index < self.n_frames:
@@ -587,25 +594,23 @@ class ConvolutionAnimation:
         return fig
 
     def _frame_figure(self, n_lines):
-        """A Figure with the three panels (input, kernel, output) laid out so that a cell
-        is the same size in each, ``n_lines`` of text below; returns it, the axes and
-        its height in inches."""
+        """A Figure with the three panels (input, kernel, output), a cell the same size in
+        each, ``n_lines`` of text below; returns it, the axes and its height in inches."""
         from matplotlib.figure import Figure
 
         kh, kw = self.applied_kernel.shape
         oh, ow = self.output.shape
+        rows, cols = (self.padded.shape[0], kh, oh), (self.padded.shape[1], kw, ow)
         cell = 0.42                                  # inches per grid cell
-        width = cell * (self.padded.shape[1] + kw + ow) + 2.2
-        height = cell * max(self.padded.shape[0], kh, oh) + 1.3 + 0.22 * n_lines
-        fig = Figure(figsize=(max(width, 6.0), height))
+        height = cell * max(rows) + 1.3 + 0.22 * n_lines
+        fig = Figure(figsize=(max(cell * sum(cols) + 2.2, 6.0), height))
         # widths in proportion to the columns, so a cell is the same size in every panel
-        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [self.padded.shape[1], kw, ow]})
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": list(cols)})
         fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.75 / height,
                             bottom=(0.3 + 0.22 * n_lines) / height, wspace=0.25)
-        for ax, rows, cols in zip(axes, (self.padded.shape[0], kh, oh),
-                                  (self.padded.shape[1], kw, ow)):
-            ax.set_xlim(-0.5, cols - 0.5)
-            ax.set_ylim(rows - 0.5, -0.5)            # row 0 at the top, as in a matrix
+        for ax, n_rows, n_cols in zip(axes, rows, cols):
+            ax.set_xlim(-0.5, n_cols - 0.5)
+            ax.set_ylim(n_rows - 0.5, -0.5)          # row 0 at the top, as in a matrix
             ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
@@ -628,24 +633,20 @@ class ConvolutionAnimation:
                                    linewidth=lw))
 
         ax_in, ax_k, ax_out = axes
-        for r in range(self.padded.shape[0]):
-            for c in range(self.padded.shape[1]):
-                inside = ph <= r < ph + ih and pw <= c < pw + iw
-                box(ax_in, r, c, "white" if inside else "0.85")
-                ax_in.text(c, r, self.format_value(self.padded[r, c]), ha="center",
-                           va="center", fontsize=size, color="black" if inside else "0.45",
-                           style="normal" if inside else "italic")
+        for (r, c), value in np.ndenumerate(self.padded):
+            inside = ph <= r < ph + ih and pw <= c < pw + iw
+            box(ax_in, r, c, "white" if inside else "0.85")
+            ax_in.text(c, r, self.format_value(value), ha="center", va="center",
+                       fontsize=size, color="black" if inside else "0.45",
+                       style="normal" if inside else "italic")
         ax_in.add_patch(Rectangle((j * sw - 0.5, i * sh - 0.5), kw, kh, fill=False,
                                   edgecolor="tab:red", linewidth=2.5))
-        for r in range(kh):
-            for c in range(kw):
-                box(ax_k, r, c, "#dbe9f6")
-                ax_k.text(c, r, self.format_value(self.applied_kernel[r, c]), ha="center",
-                          va="center", fontsize=size)
+        for (r, c), value in np.ndenumerate(self.applied_kernel):
+            box(ax_k, r, c, "#dbe9f6")
+            ax_k.text(c, r, self.format_value(value), ha="center", va="center", fontsize=size)
         for k, (r, c) in enumerate(self.positions()):
-            done = k <= index
-            box(ax_out, r, c, "#d9f0d3" if done else "white")
-            if done:
+            box(ax_out, r, c, "#d9f0d3" if k <= index else "white")
+            if k <= index:
                 ax_out.text(c, r, self.format_value(self.output[r, c]), ha="center",
                             va="center", fontsize=size)
         ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="tab:red",
@@ -656,14 +657,13 @@ class ConvolutionAnimation:
         if self._frames is None:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from PIL import Image
-            frames = []
+            self._frames = []
             for index in range(self.n_frames):
                 fig = self._draw(index)
                 canvas = FigureCanvasAgg(fig)        # renders this figure only; no backend
                 fig.set_dpi(self.dpi)
                 canvas.draw()
-                frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
-            self._frames = frames
+                self._frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
         return list(self._frames)
 
     # ------------------------------------------------------------------ output
@@ -684,9 +684,8 @@ class ConvolutionAnimation:
     def save(self, path) -> Path:
         """Write the GIF to ``path`` (atomically) and return the path."""
         from ._files import atomic_write_bytes
-        path = Path(path)
-        atomic_write_bytes(path, self.to_gif_bytes())
-        return path
+        atomic_write_bytes(Path(path), self.to_gif_bytes())
+        return Path(path)
 
     @property
     def alt_text(self) -> str:
@@ -711,75 +710,39 @@ class ConvolutionAnimation:
                 f"flip={self.flip})")
 
 
-def _animation_pair(value, name):
-    """``value`` as an (h, w) pair of non-bool ints, or a TypeError naming ``name``."""
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(values) != 2:
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-    try:
-        if any(isinstance(v, (bool, np.bool_)) for v in values):
-            raise TypeError
-        return tuple(operator.index(v) for v in values)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, "
-                        f"got {value!r}") from None
-
-
 def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration_ms=700,
                         dpi=100, max_frames=400):
     """Animate a kernel sliding over a zero-padded image, filling in the output.
 
-    Every frame shows three labelled panels: the **input (padded)** with the zero padding
-    in grey and the current window outlined in red, the **kernel** with its values, and
-    the **output** filled in up to the current position; beneath them the products of
-    the window and the kernel and their sum. The numbers come from
-    :func:`minitorch_cv.theory.cross_correlate2d` (what deep learning calls convolution)
-    or, with ``flip=True``, :func:`minitorch_cv.theory.convolve2d` (true convolution:
-    the kernel flipped in both axes, and shown flipped), so the animation and the worked
-    answer can never disagree.
-
-    Drawn with matplotlib's Figure API and Agg (no pyplot, no backend switch) and
-    written as GIF by Pillow.
+    Each frame shows the padded input (padding grey, the window outlined in red), the
+    kernel and the output filled in so far, with the sum of products beneath. The numbers
+    come from :func:`minitorch_cv.theory.cross_correlate2d` or, with ``flip=True``,
+    :func:`minitorch_cv.theory.convolve2d` (the kernel flipped in both axes, and shown
+    flipped), so the animation and the worked answer can never disagree.
 
     Parameters
     ----------
-    image : array_like (H, W)
-        A small 2-D array of numbers (one frame per output position).
-    kernel : array_like (K_h, K_w)
+    image, kernel : array_like (H, W) and (K_h, K_w)
+        Small 2-D arrays of numbers.
     padding, stride : int or (int, int)
-        Zeros added on every side; step of the window. ``stride >= 1``, ``padding >= 0``.
     flip : bool
         True convolution instead of cross-correlation.
     duration_ms : int
         Time each frame shows in the GIF (the last one three times as long).
-    dpi : int
-        Resolution of the frames. At 100 their 8-10 pt labels are 11-14 px on a screen at
-        100 % zoom, and a 5 x 5 input with a 3 x 3 kernel is about 850 px wide.
-    max_frames : int
-        Refuse inputs with more output positions than this (each is a frame).
+    dpi, max_frames : int
+        Resolution of the frames; the most output positions (one frame each) accepted.
 
     Returns
     -------
     ConvolutionAnimation
-        ``.save(path)`` writes the GIF, ``.to_gif_bytes()`` returns it, ``.n_frames`` and
-        ``len()`` count the frames, ``.output`` holds the result, ``.frame_figure(k)``
-        gives frame ``k`` as a Figure; in a notebook it displays itself as an
-        ``<img>`` of the GIF.
-
-    Shape
-    -----
-    ``(H, W), (K_h, K_w) -> (H_out, W_out)`` with
-    ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise); there are
-    ``H_out * W_out`` frames.
+        One frame per output position: ``(H, W), (K_h, K_w) -> (H_out, W_out)`` with
+        ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise). ``.save(path)``
+        writes the GIF; in a notebook it displays itself as an ``<img>`` of the GIF.
 
     Raises
     ------
-    ValueError
-        If ``image`` or ``kernel`` is not 2-D or is empty, the kernel is larger than the
-        padded image, ``stride < 1``, ``padding < 0``, ``duration_ms`` or ``dpi`` is not
-        positive, or there would be more than ``max_frames`` frames.
-    TypeError
-        If the arrays are not numeric, or padding/stride are not ints.
+    ValueError, TypeError
+        For what cannot be animated (the message says what), or too many frames.
 
     Examples
     --------
@@ -810,9 +773,10 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
 
 
 def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frames):
-    """What :func:`animate_convolution` refuses (see its Raises section), refused; returns
-    ``padding`` and ``stride`` as pairs."""
+    """What :func:`animate_convolution` refuses, refused; returns padding and stride as
+    pairs."""
     from . import theory
+    from .checks import _is_int
 
     for name, array, shape in (("image", image, "(H, W)"), ("kernel", kernel, "(K_h, K_w)")):
         if array.ndim != 2:
@@ -823,8 +787,7 @@ def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frame
         if array.dtype.kind not in "biufc":
             raise TypeError(f"animate_convolution: {name} must hold numbers, got dtype "
                             f"{array.dtype}")
-    padding = _animation_pair(padding, "padding")
-    stride = _animation_pair(stride, "stride")
+    padding, stride = theory._as_pair(padding, "padding"), theory._as_pair(stride, "stride")
     if min(stride) < 1:
         raise ValueError(f"animate_convolution: stride must be >= 1, got {stride}")
     if min(padding) < 0:
@@ -835,55 +798,12 @@ def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frame
                          f"padded image {padded_shape} (image {image.shape} with padding "
                          f"{padding}): it fits nowhere")
     for name, value in (("duration_ms", duration_ms), ("dpi", dpi), ("max_frames", max_frames)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-                or value < 1:
+        if not _is_int(value) or value < 1:
             raise ValueError(f"animate_convolution: {name} must be a positive int, "
                              f"got {value!r}")
-    out_shape = theory.conv_output_size(image.shape, kernel.shape, stride, padding)
-    if out_shape[0] * out_shape[1] > max_frames:
-        raise ValueError(f"animate_convolution: {out_shape[0]}x{out_shape[1]} output "
-                         f"positions would make {out_shape[0] * out_shape[1]} frames, more "
-                         f"than max_frames={max_frames}; use a smaller image or a larger "
-                         "stride (or raise max_frames)")
+    out_h, out_w = theory.conv_output_size(image.shape, kernel.shape, stride, padding)
+    if out_h * out_w > max_frames:
+        raise ValueError(f"animate_convolution: {out_h}x{out_w} output positions would make "
+                         f"{out_h * out_w} frames, more than max_frames={max_frames}; use a "
+                         "smaller image or a larger stride (or raise max_frames)")
     return padding, stride
-
-
-def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):
-    """Several images in a grid, each with its caption (e.g. CIFAR-10 images and labels).
-
-    Parameters
-    ----------
-    images : ndarray (N, 3, H, W) or (N, H, W, 3)
-        A batch as the network sees it (NCHW; uint8 pixels, floats in [0, 1], or
-        normalized floats with ``mean``/``std``), or channel-last images. Each image goes
-        through :func:`to_image`.
-    titles : sequence of str, optional
-        One caption per image (e.g. the class names); none by default.
-    ncols : int
-    title : str, optional
-        The figure's title.
-    mean, std : float or sequence of float, optional
-        Undo a ``Normalize(mean, std)`` before showing (``x * std + mean``).
-    size : float
-        Inches per image.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    imgs = np.asarray(images)
-    if imgs.ndim != 4:
-        raise ValueError(f"image_grid expects a batch of images (N, 3, H, W) or (N, H, W, 3), "
-                         f"got shape {imgs.shape}")
-    if titles is not None and len(titles) != len(imgs):
-        raise ValueError(f"image_grid: {len(titles)} titles for {len(imgs)} images")
-    fig, axes = _grid_figure(len(imgs), ncols, size, title_room=0.5)
-    for i, ax in enumerate(axes):
-        img = to_image(imgs[i], mean=mean, std=std)
-        ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="nearest")
-        if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
-

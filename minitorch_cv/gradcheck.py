@@ -23,31 +23,24 @@ Example::
     True
 
 The module itself is callable too, as a PyTorch user tries first:
-``minitorch_cv.gradcheck(module, x)`` (after ``import minitorch_cv`` or ``from minitorch_cv
-import gradcheck``) is :func:`gradcheck`, and ``minitorch_cv.gradcheck.gradcheck_function``
-and the other names stay reachable as attributes.
+``minitorch_cv.gradcheck(module, x)`` is :func:`gradcheck`.
 
 **The error measure.** For each checked tensor (``"input"`` and every trainable
 parameter by name, e.g. ``"weight"`` or ``"0.bias"``) the *normwise* relative error
-
-    ||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)
-
-is reported, and ``max_rel_error`` is the largest of them. A normwise error is not fooled
-by gradient entries that are almost zero (where an elementwise ratio is pure rounding
-noise); a correct backward pass gives about 1e-10 or less, a wrong one 1e-2 or more.
-``floor`` is 1% of the largest ``||analytic|| + ||numerical||`` among the checked
-tensors: a tensor whose true gradient is zero -- the bias of a convolution followed by
-BatchNorm, which the normalization subtracts away -- is then judged against the size of
-the gradients around it, not against its own rounding noise.
+``||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)`` is reported, and
+``max_rel_error`` is the largest of them. A normwise error is not fooled by gradient
+entries that are almost zero (where an elementwise ratio is pure rounding noise); a
+correct backward pass gives about 1e-10 or less, a wrong one 1e-2 or more. ``floor`` is
+1% of the largest ``||analytic|| + ||numerical||`` among the checked tensors: a tensor
+whose true gradient is zero -- the bias of a convolution followed by BatchNorm, which the
+normalization subtracts away -- is then judged against the size of the gradients around
+it, not against its own rounding noise.
 
 **Things that break a gradient check** (not the backward pass): inputs at a kink
 (ReLU at 0, two equal values in a max-pooling window), stochastic layers (handled here:
 every ``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same
-mask every time), and float32 (handled: everything is cast to float64).
-
-The module is left as it was found: its parameters, gradients, buffers (BatchNorm's
-running statistics, which each training-mode forward pass updates) and random
-generators are restored at the end, so ``gradcheck`` can be called on a model in use.
+mask every time), and float32 (handled: everything is cast to float64). The module is
+left as it was found: parameters, gradients, buffers and generators are restored.
 """
 
 from __future__ import annotations
@@ -114,9 +107,8 @@ class GradcheckResult:
 
     def report(self, tol: float = 1e-6) -> str:
         """A few lines per tensor: its error and, for a failing one, its worst entry."""
-        header = (f"gradcheck (eps={self.eps:g}, tol={tol:g}): max relative error "
-                  f"{self.max_rel_error:.3g} in {self.worst!r}")
-        lines = [header]
+        lines = [(f"gradcheck (eps={self.eps:g}, tol={tol:g}): max relative error "
+                  f"{self.max_rel_error:.3g} in {self.worst!r}")]
         for name, err in self.errors.items():
             line = f"  {name:<20s} {err:.3g}  {'ok' if err <= tol else 'FAILED'}"
             if err > tol:
@@ -132,60 +124,44 @@ class GradcheckResult:
         return (f"GradcheckResult(max_rel_error={self.max_rel_error:.2e}, "
                 f"worst={self.worst!r}, errors={{{errors}}})")
 
+    def _checked(self, check, tol) -> GradcheckResult:
+        """``self``; with ``check``, an AssertionError with the report if it failed."""
+        if check and not self.passed(tol):
+            raise AssertionError(self.report(tol))
+        return self
+
 
 # ----------------------------------------------------------------------------- helpers
-def _entries(size, max_checks, rng):
-    """Indices (into the flattened tensor) to perturb: all, or a random subset."""
-    if max_checks is None or size <= max_checks:
-        return np.arange(size)
-    return np.sort(rng.choice(size, size=max_checks, replace=False))
+def _numerical_gradient(run, dout, array, indices, eps):
+    """Central differences of ``L = sum(run() * dout)`` with respect to
+    ``array.flat[indices]``; ``array`` is perturbed in place, one entry at a time, and
+    restored exactly.
 
-
-def _numerical_gradient(loss_change, array, indices, eps):
-    """Central differences of the loss with respect to ``array.flat[indices]``.
-
-    ``loss_change`` is a :class:`_Loss`; ``array`` is perturbed in place, one entry at a
-    time, and restored exactly.
+    ``L(plus) - L(minus)`` is taken as ``sum((out_plus - out_minus) * dout)``: outputs the
+    nudge does not reach cancel exactly instead of adding rounding noise of the size of L.
     """
+    def output():
+        # Copy: a layer may return (a view of) its input, which is perturbed in place next.
+        return np.array(run(), dtype=np.float64, copy=True)
+
     grad = np.empty(len(indices), dtype=np.float64)
     flat = array.reshape(-1)              # a view: writing to it changes ``array``
     assert np.shares_memory(flat, array), "gradcheck needs contiguous arrays"
     for k, i in enumerate(indices):
         old = flat[i]
         flat[i] = old + eps
-        plus = loss_change.forward()
+        plus = output()
         flat[i] = old - eps
-        minus = loss_change.forward()
+        minus = output()
         flat[i] = old
-        grad[k] = loss_change.difference(plus, minus) / (2 * eps)
+        grad[k] = float(np.sum((plus - minus) * dout)) / (2 * eps)
     return grad
 
 
-class _Loss:
-    """``L = sum(out * dout)``, differenced output by output for accuracy.
-
-    ``L(plus) - L(minus) = sum((out_plus - out_minus) * dout)``: outputs the nudge does not
-    reach cancel exactly instead of adding rounding noise of the size of ``L``.
-    """
-
-    def __init__(self, run, dout):
-        self.run, self.dout = run, dout
-
-    def forward(self):
-        # Copy: a layer may return (a view of) its input, which is perturbed in place next.
-        return np.array(self.run(), dtype=np.float64, copy=True)
-
-    def difference(self, plus, minus):
-        return float(np.sum((plus - minus) * self.dout))
-
-
 def _generator(seed):
-    """The generator of ``dout`` and of the checked entries.
-
-    Not ``default_rng(seed)`` itself: an input drawn with ``default_rng(0)`` would then
-    equal ``dout``, and for some layers (BatchNorm) dL/dx is exactly zero when
-    ``dout`` is the input.
-    """
+    """The generator of ``dout`` and of the checked entries. Not ``default_rng(seed)``: an
+    input drawn with ``default_rng(0)`` would then equal ``dout``, and for some layers
+    (BatchNorm) dL/dx is exactly zero when ``dout`` is the input."""
     return np.random.default_rng([seed, 1])
 
 
@@ -229,25 +205,30 @@ def _analytic_gradients(module, x, params, run, rng):
     return targets, np.asarray(dout, dtype=np.float64)
 
 
-def _sampled_gradients(targets, loss, max_checks, rng, eps):
+def _sampled_gradients(targets, run, dout, max_checks, rng, eps):
     """The analytic and the numerical gradient of each target at the checked entries
-    (all, or ``max_checks`` chosen at random), by name; numerical entry by entry,
-    without keeping caches."""
+    (all, or ``max_checks`` chosen at random), by name; without keeping caches."""
     analytic, numerical = {}, {}
     with no_grad():
         for name, array, grad in targets:
             if grad.shape != array.shape:
                 raise ValueError(f"gradcheck: the gradient of {name!r} has shape "
                                  f"{grad.shape}, expected {array.shape}")
-            indices = _entries(array.size, max_checks, rng)
+            size = array.size
+            indices = (np.arange(size) if max_checks is None or size <= max_checks
+                       else np.sort(rng.choice(size, size=max_checks, replace=False)))
             analytic[name] = grad.reshape(-1)[indices]
-            numerical[name] = _numerical_gradient(loss, array, indices, eps)
+            numerical[name] = _numerical_gradient(run, dout, array, indices, eps)
     return analytic, numerical
 
 
 def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
               max_checks=None) -> GradcheckResult:
     """Compare ``module.backward`` with central differences, in float64.
+
+    Checked are the input (``"input"``) and every parameter with ``requires_grad`` (by
+    its ``named_parameters`` name). Parameters, gradients, buffers and ``rng``
+    attributes are restored afterwards.
 
     Parameters
     ----------
@@ -263,10 +244,9 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
         of entries when ``max_checks`` is given.
     args : tuple
         Extra arguments of the forward pass: ``module(x, *args)`` (labels of a loss).
-    tol : float
-        Tolerance on the relative error for ``check=True``.
-    check : bool
-        Raise an AssertionError with a per-tensor report when the error exceeds ``tol``.
+    tol, check : float, bool
+        With ``check=True``, raise an AssertionError with a per-tensor report when the
+        error exceeds ``tol``.
     max_checks : int, optional
         Check at most this many randomly chosen entries of each tensor (large layers).
 
@@ -274,12 +254,6 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
     -------
     GradcheckResult
         Its ``repr`` shows the worst error; ``passed(tol)`` tells whether it is small.
-
-    Notes
-    -----
-    Checked tensors: the input (``"input"``) and every parameter with ``requires_grad``
-    (by its ``named_parameters`` name). Frozen parameters are not checked. Parameters,
-    gradients, buffers and ``rng`` attributes are restored afterwards.
     """
     if not hasattr(module, "backward"):
         raise TypeError(f"gradcheck needs an object with forward and backward, got "
@@ -296,15 +270,10 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
                   if p.requires_grad]
         run = _seeded_forward(module, modules, x, args, seed)
         targets, dout = _analytic_gradients(module, x, params, run, rng)
-        analytic, numerical = _sampled_gradients(targets, _Loss(run, dout), max_checks, rng,
-                                                 eps)
+        analytic, numerical = _sampled_gradients(targets, run, dout, max_checks, rng, eps)
     finally:
         _restore_state(saved)
-
-    result = GradcheckResult.from_gradients(analytic, numerical, eps)
-    if check and not result.passed(tol):
-        raise AssertionError(result.report(tol))
-    return result
+    return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
 
 
 def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, check=False,
@@ -333,19 +302,15 @@ def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, c
     out, cache = forward(*arrays, **kwargs)
     dout = _random_dout(out, rng)
     grads = backward(dout, cache)
-    if not isinstance(grads, tuple):
-        grads = (grads,)
-    loss = _Loss(run, np.asarray(dout, dtype=np.float64))
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    dout = np.asarray(dout, dtype=np.float64)
     analytic, numerical = {}, {}
     for name, array, grad in zip(names, arrays, grads):
         if grad is None or not isinstance(array, np.ndarray) or array.dtype != np.float64:
             continue
         analytic[name] = np.asarray(grad, dtype=np.float64).reshape(-1)
-        numerical[name] = _numerical_gradient(loss, array, np.arange(array.size), eps)
-    result = GradcheckResult.from_gradients(analytic, numerical, eps)
-    if check and not result.passed(tol):
-        raise AssertionError(result.report(tol))
-    return result
+        numerical[name] = _numerical_gradient(run, dout, array, np.arange(array.size), eps)
+    return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
 
 
 # ----------------------------------------------------------------------------- state
@@ -353,7 +318,7 @@ def _save_state(modules):
     """Everything a gradient check changes: parameters, gradients, buffers, generators."""
     saved = []
     for m in modules:
-        params = {name: (p, p.data, p.grad) for name, p in getattr(m, "_parameters", {}).items()}
+        params = [(p, p.data, p.grad) for p in getattr(m, "_parameters", {}).values()]
         buffers = {name: (np.array(b, copy=True) if b is not None else None)
                    for name, b in getattr(m, "_buffers", {}).items()}
         rng = m.__dict__.get("rng", None) if hasattr(m, "__dict__") else None
@@ -363,7 +328,7 @@ def _save_state(modules):
 
 def _restore_state(saved):
     for m, params, buffers, rng in saved:
-        for p, data, grad in params.values():
+        for p, data, grad in params:
             p.data, p.grad = data, grad
         for name, b in buffers.items():
             m._buffers[name] = b
@@ -371,8 +336,6 @@ def _restore_state(saved):
             m.rng = rng
 
 
-
-# ----------------------------------------------------------------------------- callable module
 class _CallableModule(types.ModuleType):
     """This module, callable: ``minitorch_cv.gradcheck(module, x)`` runs :func:`gradcheck`."""
 

@@ -18,6 +18,7 @@ Run ``python -m minitorch_cv.theory`` to print the worked answers of Task 1.
 
 from __future__ import annotations
 
+import functools
 import operator
 import textwrap
 from typing import NamedTuple
@@ -115,24 +116,13 @@ def _window_output(axis, size, kernel_size, stride, padding, exact, pooling):
 
 # --------------------------------------------------------------------------- sizes
 def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
-    """Spatial size of a convolution's output.
-
+    """Spatial size of a convolution's output:
     ``H_out = (H + 2 * padding - kernel_size) // stride + 1``, floored like PyTorch.
 
-    Parameters
-    ----------
-    size : int or (int, int)
-        Input height (and width).
-    kernel_size, stride, padding : int or (int, int)
-        As for :class:`~minitorch_cv.nn.Conv2d`.
-    exact : bool
-        The textbook setting: raise instead of flooring when the division by the stride
-        does not come out whole.
-
-    Returns
-    -------
-    int or (int, int)
-        An (h, w) pair if any argument was a pair, else an int.
+    ``size`` (the input's height and width), ``kernel_size``, ``stride`` and ``padding`` are
+    ints or (h, w) pairs, as for :class:`~minitorch_cv.nn.Conv2d`; the result is a pair if
+    any argument was. ``exact=True`` is the textbook setting: raise instead of flooring when
+    the division by the stride does not come out whole.
 
     Raises
     ------
@@ -148,8 +138,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
     >>> conv_output_size((32, 20), kernel_size=3, stride=2)
     (15, 9)
     """
-    def one_axis(axis, size, kernel_size, stride, padding):
-        return _window_output(axis, size, kernel_size, stride, padding, exact, pooling=False)
+    one_axis = functools.partial(_window_output, exact=exact, pooling=False)
     return _per_axis(one_axis, size=size, kernel_size=kernel_size, stride=stride,
                      padding=padding)
 
@@ -168,8 +157,7 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     >>> pool_output_size(7, kernel_size=2)       # floors: the last row/column is dropped
     3
     """
-    def one_axis(axis, size, kernel_size, stride, padding):
-        return _window_output(axis, size, kernel_size, stride, padding, exact, pooling=True)
+    one_axis = functools.partial(_window_output, exact=exact, pooling=True)
     return _per_axis(one_axis, size=size, kernel_size=kernel_size,
                      stride=kernel_size if stride is None else stride, padding=padding)
 
@@ -183,10 +171,9 @@ def same_padding(kernel_size, stride=1):
     Raises
     ------
     ValueError
-        For an even kernel (``k - 1`` is odd, so no padding that is the same on both sides
-        exists; ``nn.Conv2d(padding="same")`` pads ``(k - 1) // 2`` before and ``k // 2``
-        after, as PyTorch) or a stride other than 1 (the output then shrinks by about the
-        stride whatever the padding).
+        For an even kernel (no symmetric padding exists: ``nn.Conv2d(padding="same")`` pads
+        ``(k - 1) // 2`` before and ``k // 2`` after, as PyTorch) or a stride other than 1
+        (the output then shrinks by about the stride whatever the padding).
 
     Examples
     --------
@@ -203,14 +190,12 @@ def same_padding(kernel_size, stride=1):
                 f"(H + 2p - {kernel_size}) // {stride} + 1, about H/{stride}, whatever p is "
                 "(PyTorch also refuses padding='same' when stride > 1)")
         if kernel_size % 2 == 0:
-            before, after = (kernel_size - 1) // 2, kernel_size // 2
             raise ValueError(
                 f"{axis}kernel_size {kernel_size} is even: the output H + 2p - {kernel_size}"
-                f" + 1 equals H only if 2p = {kernel_size - 1}, which is odd, so no "
-                f"symmetric padding exists (one would pad {before} on one side and {after} "
-                f"on the other, as PyTorch's padding='same' does: nn.Conv2d(..., "
-                f"kernel_size={kernel_size}, padding='same') pads {before} before and "
-                f"{after} after)")
+                f" + 1 equals H only if 2p = {kernel_size - 1}, which is odd, so no symmetric "
+                f"padding exists (nn.Conv2d(..., kernel_size={kernel_size}, padding='same') "
+                f"pads {(kernel_size - 1) // 2} before and {kernel_size // 2} after, as "
+                "PyTorch does)")
         return (kernel_size - 1) // 2
     return _per_axis(one_axis, kernel_size=kernel_size, stride=stride)
 
@@ -219,16 +204,10 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
     """Kernel size that turns ``in_size`` into ``out_size`` (ints or (h, w) pairs).
 
     Solving ``out = (in + 2p - k) / s + 1`` for the kernel size gives
-    ``k = in + 2p - (out - 1) * s``.
-
-    With ``stride > 1`` the floored formula gives the same output for the ``s`` kernel
-    sizes ``k - s + 1, ..., k``; this function returns ``k``, the only one for which the
-    division comes out whole (the textbook answer).
-
-    Raises
-    ------
-    ValueError
-        When no kernel size (>= 1) maps ``in_size`` to ``out_size``.
+    ``k = in + 2p - (out - 1) * s``. With ``stride > 1`` the floored formula gives the same
+    output for the ``s`` kernel sizes ``k - s + 1, ..., k``; this function returns ``k``,
+    the only one for which the division comes out whole (the textbook answer). A ValueError
+    says when no kernel size (>= 1) fits.
 
     Examples
     --------
@@ -391,22 +370,10 @@ def receptive_field(model):
     on, every output depends on the whole input; that row has ``size=None`` and the list
     ends there.
 
-    Parameters
-    ----------
-    model : Module
-        A :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) of layers, or one
-        layer.
-
-    Returns
-    -------
-    list of LayerReceptiveField
-        One row per layer, in the order the layers run.
-
-    Raises
-    ------
-    TypeError
-        For a network with branches (a ResNet's shortcuts: its receptive field is not one
-        chain of these formulas), or a layer this function does not know.
+    ``model`` is a :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) or one layer;
+    the result has one :class:`LayerReceptiveField` per layer, in the order the layers run.
+    A network with branches (a ResNet's shortcuts: its receptive field is not one chain of
+    these formulas) or a layer this function does not know is a TypeError.
 
     Examples
     --------
@@ -471,31 +438,21 @@ def _wide_dtype(image, kernel):
 
 
 def cross_correlate2d(image, kernel, padding=0, stride=1):
-    """Slide ``kernel`` over ``image`` and sum the products: what deep learning calls
-    convolution.
+    """Slide ``kernel`` (K_h, K_w) over ``image`` (H, W) and sum the products: what deep
+    learning calls convolution.
 
     ``out[i, j] = sum_{u, v} kernel[u, v] * padded[i*stride + u, j*stride + v]``, where
-    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side.
-
-    Parameters
-    ----------
-    image : array_like (H, W)
-    kernel : array_like (K_h, K_w)
-    padding, stride : int or (int, int)
-
-    Returns
-    -------
-    ndarray (H_out, W_out)
-        ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). The sums are taken
-        in a wide type, so that a uint8 image never wraps around: int64 when ``image``
-        and ``kernel`` are both integers (or booleans), complex128 when either is
-        complex, float64 otherwise.
+    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side (``padding``
+    and ``stride``: ints or (h, w) pairs). ``out`` is (H_out, W_out) with
+    ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). The sums are taken in a
+    wide type, so that a uint8 image never wraps around: int64 when ``image`` and ``kernel``
+    are both integers (or booleans), complex128 when either is complex, float64 otherwise.
 
     Raises
     ------
     ValueError
-        If the shapes do not fit, or an integer result could leave int64's range
-        (use float inputs then).
+        If the shapes do not fit, or an integer result could leave int64's range (use float
+        inputs then).
     TypeError
         If ``image`` or ``kernel`` is not numeric.
 
@@ -531,13 +488,12 @@ def convolve2d(image, kernel, padding=0, stride=1):
 
     ``out[i, j] = sum_{u, v} kernel[K_h-1-u, K_w-1-v] * padded[i*stride + u, j*stride + v]``
 
-    Flipping the kernel in both axes (rotating it by 180 degrees) is the only
-    difference from :func:`cross_correlate2d` (see there for the arguments, shapes and
-    dtypes). For a symmetric kernel the two agree; for the Sobel kernel of Task 1a,
-    flipping gives ``-K``, so the results are negatives of each other. A network learns
-    its kernels, so it does not matter which of the two a layer computes -- frameworks
-    compute cross-correlation and call it convolution.
-    """
+    Flipping the kernel in both axes (rotating it by 180 degrees) is the only difference
+    from :func:`cross_correlate2d` (see there for the arguments, shapes and dtypes). For a
+    symmetric kernel the two agree; for the Sobel kernel of Task 1a, flipping gives ``-K``,
+    so the results are negatives of each other. A network learns its kernels, so it does
+    not matter which of the two a layer computes -- frameworks compute cross-correlation
+    and call it convolution."""
     kernel = np.asarray(kernel)
     if kernel.ndim != 2:
         raise ValueError(f"expected a 2D kernel, got shape {kernel.shape}")
@@ -563,12 +519,8 @@ def _layer_formula(layer):
 
 
 def worked_answers():
-    """The answers of Task 1, each computed by this module, with a line of working.
-
-    Returns
-    -------
-    list of (task, answer, working) : list of tuple of str
-    """
+    """The answers of Task 1, each computed by this module, with a line of working: a list of
+    ``(task, answer, working)`` strings."""
     answers = [_answer_1a()]
 
     answer = ("convolution is translation-EQUIVARIANT; pooling adds (local) translation "
@@ -664,11 +616,8 @@ then summary() of the Task 2 network: every layer's output shape and parameters 
 
 
 def main(argv=None) -> None:
-    """Print the worked answers of Task 1 and the summary of the Task 2 network.
-
-    ``argv`` are command-line arguments (``python -m minitorch_cv.theory --help`` says
-    what it prints); ``None`` reads ``sys.argv``.
-    """
+    """Print the worked answers of Task 1 and the summary of the Task 2 network; ``argv``
+    (default ``sys.argv``) takes only ``--help``."""
     import argparse
 
     from . import models

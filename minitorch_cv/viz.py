@@ -41,11 +41,8 @@ def _titled(fig, title):
 
 
 def save_figure(fig, path) -> Path:
-    """Save ``fig`` as PNG (atomically: temp file, then rename).
-
-    A figure made with ``pyplot`` is closed afterwards (pyplot would keep it open); the
-    figures this module makes belong to no one else and need no closing.
-    """
+    """Save ``fig`` as PNG (atomically: temp file, then rename); a figure made with
+    ``pyplot`` is closed afterwards (pyplot would keep it open)."""
     from ._files import atomic_write
     path = Path(path)
     try:
@@ -60,12 +57,8 @@ def save_figure(fig, path) -> Path:
 
 # ----------------------------------------------------------------------------- curves
 def smoothed_training_loss(history, window=None):
-    """Training loss averaged over consecutive windows of steps, with its spread.
-
-    Returns
-    -------
-    steps, mean, std : arrays, one entry per window (default: ~ half an epoch / 5)
-    """
+    """Training loss averaged over consecutive windows of steps (default: a tenth of an
+    epoch): ``(steps, mean, std)``, arrays with one entry per window."""
     steps = np.asarray(history["train"]["step"], dtype=float)
     loss = np.asarray(history["train"]["loss"], dtype=float)
     if window is None:
@@ -129,8 +122,7 @@ def plot_loss(histories, title="Cross-entropy loss", ylim=None):
 
 
 def plot_accuracy(histories, title="Validation accuracy"):
-    """Validation accuracy against training steps (one or several histories); a history
-    without validation points gets no legend entry, the step axis integer ticks."""
+    """Validation accuracy against training steps; see :func:`plot_loss`."""
     fig, ax = _subplots(figsize=(7, 4.5))
     for i, (name, h) in enumerate(_as_histories(histories).items()):
         val = _split(h, "val")
@@ -146,9 +138,8 @@ def minmax_scale(a, axis=None):
     """Scale ``a`` to [0, 1]: ``(a - min) / (max - min)``, min and max taken over ``axis``.
 
     ``axis=None`` uses the whole array; ``axis=(1, 2, 3)`` on filters (F, C, K_h, K_w)
-    scales every filter on its own ("per-filter min-max scaling"), so each one uses the
-    full colour range. A constant slice becomes 0.
-    """
+    scales every filter on its own, so each one uses the full colour range. A constant slice
+    becomes 0."""
     a = np.asarray(a, dtype=np.float64)
     lo = a.min(axis=axis, keepdims=True)
     span = a.max(axis=axis, keepdims=True) - lo
@@ -160,8 +151,7 @@ def to_image(x, mean=None, std=None):
 
     ``x`` may be (3, H, W) or (1, 3, H, W) (NCHW, as the network sees it), (H, W, 3) or
     (H, W); uint8 is divided by 255. With ``mean``/``std`` a normalized input is mapped
-    back (``x * std + mean``) first. Values are clipped to [0, 1].
-    """
+    back (``x * std + mean``) first. Values are clipped to [0, 1]."""
     x = np.asarray(x)
     if x.ndim == 4:
         x = x[0]
@@ -216,22 +206,11 @@ def _show_filter(ax, scaled, **grey):
 
 
 def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
-    """Convolution filters as small images, each min-max scaled on its own.
+    """Convolution filters (F, C, K_h, K_w) as small images, each min-max scaled on its own.
 
-    Parameters
-    ----------
-    weights : ndarray (F, C, K_h, K_w)
-        E.g. ``model.conv1.weight.data`` (64, 3, 7, 7). Three input channels are shown
-        as RGB; any other number as the grey-scale mean over the input channels.
-    titles : sequence of str, optional
-        One per filter (default: the filter indices).
-    size : float
-        Inches per filter.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    E.g. ``model.conv1.weight.data`` (64, 3, 7, 7). Three input channels are shown as RGB,
+    any other number as the grey-scale mean over the input channels. ``titles`` labels the
+    filters (default: their indices), ``title`` the figure; ``size`` is inches per filter."""
     w = np.asarray(weights)
     if w.ndim != 4:
         raise ValueError(f"filter_grid expects weights of shape (F, C, K_h, K_w), got {w.shape}")
@@ -244,19 +223,9 @@ def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
 
 
 def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size=2.0):
-    """Feature maps (one channel each) in a grid, each with its own colour scale.
-
-    Parameters
-    ----------
-    maps : ndarray (K, H, W) or (1, K, H, W)
-        E.g. the first ten channels of layer4's output.
-    titles : sequence of str, optional
-        One per map (default: "channel i").
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    """Feature maps (K, H, W) or (1, K, H, W), one channel each, in a grid, each with its own
+    colour scale (e.g. the first ten channels of layer4's output). ``titles`` labels the maps
+    (default: "channel i"), ``title`` the figure."""
     m = np.asarray(maps)
     if m.ndim == 4 and m.shape[0] == 1:
         m = m[0]
@@ -270,24 +239,11 @@ def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size
 
 
 def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
-    """A heat map (e.g. mean activation or Grad-CAM), upsampled and laid over an image.
+    """A heat map (h, w) (e.g. mean activation or Grad-CAM) over an image.
 
-    Parameters
-    ----------
-    image : ndarray
-        Anything :func:`to_image` accepts: (H, W, 3) uint8 or float in [0, 1], or
-        (3, H, W).
-    heatmap : ndarray (h, w)
-        Upsampled bilinearly to (H, W), then min-max scaled to [0, 1].
-    alpha : float
-        Opacity of the heat map.
-    ax : matplotlib Axes, optional
-        Draw there instead of on a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    The heat map is upsampled bilinearly to the image's (H, W), min-max scaled to [0, 1] and
+    drawn with opacity ``alpha``; ``image`` is anything :func:`to_image` accepts. With ``ax``
+    it draws there instead of on a new figure; returns the figure."""
     img = to_image(image)
     heat = np.asarray(heatmap, dtype=np.float64)
     if heat.ndim != 2:
@@ -308,19 +264,9 @@ def filters_and_activations(weights, activations, indices=None, title=None,
                             cmap="gray", size=2.0):
     """The seed's Figure 11: activation maps (top row) above their filters (bottom row).
 
-    Parameters
-    ----------
-    weights : ndarray (F, 3, K_h, K_w)
-        First-layer filters; each is shown as an RGB image, min-max scaled on its own.
-    activations : ndarray (F, H, W) or (1, F, H, W)
-        The filters' outputs on one image (e.g. conv1's output, before BatchNorm).
-    indices : sequence of int, optional
-        Which filters to show (default: all of ``weights``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    ``weights`` (F, 3, K_h, K_w) are first-layer filters, each shown as an RGB image, min-max
+    scaled on its own; ``activations`` (F, H, W) or (1, F, H, W) their outputs on one image
+    (e.g. conv1's output, before BatchNorm); ``indices`` which filters to show (default: all)."""
     w, a = np.asarray(weights), np.asarray(activations)
     if a.ndim == 4 and a.shape[0] == 1:
         a = a[0]
@@ -344,23 +290,10 @@ def filters_and_activations(weights, activations, indices=None, title=None,
 def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):
     """Several images in a grid, each with its caption (e.g. CIFAR-10 images and labels).
 
-    Parameters
-    ----------
-    images : ndarray (N, 3, H, W) or (N, H, W, 3)
-        A batch as the network sees it (NCHW; uint8 pixels, floats in [0, 1], or
-        normalized floats with ``mean``/``std``), or channel-last images. Each image goes
-        through :func:`to_image`.
-    titles : sequence of str, optional
-        One caption per image (e.g. the class names); none by default.
-    mean, std : float or sequence of float, optional
-        Undo a ``Normalize(mean, std)`` before showing (``x * std + mean``).
-    size : float
-        Inches per image.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    ``images`` is a batch (N, 3, H, W) as the network sees it (uint8 pixels, floats in
+    [0, 1], or normalized floats: ``mean``/``std`` undo a ``Normalize(mean, std)``), or
+    (N, H, W, 3); each goes through :func:`to_image`. ``titles`` has one caption per image
+    (none by default), ``title`` is the figure's; ``size`` is inches per image."""
     imgs = np.asarray(images)
     if imgs.ndim != 4:
         raise ValueError(f"image_grid expects a batch of images (N, 3, H, W) or (N, H, W, 3), "
@@ -394,10 +327,6 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
         A logarithmic y axis, for values spanning several orders of magnitude.
     value_format : str or None
         How the value written above each bar is formatted; None writes none.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     labels = [str(label) for label in labels]
     values = {name: np.asarray(v, dtype=np.float64) for name, v in series.items()}
@@ -437,21 +366,10 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
     """Small 2-D arrays side by side, each cell coloured and (up to 12 x 12) labelled with
     its value: an input, a kernel and an output; or a gradient and where it goes.
 
-    Parameters
-    ----------
-    arrays : sequence of 2-D arrays
-        Each panel has its own colour scale. (H, W) arrays are drawn with row 0 at the top.
-    titles : sequence of str, optional
-        One per array (default: none); ``title`` goes above all panels.
-    value_format : str or None
-        Format of the numbers written in the cells; None writes none.
-    size : float
-        Inches for the largest array's longest side; each panel is as wide as its array.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    Each panel has its own colour scale, row 0 at the top, and is as wide as its array;
+    ``size`` is inches for the largest array's longest side. ``titles`` (one per array) and
+    ``title`` (above all) are optional; ``value_format`` formats the numbers in the cells
+    (None writes none)."""
     mats = [np.asarray(a, dtype=np.float64) for a in arrays]
     for m in mats:
         if m.ndim != 2:
@@ -490,23 +408,12 @@ class ConvolutionAnimation:
     its frames, as a GIF and as notebook HTML. One frame per output position, in row-major
     order (the order of the loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
 
-    Attributes
-    ----------
-    image, kernel : ndarray
-        What was given.
-    padded : ndarray (H + 2 * padding, W + 2 * padding)
-        The zero-padded image the kernel slides over.
-    applied_kernel : ndarray
-        The kernel as laid over the windows: ``kernel`` itself, or flipped in both axes
-        for true convolution (``flip=True``).
-    output : ndarray (H_out, W_out)
-        The numbers the frames show: :func:`~minitorch_cv.theory.cross_correlate2d` (or
-        :func:`~minitorch_cv.theory.convolve2d`) of ``image`` and ``kernel``.
-    padding, stride : (int, int)
-    flip : bool
-    duration_ms : int
-        How long each frame shows (the last one three times as long).
-    """
+    ``image`` and ``kernel`` are what was given, ``padded`` the zero-padded image the kernel
+    slides over, ``applied_kernel`` the kernel as laid over the windows (flipped in both
+    axes when ``flip``), ``output`` the numbers the frames show (from
+    :func:`~minitorch_cv.theory.cross_correlate2d` or :func:`~minitorch_cv.theory.convolve2d`);
+    ``padding`` and ``stride`` are (h, w) pairs, ``duration_ms`` how long each frame shows
+    (the last one three times as long)."""
 
     def __init__(self, image, kernel, output, padding, stride, flip, duration_ms, dpi):
         self.image, self.kernel, self.output = image, kernel, output

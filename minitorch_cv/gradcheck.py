@@ -12,37 +12,30 @@ agree to many digits -- in float64, where the error of central differences is ab
 ``eps^2`` and the rounding error about ``1e-16 / eps``. (In float32 no eps gives more than
 a few correct digits; that is why gradient checks run in float64.)
 
-Example::
-
-    >>> import numpy as np
-    >>> from minitorch_cv import nn
-    >>> from minitorch_cv.gradcheck import gradcheck
-    >>> x = np.random.default_rng(0).standard_normal((2, 3, 6, 5))
-    >>> result = gradcheck(nn.Conv2d(3, 4, 3, padding=1), x)
-    >>> result.passed(1e-6)
-    True
+>>> import numpy as np
+>>> from minitorch_cv import nn
+>>> from minitorch_cv.gradcheck import gradcheck
+>>> x = np.random.default_rng(0).standard_normal((2, 3, 6, 5))
+>>> gradcheck(nn.Conv2d(3, 4, 3, padding=1), x).passed(1e-6)
+True
 
 The module itself is callable too, as a PyTorch user tries first:
 ``minitorch_cv.gradcheck(module, x)`` is :func:`gradcheck`.
 
-**The error measure.** For each checked tensor (``"input"`` and every trainable
-parameter by name, e.g. ``"weight"`` or ``"0.bias"``) the *normwise* relative error
-``||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)`` is reported, and
-``max_rel_error`` is the largest of them. A normwise error is not fooled by gradient
-entries that are almost zero (where an elementwise ratio is pure rounding noise); a
-correct backward pass gives about 1e-10 or less, a wrong one 1e-2 or more. ``floor`` is
-1% of the largest ``||analytic|| + ||numerical||`` among the checked tensors: a tensor
-whose true gradient is zero -- the bias of a convolution followed by BatchNorm, which the
-normalization subtracts away -- is then judged against the size of the gradients around
-it, not against its own rounding noise.
+**The error measure** of each checked tensor is normwise,
+``||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)``: it is not fooled
+by gradient entries that are almost zero (where an elementwise ratio is pure rounding
+noise); a correct backward pass gives about 1e-10 or less, a wrong one 1e-2 or more.
+``floor`` is 1% of the largest ``||analytic|| + ||numerical||`` among the checked
+tensors: a tensor whose true gradient is zero -- the bias of a convolution followed by
+BatchNorm, which the normalization subtracts away -- is then judged against the size of
+the gradients around it, not against its own rounding noise.
 
-**Things that break a gradient check** (not the backward pass): inputs at a kink
-(ReLU at 0, two equal values in a max-pooling window), stochastic layers (handled here:
-every ``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same
-mask every time), and float32 (handled: everything is cast to float64). The module is
-left as it was found: parameters, gradients, buffers and generators are restored.
+**Things that break a gradient check** (not the backward pass): inputs at a kink (ReLU at
+0, two equal values in a max-pooling window), stochastic layers (handled here: every
+``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same mask
+every time), and float32 (handled: everything is cast to float64).
 """
-
 from __future__ import annotations
 
 import sys
@@ -70,21 +63,11 @@ def relative_error(analytic, numerical, floor=0.0) -> float:
 
 @dataclass
 class GradcheckResult:
-    """What :func:`gradcheck` found.
-
-    Attributes
-    ----------
-    max_rel_error : float
-        The largest relative error over all checked tensors.
-    worst : str
-        The tensor where it occurred: ``"input"`` or a parameter name such as ``"weight"``.
-    errors : dict of str -> float
-        The relative error of every checked tensor.
-    eps : float
-        The step of the central differences.
-    analytic, numerical : dict of str -> ndarray
-        The two gradients (checked entries only), to look at when a check fails.
-    """
+    """What :func:`gradcheck` found: ``max_rel_error``, the largest relative error over all
+    checked tensors, found in ``worst`` (``"input"`` or a parameter name such as
+    ``"weight"``); ``errors``, the relative error of every checked tensor by name; ``eps``,
+    the step of the central differences; ``analytic`` and ``numerical``, the two gradients
+    (checked entries only, by name), to look at when a check fails."""
 
     max_rel_error: float
     worst: str
@@ -226,24 +209,20 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
               max_checks=None) -> GradcheckResult:
     """Compare ``module.backward`` with central differences, in float64.
 
-    Checked are the input (``"input"``) and every parameter with ``requires_grad`` (by
-    its ``named_parameters`` name). Parameters, gradients, buffers and ``rng``
-    attributes are restored afterwards.
+    ``module`` is a Module, or any object with ``forward``/``__call__`` and ``backward``
+    (e.g. :class:`~minitorch_cv.nn.CrossEntropyLoss`, the labels in ``args``: the forward
+    pass is ``module(x, *args)``); ``x`` is cast to a float64 copy. Checked are the input
+    (``"input"``) and every parameter with ``requires_grad`` (by its ``named_parameters``
+    name). Parameters, gradients, buffers and ``rng`` attributes are restored afterwards.
 
     Parameters
     ----------
-    module : Module, or any object with ``forward``/``__call__`` and ``backward``
-        (e.g. :class:`~minitorch_cv.nn.CrossEntropyLoss`, with the labels in ``args``).
-    x : array
-        The input (cast to a float64 copy).
     eps : float
         Step of the central differences (1e-6 suits float64).
     seed : int
         Seeds the random upstream gradient ``dout``, the generators of stochastic layers
         (re-seeded before every forward pass, so Dropout keeps one mask) and the choice
         of entries when ``max_checks`` is given.
-    args : tuple
-        Extra arguments of the forward pass: ``module(x, *args)`` (labels of a loss).
     tol, check : float, bool
         With ``check=True``, raise an AssertionError with a per-tensor report when the
         error exceeds ``tol``.

@@ -17,8 +17,7 @@ _MISSING = object()
 
 
 def _put_back(module, name, value):
-    """``module.<name> = value`` without the Module's registration, or delete it when it
-    was ``_MISSING``."""
+    """Set ``module.<name>`` without registering it, or delete it if it was missing."""
     if value is _MISSING:
         module.__dict__.pop(name, None)
     else:
@@ -26,7 +25,7 @@ def _put_back(module, name, value):
 
 
 @contextlib.contextmanager
-def kept_as_found(module, *, gradients=False, buffers=False, caches=False):
+def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attributes=()):
     """Restore ``module``'s mode and flags (and optionally more) when the block ends.
 
     Always restored, for ``module`` and every submodule: ``training`` (train/eval mode)
@@ -36,11 +35,14 @@ def kept_as_found(module, *, gradients=False, buffers=False, caches=False):
     same arrays (or None) and every ``requires_grad`` flag back on exit. ``buffers`` puts
     back the buffers (BatchNorm's running statistics, which a forward pass in training
     mode updates): the same arrays, with their old values. ``caches`` puts back what each
-    layer kept from its last forward pass for its backward.
+    layer kept from its last forward pass for its backward, ``attributes`` these instance
+    attributes of every module (deleted again where they were not set).
     """
     modules = list(module.modules())
     flags = [(m, m.training, m.__dict__.get("_needs_input_grad", _MISSING)) for m in modules]
-    kept_caches = [(m, m.__dict__.get("_cache", _MISSING)) for m in modules] if caches else []
+    names = (("_cache",) if caches else ()) + tuple(attributes)
+    kept_attributes = [(m, name, m.__dict__.get(name, _MISSING))
+                       for m in modules for name in names]
     kept_buffers = [(m, name, b, np.array(b, copy=True) if isinstance(b, np.ndarray) else b)
                     for m in modules for name, b in m._buffers.items()] if buffers else []
     # a shared parameter is listed once
@@ -57,8 +59,8 @@ def kept_as_found(module, *, gradients=False, buffers=False, caches=False):
             if isinstance(original, np.ndarray) and original.flags.writeable:
                 original[...] = values         # the same array, its old values
             m._buffers[name] = original
-        for m, cache in kept_caches:
-            _put_back(m, "_cache", cache)
+        for m, name, value in kept_attributes:
+            _put_back(m, name, value)
         for m, training, needs_input_grad in flags:
             object.__setattr__(m, "training", training)
             _put_back(m, "_needs_input_grad", needs_input_grad)

@@ -142,9 +142,8 @@ def _numerical_gradient(run, dout, array, indices, eps):
 
 
 def _generator(seed):
-    """The generator of ``dout`` and of the checked entries. Not ``default_rng(seed)``: an
-    input drawn with ``default_rng(0)`` would then equal ``dout``, and for some layers
-    (BatchNorm) dL/dx is exactly zero when ``dout`` is the input."""
+    """The generator of ``dout`` and the checked entries; not ``default_rng(seed)``: an input
+    drawn from that would equal ``dout``, and BatchNorm's dL/dx is exactly zero then."""
     return np.random.default_rng([seed, 1])
 
 
@@ -156,9 +155,7 @@ def _random_dout(out, rng):
 
 # ----------------------------------------------------------------------------- gradcheck
 def _seeded_forward(module, modules, x, args, seed):
-    """``module(x, *args)`` as a function of no arguments that re-seeds the generator of
-    every stochastic layer first, so that each call draws the same numbers (one Dropout
-    mask for the whole check)."""
+    """``module(x, *args)``, each stochastic layer re-seeded first (one Dropout mask)."""
     generators = [m for m in modules
                   if isinstance(getattr(m, "rng", None), np.random.Generator)]
 
@@ -170,9 +167,7 @@ def _seeded_forward(module, modules, x, args, seed):
 
 
 def _analytic_gradients(module, x, params, run, rng):
-    """One forward and one backward from zeroed gradients, with a random ``dout``:
-    ``(name, array, gradient)`` for the input and each checked parameter, and ``dout``
-    (float64)."""
+    """Backward from zeroed gradients: ``[(name, array, gradient)]`` and ``dout``."""
     for _, p in params:
         p.grad = None
     out = run()
@@ -189,8 +184,7 @@ def _analytic_gradients(module, x, params, run, rng):
 
 
 def _sampled_gradients(targets, run, dout, max_checks, rng, eps):
-    """The analytic and the numerical gradient of each target at the checked entries
-    (all, or ``max_checks`` chosen at random), by name; without keeping caches."""
+    """Analytic and numerical gradients of each target at the checked entries."""
     analytic, numerical = {}, {}
     with no_grad():
         for name, array, grad in targets:

@@ -63,8 +63,7 @@ def _is_pair(value) -> bool:
 
 
 def _as_pair(value, name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(3, 2) -> (3, 2)``; anything else (a float, a bool, a wrong
-    length) raises a TypeError naming ``name``."""
+    """``3 -> (3, 3)``, ``(3, 2) -> (3, 2)``; anything else is a TypeError naming ``name``."""
     values = tuple(value) if _is_pair(value) else (value, value)
     try:
         if len(values) != 2 or any(isinstance(v, (bool, np.bool_)) for v in values):
@@ -76,8 +75,7 @@ def _as_pair(value, name: str) -> tuple[int, int]:
 
 
 def _per_axis(function, **arguments):
-    """``function(axis="", **ints)`` -> int; if any argument is an (h, w) pair, once per
-    axis (``axis="height: "`` / ``"width: "``, for the error messages) -> pair."""
+    """``function(axis, **ints)``: once (int), or per axis if any argument is a pair."""
     pairs = {k: _as_pair(v, k) for k, v in arguments.items()}
     if not any(_is_pair(v) for v in arguments.values()):
         return function(axis="", **{k: v[0] for k, v in pairs.items()})
@@ -277,12 +275,10 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
 
 
 def _record_leaf_outputs(model, leaves, input_shape):
-    """Run a zero input through ``model`` (evaluation mode, no_grad) with each leaf's
-    ``forward`` wrapped to record ``(name, module, output shape)``; put everything back.
-    Returns the output and the records, in the order of the calls."""
+    """The output of a zero input and each leaf call's ``(name, module, output shape)``."""
     dtype = next((p.data.dtype for p in model.parameters()
                   if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
-    calls, missing = [], object()
+    calls = []
 
     def recording(name, module, forward):
         def forward_and_record(x):
@@ -291,20 +287,13 @@ def _record_leaf_outputs(model, leaves, input_shape):
             return out
         return forward_and_record
 
-    saved = [(m, m.__dict__.get("forward", missing)) for _, m in leaves]
-    # mode, flags and what each layer kept for its backward are put back afterwards
-    with kept_as_found(model, caches=True):
-        try:
-            for name, module in leaves:
-                object.__setattr__(module, "forward", recording(name, module, module.forward))
-            model.eval()
-            with nn.no_grad():
-                out = model(np.zeros(input_shape, dtype=dtype))
-        finally:
-            for module, forward in saved:
-                module.__dict__.pop("forward", None)
-                if forward is not missing:
-                    object.__setattr__(module, "forward", forward)
+    # mode, flags, forward methods and what each layer kept for its backward are put back
+    with kept_as_found(model, caches=True, attributes=("forward",)):
+        for name, module in leaves:
+            object.__setattr__(module, "forward", recording(name, module, module.forward))
+        model.eval()
+        with nn.no_grad():
+            out = model(np.zeros(input_shape, dtype=dtype))
     return out, calls
 
 
@@ -403,8 +392,7 @@ def receptive_field(model):
 
 
 def _widened(name, layer, size, jump):
-    """``(size, jump)`` after ``layer``: ``r + (k - 1) * j`` and ``j * s`` for a window
-    layer, unchanged for a pointwise one; a TypeError for any other."""
+    """``(size, jump)`` after ``layer``; a TypeError for a layer of unknown kind."""
     kind = type(layer).__name__
     if kind in _POSITIONWISE:
         return size, jump
@@ -418,8 +406,7 @@ def _widened(name, layer, size, jump):
 
 # --------------------------------------------------------------------------- 2D filtering
 def _wide_dtype(image, kernel):
-    """int64 for integer/boolean inputs (refused if a sum could leave int64's range),
-    complex128 if either is complex, else float64."""
+    """int64 (if no sum can overflow it), complex128 or float64, as the inputs need."""
     kinds = {image.dtype.kind, kernel.dtype.kind}
     if not kinds <= set("biufc"):
         raise TypeError(f"expected numeric arrays, got dtypes {image.dtype} and "
@@ -638,8 +625,7 @@ def main(argv=None) -> None:
 
 
 def _run_as_script():
-    """``python -m minitorch_cv.theory``, ending quietly (no BrokenPipeError traceback)
-    when the reader stops early (``| head -3``)."""
+    """``main()``, quiet (no traceback) when the reader stops early (``| head``)."""
     import os
     import sys
     try:

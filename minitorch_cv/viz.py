@@ -86,8 +86,7 @@ def _split(history, name):
 
 
 def _finish_axes(ax, ylabel, title):
-    """Integer step ticks (steps are whole numbers, also when there are only a few), and
-    a legend only when something was drawn with a label."""
+    """Labels, integer step ticks, and a legend only if something has a label."""
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training step")
@@ -186,8 +185,7 @@ def image_figure(image, title=None, size=4.5):
 
 
 def _grid_figure(n, ncols, size, title_room=0.4):
-    """A figure with a grid of ``size``-inch cells for ``n`` pictures, every axis off:
-    ``(fig, axes)``, the axes of the first ``n`` cells (the rest stay blank)."""
+    """A grid of ``size``-inch cells for ``n`` pictures, axes off: ``(fig, first n axes)``."""
     ncols = max(1, min(n, ncols or n))
     nrows = -(-n // ncols)
     fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + title_room),
@@ -680,8 +678,7 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
 
 
 def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frames):
-    """What :func:`animate_convolution` refuses, refused; returns padding and stride as
-    pairs."""
+    """Refuse what :func:`animate_convolution` cannot animate; padding, stride as pairs."""
     from . import theory
     from .checks import _is_int
 

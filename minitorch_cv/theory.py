@@ -19,7 +19,6 @@ Run ``python -m minitorch_cv.theory`` to print the worked answers of Task 1.
 from __future__ import annotations
 
 import functools
-import operator
 import textwrap
 from typing import NamedTuple
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from . import nn
 from ._module_state import kept_as_found
+from .checks import pair
 
 __all__ = ["SEED_TASK1A_RESULT", "TASK1A_IMAGE", "TASK1A_KERNEL", "LayerReceptiveField",
            "conv_output_size", "convolve2d", "cross_correlate2d", "kernel_size_for", "main",
@@ -62,21 +62,9 @@ def _is_pair(value) -> bool:
                                                 and value.ndim == 1)
 
 
-def _as_pair(value, name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``, ``(3, 2) -> (3, 2)``; anything else is a TypeError naming ``name``."""
-    values = tuple(value) if _is_pair(value) else (value, value)
-    try:
-        if len(values) != 2 or any(isinstance(v, (bool, np.bool_)) for v in values):
-            raise TypeError
-        return tuple(operator.index(v) for v in values)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, "
-                        f"got {value!r}") from None
-
-
 def _per_axis(function, **arguments):
     """``function(axis, **ints)``: once (int), or per axis if any argument is a pair."""
-    pairs = {k: _as_pair(v, k) for k, v in arguments.items()}
+    pairs = {k: pair(v, k) for k, v in arguments.items()}
     if not any(_is_pair(v) for v in arguments.values()):
         return function(axis="", **{k: v[0] for k, v in pairs.items()})
     return tuple(function(axis=label, **{k: v[i] for k, v in pairs.items()})
@@ -399,7 +387,7 @@ def _widened(name, layer, size, jump):
     if not (hasattr(layer, "kernel_size") and hasattr(layer, "stride")):
         raise TypeError(f"receptive_field does not know layer {name!r} ({kind}): it is "
                         "neither a window layer (kernel_size, stride) nor a pointwise one")
-    k, s = _as_pair(layer.kernel_size, "kernel_size"), _as_pair(layer.stride, "stride")
+    k, s = pair(layer.kernel_size, "kernel_size"), pair(layer.stride, "stride")
     return (tuple(r + (kk - 1) * j for r, kk, j in zip(size, k, jump)),
             tuple(j * ss for j, ss in zip(jump, s)))
 
@@ -452,7 +440,7 @@ def cross_correlate2d(image, kernel, padding=0, stride=1):
     if image.ndim != 2 or kernel.ndim != 2:
         raise ValueError(f"expected a 2D image and a 2D kernel, got shapes {image.shape} "
                          f"and {kernel.shape}")
-    (ph, pw), (sh, sw) = _as_pair(padding, "padding"), _as_pair(stride, "stride")
+    (ph, pw), (sh, sw) = pair(padding, "padding"), pair(stride, "stride")
     kh, kw = kernel.shape
     out_h, out_w = conv_output_size(image.shape, kernel.shape, (sh, sw), (ph, pw))
     dtype = _wide_dtype(image, kernel)

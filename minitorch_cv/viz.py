@@ -680,7 +680,7 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
 def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frames):
     """Refuse what :func:`animate_convolution` cannot animate; padding, stride as pairs."""
     from . import theory
-    from .checks import _is_int
+    from .checks import _is_int, pair
 
     for name, array, shape in (("image", image, "(H, W)"), ("kernel", kernel, "(K_h, K_w)")):
         if array.ndim != 2:
@@ -691,7 +691,7 @@ def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frame
         if array.dtype.kind not in "biufc":
             raise TypeError(f"animate_convolution: {name} must hold numbers, got dtype "
                             f"{array.dtype}")
-    padding, stride = theory._as_pair(padding, "padding"), theory._as_pair(stride, "stride")
+    padding, stride = pair(padding, "padding"), pair(stride, "stride")
     if min(stride) < 1:
         raise ValueError(f"animate_convolution: stride must be >= 1, got {stride}")
     if min(padding) < 0:

@@ -1,11 +1,10 @@
-"""Plots: training curves (the seed's Figures 1-9), filter and activation grids, overlays.
+"""Plots: training curves (the seed's Figures 1-9), filter and activation grids, overlays,
+charts and the convolution animation of the lessons.
 
-Each function returns a matplotlib Figure built with the object-oriented API
-(:class:`matplotlib.figure.Figure`, not ``pyplot``), and :func:`save_figure` writes it as
-PNG through matplotlib's Agg renderer. So it works on a machine without a screen, and it
-leaves the program's matplotlib state alone: the pyplot backend (a notebook's inline one,
-say) is neither chosen nor switched, and no figure is left open in pyplot. A notebook
-displays a returned figure as it displays any other.
+Each function returns a :class:`matplotlib.figure.Figure` made without ``pyplot``, and
+:func:`save_figure` writes it as PNG through Agg. So it works on a machine without a
+screen and leaves the program's matplotlib state alone: no backend chosen or switched, no
+figure left open in pyplot. A notebook displays a returned figure as any other.
 """
 
 from __future__ import annotations
@@ -312,20 +311,11 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
               value_format="{:.3g}"):
     """Grouped bars: one group per label, one bar per series, each bar with its value.
 
-    Parameters
-    ----------
-    labels : sequence of str
-        The groups along the x axis (e.g. the layers of a network).
-    series : dict of str -> sequence of float
-        One entry per bar colour (e.g. ``{"loops": [...], "fast": [...]}``), each with one
-        number per label. A NaN value draws no bar (a measurement that was not made).
-    ylabel : str
-        What the bars measure, with the unit (e.g. ``"time per image (ms)"``).
-    log_scale : bool
-        A logarithmic y axis, for values spanning several orders of magnitude.
-    value_format : str or None
-        How the value written above each bar is formatted; None writes none.
-    """
+    ``labels`` are the groups along the x axis (e.g. the layers of a network); ``series``
+    maps each bar colour's name to one number per label (e.g. ``{"loops": [...], "fast":
+    [...]}``): a NaN draws no bar (a measurement that was not made). ``ylabel`` says what the
+    bars measure, with the unit; ``log_scale`` gives a logarithmic y axis; ``value_format``
+    formats the value written above each bar (None writes none)."""
     labels = [str(label) for label in labels]
     values = {name: np.asarray(v, dtype=np.float64) for name, v in series.items()}
     for name, v in values.items():
@@ -477,35 +467,14 @@ class ConvolutionAnimation:
         return self._draw(index)
 
     def _draw(self, index):
-        ph, pw = self.padding
-        oh, ow = self.output.shape
-        i, j = self.positions()[index]
-        text = self.products_text(index)
-        fig, axes, height = self._frame_figure(text.count("\n") + 1)
-        ax_in, ax_k, ax_out = axes
-        self._draw_cells(axes, index)
-        ax_in.set_title("input (padded)", fontsize=10)
-        ax_in.set_xlabel(f"grey: zero padding ({ph} row(s), {pw} column(s))", fontsize=8)
-        ax_k.set_title("kernel", fontsize=10)
-        ax_k.set_xlabel("flipped (true convolution)" if self.flip else "as given (not flipped)",
-                        fontsize=8)
-        ax_out.set_title("output", fontsize=10)
-        ax_out.set_xlabel(f"{oh}x{ow}, position ({i}, {j})", fontsize=8)
-        operation = "true convolution" if self.flip else "cross-correlation"
-        fig.suptitle(f"{operation}, padding {self.padding}, stride {self.stride}: "
-                     f"step {index + 1} of {self.n_frames}", fontsize=10)
-        fig.text(0.03, 0.15 / height, text, family="monospace", fontsize=8, ha="left",
-                 va="bottom")
-        return fig
-
-    def _frame_figure(self, n_lines):
-        """A Figure with the three panels (input, kernel, output), a cell the same size in
-        each, ``n_lines`` of text below; returns it, the axes and its height in inches."""
+        """Frame ``index``: the three panels, a cell the same size in each, and the text."""
         from matplotlib.figure import Figure
 
-        kh, kw = self.applied_kernel.shape
-        oh, ow = self.output.shape
-        rows, cols = (self.padded.shape[0], kh, oh), (self.padded.shape[1], kw, ow)
+        (ph, pw), (oh, ow) = self.padding, self.output.shape
+        i, j = self.positions()[index]
+        text = self.products_text(index)
+        n_lines = text.count("\n") + 1
+        rows, cols = zip(self.padded.shape, self.applied_kernel.shape, self.output.shape)
         cell = 0.42                                  # inches per grid cell
         height = cell * max(rows) + 1.3 + 0.22 * n_lines
         fig = Figure(figsize=(max(cell * sum(cols) + 2.2, 6.0), height))
@@ -513,13 +482,25 @@ class ConvolutionAnimation:
         axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": list(cols)})
         fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.75 / height,
                             bottom=(0.3 + 0.22 * n_lines) / height, wspace=0.25)
-        for ax, n_rows, n_cols in zip(axes, rows, cols):
+        labels = [("input (padded)", f"grey: zero padding ({ph} row(s), {pw} column(s))"),
+                  ("kernel", "flipped (true convolution)" if self.flip
+                   else "as given (not flipped)"),
+                  ("output", f"{oh}x{ow}, position ({i}, {j})")]
+        for ax, n_rows, n_cols, (title, xlabel) in zip(axes, rows, cols, labels):
             ax.set_xlim(-0.5, n_cols - 0.5)
             ax.set_ylim(n_rows - 0.5, -0.5)          # row 0 at the top, as in a matrix
             ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
-        return fig, axes, height
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(xlabel, fontsize=8)
+        self._draw_cells(axes, index)
+        operation = "true convolution" if self.flip else "cross-correlation"
+        fig.suptitle(f"{operation}, padding {self.padding}, stride {self.stride}: "
+                     f"step {index + 1} of {self.n_frames}", fontsize=10)
+        fig.text(0.03, 0.15 / height, text, family="monospace", fontsize=8, ha="left",
+                 va="bottom")
+        return fig
 
     def _draw_cells(self, axes, index):
         """The numbers of frame ``index`` in their cells: the padded input (padding grey)

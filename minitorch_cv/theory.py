@@ -1,17 +1,12 @@
 """Task 1: the arithmetic of convolutional networks, as small functions you can call and
-check against a real network: feature-map sizes (:func:`conv_output_size`,
-:func:`pool_output_size`), padding (:func:`same_padding`), kernel sizes
-(:func:`kernel_size_for`), parameter counts (:func:`param_count`, :func:`summary`),
-receptive fields (:func:`receptive_field`) and 2D filtering written as plain loops
-(:func:`cross_correlate2d`, :func:`convolve2d`).
+check against a real network: feature-map sizes, padding, kernel sizes, parameter counts
+and a per-layer :func:`summary`, receptive fields, and 2D filtering written as plain loops.
 
-The one formula behind the sizes (H here, W likewise)::
+Every size follows one formula (H here, W likewise), floored as deep-learning frameworks
+do (the last rows that do not fill a whole window are dropped); the textbook wants the
+division to come out whole, and ``exact=True`` raises instead of flooring::
 
     H_out = floor((H_in + 2 * padding - kernel_size) / stride) + 1
-
-Deep-learning frameworks floor the division (the last rows that do not fill a whole
-window are dropped). The textbook asks for the division to come out whole; pass
-``exact=True`` to get an error instead of a silent floor.
 
 Run ``python -m minitorch_cv.theory`` to print the worked answers of Task 1.
 """
@@ -496,39 +491,30 @@ def _layer_formula(layer):
 def worked_answers():
     """The answers of Task 1, each computed by this module, with a line of working: a list of
     ``(task, answer, working)`` strings."""
-    answers = [_answer_1a()]
-
-    answer = ("convolution is translation-EQUIVARIANT; pooling adds (local) translation "
-              "invariance")
-    working = ("shifting the input shifts the feature map by the same amount "
-               "(conv(shift(x)) = shift(conv(x)), because the weights are shared across "
-               "positions) -- the seed calls this invariance, but invariant means the output "
-               "does not change; max pooling makes the output insensitive to small shifts "
-               "inside each window.")
-    answers.append(("1b", answer, working))
-
     p5 = same_padding(5)
-    working = (f"H = (H + 2P - 5)/1 + 1  =>  2P = 5 - 1  =>  P = {p5}; check: "
-               f"conv_output_size(32, 5, 1, {p5}) = {conv_output_size(32, 5, 1, p5)}")
-    answers.append(("1c", f"padding {p5} (on every side) for a 5x5 kernel at stride 1",
-                    working))
-
     f, f514 = kernel_size_for(512, 504), kernel_size_for(514, 504)
-    working = (f"504 = (512 + 2*0 - F)/1 + 1  =>  F = 512 - 504 + 1 = {f}. The seed writes "
-               f"514 for the input but computes with 512, the size the assignment gives "
-               f"(from 514 the kernel would be {f514}x{f514}).")
-    answers.append(("1d", f"{f}x{f} kernels", working))
-
     pooled = pool_output_size(504, kernel_size=2, stride=2)
-    answers.append(("1e", f"{pooled}x{pooled}",
-                    f"2x2 pooling, stride 2: (504 + 2*0 - 2)/2 + 1 = {pooled}"))
-
     conv2 = conv_output_size(pooled, kernel_size=3)
-    answers.append(("1f", f"{conv2}x{conv2}",
-                    f"3x3 conv, stride 1, no padding: ({pooled} + 2*0 - 3)/1 + 1 = {conv2}"))
-
-    answers.append(_answer_1g())
-    return answers
+    return [
+        _answer_1a(),
+        ("1b", ("convolution is translation-EQUIVARIANT; pooling adds (local) translation "
+                "invariance"),
+         ("shifting the input shifts the feature map by the same amount (conv(shift(x)) = "
+          "shift(conv(x)), because the weights are shared across positions) -- the seed "
+          "calls this invariance, but invariant means the output does not change; max "
+          "pooling makes the output insensitive to small shifts inside each window.")),
+        ("1c", f"padding {p5} (on every side) for a 5x5 kernel at stride 1",
+         (f"H = (H + 2P - 5)/1 + 1  =>  2P = 5 - 1  =>  P = {p5}; check: "
+          f"conv_output_size(32, 5, 1, {p5}) = {conv_output_size(32, 5, 1, p5)}")),
+        ("1d", f"{f}x{f} kernels",
+         (f"504 = (512 + 2*0 - F)/1 + 1  =>  F = 512 - 504 + 1 = {f}. The seed writes 514 for "
+          f"the input but computes with 512, the size the assignment gives (from 514 the "
+          f"kernel would be {f514}x{f514}).")),
+        ("1e", f"{pooled}x{pooled}", f"2x2 pooling, stride 2: (504 + 2*0 - 2)/2 + 1 = {pooled}"),
+        ("1f", f"{conv2}x{conv2}",
+         f"3x3 conv, stride 1, no padding: ({pooled} + 2*0 - 3)/1 + 1 = {conv2}"),
+        _answer_1g(),
+    ]
 
 
 def _answer_1a():
@@ -597,10 +583,10 @@ def main(argv=None) -> None:
 
     from . import models
 
-    argparse.ArgumentParser(prog="python -m minitorch_cv.theory",
-                            description=COMMAND_LINE_HELP,
-                            formatter_class=argparse.RawDescriptionHelpFormatter
-                            ).parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m minitorch_cv.theory",
+                                     description=COMMAND_LINE_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
     print("TDT4265 Assignment 3, Task 1 -- worked answers (minitorch_cv.theory)\n")
     for task, answer, working in worked_answers():
         print(f"Task {task}: {answer}")

@@ -1,10 +1,10 @@
 """Writing files so that an interruption never leaves half a file behind.
 
-Every file the library writes -- checkpoints, weights, metrics, plots, the decoded dataset
-cache, downloads -- goes through :func:`atomic_write`: the bytes go to a temporary file in
-the same folder, are flushed to disk, and the temporary file is renamed over the target
-with :func:`os.replace`, which is atomic. A reader sees the old file or the new one, never a
-mixture; a crash leaves the old file untouched and no temporary file.
+Every file the library writes -- checkpoints, weights, metrics, plots, the dataset cache,
+downloads -- goes through :func:`atomic_write`: a temporary file in the same folder,
+flushed to disk, then renamed over the target with :func:`os.replace`, which is atomic. A
+reader sees the old file or the new one, never a mixture; a crash leaves the old file
+untouched and no temporary file.
 """
 
 import contextlib

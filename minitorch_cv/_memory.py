@@ -1,15 +1,11 @@
 """Memory: the library's own work buffers, reused across calls, and an opt-in allocator tuning.
 
 Arrays that hold only intermediate numbers inside one call -- a convolution's im2col
-columns and their gradient, a padded gradient before it is cropped -- are *work buffers*:
-nobody sees them after the call. :func:`work_buffer` hands them out from a per-thread
-store (a ``threading.local``: two threads never share a buffer), so the next training step
-reuses the same memory instead of asking the allocator (and the OS) for fresh pages.
-Arrays that leave the call -- outputs, gradients, what forward keeps for backward -- are
-never work buffers.
-
-:func:`tune_allocator` is an explicit, process-wide opt-in that the library never calls
-itself (see there).
+columns, a padded gradient before it is cropped -- are *work buffers*: :func:`work_buffer`
+hands them out from a per-thread store, so the next training step reuses the same memory
+instead of asking the allocator (and the OS) for fresh pages. Arrays that leave the call
+(outputs, gradients, what forward keeps for backward) are never work buffers.
+:func:`tune_allocator` is a process-wide opt-in that the library never calls itself.
 """
 
 import ctypes
@@ -30,13 +26,10 @@ _local = threading.local()
 
 def work_buffer(name: str, shape, dtype) -> np.ndarray:
     """An uninitialized C-contiguous array of ``shape`` and ``dtype`` for scratch work,
-    reused by the next call with the same ``name`` in the same thread.
-
-    The buffer grows to the largest size asked for under ``name`` in this thread, and is
-    kept for the thread's lifetime. Each call site uses its own ``name``; the array must
-    not be returned to the caller, kept after the call, or used while another call with
-    the same name (in the same thread) uses it.
-    """
+    reused by the next call with the same ``name`` in the same thread (two threads never
+    share one). It grows to the largest size asked for and lives as long as the thread. Each
+    call site uses its own ``name``; the array must not leave the call, or be used while
+    another call with the same name (in the same thread) uses it."""
     dtype, size = np.dtype(dtype), math.prod(shape)
     if not hasattr(_local, "buffers"):
         _local.buffers = {}
@@ -49,18 +42,12 @@ def work_buffer(name: str, shape, dtype) -> np.ndarray:
 def tune_allocator() -> bool:
     """Raise glibc's mmap and trim thresholds, for the whole process (Linux with glibc only).
 
-    An opt-in for training scripts (``minitorch_cv.tune_allocator()`` at the start):
-    ``free`` then keeps freed large blocks (up to 1 GiB) in the heap for the next
-    ``malloc`` instead of handing them back to the kernel, which saves the page faults of
-    fresh zeroed pages for the activations and gradients every step allocates anew
-    (docs/results.md measures them). The process keeps its peak memory instead of
-    shrinking between steps. ``import minitorch_cv`` never calls this.
-
-    Returns
-    -------
-    bool
-        True when both thresholds were set; False elsewhere (not Linux, not glibc).
-    """
+    An opt-in for training scripts (``minitorch_cv.tune_allocator()`` at the start): ``free``
+    then keeps freed blocks up to 1 GiB in the heap for the next ``malloc``, which saves the
+    page faults of fresh zeroed pages for the activations and gradients every step allocates
+    anew (docs/results.md measures them); the process keeps its peak memory instead of
+    shrinking between steps. Returns True when both thresholds were set, False elsewhere
+    (not Linux, not glibc)."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -156,13 +156,12 @@ def check_window(x_hw, kernel, stride, padding, layer: str):
 def check_grad(dout, shape, dtype, layer: str):
     """Check a backward pass's upstream gradient against what forward returned.
 
-    ``dout`` must be a NumPy array (TypeError otherwise) of exactly ``shape`` (ValueError)
-    and of a floating dtype (TypeError for integers, booleans, complex). A float ``dout``
-    of another precision is converted to ``dtype``, the dtype forward returned -- as
-    PyTorch's autograd converts the gradient to its output's dtype -- so gradients always
-    have their parameters' dtype. ``dtype=None`` skips the dtype check (for layers such as
-    Flatten that pass any array through). Returns ``dout`` (itself when nothing changes).
-    """
+    ``dout`` must be a NumPy array (TypeError otherwise) of exactly ``shape`` (ValueError) and
+    of a floating dtype (TypeError for integers, booleans, complex). A float ``dout`` of
+    another precision is converted to ``dtype``, the dtype forward returned -- as PyTorch's
+    autograd converts the gradient to its output's dtype -- so gradients always have their
+    parameters' dtype; ``dtype=None`` (Flatten and others that pass any array through) skips
+    the dtype check. Returns ``dout`` (itself when nothing changes)."""
     if not isinstance(dout, np.ndarray):
         raise TypeError(f"{layer}: expected dout as a NumPy array of shape {tuple(shape)} "
                         f"(the shape forward returned), got {type(dout).__name__}")

@@ -116,13 +116,10 @@ class GradcheckResult:
 
 # ----------------------------------------------------------------------------- helpers
 def _numerical_gradient(run, dout, array, indices, eps):
-    """Central differences of ``L = sum(run() * dout)`` with respect to
-    ``array.flat[indices]``; ``array`` is perturbed in place, one entry at a time, and
-    restored exactly.
-
-    ``L(plus) - L(minus)`` is taken as ``sum((out_plus - out_minus) * dout)``: outputs the
-    nudge does not reach cancel exactly instead of adding rounding noise of the size of L.
-    """
+    """Central differences of ``L = sum(run() * dout)`` at ``array.flat[indices]``, each entry
+    nudged in place and restored exactly. ``L(plus) - L(minus)`` is summed as
+    ``sum((out_plus - out_minus) * dout)``: outputs the nudge does not reach cancel exactly
+    instead of adding rounding noise of the size of L."""
     def output():
         # Copy: a layer may return (a view of) its input, which is perturbed in place next.
         return np.array(run(), dtype=np.float64, copy=True)
@@ -207,21 +204,11 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
     (e.g. :class:`~minitorch_cv.nn.CrossEntropyLoss`, the labels in ``args``: the forward
     pass is ``module(x, *args)``); ``x`` is cast to a float64 copy. Checked are the input
     (``"input"``) and every parameter with ``requires_grad`` (by its ``named_parameters``
-    name). Parameters, gradients, buffers and ``rng`` attributes are restored afterwards.
-
-    Parameters
-    ----------
-    eps : float
-        Step of the central differences (1e-6 suits float64).
-    seed : int
-        Seeds the random upstream gradient ``dout``, the generators of stochastic layers
-        (re-seeded before every forward pass, so Dropout keeps one mask) and the choice
-        of entries when ``max_checks`` is given.
-    tol, check : float, bool
-        With ``check=True``, raise an AssertionError with a per-tensor report when the
-        error exceeds ``tol``.
-    max_checks : int, optional
-        Check at most this many randomly chosen entries of each tensor (large layers).
+    name), at every entry or at ``max_checks`` random entries per tensor (large layers).
+    ``eps`` is the step of the central differences (1e-6 suits float64); ``seed`` seeds the
+    upstream gradient ``dout``, the stochastic layers and the choice of entries. With
+    ``check=True`` an error above ``tol`` raises an AssertionError with a per-tensor report.
+    Parameters, gradients, buffers and ``rng`` attributes are restored afterwards.
 
     Returns
     -------

@@ -52,15 +52,11 @@ SEED_TASK1A_RESULT = _constant([[2, -1, 11, -2, -13],
 
 
 # --------------------------------------------------------------------------- helpers
-def _is_pair(value) -> bool:
-    return isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray)
-                                                and value.ndim == 1)
-
-
 def _per_axis(function, **arguments):
     """``function(axis, **ints)``: once (int), or per axis if any argument is a pair."""
     pairs = {k: pair(v, k) for k, v in arguments.items()}
-    if not any(_is_pair(v) for v in arguments.values()):
+    if not any(isinstance(v, (tuple, list)) or (isinstance(v, np.ndarray) and v.ndim == 1)
+               for v in arguments.values()):
         return function(axis="", **{k: v[0] for k, v in pairs.items()})
     return tuple(function(axis=label, **{k: v[i] for k, v in pairs.items()})
                  for i, label in enumerate(("height: ", "width: ")))
@@ -233,14 +229,12 @@ def param_count(layer_or_model, trainable_only=True) -> int:
 def summary(model, input_shape=(1, 3, 32, 32)) -> str:
     """A table of every leaf layer's output shape and parameters, and the totals.
 
-    The shapes are not worked out on paper: a zero ``input_shape`` input (``(N, C, H, W)``
-    for an image model, in the dtype of the model's parameters) is run through the model
-    in evaluation mode under :func:`~minitorch_cv.nn.no_grad`, and every leaf layer
-    records the shape of what it returns. Layers appear in the order they run, so nested
-    models such as a ResNet work too; a layer called twice gets two rows (its parameters
-    counted on the first). The model's mode, its layers' ``forward`` methods and what
-    they kept for ``backward`` are restored afterwards, even if the forward pass fails.
-    """
+    The shapes are measured, not worked out: a zero ``input_shape`` input (``(N, C, H, W)``
+    for an image model, in the dtype of the parameters) runs through the model in evaluation
+    mode under :func:`~minitorch_cv.nn.no_grad`, and each leaf layer records its output's
+    shape. Rows follow the order the layers run (nested models such as a ResNet work too; a
+    layer called twice gets two rows, its parameters counted once). The model is left as it
+    was found, even if the forward pass fails."""
     leaves = {}
     for name, module in model.named_modules():
         if not module._modules and id(module) not in leaves:
@@ -394,10 +388,8 @@ def _wide_dtype(image, kernel):
     if not kinds <= set("biufc"):
         raise TypeError(f"expected numeric arrays, got dtypes {image.dtype} and "
                         f"{kernel.dtype}")
-    if "c" in kinds:
-        return np.dtype(np.complex128)
-    if "f" in kinds:
-        return np.dtype(np.float64)
+    if kinds & set("cf"):
+        return np.dtype(np.complex128 if "c" in kinds else np.float64)
     if image.size and kernel.size:
         # the largest |sum| any output can reach, in Python's exact integers
         largest = max(abs(int(image.min())), abs(int(image.max())))

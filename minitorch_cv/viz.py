@@ -20,9 +20,8 @@ __all__ = ["ConvolutionAnimation", "activation_grid", "animate_convolution", "ba
            "matrices_figure", "minmax_scale", "overlay", "plot_accuracy", "plot_loss",
            "save_figure", "smoothed_training_loss", "to_image", "upsample"]
 
-# The widest figure (inches) that bar_chart and matrices_figure draw: at 100 dpi it fits a
-# page column of about 900 px (the documentation's lessons), so it is shown at its own size
-# and its 8-10 pt labels stay legible; a wider figure is shrunk to fit, its text with it.
+# The widest figure (inches) bar_chart and matrices_figure draw: at 100 dpi it fits a page
+# column of the lessons (about 900 px), so its 8-10 pt labels are not shrunk with it.
 PAGE_WIDTH = 8.5
 
 
@@ -392,16 +391,14 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
 
 # ----------------------------------------------------------------------- convolution animation
 class ConvolutionAnimation:
-    """A finished convolution animation (made by :func:`animate_convolution`; see there):
-    its frames, as a GIF and as notebook HTML. One frame per output position, in row-major
-    order (the order of the loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
+    """A finished convolution animation (see :func:`animate_convolution`): its frames, as a
+    GIF and as notebook HTML, one per output position in row-major order (the order of the
+    loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
 
-    ``image`` and ``kernel`` are what was given, ``padded`` the zero-padded image the kernel
-    slides over, ``applied_kernel`` the kernel as laid over the windows (flipped in both
-    axes when ``flip``), ``output`` the numbers the frames show (from
-    :func:`~minitorch_cv.theory.cross_correlate2d` or :func:`~minitorch_cv.theory.convolve2d`);
-    ``padding`` and ``stride`` are (h, w) pairs, ``duration_ms`` how long each frame shows
-    (the last one three times as long)."""
+    ``image`` and ``kernel`` are what was given; ``padded`` is the zero-padded image the
+    kernel slides over, ``applied_kernel`` the kernel as laid over it (flipped in both axes
+    when ``flip``), ``output`` the result the frames show; ``padding`` and ``stride`` are
+    (h, w) pairs, ``duration_ms`` how long each frame shows (the last three times as long)."""
 
     def __init__(self, image, kernel, output, padding, stride, flip, duration_ms, dpi):
         self.image, self.kernel, self.output = image, kernel, output
@@ -427,8 +424,7 @@ class ConvolutionAnimation:
         return [(i, j) for i in range(self.output.shape[0]) for j in range(self.output.shape[1])]
 
     def format_value(self, value) -> str:
-        """How a number is written on the frames: integers as they are, floats with 3
-        significant digits."""
+        """A number as the frames write it: an integer as is, else 3 significant digits."""
         if np.issubdtype(np.asarray(value).dtype, np.integer):
             return str(int(value))
         if np.iscomplexobj(value):
@@ -436,9 +432,8 @@ class ConvolutionAnimation:
         return f"{float(value):.3g}"
 
     def products_text(self, index) -> str:
-        """The sum of products that frame ``index`` computes, one kernel row per line,
-        equal to ``output[i, j]`` on the right (for kernels with more than 49 entries only
-        the total is written)."""
+        """The sum of products frame ``index`` computes, one kernel row per line, and its total
+        ``output[i, j]`` (only the total for kernels with more than 49 entries)."""
         i, j = self.positions()[index]
         sh, sw = self.stride
         kh, kw = self.applied_kernel.shape
@@ -457,9 +452,8 @@ class ConvolutionAnimation:
         return "\n".join(lines) + f" = {total}"
 
     def frame_figure(self, index):
-        """The matplotlib Figure of frame ``index`` (0 <= index < n_frames): the panels
-        "input (padded)", "kernel" and "output", and below them the products and their sum.
-        """
+        """The Figure of frame ``index`` (0 <= index < n_frames): "input (padded)", "kernel",
+        "output", and below them the products and their sum."""
         index = operator.index(index)
         if not 0 <= index < self.n_frames:
             raise IndexError(f"frame {index} out of range: the animation has "
@@ -503,8 +497,7 @@ class ConvolutionAnimation:
         return fig
 
     def _draw_cells(self, axes, index):
-        """The numbers of frame ``index`` in their cells: the padded input (padding grey)
-        with the window outlined, the kernel, and the output filled in so far."""
+        """The numbers in their cells, padding grey, the window and position outlined."""
         from matplotlib.patches import Rectangle
 
         ph, pw = self.padding

@@ -38,6 +38,7 @@ every time), and float32 (handled: everything is cast to float64).
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import types
 from dataclasses import dataclass, field
@@ -114,7 +115,6 @@ class GradcheckResult:
         return self
 
 
-# ----------------------------------------------------------------------------- helpers
 def _numerical_gradient(run, dout, array, indices, eps):
     """Central differences of ``L = sum(run() * dout)`` at ``array.flat[indices]``, each entry
     nudged in place and restored exactly. ``L(plus) - L(minus)`` is summed as
@@ -150,7 +150,6 @@ def _random_dout(out, rng):
     return rng.standard_normal(np.shape(out))
 
 
-# ----------------------------------------------------------------------------- gradcheck
 def _seeded_forward(module, modules, x, args, seed):
     """``module(x, *args)``, each stochastic layer re-seeded first (one Dropout mask)."""
     generators = [m for m in modules
@@ -206,23 +205,18 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
     (``"input"``) and every parameter with ``requires_grad`` (by its ``named_parameters``
     name), at every entry or at ``max_checks`` random entries per tensor (large layers).
     ``eps`` is the step of the central differences (1e-6 suits float64); ``seed`` seeds the
-    upstream gradient ``dout``, the stochastic layers and the choice of entries. With
-    ``check=True`` an error above ``tol`` raises an AssertionError with a per-tensor report.
-    Parameters, gradients, buffers and ``rng`` attributes are restored afterwards.
-
-    Returns
-    -------
-    GradcheckResult
-        Its ``repr`` shows the worst error; ``passed(tol)`` tells whether it is small.
-    """
+    upstream gradient ``dout``, the stochastic layers and the choice of entries. Returns a
+    :class:`GradcheckResult` (its ``repr`` shows the worst error, ``passed(tol)`` whether it
+    is small); with ``check=True`` an error above ``tol`` raises an AssertionError with a
+    per-tensor report instead. Parameters, gradients, buffers and ``rng`` attributes are
+    restored afterwards."""
     if not hasattr(module, "backward"):
         raise TypeError(f"gradcheck needs an object with forward and backward, got "
                         f"{type(module).__name__}; for a (forward, backward) function pair "
                         "use gradcheck_function")
     rng = _generator(seed)
     modules = list(module.modules()) if hasattr(module, "modules") else [module]
-    saved = _save_state(modules)
-    try:
+    with _state_kept(modules):
         if hasattr(module, "to"):
             module.to(np.float64)
         x = np.array(x, dtype=np.float64, copy=True)
@@ -231,8 +225,6 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
         run = _seeded_forward(module, modules, x, args, seed)
         targets, dout = _analytic_gradients(module, x, params, run, rng)
         analytic, numerical = _sampled_gradients(targets, run, dout, max_checks, rng, eps)
-    finally:
-        _restore_state(saved)
     return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
 
 
@@ -273,9 +265,9 @@ def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, c
     return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
 
 
-# ----------------------------------------------------------------------------- state
-def _save_state(modules):
-    """Everything a gradient check changes: parameters, gradients, buffers, generators."""
+@contextlib.contextmanager
+def _state_kept(modules):
+    """Put back everything a gradient check changes: parameters, gradients, buffers, rngs."""
     saved = []
     for m in modules:
         params = [(p, p.data, p.grad) for p in getattr(m, "_parameters", {}).values()]
@@ -283,17 +275,16 @@ def _save_state(modules):
                    for name, b in getattr(m, "_buffers", {}).items()}
         rng = m.__dict__.get("rng", None) if hasattr(m, "__dict__") else None
         saved.append((m, params, buffers, rng))
-    return saved
-
-
-def _restore_state(saved):
-    for m, params, buffers, rng in saved:
-        for p, data, grad in params:
-            p.data, p.grad = data, grad
-        for name, b in buffers.items():
-            m._buffers[name] = b
-        if rng is not None:
-            m.rng = rng
+    try:
+        yield
+    finally:
+        for m, params, buffers, rng in saved:
+            for p, data, grad in params:
+                p.data, p.grad = data, grad
+            for name, b in buffers.items():
+                m._buffers[name] = b
+            if rng is not None:
+                m.rng = rng
 
 
 class _CallableModule(types.ModuleType):

@@ -99,14 +99,8 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
     ``size`` (the input's height and width), ``kernel_size``, ``stride`` and ``padding`` are
     ints or (h, w) pairs, as for :class:`~minitorch_cv.nn.Conv2d`; the result is a pair if
     any argument was. ``exact=True`` is the textbook setting: raise instead of flooring when
-    the division by the stride does not come out whole.
-
-    Raises
-    ------
-    ValueError
-        If the kernel is larger than the padded input, stride < 1, padding < 0, or (with
-        ``exact=True``) the stride does not divide ``size + 2*padding - kernel_size``; the
-        message shows the numbers.
+    the division by the stride does not come out whole. A kernel larger than the padded
+    input, stride < 1 or padding < 0 is a ValueError too; the message shows the numbers.
 
     Examples
     --------
@@ -143,14 +137,10 @@ def same_padding(kernel_size, stride=1):
     """Zero padding that makes a convolution's output as large as its input.
 
     From ``H = (H + 2p - k) / 1 + 1`` follows ``2p = k - 1``, so ``p = (k - 1) / 2``.
-    Arguments are ints or (h, w) pairs, and so is the result.
-
-    Raises
-    ------
-    ValueError
-        For an even kernel (no symmetric padding exists: ``nn.Conv2d(padding="same")`` pads
-        ``(k - 1) // 2`` before and ``k // 2`` after, as PyTorch) or a stride other than 1
-        (the output then shrinks by about the stride whatever the padding).
+    Arguments are ints or (h, w) pairs, and so is the result. An even kernel is a ValueError
+    (no symmetric padding exists: ``nn.Conv2d(padding="same")`` pads ``(k - 1) // 2`` before
+    and ``k // 2`` after, as PyTorch), and so is a stride other than 1 (the output then
+    shrinks by about the stride whatever the padding).
 
     Examples
     --------
@@ -409,14 +399,8 @@ def cross_correlate2d(image, kernel, padding=0, stride=1):
     ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). The sums are taken in a
     wide type, so that a uint8 image never wraps around: int64 when ``image`` and ``kernel``
     are both integers (or booleans), complex128 when either is complex, float64 otherwise.
-
-    Raises
-    ------
-    ValueError
-        If the shapes do not fit, or an integer result could leave int64's range (use float
-        inputs then).
-    TypeError
-        If ``image`` or ``kernel`` is not numeric.
+    Shapes that do not fit, or an integer result that could leave int64's range (use float
+    inputs then), are a ValueError; arrays that are not numeric a TypeError.
 
     Examples
     --------

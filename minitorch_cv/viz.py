@@ -410,7 +410,6 @@ class ConvolutionAnimation:
         self._frames = None
         self._gif = None
 
-    # ------------------------------------------------------------------ frames
     @property
     def n_frames(self) -> int:
         """Number of frames: one per output position, ``H_out * W_out``."""
@@ -545,7 +544,6 @@ class ConvolutionAnimation:
                 self._frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
         return list(self._frames)
 
-    # ------------------------------------------------------------------ output
     def to_gif_bytes(self) -> bytes:
         """The animation as the bytes of an animated GIF that loops forever."""
         if self._gif is None:
@@ -595,21 +593,15 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
 
     Each frame shows the padded input (padding grey, the window outlined in red), the
     kernel and the output filled in so far, with the sum of products beneath. The numbers
-    come from :func:`minitorch_cv.theory.cross_correlate2d` or, with ``flip=True``,
-    :func:`minitorch_cv.theory.convolve2d` (the kernel flipped in both axes, and shown
-    flipped), so the animation and the worked answer can never disagree.
+    come from :func:`minitorch_cv.theory.cross_correlate2d` or, with ``flip=True`` (true
+    convolution), :func:`minitorch_cv.theory.convolve2d` (the kernel flipped in both axes,
+    and shown flipped), so the animation and the worked answer can never disagree.
 
-    Parameters
-    ----------
-    image, kernel : array_like (H, W) and (K_h, K_w)
-        Small 2-D arrays of numbers.
-    padding, stride : int or (int, int)
-    flip : bool
-        True convolution instead of cross-correlation.
-    duration_ms : int
-        Time each frame shows in the GIF (the last one three times as long).
-    dpi, max_frames : int
-        Resolution of the frames; the most output positions (one frame each) accepted.
+    ``image`` (H, W) and ``kernel`` (K_h, K_w) are small 2-D arrays of numbers, ``padding``
+    and ``stride`` ints or (h, w) pairs. Each frame shows ``duration_ms`` in the GIF (the
+    last one three times as long), drawn at ``dpi``. An input with more than ``max_frames``
+    output positions is refused, as is anything else that cannot be animated (a ValueError
+    or TypeError that says what).
 
     Returns
     -------
@@ -617,11 +609,6 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
         One frame per output position: ``(H, W), (K_h, K_w) -> (H_out, W_out)`` with
         ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise). ``.save(path)``
         writes the GIF; in a notebook it displays itself as an ``<img>`` of the GIF.
-
-    Raises
-    ------
-    ValueError, TypeError
-        For what cannot be animated (the message says what), or too many frames.
 
     Examples
     --------

@@ -68,8 +68,7 @@ def download_file(url, dest, hash_name="sha256", expected_prefix="", timeout=60)
     ``hash_name`` is a :mod:`hashlib` algorithm (``"md5"``, ``"sha256"``); the hex digest
     must start with ``expected_prefix`` (the whole digest, or a prefix such as the 8
     characters torchvision puts in its file names). Any network failure, or a digest that
-    does not match, is an OSError (``dest`` is then not created).
-    """
+    does not match, is an OSError (``dest`` is then not created)."""
     dest = Path(dest)
     print(f"Downloading {url} to {dest} ...", file=sys.stderr, flush=True)
     digest = hashlib.new(hash_name)

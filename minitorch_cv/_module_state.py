@@ -36,8 +36,7 @@ def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attri
     back the buffers (BatchNorm's running statistics, which a forward pass in training
     mode updates): the same arrays, with their old values. ``caches`` puts back what each
     layer kept from its last forward pass for its backward, ``attributes`` these instance
-    attributes of every module (deleted again where they were not set).
-    """
+    attributes of every module (deleted again where they were not set)."""
     modules = list(module.modules())
     flags = [(m, m.training, m.__dict__.get("_needs_input_grad", _MISSING)) for m in modules]
     names = (("_cache",) if caches else ()) + tuple(attributes)

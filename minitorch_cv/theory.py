@@ -299,8 +299,7 @@ class LayerReceptiveField(NamedTuple):
     ``type`` its class name. ``size`` is ``(h, w)``: how many input pixels one output
     position of this layer depends on; ``jump`` is ``(h, w)``: how many input pixels apart
     two neighbouring outputs are (the product of the strides so far). Both are ``None``
-    from the first layer on whose outputs depend on the whole input.
-    """
+    from the first layer on whose outputs depend on the whole input."""
 
     name: str
     type: str
@@ -538,8 +537,7 @@ def _answer_1g():
 COMMAND_LINE_HELP = """\
 Print the worked answers of Task 1 (TDT4265 Assignment 3), each with its working:
 
-  1a  the 3x5 image cross-correlated with the 3x3 kernel (padding 1), and why that
-      equals the seed's "convolution"
+  1a  the 3x5 image cross-correlated with the 3x3 kernel (padding 1): the seed's "convolution"
   1b  translation equivariance (convolution) and invariance (pooling)
   1c  the padding that keeps 32x32 with a 5x5 kernel
   1d  the kernel size that turns 512x512 into 504x504

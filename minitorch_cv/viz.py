@@ -177,8 +177,7 @@ def image_figure(image, title=None, size=4.5):
     fig, ax = _subplots(figsize=(size, size))
     ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
     ax.axis("off")
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     return fig
 
 
@@ -336,11 +335,7 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
     ax.set_xticks(x, labels)
     if log_scale:
         ax.set_yscale("log")
-    ax.set_ylabel(ylabel)
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if title:
-        ax.set_title(title)
+    ax.set(ylabel=ylabel, xlabel=xlabel or "", title=title or "")
     ax.grid(alpha=0.3, axis="y")
     ax.margins(y=0.12)                                     # room for the values on top
     if len(values) > 1:
@@ -434,8 +429,7 @@ class ConvolutionAnimation:
         """The sum of products frame ``index`` computes, one kernel row per line, and its total
         ``output[i, j]`` (only the total for kernels with more than 49 entries)."""
         i, j = self.positions()[index]
-        sh, sw = self.stride
-        kh, kw = self.applied_kernel.shape
+        (sh, sw), (kh, kw) = self.stride, self.applied_kernel.shape
         window = self.padded[i * sh:i * sh + kh, j * sw:j * sw + kw]
         head, f = f"output[{i}, {j}] = ", self.format_value
         total = f(self.output[i, j])
@@ -499,10 +493,8 @@ class ConvolutionAnimation:
         """The numbers in their cells, padding grey, the window and position outlined."""
         from matplotlib.patches import Rectangle
 
-        ph, pw = self.padding
-        sh, sw = self.stride
-        kh, kw = self.applied_kernel.shape
-        ih, iw = self.image.shape
+        (ph, pw), (sh, sw) = self.padding, self.stride
+        (kh, kw), (ih, iw) = self.applied_kernel.shape, self.image.shape
         i, j = self.positions()[index]
         size = 9 if max(self.padded.shape) <= 9 else 7
 
@@ -548,10 +540,9 @@ class ConvolutionAnimation:
         """The animation as the bytes of an animated GIF that loops forever."""
         if self._gif is None:
             import io
-
             frames = self.frames()
-            durations = [self.duration_ms] * len(frames)
-            durations[-1] = 3 * self.duration_ms    # pause on the finished output
+            # the last frame, the finished output, shows three times as long
+            durations = [self.duration_ms] * (len(frames) - 1) + [3 * self.duration_ms]
             buffer = io.BytesIO()
             frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
                            duration=durations, loop=0)

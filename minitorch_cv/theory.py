@@ -351,23 +351,18 @@ def receptive_field(model):
         if kind in _GLOBAL:
             rows.append(LayerReceptiveField(name, kind, None, None))
             break
-        if not layer._modules:
-            size, jump = _widened(name, layer, size, jump)
-            rows.append(LayerReceptiveField(name or kind, kind, size, jump))
+        if layer._modules:
+            continue
+        if kind not in _POSITIONWISE:           # a window layer: r + (k - 1) * j and j * s
+            if not (hasattr(layer, "kernel_size") and hasattr(layer, "stride")):
+                raise TypeError(f"receptive_field does not know layer {name!r} ({kind}): it "
+                                "is neither a window layer (kernel_size, stride) nor a "
+                                "pointwise one")
+            k, s = pair(layer.kernel_size, "kernel_size"), pair(layer.stride, "stride")
+            size = tuple(r + (kk - 1) * j for r, kk, j in zip(size, k, jump))
+            jump = tuple(j * ss for j, ss in zip(jump, s))
+        rows.append(LayerReceptiveField(name or kind, kind, size, jump))
     return rows
-
-
-def _widened(name, layer, size, jump):
-    """``(size, jump)`` after ``layer``; a TypeError for a layer of unknown kind."""
-    kind = type(layer).__name__
-    if kind in _POSITIONWISE:
-        return size, jump
-    if not (hasattr(layer, "kernel_size") and hasattr(layer, "stride")):
-        raise TypeError(f"receptive_field does not know layer {name!r} ({kind}): it is "
-                        "neither a window layer (kernel_size, stride) nor a pointwise one")
-    k, s = pair(layer.kernel_size, "kernel_size"), pair(layer.stride, "stride")
-    return (tuple(r + (kk - 1) * j for r, kk, j in zip(size, k, jump)),
-            tuple(j * ss for j, ss in zip(jump, s)))
 
 
 # --------------------------------------------------------------------------- 2D filtering

@@ -225,11 +225,28 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
     shape. Rows follow the order the layers run (nested models such as a ResNet work too; a
     layer called twice gets two rows, its parameters counted once). The model is left as it
     was found, even if the forward pass fails."""
-    leaves = {}
+    leaves, calls = {}, []
     for name, module in model.named_modules():
         if not module._modules and id(module) not in leaves:
             leaves[id(module)] = (name or type(module).__name__, module)
-    out, calls = _record_leaf_outputs(model, list(leaves.values()), input_shape)
+
+    def recording(name, module, forward):
+        def forward_and_record(x):
+            out = forward(x)
+            calls.append((name, module, tuple(np.shape(out))))
+            return out
+        return forward_and_record
+
+    dtype = next((p.data.dtype for p in model.parameters()
+                  if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
+    # mode, flags, forward methods and what each layer kept for its backward are put back
+    with kept_as_found(model, caches=True, attributes=("forward",)):
+        for name, module in leaves.values():
+            object.__setattr__(module, "forward", recording(name, module, module.forward))
+        model.eval()
+        with nn.no_grad():
+            out = model(np.zeros(input_shape, dtype=dtype))
+
     rows = [("input", "", str(tuple(input_shape)), "")]
     counted = set()
     for name, module, shape in calls:
@@ -239,29 +256,6 @@ def summary(model, input_shape=(1, 3, 32, 32)) -> str:
     rows += [(name, type(module).__name__, "(not called)", f"{param_count(module, False):,}")
              for name, module in leaves.values() if id(module) not in counted]
     return _summary_table(model, rows, out)
-
-
-def _record_leaf_outputs(model, leaves, input_shape):
-    """The output of a zero input and each leaf call's ``(name, module, output shape)``."""
-    dtype = next((p.data.dtype for p in model.parameters()
-                  if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
-    calls = []
-
-    def recording(name, module, forward):
-        def forward_and_record(x):
-            out = forward(x)
-            calls.append((name, module, tuple(np.shape(out))))
-            return out
-        return forward_and_record
-
-    # mode, flags, forward methods and what each layer kept for its backward are put back
-    with kept_as_found(model, caches=True, attributes=("forward",)):
-        for name, module in leaves:
-            object.__setattr__(module, "forward", recording(name, module, module.forward))
-        model.eval()
-        with nn.no_grad():
-            out = model(np.zeros(input_shape, dtype=dtype))
-    return out, calls
 
 
 def _summary_table(model, rows, out):

@@ -150,40 +150,12 @@ def _random_dout(out, rng):
     return rng.standard_normal(np.shape(out))
 
 
-def _seeded_forward(module, modules, x, args, seed):
-    """``module(x, *args)``, each stochastic layer re-seeded first (one Dropout mask)."""
-    generators = [m for m in modules
-                  if isinstance(getattr(m, "rng", None), np.random.Generator)]
-
-    def run():
-        for i, m in enumerate(generators):
-            m.rng = np.random.default_rng([seed, 2, i])
-        return module(x, *args)
-    return run
-
-
-def _analytic_gradients(module, x, params, run, rng):
-    """Backward from zeroed gradients: ``[(name, array, gradient)]`` and ``dout``."""
-    for _, p in params:
-        p.grad = None
-    out = run()
-    dout = _random_dout(out, rng)
-    dx = module.backward(dout)
-    if dx is None:
-        raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
-                           "dL/dx; set needs_input_grad = True to check the input")
-    targets = [("input", x, np.asarray(dx, dtype=np.float64))]
-    for name, p in params:
-        grad = np.zeros_like(p.data) if p.grad is None else p.grad
-        targets.append((name, p.data, np.asarray(grad, dtype=np.float64)))
-    return targets, np.asarray(dout, dtype=np.float64)
-
-
 def _sampled_gradients(targets, run, dout, max_checks, rng, eps):
     """Analytic and numerical gradients of each target at the checked entries."""
     analytic, numerical = {}, {}
     with no_grad():
         for name, array, grad in targets:
+            grad = np.asarray(grad, dtype=np.float64)
             if grad.shape != array.shape:
                 raise ValueError(f"gradcheck: the gradient of {name!r} has shape "
                                  f"{grad.shape}, expected {array.shape}")
@@ -216,15 +188,30 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
                         "use gradcheck_function")
     rng = _generator(seed)
     modules = list(module.modules()) if hasattr(module, "modules") else [module]
+    generators = [m for m in modules if isinstance(getattr(m, "rng", None), np.random.Generator)]
+
+    def run():                            # each stochastic layer re-seeded: one Dropout mask
+        for i, m in enumerate(generators):
+            m.rng = np.random.default_rng([seed, 2, i])
+        return module(x, *args)
+
     with _state_kept(modules):
         if hasattr(module, "to"):
             module.to(np.float64)
         x = np.array(x, dtype=np.float64, copy=True)
         params = [(name, p) for name, p in getattr(module, "named_parameters", list)()
                   if p.requires_grad]
-        run = _seeded_forward(module, modules, x, args, seed)
-        targets, dout = _analytic_gradients(module, x, params, run, rng)
-        analytic, numerical = _sampled_gradients(targets, run, dout, max_checks, rng, eps)
+        for _, p in params:               # the backward pass starts from zeroed gradients
+            p.grad = None
+        dout = _random_dout(run(), rng)
+        dx = module.backward(dout)
+        if dx is None:
+            raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
+                               "dL/dx; set needs_input_grad = True to check the input")
+        targets = [("input", x, dx)] + [(name, p.data, np.zeros_like(p.data) if p.grad is None
+                                         else p.grad) for name, p in params]
+        analytic, numerical = _sampled_gradients(targets, run, np.asarray(dout, np.float64),
+                                                 max_checks, rng, eps)
     return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
 
 

@@ -38,8 +38,7 @@ def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attri
     layer kept from its last forward pass for its backward, ``attributes`` these instance
     attributes of every module (deleted again where they were not set)."""
     modules = list(module.modules())
-    flags = [(m, m.training, m.__dict__.get("_needs_input_grad", _MISSING)) for m in modules]
-    names = (("_cache",) if caches else ()) + tuple(attributes)
+    names = ("training", "_needs_input_grad", *(("_cache",) if caches else ()), *attributes)
     kept_attributes = [(m, name, m.__dict__.get(name, _MISSING))
                        for m in modules for name in names]
     kept_buffers = [(m, name, b, np.array(b, copy=True) if isinstance(b, np.ndarray) else b)
@@ -60,6 +59,3 @@ def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attri
             m._buffers[name] = original
         for m, name, value in kept_attributes:
             _put_back(m, name, value)
-        for m, training, needs_input_grad in flags:
-            object.__setattr__(m, "training", training)
-            _put_back(m, "_needs_input_grad", needs_input_grad)

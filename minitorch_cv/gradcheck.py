@@ -36,6 +36,7 @@ the gradients around it, not against its own rounding noise.
 ``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same mask
 every time), and float32 (handled: everything is cast to float64).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -218,16 +219,14 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
 def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, check=False,
                        names=None, **kwargs) -> GradcheckResult:
     """Gradient check of a functional pair ``forward(*inputs, **kwargs) -> (out, cache)``,
-    ``backward(dout, cache) -> grads``.
+    ``backward(dout, cache) -> grads``, e.g.
+    ``gradcheck_function(F.conv2d_forward, F.conv2d_backward, x, w, b, stride=2)``.
 
     ``grads`` is one array or a tuple whose i-th entry is the gradient of ``inputs[i]``
     (as ``conv2d_backward`` returns ``(dx, dw, db)`` for ``conv2d_forward(x, w, b)``).
     Inputs that are None or not floating arrays, and gradients that are None, are
     skipped. ``names`` labels the inputs (default ``"input"`` for one, else
-    ``"arg0"``, ``"arg1"``, ...). Example::
-
-        gradcheck_function(F.conv2d_forward, F.conv2d_backward, x, w, b, stride=2)
-    """
+    ``"arg0"``, ``"arg1"``, ...). The other arguments are those of :func:`gradcheck`."""
     rng = _generator(seed)
     arrays = [np.array(a, dtype=np.float64, copy=True)
               if a is not None and np.issubdtype(np.asarray(a).dtype, np.floating) else a

@@ -399,11 +399,9 @@ class ConvolutionAnimation:
         self.image, self.kernel, self.output = image, kernel, output
         self.padding, self.stride, self.flip = padding, stride, flip
         self.duration_ms, self.dpi = duration_ms, dpi
-        ph, pw = padding
-        self.padded = np.pad(image, ((ph, ph), (pw, pw)))
+        self.padded = np.pad(image, [(p, p) for p in padding])
         self.applied_kernel = kernel[::-1, ::-1] if flip else kernel
-        self._frames = None
-        self._gif = None
+        self._frames = self._gif = None              # drawn and encoded when first asked for
 
     @property
     def n_frames(self) -> int:

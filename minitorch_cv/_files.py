@@ -23,9 +23,8 @@ __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "download_
 def atomic_write(path):
     """Open a binary file that appears at ``path`` only once it is completely written.
 
-    If the ``with`` block raises, the temporary file is removed and an existing ``path``
-    is left as it was. The folder is created if needed; ``path`` gets the usual
-    permissions (0o666 minus the umask; mkstemp's files are private otherwise).
+    If the ``with`` block raises, the temporary file is removed and an existing ``path`` is
+    left as it was. The folder is created if needed; ``path`` gets the usual permissions.
 
     Examples
     --------
@@ -43,7 +42,7 @@ def atomic_write(path):
             os.fsync(f.fileno())
         umask = os.umask(0)                  # reading the umask means setting it
         os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
+        os.chmod(tmp_name, 0o666 & ~umask)   # mkstemp's files are private otherwise
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -42,12 +42,10 @@ def work_buffer(name: str, shape, dtype) -> np.ndarray:
 def tune_allocator() -> bool:
     """Raise glibc's mmap and trim thresholds, for the whole process (Linux with glibc only).
 
-    An opt-in for training scripts (``minitorch_cv.tune_allocator()`` at the start): ``free``
-    then keeps freed blocks up to 1 GiB in the heap for the next ``malloc``, which saves the
-    page faults of fresh zeroed pages for the activations and gradients every step allocates
-    anew (docs/results.md measures them); the process keeps its peak memory instead of
-    shrinking between steps. Returns True when both thresholds were set, False elsewhere
-    (not Linux, not glibc)."""
+    An opt-in for training scripts: ``free`` then keeps freed blocks up to 1 GiB in the heap
+    for the next ``malloc``, which saves the page faults of the fresh pages each step's new
+    activations and gradients need (docs/results.md measures them), and the process keeps its
+    peak memory. Returns True when both thresholds were set, False elsewhere."""
     if not sys.platform.startswith("linux"):
         return False
     try:

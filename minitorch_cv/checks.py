@@ -97,8 +97,7 @@ def check_float_dtype(dtype, layer: str = "", default="float32"):
 
 
 def check_pool_padding(padding, kernel, layer: str):
-    """Pooling pads by at most half the window (PyTorch's rule), so that every window
-    overlaps the image: raise a ValueError otherwise."""
+    """A ValueError unless padding <= kernel // 2 (PyTorch's rule: every window overlaps)."""
     for k, p in zip(kernel, padding):
         if p > k // 2:
             raise ValueError(f"{layer}: padding ({p}) should be at most half the kernel "
@@ -158,10 +157,9 @@ def check_grad(dout, shape, dtype, layer: str):
 
     ``dout`` must be a NumPy array (TypeError otherwise) of exactly ``shape`` (ValueError) and
     of a floating dtype (TypeError for integers, booleans, complex). A float ``dout`` of
-    another precision is converted to ``dtype``, the dtype forward returned -- as PyTorch's
-    autograd converts the gradient to its output's dtype -- so gradients always have their
-    parameters' dtype; ``dtype=None`` (Flatten and others that pass any array through) skips
-    the dtype check. Returns ``dout`` (itself when nothing changes)."""
+    another precision is converted to ``dtype``, the dtype forward returned (as PyTorch's
+    autograd does), so gradients always have their parameters' dtype; ``dtype=None`` (Flatten
+    and others that pass any array through) skips the dtype check."""
     if not isinstance(dout, np.ndarray):
         raise TypeError(f"{layer}: expected dout as a NumPy array of shape {tuple(shape)} "
                         f"(the shape forward returned), got {type(dout).__name__}")

@@ -19,8 +19,7 @@ a few correct digits; that is why gradient checks run in float64.)
 >>> gradcheck(nn.Conv2d(3, 4, 3, padding=1), x).passed(1e-6)
 True
 
-The module itself is callable too, as a PyTorch user tries first:
-``minitorch_cv.gradcheck(module, x)`` is :func:`gradcheck`.
+The module itself is callable too: ``minitorch_cv.gradcheck(module, x)`` is :func:`gradcheck`.
 
 **The error measure** of each checked tensor is normwise,
 ``||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)``: it is not fooled
@@ -117,10 +116,9 @@ class GradcheckResult:
 
 
 def _numerical_gradient(run, dout, array, indices, eps):
-    """Central differences of ``L = sum(run() * dout)`` at ``array.flat[indices]``, each entry
-    nudged in place and restored exactly. ``L(plus) - L(minus)`` is summed as
-    ``sum((out_plus - out_minus) * dout)``: outputs the nudge does not reach cancel exactly
-    instead of adding rounding noise of the size of L."""
+    """Central differences of ``L = sum(run() * dout)`` at ``array.flat[indices]`` (nudged in
+    place, restored exactly), summed output by output: outputs the nudge does not reach
+    cancel exactly instead of adding rounding noise of the size of L."""
     def output():
         # Copy: a layer may return (a view of) its input, which is perturbed in place next.
         return np.array(run(), dtype=np.float64, copy=True)

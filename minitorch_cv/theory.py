@@ -287,13 +287,11 @@ _GLOBAL = ("Flatten", "Linear", "AdaptiveAvgPool2d", "BatchNorm1d", "Softmax")
 
 
 class LayerReceptiveField(NamedTuple):
-    """One row of :func:`receptive_field`.
-
-    ``name`` is the layer's name in ``model.named_modules()`` ("0", "features.2", ...),
-    ``type`` its class name. ``size`` is ``(h, w)``: how many input pixels one output
-    position of this layer depends on; ``jump`` is ``(h, w)``: how many input pixels apart
-    two neighbouring outputs are (the product of the strides so far). Both are ``None``
-    from the first layer on whose outputs depend on the whole input."""
+    """One row of :func:`receptive_field`: the layer's ``name`` in ``model.named_modules()``
+    and its class name (``type``); ``size``, how many input pixels (h, w) one output position
+    depends on, and ``jump``, how many input pixels apart (h, w) two neighbouring outputs are
+    (the product of the strides so far). Both are ``None`` from the first layer on whose
+    outputs depend on the whole input."""
 
     name: str
     type: str

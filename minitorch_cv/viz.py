@@ -87,9 +87,7 @@ def _finish_axes(ax, ylabel, title):
     """Labels, integer step ticks, and a legend only if something has a label."""
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("training step")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set(xlabel="training step", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
@@ -144,11 +142,9 @@ def minmax_scale(a, axis=None):
 
 
 def to_image(x, mean=None, std=None):
-    """An (H, W, 3) or (H, W) float image in [0, 1] for ``imshow``.
-
-    ``x`` may be (3, H, W) or (1, 3, H, W) (NCHW, as the network sees it), (H, W, 3) or
-    (H, W); uint8 is divided by 255. With ``mean``/``std`` a normalized input is mapped
-    back (``x * std + mean``) first. Values are clipped to [0, 1]."""
+    """An (H, W, 3) or (H, W) float image in [0, 1] for ``imshow``, from (3, H, W) or
+    (1, 3, H, W) (NCHW, as the network sees it), (H, W, 3) or (H, W). uint8 is divided by
+    255; with ``mean``/``std`` a normalized input is mapped back (``x * std + mean``) first."""
     x = np.asarray(x)
     if x.ndim == 4:
         x = x[0]
@@ -285,10 +281,10 @@ def filters_and_activations(weights, activations, indices=None, title=None,
 def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):
     """Several images in a grid, each with its caption (e.g. CIFAR-10 images and labels).
 
-    ``images`` is a batch (N, 3, H, W) as the network sees it (uint8 pixels, floats in
-    [0, 1], or normalized floats: ``mean``/``std`` undo a ``Normalize(mean, std)``), or
-    (N, H, W, 3); each goes through :func:`to_image`. ``titles`` has one caption per image
-    (none by default), ``title`` is the figure's; ``size`` is inches per image."""
+    ``images`` is a batch (N, 3, H, W) as the network sees it (uint8, floats in [0, 1], or
+    normalized floats: ``mean``/``std`` undo a ``Normalize(mean, std)``) or (N, H, W, 3), each
+    shown by :func:`to_image`. ``titles`` has one caption per image (none by default),
+    ``title`` is the figure's; ``size`` is inches per image."""
     imgs = np.asarray(images)
     if imgs.ndim != 4:
         raise ValueError(f"image_grid expects a batch of images (N, 3, H, W) or (N, H, W, 3), "
@@ -349,9 +345,9 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
     its value: an input, a kernel and an output; or a gradient and where it goes.
 
     Each panel has its own colour scale, row 0 at the top, and is as wide as its array;
-    ``size`` is inches for the largest array's longest side. ``titles`` (one per array) and
-    ``title`` (above all) are optional; ``value_format`` formats the numbers in the cells
-    (None writes none)."""
+    ``size`` is inches for the largest array's longest side. ``titles`` (one per array),
+    ``title`` (above all) and ``value_format`` (of the numbers in the cells; None writes
+    none) are optional."""
     mats = [np.asarray(a, dtype=np.float64) for a in arrays]
     for m in mats:
         if m.ndim != 2:

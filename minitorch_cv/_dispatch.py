@@ -1,10 +1,7 @@
-"""The functional layer as the ``nn`` classes see it: fast, or textbook inside
-:func:`minitorch_cv.reference.use`.
-
-``functional.conv2d_forward(...)`` here calls
-:data:`minitorch_cv.reference.switch.TEXTBOOK` ``["conv2d_forward"]`` while a ``use()``
-block is active in this thread, and :func:`minitorch_cv.functional.conv2d_forward`
-otherwise (looked up at each call). Both have one signature, so nothing is adapted.
+"""The functional layer as the ``nn`` classes see it: :mod:`minitorch_cv.functional`, or
+the textbook version in :data:`minitorch_cv.reference.switch.TEXTBOOK` while a
+:func:`minitorch_cv.reference.use` block is active in this thread (looked up at each call;
+both have one signature, so nothing is adapted).
 """
 
 import functools
@@ -16,8 +13,7 @@ __all__ = ["functional"]
 
 
 class _Functional:
-    """:mod:`minitorch_cv.functional`, where a function with a textbook version runs that
-    version inside a :func:`~minitorch_cv.reference.use` block."""
+    """:mod:`minitorch_cv.functional`, switching to the textbook inside ``use()``."""
 
     def __getattr__(self, name):
         function = getattr(fast, name)

@@ -1,10 +1,10 @@
 """Writing files so that an interruption never leaves half a file behind.
 
-Every file the library writes -- checkpoints, weights, metrics, plots, the decoded dataset
-cache, downloads -- goes through :func:`atomic_write`: the bytes go to a temporary file in
-the same folder, are flushed to disk, and the temporary file is renamed over the target
-with :func:`os.replace`, which is atomic. A reader sees the old file or the new one, never a
-mixture; a crash leaves the old file untouched and no temporary file.
+Every file the library writes -- checkpoints, weights, metrics, plots, the dataset cache,
+downloads -- goes through :func:`atomic_write`: a temporary file in the same folder,
+flushed to disk, then renamed over the target with :func:`os.replace`, which is atomic. A
+reader sees the old file or the new one, never a mixture; a crash leaves the old file
+untouched and no temporary file.
 """
 
 import contextlib
@@ -19,20 +19,12 @@ from pathlib import Path
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "download_file"]
 
 
-def _default_file_mode():
-    """The permission bits a newly created file gets (0o666 minus the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 @contextlib.contextmanager
 def atomic_write(path):
     """Open a binary file that appears at ``path`` only once it is completely written.
 
-    Yields a binary file object. If the ``with`` block raises, the temporary file is
-    removed and an existing ``path`` is left as it was. The folder is created if needed;
-    ``path`` gets the usual permissions (mkstemp's files are private otherwise).
+    If the ``with`` block raises, the temporary file is removed and an existing ``path`` is
+    left as it was. The folder is created if needed; ``path`` gets the usual permissions.
 
     Examples
     --------
@@ -48,7 +40,9 @@ def atomic_write(path):
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp_name, _default_file_mode())
+        umask = os.umask(0)                  # reading the umask means setting it
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)   # mkstemp's files are private otherwise
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -70,19 +64,10 @@ def atomic_write_json(path, obj) -> None:
 def download_file(url, dest, hash_name="sha256", expected_prefix="", timeout=60) -> Path:
     """Download ``url`` to ``dest`` atomically, checking the file's hash before it appears.
 
-    Parameters
-    ----------
-    hash_name : str
-        A :mod:`hashlib` algorithm (``"md5"``, ``"sha256"``).
-    expected_prefix : str
-        The hex digest must start with this (the whole digest, or a prefix such as the
-        8 characters torchvision puts in its file names).
-
-    Raises
-    ------
-    OSError
-        Any network failure, or a digest that does not match (``dest`` is then not created).
-    """
+    ``hash_name`` is a :mod:`hashlib` algorithm (``"md5"``, ``"sha256"``); the hex digest
+    must start with ``expected_prefix`` (the whole digest, or a prefix such as the 8
+    characters torchvision puts in its file names). Any network failure, or a digest that
+    does not match, is an OSError (``dest`` is then not created)."""
     dest = Path(dest)
     print(f"Downloading {url} to {dest} ...", file=sys.stderr, flush=True)
     digest = hashlib.new(hash_name)

@@ -16,56 +16,46 @@ __all__ = ["kept_as_found"]
 _MISSING = object()
 
 
+def _put_back(module, name, value):
+    """Set ``module.<name>`` without registering it, or delete it if it was missing."""
+    if value is _MISSING:
+        module.__dict__.pop(name, None)
+    else:
+        object.__setattr__(module, name, value)
+
+
 @contextlib.contextmanager
-def kept_as_found(module, *, gradients=False, buffers=False, caches=False):
+def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attributes=()):
     """Restore ``module``'s mode and flags (and optionally more) when the block ends.
 
     Always restored, for ``module`` and every submodule: ``training`` (train/eval mode)
     and ``needs_input_grad`` (containers set it on their children during backward).
-
-    Parameters
-    ----------
-    module : nn.Module
-    gradients : bool
-        Set every parameter's ``grad`` aside (to None) on entry, so that a backward pass
-        inside the block starts from fresh arrays and never adds into the caller's; on
-        exit put the very same arrays (or None) back, and every ``requires_grad`` flag.
-    buffers : bool
-        Put back the buffers (BatchNorm's running statistics and batch count), which a
-        forward pass in training mode updates: the same arrays, with their old values.
-    caches : bool
-        Put back what each layer kept from its last forward pass for its backward.
-    """
+    ``gradients`` sets every parameter's ``grad`` aside (to None) on entry, so that a
+    backward pass inside the block never adds into the caller's arrays, and puts the very
+    same arrays (or None) and every ``requires_grad`` flag back on exit. ``buffers`` puts
+    back the buffers (BatchNorm's running statistics, which a forward pass in training
+    mode updates): the same arrays, with their old values. ``caches`` puts back what each
+    layer kept from its last forward pass for its backward, ``attributes`` these instance
+    attributes of every module (deleted again where they were not set)."""
     modules = list(module.modules())
-    flags = [(m, m.training, m.__dict__.get("_needs_input_grad", _MISSING)) for m in modules]
-    kept_caches = [(m, m.__dict__.get("_cache", _MISSING)) for m in modules] if caches else []
+    names = ("training", "_needs_input_grad", *(("_cache",) if caches else ()), *attributes)
+    kept_attributes = [(m, name, m.__dict__.get(name, _MISSING))
+                       for m in modules for name in names]
     kept_buffers = [(m, name, b, np.array(b, copy=True) if isinstance(b, np.ndarray) else b)
                     for m in modules for name, b in m._buffers.items()] if buffers else []
-    params = []
-    if gradients:
-        seen = set()
-        for p in module.parameters():
-            if id(p) not in seen:          # a shared parameter is listed once
-                seen.add(id(p))
-                params.append((p, p.grad, p.requires_grad))
-                p.grad = None
+    # a shared parameter is listed once
+    params = list({id(p): p for p in module.parameters()}.values()) if gradients else []
+    kept_grads = [(p, p.grad, p.requires_grad) for p in params]
+    for p in params:
+        p.grad = None
     try:
         yield module
     finally:
-        for p, grad, requires_grad in params:
+        for p, grad, requires_grad in kept_grads:
             p.grad, p.requires_grad = grad, requires_grad
         for m, name, original, values in kept_buffers:
             if isinstance(original, np.ndarray) and original.flags.writeable:
                 original[...] = values         # the same array, its old values
             m._buffers[name] = original
-        for m, cache in kept_caches:
-            if cache is _MISSING:
-                m.__dict__.pop("_cache", None)
-            else:
-                object.__setattr__(m, "_cache", cache)
-        for m, training, needs_input_grad in flags:
-            object.__setattr__(m, "training", training)
-            if needs_input_grad is _MISSING:
-                m.__dict__.pop("_needs_input_grad", None)
-            else:
-                object.__setattr__(m, "_needs_input_grad", needs_input_grad)
+        for m, name, value in kept_attributes:
+            _put_back(m, name, value)

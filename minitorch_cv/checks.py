@@ -2,23 +2,13 @@
 or crashes.
 
 This module is the bottom of the house: it imports nothing from the library, and every
-package may use it (the kernels' entry points, :mod:`~minitorch_cv.functional`,
-:mod:`~minitorch_cv.reference`, :mod:`~minitorch_cv.nn`, :mod:`~minitorch_cv.models`).
-A check raises a ``TypeError`` for a value of the wrong kind and a ``ValueError`` for a
-value out of range, with a one-line message that starts with the layer's name and says
-what was expected.
-
-* :func:`pair`, :func:`check_int`, :func:`check_real` -- constructor and functional
-  arguments (sizes, strides, paddings, channel counts, rates): integers (never bools or
-  floats) or real numbers within their range.
-* :func:`check_float_dtype` -- a dtype argument that must be floating.
-* :func:`check_input` -- a forward input: an array of the right rank, channels and kind.
-* :func:`check_window`, :func:`check_pool_padding` -- a window that fits the padded input.
-* :func:`check_same_dtype` -- a forward input against the layer's parameters (PyTorch's
-  rule: no silent mixing of float32 and float64).
-* :func:`check_grad` -- a backward pass's ``dout`` against what forward returned.
-* :func:`check_loss_grad` -- the gradient arriving at a loss (a number, or one per sample).
-* :func:`check_kernel_dtype` -- the float types the compiled kernels are built for.
+package may use it. A check raises a ``TypeError`` for a value of the wrong kind and a
+``ValueError`` for a value out of range, with a one-line message that starts with the
+layer's name and says what was expected: constructor and functional arguments
+(:func:`pair`, :func:`check_int`, :func:`check_real`, :func:`check_float_dtype`), a forward
+input (:func:`check_input`, :func:`check_window`, :func:`check_pool_padding`,
+:func:`check_same_dtype`, :func:`check_kernel_dtype`) and the gradient a backward pass gets
+(:func:`check_grad`, :func:`check_loss_grad`).
 
 >>> from minitorch_cv.checks import pair, check_int
 >>> pair(3, "kernel_size")
@@ -48,15 +38,18 @@ def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def _where(layer: str) -> str:
+    return f"{layer}: " if layer else ""
+
+
 def check_int(value, name: str, layer: str = "", minimum: int | None = None) -> int:
     """``value`` as a Python int, or a clear error: TypeError for a non-integer (a float or
     a bool), ValueError below ``minimum``."""
-    where = f"{layer}: " if layer else ""
     if not _is_int(value):
-        raise TypeError(f"{where}{name} must be an int, got {value!r} "
+        raise TypeError(f"{_where(layer)}{name} must be an int, got {value!r} "
                         f"({type(value).__name__})")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{where}{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{_where(layer)}{name} must be >= {minimum}, got {value}")
     return int(value)
 
 
@@ -64,16 +57,15 @@ def check_real(value, name: str, layer: str = "", low=None, high=None,
                low_open=False, high_open=False) -> float:
     """``value`` as a float within [low, high] (``*_open``: the bound excluded), or a clear
     error: TypeError for a non-number (a bool, a string), ValueError out of range or NaN."""
-    where = f"{layer}: " if layer else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}{name} must be a real number, got {value!r}")
+        raise TypeError(f"{_where(layer)}{name} must be a real number, got {value!r}")
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if math.isnan(value) or too_low or too_high:
         interval = (("(" if low_open else "[") + ("-inf" if low is None else f"{low}") + ", "
                     + ("inf" if high is None else f"{high}") + (")" if high_open else "]"))
-        raise ValueError(f"{where}{name} must be in {interval}, got {value}")
+        raise ValueError(f"{_where(layer)}{name} must be in {interval}, got {value}")
     return value
 
 
@@ -88,26 +80,24 @@ def pair(value, name: str, layer: str = "", minimum: int | None = None):
         except TypeError:
             values = ()
         if len(values) != 2 or not all(_is_int(v) for v in values):
-            where = f"{layer}: " if layer else ""
-            raise TypeError(f"{where}{name} must be an int or a pair of ints, got {value!r}")
+            raise TypeError(f"{_where(layer)}{name} must be an int or a pair of ints, "
+                            f"got {value!r}")
     return tuple(check_int(v, name, layer, minimum) for v in values)
 
 
 def check_float_dtype(dtype, layer: str = "", default="float32"):
     """``dtype`` (``default`` when None) as a floating ``np.dtype``, or a clear TypeError."""
-    where = f"{layer}: " if layer else ""
     try:
         result = np.dtype(default if dtype is None else dtype)
     except TypeError:
-        raise TypeError(f"{where}dtype must be a floating dtype, got {dtype!r}") from None
+        raise TypeError(f"{_where(layer)}dtype must be a floating dtype, got {dtype!r}") from None
     if not np.issubdtype(result, np.floating):
-        raise TypeError(f"{where}dtype must be a floating dtype, got {result}")
+        raise TypeError(f"{_where(layer)}dtype must be a floating dtype, got {result}")
     return result
 
 
 def check_pool_padding(padding, kernel, layer: str):
-    """Pooling pads by at most half the window (PyTorch's rule), so that every window
-    overlaps the image: raise a ValueError otherwise."""
+    """A ValueError unless padding <= kernel // 2 (PyTorch's rule: every window overlaps)."""
     for k, p in zip(kernel, padding):
         if p > k // 2:
             raise ValueError(f"{layer}: padding ({p}) should be at most half the kernel "
@@ -151,12 +141,9 @@ def check_same_dtype(x, param_dtype, layer: str):
 def check_window(x_hw, kernel, stride, padding, layer: str):
     """Raise if the window does not fit the padded input (no output position)."""
     for axis, size, k, s, p in zip("HW", x_hw, kernel, stride, padding):
-        if k < 1:
-            raise ValueError(f"{layer}: kernel_size must be >= 1, got {k}")
-        if s < 1:
-            raise ValueError(f"{layer}: stride must be >= 1, got {s}")
-        if p < 0:
-            raise ValueError(f"{layer}: padding must be >= 0, got {p}")
+        for name, value, minimum in (("kernel_size", k, 1), ("stride", s, 1), ("padding", p, 0)):
+            if value < minimum:
+                raise ValueError(f"{layer}: {name} must be >= {minimum}, got {value}")
         if size < 1:
             raise ValueError(f"{layer}: expected an input of at least 1x1 pixels, got "
                              f"{axis}={size}")
@@ -168,17 +155,11 @@ def check_window(x_hw, kernel, stride, padding, layer: str):
 def check_grad(dout, shape, dtype, layer: str):
     """Check a backward pass's upstream gradient against what forward returned.
 
-    ``dout`` must be a NumPy array (TypeError otherwise) of exactly ``shape`` (ValueError
-    naming ``layer``, the expected and the given shape) and of a floating dtype (TypeError
-    for integers, booleans, complex). A float ``dout`` of another precision is converted to
-    ``dtype``, the dtype forward returned -- as PyTorch's autograd converts the gradient
-    to its output's dtype -- so gradients always have their parameters' dtype.
-
-    Returns
-    -------
-    dout : ndarray of ``dtype`` (``dout`` itself when it already is, or ``dtype`` is None:
-        no dtype check, for layers such as Flatten that pass any array through)
-    """
+    ``dout`` must be a NumPy array (TypeError otherwise) of exactly ``shape`` (ValueError) and
+    of a floating dtype (TypeError for integers, booleans, complex). A float ``dout`` of
+    another precision is converted to ``dtype``, the dtype forward returned (as PyTorch's
+    autograd does), so gradients always have their parameters' dtype; ``dtype=None`` (Flatten
+    and others that pass any array through) skips the dtype check."""
     if not isinstance(dout, np.ndarray):
         raise TypeError(f"{layer}: expected dout as a NumPy array of shape {tuple(shape)} "
                         f"(the shape forward returned), got {type(dout).__name__}")
@@ -194,16 +175,10 @@ def check_grad(dout, shape, dtype, layer: str):
 
 
 def check_loss_grad(dloss, reduction, n, dtype, layer: str):
-    """Check ``dloss = dL/d(loss)`` for a loss over ``n`` samples reduced by ``reduction``.
-
-    A real number for ``"mean"`` or ``"sum"`` (a 0-d float array is accepted and converted
-    to ``dtype``; anything else is a TypeError naming ``layer``), an (n,) float array for
-    ``"none"`` (checked by :func:`check_grad`).
-
-    Returns
-    -------
-    dloss : the number, or the (n,) array of ``dtype``
-    """
+    """Check ``dloss = dL/d(loss)`` for a loss over ``n`` samples reduced by ``reduction``:
+    a real number for ``"mean"`` or ``"sum"`` (a 0-d float array is accepted and converted
+    to ``dtype``; anything else is a TypeError), an (n,) float array for ``"none"``
+    (checked by :func:`check_grad`). Returns the number, or the (n,) array of ``dtype``."""
     if reduction == "none":
         return check_grad(dloss, (n,), dtype, layer)
     if isinstance(dloss, np.ndarray) and dloss.shape == ():

@@ -12,27 +12,17 @@ agree to many digits -- in float64, where the error of central differences is ab
 ``eps^2`` and the rounding error about ``1e-16 / eps``. (In float32 no eps gives more than
 a few correct digits; that is why gradient checks run in float64.)
 
-Example::
+>>> import numpy as np
+>>> from minitorch_cv import nn
+>>> from minitorch_cv.gradcheck import gradcheck
+>>> x = np.random.default_rng(0).standard_normal((2, 3, 6, 5))
+>>> gradcheck(nn.Conv2d(3, 4, 3, padding=1), x).passed(1e-6)
+True
 
-    >>> import numpy as np
-    >>> from minitorch_cv import nn
-    >>> from minitorch_cv.gradcheck import gradcheck
-    >>> x = np.random.default_rng(0).standard_normal((2, 3, 6, 5))
-    >>> result = gradcheck(nn.Conv2d(3, 4, 3, padding=1), x)
-    >>> result.passed(1e-6)
-    True
+The module itself is callable too: ``minitorch_cv.gradcheck(module, x)`` is :func:`gradcheck`.
 
-The module itself is callable too, as a PyTorch user tries first:
-``minitorch_cv.gradcheck(module, x)`` (after ``import minitorch_cv`` or ``from minitorch_cv
-import gradcheck``) is :func:`gradcheck`, and ``minitorch_cv.gradcheck.gradcheck_function``
-and the other names stay reachable as attributes.
-
-**The error measure.** For each checked tensor (``"input"`` and every trainable
-parameter by name, e.g. ``"weight"`` or ``"0.bias"``) the *normwise* relative error
-
-    ||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)
-
-is reported, and ``max_rel_error`` is the largest of them. A normwise error is not fooled
+**The error measure** of each checked tensor is normwise,
+``||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)``: it is not fooled
 by gradient entries that are almost zero (where an elementwise ratio is pure rounding
 noise); a correct backward pass gives about 1e-10 or less, a wrong one 1e-2 or more.
 ``floor`` is 1% of the largest ``||analytic|| + ||numerical||`` among the checked
@@ -40,18 +30,15 @@ tensors: a tensor whose true gradient is zero -- the bias of a convolution follo
 BatchNorm, which the normalization subtracts away -- is then judged against the size of
 the gradients around it, not against its own rounding noise.
 
-**Things that break a gradient check** (not the backward pass): inputs at a kink
-(ReLU at 0, two equal values in a max-pooling window), stochastic layers (handled here:
-every ``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same
-mask every time), and float32 (handled: everything is cast to float64).
-
-The module is left as it was found: its parameters, gradients, buffers (BatchNorm's
-running statistics, which each training-mode forward pass updates) and random
-generators are restored at the end, so ``gradcheck`` can be called on a model in use.
+**Things that break a gradient check** (not the backward pass): inputs at a kink (ReLU at
+0, two equal values in a max-pooling window), stochastic layers (handled here: every
+``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same mask
+every time), and float32 (handled: everything is cast to float64).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import types
 from dataclasses import dataclass, field
@@ -77,21 +64,11 @@ def relative_error(analytic, numerical, floor=0.0) -> float:
 
 @dataclass
 class GradcheckResult:
-    """What :func:`gradcheck` found.
-
-    Attributes
-    ----------
-    max_rel_error : float
-        The largest relative error over all checked tensors.
-    worst : str
-        The tensor where it occurred: ``"input"`` or a parameter name such as ``"weight"``.
-    errors : dict of str -> float
-        The relative error of every checked tensor.
-    eps : float
-        The step of the central differences.
-    analytic, numerical : dict of str -> ndarray
-        The two gradients (checked entries only), to look at when a check fails.
-    """
+    """What :func:`gradcheck` found: ``max_rel_error``, the largest relative error over all
+    checked tensors, found in ``worst`` (``"input"`` or a parameter name such as
+    ``"weight"``); ``errors``, the relative error of every checked tensor by name; ``eps``,
+    the step of the central differences; ``analytic`` and ``numerical``, the two gradients
+    (checked entries only, by name), to look at when a check fails."""
 
     max_rel_error: float
     worst: str
@@ -114,9 +91,8 @@ class GradcheckResult:
 
     def report(self, tol: float = 1e-6) -> str:
         """A few lines per tensor: its error and, for a failing one, its worst entry."""
-        header = (f"gradcheck (eps={self.eps:g}, tol={tol:g}): max relative error "
-                  f"{self.max_rel_error:.3g} in {self.worst!r}")
-        lines = [header]
+        lines = [(f"gradcheck (eps={self.eps:g}, tol={tol:g}): max relative error "
+                  f"{self.max_rel_error:.3g} in {self.worst!r}")]
         for name, err in self.errors.items():
             line = f"  {name:<20s} {err:.3g}  {'ok' if err <= tol else 'FAILED'}"
             if err > tol:
@@ -132,60 +108,38 @@ class GradcheckResult:
         return (f"GradcheckResult(max_rel_error={self.max_rel_error:.2e}, "
                 f"worst={self.worst!r}, errors={{{errors}}})")
 
-
-# ----------------------------------------------------------------------------- helpers
-def _entries(size, max_checks, rng):
-    """Indices (into the flattened tensor) to perturb: all, or a random subset."""
-    if max_checks is None or size <= max_checks:
-        return np.arange(size)
-    return np.sort(rng.choice(size, size=max_checks, replace=False))
+    def _checked(self, check, tol) -> GradcheckResult:
+        """``self``; with ``check``, an AssertionError with the report if it failed."""
+        if check and not self.passed(tol):
+            raise AssertionError(self.report(tol))
+        return self
 
 
-def _numerical_gradient(loss_change, array, indices, eps):
-    """Central differences of the loss with respect to ``array.flat[indices]``.
+def _numerical_gradient(run, dout, array, indices, eps):
+    """Central differences of ``L = sum(run() * dout)`` at ``array.flat[indices]`` (nudged in
+    place, restored exactly), summed output by output: outputs the nudge does not reach
+    cancel exactly instead of adding rounding noise of the size of L."""
+    def output():
+        # Copy: a layer may return (a view of) its input, which is perturbed in place next.
+        return np.array(run(), dtype=np.float64, copy=True)
 
-    ``loss_change`` is a :class:`_Loss`; ``array`` is perturbed in place, one entry at a
-    time, and restored exactly.
-    """
     grad = np.empty(len(indices), dtype=np.float64)
     flat = array.reshape(-1)              # a view: writing to it changes ``array``
     assert np.shares_memory(flat, array), "gradcheck needs contiguous arrays"
     for k, i in enumerate(indices):
         old = flat[i]
         flat[i] = old + eps
-        plus = loss_change.forward()
+        plus = output()
         flat[i] = old - eps
-        minus = loss_change.forward()
+        minus = output()
         flat[i] = old
-        grad[k] = loss_change.difference(plus, minus) / (2 * eps)
+        grad[k] = float(np.sum((plus - minus) * dout)) / (2 * eps)
     return grad
 
 
-class _Loss:
-    """``L = sum(out * dout)``, differenced output by output for accuracy.
-
-    ``L(plus) - L(minus) = sum((out_plus - out_minus) * dout)``: outputs the nudge does not
-    reach cancel exactly instead of adding rounding noise of the size of ``L``.
-    """
-
-    def __init__(self, run, dout):
-        self.run, self.dout = run, dout
-
-    def forward(self):
-        # Copy: a layer may return (a view of) its input, which is perturbed in place next.
-        return np.array(self.run(), dtype=np.float64, copy=True)
-
-    def difference(self, plus, minus):
-        return float(np.sum((plus - minus) * self.dout))
-
-
 def _generator(seed):
-    """The generator of ``dout`` and of the checked entries.
-
-    Not ``default_rng(seed)`` itself: an input drawn with ``default_rng(0)`` would then
-    equal ``dout``, and for some layers (BatchNorm) dL/dx is exactly zero when
-    ``dout`` is the input.
-    """
+    """The generator of ``dout`` and the checked entries; not ``default_rng(seed)``: an input
+    drawn from that would equal ``dout``, and BatchNorm's dL/dx is exactly zero then."""
     return np.random.default_rng([seed, 1])
 
 
@@ -195,53 +149,20 @@ def _random_dout(out, rng):
     return rng.standard_normal(np.shape(out))
 
 
-# ----------------------------------------------------------------------------- gradcheck
-def _seeded_forward(module, modules, x, args, seed):
-    """``module(x, *args)`` as a function of no arguments that re-seeds the generator of
-    every stochastic layer first, so that each call draws the same numbers (one Dropout
-    mask for the whole check)."""
-    generators = [m for m in modules
-                  if isinstance(getattr(m, "rng", None), np.random.Generator)]
-
-    def run():
-        for i, m in enumerate(generators):
-            m.rng = np.random.default_rng([seed, 2, i])
-        return module(x, *args)
-    return run
-
-
-def _analytic_gradients(module, x, params, run, rng):
-    """One forward and one backward from zeroed gradients, with a random ``dout``:
-    ``(name, array, gradient)`` for the input and each checked parameter, and ``dout``
-    (float64)."""
-    for _, p in params:
-        p.grad = None
-    out = run()
-    dout = _random_dout(out, rng)
-    dx = module.backward(dout)
-    if dx is None:
-        raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
-                           "dL/dx; set needs_input_grad = True to check the input")
-    targets = [("input", x, np.asarray(dx, dtype=np.float64))]
-    for name, p in params:
-        grad = np.zeros_like(p.data) if p.grad is None else p.grad
-        targets.append((name, p.data, np.asarray(grad, dtype=np.float64)))
-    return targets, np.asarray(dout, dtype=np.float64)
-
-
-def _sampled_gradients(targets, loss, max_checks, rng, eps):
-    """The analytic and the numerical gradient of each target at the checked entries
-    (all, or ``max_checks`` chosen at random), by name; numerical entry by entry,
-    without keeping caches."""
+def _sampled_gradients(targets, run, dout, max_checks, rng, eps):
+    """Analytic and numerical gradients of each target at the checked entries."""
     analytic, numerical = {}, {}
     with no_grad():
         for name, array, grad in targets:
+            grad = np.asarray(grad, dtype=np.float64)
             if grad.shape != array.shape:
                 raise ValueError(f"gradcheck: the gradient of {name!r} has shape "
                                  f"{grad.shape}, expected {array.shape}")
-            indices = _entries(array.size, max_checks, rng)
+            size = array.size
+            indices = (np.arange(size) if max_checks is None or size <= max_checks
+                       else np.sort(rng.choice(size, size=max_checks, replace=False)))
             analytic[name] = grad.reshape(-1)[indices]
-            numerical[name] = _numerical_gradient(loss, array, indices, eps)
+            numerical[name] = _numerical_gradient(run, dout, array, indices, eps)
     return analytic, numerical
 
 
@@ -249,77 +170,61 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
               max_checks=None) -> GradcheckResult:
     """Compare ``module.backward`` with central differences, in float64.
 
-    Parameters
-    ----------
-    module : Module, or any object with ``forward``/``__call__`` and ``backward``
-        (e.g. :class:`~minitorch_cv.nn.CrossEntropyLoss`, with the labels in ``args``).
-    x : array
-        The input (cast to a float64 copy).
-    eps : float
-        Step of the central differences (1e-6 suits float64).
-    seed : int
-        Seeds the random upstream gradient ``dout``, the generators of stochastic layers
-        (re-seeded before every forward pass, so Dropout keeps one mask) and the choice
-        of entries when ``max_checks`` is given.
-    args : tuple
-        Extra arguments of the forward pass: ``module(x, *args)`` (labels of a loss).
-    tol : float
-        Tolerance on the relative error for ``check=True``.
-    check : bool
-        Raise an AssertionError with a per-tensor report when the error exceeds ``tol``.
-    max_checks : int, optional
-        Check at most this many randomly chosen entries of each tensor (large layers).
-
-    Returns
-    -------
-    GradcheckResult
-        Its ``repr`` shows the worst error; ``passed(tol)`` tells whether it is small.
-
-    Notes
-    -----
-    Checked tensors: the input (``"input"``) and every parameter with ``requires_grad``
-    (by its ``named_parameters`` name). Frozen parameters are not checked. Parameters,
-    gradients, buffers and ``rng`` attributes are restored afterwards.
-    """
+    ``module`` is a Module, or any object with ``forward``/``__call__`` and ``backward``
+    (e.g. :class:`~minitorch_cv.nn.CrossEntropyLoss`, the labels in ``args``: the forward
+    pass is ``module(x, *args)``); ``x`` is cast to a float64 copy. Checked are the input
+    (``"input"``) and every parameter with ``requires_grad`` (by its ``named_parameters``
+    name), at every entry or at ``max_checks`` random entries per tensor (large layers).
+    ``eps`` is the step of the central differences (1e-6 suits float64); ``seed`` seeds the
+    upstream gradient ``dout``, the stochastic layers and the choice of entries. Returns a
+    :class:`GradcheckResult` (its ``repr`` shows the worst error, ``passed(tol)`` whether it
+    is small); with ``check=True`` an error above ``tol`` raises an AssertionError with a
+    per-tensor report instead. Parameters, gradients, buffers and ``rng`` attributes are
+    restored afterwards."""
     if not hasattr(module, "backward"):
         raise TypeError(f"gradcheck needs an object with forward and backward, got "
                         f"{type(module).__name__}; for a (forward, backward) function pair "
                         "use gradcheck_function")
     rng = _generator(seed)
     modules = list(module.modules()) if hasattr(module, "modules") else [module]
-    saved = _save_state(modules)
-    try:
+    generators = [m for m in modules if isinstance(getattr(m, "rng", None), np.random.Generator)]
+
+    def run():                            # each stochastic layer re-seeded: one Dropout mask
+        for i, m in enumerate(generators):
+            m.rng = np.random.default_rng([seed, 2, i])
+        return module(x, *args)
+
+    with _state_kept(modules):
         if hasattr(module, "to"):
             module.to(np.float64)
         x = np.array(x, dtype=np.float64, copy=True)
         params = [(name, p) for name, p in getattr(module, "named_parameters", list)()
                   if p.requires_grad]
-        run = _seeded_forward(module, modules, x, args, seed)
-        targets, dout = _analytic_gradients(module, x, params, run, rng)
-        analytic, numerical = _sampled_gradients(targets, _Loss(run, dout), max_checks, rng,
-                                                 eps)
-    finally:
-        _restore_state(saved)
-
-    result = GradcheckResult.from_gradients(analytic, numerical, eps)
-    if check and not result.passed(tol):
-        raise AssertionError(result.report(tol))
-    return result
+        for _, p in params:               # the backward pass starts from zeroed gradients
+            p.grad = None
+        dout = _random_dout(run(), rng)
+        dx = module.backward(dout)
+        if dx is None:
+            raise RuntimeError(f"{type(module).__name__}.backward returned None instead of "
+                               "dL/dx; set needs_input_grad = True to check the input")
+        targets = [("input", x, dx)] + [(name, p.data, np.zeros_like(p.data) if p.grad is None
+                                         else p.grad) for name, p in params]
+        analytic, numerical = _sampled_gradients(targets, run, np.asarray(dout, np.float64),
+                                                 max_checks, rng, eps)
+    return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
 
 
 def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, check=False,
                        names=None, **kwargs) -> GradcheckResult:
     """Gradient check of a functional pair ``forward(*inputs, **kwargs) -> (out, cache)``,
-    ``backward(dout, cache) -> grads``.
+    ``backward(dout, cache) -> grads``, e.g.
+    ``gradcheck_function(F.conv2d_forward, F.conv2d_backward, x, w, b, stride=2)``.
 
     ``grads`` is one array or a tuple whose i-th entry is the gradient of ``inputs[i]``
     (as ``conv2d_backward`` returns ``(dx, dw, db)`` for ``conv2d_forward(x, w, b)``).
     Inputs that are None or not floating arrays, and gradients that are None, are
     skipped. ``names`` labels the inputs (default ``"input"`` for one, else
-    ``"arg0"``, ``"arg1"``, ...). Example::
-
-        gradcheck_function(F.conv2d_forward, F.conv2d_backward, x, w, b, stride=2)
-    """
+    ``"arg0"``, ``"arg1"``, ...). The other arguments are those of :func:`gradcheck`."""
     rng = _generator(seed)
     arrays = [np.array(a, dtype=np.float64, copy=True)
               if a is not None and np.issubdtype(np.asarray(a).dtype, np.floating) else a
@@ -333,46 +238,39 @@ def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, c
     out, cache = forward(*arrays, **kwargs)
     dout = _random_dout(out, rng)
     grads = backward(dout, cache)
-    if not isinstance(grads, tuple):
-        grads = (grads,)
-    loss = _Loss(run, np.asarray(dout, dtype=np.float64))
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    dout = np.asarray(dout, dtype=np.float64)
     analytic, numerical = {}, {}
     for name, array, grad in zip(names, arrays, grads):
         if grad is None or not isinstance(array, np.ndarray) or array.dtype != np.float64:
             continue
         analytic[name] = np.asarray(grad, dtype=np.float64).reshape(-1)
-        numerical[name] = _numerical_gradient(loss, array, np.arange(array.size), eps)
-    result = GradcheckResult.from_gradients(analytic, numerical, eps)
-    if check and not result.passed(tol):
-        raise AssertionError(result.report(tol))
-    return result
+        numerical[name] = _numerical_gradient(run, dout, array, np.arange(array.size), eps)
+    return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
 
 
-# ----------------------------------------------------------------------------- state
-def _save_state(modules):
-    """Everything a gradient check changes: parameters, gradients, buffers, generators."""
+@contextlib.contextmanager
+def _state_kept(modules):
+    """Put back everything a gradient check changes: parameters, gradients, buffers, rngs."""
     saved = []
     for m in modules:
-        params = {name: (p, p.data, p.grad) for name, p in getattr(m, "_parameters", {}).items()}
+        params = [(p, p.data, p.grad) for p in getattr(m, "_parameters", {}).values()]
         buffers = {name: (np.array(b, copy=True) if b is not None else None)
                    for name, b in getattr(m, "_buffers", {}).items()}
         rng = m.__dict__.get("rng", None) if hasattr(m, "__dict__") else None
         saved.append((m, params, buffers, rng))
-    return saved
+    try:
+        yield
+    finally:
+        for m, params, buffers, rng in saved:
+            for p, data, grad in params:
+                p.data, p.grad = data, grad
+            for name, b in buffers.items():
+                m._buffers[name] = b
+            if rng is not None:
+                m.rng = rng
 
 
-def _restore_state(saved):
-    for m, params, buffers, rng in saved:
-        for p, data, grad in params.values():
-            p.data, p.grad = data, grad
-        for name, b in buffers.items():
-            m._buffers[name] = b
-        if rng is not None:
-            m.rng = rng
-
-
-
-# ----------------------------------------------------------------------------- callable module
 class _CallableModule(types.ModuleType):
     """This module, callable: ``minitorch_cv.gradcheck(module, x)`` runs :func:`gradcheck`."""
 

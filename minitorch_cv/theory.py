@@ -1,32 +1,19 @@
-"""Task 1: the arithmetic of convolutional networks.
+"""Task 1: the arithmetic of convolutional networks, as small functions you can call and
+check against a real network: feature-map sizes, padding, kernel sizes, parameter counts
+and a per-layer :func:`summary`, receptive fields, and 2D filtering written as plain loops.
 
-Everything the theory part of the assignment asks for, as small functions you can call
-and check against a real network:
-
-* how big a feature map is after a convolution or a pooling layer
-  (:func:`conv_output_size`, :func:`pool_output_size`),
-* how much zero padding keeps the size (:func:`same_padding`) and which kernel size
-  turns one size into another (:func:`kernel_size_for`),
-* how many parameters a layer or network has (:func:`param_count`) and a per-layer table
-  of output shapes and parameters obtained by actually running the network
-  (:func:`summary`),
-* cross-correlation and true convolution of a small 2D image, written as plain loops
-  (:func:`cross_correlate2d`, :func:`convolve2d`).
-
-The one formula behind the first four functions (H here, W likewise)::
+Every size follows one formula (H here, W likewise), floored as deep-learning frameworks
+do (the last rows that do not fill a whole window are dropped); the textbook wants the
+division to come out whole, and ``exact=True`` raises instead of flooring::
 
     H_out = floor((H_in + 2 * padding - kernel_size) / stride) + 1
-
-Deep-learning frameworks floor the division (the last rows that do not fill a whole
-window are dropped). The textbook asks for the division to come out whole; pass
-``exact=True`` to get an error instead of a silent floor.
 
 Run ``python -m minitorch_cv.theory`` to print the worked answers of Task 1.
 """
 
 from __future__ import annotations
 
-import operator
+import functools
 import textwrap
 from typing import NamedTuple
 
@@ -34,6 +21,7 @@ import numpy as np
 
 from . import nn
 from ._module_state import kept_as_found
+from .checks import pair
 
 __all__ = ["SEED_TASK1A_RESULT", "TASK1A_IMAGE", "TASK1A_KERNEL", "LayerReceptiveField",
            "conv_output_size", "convolve2d", "cross_correlate2d", "kernel_size_for", "main",
@@ -64,57 +52,27 @@ SEED_TASK1A_RESULT = _constant([[2, -1, 11, -2, -13],
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_int(value, name: str) -> int:
-    """``value`` as a Python int, or a TypeError naming the argument."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, "
-                        f"got {value!r}") from None
-
-
-def _is_pair(value) -> bool:
-    return isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray)
-                                                and value.ndim == 1)
-
-
-def _as_pair(value, name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(3, 2) -> (3, 2)``; anything else raises TypeError."""
-    if _is_pair(value):
-        if len(value) != 2:
-            raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-        return _as_int(value[0], name), _as_int(value[1], name)
-    n = _as_int(value, name)
-    return n, n
-
-
 def _per_axis(function, **arguments):
-    """Apply ``function`` to ints, or to the height and the width separately.
-
-    If any argument is an (h, w) pair, every argument is made a pair, ``function`` runs
-    once per axis (with ``axis="height: "`` / ``"width: "`` so error messages say which)
-    and a pair is returned. Otherwise ``function`` runs once on the ints and an int is
-    returned.
-    """
-    if not any(_is_pair(v) for v in arguments.values()):
-        return function(axis="", **{k: _as_int(v, k) for k, v in arguments.items()})
-    pairs = {k: _as_pair(v, k) for k, v in arguments.items()}
+    """``function(axis, **ints)``: once (int), or per axis if any argument is a pair."""
+    pairs = {k: pair(v, k) for k, v in arguments.items()}
+    if not any(isinstance(v, (tuple, list)) or (isinstance(v, np.ndarray) and v.ndim == 1)
+               for v in arguments.values()):
+        return function(axis="", **{k: v[0] for k, v in pairs.items()})
     return tuple(function(axis=label, **{k: v[i] for k, v in pairs.items()})
                  for i, label in enumerate(("height: ", "width: ")))
 
 
+def _at_least(axis, minimum, values):
+    """A ValueError for the first of ``values`` ({name: value}) below ``minimum``."""
+    for name, value in values.items():
+        if value < minimum:
+            raise ValueError(f"{axis}{name} must be >= {minimum}, got {value}")
+
+
 def _window_output(axis, size, kernel_size, stride, padding, exact, pooling):
     """``(size + 2*padding - kernel_size) // stride + 1`` for one axis, with checks."""
-    if size < 1:
-        raise ValueError(f"{axis}input size must be >= 1, got {size}")
-    if kernel_size < 1:
-        raise ValueError(f"{axis}kernel_size must be >= 1, got {kernel_size}")
-    if stride < 1:
-        raise ValueError(f"{axis}stride must be >= 1, got {stride}")
-    if padding < 0:
-        raise ValueError(f"{axis}padding must be >= 0, got {padding}")
+    _at_least(axis, 1, {"input size": size, "kernel_size": kernel_size, "stride": stride})
+    _at_least(axis, 0, {"padding": padding})
     if pooling and padding > kernel_size // 2:
         raise ValueError(f"{axis}pooling padding {padding} is more than half the kernel size "
                          f"{kernel_size}: a window could then lie entirely in the padding "
@@ -135,31 +93,14 @@ def _window_output(axis, size, kernel_size, stride, padding, exact, pooling):
 
 # --------------------------------------------------------------------------- sizes
 def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
-    """Spatial size of a convolution's output.
-
+    """Spatial size of a convolution's output:
     ``H_out = (H + 2 * padding - kernel_size) // stride + 1``, floored like PyTorch.
 
-    Parameters
-    ----------
-    size : int or (int, int)
-        Input height (and width).
-    kernel_size, stride, padding : int or (int, int)
-        As for :class:`~minitorch_cv.nn.Conv2d`.
-    exact : bool
-        The textbook setting: raise instead of flooring when the division by the stride
-        does not come out whole.
-
-    Returns
-    -------
-    int or (int, int)
-        An (h, w) pair if any argument was a pair, else an int.
-
-    Raises
-    ------
-    ValueError
-        If the kernel is larger than the padded input, stride < 1, padding < 0, or (with
-        ``exact=True``) the stride does not divide ``size + 2*padding - kernel_size``; the
-        message shows the numbers.
+    ``size`` (the input's height and width), ``kernel_size``, ``stride`` and ``padding`` are
+    ints or (h, w) pairs, as for :class:`~minitorch_cv.nn.Conv2d`; the result is a pair if
+    any argument was. ``exact=True`` is the textbook setting: raise instead of flooring when
+    the division by the stride does not come out whole. A kernel larger than the padded
+    input, stride < 1 or padding < 0 is a ValueError too; the message shows the numbers.
 
     Examples
     --------
@@ -168,8 +109,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
     >>> conv_output_size((32, 20), kernel_size=3, stride=2)
     (15, 9)
     """
-    def one_axis(axis, size, kernel_size, stride, padding):
-        return _window_output(axis, size, kernel_size, stride, padding, exact, pooling=False)
+    one_axis = functools.partial(_window_output, exact=exact, pooling=False)
     return _per_axis(one_axis, size=size, kernel_size=kernel_size, stride=stride,
                      padding=padding)
 
@@ -177,22 +117,9 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
 def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     """Spatial size of a max or average pooling layer's output.
 
-    The same formula as :func:`conv_output_size`; the stride defaults to the kernel size
-    (non-overlapping windows), as in PyTorch. Padding may be at most ``kernel_size // 2``.
-
-    Parameters
-    ----------
-    size : int or (int, int)
-    kernel_size : int or (int, int)
-    stride : int or (int, int), optional
-        Defaults to ``kernel_size``.
-    padding : int or (int, int)
-    exact : bool
-        Raise instead of flooring when the stride does not divide exactly.
-
-    Returns
-    -------
-    int or (int, int)
+    The formula and the arguments of :func:`conv_output_size`, but the stride defaults to
+    the kernel size (non-overlapping windows), as in PyTorch, and the padding may be at most
+    ``kernel_size // 2``.
 
     Examples
     --------
@@ -201,37 +128,19 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     >>> pool_output_size(7, kernel_size=2)       # floors: the last row/column is dropped
     3
     """
-    if stride is None:
-        stride = kernel_size
-
-    def one_axis(axis, size, kernel_size, stride, padding):
-        return _window_output(axis, size, kernel_size, stride, padding, exact, pooling=True)
-    return _per_axis(one_axis, size=size, kernel_size=kernel_size, stride=stride,
-                     padding=padding)
+    one_axis = functools.partial(_window_output, exact=exact, pooling=True)
+    return _per_axis(one_axis, size=size, kernel_size=kernel_size,
+                     stride=kernel_size if stride is None else stride, padding=padding)
 
 
 def same_padding(kernel_size, stride=1):
     """Zero padding that makes a convolution's output as large as its input.
 
     From ``H = (H + 2p - k) / 1 + 1`` follows ``2p = k - 1``, so ``p = (k - 1) / 2``.
-
-    Parameters
-    ----------
-    kernel_size : int or (int, int)
-    stride : int or (int, int)
-        Must be 1.
-
-    Returns
-    -------
-    int or (int, int)
-
-    Raises
-    ------
-    ValueError
-        For an even kernel (``k - 1`` is odd, so no padding that is the same on both sides
-        exists; ``nn.Conv2d(padding="same")`` pads ``(k - 1) // 2`` before and ``k // 2``
-        after, as PyTorch) or a stride other than 1 (the output then shrinks by about the
-        stride whatever the padding).
+    Arguments are ints or (h, w) pairs, and so is the result. An even kernel is a ValueError
+    (no symmetric padding exists: ``nn.Conv2d(padding="same")`` pads ``(k - 1) // 2`` before
+    and ``k // 2`` after, as PyTorch), and so is a stride other than 1 (the output then
+    shrinks by about the stride whatever the padding).
 
     Examples
     --------
@@ -241,10 +150,7 @@ def same_padding(kernel_size, stride=1):
     (1, 3)
     """
     def one_axis(axis, kernel_size, stride):
-        if kernel_size < 1:
-            raise ValueError(f"{axis}kernel_size must be >= 1, got {kernel_size}")
-        if stride < 1:
-            raise ValueError(f"{axis}stride must be >= 1, got {stride}")
+        _at_least(axis, 1, {"kernel_size": kernel_size, "stride": stride})
         if stride != 1:
             raise ValueError(
                 f"{axis}no padding keeps the size at stride {stride}: the output is "
@@ -253,38 +159,22 @@ def same_padding(kernel_size, stride=1):
         if kernel_size % 2 == 0:
             raise ValueError(
                 f"{axis}kernel_size {kernel_size} is even: the output H + 2p - {kernel_size}"
-                f" + 1 equals H only if 2p = {kernel_size - 1}, which is odd, so no "
-                f"symmetric padding exists (one would pad {(kernel_size - 1) // 2} on one "
-                f"side and {kernel_size // 2} on the other, as PyTorch's padding='same' does: "
-                f"nn.Conv2d(..., kernel_size={kernel_size}, padding='same') pads "
-                f"{(kernel_size - 1) // 2} before and {kernel_size // 2} after)")
+                f" + 1 equals H only if 2p = {kernel_size - 1}, which is odd, so no symmetric "
+                f"padding exists (nn.Conv2d(..., kernel_size={kernel_size}, padding='same') "
+                f"pads {(kernel_size - 1) // 2} before and {kernel_size // 2} after, as "
+                "PyTorch does)")
         return (kernel_size - 1) // 2
     return _per_axis(one_axis, kernel_size=kernel_size, stride=stride)
 
 
 def kernel_size_for(in_size, out_size, stride=1, padding=0):
-    """Kernel size that turns ``in_size`` into ``out_size``.
+    """Kernel size that turns ``in_size`` into ``out_size`` (ints or (h, w) pairs).
 
     Solving ``out = (in + 2p - k) / s + 1`` for the kernel size gives
-    ``k = in + 2p - (out - 1) * s``.
-
-    With ``stride > 1`` the floored formula gives the same output for the ``s`` kernel
-    sizes ``k - s + 1, ..., k``; this function returns ``k``, the only one for which the
-    division comes out whole (the textbook answer).
-
-    Parameters
-    ----------
-    in_size, out_size : int or (int, int)
-    stride, padding : int or (int, int)
-
-    Returns
-    -------
-    int or (int, int)
-
-    Raises
-    ------
-    ValueError
-        When no kernel size (>= 1) maps ``in_size`` to ``out_size``.
+    ``k = in + 2p - (out - 1) * s``. With ``stride > 1`` the floored formula gives the same
+    output for the ``s`` kernel sizes ``k - s + 1, ..., k``; this function returns ``k``,
+    the only one for which the division comes out whole (the textbook answer). A ValueError
+    says when no kernel size (>= 1) fits.
 
     Examples
     --------
@@ -295,10 +185,8 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
         if in_size < 1 or out_size < 1:
             raise ValueError(f"{axis}sizes must be >= 1, got in_size={in_size}, "
                              f"out_size={out_size}")
-        if stride < 1:
-            raise ValueError(f"{axis}stride must be >= 1, got {stride}")
-        if padding < 0:
-            raise ValueError(f"{axis}padding must be >= 0, got {padding}")
+        _at_least(axis, 1, {"stride": stride})
+        _at_least(axis, 0, {"padding": padding})
         k = in_size + 2 * padding - (out_size - 1) * stride
         if k < 1:
             raise ValueError(
@@ -311,90 +199,36 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
 
 
 # --------------------------------------------------------------------------- parameters
-def _unique_parameters(module):
-    if not hasattr(module, "parameters"):
-        raise TypeError(f"expected a Module, got {type(module).__name__}")
-    seen, unique = set(), []
-    for p in module.parameters():
-        if id(p) not in seen:            # a parameter shared by two layers counts once
-            seen.add(id(p))
-            unique.append(p)
-    return unique
-
-
 def param_count(layer_or_model, trainable_only=True) -> int:
     """Number of parameters (weights and biases) of a layer or a whole network.
 
-    Parameters
-    ----------
-    layer_or_model : Module
-    trainable_only : bool
-        Count only parameters with ``requires_grad=True`` (frozen ones are left out).
-
-    Returns
-    -------
-    int
+    A parameter shared by two layers counts once; with ``trainable_only`` (the default)
+    frozen parameters (``requires_grad=False``) are left out.
 
     Examples
     --------
     >>> param_count(nn.Conv2d(3, 32, kernel_size=5))        # (5*5*3 + 1) * 32
     2432
     """
-    return sum(int(np.size(p.data)) for p in _unique_parameters(layer_or_model)
-               if p.requires_grad or not trainable_only)
+    if not hasattr(layer_or_model, "parameters"):
+        raise TypeError(f"expected a Module, got {type(layer_or_model).__name__}")
+    unique = {id(p): p for p in layer_or_model.parameters()}.values()
+    return sum(int(np.size(p.data)) for p in unique if p.requires_grad or not trainable_only)
 
 
 def summary(model, input_shape=(1, 3, 32, 32)) -> str:
-    """A table of every leaf layer's output shape and parameters.
+    """A table of every leaf layer's output shape and parameters, and the totals.
 
-    The shapes are not worked out on paper: a zero input of ``input_shape`` (in the
-    dtype of the model's parameters, float32 by default) is run through the model in
-    evaluation mode under :func:`~minitorch_cv.nn.no_grad`, and every leaf layer (a
-    module without children) records the shape of what it returns. Layers appear in the
-    order they run, so nested models such as a ResNet work too; a layer called twice
-    gets two rows (its parameters counted on the first). The model's training mode, its
-    layers' ``forward`` methods and what they kept from the last forward pass for
-    ``backward`` are restored afterwards, even if the forward pass fails.
-
-    Parameters
-    ----------
-    model : Module
-    input_shape : tuple of int
-        ``(N, C, H, W)`` for an image model.
-
-    Returns
-    -------
-    str
-        The table, with total, trainable and non-trainable parameter counts.
-    """
-    leaves, seen = [], set()
+    The shapes are measured, not worked out: a zero ``input_shape`` input (``(N, C, H, W)``
+    for an image model, in the dtype of the parameters) runs through the model in evaluation
+    mode under :func:`~minitorch_cv.nn.no_grad`, and each leaf layer records its output's
+    shape. Rows follow the order the layers run (nested models such as a ResNet work too; a
+    layer called twice gets two rows, its parameters counted once). The model is left as it
+    was found, even if the forward pass fails."""
+    leaves, calls = {}, []
     for name, module in model.named_modules():
-        if not module._modules and id(module) not in seen:
-            seen.add(id(module))
-            leaves.append((name or type(module).__name__, module))
-    out, calls = _record_leaf_outputs(model, leaves, input_shape)
-    rows = [("input", "", str(tuple(input_shape)), "")]
-    counted = set()
-    for name, module, shape in calls:
-        params = f"{param_count(module, trainable_only=False):,}"
-        if id(module) in counted:
-            params = "(reused)"
-        counted.add(id(module))
-        rows.append((name, type(module).__name__, str(shape), params))
-    for name, module in leaves:
-        if id(module) not in counted:
-            rows.append((name, type(module).__name__, "(not called)",
-                         f"{param_count(module, trainable_only=False):,}"))
-    return _summary_table(model, rows, out)
-
-
-def _record_leaf_outputs(model, leaves, input_shape):
-    """Run a zero input through ``model`` (evaluation mode, no_grad) with each leaf's
-    ``forward`` wrapped to record its output shape; put everything back afterwards.
-    Returns the output and the ``(name, module, output shape)`` of each call, in order."""
-    dtype = next((p.data.dtype for p in model.parameters()
-                  if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
-    calls = []
+        if not module._modules and id(module) not in leaves:
+            leaves[id(module)] = (name or type(module).__name__, module)
 
     def recording(name, module, forward):
         def forward_and_record(x):
@@ -403,23 +237,25 @@ def _record_leaf_outputs(model, leaves, input_shape):
             return out
         return forward_and_record
 
-    missing = object()
-    saved = [(m, m.__dict__.get("forward", missing)) for _, m in leaves]
-    # mode, flags and what each layer kept for its backward are put back afterwards
-    with kept_as_found(model, caches=True):
-        try:
-            for name, module in leaves:
-                object.__setattr__(module, "forward", recording(name, module, module.forward))
-            model.eval()
-            with nn.no_grad():
-                out = model(np.zeros(input_shape, dtype=dtype))
-        finally:
-            for module, forward in saved:
-                if forward is missing:
-                    module.__dict__.pop("forward", None)
-                else:
-                    object.__setattr__(module, "forward", forward)
-    return out, calls
+    dtype = next((p.data.dtype for p in model.parameters()
+                  if np.issubdtype(p.data.dtype, np.floating)), np.dtype(np.float32))
+    # mode, flags, forward methods and what each layer kept for its backward are put back
+    with kept_as_found(model, caches=True, attributes=("forward",)):
+        for name, module in leaves.values():
+            object.__setattr__(module, "forward", recording(name, module, module.forward))
+        model.eval()
+        with nn.no_grad():
+            out = model(np.zeros(input_shape, dtype=dtype))
+
+    rows = [("input", "", str(tuple(input_shape)), "")]
+    counted = set()
+    for name, module, shape in calls:
+        params = "(reused)" if id(module) in counted else f"{param_count(module, False):,}"
+        counted.add(id(module))
+        rows.append((name, type(module).__name__, str(shape), params))
+    rows += [(name, type(module).__name__, "(not called)", f"{param_count(module, False):,}")
+             for name, module in leaves.values() if id(module) not in counted]
+    return _summary_table(model, rows, out)
 
 
 def _summary_table(model, rows, out):
@@ -428,20 +264,18 @@ def _summary_table(model, rows, out):
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
 
     def line(row):
-        return "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
-                          row[2].ljust(widths[2]), row[3].rjust(widths[3])]).rstrip()
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths)]
+        return "  ".join(cells + [row[3].rjust(widths[3])]).rstrip()
 
     rule = "=" * len(line(tuple("x" * w for w in widths)))
-    total = param_count(model, trainable_only=False)
-    trainable = param_count(model)
-    lines = [f"{type(model).__name__} summary", rule, line(header), rule]
-    lines += [line(r) for r in rows]
-    lines += [rule,
-              f"Output shape:         {tuple(np.shape(out))}",
-              f"Total params:         {total:,}",
-              f"Trainable params:     {trainable:,}",
-              f"Non-trainable params: {total - trainable:,}"]
-    return "\n".join(lines)
+    total, trainable = param_count(model, trainable_only=False), param_count(model)
+    return "\n".join([f"{type(model).__name__} summary", rule, line(header), rule]
+                     + [line(r) for r in rows]
+                     + [rule,
+                        f"Output shape:         {tuple(np.shape(out))}",
+                        f"Total params:         {total:,}",
+                        f"Trainable params:     {trainable:,}",
+                        f"Non-trainable params: {total - trainable:,}"])
 
 
 # --------------------------------------------------------------------------- receptive field
@@ -453,17 +287,15 @@ _GLOBAL = ("Flatten", "Linear", "AdaptiveAvgPool2d", "BatchNorm1d", "Softmax")
 
 
 class LayerReceptiveField(NamedTuple):
-    """One row of :func:`receptive_field`."""
+    """One row of :func:`receptive_field`: the layer's ``name`` in ``model.named_modules()``
+    and its class name (``type``); ``size``, how many input pixels (h, w) one output position
+    depends on, and ``jump``, how many input pixels apart (h, w) two neighbouring outputs are
+    (the product of the strides so far). Both are ``None`` from the first layer on whose
+    outputs depend on the whole input."""
 
-    #: The layer's name in ``model.named_modules()`` ("0", "3", "features.2", ...).
     name: str
-    #: The layer's class name.
     type: str
-    #: ``(h, w)``: how many input pixels one output position of this layer depends on,
-    #: or ``None`` from the first layer on whose outputs depend on the whole input.
     size: tuple | None
-    #: ``(h, w)``: how many input pixels apart two neighbouring outputs of this layer
-    #: are (the product of the strides so far), or ``None`` like ``size``.
     jump: tuple | None
 
 
@@ -480,29 +312,15 @@ def receptive_field(model):
         r_out = r_in + (k - 1) * j_in
         j_out = j_in * s
 
-    Padding moves the patch but does not change its size (near the border part of it
-    lies in the padding). Pointwise layers (ReLU, batch norm, dropout) change nothing.
-    From the first Flatten, Linear or global pooling layer on, every output depends on
-    the whole input; that row has ``size=None`` and the list ends there.
+    Padding moves the patch but does not change its size. Pointwise layers (ReLU, batch
+    norm, dropout) change nothing. From the first Flatten, Linear or global pooling layer
+    on, every output depends on the whole input; that row has ``size=None`` and the list
+    ends there.
 
-    Parameters
-    ----------
-    model : Module
-        A :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) of layers, or one
-        layer. Networks with branches (a ResNet's shortcuts) are refused: their receptive
-        field is not one chain of these formulas.
-
-    Returns
-    -------
-    list of LayerReceptiveField
-        ``(name, type, size, jump)`` per layer, in the order the layers run; ``size``
-        and ``jump`` are ``(h, w)`` pairs.
-
-    Raises
-    ------
-    TypeError
-        For a model with branches, or a layer this function does not know (the message
-        names it).
+    ``model`` is a :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) or one layer;
+    the result has one :class:`LayerReceptiveField` per layer, in the order the layers run.
+    A network with branches (a ResNet's shortcuts: its receptive field is not one chain of
+    these formulas) or a layer this function does not know is a TypeError.
 
     Examples
     --------
@@ -515,91 +333,60 @@ def receptive_field(model):
     """
     if not hasattr(model, "named_modules"):
         raise TypeError(f"expected a Module, got {type(model).__name__}")
-    rows = []
-    size, jump = (1, 1), (1, 1)
+    rows, size, jump = [], (1, 1), (1, 1)
     for name, layer in model.named_modules():
         kind = type(layer).__name__
-        if layer._modules:
-            if not isinstance(layer, nn.Sequential):
-                raise TypeError(
-                    f"receptive_field follows a chain of layers, but {name or 'the model'} is "
-                    f"a {kind}, which may branch (a ResNet block adds a shortcut); pass a "
-                    "Sequential")
-            continue
+        if layer._modules and not isinstance(layer, nn.Sequential):
+            raise TypeError(f"receptive_field follows a chain of layers, but {name or 'the model'}"
+                            f" is a {kind}, which may branch (a ResNet block adds a shortcut); "
+                            "pass a Sequential")
         if kind in _GLOBAL:
             rows.append(LayerReceptiveField(name, kind, None, None))
             break
-        size, jump = _widened(name, layer, size, jump)
+        if layer._modules:
+            continue
+        if kind not in _POSITIONWISE:           # a window layer: r + (k - 1) * j and j * s
+            if not (hasattr(layer, "kernel_size") and hasattr(layer, "stride")):
+                raise TypeError(f"receptive_field does not know layer {name!r} ({kind}): it "
+                                "is neither a window layer (kernel_size, stride) nor a "
+                                "pointwise one")
+            k, s = pair(layer.kernel_size, "kernel_size"), pair(layer.stride, "stride")
+            size = tuple(r + (kk - 1) * j for r, kk, j in zip(size, k, jump))
+            jump = tuple(j * ss for j, ss in zip(jump, s))
         rows.append(LayerReceptiveField(name or kind, kind, size, jump))
     return rows
 
 
-def _widened(name, layer, size, jump):
-    """``(size, jump)`` after ``layer``: ``r + (k - 1) * j`` and ``j * s`` for a window
-    layer, unchanged for a pointwise one; a TypeError for any other."""
-    kind = type(layer).__name__
-    if kind in _POSITIONWISE:
-        return size, jump
-    if not (hasattr(layer, "kernel_size") and hasattr(layer, "stride")):
-        raise TypeError(f"receptive_field does not know layer {name!r} ({kind}): it is "
-                        "neither a window layer (kernel_size, stride) nor a pointwise one")
-    k, s = _as_pair(layer.kernel_size, "kernel_size"), _as_pair(layer.stride, "stride")
-    return (tuple(r + (kk - 1) * j for r, kk, j in zip(size, k, jump)),
-            tuple(j * ss for j, ss in zip(jump, s)))
-
-
 # --------------------------------------------------------------------------- 2D filtering
 def _wide_dtype(image, kernel):
-    """int64 for integer/boolean inputs, complex128 if either is complex, else float64.
-
-    An integer sum that could leave int64's range is refused rather than wrapped.
-    """
+    """int64 (if no sum can overflow it), complex128 or float64, as the inputs need."""
     kinds = {image.dtype.kind, kernel.dtype.kind}
     if not kinds <= set("biufc"):
         raise TypeError(f"expected numeric arrays, got dtypes {image.dtype} and "
                         f"{kernel.dtype}")
-    if "c" in kinds:
-        return np.dtype(np.complex128)
-    if "f" in kinds:
-        return np.dtype(np.float64)
+    if kinds & set("cf"):
+        return np.dtype(np.complex128 if "c" in kinds else np.float64)
     if image.size and kernel.size:
         # the largest |sum| any output can reach, in Python's exact integers
         largest = max(abs(int(image.min())), abs(int(image.max())))
-        bound = largest * sum(abs(int(k)) for k in kernel.ravel())
-        if bound > np.iinfo(np.int64).max:
+        if largest * sum(abs(int(k)) for k in kernel.ravel()) > np.iinfo(np.int64).max:
             raise ValueError("integer cross-correlation could exceed int64's range; "
                              "pass float arrays (e.g. image.astype(np.float64))")
     return np.dtype(np.int64)
 
 
 def cross_correlate2d(image, kernel, padding=0, stride=1):
-    """Slide ``kernel`` over ``image`` and sum the products: what deep learning calls
-    convolution.
+    """Slide ``kernel`` (K_h, K_w) over ``image`` (H, W) and sum the products: what deep
+    learning calls convolution.
 
     ``out[i, j] = sum_{u, v} kernel[u, v] * padded[i*stride + u, j*stride + v]``, where
-    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side.
-
-    Parameters
-    ----------
-    image : array_like (H, W)
-    kernel : array_like (K_h, K_w)
-    padding, stride : int or (int, int)
-
-    Returns
-    -------
-    ndarray (H_out, W_out)
-        ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). The sums are taken
-        in a wide type, so that a uint8 image never wraps around: int64 when ``image``
-        and ``kernel`` are both integers (or booleans), complex128 when either is
-        complex, float64 otherwise.
-
-    Raises
-    ------
-    ValueError
-        If the shapes do not fit, or an integer result could leave int64's range
-        (use float inputs then).
-    TypeError
-        If ``image`` or ``kernel`` is not numeric.
+    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side (``padding``
+    and ``stride``: ints or (h, w) pairs). ``out`` is (H_out, W_out) with
+    ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). The sums are taken in a
+    wide type, so that a uint8 image never wraps around: int64 when ``image`` and ``kernel``
+    are both integers (or booleans), complex128 when either is complex, float64 otherwise.
+    Shapes that do not fit, or an integer result that could leave int64's range (use float
+    inputs then), are a ValueError; arrays that are not numeric a TypeError.
 
     Examples
     --------
@@ -610,15 +397,13 @@ def cross_correlate2d(image, kernel, padding=0, stride=1):
     if image.ndim != 2 or kernel.ndim != 2:
         raise ValueError(f"expected a 2D image and a 2D kernel, got shapes {image.shape} "
                          f"and {kernel.shape}")
-    (ph, pw), (sh, sw) = _as_pair(padding, "padding"), _as_pair(stride, "stride")
-    h, w = image.shape
+    (ph, pw), (sh, sw) = pair(padding, "padding"), pair(stride, "stride")
     kh, kw = kernel.shape
-    out_h, out_w = conv_output_size((h, w), (kh, kw), (sh, sw), (ph, pw))
+    out_h, out_w = conv_output_size(image.shape, kernel.shape, (sh, sw), (ph, pw))
     dtype = _wide_dtype(image, kernel)
-    image, kernel = image.astype(dtype), kernel.astype(dtype)
+    padded = np.pad(image.astype(dtype), ((ph, ph), (pw, pw)))
+    kernel = kernel.astype(dtype)
 
-    padded = np.zeros((h + 2 * ph, w + 2 * pw), dtype=dtype)
-    padded[ph:ph + h, pw:pw + w] = image
     out = np.zeros((out_h, out_w), dtype=dtype)
     for i in range(out_h):
         for j in range(out_w):
@@ -635,24 +420,12 @@ def convolve2d(image, kernel, padding=0, stride=1):
 
     ``out[i, j] = sum_{u, v} kernel[K_h-1-u, K_w-1-v] * padded[i*stride + u, j*stride + v]``
 
-    Flipping the kernel in both axes (rotating it by 180 degrees) is the only
-    difference from :func:`cross_correlate2d`. For a symmetric kernel the two agree; for
-    the Sobel kernel of Task 1a, flipping gives ``-K``, so the results are negatives of
-    each other. A network learns its kernels, so it does not matter which of the two a
-    layer computes -- frameworks compute cross-correlation and call it convolution.
-
-    Parameters
-    ----------
-    image : array_like (H, W)
-    kernel : array_like (K_h, K_w)
-    padding, stride : int or (int, int)
-
-    Returns
-    -------
-    ndarray (H_out, W_out)
-        Shape and dtype as :func:`cross_correlate2d` (sums in int64, float64 or
-        complex128: a uint8 image never wraps around).
-    """
+    Flipping the kernel in both axes (rotating it by 180 degrees) is the only difference
+    from :func:`cross_correlate2d` (see there for the arguments, shapes and dtypes). For a
+    symmetric kernel the two agree; for the Sobel kernel of Task 1a, flipping gives ``-K``,
+    so the results are negatives of each other. A network learns its kernels, so it does
+    not matter which of the two a layer computes -- frameworks compute cross-correlation
+    and call it convolution."""
     kernel = np.asarray(kernel)
     if kernel.ndim != 2:
         raise ValueError(f"expected a 2D kernel, got shape {kernel.shape}")
@@ -668,8 +441,7 @@ def _matrix_lines(matrix, indent="    "):
 
 def _layer_formula(layer):
     """``"(5*5*3 + 1)*32"`` for a Conv2d or Linear layer, else None."""
-    has_bias = getattr(layer, "bias", None) is not None
-    plus = " + 1" if has_bias else ""
+    plus = " + 1" if getattr(layer, "bias", None) is not None else ""
     if isinstance(layer, nn.Conv2d):
         kh, kw = layer.kernel_size
         return f"({kh}*{kw}*{layer.in_channels}{plus})*{layer.out_channels}"
@@ -679,48 +451,32 @@ def _layer_formula(layer):
 
 
 def worked_answers():
-    """The answers of Task 1, each computed by this module, with a line of working.
-
-    Returns
-    -------
-    list of (task, answer, working) : list of tuple of str
-    """
-    answers = [_answer_1a()]
-
-    answer = ("convolution is translation-EQUIVARIANT; pooling adds (local) translation "
-              "invariance")
-    working = ("shifting the input shifts the feature map by the same amount "
-               "(conv(shift(x)) = shift(conv(x)), because the weights are shared across "
-               "positions) -- the seed calls this invariance, but invariant means the output "
-               "does not change; max pooling makes the output insensitive to small shifts "
-               "inside each window.")
-    answers.append(("1b", answer, working))
-
+    """The answers of Task 1, each computed by this module, with a line of working: a list of
+    ``(task, answer, working)`` strings."""
     p5 = same_padding(5)
-    working = (f"H = (H + 2P - 5)/1 + 1  =>  2P = 5 - 1  =>  P = {p5}; check: "
-               f"conv_output_size(32, 5, 1, {p5}) = {conv_output_size(32, 5, 1, p5)}")
-    answers.append(("1c", f"padding {p5} (on every side) for a 5x5 kernel at stride 1",
-                    working))
-
-    f = kernel_size_for(512, 504)
-    f514 = kernel_size_for(514, 504)
-    working = (f"504 = (512 + 2*0 - F)/1 + 1  =>  F = 512 - 504 + 1 = {f}. The seed writes "
-               f"514 for the input but computes with 512, the size the assignment gives "
-               f"(from 514 the kernel would be {f514}x{f514}).")
-    answers.append(("1d", f"{f}x{f} kernels", working))
-
+    f, f514 = kernel_size_for(512, 504), kernel_size_for(514, 504)
     pooled = pool_output_size(504, kernel_size=2, stride=2)
-    answers.append((
-        "1e", f"{pooled}x{pooled}",
-        f"2x2 pooling, stride 2: (504 + 2*0 - 2)/2 + 1 = {pooled}"))
-
     conv2 = conv_output_size(pooled, kernel_size=3)
-    answers.append((
-        "1f", f"{conv2}x{conv2}",
-        f"3x3 conv, stride 1, no padding: ({pooled} + 2*0 - 3)/1 + 1 = {conv2}"))
-
-    answers.append(_answer_1g())
-    return answers
+    return [
+        _answer_1a(),
+        ("1b", ("convolution is translation-EQUIVARIANT; pooling adds (local) translation "
+                "invariance"),
+         ("shifting the input shifts the feature map by the same amount (conv(shift(x)) = "
+          "shift(conv(x)), because the weights are shared across positions) -- the seed "
+          "calls this invariance, but invariant means the output does not change; max "
+          "pooling makes the output insensitive to small shifts inside each window.")),
+        ("1c", f"padding {p5} (on every side) for a 5x5 kernel at stride 1",
+         (f"H = (H + 2P - 5)/1 + 1  =>  2P = 5 - 1  =>  P = {p5}; check: "
+          f"conv_output_size(32, 5, 1, {p5}) = {conv_output_size(32, 5, 1, p5)}")),
+        ("1d", f"{f}x{f} kernels",
+         (f"504 = (512 + 2*0 - F)/1 + 1  =>  F = 512 - 504 + 1 = {f}. The seed writes 514 for "
+          f"the input but computes with 512, the size the assignment gives (from 514 the "
+          f"kernel would be {f514}x{f514}).")),
+        ("1e", f"{pooled}x{pooled}", f"2x2 pooling, stride 2: (504 + 2*0 - 2)/2 + 1 = {pooled}"),
+        ("1f", f"{conv2}x{conv2}",
+         f"3x3 conv, stride 1, no padding: ({pooled} + 2*0 - 3)/1 + 1 = {conv2}"),
+        _answer_1g(),
+    ]
 
 
 def _answer_1a():
@@ -748,17 +504,16 @@ def _answer_1g():
     from . import models  # theory sits below models: imported when called
 
     model = models.task2_model()
-    total = param_count(model)
     terms = []
     for name, layer in model.named_modules():
         if layer._modules or not layer._parameters:
             continue
-        count = param_count(layer, trainable_only=False)
-        formula = _layer_formula(layer)
+        count, formula = param_count(layer, trainable_only=False), _layer_formula(layer)
         terms.append(f"{formula} = {count:,}" if formula else f"{name}: {count:,}")
     sizes = [32]
     for _ in range(3):
         sizes.append(pool_output_size(conv_output_size(sizes[-1], 5, 1, 2), 2, 2))
+    total = param_count(model)
     working = ("conv: (K_h*K_w*C_in + 1)*C_out, linear: (in + 1)*out; the spatial size goes "
                + " -> ".join(map(str, sizes))
                + f" so Flatten gives 128*{sizes[-1]}*{sizes[-1]} = {128 * sizes[-1] ** 2}; "
@@ -769,8 +524,7 @@ def _answer_1g():
 COMMAND_LINE_HELP = """\
 Print the worked answers of Task 1 (TDT4265 Assignment 3), each with its working:
 
-  1a  the 3x5 image cross-correlated with the 3x3 kernel (padding 1), and why that
-      equals the seed's "convolution"
+  1a  the 3x5 image cross-correlated with the 3x3 kernel (padding 1): the seed's "convolution"
   1b  translation equivariance (convolution) and invariance (pooling)
   1c  the padding that keeps 32x32 with a 5x5 kernel
   1d  the kernel size that turns 512x512 into 504x504
@@ -784,19 +538,16 @@ then summary() of the Task 2 network: every layer's output shape and parameters 
 
 
 def main(argv=None) -> None:
-    """Print the worked answers of Task 1 and the summary of the Task 2 network.
-
-    ``argv`` are command-line arguments (``python -m minitorch_cv.theory --help`` says
-    what it prints); ``None`` reads ``sys.argv``.
-    """
+    """Print the worked answers of Task 1 and the summary of the Task 2 network; ``argv``
+    (default ``sys.argv``) takes only ``--help``."""
     import argparse
 
     from . import models
 
-    argparse.ArgumentParser(prog="python -m minitorch_cv.theory",
-                            description=COMMAND_LINE_HELP,
-                            formatter_class=argparse.RawDescriptionHelpFormatter
-                            ).parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m minitorch_cv.theory",
+                                     description=COMMAND_LINE_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
     print("TDT4265 Assignment 3, Task 1 -- worked answers (minitorch_cv.theory)\n")
     for task, answer, working in worked_answers():
         print(f"Task {task}: {answer}")
@@ -809,8 +560,7 @@ def main(argv=None) -> None:
 
 
 def _run_as_script():
-    """``python -m minitorch_cv.theory``. A reader that stops early (``| head -3``) ends
-    the program quietly, with no BrokenPipeError traceback."""
+    """``main()``, quiet (no traceback) when the reader stops early (``| head``)."""
     import os
     import sys
     try:

@@ -1,11 +1,10 @@
-"""Plots: training curves (the seed's Figures 1-9), filter and activation grids, overlays.
+"""Plots: training curves (the seed's Figures 1-9), filter and activation grids, overlays,
+charts and the convolution animation of the lessons.
 
-Each function returns a matplotlib Figure built with the object-oriented API
-(:class:`matplotlib.figure.Figure`, not ``pyplot``), and :func:`save_figure` writes it as
-PNG through matplotlib's Agg renderer. So it works on a machine without a screen, and it
-leaves the program's matplotlib state alone: the pyplot backend (a notebook's inline one,
-say) is neither chosen nor switched, and no figure is left open in pyplot. A notebook
-displays a returned figure as it displays any other.
+Each function returns a :class:`matplotlib.figure.Figure` made without ``pyplot``, and
+:func:`save_figure` writes it as PNG through Agg. So it works on a machine without a
+screen and leaves the program's matplotlib state alone: no backend chosen or switched, no
+figure left open in pyplot. A notebook displays a returned figure as any other.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ __all__ = ["ConvolutionAnimation", "activation_grid", "animate_convolution", "ba
            "matrices_figure", "minmax_scale", "overlay", "plot_accuracy", "plot_loss",
            "save_figure", "smoothed_training_loss", "to_image", "upsample"]
 
-# The widest figure (inches) that bar_chart and matrices_figure draw: at 100 dpi it fits a
-# page column of about 900 px (the documentation's lessons), so it is shown at its own size
-# and its 8-10 pt labels stay legible; a wider figure is shrunk to fit, its text with it.
+# The widest figure (inches) bar_chart and matrices_figure draw: at 100 dpi it fits a page
+# column of the lessons (about 900 px), so its 8-10 pt labels are not shrunk with it.
 PAGE_WIDTH = 8.5
 
 
@@ -34,12 +32,15 @@ def _subplots(nrows=1, ncols=1, figsize=None, squeeze=True):
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
-def save_figure(fig, path) -> Path:
-    """Save ``fig`` as PNG (atomically: temp file, then rename).
+def _titled(fig, title):
+    if title:
+        fig.suptitle(title)
+    return fig
 
-    A figure made with ``pyplot`` is closed afterwards (pyplot would keep it open); the
-    figures this module makes belong to no one else and need no closing.
-    """
+
+def save_figure(fig, path) -> Path:
+    """Save ``fig`` as PNG (atomically: temp file, then rename); a figure made with
+    ``pyplot`` is closed afterwards (pyplot would keep it open)."""
     from ._files import atomic_write
     path = Path(path)
     try:
@@ -52,13 +53,10 @@ def save_figure(fig, path) -> Path:
     return path
 
 
+# ----------------------------------------------------------------------------- curves
 def smoothed_training_loss(history, window=None):
-    """Training loss averaged over consecutive windows of steps, with its spread.
-
-    Returns
-    -------
-    steps, mean, std : arrays, one entry per window (default: ~ half an epoch / 5)
-    """
+    """Training loss averaged over consecutive windows of steps (default: a tenth of an
+    epoch): ``(steps, mean, std)``, arrays with one entry per window."""
     steps = np.asarray(history["train"]["step"], dtype=float)
     loss = np.asarray(history["train"]["loss"], dtype=float)
     if window is None:
@@ -71,14 +69,12 @@ def smoothed_training_loss(history, window=None):
 
 
 def _label(name, split):
-    return f"{split}" if not name else f"{name} {split}"
+    return f"{name} {split}" if name else split
 
 
 def _as_histories(histories):
     """One history dict (it has "train" or "val") or {label: history}, as the latter."""
-    if "train" in histories or "val" in histories:
-        return {"": histories}
-    return histories
+    return {"": histories} if "train" in histories or "val" in histories else histories
 
 
 def _split(history, name):
@@ -88,13 +84,10 @@ def _split(history, name):
 
 
 def _finish_axes(ax, ylabel, title):
-    """Integer step ticks (steps are whole numbers, also when there are only a few), and
-    a legend only when something was drawn with a label."""
+    """Labels, integer step ticks, and a legend only if something has a label."""
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("training step")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set(xlabel="training step", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
@@ -124,8 +117,7 @@ def plot_loss(histories, title="Cross-entropy loss", ylim=None):
 
 
 def plot_accuracy(histories, title="Validation accuracy"):
-    """Validation accuracy against training steps (one or several histories); a history
-    without validation points gets no legend entry, the step axis integer ticks."""
+    """Validation accuracy against training steps; see :func:`plot_loss`."""
     fig, ax = _subplots(figsize=(7, 4.5))
     for i, (name, h) in enumerate(_as_histories(histories).items()):
         val = _split(h, "val")
@@ -136,14 +128,13 @@ def plot_accuracy(histories, title="Validation accuracy"):
     return fig
 
 
-# ----------------------------------------------------------------------------- filters
+# ----------------------------------------------------------------------------- images
 def minmax_scale(a, axis=None):
     """Scale ``a`` to [0, 1]: ``(a - min) / (max - min)``, min and max taken over ``axis``.
 
     ``axis=None`` uses the whole array; ``axis=(1, 2, 3)`` on filters (F, C, K_h, K_w)
-    scales every filter on its own ("per-filter min-max scaling"), so each one uses the
-    full colour range. A constant slice becomes 0.
-    """
+    scales every filter on its own, so each one uses the full colour range. A constant slice
+    becomes 0."""
     a = np.asarray(a, dtype=np.float64)
     lo = a.min(axis=axis, keepdims=True)
     span = a.max(axis=axis, keepdims=True) - lo
@@ -151,20 +142,15 @@ def minmax_scale(a, axis=None):
 
 
 def to_image(x, mean=None, std=None):
-    """An (H, W, 3) or (H, W) float image in [0, 1] for ``imshow``.
-
-    ``x`` may be (3, H, W) or (1, 3, H, W) (NCHW, as the network sees it), (H, W, 3) or
-    (H, W); uint8 is divided by 255. With ``mean``/``std`` a normalized input is mapped
-    back (``x * std + mean``) first. Values are clipped to [0, 1].
-    """
+    """An (H, W, 3) or (H, W) float image in [0, 1] for ``imshow``, from (3, H, W) or
+    (1, 3, H, W) (NCHW, as the network sees it), (H, W, 3) or (H, W). uint8 is divided by
+    255; with ``mean``/``std`` a normalized input is mapped back (``x * std + mean``) first."""
     x = np.asarray(x)
     if x.ndim == 4:
         x = x[0]
     if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3):
         x = x.transpose(1, 2, 0)
-    if x.dtype == np.uint8:
-        x = x / 255.0
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x / 255.0 if x.dtype == np.uint8 else x, dtype=np.float64)
     if std is not None:
         x = x * np.asarray(std, dtype=np.float64)
     if mean is not None:
@@ -178,8 +164,7 @@ def upsample(heatmap, size):
     """Bilinear upsampling of an (h, w) map to ``size`` = (H, W) (PyTorch's
     ``interpolate(mode="bilinear", align_corners=False)``)."""
     from .data.transforms import resize
-    heatmap = np.asarray(heatmap, dtype=np.float64)
-    return resize(heatmap[None, None], size)[0, 0]
+    return resize(np.asarray(heatmap, dtype=np.float64)[None, None], size)[0, 0]
 
 
 def image_figure(image, title=None, size=4.5):
@@ -188,20 +173,14 @@ def image_figure(image, title=None, size=4.5):
     fig, ax = _subplots(figsize=(size, size))
     ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
     ax.axis("off")
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     return fig
 
 
-def _grid(n, ncols):
-    ncols = max(1, min(n, ncols or n))
-    return -(-n // ncols), ncols
-
-
 def _grid_figure(n, ncols, size, title_room=0.4):
-    """A figure with a grid of ``size``-inch cells for ``n`` pictures, every axis off:
-    ``(fig, axes)``, the axes of the first ``n`` cells (the rest stay blank)."""
-    nrows, ncols = _grid(n, ncols)
+    """A grid of ``size``-inch cells for ``n`` pictures, axes off: ``(fig, first n axes)``."""
+    ncols = max(1, min(n, ncols or n))
+    nrows = -(-n // ncols)
     fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + title_room),
                           squeeze=False)
     for ax in axes.flat:
@@ -209,57 +188,35 @@ def _grid_figure(n, ncols, size, title_room=0.4):
     return fig, list(axes.flat)[:n]
 
 
+def _show_filter(ax, scaled, **grey):
+    """A min-max scaled filter (C, K_h, K_w): RGB for 3 channels, else their grey mean."""
+    if scaled.shape[0] == 3:
+        ax.imshow(scaled.transpose(1, 2, 0), interpolation="nearest")
+    else:
+        ax.imshow(scaled.mean(axis=0), cmap="gray", **grey, interpolation="nearest")
+
+
 def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
-    """Convolution filters as small images, each min-max scaled on its own.
+    """Convolution filters (F, C, K_h, K_w) as small images, each min-max scaled on its own.
 
-    Parameters
-    ----------
-    weights : ndarray (F, C, K_h, K_w)
-        E.g. ``model.conv1.weight.data`` (64, 3, 7, 7). Three input channels are shown
-        as RGB; any other number as the grey-scale mean over the input channels.
-    ncols : int
-    titles : sequence of str, optional (default: the filter indices)
-    title : str, optional
-    size : float
-        Inches per filter.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    E.g. ``model.conv1.weight.data`` (64, 3, 7, 7). Three input channels are shown as RGB,
+    any other number as the grey-scale mean over the input channels. ``titles`` labels the
+    filters (default: their indices), ``title`` the figure; ``size`` is inches per filter."""
     w = np.asarray(weights)
     if w.ndim != 4:
         raise ValueError(f"filter_grid expects weights of shape (F, C, K_h, K_w), got {w.shape}")
     scaled = minmax_scale(w, axis=(1, 2, 3))
     fig, axes = _grid_figure(len(w), ncols, size)
     for i, ax in enumerate(axes):
-        if w.shape[1] == 3:
-            ax.imshow(scaled[i].transpose(1, 2, 0), interpolation="nearest")
-        else:
-            ax.imshow(scaled[i].mean(axis=0), cmap="gray", vmin=0, vmax=1,
-                      interpolation="nearest")
+        _show_filter(ax, scaled[i], vmin=0, vmax=1)
         ax.set_title(str(titles[i]) if titles is not None else str(i), fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _titled(fig, title)
 
 
 def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size=2.0):
-    """Feature maps (one channel each) in a grid, each with its own colour scale.
-
-    Parameters
-    ----------
-    maps : ndarray (K, H, W) or (1, K, H, W)
-        E.g. the first ten channels of layer4's output.
-    ncols : int
-    titles : sequence of str, optional (default: "channel i")
-    title : str, optional
-    cmap : str
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    """Feature maps (K, H, W) or (1, K, H, W), one channel each, in a grid, each with its own
+    colour scale (e.g. the first ten channels of layer4's output). ``titles`` labels the maps
+    (default: "channel i"), ``title`` the figure."""
     m = np.asarray(maps)
     if m.ndim == 4 and m.shape[0] == 1:
         m = m[0]
@@ -269,68 +226,39 @@ def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size
     for i, ax in enumerate(axes):
         ax.imshow(m[i], cmap=cmap, interpolation="nearest")
         ax.set_title(str(titles[i]) if titles is not None else f"channel {i}", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _titled(fig, title)
 
 
 def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
-    """A heat map (e.g. mean activation or Grad-CAM), upsampled and laid over an image.
+    """A heat map (h, w) (e.g. mean activation or Grad-CAM) over an image.
 
-    Parameters
-    ----------
-    image : ndarray
-        Anything :func:`to_image` accepts: (H, W, 3) uint8 or float in [0, 1], or
-        (3, H, W).
-    heatmap : ndarray (h, w)
-        Upsampled bilinearly to (H, W), then min-max scaled to [0, 1].
-    alpha : float
-        Opacity of the heat map.
-    ax : matplotlib Axes, optional
-        Draw there instead of on a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    The heat map is upsampled bilinearly to the image's (H, W), min-max scaled to [0, 1] and
+    drawn with opacity ``alpha``; ``image`` is anything :func:`to_image` accepts. With ``ax``
+    it draws there instead of on a new figure; returns the figure."""
     img = to_image(image)
     heat = np.asarray(heatmap, dtype=np.float64)
     if heat.ndim != 2:
         raise ValueError(f"overlay expects a 2-D heat map, got shape {heat.shape}")
     if heat.shape != img.shape[:2]:
         heat = upsample(heat, img.shape[:2])
-    heat = minmax_scale(heat)
     if ax is None:
-        fig, ax = _subplots(figsize=(4.5, 4.5))
-    else:
-        fig = ax.figure
+        ax = _subplots(figsize=(4.5, 4.5))[1]
     ax.imshow(img, cmap=None if img.ndim == 3 else "gray")
-    ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+    ax.imshow(minmax_scale(heat), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
     ax.axis("off")
     if title:
         ax.set_title(title)
-    return fig
+    return ax.figure
 
 
 def filters_and_activations(weights, activations, indices=None, title=None,
                             cmap="gray", size=2.0):
     """The seed's Figure 11: activation maps (top row) above their filters (bottom row).
 
-    Parameters
-    ----------
-    weights : ndarray (F, 3, K_h, K_w)
-        First-layer filters; each is shown as an RGB image, min-max scaled on its own.
-    activations : ndarray (F, H, W) or (1, F, H, W)
-        The filters' outputs on one image (e.g. conv1's output, before BatchNorm).
-    indices : sequence of int, optional
-        Which filters to show (default: all of ``weights``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    w = np.asarray(weights)
-    a = np.asarray(activations)
+    ``weights`` (F, 3, K_h, K_w) are first-layer filters, each shown as an RGB image, min-max
+    scaled on its own; ``activations`` (F, H, W) or (1, F, H, W) their outputs on one image
+    (e.g. conv1's output, before BatchNorm); ``indices`` which filters to show (default: all)."""
+    w, a = np.asarray(weights), np.asarray(activations)
     if a.ndim == 4 and a.shape[0] == 1:
         a = a[0]
     if w.ndim != 4 or a.ndim != 3:
@@ -339,20 +267,37 @@ def filters_and_activations(weights, activations, indices=None, title=None,
     indices = list(range(len(w))) if indices is None else [int(i) for i in indices]
     scaled = minmax_scale(w, axis=(1, 2, 3))
     fig, axes = _subplots(2, len(indices), figsize=(size * len(indices), 2 * size + 0.4),
-                             squeeze=False)
+                          squeeze=False)
     for col, i in enumerate(indices):
         top, bottom = axes[0, col], axes[1, col]
         top.imshow(a[i], cmap=cmap)
         top.set_title(f"filter {i}", fontsize=9)
-        if w.shape[1] == 3:
-            bottom.imshow(scaled[i].transpose(1, 2, 0), interpolation="nearest")
-        else:
-            bottom.imshow(scaled[i].mean(axis=0), cmap="gray", interpolation="nearest")
+        _show_filter(bottom, scaled[i])
         top.axis("off")
         bottom.axis("off")
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _titled(fig, title)
+
+
+def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):
+    """Several images in a grid, each with its caption (e.g. CIFAR-10 images and labels).
+
+    ``images`` is a batch (N, 3, H, W) as the network sees it (uint8, floats in [0, 1], or
+    normalized floats: ``mean``/``std`` undo a ``Normalize(mean, std)``) or (N, H, W, 3), each
+    shown by :func:`to_image`. ``titles`` has one caption per image (none by default),
+    ``title`` is the figure's; ``size`` is inches per image."""
+    imgs = np.asarray(images)
+    if imgs.ndim != 4:
+        raise ValueError(f"image_grid expects a batch of images (N, 3, H, W) or (N, H, W, 3), "
+                         f"got shape {imgs.shape}")
+    if titles is not None and len(titles) != len(imgs):
+        raise ValueError(f"image_grid: {len(titles)} titles for {len(imgs)} images")
+    fig, axes = _grid_figure(len(imgs), ncols, size, title_room=0.5)
+    for i, ax in enumerate(axes):
+        img = to_image(imgs[i], mean=mean, std=std)
+        ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="nearest")
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=8)
+    return _titled(fig, title)
 
 
 # ----------------------------------------------------------------------------- lessons
@@ -360,25 +305,11 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
               value_format="{:.3g}"):
     """Grouped bars: one group per label, one bar per series, each bar with its value.
 
-    Parameters
-    ----------
-    labels : sequence of str
-        The groups along the x axis (e.g. the layers of a network).
-    series : dict of str -> sequence of float
-        One entry per bar colour (e.g. ``{"loops": [...], "fast": [...]}``), each with one
-        number per label. A NaN value draws no bar (a measurement that was not made).
-    ylabel : str
-        What the bars measure, with the unit (e.g. ``"time per image (ms)"``).
-    title, xlabel : str, optional
-    log_scale : bool
-        A logarithmic y axis, for values spanning several orders of magnitude.
-    value_format : str or None
-        How the value written above each bar is formatted; None writes none.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    ``labels`` are the groups along the x axis (e.g. the layers of a network); ``series``
+    maps each bar colour's name to one number per label (e.g. ``{"loops": [...], "fast":
+    [...]}``): a NaN draws no bar (a measurement that was not made). ``ylabel`` says what the
+    bars measure, with the unit; ``log_scale`` gives a logarithmic y axis; ``value_format``
+    formats the value written above each bar (None writes none)."""
     labels = [str(label) for label in labels]
     values = {name: np.asarray(v, dtype=np.float64) for name, v in series.items()}
     for name, v in values.items():
@@ -387,8 +318,8 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
                              f"{len(labels)} labels")
     # At most PAGE_WIDTH wide with the legend beside it.
     legend = 0.0 if len(values) < 2 else 0.6 + 0.08 * max(len(name) for name in values)
-    width = min(PAGE_WIDTH - legend, max(5.0, 0.5 * len(labels) * len(values) + 2))
-    fig, ax = _subplots(figsize=(width, 4.5))
+    fig, ax = _subplots(figsize=(min(PAGE_WIDTH - legend,
+                                     max(5.0, 0.5 * len(labels) * len(values) + 2)), 4.5))
     width = 0.8 / max(1, len(values))
     x = np.arange(len(labels))
     for k, (name, v) in enumerate(values.items()):
@@ -400,11 +331,7 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
     ax.set_xticks(x, labels)
     if log_scale:
         ax.set_yscale("log")
-    ax.set_ylabel(ylabel)
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if title:
-        ax.set_title(title)
+    ax.set(ylabel=ylabel, xlabel=xlabel or "", title=title or "")
     ax.grid(alpha=0.3, axis="y")
     ax.margins(y=0.12)                                     # room for the values on top
     if len(values) > 1:
@@ -417,24 +344,10 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
     """Small 2-D arrays side by side, each cell coloured and (up to 12 x 12) labelled with
     its value: an input, a kernel and an output; or a gradient and where it goes.
 
-    Parameters
-    ----------
-    arrays : sequence of 2-D arrays
-        Each panel has its own colour scale. (H, W) arrays are drawn with row 0 at the top.
-    titles : sequence of str, optional
-        One per array (default: none).
-    title : str, optional
-        Above all panels.
-    value_format : str or None
-        Format of the numbers written in the cells; None writes none.
-    cmap : str
-    size : float
-        Inches for the largest array's longest side; each panel is as wide as its array.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    Each panel has its own colour scale, row 0 at the top, and is as wide as its array;
+    ``size`` is inches for the largest array's longest side. ``titles`` (one per array),
+    ``title`` (above all) and ``value_format`` (of the numbers in the cells; None writes
+    none) are optional."""
     mats = [np.asarray(a, dtype=np.float64) for a in arrays]
     for m in mats:
         if m.ndim != 2:
@@ -453,10 +366,9 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
         image = ax.imshow(m, cmap=cmap, interpolation="nearest")
         if value_format is not None and max(m.shape) <= 12:
             lo, hi = np.nanmin(m), np.nanmax(m)
-            middle = (lo + hi) / 2
             for (r, c), v in np.ndenumerate(m):
                 ax.text(c, r, value_format.format(v), ha="center", va="center", fontsize=8,
-                        color="black" if v > middle else "white")
+                        color="black" if v > (lo + hi) / 2 else "white")
             image.set_clim(lo, hi)
         ax.set_xticks(range(m.shape[1]) if m.shape[1] <= 12 else [])
         ax.set_yticks(range(m.shape[0]) if m.shape[0] <= 12 else [])
@@ -465,46 +377,28 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
         ax.set_ylabel("row", fontsize=8)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=9)
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _titled(fig, title)
+
+
 # ----------------------------------------------------------------------- convolution animation
 class ConvolutionAnimation:
-    """A finished convolution animation: its frames, as a GIF and as notebook HTML.
+    """A finished convolution animation (see :func:`animate_convolution`): its frames, as a
+    GIF and as notebook HTML, one per output position in row-major order (the order of the
+    loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
 
-    Made by :func:`animate_convolution`; see there. One frame per output position, in
-    row-major order (the order of the loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
-
-    Attributes
-    ----------
-    image, kernel : ndarray
-        What was given.
-    padded : ndarray (H + 2 * padding, W + 2 * padding)
-        The zero-padded image the kernel slides over.
-    applied_kernel : ndarray
-        The kernel as laid over the windows: ``kernel`` itself, or flipped in both axes
-        for true convolution (``flip=True``).
-    output : ndarray (H_out, W_out)
-        :func:`~minitorch_cv.theory.cross_correlate2d` (or
-        :func:`~minitorch_cv.theory.convolve2d`) of ``image`` and ``kernel``: the numbers
-        the frames show.
-    padding, stride : (int, int)
-    flip : bool
-    duration_ms : int
-        How long each frame shows (the last one three times as long).
-    """
+    ``image`` and ``kernel`` are what was given; ``padded`` is the zero-padded image the
+    kernel slides over, ``applied_kernel`` the kernel as laid over it (flipped in both axes
+    when ``flip``), ``output`` the result the frames show; ``padding`` and ``stride`` are
+    (h, w) pairs, ``duration_ms`` how long each frame shows (the last three times as long)."""
 
     def __init__(self, image, kernel, output, padding, stride, flip, duration_ms, dpi):
         self.image, self.kernel, self.output = image, kernel, output
         self.padding, self.stride, self.flip = padding, stride, flip
         self.duration_ms, self.dpi = duration_ms, dpi
-        ph, pw = padding
-        self.padded = np.pad(image, ((ph, ph), (pw, pw)))
+        self.padded = np.pad(image, [(p, p) for p in padding])
         self.applied_kernel = kernel[::-1, ::-1] if flip else kernel
-        self._frames = None
-        self._gif = None
+        self._frames = self._gif = None              # drawn and encoded when first asked for
 
-    # ------------------------------------------------------------------ frames
     @property
     def n_frames(self) -> int:
         """Number of frames: one per output position, ``H_out * W_out``."""
@@ -518,8 +412,7 @@ class ConvolutionAnimation:
         return [(i, j) for i in range(self.output.shape[0]) for j in range(self.output.shape[1])]
 
     def format_value(self, value) -> str:
-        """How a number is written on the frames: integers as they are, floats with 3
-        significant digits."""
+        """A number as the frames write it: an integer as is, else 3 significant digits."""
         if np.issubdtype(np.asarray(value).dtype, np.integer):
             return str(int(value))
         if np.iscomplexobj(value):
@@ -527,20 +420,15 @@ class ConvolutionAnimation:
         return f"{float(value):.3g}"
 
     def products_text(self, index) -> str:
-        """The sum of products that frame ``index`` computes, one kernel row per line.
-
-        The total on the right is ``output[i, j]``, the value the frame writes into the
-        output (for kernels with more than 49 entries only the total is written).
-        """
+        """The sum of products frame ``index`` computes, one kernel row per line, and its total
+        ``output[i, j]`` (only the total for kernels with more than 49 entries)."""
         i, j = self.positions()[index]
-        sh, sw = self.stride
-        kh, kw = self.applied_kernel.shape
+        (sh, sw), (kh, kw) = self.stride, self.applied_kernel.shape
         window = self.padded[i * sh:i * sh + kh, j * sw:j * sw + kw]
-        head = f"output[{i}, {j}] = "
-        total = self.format_value(self.output[i, j])
+        head, f = f"output[{i}, {j}] = ", self.format_value
+        total = f(self.output[i, j])
         if self.applied_kernel.size > 49:
             return f"{head}sum of {kh}*{kw} products = {total}"
-        f = self.format_value
 
         def term(a, b):
             b = f(b)
@@ -548,16 +436,11 @@ class ConvolutionAnimation:
         rows = [" + ".join(term(a, b) for a, b in zip(wrow, krow))
                 for wrow, krow in zip(window, self.applied_kernel)]
         lines = [head + rows[0]] + [" " * (len(head) - 2) + "+ " + r for r in rows[1:]]
-        lines[-1] += f" = {total}"
-        return "\n".join(lines)
+        return "\n".join(lines) + f" = {total}"
 
     def frame_figure(self, index):
-        """The matplotlib Figure of frame ``index`` (0 <= index < n_frames).
-
-        Three labelled panels: "input (padded)" with the zero padding in grey and the
-        current window outlined, "kernel" with its values, and "output" filled in up to the
-        current position; below them the products and their sum.
-        """
+        """The Figure of frame ``index`` (0 <= index < n_frames): "input (padded)", "kernel",
+        "output", and below them the products and their sum."""
         index = operator.index(index)
         if not 0 <= index < self.n_frames:
             raise IndexError(f"frame {index} out of range: the animation has "
@@ -565,20 +448,34 @@ class ConvolutionAnimation:
         return self._draw(index)
 
     def _draw(self, index):
-        ph, pw = self.padding
-        oh, ow = self.output.shape
+        """Frame ``index``: the three panels, a cell the same size in each, and the text."""
+        from matplotlib.figure import Figure
+
+        (ph, pw), (oh, ow) = self.padding, self.output.shape
         i, j = self.positions()[index]
         text = self.products_text(index)
-        fig, axes, height = self._frame_figure(text.count("\n") + 1)
-        ax_in, ax_k, ax_out = axes
+        n_lines = text.count("\n") + 1
+        rows, cols = zip(self.padded.shape, self.applied_kernel.shape, self.output.shape)
+        cell = 0.42                                  # inches per grid cell
+        height = cell * max(rows) + 1.3 + 0.22 * n_lines
+        fig = Figure(figsize=(max(cell * sum(cols) + 2.2, 6.0), height))
+        # widths in proportion to the columns, so a cell is the same size in every panel
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": list(cols)})
+        fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.75 / height,
+                            bottom=(0.3 + 0.22 * n_lines) / height, wspace=0.25)
+        labels = [("input (padded)", f"grey: zero padding ({ph} row(s), {pw} column(s))"),
+                  ("kernel", "flipped (true convolution)" if self.flip
+                   else "as given (not flipped)"),
+                  ("output", f"{oh}x{ow}, position ({i}, {j})")]
+        for ax, n_rows, n_cols, (title, xlabel) in zip(axes, rows, cols, labels):
+            ax.set_xlim(-0.5, n_cols - 0.5)
+            ax.set_ylim(n_rows - 0.5, -0.5)          # row 0 at the top, as in a matrix
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(xlabel, fontsize=8)
         self._draw_cells(axes, index)
-        ax_in.set_title("input (padded)", fontsize=10)
-        ax_in.set_xlabel(f"grey: zero padding ({ph} row(s), {pw} column(s))", fontsize=8)
-        ax_k.set_title("kernel", fontsize=10)
-        ax_k.set_xlabel("flipped (true convolution)" if self.flip else "as given (not flipped)",
-                        fontsize=8)
-        ax_out.set_title("output", fontsize=10)
-        ax_out.set_xlabel(f"{oh}x{ow}, position ({i}, {j})", fontsize=8)
         operation = "true convolution" if self.flip else "cross-correlation"
         fig.suptitle(f"{operation}, padding {self.padding}, stride {self.stride}: "
                      f"step {index + 1} of {self.n_frames}", fontsize=10)
@@ -586,40 +483,12 @@ class ConvolutionAnimation:
                  va="bottom")
         return fig
 
-    def _frame_figure(self, n_lines):
-        """A Figure with the three panels (input, kernel, output) laid out so that a cell
-        is the same size in each, ``n_lines`` of text below; returns it, the axes and
-        its height in inches."""
-        from matplotlib.figure import Figure
-
-        kh, kw = self.applied_kernel.shape
-        oh, ow = self.output.shape
-        cell = 0.42                                  # inches per grid cell
-        width = cell * (self.padded.shape[1] + kw + ow) + 2.2
-        height = cell * max(self.padded.shape[0], kh, oh) + 1.3 + 0.22 * n_lines
-        fig = Figure(figsize=(max(width, 6.0), height))
-        # widths in proportion to the columns, so a cell is the same size in every panel
-        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [self.padded.shape[1], kw, ow]})
-        fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.75 / height,
-                            bottom=(0.3 + 0.22 * n_lines) / height, wspace=0.25)
-        for ax, rows, cols in zip(axes, (self.padded.shape[0], kh, oh),
-                                  (self.padded.shape[1], kw, ow)):
-            ax.set_xlim(-0.5, cols - 0.5)
-            ax.set_ylim(rows - 0.5, -0.5)            # row 0 at the top, as in a matrix
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-        return fig, axes, height
-
     def _draw_cells(self, axes, index):
-        """The numbers of frame ``index`` in their cells: the padded input (padding grey)
-        with the window outlined, the kernel, and the output filled in so far."""
+        """The numbers in their cells, padding grey, the window and position outlined."""
         from matplotlib.patches import Rectangle
 
-        ph, pw = self.padding
-        sh, sw = self.stride
-        kh, kw = self.applied_kernel.shape
-        ih, iw = self.image.shape
+        (ph, pw), (sh, sw) = self.padding, self.stride
+        (kh, kw), (ih, iw) = self.applied_kernel.shape, self.image.shape
         i, j = self.positions()[index]
         size = 9 if max(self.padded.shape) <= 9 else 7
 
@@ -628,24 +497,20 @@ class ConvolutionAnimation:
                                    linewidth=lw))
 
         ax_in, ax_k, ax_out = axes
-        for r in range(self.padded.shape[0]):
-            for c in range(self.padded.shape[1]):
-                inside = ph <= r < ph + ih and pw <= c < pw + iw
-                box(ax_in, r, c, "white" if inside else "0.85")
-                ax_in.text(c, r, self.format_value(self.padded[r, c]), ha="center",
-                           va="center", fontsize=size, color="black" if inside else "0.45",
-                           style="normal" if inside else "italic")
+        for (r, c), value in np.ndenumerate(self.padded):
+            inside = ph <= r < ph + ih and pw <= c < pw + iw
+            box(ax_in, r, c, "white" if inside else "0.85")
+            ax_in.text(c, r, self.format_value(value), ha="center", va="center",
+                       fontsize=size, color="black" if inside else "0.45",
+                       style="normal" if inside else "italic")
         ax_in.add_patch(Rectangle((j * sw - 0.5, i * sh - 0.5), kw, kh, fill=False,
                                   edgecolor="tab:red", linewidth=2.5))
-        for r in range(kh):
-            for c in range(kw):
-                box(ax_k, r, c, "#dbe9f6")
-                ax_k.text(c, r, self.format_value(self.applied_kernel[r, c]), ha="center",
-                          va="center", fontsize=size)
+        for (r, c), value in np.ndenumerate(self.applied_kernel):
+            box(ax_k, r, c, "#dbe9f6")
+            ax_k.text(c, r, self.format_value(value), ha="center", va="center", fontsize=size)
         for k, (r, c) in enumerate(self.positions()):
-            done = k <= index
-            box(ax_out, r, c, "#d9f0d3" if done else "white")
-            if done:
+            box(ax_out, r, c, "#d9f0d3" if k <= index else "white")
+            if k <= index:
                 ax_out.text(c, r, self.format_value(self.output[r, c]), ha="center",
                             va="center", fontsize=size)
         ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="tab:red",
@@ -656,25 +521,22 @@ class ConvolutionAnimation:
         if self._frames is None:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from PIL import Image
-            frames = []
+            self._frames = []
             for index in range(self.n_frames):
                 fig = self._draw(index)
                 canvas = FigureCanvasAgg(fig)        # renders this figure only; no backend
                 fig.set_dpi(self.dpi)
                 canvas.draw()
-                frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
-            self._frames = frames
+                self._frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
         return list(self._frames)
 
-    # ------------------------------------------------------------------ output
     def to_gif_bytes(self) -> bytes:
         """The animation as the bytes of an animated GIF that loops forever."""
         if self._gif is None:
             import io
-
             frames = self.frames()
-            durations = [self.duration_ms] * len(frames)
-            durations[-1] = 3 * self.duration_ms    # pause on the finished output
+            # the last frame, the finished output, shows three times as long
+            durations = [self.duration_ms] * (len(frames) - 1) + [3 * self.duration_ms]
             buffer = io.BytesIO()
             frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
                            duration=durations, loop=0)
@@ -684,9 +546,8 @@ class ConvolutionAnimation:
     def save(self, path) -> Path:
         """Write the GIF to ``path`` (atomically) and return the path."""
         from ._files import atomic_write_bytes
-        path = Path(path)
-        atomic_write_bytes(path, self.to_gif_bytes())
-        return path
+        atomic_write_bytes(Path(path), self.to_gif_bytes())
+        return Path(path)
 
     @property
     def alt_text(self) -> str:
@@ -711,75 +572,28 @@ class ConvolutionAnimation:
                 f"flip={self.flip})")
 
 
-def _animation_pair(value, name):
-    """``value`` as an (h, w) pair of non-bool ints, or a TypeError naming ``name``."""
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(values) != 2:
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-    try:
-        if any(isinstance(v, (bool, np.bool_)) for v in values):
-            raise TypeError
-        return tuple(operator.index(v) for v in values)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, "
-                        f"got {value!r}") from None
-
-
 def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration_ms=700,
                         dpi=100, max_frames=400):
     """Animate a kernel sliding over a zero-padded image, filling in the output.
 
-    Every frame shows three labelled panels: the **input (padded)** with the zero padding
-    in grey and the current window outlined in red, the **kernel** with its values, and
-    the **output** filled in up to the current position; beneath them the products of
-    the window and the kernel and their sum. The numbers come from
-    :func:`minitorch_cv.theory.cross_correlate2d` (what deep learning calls convolution)
-    or, with ``flip=True``, :func:`minitorch_cv.theory.convolve2d` (true convolution:
-    the kernel flipped in both axes, and shown flipped), so the animation and the worked
-    answer can never disagree.
+    Each frame shows the padded input (padding grey, the window outlined in red), the
+    kernel and the output filled in so far, with the sum of products beneath. The numbers
+    come from :func:`minitorch_cv.theory.cross_correlate2d` or, with ``flip=True`` (true
+    convolution), :func:`minitorch_cv.theory.convolve2d` (the kernel flipped in both axes,
+    and shown flipped), so the animation and the worked answer can never disagree.
 
-    Drawn with matplotlib's Figure API and Agg (no pyplot, no backend switch) and
-    written as GIF by Pillow.
-
-    Parameters
-    ----------
-    image : array_like (H, W)
-        A small 2-D array of numbers (one frame per output position).
-    kernel : array_like (K_h, K_w)
-    padding, stride : int or (int, int)
-        Zeros added on every side; step of the window. ``stride >= 1``, ``padding >= 0``.
-    flip : bool
-        True convolution instead of cross-correlation.
-    duration_ms : int
-        Time each frame shows in the GIF (the last one three times as long).
-    dpi : int
-        Resolution of the frames. At 100 their 8-10 pt labels are 11-14 px on a screen at
-        100 % zoom, and a 5 x 5 input with a 3 x 3 kernel is about 850 px wide.
-    max_frames : int
-        Refuse inputs with more output positions than this (each is a frame).
+    ``image`` (H, W) and ``kernel`` (K_h, K_w) are small 2-D arrays of numbers, ``padding``
+    and ``stride`` ints or (h, w) pairs. Each frame shows ``duration_ms`` in the GIF (the
+    last one three times as long), drawn at ``dpi``. An input with more than ``max_frames``
+    output positions is refused, as is anything else that cannot be animated (a ValueError
+    or TypeError that says what).
 
     Returns
     -------
     ConvolutionAnimation
-        ``.save(path)`` writes the GIF, ``.to_gif_bytes()`` returns it, ``.n_frames`` and
-        ``len()`` count the frames, ``.output`` holds the result, ``.frame_figure(k)``
-        gives frame ``k`` as a Figure; in a notebook it displays itself as an
-        ``<img>`` of the GIF.
-
-    Shape
-    -----
-    ``(H, W), (K_h, K_w) -> (H_out, W_out)`` with
-    ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise); there are
-    ``H_out * W_out`` frames.
-
-    Raises
-    ------
-    ValueError
-        If ``image`` or ``kernel`` is not 2-D or is empty, the kernel is larger than the
-        padded image, ``stride < 1``, ``padding < 0``, ``duration_ms`` or ``dpi`` is not
-        positive, or there would be more than ``max_frames`` frames.
-    TypeError
-        If the arrays are not numeric, or padding/stride are not ints.
+        One frame per output position: ``(H, W), (K_h, K_w) -> (H_out, W_out)`` with
+        ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise). ``.save(path)``
+        writes the GIF; in a notebook it displays itself as an ``<img>`` of the GIF.
 
     Examples
     --------
@@ -810,9 +624,9 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
 
 
 def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frames):
-    """What :func:`animate_convolution` refuses (see its Raises section), refused; returns
-    ``padding`` and ``stride`` as pairs."""
+    """Refuse what :func:`animate_convolution` cannot animate; padding, stride as pairs."""
     from . import theory
+    from .checks import _is_int, pair
 
     for name, array, shape in (("image", image, "(H, W)"), ("kernel", kernel, "(K_h, K_w)")):
         if array.ndim != 2:
@@ -823,8 +637,7 @@ def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frame
         if array.dtype.kind not in "biufc":
             raise TypeError(f"animate_convolution: {name} must hold numbers, got dtype "
                             f"{array.dtype}")
-    padding = _animation_pair(padding, "padding")
-    stride = _animation_pair(stride, "stride")
+    padding, stride = pair(padding, "padding"), pair(stride, "stride")
     if min(stride) < 1:
         raise ValueError(f"animate_convolution: stride must be >= 1, got {stride}")
     if min(padding) < 0:
@@ -835,55 +648,12 @@ def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frame
                          f"padded image {padded_shape} (image {image.shape} with padding "
                          f"{padding}): it fits nowhere")
     for name, value in (("duration_ms", duration_ms), ("dpi", dpi), ("max_frames", max_frames)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-                or value < 1:
+        if not _is_int(value) or value < 1:
             raise ValueError(f"animate_convolution: {name} must be a positive int, "
                              f"got {value!r}")
-    out_shape = theory.conv_output_size(image.shape, kernel.shape, stride, padding)
-    if out_shape[0] * out_shape[1] > max_frames:
-        raise ValueError(f"animate_convolution: {out_shape[0]}x{out_shape[1]} output "
-                         f"positions would make {out_shape[0] * out_shape[1]} frames, more "
-                         f"than max_frames={max_frames}; use a smaller image or a larger "
-                         "stride (or raise max_frames)")
+    out_h, out_w = theory.conv_output_size(image.shape, kernel.shape, stride, padding)
+    if out_h * out_w > max_frames:
+        raise ValueError(f"animate_convolution: {out_h}x{out_w} output positions would make "
+                         f"{out_h * out_w} frames, more than max_frames={max_frames}; use a "
+                         "smaller image or a larger stride (or raise max_frames)")
     return padding, stride
-
-
-def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):
-    """Several images in a grid, each with its caption (e.g. CIFAR-10 images and labels).
-
-    Parameters
-    ----------
-    images : ndarray (N, 3, H, W) or (N, H, W, 3)
-        A batch as the network sees it (NCHW; uint8 pixels, floats in [0, 1], or
-        normalized floats with ``mean``/``std``), or channel-last images. Each image goes
-        through :func:`to_image`.
-    titles : sequence of str, optional
-        One caption per image (e.g. the class names); none by default.
-    ncols : int
-    title : str, optional
-        The figure's title.
-    mean, std : float or sequence of float, optional
-        Undo a ``Normalize(mean, std)`` before showing (``x * std + mean``).
-    size : float
-        Inches per image.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    imgs = np.asarray(images)
-    if imgs.ndim != 4:
-        raise ValueError(f"image_grid expects a batch of images (N, 3, H, W) or (N, H, W, 3), "
-                         f"got shape {imgs.shape}")
-    if titles is not None and len(titles) != len(imgs):
-        raise ValueError(f"image_grid: {len(titles)} titles for {len(imgs)} images")
-    fig, axes = _grid_figure(len(imgs), ncols, size, title_room=0.5)
-    for i, ax in enumerate(axes):
-        img = to_image(imgs[i], mean=mean, std=std)
-        ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="nearest")
-        if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
-

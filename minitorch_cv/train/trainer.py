@@ -1,25 +1,18 @@
 """Trainer: the training loop of the seed report, with checkpoints that survive interruption.
 
-Semantics (as the TDT4265 starter code the seed used):
+As the TDT4265 starter code the seed used, it validates every ``len(train_loader) //
+validations_per_epoch`` steps, stops early when the first of the last ``early_stop_count``
+validation losses is the smallest, and keeps the weights with the lowest validation loss
+(saved atomically) for the final evaluation on the train, validation and test sets.
 
-* validation every ``len(train_loader) // validations_per_epoch`` steps (half an epoch);
-* early stopping when, of the last ``early_stop_count`` validation losses, the first is the
-  smallest (no improvement for ``early_stop_count - 1`` validations);
-* the weights with the lowest validation loss are saved (atomically) and restored for the
-  final evaluation on the train, validation and test sets.
+A learning-rate scheduler (``Trainer(..., scheduler=...)``) steps once per epoch, after the
+epoch's last training step; ``ReduceLROnPlateau`` instead steps with the validation loss
+after every validation, so its ``patience`` counts validations. ``history["val"]["lr"]``
+records, per validation, the lr of each parameter group used by the steps before it.
 
-A learning-rate scheduler (``Trainer(..., scheduler=...)``, from
-:mod:`minitorch_cv.optim.lr_scheduler`) steps once per epoch, after the epoch's last
-training step; ``ReduceLROnPlateau`` instead steps after every validation (twice per epoch
-with the default cadence) with the validation loss, so its ``patience`` counts validations.
-``history["val"]["lr"]`` records, per validation, the lr of each parameter group used by
-the training steps before it.
-
-Every validation also writes a resumable checkpoint (weights, optimizer and scheduler
-state, history, random generator states, position in the epoch) as ``checkpoint.npz``:
-arrays plus JSON, no pickle, so opening someone else's run folder cannot run code.
-``Trainer(..., resume=True)`` continues from it and reaches exactly the result of an
-uninterrupted run.
+Every validation also writes a resumable checkpoint, ``checkpoint.npz`` (arrays plus JSON,
+no pickle: see :mod:`minitorch_cv.train.checkpoint`); ``Trainer(..., resume=True)``
+continues from it and reaches exactly the result of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -52,17 +45,17 @@ __all__ = ["FAILED_STOPS", "Trainer", "atomic_write_bytes", "atomic_write_json",
 def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
     """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``.
 
-    ``progress=True`` shows a progress bar (useful for ResNet18 over the test set).
-    The model's train/eval mode is what it was before, also when an error interrupts.
+    ``progress=True`` shows a progress bar. The model's train/eval mode is put back, also
+    when an error interrupts.
 
     Returns
     -------
     (loss, accuracy) : floats, averaged over images (not batches)
     """
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
-    total_loss, correct, count = 0.0, 0, 0
     from tqdm.auto import tqdm
 
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    total_loss, correct, count = 0.0, 0, 0
     with kept_as_found(model), nn.no_grad():     # the mode is put back, also on errors
         model.eval()
         for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False,
@@ -89,17 +82,14 @@ def _non_finite(a):
 
 
 def _generators(model):
-    """The numpy Generators the model draws from (Dropout masks), by module name.
-
-    Layers built without ``rng=`` share the library's default generator: it is listed
-    under each of their names (saved and restored with the same state)."""
+    """The numpy Generators the model draws from (Dropout masks), by module name (a shared
+    generator is listed under each of its layers' names)."""
     return {name: m.__dict__["rng"] for name, m in model.named_modules()
             if isinstance(m.__dict__.get("rng"), np.random.Generator)}
 
 
 class _Clock:
-    """Images and seconds since the last validation, and the mean training loss the
-    progress bar shows (since its last report)."""
+    """Images, seconds and the sum of training losses since the last validation."""
 
     def __init__(self):
         self.restart()
@@ -107,15 +97,8 @@ class _Clock:
     def restart(self):
         self.seen, self.t0, self.loss_sum, self.steps = 0, time.perf_counter(), 0.0, 0
 
-    def count(self, images, loss):
-        self.seen += images
-        self.loss_sum, self.steps = self.loss_sum + loss, self.steps + 1
-
     def elapsed(self):
         return time.perf_counter() - self.t0
-
-    def mean_loss(self):
-        return self.loss_sum / self.steps
 
 
 class Trainer:
@@ -123,17 +106,12 @@ class Trainer:
 
     Parameters
     ----------
-    model : nn.Module
-    optimizer : optim.Optimizer
     train_loader : :class:`~minitorch_cv.data.BatchIterator` (or anything iterable over
         (x, y) batches with ``len()``, ``get_state()`` and ``set_state()``)
     val_loader : iterable of (x, y) batches
     test_loader : optional, evaluated at the end with the best weights
-    epochs : int
-    early_stop_count : int
     out_dir : path, optional
-        Where ``best.npz`` (best weights) and ``checkpoint.npz`` (resumable state, see
-        :mod:`minitorch_cv.train.checkpoint`) go.
+        Where ``best.npz`` (best weights) and ``checkpoint.npz`` (resumable state) go.
     resume : bool
         Continue from ``out_dir/checkpoint.npz`` when it exists. A checkpoint that is
         unsafe (a pickle, such as an older version's ``checkpoint.pkl``), damaged, or
@@ -143,18 +121,16 @@ class Trainer:
     validations_per_epoch : int
         2 = every half epoch, as in the seed.
     scheduler : optional, from :mod:`minitorch_cv.optim.lr_scheduler`
-        Built on ``optimizer``. Stepped at the end of each epoch, or, for
-        ``ReduceLROnPlateau``, with the validation loss after each validation. Its state
-        is part of the checkpoint; a resume needs the same kind of scheduler.
+        Built on ``optimizer``; its state is part of the checkpoint, and a resume needs
+        the same kind of scheduler.
     progress : bool
-        Show a tqdm progress bar with ``mean_loss``, the mean training loss of the steps
-        since the last validation (or since the start or resume), and images per second.
+        Show a tqdm progress bar with ``mean_loss`` (the mean training loss since the last
+        validation) and images per second.
 
     Notes
     -----
     Every validation logs ``train loss``: the mean of the training steps' losses since
-    the previous validation (the steps ``history["train"]`` records), not a moving
-    average, so a short run prints the losses it really had.
+    the previous validation, not a moving average.
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader, test_loader=None, *,
@@ -183,11 +159,8 @@ class Trainer:
                         "steps_per_epoch": len(train_loader), "images_seen": 0,
                         "train_seconds": 0.0, "stop_reason": None,
                         "stop_kind": None, "stop_step": None}
-        self.global_step = 0
-        self.epoch = 0
-        self.batch_in_epoch = 0
-        self.best_val_loss = math.inf
-        self.best_state = None
+        self.global_step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.best_val_loss, self.best_state = math.inf, None
         self.checkpoint_step = None          # the step of the last checkpoint written
         if resume:
             self._resume()
@@ -202,7 +175,6 @@ class Trainer:
         return self.out_dir / CHECKPOINT_NAME if self.out_dir else None
 
     def _save_checkpoint(self):
-        """Write everything a resume needs (see :mod:`.checkpoint`), atomically."""
         if self.out_dir is None:
             return
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
@@ -223,15 +195,12 @@ class Trainer:
             "optimizer": {"type": type(self.optimizer).__name__,
                           "param_groups": optimizer["param_groups"], "state": per_parameter},
             "scheduler": None if self.scheduler is None else {
-                "type": type(self.scheduler).__name__,
-                "state": self.scheduler.state_dict()},
-            "history": self.history,
-            "global_step": self.global_step, "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch,
-            "loader": self.train_loader.get_state(),
+                "type": type(self.scheduler).__name__, "state": self.scheduler.state_dict()},
+            "history": self.history, "loader": self.train_loader.get_state(),
+            **{k: getattr(self, k) for k in ("global_step", "epoch", "batch_in_epoch",
+                                             "best_val_loss")},
             "generators": {k: g.bit_generator.state
                            for k, g in _generators(self.model).items()},
-            "best_val_loss": self.best_val_loss,
             "has_best_state": self.best_state is not None,
         }
         save_checkpoint(self.checkpoint_path, arrays, meta)
@@ -251,16 +220,16 @@ class Trainer:
             self._load_checkpoint(arrays, meta)
         except BaseException as err:
             self._restore_resumable_state(saved)     # a refused checkpoint changes nothing
-            if isinstance(err, (KeyError, TypeError, ValueError, IndexError, AttributeError)) \
-                    and not isinstance(err, CheckpointError):
+            unfit = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+            if isinstance(err, unfit) and not isinstance(err, CheckpointError):
                 raise CheckpointError(f"{path} does not fit this run ({type(err).__name__}: "
                                       f"{err})") from None
             raise
         self.checkpoint_step = self.global_step
         self.log(f"resumed from {path}: step {self.global_step}, "
                  f"epoch {self.epoch}, batch {self.batch_in_epoch}")
-        if self.history.get("stop_reason") == "completed all epochs" \
-                and self.epoch < self.epochs:          # resumed with more epochs: extend
+        if (self.history.get("stop_reason") == "completed all epochs"
+                and self.epoch < self.epochs):          # resumed with more epochs: extend
             self.history["stop_reason"] = self.history["stop_kind"] = None
             self.log(f"resume: training on to {self.epochs} epochs")
 
@@ -289,35 +258,26 @@ class Trainer:
         def part(prefix):
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
-        opt = meta["optimizer"]
-        if opt["type"] != type(self.optimizer).__name__:
-            raise CheckpointError(f"{self.checkpoint_path}: written with {opt['type']}, this "
-                                  f"run uses {type(self.optimizer).__name__}")
+        def entry_state(entry):
+            return {**entry["values"], **{k: arrays[key] for k, key in entry["arrays"].items()}}
+
+        opt, scheduler = meta["optimizer"], meta["scheduler"]
+        written = (opt["type"], "no scheduler" if scheduler is None else scheduler["type"])
+        used = (type(self.optimizer).__name__,
+                "no scheduler" if self.scheduler is None else type(self.scheduler).__name__)
+        for theirs, ours in zip(written, used):
+            if theirs != ours:
+                raise CheckpointError(f"{self.checkpoint_path}: written with {theirs}, this "
+                                      f"run uses {ours}")
         model_state = part("model.")
         best_state = part("best.") if meta["has_best_state"] else None
         if best_state is not None and (
                 list(best_state) != list(model_state)
                 or any(best_state[k].shape != v.shape for k, v in model_state.items())):
             raise ValueError("the best weights do not match the model's keys and shapes")
-        def entry_state(entry):
-            return {**entry["values"], **{k: arrays[key] for k, key in entry["arrays"].items()}}
-        if "hyper" in opt:        # written before parameter groups: one list of states
-            optimizer_state = {"hyper": opt["hyper"],
-                               "state": [entry_state(e) for e in opt["state"]]}
-        else:
-            optimizer_state = {"param_groups": opt["param_groups"],
-                               "state": {i: entry_state(e) for i, e in opt["state"].items()}}
-        scheduler = meta.get("scheduler")
-        ours = None if self.scheduler is None else type(self.scheduler).__name__
-        theirs = None if scheduler is None else scheduler["type"]
-        if ours != theirs:
-            raise CheckpointError(f"{self.checkpoint_path}: written with "
-                                  f"{'no scheduler' if theirs is None else theirs}, this run "
-                                  f"uses {'no scheduler' if ours is None else ours}")
         history = meta["history"]
         if not (isinstance(history, dict) and {"train", "val"} <= set(history)):
             raise ValueError("the history is not a dict with 'train' and 'val'")
-        history["val"].setdefault("lr", [None] * len(history["val"]["step"]))  # older runs
         counters = [meta[k] for k in ("global_step", "epoch", "batch_in_epoch")]
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
                    for c in counters):
@@ -325,26 +285,24 @@ class Trainer:
         best_val_loss = float(meta["best_val_loss"])
 
         self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict(optimizer_state)
+        self.optimizer.load_state_dict({
+            "param_groups": opt["param_groups"],
+            "state": {i: entry_state(e) for i, e in opt["state"].items()}})
         if self.scheduler is not None:
             self.scheduler.load_state_dict(scheduler["state"])
         self.train_loader.set_state(meta["loader"])
         generators = _generators(self.model)
         for name, state in meta["generators"].items():
             generators[name].bit_generator.state = state
-        self.history = history
+        self.history, self.best_val_loss, self.best_state = history, best_val_loss, best_state
         self.global_step, self.epoch, self.batch_in_epoch = counters
-        self.best_val_loss, self.best_state = best_val_loss, best_state
 
     # ----------------------------------------------------------------- the loop
     def should_early_stop(self) -> bool:
         """True when the first of the last ``early_stop_count`` validation losses is the
         smallest of them."""
-        losses = self.history["val"]["loss"]
-        if len(losses) < self.early_stop_count:
-            return False
-        recent = losses[-self.early_stop_count:]
-        return recent[0] == min(recent)
+        recent = self.history["val"]["loss"][-self.early_stop_count:]
+        return len(recent) == self.early_stop_count and recent[0] == min(recent)
 
     def train_step(self, x, y):
         """Forward, loss, backward, optimizer step. Returns (loss, correct count).
@@ -391,11 +349,10 @@ class Trainer:
             raise FloatingPointError("the validation loss is not finite") from None
         if not math.isfinite(loss):
             raise FloatingPointError(f"the validation loss is {loss}")
-        v = self.history["val"]
-        v["step"].append(self.global_step)
-        v["loss"].append(loss)
-        v["accuracy"].append(acc)
-        v["lr"].append([group["lr"] for group in self.optimizer.param_groups])
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        for key, value in (("step", self.global_step), ("loss", loss), ("accuracy", acc),
+                           ("lr", lrs)):
+            self.history["val"][key].append(value)
         if isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step(loss)
         if loss < self.best_val_loss:
@@ -408,15 +365,14 @@ class Trainer:
     def fit(self):
         """Train until ``epochs`` are done or early stopping; returns the history.
 
-        The model trains in training mode with ``needs_input_grad = False`` (no dL/dx for
-        the input batch); afterwards, also after an error or an interruption, its mode and
-        ``needs_input_grad`` flags are what they were before.
+        The model trains in training mode with ``needs_input_grad = False``; afterwards,
+        also after an error or an interruption, its mode and flags are as they were.
 
         A non-finite training or validation loss, a batch holding NaN/inf or an empty batch
         ends training without an exception: the history records why (``stop_reason``),
         at which step (``stop_step``) and ``stop_kind`` ("diverged" or "bad_input";
         "completed" and "early_stop" otherwise), :attr:`failed` is True, and the
-        checkpoint of the last good validation is kept (not overwritten by broken weights).
+        checkpoint of the last good validation is kept.
         """
         with kept_as_found(self.model):      # mode and needs_input_grad flags put back
             self.model.train()
@@ -437,9 +393,8 @@ class Trainer:
         return self.history
 
     def _train_epoch(self):
-        """Train one epoch (its rest, after a resume mid-epoch: the loader continues
-        there), validating every ``steps_per_val`` steps. Returns why training stops, or
-        None to go on."""
+        """Train one epoch (its rest, after a resume mid-epoch); returns why training
+        stops, or None."""
         from tqdm.auto import tqdm
         bar = tqdm(total=len(self.train_loader), initial=self.batch_in_epoch,
                    disable=not self.progress, leave=False, dynamic_ncols=True,
@@ -458,8 +413,8 @@ class Trainer:
             bar.close()
 
     def _train_batch(self, x, y, clock, bar):
-        """One training step on the batch ``(x, y)``, and a validation when it is time.
-        Returns why training stops, or None."""
+        """One training step, and a validation when it is time; returns why training
+        stops, or None."""
         if len(y) == 0:
             self.history["train_seconds"] += clock.elapsed()
             return self._stop_failed("bad_input", self.global_step + 1, f"the input batch "
@@ -470,11 +425,12 @@ class Trainer:
             self.history["train_seconds"] += clock.elapsed()
             return self._training_failure(x, err)
         self._record_step(loss, correct, len(y))
-        clock.count(len(y), loss)
+        clock.seen, clock.loss_sum, clock.steps = (clock.seen + len(y), clock.loss_sum + loss,
+                                                   clock.steps + 1)
         elapsed = clock.elapsed()
         bar.update(1)
-        bar.set_postfix(mean_loss=f"{clock.mean_loss():.3f}", img_s=f"{clock.seen / elapsed:.0f}",
-                        refresh=False)
+        bar.set_postfix(mean_loss=f"{clock.loss_sum / clock.steps:.3f}",
+                        img_s=f"{clock.seen / elapsed:.0f}", refresh=False)
         if self.global_step % self.steps_per_val:
             return None
         self.history["train_seconds"] += elapsed
@@ -484,15 +440,14 @@ class Trainer:
     def _record_step(self, loss, correct, images):
         self.global_step += 1
         self.batch_in_epoch += 1
-        t = self.history["train"]
-        t["step"].append(self.global_step)
-        t["loss"].append(loss)
-        t["accuracy"].append(correct / images)
+        for key, value in (("step", self.global_step), ("loss", loss),
+                           ("accuracy", correct / images)):
+            self.history["train"][key].append(value)
         self.history["images_seen"] += images
 
     def _validate_and_checkpoint(self):
-        """Validate, log the line, decide on early stopping, count a finished epoch and
-        write the checkpoint. Returns why training stops, or None."""
+        """Validate, log, decide on early stopping, count a finished epoch, write the
+        checkpoint; returns why training stops, or None."""
         first, mean_loss = self._train_loss_since_last_validation()
         steps = (f"step {first}" if first == self.global_step else
                  f"mean of steps {first}-{self.global_step}")
@@ -546,8 +501,7 @@ class Trainer:
         return val["step"][int(np.argmin(val["loss"]))]
 
     def _stop_failed(self, kind, step, reason):
-        """Record why training stops (``stop_reason``, ``stop_step``, ``stop_kind``) and
-        say it in one line, with what is kept."""
+        """Record why training stops and say it in one line, with what is kept."""
         self.history.update(stop_reason=reason, stop_step=step, stop_kind=kind)
         if self.best_state is not None:
             where = f" in {self.best_path}" if self.best_path is not None else ""
@@ -588,11 +542,8 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
 
     def final_evaluation(self, train_eval_loader=None):
-        """Best weights on train (if given), validation and test: {"split": [loss, acc]}.
-
-        After a failed run (:attr:`failed`) without best weights there is nothing sound
-        to evaluate: the result is ``{}``.
-        """
+        """Best weights on train (if given), validation and test: {"split": [loss, acc]};
+        ``{}`` after a failed run (:attr:`failed`) without best weights."""
         if self.failed and self.best_state is None:
             return {}
         self.restore_best()

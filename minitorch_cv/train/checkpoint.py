@@ -1,14 +1,11 @@
 """Resume checkpoints in a format that holds no code: arrays in ``.npz``, the rest as JSON.
 
-A checkpoint is one ``.npz`` archive (written by :func:`minitorch_cv.io.save_npz`,
-atomically: an interrupted save leaves the previous checkpoint as it was). Its arrays are
-the model's, the best weights' and the optimizer's (momentum buffers, Adam's moments);
-one more member, ``__checkpoint__.json``, holds everything else as UTF-8 JSON bytes (a
-uint8 array): the step, epoch and position in the epoch, the history, the optimizer's
-parameter groups (torch's ``state_dict`` layout, parameters by index; checkpoints written
-before parameter groups hold ``"hyper"`` instead and still load), the learning-rate
-scheduler's ``state_dict`` (or null), the random generators' states
-(``bit_generator.state``, plain ints).
+A checkpoint is one ``.npz`` archive, written atomically (an interrupted save leaves the
+previous checkpoint as it was). Its arrays are the model's, the best weights' and the
+optimizer's (momentum buffers, Adam's moments); one more member, ``__checkpoint__.json``,
+holds everything else as UTF-8 JSON bytes (a uint8 array): the step, epoch and position in
+the epoch, the history, the optimizer's parameter groups (torch's ``state_dict`` layout),
+the learning-rate scheduler's ``state_dict`` (or null), the random generators' states.
 
 Reading uses ``numpy.load(allow_pickle=False)`` and ``json``: neither can run code, so a
 checkpoint from someone else's run folder is safe to open. Anything else -- a pickle (the
@@ -38,10 +35,8 @@ _ARRAY_TAG = "__ndarray__"                   # an array inside the JSON (e.g. MT
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is unsafe, damaged, from another format, or does not fit the run.
-
-    The message names the file, says what is wrong and what to do.
-    """
+    """A checkpoint file is unsafe, damaged, from another format, or does not fit the run
+    (the message names the file, what is wrong and what to do)."""
 
 
 def _to_json(value):
@@ -73,8 +68,7 @@ def save_checkpoint(path, arrays, meta):
         Numeric arrays only (no Python objects).
     meta : dict
         Anything JSON can hold, plus NumPy numbers and small numeric arrays (random
-        generator states). ``float("inf")`` and NaN are written as JSON's common
-        extensions ``Infinity`` and ``NaN``, which Python reads back.
+        generator states). ``inf`` and NaN are written as ``Infinity`` and ``NaN``.
 
     Raises
     ------
@@ -106,8 +100,8 @@ def load_checkpoint(path):
     """
     path = Path(path)
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80":
+        head = f.read(1)
+    if head == b"\x80":
         raise CheckpointError(
             f"{path}: a pickle, not a minitorch_cv checkpoint. Loading a pickle can run any "
             "code it names, so it is not read.")

@@ -6,11 +6,10 @@ A run folder holds one training run: ``metrics.json``, ``history.json``, ``best.
 Three rules keep its results from being lost or misstated:
 
 * **One run at a time.** A running run holds ``run.lock`` (its pid, host, start time and
-  command, as JSON) with an operating-system lock (``flock``) on it. A second run that
-  finds the lock held is refused. The kernel drops an ``flock`` when its process ends,
-  however it ends, so a lock file left behind by a killed run is recognised as stale,
-  reported and taken over. The lock file is removed when the run ends (also on an error
-  or Ctrl-C).
+  command, as JSON) with an operating-system lock (``flock``) on it; a second run is
+  refused. The kernel drops an ``flock`` when its process ends, however it ends, so a lock
+  file left behind by a killed run is recognised as stale, reported and taken over. The
+  lock file is removed when the run ends (also on an error or Ctrl-C).
 * **No silent overwrite.** A folder that holds a run's files is refused unless the new run
   continues it (``resume=True``) or replaces it (``overwrite=True``: the old run's files,
   and only those, are deleted when the new run really starts).
@@ -64,10 +63,6 @@ class RunFolderError(ValueError):
     """
 
 
-def _argument(key):
-    return key
-
-
 @dataclass(frozen=True)
 class RunFolderNames:
     """How the messages of a run folder name its options: as the caller's user knows them.
@@ -79,7 +74,7 @@ class RunFolderNames:
     resume: str = "resume=True"
     overwrite: str = "overwrite=True"
     folder: str = "run folder"
-    setting: Callable = _argument
+    setting: Callable = str
 
 
 def cli_flag(key):
@@ -104,7 +99,7 @@ def _pid_alive(pid):
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError, TypeError):
-        return True
+        pass
     return True
 
 
@@ -217,18 +212,14 @@ class RunFolder:
     ``overwrite``, and a resume with other settings. :meth:`start` is called once the run
     really starts (data loaded, model built): it deletes the old run's files when
     ``overwrite`` and records ``settings.json``. On exit the lock is removed; a folder
-    this run created and left without results is removed again, so a failed start
-    leaves nothing behind.
+    this run created and left without results is removed again.
 
     Parameters
     ----------
-    folder : path
     settings : dict
         The run's settings (the examples' flags), JSON-serializable.
-    resume, overwrite : bool
     command : str, optional
         The command line, recorded in the lock and in ``settings.json``.
-    log : callable
     names : RunFolderNames
         How the messages name the options (the Python arguments by default).
     """
@@ -251,14 +242,11 @@ class RunFolder:
 
     def recorded_settings(self):
         """The settings the run in this folder was started with (None if not recorded)."""
-        for name, key in ((SETTINGS_NAME, "settings"), ("metrics.json", "hyperparameters")):
-            try:
-                recorded = json.loads((self.path / name).read_text()).get(key)
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(recorded, dict):
-                return recorded
-        return None
+        try:
+            recorded = json.loads((self.path / SETTINGS_NAME).read_text()).get("settings")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return recorded if isinstance(recorded, dict) else None
 
     def __enter__(self):
         if self.path.exists() and not self.path.is_dir():
@@ -305,7 +293,7 @@ class RunFolder:
     def start(self):
         """The run really starts: clear an overwritten run's files, record the settings."""
         if self.overwrite:
-            removed = [name for name in self.existing_run_files()]
+            removed = self.existing_run_files()
             for name in RUN_FILES:
                 (self.path / name).unlink(missing_ok=True)
                 for tmp in self.path.glob(f".{name}.*.tmp"):   # a killed atomic write

@@ -13,10 +13,9 @@ A scheduler changes the ``"lr"`` of each of its optimizer's parameter groups; ca
 
 ``last_epoch`` counts the ``step()`` calls (the constructor makes the first, to epoch 0).
 The epoch-based schedulers update the lr recursively from the current one, as torch does
-(so a change made by hand in between carries on); ``step(epoch)`` (deprecated in torch)
-jumps to an epoch with the closed form. ``state_dict()`` holds the same keys as torch's,
-and ``load_state_dict`` continues a run where it stopped: build the scheduler, then load
-the optimizer's state and the scheduler's.
+(a change made by hand in between carries on); ``step(epoch)`` (deprecated in torch) jumps
+to an epoch with the closed form. ``state_dict()`` holds torch's keys; to continue a run,
+build the scheduler, then load the optimizer's state and the scheduler's.
 """
 
 from __future__ import annotations
@@ -51,6 +50,16 @@ def _check_optimizer(optimizer):
                         "takes the optimizer whose learning rates it changes)")
 
 
+def _check(ok, message):
+    if not ok:
+        raise ValueError(message)
+
+
+def _check_gamma(scheduler, gamma):
+    _check(_is_real(gamma) and gamma > 0, f"{scheduler}: gamma must be a number > 0, got "
+           f"{gamma!r}")
+
+
 class LRScheduler:
     """Base class of the epoch-based schedulers (torch.optim.lr_scheduler.LRScheduler).
 
@@ -73,9 +82,8 @@ class LRScheduler:
 
     def __init__(self, optimizer, last_epoch=-1):
         _check_optimizer(optimizer)
-        if not (_is_int(last_epoch) and last_epoch >= -1):
-            raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, got "
-                             f"{last_epoch!r}")
+        _check(_is_int(last_epoch) and last_epoch >= -1, f"{type(self).__name__}: last_epoch "
+               f"must be an int >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -88,12 +96,8 @@ class LRScheduler:
                                    "the optimizer's state first, or start with last_epoch=-1")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self._initial_step()
-
-    def _initial_step(self):
-        """The constructor's step to epoch ``last_epoch + 1`` (0 for a new schedule)."""
         self._step_count = 0
-        self._is_initial = True
+        self._is_initial = True              # the constructor's step, to last_epoch + 1
         try:
             self.step()
         finally:
@@ -133,7 +137,7 @@ class LRScheduler:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._current_lrs()
 
     def _get_closed_form_lr(self):
         return self.get_lr()
@@ -161,24 +165,21 @@ class LRScheduler:
             If it holds keys this scheduler does not have, or is for another number of
             parameter groups. Nothing is changed then.
         """
-        name = type(self).__name__
+        name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, dict):
-            raise TypeError(f"{name}.load_state_dict: expected a dict, as state_dict() "
-                             f"returns, got a {type(state_dict).__name__}")
+            raise TypeError(f"{name}: expected a dict, as state_dict() returns, got a "
+                            f"{type(state_dict).__name__}")
         unknown = sorted(set(state_dict) - set(self.state_dict()))
-        if unknown:
-            raise ValueError(f"{name}.load_state_dict: unknown keys {unknown} (a state of "
-                             "another scheduler?)")
+        _check(not unknown, f"{name}: unknown keys {unknown} (a state of another scheduler?)")
         groups = len(self.optimizer.param_groups)
         for key in ("base_lrs", "_last_lr", "min_lrs"):
             value = state_dict.get(key)
-            if value is not None and (not isinstance(value, list) or len(value) != groups):
-                raise ValueError(f"{name}.load_state_dict: {key} should list one value per "
-                                 f"parameter group ({groups}), got {value!r}")
+            _check(value is None or (isinstance(value, list) and len(value) == groups),
+                   f"{name}: {key} should list one value per parameter group ({groups}), "
+                   f"got {value!r}")
         for key in ("last_epoch", "_step_count"):
-            if key in state_dict and not _is_int(state_dict[key]):
-                raise ValueError(f"{name}.load_state_dict: {key} should be an int, got "
-                                 f"{state_dict[key]!r}")
+            _check(key not in state_dict or _is_int(state_dict[key]),
+                   f"{name}: {key} should be an int, got {state_dict.get(key)!r}")
         self.__dict__.update({k: (list(v) if isinstance(v, list) else v)
                               for k, v in state_dict.items()})
 
@@ -187,24 +188,14 @@ class StepLR(LRScheduler):
     """Multiply each group's lr by ``gamma`` every ``step_size`` epochs.
 
     ``lr = initial_lr * gamma ** (epoch // step_size)``: with lr 0.1, step_size 5 and
-    gamma 0.1, epochs 0-4 use 0.1, epochs 5-9 use 0.01, ...
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    step_size : int
-        Epochs between two decays (>= 1).
-    gamma : float
-        The factor (> 0; default 0.1).
-    last_epoch : int
-        See :class:`LRScheduler`.
+    gamma 0.1, epochs 0-4 use 0.1, epochs 5-9 use 0.01, ... ``step_size`` is an int >= 1,
+    ``gamma`` > 0; ``last_epoch`` as in :class:`LRScheduler`.
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        if not (_is_int(step_size) and step_size >= 1):
-            raise ValueError(f"StepLR: step_size must be an int >= 1, got {step_size!r}")
-        if not (_is_real(gamma) and gamma > 0):
-            raise ValueError(f"StepLR: gamma must be a number > 0, got {gamma!r}")
+        _check(_is_int(step_size) and step_size >= 1,
+               f"StepLR: step_size must be an int >= 1, got {step_size!r}")
+        _check_gamma("StepLR", gamma)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -224,17 +215,8 @@ class MultiStepLR(LRScheduler):
 
     ``lr = initial_lr * gamma ** (number of milestones <= epoch)``: with milestones
     [5, 8], epochs 0-4 use lr, 5-7 lr * gamma, 8 on lr * gamma ** 2. A milestone given
-    twice decays twice (torch's rule).
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    milestones : iterable of int
-        Epochs (>= 0) at which to decay.
-    gamma : float
-        The factor (> 0; default 0.1).
-    last_epoch : int
-        See :class:`LRScheduler`.
+    twice decays twice (torch's rule). ``milestones`` are epochs (ints >= 0), ``gamma`` >
+    0; ``last_epoch`` as in :class:`LRScheduler`.
     """
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
@@ -243,10 +225,9 @@ class MultiStepLR(LRScheduler):
         except TypeError:
             raise ValueError(f"MultiStepLR: milestones must be a list of epochs, got "
                              f"{milestones!r}") from None
-        if not all(_is_int(m) and m >= 0 for m in milestones):
-            raise ValueError(f"MultiStepLR: milestones must be ints >= 0, got {milestones}")
-        if not (_is_real(gamma) and gamma > 0):
-            raise ValueError(f"MultiStepLR: gamma must be a number > 0, got {gamma!r}")
+        _check(all(_is_int(m) and m >= 0 for m in milestones),
+               f"MultiStepLR: milestones must be ints >= 0, got {milestones}")
+        _check_gamma("MultiStepLR", gamma)
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -278,21 +259,11 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply each group's lr by ``gamma`` every epoch: ``lr = initial_lr * gamma **
-    epoch``.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    gamma : float
-        The factor per epoch (> 0), e.g. 0.9.
-    last_epoch : int
-        See :class:`LRScheduler`.
-    """
+    """Multiply each group's lr by ``gamma`` (> 0, e.g. 0.9) every epoch: ``lr = initial_lr
+    * gamma ** epoch``. ``last_epoch`` as in :class:`LRScheduler`."""
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        if not (_is_real(gamma) and gamma > 0):
-            raise ValueError(f"ExponentialLR: gamma must be a number > 0, got {gamma!r}")
+        _check_gamma("ExponentialLR", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -313,25 +284,15 @@ class CosineAnnealingLR(LRScheduler):
 
     As torch, the lr is updated recursively (each epoch's lr from the previous one), which
     equals this closed form up to rounding when nothing else changes the lr; after
-    ``T_max`` it rises again along the cosine (no restart).
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    T_max : int
-        Epochs from the initial lr down to ``eta_min`` (>= 1).
-    eta_min : float
-        The lowest lr (>= 0; default 0).
-    last_epoch : int
-        See :class:`LRScheduler`.
+    ``T_max`` (an int >= 1) it rises again along the cosine (no restart). ``eta_min`` is
+    >= 0; ``last_epoch`` as in :class:`LRScheduler`.
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        if not (_is_int(T_max) and T_max >= 1):
-            raise ValueError(f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
-        if not (_is_real(eta_min) and eta_min >= 0):
-            raise ValueError(f"CosineAnnealingLR: eta_min must be a number >= 0, got "
-                             f"{eta_min!r}")
+        _check(_is_int(T_max) and T_max >= 1,
+               f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
+        _check(_is_real(eta_min) and eta_min >= 0,
+               f"CosineAnnealingLR: eta_min must be a number >= 0, got {eta_min!r}")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -368,7 +329,6 @@ class ReduceLROnPlateau(LRScheduler):
 
     Parameters
     ----------
-    optimizer : Optimizer
     mode : {"min", "max"}
         Whether a lower (loss) or a higher (accuracy) metric is better.
     factor : float
@@ -380,7 +340,6 @@ class ReduceLROnPlateau(LRScheduler):
         What counts as better: ``threshold_mode="rel"`` (default) needs ``metric <
         best * (1 - threshold)`` in min mode (``> best * (1 + threshold)`` in max mode),
         ``"abs"`` needs ``metric < best - threshold`` (``> best + threshold``).
-    threshold_mode : {"rel", "abs"}
     cooldown : int
         Evaluations ignored after a drop (default 0).
     min_lr : float or list of float
@@ -392,28 +351,22 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
         _check_optimizer(optimizer)
-        if not _is_real(factor) or factor >= 1.0:
-            raise ValueError(f"Factor should be < 1.0 (the lr is multiplied by it), got "
-                             f"{factor!r}")
-        if factor < 0:
-            raise ValueError(f"ReduceLROnPlateau: factor must be >= 0, got {factor!r}")
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if not (_is_int(value) and value >= 0):
-                raise ValueError(f"ReduceLROnPlateau: {name} must be an int >= 0, got "
-                                 f"{value!r}")
-        for name, value in (("threshold", threshold), ("eps", eps)):
-            if not (_is_real(value) and value >= 0):
-                raise ValueError(f"ReduceLROnPlateau: {name} must be a number >= 0, got "
-                                 f"{value!r}")
+        _check(_is_real(factor) and factor < 1.0,
+               f"Factor should be < 1.0 (the lr is multiplied by it), got {factor!r}")
+        _check(factor >= 0, f"ReduceLROnPlateau: factor must be >= 0, got {factor!r}")
+        for name, value, kind in (("patience", patience, "an int"), ("cooldown", cooldown, "an int"),
+                                  ("threshold", threshold, "a number"), ("eps", eps, "a number")):
+            ok = _is_int(value) if kind == "an int" else _is_real(value)
+            _check(ok and value >= 0,
+                   f"ReduceLROnPlateau: {name} must be {kind} >= 0, got {value!r}")
         groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
-            if len(min_lr) != groups:
-                raise ValueError(f"expected {groups} min_lrs, got {len(min_lr)}")
+            _check(len(min_lr) == groups, f"expected {groups} min_lrs, got {len(min_lr)}")
             min_lrs, default_min_lr = list(min_lr), None
         else:
             min_lrs, default_min_lr = [min_lr] * groups, min_lr
-        if not all(_is_real(m) and m >= 0 for m in min_lrs):
-            raise ValueError(f"ReduceLROnPlateau: min_lr must be numbers >= 0, got {min_lr!r}")
+        _check(all(_is_real(m) and m >= 0 for m in min_lrs),
+               f"ReduceLROnPlateau: min_lr must be numbers >= 0, got {min_lr!r}")
         self.optimizer = optimizer
         self.factor = factor
         self.default_min_lr = default_min_lr
@@ -448,13 +401,10 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _is_better(self, a, best):
         """Whether metric ``a`` improves on ``best`` under ``mode`` and ``threshold``."""
-        if self.mode == "min" and self.threshold_mode == "rel":
-            return a < best * (1.0 - self.threshold)
+        rel = self.threshold_mode == "rel"
         if self.mode == "min":
-            return a < best - self.threshold
-        if self.threshold_mode == "rel":
-            return a > best * (self.threshold + 1.0)
-        return a > best + self.threshold
+            return a < (best * (1.0 - self.threshold) if rel else best - self.threshold)
+        return a > (best * (self.threshold + 1.0) if rel else best + self.threshold)
 
     def step(self, metrics=None, epoch=None):
         """Count one evaluation with value ``metrics`` (a number) and lower the lr when

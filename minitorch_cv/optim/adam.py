@@ -28,11 +28,8 @@ class Adam(Optimizer):
     params : iterable of Parameter, or of dict (parameter groups)
         See :class:`~minitorch_cv.optim.Optimizer`: a group may set its own ``lr``,
         ``betas``, ``eps``, ``weight_decay``, ``maximize`` or ``decoupled_weight_decay``.
-    lr : float
     betas : (float, float)
         Decay rates of the moment estimates, each in [0, 1).
-    eps : float
-    weight_decay : float
     amsgrad : bool
         Not supported (True raises NotImplementedError).
     maximize : bool
@@ -57,9 +54,8 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: betas must be a pair of numbers in "
                              f"[0, 1), got {betas!r}")
         group["betas"] = tuple(betas)
-        for i in range(2):
-            self._check_number({"betas": betas[i]}, "betas", index, low=0.0, high=1.0,
-                               high_open=True)
+        for beta in betas:
+            self._check_number({"betas": beta}, "betas", index, low=0.0, high=1.0, high_open=True)
         self._check_number(group, "eps", index, low=0.0)
         self._check_number(group, "weight_decay", index, low=0.0)
 
@@ -75,17 +71,15 @@ class Adam(Optimizer):
                     else:
                         g = g + weight_decay * p.data
                 if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    state.update(step=0, exp_avg=np.zeros_like(p.data),
+                                 exp_avg_sq=np.zeros_like(p.data))
                 state["step"] += 1
                 t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
                 m *= beta1
                 m += (1 - beta1) * g
                 v *= beta2
                 v += (1 - beta2) * g * g
-                bias1 = 1 - beta1 ** t
-                bias2 = 1 - beta2 ** t
+                bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
                 # PyTorch's order of operations: denom = sqrt(v) / sqrt(bias2) + eps
                 denom = np.sqrt(v) / p.data.dtype.type(math.sqrt(bias2)) \
                     + p.data.dtype.type(eps)

@@ -40,8 +40,8 @@ def _is_int(value):
 
 
 def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) \
-        and math.isfinite(value)
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _check_optimizer(optimizer):
@@ -76,8 +76,6 @@ class LRScheduler:
     ----------
     base_lrs : list of float
         Each group's ``initial_lr``.
-    last_epoch : int
-        The epoch the current lrs belong to.
     """
 
     def __init__(self, optimizer, last_epoch=-1):
@@ -113,14 +111,8 @@ class LRScheduler:
         raise NotImplementedError
 
     def step(self, epoch=None):
-        """Advance one epoch and set each group's lr.
-
-        Parameters
-        ----------
-        epoch : int, optional
-            Deprecated in torch (a warning says so): jump to this epoch, using the
-            closed form of the schedule.
-        """
+        """Advance one epoch and set each group's lr (``epoch``, deprecated in torch, jumps
+        to that epoch with the closed form, and warns)."""
         self._step_count += 1
         self._get_lr_called_within_step = True
         try:
@@ -196,8 +188,7 @@ class StepLR(LRScheduler):
         _check(_is_int(step_size) and step_size >= 1,
                f"StepLR: step_size must be an int >= 1, got {step_size!r}")
         _check_gamma("StepLR", gamma)
-        self.step_size = step_size
-        self.gamma = gamma
+        self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -228,8 +219,7 @@ class MultiStepLR(LRScheduler):
         _check(all(_is_int(m) and m >= 0 for m in milestones),
                f"MultiStepLR: milestones must be ints >= 0, got {milestones}")
         _check_gamma("MultiStepLR", gamma)
-        self.milestones = Counter(milestones)
-        self.gamma = gamma
+        self.milestones, self.gamma = Counter(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -251,9 +241,8 @@ class MultiStepLR(LRScheduler):
                 milestones = Counter({int(k): int(v)
                                       for k, v in state_dict["milestones"].items()})
             except (TypeError, ValueError):
-                raise ValueError("MultiStepLR.load_state_dict: milestones should map "
-                                 f"epochs to counts, got {state_dict['milestones']!r}") \
-                    from None
+                raise ValueError("MultiStepLR.load_state_dict: milestones should map epochs "
+                                 f"to counts, got {state_dict['milestones']!r}") from None
             state_dict = {**state_dict, "milestones": milestones}
         super().load_state_dict(state_dict)
 
@@ -293,8 +282,7 @@ class CosineAnnealingLR(LRScheduler):
                f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
         _check(_is_real(eta_min) and eta_min >= 0,
                f"CosineAnnealingLR: eta_min must be a number >= 0, got {eta_min!r}")
-        self.T_max = T_max
-        self.eta_min = eta_min
+        self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -367,33 +355,20 @@ class ReduceLROnPlateau(LRScheduler):
             min_lrs, default_min_lr = [min_lr] * groups, min_lr
         _check(all(_is_real(m) and m >= 0 for m in min_lrs),
                f"ReduceLROnPlateau: min_lr must be numbers >= 0, got {min_lr!r}")
-        self.optimizer = optimizer
-        self.factor = factor
-        self.default_min_lr = default_min_lr
-        self.min_lrs = min_lrs
-        self.patience = patience
-        self.cooldown = cooldown
-        self.eps = eps
+        self.optimizer, self.factor = optimizer, factor
+        self.default_min_lr, self.min_lrs = default_min_lr, min_lrs
+        self.patience, self.cooldown, self.eps = patience, cooldown, eps
         self.last_epoch = 0
         self._last_lr = self._current_lrs()
         self._init_is_better(mode, threshold, threshold_mode)
-        self._reset()
-
-    def _reset(self):
-        self.best = self.mode_worse
-        self.cooldown_counter = 0
-        self.num_bad_epochs = 0
+        self.best, self.cooldown_counter, self.num_bad_epochs = self.mode_worse, 0, 0
 
     def _init_is_better(self, mode, threshold, threshold_mode):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode {mode!r} is unknown! (use 'min' or 'max')")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold mode {threshold_mode!r} is unknown! (use 'rel' or "
-                             "'abs')")
+        _check(mode in ("min", "max"), f"mode {mode!r} is unknown! (use 'min' or 'max')")
+        _check(threshold_mode in ("rel", "abs"),
+               f"threshold mode {threshold_mode!r} is unknown! (use 'rel' or 'abs')")
         self.mode_worse = math.inf if mode == "min" else -math.inf
-        self.mode = mode
-        self.threshold = threshold
-        self.threshold_mode = threshold_mode
+        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
 
     @property
     def in_cooldown(self):
@@ -407,14 +382,8 @@ class ReduceLROnPlateau(LRScheduler):
         return a > (best * (self.threshold + 1.0) if rel else best + self.threshold)
 
     def step(self, metrics=None, epoch=None):
-        """Count one evaluation with value ``metrics`` (a number) and lower the lr when
-        it is due.
-
-        Raises
-        ------
-        TypeError
-            If ``metrics`` is not a number (forgetting it is the usual mistake).
-        """
+        """Count one evaluation with value ``metrics`` (a number; TypeError otherwise) and
+        lower the lr when it is due."""
         try:
             current = float(metrics)
         except (TypeError, ValueError):
@@ -426,8 +395,7 @@ class ReduceLROnPlateau(LRScheduler):
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
-            self.best = current
-            self.num_bad_epochs = 0
+            self.best, self.num_bad_epochs = current, 0
         else:
             self.num_bad_epochs += 1
         if self.in_cooldown:
@@ -435,8 +403,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs = 0            # bad evaluations in the cooldown don't count
         if self.num_bad_epochs > self.patience:
             self._reduce_lr()
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = self._current_lrs()
 
     def _reduce_lr(self):

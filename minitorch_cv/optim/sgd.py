@@ -24,8 +24,6 @@ class SGD(Optimizer):
     params : iterable of Parameter, or of dict (parameter groups)
         See :class:`~minitorch_cv.optim.Optimizer`: a group may set its own ``lr``,
         ``momentum``, ``dampening``, ``weight_decay``, ``nesterov`` or ``maximize``.
-    lr, momentum, dampening, weight_decay : float
-    nesterov : bool
     maximize : bool
         Ascend instead of descend (torch's keyword).
     """

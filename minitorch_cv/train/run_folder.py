@@ -1,22 +1,16 @@
-"""A run folder (where a training run writes): who may write into it, and with which
-settings.
-
-A run folder holds one training run: ``metrics.json``, ``history.json``, ``best.npz``,
-``checkpoint.npz``, ``settings.json``, ``loss.png``, ``accuracy.png`` (see docs/runs.md).
-Three rules keep its results from being lost or misstated:
+"""A run folder holds one training run (see docs/runs.md); three rules keep its results
+from being lost or misstated:
 
 * **One run at a time.** A running run holds ``run.lock`` (its pid, host, start time and
-  command, as JSON) with an operating-system lock (``flock``) on it; a second run is
-  refused. The kernel drops an ``flock`` when its process ends, however it ends, so a lock
-  file left behind by a killed run is recognised as stale, reported and taken over. The
-  lock file is removed when the run ends (also on an error or Ctrl-C).
+  command) with an ``flock`` on it; a second run is refused. The kernel drops an ``flock``
+  when its process ends, however it ends, so a lock file left by a killed run is
+  recognised as stale, reported and taken over.
 * **No silent overwrite.** A folder that holds a run's files is refused unless the new run
   continues it (``resume=True``) or replaces it (``overwrite=True``: the old run's files,
   and only those, are deleted when the new run really starts).
-* **Resume with the same settings.** ``settings.json`` records the run's settings when it
-  starts; resuming with other settings is refused, naming each one (old -> new). Only the
-  settings in :data:`MAY_DIFFER_ON_RESUME` may differ, and ``epochs`` may grow (to train
-  a finished run longer), not shrink.
+* **Resume with the same settings.** ``settings.json`` records the run's settings; a
+  resume with other settings is refused, naming each one. Only the settings in
+  :data:`MAY_DIFFER_ON_RESUME` may differ, and ``epochs`` may grow.
 """
 
 from __future__ import annotations
@@ -46,21 +40,16 @@ RUN_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz", "chec
 # what a run needs to be worth continuing (the plots and settings alone are not)
 _RESULT_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz")
 
-MAY_DIFFER_ON_RESUME = frozenset({
-    "out", "resume", "overwrite",     # where the run is, and how this command treats it
-    "no_progress", "data",            # how it is shown; the same data at another path
-    "no_train_eval",                  # what is evaluated at the end, not what is trained
-})
-# eval_limit is compared: it also sets the validation images that pick the best weights
-# and decide early stopping, so a resume with another value would change the run
+# where the run is and how this command treats it, how it is shown, the same data at another
+# path, what is evaluated at the end (not eval_limit: it also sets the validation images
+# that pick the best weights and decide early stopping)
+MAY_DIFFER_ON_RESUME = frozenset({"out", "resume", "overwrite", "no_progress", "data",
+                                  "no_train_eval"})
 
 
 class RunFolderError(ValueError):
-    """The run folder is in use, holds another run, or the settings do not fit it.
-
-    The message is one line: what is wrong and which option or folder to choose instead,
-    named as the caller names them (:class:`RunFolderNames`).
-    """
+    """The run folder is in use, holds another run, or the settings do not fit it (one
+    line: what is wrong and what to choose instead, named as in :class:`RunFolderNames`)."""
 
 
 @dataclass(frozen=True)
@@ -104,12 +93,9 @@ def _pid_alive(pid):
 
 
 class RunLock:
-    """``run.lock`` in ``folder``: held by at most one live process.
-
-    ``acquire()`` raises :class:`RunFolderError` when another live run holds it, and
-    returns the description of a stale holder it took over (or None). ``release()``
-    removes the file.
-    """
+    """``run.lock`` in ``folder``, held by at most one live process: ``acquire()`` raises
+    :class:`RunFolderError` when another live run holds it and returns the description of
+    a stale holder it took over (or None); ``release()`` removes the file."""
 
     def __init__(self, folder, command=None, names=RunFolderNames()):
         self.path = Path(folder) / LOCK_NAME
@@ -120,9 +106,9 @@ class RunLock:
         return json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                            "started": _now(), "command": self.command}).encode()
 
-    def _read(self):
+    def _read(self, text=None):
         try:
-            return json.loads(self.path.read_text())
+            return json.loads(self.path.read_text() if text is None else text)
         except (OSError, ValueError):
             return None
 
@@ -154,12 +140,7 @@ class RunLock:
             os.pwrite(fd, self._content(), 0)
             os.fsync(fd)
             self._fd = fd
-            if not previous.strip():
-                return None
-            try:
-                return _describe(json.loads(previous))
-            except ValueError:
-                return _describe(None)
+            return _describe(self._read(previous)) if previous.strip() else None
 
     def _acquire_by_pid(self):                         # pragma: no cover - Windows
         stale = None
@@ -197,10 +178,9 @@ def settings_differences(old, new, name=cli_flag):
     for key, value in new.items():
         if key in MAY_DIFFER_ON_RESUME or key not in old or old[key] == value:
             continue
-        if key == "epochs" and isinstance(value, int) and isinstance(old[key], int) \
-                and value > old[key]:
-            continue
-        problems.append(f"{name(key)} {old[key]} -> {value}")
+        ints = isinstance(value, int) and isinstance(old[key], int)
+        if not (key == "epochs" and ints and value > old[key]):      # epochs may grow
+            problems.append(f"{name(key)} {old[key]} -> {value}")
     return problems
 
 
@@ -209,19 +189,10 @@ class RunFolder:
 
     On entry: create the folder if needed, take its lock, and refuse (with
     :class:`RunFolderError`) a folder that holds another run unless ``resume`` or
-    ``overwrite``, and a resume with other settings. :meth:`start` is called once the run
-    really starts (data loaded, model built): it deletes the old run's files when
-    ``overwrite`` and records ``settings.json``. On exit the lock is removed; a folder
-    this run created and left without results is removed again.
-
-    Parameters
-    ----------
-    settings : dict
-        The run's settings (the examples' flags), JSON-serializable.
-    command : str, optional
-        The command line, recorded in the lock and in ``settings.json``.
-    names : RunFolderNames
-        How the messages name the options (the Python arguments by default).
+    ``overwrite``, and a resume with other ``settings`` (a JSON-serializable dict).
+    :meth:`start` is called once the run really starts: it deletes the old run's files
+    when ``overwrite`` and records ``settings.json`` (with ``command``). On exit the lock
+    is removed, and a folder this run created and left without results is removed again.
     """
 
     def __init__(self, folder, settings, *, resume=False, overwrite=False, command=None,
@@ -234,7 +205,7 @@ class RunFolder:
         self.settings, self.resume, self.overwrite = dict(settings), resume, overwrite
         self.command, self.log = command, log
         self.lock = RunLock(self.path, command, names)
-        self._created = []                 # folders this run created, deepest last
+        self._created = []                 # folders this run created, deepest first
         self.started = False
 
     def existing_run_files(self):
@@ -251,9 +222,8 @@ class RunFolder:
     def __enter__(self):
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"{self.names.folder} {self.path} is a file, not a folder")
-        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        self._created = [p for p in (self.path, *self.path.parents) if not p.exists()]
         self.path.mkdir(parents=True, exist_ok=True)
-        self._created = list(reversed(missing))
         try:
             stale = self.lock.acquire()
             if stale:
@@ -267,7 +237,6 @@ class RunFolder:
 
     def _check(self):
         found = self.existing_run_files()
-        results = [name for name in found if name in _RESULT_FILES]
         if not found or self.overwrite:
             return
         n = self.names
@@ -275,7 +244,7 @@ class RunFolder:
             raise RunFolderError(
                 f"{self.path} already holds a run ({', '.join(found)}); add {n.resume} to "
                 f"continue it, {n.overwrite} to replace it, or give another {n.folder}")
-        if not (self.path / "checkpoint.npz").exists() and results:
+        if "checkpoint.npz" not in found and set(found) & set(_RESULT_FILES):
             raise RunFolderError(
                 f"{n.resume}: {self.path} holds no checkpoint.npz to continue from (it "
                 f"holds {', '.join(found)}); add {n.overwrite} instead to train it again")
@@ -310,7 +279,7 @@ class RunFolder:
         found = self.existing_run_files()
         if self.started and found == [SETTINGS_NAME]:     # stopped before any result
             (self.path / SETTINGS_NAME).unlink(missing_ok=True)
-        for folder in reversed(self._created):            # deepest first, only if empty
+        for folder in self._created:                      # deepest first, only if empty
             try:
                 folder.rmdir()
             except OSError:

@@ -77,7 +77,6 @@ FAILED_STOPS = ("diverged", "bad_input")
 
 
 def _non_finite(a):
-    """"NaN" or "inf": what makes ``a`` non-finite."""
     return "NaN" if np.isnan(a).any() else "inf"
 
 
@@ -305,13 +304,12 @@ class Trainer:
         return len(recent) == self.early_stop_count and recent[0] == min(recent)
 
     def train_step(self, x, y):
-        """Forward, loss, backward, optimizer step. Returns (loss, correct count).
+        """Forward, loss, backward, optimizer step; returns (loss, correct count).
 
         Raises
         ------
         FloatingPointError
-            The logits or the loss are not finite; then no gradient is computed and the
-            parameters are not changed.
+            The logits or the loss are not finite (the parameters are not changed then).
         """
         logits = self.model(x)
         if not np.isfinite(logits).all():
@@ -335,13 +333,8 @@ class Trainer:
         return t["step"][start], float(np.mean(t["loss"][start:]))
 
     def validate(self):
-        """Evaluate on the validation set, record it, keep the best weights.
-
-        Raises
-        ------
-        FloatingPointError
-            The validation loss is not finite (nothing is recorded then).
-        """
+        """Evaluate on the validation set, record it, keep the best weights (raises
+        FloatingPointError, recording nothing, when the validation loss is not finite)."""
         try:
             loss, acc = evaluate(self.model, self.val_loader, self.loss_fn,
                                  progress=self.progress, desc="validation")
@@ -423,7 +416,9 @@ class Trainer:
             loss, correct = self.train_step(x, y)
         except FloatingPointError as err:
             self.history["train_seconds"] += clock.elapsed()
-            return self._training_failure(x, err)
+            step = self.global_step + 1
+            return self._failure(step, [(f"the input batch at step {step}", x)],
+                                 f"non-finite loss at step {step} ({err})")
         self._record_step(loss, correct, len(y))
         clock.seen, clock.loss_sum, clock.steps = (clock.seen + len(y), clock.loss_sum + loss,
                                                    clock.steps + 1)
@@ -454,7 +449,12 @@ class Trainer:
         try:
             vloss, vacc = self.validate()
         except FloatingPointError:
-            return self._validation_failure()
+            losses = self.history["train"]["loss"]
+            last = f" (the last training loss was {losses[-1]:.4g})" if losses else ""
+            batches = ((f"validation batch {i + 1}", x) for i, (x, _) in
+                       enumerate(self.val_loader))
+            return self._failure(self.global_step, batches, "non-finite validation loss "
+                                 f"after step {self.global_step}{last}")
         self.log(f"step {self.global_step} (epoch {self.global_step / len(self.train_loader):.2f}"
                  f"): train loss {mean_loss:.4f} ({steps}), val loss {vloss:.4f}, val acc "
                  f"{vacc:.4f}")
@@ -512,29 +512,15 @@ class Trainer:
         self.log(f"stopping: {reason}; {kept}")
         return reason
 
-    def _training_failure(self, x, err):
-        """Tell bad input apart from divergence after a non-finite training loss."""
-        step = self.global_step + 1
-        x = np.asarray(x)
-        if not np.isfinite(x).all():
-            return self._stop_failed("bad_input", step, f"the input batch at step {step} "
-                                     f"holds {_non_finite(x)}")
-        return self._stop_failed(
-            "diverged", step, f"training diverged: non-finite loss at step {step} ({err}); "
-            "try a smaller learning rate")
-
-    def _validation_failure(self):
-        step = self.global_step
-        for i, (x, _) in enumerate(self.val_loader):
+    def _failure(self, step, batches, what):
+        """After a non-finite loss, stop as "bad_input" when one of ``batches`` ((name, x)
+        pairs) holds NaN or inf, else as "diverged" (``what`` says which loss, where)."""
+        for name, x in batches:
             x = np.asarray(x)
             if not np.isfinite(x).all():
-                return self._stop_failed("bad_input", step, f"validation batch {i + 1} "
-                                         f"holds {_non_finite(x)}")
-        losses = self.history["train"]["loss"]
-        last = f" (the last training loss was {losses[-1]:.4g})" if losses else ""
-        return self._stop_failed(
-            "diverged", step, f"training diverged: non-finite validation loss after step "
-            f"{step}{last}; try a smaller learning rate")
+                return self._stop_failed("bad_input", step, f"{name} holds {_non_finite(x)}")
+        return self._stop_failed("diverged", step, f"training diverged: {what}; try a "
+                                 "smaller learning rate")
 
     def restore_best(self):
         """Load the weights with the lowest validation loss (if any validation ran)."""

@@ -1,17 +1,14 @@
 """Resume checkpoints in a format that holds no code: arrays in ``.npz``, the rest as JSON.
 
-A checkpoint is one ``.npz`` archive, written atomically (an interrupted save leaves the
-previous checkpoint as it was). Its arrays are the model's, the best weights' and the
-optimizer's (momentum buffers, Adam's moments); one more member, ``__checkpoint__.json``,
-holds everything else as UTF-8 JSON bytes (a uint8 array): the step, epoch and position in
-the epoch, the history, the optimizer's parameter groups (torch's ``state_dict`` layout),
-the learning-rate scheduler's ``state_dict`` (or null), the random generators' states.
+A checkpoint is one ``.npz`` archive, written atomically. Its arrays are the model's, the
+best weights' and the optimizer's; one more member, ``__checkpoint__.json`` (UTF-8 bytes as
+a uint8 array), holds everything else: counters, history, the optimizer's parameter groups,
+the scheduler's state, the random generators' states.
 
-Reading uses ``numpy.load(allow_pickle=False)`` and ``json``: neither can run code, so a
-checkpoint from someone else's run folder is safe to open. Anything else -- a pickle (the
-``checkpoint.pkl`` of older versions included), an archive holding Python objects, an
-archive without the JSON member or from another format version -- is refused with a
-:class:`CheckpointError` that says why.
+Reading uses ``numpy.load(allow_pickle=False)`` and ``json``, which cannot run code, so a
+checkpoint from someone else's run folder is safe to open. Anything else (a pickle such as
+the ``checkpoint.pkl`` of older versions, an archive holding Python objects, without the
+JSON member or from another format version) is refused with a :class:`CheckpointError`.
 """
 
 from __future__ import annotations
@@ -63,17 +60,11 @@ def save_checkpoint(path, arrays, meta):
 
     Parameters
     ----------
-    path : str or os.PathLike
     arrays : dict of str to ndarray
         Numeric arrays only (no Python objects).
     meta : dict
         Anything JSON can hold, plus NumPy numbers and small numeric arrays (random
-        generator states). ``inf`` and NaN are written as ``Infinity`` and ``NaN``.
-
-    Raises
-    ------
-    TypeError
-        If ``meta`` holds something JSON cannot (nothing is written then).
+        generator states). If it holds anything else, TypeError and nothing is written.
     """
     if _JSON_MEMBER in arrays:
         raise ValueError(f"{_JSON_MEMBER!r} is reserved")
@@ -95,8 +86,7 @@ def load_checkpoint(path):
     ------
     CheckpointError
         If the file is a pickle, not a valid ``.npz`` archive, holds Python objects, has
-        no JSON member, or comes from another format or version. Nothing in the file is
-        ever executed.
+        no JSON member, or comes from another format or version.
     """
     path = Path(path)
     with open(path, "rb") as f:
@@ -117,9 +107,8 @@ def load_checkpoint(path):
                               "cannot be resumed from)")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"), object_hook=_from_json)
-    except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as err:
-        raise CheckpointError(f"{path}: the checkpoint's JSON part is damaged ({err})") \
-            from None
+    except (ValueError, TypeError, RecursionError) as err:
+        raise CheckpointError(f"{path}: the checkpoint's JSON part is damaged ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a minitorch_cv checkpoint (format "
                               f"{meta.get('format') if isinstance(meta, dict) else None!r})")

@@ -214,17 +214,8 @@ def check_training_args(args):
 
 def make_scheduler(args, optimizer):
     """The learning-rate scheduler ``--scheduler`` names, on ``optimizer`` (None for
-    ``none``, or when ``args`` has no ``scheduler``)::
-
-        step         StepLR(step_size=--step-size, gamma=--gamma)
-        multistep    MultiStepLR(milestones=--milestones, gamma=--gamma)
-        exponential  ExponentialLR(gamma=--gamma)
-        cosine       CosineAnnealingLR(T_max=--t-max or --epochs, eta_min=--eta-min)
-        plateau      ReduceLROnPlateau(factor=--factor, patience=--patience)
-
-    The Trainer steps the epoch-based ones once per epoch and ``plateau`` after each
-    validation with the validation loss.
-    """
+    ``none``, or when ``args`` has no ``scheduler``), with the flags of its arguments
+    (``cosine``'s ``T_max`` is ``--t-max``, or ``--epochs``)."""
     from ..optim import lr_scheduler
     kind = getattr(args, "scheduler", "none")
     build = {
@@ -319,13 +310,15 @@ def _versions():
             "processor": platform.processor() or platform.machine()}
 
 
+def _without_overwrite(command):
+    return [w for w in shlex.split(command or "python ...") if w != "--overwrite"]
+
+
 def resume_command(command):
     """``command`` with ``--resume`` (and without ``--overwrite``): the command that
     continues the run it started."""
-    words = [w for w in shlex.split(command or "python ...") if w != "--overwrite"]
-    if "--resume" not in words:
-        words.append("--resume")
-    return shlex.join(words)
+    words = _without_overwrite(command)
+    return shlex.join(words if "--resume" in words else [*words, "--resume"])
 
 
 #: How the examples' messages name a run folder's options: by their flags.
@@ -337,31 +330,23 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
                  notes=(), optimizer_factory=None, loss_fn=None):
     """Train ``model`` on CIFAR-10 as the seed did and write everything to ``args.out``.
 
-    ``args.out`` is claimed as a run folder first (:class:`~.run_folder.RunFolder`): a
-    folder that holds another run is refused unless ``args.resume`` or ``args.overwrite``,
-    a live run's lock is respected, and a resume with other settings is refused.
-
-    ``notes`` are warnings a reader of the results must know (e.g. that pretrained
-    weights saw the validation images): printed as ``warning: ...`` before training and
-    again under the final numbers, and written into ``metrics.json`` under ``"notes"``.
-
-    ``optimizer_factory(args, parameters)`` builds the optimizer (default:
-    :func:`make_optimizer`) and ``loss_fn`` is the training loss (default:
-    :class:`~minitorch_cv.nn.CrossEntropyLoss`).
+    ``args.out`` is claimed as a run folder first (:class:`~.run_folder.RunFolder`).
+    ``notes`` are warnings a reader of the results must know (e.g. that pretrained weights
+    saw the validation images): printed before training and under the final numbers, and
+    written into ``metrics.json``. ``optimizer_factory(args, parameters)`` builds the
+    optimizer (default: :func:`make_optimizer`); ``loss_fn`` defaults to cross-entropy.
 
     Returns
     -------
     metrics : dict
-        final train/val/test loss, accuracy and number of images evaluated
-        (best-validation weights), epochs run, wall time, images per second, stop reason.
-        After a failed run the evaluation uses the best weights from before, and is
-        empty when there are none.
+        final train/val/test loss, accuracy and number of images evaluated (best
+        validation weights; none after a failed run without them), epochs run, wall
+        time, images per second, stop reason.
 
     Raises
     ------
     ValueError, OSError
-        Bad data, a refused run folder (:class:`~.run_folder.RunFolderError`), an unfit
-        checkpoint (:class:`~.checkpoint.CheckpointError`).
+        Bad data, a refused run folder, an unfit checkpoint.
     KeyboardInterrupt
         After logging the command that resumes the run.
     """
@@ -413,9 +398,8 @@ class _Run:
             if trainer.checkpoint_step is not None:
                 self.log(f"resume with: {resume_command(self.command)}")
             else:
-                words = [w for w in shlex.split(self.command or "python ...")
-                         if w != "--overwrite"]
-                self.log(f"nothing to resume yet; start again with: {shlex.join(words)}")
+                self.log("nothing to resume yet; start again with: "
+                         f"{shlex.join(_without_overwrite(self.command))}")
             raise
 
     def fit_and_report(self, trainer, train_eval):
@@ -434,19 +418,16 @@ class _Run:
         h, best = trainer.history, trainer.best_val_loss
         evaluated = {"train": train_eval, "val": trainer.val_loader, "test": trainer.test_loader}
         metrics = {
-            "name": self.name,
-            "command": self.command,
+            "name": self.name, "command": self.command,
             **{split: {"loss": v[0], "accuracy": v[1], "images": evaluated[split].num_examples}
                for split, v in results.items()},
             "best_val_loss": best if best != float("inf") else None,
             "epochs_run": h["epochs_run"], "steps": trainer.global_step,
             "stop_reason": h["stop_reason"], "stop_kind": h.get("stop_kind"),
-            "stop_step": h.get("stop_step"),
-            "wall_seconds": time.perf_counter() - self.t_start,
+            "stop_step": h.get("stop_step"), "wall_seconds": time.perf_counter() - self.t_start,
             "train_seconds": h["train_seconds"],
             "train_images_per_second": h["images_seen"] / max(h["train_seconds"], 1e-9),
-            "hyperparameters": dict(vars(self.args)),
-            "versions": _versions(),
+            "hyperparameters": dict(vars(self.args)), "versions": _versions(),
         }
         if self.notes:
             metrics["notes"] = list(self.notes)
@@ -489,11 +470,10 @@ def _one_line(err):
 def run_main(main, argv=None):
     """Run an example's ``main(argv)`` and return the process's exit status.
 
-    0: done. 1: the run stopped early because it failed (diverged, a bad batch); its
-    results are recorded and the reason is printed as ``error: ...``. 2: it could not
-    start or continue (bad data, weights, run folder, resume; ``ValueError`` or
-    ``OSError``): ``error: <message>`` on one line, no traceback. 130: Ctrl-C, after the
-    run printed the command that resumes it.
+    0: done. 1: the run failed (diverged, a bad batch); its results are recorded and the
+    reason is printed as ``error: ...``. 2: it could not start or continue (a
+    ``ValueError`` or ``OSError``): ``error: <message>`` on one line, no traceback. 130:
+    Ctrl-C, after the run printed the command that resumes it.
     """
     try:
         result = main(argv)

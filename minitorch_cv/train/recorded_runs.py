@@ -1,10 +1,8 @@
 """The library's full training runs, as recorded: final metrics shipped with the package.
 
-A full run of a network of the assignment takes from 12 minutes to 2 hours on a CPU, too long
-for a lesson. The lessons train on a small subset and compare with the full run of the same
-recipe. Each full run's ``metrics.json``, as the ``examples/`` scripts write it (train,
-validation and test loss and accuracy of the best weights, epochs and steps run, why it
-stopped, the command and every setting), is kept in the package, so a lesson downloaded as a
+A full run takes from minutes to hours on a CPU, too long for a lesson: the lessons train
+on a subset and compare with the full run of the same recipe, whose ``metrics.json`` (as
+the ``examples/`` scripts write it) ships with the package, so a downloaded lesson
 notebook runs anywhere the library is installed.
 
 >>> from minitorch_cv.train import recorded_run
@@ -20,9 +18,8 @@ from pathlib import Path
 
 _FOLDER = Path(__file__).resolve().parent / "recorded"
 
-#: The recorded full runs, by name: the Task 2 network, Networks 1 and 2 and the improved
-#: network of Task 3, Network 1 without augmentation (Task 3d) and the ResNet18 transfer
-#: learning of Task 4a.
+#: The recorded full runs: the Task 2 network, Task 3's networks, Network 1 without
+#: augmentation (Task 3d) and the ResNet18 transfer learning of Task 4a.
 RECORDED_RUNS = ("task2", "network1", "network2", "improved", "task3d_without_augmentation",
                  "task4a")
 
@@ -33,7 +30,7 @@ def recorded_run(name):
     Parameters
     ----------
     name : str
-        One of :data:`RECORDED_RUNS`.
+        One of :data:`RECORDED_RUNS` (ValueError otherwise).
 
     Returns
     -------
@@ -41,11 +38,6 @@ def recorded_run(name):
         ``"train"``, ``"val"`` and ``"test"`` (each ``{"loss", "accuracy"}``, of the best
         validation weights), ``"epochs_run"``, ``"steps"``, ``"stop_reason"``,
         ``"wall_seconds"``, ``"command"``, ``"hyperparameters"`` and ``"versions"``.
-
-    Raises
-    ------
-    ValueError
-        ``name`` is not a recorded run.
     """
     if name not in RECORDED_RUNS:
         raise ValueError(f"no recorded run named {name!r}; expected one of "
@@ -61,9 +53,9 @@ def reference_accuracies():
     dict
         For ``"task2"``, ``"network1"``, ``"network2"`` and ``"improved"``:
         ``{"pytorch_test_accuracy": [seed 0, seed 1, seed 2], "report_test_accuracy": a}``:
-        the same recipe trained with PyTorch on the same CIFAR-10 copy and split (an empty
-        list where no PyTorch run was made), and the number the assignment's report gives
-        (on the official CIFAR-10 files, which are 1-2 points easier than the JPEG copy).
+        the recipe trained with PyTorch on the same data and split (empty where no PyTorch
+        run was made), and the report's number (on the official CIFAR-10 files, 1-2
+        points easier than the JPEG copy).
 
     Examples
     --------

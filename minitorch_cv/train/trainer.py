@@ -1,18 +1,12 @@
 """Trainer: the training loop of the seed report, with checkpoints that survive interruption.
 
-As the TDT4265 starter code the seed used, it validates every ``len(train_loader) //
+As the TDT4265 starter code, it validates every ``len(train_loader) //
 validations_per_epoch`` steps, stops early when the first of the last ``early_stop_count``
 validation losses is the smallest, and keeps the weights with the lowest validation loss
-(saved atomically) for the final evaluation on the train, validation and test sets.
-
-A learning-rate scheduler (``Trainer(..., scheduler=...)``) steps once per epoch, after the
-epoch's last training step; ``ReduceLROnPlateau`` instead steps with the validation loss
-after every validation, so its ``patience`` counts validations. ``history["val"]["lr"]``
-records, per validation, the lr of each parameter group used by the steps before it.
-
-Every validation also writes a resumable checkpoint, ``checkpoint.npz`` (arrays plus JSON,
-no pickle: see :mod:`minitorch_cv.train.checkpoint`); ``Trainer(..., resume=True)``
-continues from it and reaches exactly the result of an uninterrupted run.
+for the final evaluation. A learning-rate scheduler steps once per epoch;
+``ReduceLROnPlateau`` steps with the validation loss after every validation (its
+``patience`` counts validations). Every validation writes ``checkpoint.npz``, from which
+``resume=True`` reaches exactly the result of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -43,20 +37,13 @@ __all__ = ["FAILED_STOPS", "Trainer", "atomic_write_bytes", "atomic_write_json",
 
 # ----------------------------------------------------------------------------- evaluation
 def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
-    """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``.
-
-    ``progress=True`` shows a progress bar. The model's train/eval mode is put back, also
-    when an error interrupts.
-
-    Returns
-    -------
-    (loss, accuracy) : floats, averaged over images (not batches)
-    """
+    """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``,
+    averaged over images (not batches); the model's mode is put back, also on errors."""
     from tqdm.auto import tqdm
 
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
-    with kept_as_found(model), nn.no_grad():     # the mode is put back, also on errors
+    with kept_as_found(model), nn.no_grad():
         model.eval()
         for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False,
                          dynamic_ncols=True):
@@ -107,29 +94,21 @@ class Trainer:
     ----------
     train_loader : :class:`~minitorch_cv.data.BatchIterator` (or anything iterable over
         (x, y) batches with ``len()``, ``get_state()`` and ``set_state()``)
-    val_loader : iterable of (x, y) batches
     test_loader : optional, evaluated at the end with the best weights
     out_dir : path, optional
         Where ``best.npz`` (best weights) and ``checkpoint.npz`` (resumable state) go.
     resume : bool
         Continue from ``out_dir/checkpoint.npz`` when it exists. A checkpoint that is
-        unsafe (a pickle, such as an older version's ``checkpoint.pkl``), damaged, or
-        does not fit this model and optimizer raises
-        :class:`~minitorch_cv.train.CheckpointError`, and changes nothing. A run that
-        had completed its epochs trains on when ``epochs`` is now larger.
-    validations_per_epoch : int
-        2 = every half epoch, as in the seed.
+        unsafe (a pickle), damaged, or does not fit this run raises
+        :class:`~minitorch_cv.train.CheckpointError` and changes nothing. A completed run
+        trains on when ``epochs`` is now larger.
     scheduler : optional, from :mod:`minitorch_cv.optim.lr_scheduler`
-        Built on ``optimizer``; its state is part of the checkpoint, and a resume needs
-        the same kind of scheduler.
-    progress : bool
-        Show a tqdm progress bar with ``mean_loss`` (the mean training loss since the last
-        validation) and images per second.
+        Built on ``optimizer``; a resume needs the same kind of scheduler.
 
     Notes
     -----
-    Every validation logs ``train loss``: the mean of the training steps' losses since
-    the previous validation, not a moving average.
+    Every validation logs the mean of the training losses since the previous validation,
+    and ``history["val"]["lr"]`` the lr of each parameter group the steps before it used.
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader, test_loader=None, *,
@@ -182,14 +161,11 @@ class Trainer:
         optimizer = self.optimizer.state_dict()
         per_parameter = {}                   # torch's layout: state by parameter index
         for i, state in optimizer["state"].items():
-            entry = {"arrays": {}, "values": {}}
-            for k, v in state.items():
-                if isinstance(v, np.ndarray):
-                    arrays[f"optimizer.{i}.{k}"] = v
-                    entry["arrays"][k] = f"optimizer.{i}.{k}"
-                else:
-                    entry["values"][k] = v
-            per_parameter[str(i)] = entry
+            keys = {k: f"optimizer.{i}.{k}" for k, v in state.items()
+                    if isinstance(v, np.ndarray)}
+            arrays.update({key: state[k] for k, key in keys.items()})
+            per_parameter[str(i)] = {"arrays": keys, "values": {
+                k: v for k, v in state.items() if k not in keys}}
         meta = {
             "optimizer": {"type": type(self.optimizer).__name__,
                           "param_groups": optimizer["param_groups"], "state": per_parameter},
@@ -248,8 +224,7 @@ class Trainer:
         self.train_loader.set_state(saved["loader"])
         for g, state in saved["generators"]:
             g.bit_generator.state = state
-        for k, v in saved["trainer"].items():
-            setattr(self, k, v)
+        self.__dict__.update(saved["trainer"])
 
     def _load_checkpoint(self, arrays, meta):
         """Apply a checkpoint's contents (raises KeyError, TypeError or ValueError when
@@ -304,13 +279,9 @@ class Trainer:
         return len(recent) == self.early_stop_count and recent[0] == min(recent)
 
     def train_step(self, x, y):
-        """Forward, loss, backward, optimizer step; returns (loss, correct count).
-
-        Raises
-        ------
-        FloatingPointError
-            The logits or the loss are not finite (the parameters are not changed then).
-        """
+        """Forward, loss, backward, optimizer step; returns (loss, correct count). Raises
+        FloatingPointError, changing no parameter, when the logits or the loss are not
+        finite."""
         logits = self.model(x)
         if not np.isfinite(logits).all():
             raise FloatingPointError(f"the logits hold {_non_finite(logits)}")
@@ -358,14 +329,11 @@ class Trainer:
     def fit(self):
         """Train until ``epochs`` are done or early stopping; returns the history.
 
-        The model trains in training mode with ``needs_input_grad = False``; afterwards,
-        also after an error or an interruption, its mode and flags are as they were.
-
-        A non-finite training or validation loss, a batch holding NaN/inf or an empty batch
-        ends training without an exception: the history records why (``stop_reason``),
-        at which step (``stop_step``) and ``stop_kind`` ("diverged" or "bad_input";
-        "completed" and "early_stop" otherwise), :attr:`failed` is True, and the
-        checkpoint of the last good validation is kept.
+        The model's mode and flags are put back afterwards, also after an error. A
+        non-finite loss, a batch holding NaN/inf or an empty batch ends training without an
+        exception: the history records ``stop_reason``, ``stop_step`` and ``stop_kind``
+        ("diverged" or "bad_input"; "completed" and "early_stop" otherwise),
+        :attr:`failed` is True, and the checkpoint of the last good validation is kept.
         """
         with kept_as_found(self.model):      # mode and needs_input_grad flags put back
             self.model.train()

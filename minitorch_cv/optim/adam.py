@@ -26,16 +26,13 @@ class Adam(Optimizer):
     Parameters
     ----------
     params : iterable of Parameter, or of dict (parameter groups)
-        See :class:`~minitorch_cv.optim.Optimizer`: a group may set its own ``lr``,
-        ``betas``, ``eps``, ``weight_decay``, ``maximize`` or ``decoupled_weight_decay``.
+        See :class:`~minitorch_cv.optim.Optimizer`; a group may set any hyperparameter.
     betas : (float, float)
         Decay rates of the moment estimates, each in [0, 1).
     amsgrad : bool
         Not supported (True raises NotImplementedError).
-    maximize : bool
-        Ascend instead of descend (torch's keyword).
     decoupled_weight_decay : bool
-        True decays the weights directly, as AdamW (torch's keyword).
+        True decays the weights directly, as AdamW.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,

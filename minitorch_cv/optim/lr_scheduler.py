@@ -1,8 +1,7 @@
 """Learning-rate schedulers, step for step as torch.optim.lr_scheduler.
 
-A scheduler changes the ``"lr"`` of each of its optimizer's parameter groups; call its
-``step()`` once per epoch, after the epoch's optimizer steps (ReduceLROnPlateau:
-``step(val_loss)`` after each validation)::
+A scheduler changes the ``"lr"`` of each parameter group; call ``step()`` once per epoch,
+after the epoch's optimizer steps (ReduceLROnPlateau: ``step(val_loss)``)::
 
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     scheduler = optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.1)
@@ -12,10 +11,9 @@ A scheduler changes the ``"lr"`` of each of its optimizer's parameter groups; ca
     scheduler.get_last_lr()                    # [0.001]: one lr per parameter group
 
 ``last_epoch`` counts the ``step()`` calls (the constructor makes the first, to epoch 0).
-The epoch-based schedulers update the lr recursively from the current one, as torch does
-(a change made by hand in between carries on); ``step(epoch)`` (deprecated in torch) jumps
-to an epoch with the closed form. ``state_dict()`` holds torch's keys; to continue a run,
-build the scheduler, then load the optimizer's state and the scheduler's.
+As torch, the lr is updated recursively from the current one (a change made by hand
+carries on). ``state_dict()`` holds torch's keys; to continue a run, build the scheduler,
+then load the optimizer's state and the scheduler's.
 """
 
 from __future__ import annotations
@@ -63,19 +61,9 @@ def _check_gamma(scheduler, gamma):
 class LRScheduler:
     """Base class of the epoch-based schedulers (torch.optim.lr_scheduler.LRScheduler).
 
-    Parameters
-    ----------
-    optimizer : Optimizer
-        Its parameter groups' ``"lr"`` are changed; each group also gets
-        ``"initial_lr"`` (its lr now), from which the closed forms start.
-    last_epoch : int
-        -1 (default) starts a schedule. Another value continues one: the groups must
-        then hold ``"initial_lr"`` (from a loaded optimizer state).
-
-    Attributes
-    ----------
-    base_lrs : list of float
-        Each group's ``initial_lr``.
+    Each parameter group gets ``"initial_lr"`` (its lr now; the closed forms start from
+    these, listed in ``base_lrs``). ``last_epoch`` -1 (default) starts a schedule; another
+    value continues one whose groups hold ``"initial_lr"`` (from a loaded optimizer state).
     """
 
     def __init__(self, optimizer, last_epoch=-1):
@@ -106,8 +94,7 @@ class LRScheduler:
         return list(self._last_lr)
 
     def get_lr(self):
-        """The next learning rate of each group (inside ``step()``; read
-        :meth:`get_last_lr` from outside)."""
+        """The next learning rate of each group (inside ``step()``)."""
         raise NotImplementedError
 
     def step(self, epoch=None):
@@ -139,24 +126,15 @@ class LRScheduler:
 
     # ----------------------------------------------------------------- state dicts
     def state_dict(self):
-        """Everything but the optimizer (torch's keys): the arguments, ``base_lrs``,
-        ``last_epoch``, ``_step_count``, ``_last_lr``, ... Plain numbers and lists, which
-        JSON can hold."""
+        """Everything but the optimizer, under torch's keys, as numbers and lists."""
         return {key: (Counter(value) if isinstance(value, Counter) else
                       list(value) if isinstance(value, list) else value)
                 for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        """Continue from what :meth:`state_dict` returned (also after a JSON round trip).
-
-        Raises
-        ------
-        TypeError
-            If ``state_dict`` is not a dict.
-        ValueError
-            If it holds keys this scheduler does not have, or is for another number of
-            parameter groups. Nothing is changed then.
-        """
+        """Continue from what :meth:`state_dict` returned (also after a JSON round trip);
+        keys this scheduler does not have, or another number of parameter groups, raise
+        ValueError and change nothing."""
         name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, dict):
             raise TypeError(f"{name}: expected a dict, as state_dict() returns, got a "
@@ -180,8 +158,7 @@ class StepLR(LRScheduler):
     """Multiply each group's lr by ``gamma`` every ``step_size`` epochs.
 
     ``lr = initial_lr * gamma ** (epoch // step_size)``: with lr 0.1, step_size 5 and
-    gamma 0.1, epochs 0-4 use 0.1, epochs 5-9 use 0.01, ... ``step_size`` is an int >= 1,
-    ``gamma`` > 0; ``last_epoch`` as in :class:`LRScheduler`.
+    gamma 0.1, epochs 0-4 use 0.1, epochs 5-9 use 0.01, ...
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
@@ -206,8 +183,7 @@ class MultiStepLR(LRScheduler):
 
     ``lr = initial_lr * gamma ** (number of milestones <= epoch)``: with milestones
     [5, 8], epochs 0-4 use lr, 5-7 lr * gamma, 8 on lr * gamma ** 2. A milestone given
-    twice decays twice (torch's rule). ``milestones`` are epochs (ints >= 0), ``gamma`` >
-    0; ``last_epoch`` as in :class:`LRScheduler`.
+    twice decays twice (torch's rule).
     """
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
@@ -234,8 +210,7 @@ class MultiStepLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
     def load_state_dict(self, state_dict):
-        """As :meth:`LRScheduler.load_state_dict`; milestones may come back from JSON
-        with string keys."""
+        """As :meth:`LRScheduler.load_state_dict` (milestones may have string keys)."""
         if isinstance(state_dict, dict) and isinstance(state_dict.get("milestones"), dict):
             try:
                 milestones = Counter({int(k): int(v)
@@ -248,8 +223,8 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply each group's lr by ``gamma`` (> 0, e.g. 0.9) every epoch: ``lr = initial_lr
-    * gamma ** epoch``. ``last_epoch`` as in :class:`LRScheduler`."""
+    """Multiply each group's lr by ``gamma`` (e.g. 0.9) every epoch: ``lr = initial_lr *
+    gamma ** epoch``."""
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
         _check_gamma("ExponentialLR", gamma)
@@ -271,10 +246,8 @@ class CosineAnnealingLR(LRScheduler):
 
         lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
 
-    As torch, the lr is updated recursively (each epoch's lr from the previous one), which
-    equals this closed form up to rounding when nothing else changes the lr; after
-    ``T_max`` (an int >= 1) it rises again along the cosine (no restart). ``eta_min`` is
-    >= 0; ``last_epoch`` as in :class:`LRScheduler`.
+    The recursive update equals this closed form up to rounding when nothing else changes
+    the lr; after ``T_max`` it rises again along the cosine (no restart).
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
@@ -319,21 +292,15 @@ class ReduceLROnPlateau(LRScheduler):
     ----------
     mode : {"min", "max"}
         Whether a lower (loss) or a higher (accuracy) metric is better.
-    factor : float
-        The factor, in [0, 1) (default 0.1).
     patience : int
-        Bad evaluations tolerated before the lr drops (default 10): with 0, the first
-        evaluation worse than the best lowers it.
+        Bad evaluations tolerated before the lr drops: with 0, the first evaluation worse
+        than the best lowers it.
     threshold : float
-        What counts as better: ``threshold_mode="rel"`` (default) needs ``metric <
-        best * (1 - threshold)`` in min mode (``> best * (1 + threshold)`` in max mode),
-        ``"abs"`` needs ``metric < best - threshold`` (``> best + threshold``).
-    cooldown : int
-        Evaluations ignored after a drop (default 0).
+        What counts as better: ``threshold_mode="rel"`` needs ``metric < best * (1 -
+        threshold)`` in min mode (``> best * (1 + threshold)`` in max mode), ``"abs"``
+        needs ``metric < best - threshold`` (``> best + threshold``).
     min_lr : float or list of float
-        The lowest lr, for all groups or per group (default 0).
-    eps : float
-        The smallest change of lr worth making (default 1e-8).
+        The lowest lr, for all groups or per group.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
@@ -421,8 +388,7 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new_lr
 
     def load_state_dict(self, state_dict):
-        """As :meth:`LRScheduler.load_state_dict`, then checks ``mode`` and
-        ``threshold_mode``."""
+        """As :meth:`LRScheduler.load_state_dict`; also checks the modes."""
         before = dict(self.__dict__)
         super().load_state_dict(state_dict)
         try:

@@ -1,15 +1,14 @@
 """Optimizer base class: parameter groups, per-parameter state, zero_grad, state dicts.
 
-The layout is torch.optim's. ``optimizer.param_groups`` is a list of dicts, each holding
-``"params"`` (a list of parameters) and that group's hyperparameters under torch's names::
+The layout is torch.optim's: ``param_groups`` is a list of dicts, each holding ``"params"``
+and that group's hyperparameters under torch's names::
 
     opt = optim.SGD([{"params": model[0].parameters()},              # lr 0.1 (the default)
                      {"params": model[2].parameters(), "lr": 0.01}],  # its own lr
                     lr=0.1, momentum=0.9)
     opt.param_groups[1]["lr"] = 0.001          # what a learning-rate scheduler does
 
-``state_dict()`` is torch's too: ``{"state": {index: {...}}, "param_groups": [{...,
-"params": [index, ...]}]}``, parameters numbered 0, 1, ... through the groups in order.
+``state_dict()`` is torch's too, with parameters numbered 0, 1, ... through the groups.
 """
 
 import copy
@@ -21,13 +20,12 @@ from ..nn.module import Parameter
 
 __all__ = ["Optimizer"]
 
-# Keys a parameter group may hold besides its optimizer's hyperparameters: "params" and
-# "initial_lr", which a learning-rate scheduler writes (as torch's do).
+# What a group holds besides hyperparameters ("initial_lr" is a scheduler's, as in torch)
 _GROUP_KEYS = ("params", "initial_lr")
 
 
 class _Required:
-    """The default of a hyperparameter every parameter group must give (none yet)."""
+    """The default of a hyperparameter every parameter group must give."""
 
     def __repr__(self):
         return "<required parameter>"
@@ -48,27 +46,20 @@ class Optimizer:
     Parameters
     ----------
     params : iterable of Parameter, or iterable of dict
-        The parameters to optimize, or parameter groups: dicts with ``"params"`` and, for
-        any hyperparameter that differs from ``defaults``, its value.
-    defaults : dict
-        The hyperparameters of a group that does not give its own.
+        The parameters to optimize, or parameter groups: dicts with ``"params"`` and any
+        hyperparameter that differs from ``defaults``.
 
     Attributes
     ----------
-    param_groups : list of dict
-        ``{"params": [Parameter, ...], "lr": ..., ...}`` per group (torch's layout).
     state : list of dict
-        One dict per parameter, numbered through the groups in order (momentum buffers,
-        Adam's moments and step count); torch's ``state_dict()`` uses the same numbers.
-    params : list of Parameter
-        All parameters, group after group.
+        One dict per parameter (momentum buffers, Adam's moments), numbered through the
+        groups in order as in torch's ``state_dict()``.
 
     Notes
     -----
     A hyperparameter is also an attribute: ``opt.lr`` reads the learning rate when every
-    group has the same one (an ``AttributeError`` names the groups' values otherwise), and
-    ``opt.lr = 0.01`` sets it in every group. ``step`` skips frozen parameters
-    (``requires_grad=False``) and parameters without a gradient, as torch.optim does.
+    group has the same one, and ``opt.lr = 0.01`` sets it in every group. ``step`` skips
+    frozen parameters and parameters without a gradient, as torch.optim does.
     """
 
     def __init__(self, params, defaults):
@@ -111,20 +102,10 @@ class Optimizer:
         """Add a group of parameters with its own hyperparameters (torch's method), e.g. a
         frozen part of a network to fine-tune later with a smaller learning rate.
 
-        Parameters
-        ----------
-        param_group : dict
-            ``"params"`` (a Parameter or an iterable of them) and any hyperparameter that
-            differs from this optimizer's defaults.
-
-        Raises
-        ------
-        TypeError
-            If ``param_group`` is not a dict, its params are a set (no fixed order) or
-            hold something that is not a Parameter.
-        ValueError
-            If a parameter is already optimized, a key is not a hyperparameter of this
-            optimizer, or a value is out of range. Nothing is added then.
+        ``param_group`` holds ``"params"`` (a Parameter or an iterable of them) and any
+        hyperparameter that differs from the defaults. A parameter already optimized, an
+        unknown key or a value out of range raises ValueError (something else than
+        Parameters, or a set, TypeError), and nothing is added.
         """
         name = type(self).__name__
         params = self._new_group_params(param_group)
@@ -243,14 +224,9 @@ class Optimizer:
 
     # ----------------------------------------------------------------- state dicts
     def state_dict(self):
-        """Hyperparameters and state in torch.optim's layout, as copies (for checkpoints).
-
-        Returns
-        -------
-        dict
-            ``{"state": {index: {...}}, "param_groups": [{hyperparameters...,
-            "params": [index, ...]}]}``; ``state`` lists only parameters that have state.
-        """
+        """Hyperparameters and state as copies, in torch.optim's layout: ``{"state":
+        {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}`` (``state`` lists
+        only parameters that have state)."""
         groups = [{**{k: copy.deepcopy(v) for k, v in group.items() if k != "params"},
                    "params": indices} for group, indices in self._numbered_groups()]
         state = {i: {k: (np.array(v, copy=True) if isinstance(v, np.ndarray)
@@ -271,10 +247,8 @@ class Optimizer:
         ------
         ValueError
             If the state is for other groups or another number of parameters, an array's
-            shape differs from its parameter's, or a hyperparameter is unknown to this
-            optimizer or out of range. Nothing is changed then.
-        TypeError
-            If a parameter's state is not a dict.
+            shape differs from its parameter's, or a hyperparameter is unknown or out of
+            range (a state that is not a dict: TypeError). Nothing is changed then.
         """
         name = type(self).__name__
         if isinstance(state_dict, dict) and "hyper" in state_dict:
@@ -295,9 +269,8 @@ class Optimizer:
         self.state = new_state
 
     def _loaded_groups(self, groups):
-        """The saved ``param_groups`` checked against this optimizer's, as new groups (the
-        current parameters, the saved hyperparameters), and the position of each saved
-        parameter index among this optimizer's parameters."""
+        """The saved groups checked, as new groups (current parameters, saved
+        hyperparameters), and each saved parameter index's position here."""
         name = f"{type(self).__name__}.load_state_dict"
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}: {len(groups)} parameter groups saved, the optimizer "
@@ -328,8 +301,7 @@ class Optimizer:
         return new_groups, position
 
     def _loaded_state(self, states, position):
-        """The saved per-parameter state as copies, one dict per parameter of this
-        optimizer: arrays of their parameter's shape, floating ones in its dtype."""
+        """The saved state as copies, one dict per parameter (arrays checked and cast)."""
         name = f"{type(self).__name__}.load_state_dict"
         params = self.params
         new_state = [{} for _ in params]

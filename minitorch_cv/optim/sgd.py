@@ -22,10 +22,7 @@ class SGD(Optimizer):
     Parameters
     ----------
     params : iterable of Parameter, or of dict (parameter groups)
-        See :class:`~minitorch_cv.optim.Optimizer`: a group may set its own ``lr``,
-        ``momentum``, ``dampening``, ``weight_decay``, ``nesterov`` or ``maximize``.
-    maximize : bool
-        Ascend instead of descend (torch's keyword).
+        See :class:`~minitorch_cv.optim.Optimizer`; a group may set any hyperparameter.
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,

@@ -63,45 +63,43 @@ class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
 # The flags of training_parser, in --help order: (flag, add_argument's options, help); the
 # example's defaults are filled in there
 _TRAINING_FLAGS = (
-    ("--data", {"default": None}, ("CIFAR-10 folder or archive (default: $MINITORCH_CV_DATA, "
-     "then the user cache, then a download)")),
+    ("--data", {"default": None}, ("CIFAR-10 folder or archive (default: $MINITORCH_CV_DATA, then "
+     "the user cache, then a download)")),
     ("--out", {}, "output folder"),
-    ("--optimizer", {"choices": ("sgd", "adam", "adamw")},
-     "torch.optim's update rule: sgd (with --momentum), adam or adamw"),
+    ("--optimizer", {"choices": ("sgd", "adam", "adamw")}, ("torch.optim's update rule: sgd (with "
+     "--momentum), adam or adamw")),
     ("--lr", {"type": float}, "learning rate"),
     ("--momentum", {"type": float, "default": 0.0}, "SGD momentum (adam and adamw ignore it)"),
     ("--weight-decay", {"type": float, "default": 0.0}, ("weight decay: an L2 term in the "
      "gradient (sgd, adam) or decoupled from it (adamw), as torch.optim")),
-    ("--batch-size", {"type": int},
-     "training images per step (evaluation uses batches of 256)"),
+    ("--batch-size", {"type": int}, "training images per step (evaluation uses batches of 256)"),
     ("--epochs", {"type": int}, "passes over the training set (early stopping may end sooner)"),
-    ("--early-stop-count", {"type": int},
-     "stop when the first of this many last validation losses is the smallest"),
-    ("--val-fraction", {"type": float, "default": 0.1},
-     "share of the training set held out for validation"),
-    ("--mean", {"type": float, "nargs": "+"},
-     "Normalize mean (one value or one per channel, pixels in [0, 1])"),
+    ("--early-stop-count", {"type": int}, ("stop when the first of this many last validation "
+     "losses is the smallest")),
+    ("--val-fraction", {"type": float, "default": 0.1}, ("share of the training set held out for "
+     "validation")),
+    ("--mean", {"type": float, "nargs": "+"}, ("Normalize mean (one value or one per channel, "
+     "pixels in [0, 1])")),
     ("--std", {"type": float, "nargs": "+"}, "Normalize std"),
     ("--image-size", {"type": int}, "resize images to this size (bilinear) before the network"),
-    ("--seed", {"type": int, "default": 0},
-     "seeds the weights, the split, shuffling, augmentation and dropout"),
+    ("--seed", {"type": int, "default": 0}, ("seeds the weights, the split, shuffling, "
+     "augmentation and dropout")),
     ("--limit", {"type": int, "default": None, "metavar": "N"}, ("train on a random (seeded) "
-     "subset of N training images; the validation set shrinks in proportion (N // 9 images) "
-     "and the final evaluation to --eval-limit (default: every training image)")),
+     "subset of N training images; the validation set shrinks in proportion (N // 9 images) and "
+     "the final evaluation to --eval-limit (default: every training image)")),
     ("--eval-limit", {"type": int, "default": None, "metavar": "N"}, ("evaluate on at most N "
-     "images per split (seeded random subsets; the test subset is the same for every --seed): "
-     "the final train, validation and test numbers and the validation set used during "
-     "training (default: with --limit N, N for train and test and N // 9 for validation; "
-     "without --limit, every image)")),
+     "images per split (seeded random subsets; the test subset is the same for every --seed): the "
+     "final train, validation and test numbers and the validation set used during training "
+     "(default: with --limit N, N for train and test and N // 9 for validation; without --limit, "
+     "every image)")),
     ("--no-train-eval", {"action": "store_true"}, "skip the final evaluation on the training set"),
     ("--resume", {"action": "store_true"}, ("continue the run in --out from its checkpoint "
-     "(refused when a setting differs from the run's, except --epochs may grow; see "
-     "docs/runs.md)")),
+     "(refused when a setting differs from the run's, except --epochs may grow; see docs/runs.md)")),
     ("--overwrite", {"action": "store_true"}, ("replace the run in --out: its files are deleted "
      "when this run starts (without --resume or --overwrite, an --out that holds a run is "
      "refused)")),
-    ("--no-progress", {"action": "store_true"},
-     "no progress bar (a line per validation is printed either way)"),
+    ("--no-progress", {"action": "store_true"}, ("no progress bar (a line per validation is "
+     "printed either way)")),
 )
 
 
@@ -132,22 +130,22 @@ SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "plateau")
 
 _SCHEDULER_FLAGS = (
     ("--scheduler", {"choices": SCHEDULERS, "default": "none"}, ("none: --lr throughout (the "
-     "seed's recipe); step: StepLR; multistep: MultiStepLR; exponential: ExponentialLR; "
-     "cosine: CosineAnnealingLR; plateau: ReduceLROnPlateau")),
-    ("--step-size", {"type": int, "default": 5},
-     "step: multiply the lr by --gamma every this many epochs"),
+     "seed's recipe); step: StepLR; multistep: MultiStepLR; exponential: ExponentialLR; cosine: "
+     "CosineAnnealingLR; plateau: ReduceLROnPlateau")),
+    ("--step-size", {"type": int, "default": 5}, ("step: multiply the lr by --gamma every this "
+     "many epochs")),
     ("--gamma", {"type": float, "default": 0.1}, ("step, multistep, exponential: the factor the "
      "lr is multiplied by (exponential applies it every epoch: try 0.9)")),
-    ("--milestones", {"type": int, "nargs": "+", "default": [5, 8]},
-     "multistep: the epochs (counted from 0) at which the lr is multiplied by --gamma"),
-    ("--t-max", {"type": int, "default": None},
-     "cosine: epochs from --lr down to --eta-min (T_max) (default: --epochs)"),
+    ("--milestones", {"type": int, "nargs": "+", "default": [5, 8]}, ("multistep: the epochs "
+     "(counted from 0) at which the lr is multiplied by --gamma")),
+    ("--t-max", {"type": int, "default": None}, ("cosine: epochs from --lr down to --eta-min "
+     "(T_max) (default: --epochs)")),
     ("--eta-min", {"type": float, "default": 0.0}, "cosine: the lowest lr"),
-    ("--factor", {"type": float, "default": 0.1},
-     "plateau: the factor the lr is multiplied by when the validation loss stops improving"),
+    ("--factor", {"type": float, "default": 0.1}, ("plateau: the factor the lr is multiplied by "
+     "when the validation loss stops improving")),
     ("--patience", {"type": int, "default": 1}, ("plateau: validations without improvement (two "
-     "per epoch) tolerated; the next one lowers the lr. Keep it below --early-stop-count - 2, "
-     "or early stopping comes first")),
+     "per epoch) tolerated; the next one lowers the lr. Keep it below --early-stop-count - 2, or "
+     "early stopping comes first")),
 )
 
 

@@ -1,8 +1,6 @@
-"""What the example scripts share: command-line flags, CIFAR-10 loaders, one function that
-trains, evaluates and writes the results into a run folder (see
-:mod:`minitorch_cv.train.run_folder` and docs/runs.md), and :func:`run_main`, which turns an
-example's outcome into one line and an exit status. An example only builds its model,
-optimizer and augmentation.
+"""What the example scripts share: command-line flags, CIFAR-10 loaders, a run that trains,
+evaluates and writes the results into a run folder (docs/runs.md), and :func:`run_main`,
+which turns an example's outcome into one line and an exit status.
 """
 
 from __future__ import annotations
@@ -38,13 +36,9 @@ def show_default(value):
 
 
 class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """``--help`` for the examples: the description as written (the module docstring, with
-    its usage lines) and the real default after every option's help text.
-
-    A help text that already says ``(default: ...)`` (a default in words) is left as
-    written; any other gets `` (default: VALUE)`` from :func:`show_default`. Give every
-    option a help text: argparse shows none otherwise.
-    """
+    """``--help`` for the examples: the description as written, and `` (default: VALUE)``
+    (:func:`show_default`) after every option's help text that does not say its default in
+    words already. Give every option a help text: argparse shows none otherwise."""
 
     def _get_help_string(self, action):
         text = action.help or ""
@@ -107,13 +101,9 @@ def training_parser(description, *, lr, batch_size=64, epochs=10, early_stop_cou
                     optimizer="sgd", out="runs/experiment", image_size=32,
                     mean=(0.5,), std=(0.25,)):
     """An argparse parser with a flag for every hyperparameter, the seed's values as
-    defaults (override them per example).
-
-    ``description`` is shown as written (pass the example's module docstring); ``--help``
-    shows every flag with the default this parser really uses
-    (:class:`DefaultsHelpFormatter`)."""
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=DefaultsHelpFormatter)
+    defaults (override them per example); ``description`` (the example's module docstring)
+    is shown as written by :class:`DefaultsHelpFormatter`."""
+    p = argparse.ArgumentParser(description=description, formatter_class=DefaultsHelpFormatter)
     defaults = {"out": out, "optimizer": optimizer, "lr": lr, "batch_size": batch_size,
                 "epochs": epochs, "early_stop_count": early_stop_count, "mean": list(mean),
                 "std": list(std), "image_size": image_size}
@@ -150,8 +140,7 @@ _SCHEDULER_FLAGS = (
 
 
 def add_scheduler_arguments(parser):
-    """``--scheduler`` and its parameters (torch.optim.lr_scheduler's, see
-    :func:`make_scheduler`), as their own group in ``--help``."""
+    """``--scheduler`` and its parameters (see :func:`make_scheduler`), as a group."""
     group = parser.add_argument_group(
         "learning-rate schedule",
         "The lr changes during training: step, multistep, exponential and cosine\n"
@@ -188,13 +177,8 @@ _ARGUMENT_CHECKS = (
 
 
 def check_training_args(args):
-    """Refuse impossible hyperparameters before any work starts.
-
-    Raises
-    ------
-    ValueError
-        One line naming every problem (:func:`run_main` prints it as ``error: ...``).
-    """
+    """Refuse impossible hyperparameters before any work starts: a ValueError naming every
+    problem in one line (:func:`run_main` prints it as ``error: ...``)."""
     problems = []
     for dests, ok, what in _ARGUMENT_CHECKS:
         dests = (dests,) if isinstance(dests, str) else dests
@@ -247,13 +231,10 @@ def make_optimizer(args, params):
 def cifar10_loaders(args, augment=(), eval_batch_size=256):
     """Train (augmented, shuffled, drop_last), validation, test and train-evaluation loaders.
 
-    ``augment`` are uint8 batch transforms (crop, flip, rotation) applied before
-    ToFloat + Normalize (+ Resize when ``--image-size`` differs from 32).
-
+    ``augment`` are uint8 batch transforms applied before ToFloat + Normalize (+ Resize).
     ``--limit N`` trains on a seeded random N of the training split, validates on ``N // 9``
-    images (the ratio of ``--val-fraction 0.1``) and evaluates train and test on at most N
-    images each; ``--eval-limit M`` caps every evaluated split at M images instead. The
-    test subset is seeded by 0, so runs with different seeds are scored on the same images.
+    images and evaluates train and test on at most N images each; ``--eval-limit M`` caps
+    every evaluated split at M images instead (the test subset seeded by 0 for any seed).
     """
     from ..data import BatchIterator, load_cifar10, subset, train_val_split
     from ..data.transforms import Compose, Normalize, Resize, ToFloat
@@ -333,20 +314,8 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     saw the validation images): printed before training and under the final numbers, and
     written into ``metrics.json``. ``optimizer_factory(args, parameters)`` builds the
     optimizer (default: :func:`make_optimizer`); ``loss_fn`` defaults to cross-entropy.
-
-    Returns
-    -------
-    metrics : dict
-        final train/val/test loss, accuracy and number of images evaluated (best
-        validation weights; none after a failed run without them), epochs run, wall
-        time, images per second, stop reason.
-
-    Raises
-    ------
-    ValueError, OSError
-        Bad data, a refused run folder, an unfit checkpoint.
-    KeyboardInterrupt
-        After logging the command that resumes the run.
+    Returns the metrics (``metrics.json``); bad data, a refused run folder or an unfit
+    checkpoint raise ValueError or OSError, and Ctrl-C logs how to resume first.
     """
     check_training_args(args)
     folder = RunFolder(args.out, vars(args), resume=args.resume,
@@ -360,8 +329,7 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
 
 @dataclass
 class _Run:
-    """One training run of an example: what it trains, how it reports, and once started,
-    its run folder and start time."""
+    """One training run of an example: what it trains and how it reports."""
     args: argparse.Namespace
     model: object
     name: str
@@ -412,7 +380,6 @@ class _Run:
         return metrics
 
     def metrics(self, trainer, results, train_eval):
-        """The contents of ``metrics.json``."""
         h, best = trainer.history, trainer.best_val_loss
         evaluated = {"train": train_eval, "val": trainer.val_loader, "test": trainer.test_loader}
         metrics = {
@@ -432,7 +399,6 @@ class _Run:
         return metrics
 
     def write(self, history, metrics):
-        """``history.json``, ``metrics.json`` and the curves into the run folder."""
         atomic_write_json(self.out / "history.json", history)
         atomic_write_json(self.out / "metrics.json", metrics)
         from .. import viz
@@ -444,7 +410,7 @@ class _Run:
                                               "accuracy"), self.out / "accuracy.png")
 
     def report(self, metrics, results):
-        """The closing lines: the final numbers, the notes again, the files written."""
+        """The final numbers, the notes again, the files written."""
         summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc "
                             f"{metrics[k]['accuracy']:.4f} ({metrics[k]['images']} images)"
                             for k in ("train", "val", "test") if k in metrics)

@@ -56,9 +56,6 @@ def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
     return total_loss / count, correct / count
 
 
-_TRAINER_FIELDS = ("history", "global_step", "epoch", "batch_in_epoch", "best_val_loss",
-                   "best_state", "checkpoint_step")
-
 # history["stop_kind"] of a run that did not end as planned (no checkpoint is written then)
 FAILED_STOPS = ("diverged", "bad_input")
 
@@ -153,8 +150,12 @@ class Trainer:
         return self.out_dir / CHECKPOINT_NAME if self.out_dir else None
 
     def _save_checkpoint(self):
-        if self.out_dir is None:
-            return
+        if self.out_dir is not None:
+            save_checkpoint(self.checkpoint_path, *self._checkpoint_contents())
+            self.checkpoint_step = self.global_step
+
+    def _checkpoint_contents(self):
+        """(arrays, meta): everything a resume needs, as :func:`save_checkpoint` takes it."""
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.best_state is not None:
             arrays.update({f"best.{k}": v for k, v in self.best_state.items()})
@@ -178,8 +179,7 @@ class Trainer:
                            for k, g in _generators(self.model).items()},
             "has_best_state": self.best_state is not None,
         }
-        save_checkpoint(self.checkpoint_path, arrays, meta)
-        self.checkpoint_step = self.global_step
+        return arrays, meta
 
     def _resume(self):
         path = self.checkpoint_path
@@ -190,11 +190,11 @@ class Trainer:
             self.log(f"resume: no checkpoint in {self.out_dir}, starting from scratch")
             return
         arrays, meta = load_checkpoint(path)
-        saved = self._resumable_state()
+        saved = self._checkpoint_contents()
         try:
             self._load_checkpoint(arrays, meta)
         except BaseException as err:
-            self._restore_resumable_state(saved)     # a refused checkpoint changes nothing
+            self._load_checkpoint(*saved)            # a refused checkpoint changes nothing
             unfit = (KeyError, TypeError, ValueError, IndexError, AttributeError)
             if isinstance(err, unfit) and not isinstance(err, CheckpointError):
                 raise CheckpointError(f"{path} does not fit this run ({type(err).__name__}: "
@@ -208,27 +208,9 @@ class Trainer:
             self.history["stop_reason"] = self.history["stop_kind"] = None
             self.log(f"resume: training on to {self.epochs} epochs")
 
-    def _resumable_state(self):
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-                "loader": self.train_loader.get_state(),
-                "generators": [(g, g.bit_generator.state)
-                               for g in _generators(self.model).values()],
-                "trainer": {k: getattr(self, k) for k in _TRAINER_FIELDS}}
-
-    def _restore_resumable_state(self, saved):
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(saved["scheduler"])
-        self.train_loader.set_state(saved["loader"])
-        for g, state in saved["generators"]:
-            g.bit_generator.state = state
-        self.__dict__.update(saved["trainer"])
-
     def _load_checkpoint(self, arrays, meta):
-        """Apply a checkpoint's contents (raises KeyError, TypeError or ValueError when
-        they do not fit; the caller then puts everything back)."""
+        """Apply a checkpoint's contents (KeyError, TypeError or ValueError when they do
+        not fit: the caller then puts back what :meth:`_checkpoint_contents` saved)."""
         def part(prefix):
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 

@@ -1,7 +1,5 @@
-"""Optimizer base class: parameter groups, per-parameter state, zero_grad, state dicts.
-
-The layout is torch.optim's: ``param_groups`` is a list of dicts, each holding ``"params"``
-and that group's hyperparameters under torch's names::
+"""Optimizer base class: parameter groups, per-parameter state and state dicts, in
+torch.optim's layout (hyperparameters under torch's names)::
 
     opt = optim.SGD([{"params": model[0].parameters()},              # lr 0.1 (the default)
                      {"params": model[2].parameters(), "lr": 0.01}],  # its own lr
@@ -43,23 +41,12 @@ def _refuse_set(name, params):
 class Optimizer:
     """Parameter groups with their hyperparameters, and a ``state`` dict per parameter.
 
-    Parameters
-    ----------
-    params : iterable of Parameter, or iterable of dict
-        The parameters to optimize, or parameter groups: dicts with ``"params"`` and any
-        hyperparameter that differs from ``defaults``.
-
-    Attributes
-    ----------
-    state : list of dict
-        One dict per parameter (momentum buffers, Adam's moments), numbered through the
-        groups in order as in torch's ``state_dict()``.
-
-    Notes
-    -----
-    A hyperparameter is also an attribute: ``opt.lr`` reads the learning rate when every
-    group has the same one, and ``opt.lr = 0.01`` sets it in every group. ``step`` skips
-    frozen parameters and parameters without a gradient, as torch.optim does.
+    ``params`` are Parameters, or parameter groups: dicts with ``"params"`` and any
+    hyperparameter that differs from ``defaults``. ``state`` holds one dict per parameter
+    (momentum buffers, Adam's moments), numbered through the groups as in torch's
+    ``state_dict()``. A hyperparameter is also an attribute: ``opt.lr`` reads the
+    learning rate when every group has the same one, ``opt.lr = 0.01`` sets it in every
+    group. ``step`` skips frozen parameters and parameters without a gradient.
     """
 
     def __init__(self, params, defaults):
@@ -108,29 +95,6 @@ class Optimizer:
         Parameters, or a set, TypeError), and nothing is added.
         """
         name = type(self).__name__
-        params = self._new_group_params(param_group)
-        unknown = self._unknown_keys(param_group)
-        if unknown:
-            raise ValueError(f"{name}: unknown hyperparameters {unknown} in a parameter "
-                             f"group (this optimizer has {sorted(self.defaults)})")
-        group = {"params": params}
-        for key, default in self.defaults.items():
-            if key in param_group:
-                group[key] = param_group[key]
-            elif default is required:
-                raise ValueError(f"{name}: the parameter group gives no {key!r}, which "
-                                 "has no default")
-            else:
-                group[key] = copy.deepcopy(default)
-        if "initial_lr" in param_group:
-            group["initial_lr"] = param_group["initial_lr"]
-        self._check_group(group, len(self.param_groups))
-        self.param_groups.append(group)
-        self.state.extend({} for _ in params)
-
-    def _new_group_params(self, param_group):
-        """The parameters of a group to add, as a list, or a clear error."""
-        name = type(self).__name__
         if not isinstance(param_group, dict):
             raise TypeError(f"{name}.add_param_group: a parameter group is a dict with "
                             f"'params', got a {type(param_group).__name__}")
@@ -152,7 +116,24 @@ class Optimizer:
         if set(ids) & {id(p) for p in self.params}:
             raise ValueError(f"{name}: some parameters appear in more than one parameter "
                              "group")
-        return params
+        unknown = self._unknown_keys(param_group)
+        if unknown:
+            raise ValueError(f"{name}: unknown hyperparameters {unknown} in a parameter "
+                             f"group (this optimizer has {sorted(self.defaults)})")
+        group = {"params": params}
+        for key, default in self.defaults.items():
+            if key in param_group:
+                group[key] = param_group[key]
+            elif default is required:
+                raise ValueError(f"{name}: the parameter group gives no {key!r}, which "
+                                 "has no default")
+            else:
+                group[key] = copy.deepcopy(default)
+        if "initial_lr" in param_group:
+            group["initial_lr"] = param_group["initial_lr"]
+        self._check_group(group, len(self.param_groups))
+        self.param_groups.append(group)
+        self.state.extend({} for _ in params)
 
     def _check_group(self, group, index):
         """Raise ValueError if a hyperparameter of ``group`` is out of range (subclasses
@@ -235,20 +216,12 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Load what :meth:`state_dict` returned, as copies.
-
-        Parameters are matched by position, as in torch. Floating arrays are cast to their
-        parameter's dtype (as torch.optim does); state keys may be strings (``"0"``, from
-        JSON) and a tuple hyperparameter (Adam's ``betas``) stays a tuple. The layout before
-        parameter groups, ``{"hyper": {name: value}, "state": [one dict per parameter]}``,
-        is accepted as well.
-
-        Raises
-        ------
-        ValueError
-            If the state is for other groups or another number of parameters, an array's
-            shape differs from its parameter's, or a hyperparameter is unknown or out of
-            range (a state that is not a dict: TypeError). Nothing is changed then.
+        """Load what :meth:`state_dict` returned, as copies, matching parameters by
+        position as torch does; floating arrays take their parameter's dtype, state keys
+        may be strings (from JSON). The layout before parameter groups, ``{"hyper": {...},
+        "state": [one dict per parameter]}``, loads as well. State for other groups or
+        shapes, or an unknown or out-of-range hyperparameter, raises ValueError (a state
+        that is not a dict, TypeError) and changes nothing.
         """
         name = type(self).__name__
         if isinstance(state_dict, dict) and "hyper" in state_dict:

@@ -23,24 +23,16 @@ class Adam(Optimizer):
         m_hat = m / (1 - beta1^t)     v_hat = v / (1 - beta2^t)
         p = p - lr * m_hat / (sqrt(v_hat) + eps)
 
-    Parameters
-    ----------
-    params : iterable of Parameter, or of dict (parameter groups)
-        See :class:`~minitorch_cv.optim.Optimizer`; a group may set any hyperparameter.
-    betas : (float, float)
-        Decay rates of the moment estimates, each in [0, 1).
-    amsgrad : bool
-        Not supported (True raises NotImplementedError).
-    decoupled_weight_decay : bool
-        True decays the weights directly, as AdamW.
+    ``params`` may be parameter groups (:class:`~minitorch_cv.optim.Optimizer`);
+    ``betas`` are in [0, 1); ``amsgrad=True`` is not supported (NotImplementedError).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
                                   "weight_decay": weight_decay, "amsgrad": amsgrad,
-                                  "maximize": maximize,
-                                  "decoupled_weight_decay": decoupled_weight_decay})
+                                  "maximize": maximize, "decoupled_weight_decay":
+                                  decoupled_weight_decay})
 
     def _check_group(self, group, index):
         if group["amsgrad"]:

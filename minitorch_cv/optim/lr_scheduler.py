@@ -287,19 +287,10 @@ class ReduceLROnPlateau(LRScheduler):
     (changes smaller than ``eps`` are skipped) and the next ``cooldown`` evaluations are
     not counted.
 
-    Parameters
-    ----------
-    mode : {"min", "max"}
-        Whether a lower (loss) or a higher (accuracy) metric is better.
-    patience : int
-        Bad evaluations tolerated before the lr drops: with 0, the first evaluation worse
-        than the best lowers it.
-    threshold : float
-        What counts as better: ``threshold_mode="rel"`` needs ``metric < best * (1 -
-        threshold)`` in min mode (``> best * (1 + threshold)`` in max mode), ``"abs"``
-        needs ``metric < best - threshold`` (``> best + threshold``).
-    min_lr : float or list of float
-        The lowest lr, for all groups or per group.
+    ``mode`` "min" watches a loss, "max" an accuracy. ``threshold_mode="rel"`` counts as
+    better ``metric < best * (1 - threshold)`` in min mode (``> best * (1 + threshold)``
+    in max mode), ``"abs"`` ``metric < best - threshold`` (``> best + threshold``).
+    ``min_lr`` is one lr for all groups or one per group.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,

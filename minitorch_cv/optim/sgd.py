@@ -19,10 +19,7 @@ class SGD(Optimizer):
             g = g + momentum * buf if nesterov else buf
         p = p - lr * g
 
-    Parameters
-    ----------
-    params : iterable of Parameter, or of dict (parameter groups)
-        See :class:`~minitorch_cv.optim.Optimizer`; a group may set any hyperparameter.
+    ``params`` may be parameter groups (:class:`~minitorch_cv.optim.Optimizer`).
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,

@@ -56,16 +56,9 @@ def _from_json(obj):
 
 
 def save_checkpoint(path, arrays, meta):
-    """Write a checkpoint atomically.
-
-    Parameters
-    ----------
-    arrays : dict of str to ndarray
-        Numeric arrays only (no Python objects).
-    meta : dict
-        Anything JSON can hold, plus NumPy numbers and small numeric arrays (random
-        generator states). If it holds anything else, TypeError and nothing is written.
-    """
+    """Write a checkpoint atomically: ``arrays`` (numeric arrays only) and ``meta``
+    (anything JSON can hold, NumPy numbers and small numeric arrays; anything else raises
+    TypeError and nothing is written)."""
     if _JSON_MEMBER in arrays:
         raise ValueError(f"{_JSON_MEMBER!r} is reserved")
     doc = {"format": FORMAT, "version": VERSION, **meta}
@@ -74,20 +67,9 @@ def save_checkpoint(path, arrays, meta):
 
 
 def load_checkpoint(path):
-    """Read a checkpoint written by :func:`save_checkpoint`, refusing anything else.
-
-    Returns
-    -------
-    arrays : dict of str to ndarray
-    meta : dict
-        The JSON part (without ``format`` and ``version``).
-
-    Raises
-    ------
-    CheckpointError
-        If the file is a pickle, not a valid ``.npz`` archive, holds Python objects, has
-        no JSON member, or comes from another format or version.
-    """
+    """Read a checkpoint written by :func:`save_checkpoint` as ``(arrays, meta)``; anything
+    else (a pickle, not an ``.npz`` of numeric arrays, no JSON member, another format or
+    version) raises :class:`CheckpointError`."""
     path = Path(path)
     with open(path, "rb") as f:
         head = f.read(1)

@@ -278,13 +278,6 @@ class Trainer:
         self.optimizer.zero_grad()
         return loss, int((logits.argmax(axis=1) == y).sum())
 
-    def _train_loss_since_last_validation(self):
-        """(first step, mean training loss) of the steps after the last validation."""
-        t, v = self.history["train"], self.history["val"]
-        last = v["step"][-1] if v["step"] else 0
-        start = int(np.searchsorted(t["step"], last, side="right"))
-        return t["step"][start], float(np.mean(t["loss"][start:]))
-
     def validate(self):
         """Evaluate on the validation set, record it, keep the best weights (raises
         FloatingPointError, recording nothing, when the validation loss is not finite)."""
@@ -317,22 +310,20 @@ class Trainer:
         ("diverged" or "bad_input"; "completed" and "early_stop" otherwise),
         :attr:`failed` is True, and the checkpoint of the last good validation is kept.
         """
+        stop = self.history["stop_reason"]
         with kept_as_found(self.model):      # mode and needs_input_grad flags put back
             self.model.train()
             self.model.needs_input_grad = False     # only parameter gradients are needed
-            return self._fit()
-
-    def _fit(self):
-        stop = self.history["stop_reason"]
-        try:
-            while stop is None and self.epoch < self.epochs:
-                stop = self._train_epoch()
-        except KeyboardInterrupt:
-            saved = (f"the last checkpoint (step {self.checkpoint_step}) is in {self.out_dir}"
-                     if self.checkpoint_step is not None else "no checkpoint was written")
-            self.log(f"interrupted at step {self.global_step}; {saved}")
-            raise
-        self._record_end(stop)
+            try:
+                while stop is None and self.epoch < self.epochs:
+                    stop = self._train_epoch()
+            except KeyboardInterrupt:
+                saved = (f"the last checkpoint (step {self.checkpoint_step}) is in "
+                         f"{self.out_dir}" if self.checkpoint_step is not None
+                         else "no checkpoint was written")
+                self.log(f"interrupted at step {self.global_step}; {saved}")
+                raise
+            self._record_end(stop)
         return self.history
 
     def _train_epoch(self):
@@ -393,7 +384,9 @@ class Trainer:
     def _validate_and_checkpoint(self):
         """Validate, log, decide on early stopping, count a finished epoch, write the
         checkpoint; returns why training stops, or None."""
-        first, mean_loss = self._train_loss_since_last_validation()
+        t, v = self.history["train"], self.history["val"]     # steps since the last validation
+        start = int(np.searchsorted(t["step"], v["step"][-1] if v["step"] else 0, "right"))
+        first, mean_loss = t["step"][start], float(np.mean(t["loss"][start:]))
         steps = (f"step {first}" if first == self.global_step else
                  f"mean of steps {first}-{self.global_step}")
         try:

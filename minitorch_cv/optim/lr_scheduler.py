@@ -158,8 +158,7 @@ class StepLR(LRScheduler):
     """Multiply each group's lr by ``gamma`` every ``step_size`` epochs.
 
     ``lr = initial_lr * gamma ** (epoch // step_size)``: with lr 0.1, step_size 5 and
-    gamma 0.1, epochs 0-4 use 0.1, epochs 5-9 use 0.01, ...
-    """
+    gamma 0.1, epochs 0-4 use 0.1, epochs 5-9 use 0.01, ..."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         _check(_is_int(step_size) and step_size >= 1,
@@ -182,9 +181,8 @@ class MultiStepLR(LRScheduler):
     """Multiply each group's lr by ``gamma`` at each milestone epoch.
 
     ``lr = initial_lr * gamma ** (number of milestones <= epoch)``: with milestones
-    [5, 8], epochs 0-4 use lr, 5-7 lr * gamma, 8 on lr * gamma ** 2. A milestone given
-    twice decays twice (torch's rule).
-    """
+    [5, 8], epochs 0-4 use lr, 5-7 lr * gamma, 8 on lr * gamma ** 2 (a milestone given
+    twice decays twice)."""
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
         try:
@@ -247,8 +245,7 @@ class CosineAnnealingLR(LRScheduler):
         lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
 
     The recursive update equals this closed form up to rounding when nothing else changes
-    the lr; after ``T_max`` it rises again along the cosine (no restart).
-    """
+    the lr; after ``T_max`` it rises again along the cosine (no restart)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         _check(_is_int(T_max) and T_max >= 1,

@@ -1,9 +1,5 @@
-"""The library's full training runs, as recorded: final metrics shipped with the package.
-
-A full run takes from minutes to hours on a CPU, too long for a lesson: the lessons train
-on a subset and compare with the full run of the same recipe, whose ``metrics.json`` (as
-the ``examples/`` scripts write it) ships with the package, so a downloaded lesson
-notebook runs anywhere the library is installed.
+"""The library's full training runs, as recorded: their ``metrics.json`` ships with the
+package, so a lesson that trains on a subset compares with the full run anywhere.
 
 >>> from minitorch_cv.train import recorded_run
 >>> run = recorded_run("task2")
@@ -48,14 +44,9 @@ def recorded_run(name):
 def reference_accuracies():
     """The test accuracies the recorded runs are compared with, per network.
 
-    Returns
-    -------
-    dict
-        For ``"task2"``, ``"network1"``, ``"network2"`` and ``"improved"``:
-        ``{"pytorch_test_accuracy": [seed 0, seed 1, seed 2], "report_test_accuracy": a}``:
-        the recipe trained with PyTorch on the same data and split (empty where no PyTorch
-        run was made), and the report's number (on the official CIFAR-10 files, 1-2
-        points easier than the JPEG copy).
+    For ``"task2"``, ``"network1"``, ``"network2"`` and ``"improved"``: the recipe trained
+    with PyTorch on the same data and split, per seed (empty where no PyTorch run was
+    made), and the report's number (on the official CIFAR-10 files, 1-2 points easier).
 
     Examples
     --------

@@ -54,12 +54,9 @@ class RunFolderError(ValueError):
 
 @dataclass(frozen=True)
 class RunFolderNames:
-    """How the messages of a run folder name its options: as the caller's user knows them.
-
-    The defaults are the Python arguments (``resume=True``); a command line passes its
-    flags, e.g. ``RunFolderNames("--resume", "--overwrite", "--out", cli_flag)``, where
-    ``setting(key)`` names one of the recorded settings (``"--lr"`` for ``"lr"``).
-    """
+    """How a run folder's messages name its options: the Python arguments by default; a
+    command line passes its flags, e.g. ``RunFolderNames("--resume", "--overwrite",
+    "--out", cli_flag)`` (``setting(key)`` names a recorded setting)."""
     resume: str = "resume=True"
     overwrite: str = "overwrite=True"
     folder: str = "run folder"

@@ -87,25 +87,14 @@ class _Clock:
 class Trainer:
     """Train a model with validation, early stopping and checkpoints.
 
-    Parameters
-    ----------
-    train_loader : :class:`~minitorch_cv.data.BatchIterator` (or anything iterable over
-        (x, y) batches with ``len()``, ``get_state()`` and ``set_state()``)
-    test_loader : optional, evaluated at the end with the best weights
-    out_dir : path, optional
-        Where ``best.npz`` (best weights) and ``checkpoint.npz`` (resumable state) go.
-    resume : bool
-        Continue from ``out_dir/checkpoint.npz`` when it exists. A checkpoint that is
-        unsafe (a pickle), damaged, or does not fit this run raises
-        :class:`~minitorch_cv.train.CheckpointError` and changes nothing. A completed run
-        trains on when ``epochs`` is now larger.
-    scheduler : optional, from :mod:`minitorch_cv.optim.lr_scheduler`
-        Built on ``optimizer``; a resume needs the same kind of scheduler.
-
-    Notes
-    -----
-    Every validation logs the mean of the training losses since the previous validation,
-    and ``history["val"]["lr"]`` the lr of each parameter group the steps before it used.
+    ``train_loader`` is a :class:`~minitorch_cv.data.BatchIterator` (or anything iterable
+    over (x, y) batches with ``len()``, ``get_state()`` and ``set_state()``). ``out_dir``
+    receives ``best.npz`` and ``checkpoint.npz``; ``resume=True`` continues from the
+    latter (an unsafe, damaged or unfit checkpoint raises
+    :class:`~minitorch_cv.train.CheckpointError` and changes nothing; a completed run
+    trains on when ``epochs`` is now larger). ``scheduler`` is built on ``optimizer``.
+    Every validation logs the mean training loss since the previous one, and records the
+    lr of each parameter group in ``history["val"]["lr"]``.
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader, test_loader=None, *,
@@ -302,14 +291,11 @@ class Trainer:
         return loss, acc
 
     def fit(self):
-        """Train until ``epochs`` are done or early stopping; returns the history.
-
-        The model's mode and flags are put back afterwards, also after an error. A
-        non-finite loss, a batch holding NaN/inf or an empty batch ends training without an
-        exception: the history records ``stop_reason``, ``stop_step`` and ``stop_kind``
-        ("diverged" or "bad_input"; "completed" and "early_stop" otherwise),
-        :attr:`failed` is True, and the checkpoint of the last good validation is kept.
-        """
+        """Train until ``epochs`` are done or early stopping; returns the history (the
+        model's mode and flags are put back, also after an error). A non-finite loss or a
+        bad batch ends training without an exception: the history records ``stop_reason``,
+        ``stop_step`` and ``stop_kind`` ("diverged" or "bad_input"; else "completed" or
+        "early_stop"), :attr:`failed` is True, and the last good checkpoint is kept."""
         stop = self.history["stop_reason"]
         with kept_as_found(self.model):      # mode and needs_input_grad flags put back
             self.model.train()
@@ -360,7 +346,11 @@ class Trainer:
             step = self.global_step + 1
             return self._failure(step, [(f"the input batch at step {step}", x)],
                                  f"non-finite loss at step {step} ({err})")
-        self._record_step(loss, correct, len(y))
+        self.global_step, self.batch_in_epoch = self.global_step + 1, self.batch_in_epoch + 1
+        for key, value in (("step", self.global_step), ("loss", loss),
+                           ("accuracy", correct / len(y))):
+            self.history["train"][key].append(value)
+        self.history["images_seen"] += len(y)
         clock.seen, clock.loss_sum, clock.steps = (clock.seen + len(y), clock.loss_sum + loss,
                                                    clock.steps + 1)
         elapsed = clock.elapsed()
@@ -372,14 +362,6 @@ class Trainer:
         self.history["train_seconds"] += elapsed
         clock.restart()
         return self._validate_and_checkpoint()
-
-    def _record_step(self, loss, correct, images):
-        self.global_step += 1
-        self.batch_in_epoch += 1
-        for key, value in (("step", self.global_step), ("loss", loss),
-                           ("accuracy", correct / images)):
-            self.history["train"][key].append(value)
-        self.history["images_seen"] += images
 
     def _validate_and_checkpoint(self):
         """Validate, log, decide on early stopping, count a finished epoch, write the

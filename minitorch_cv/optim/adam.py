@@ -10,10 +10,8 @@ __all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with L2 ``weight_decay`` added to the gradient as in PyTorch.
-
-    For each parameter, at step t, with its group's hyperparameters (torch.optim.Adam's
-    update rule)::
+    """Adam (Kingma & Ba): for each parameter, at step t, with its group's hyperparameters
+    (torch.optim.Adam's update rule)::
 
         g = -g                                        (if maximize)
         g = g + weight_decay * p                      (Adam; AdamW decays p instead:

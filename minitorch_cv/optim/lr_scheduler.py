@@ -10,10 +10,8 @@ after the epoch's optimizer steps (ReduceLROnPlateau: ``step(val_loss)``)::
         scheduler.step()                       # lr 0.1 for epochs 0-4, 0.01 for 5-9
     scheduler.get_last_lr()                    # [0.001]: one lr per parameter group
 
-``last_epoch`` counts the ``step()`` calls (the constructor makes the first, to epoch 0).
-As torch, the lr is updated recursively from the current one (a change made by hand
-carries on). ``state_dict()`` holds torch's keys; to continue a run, build the scheduler,
-then load the optimizer's state and the scheduler's.
+``last_epoch`` counts the ``step()`` calls (the constructor makes the first). To continue
+a run, build the scheduler, then load the optimizer's state and the scheduler's.
 """
 
 from __future__ import annotations
@@ -43,14 +41,13 @@ def _is_real(value):
 
 
 def _check_optimizer(optimizer):
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer (a scheduler "
-                        "takes the optimizer whose learning rates it changes)")
+    _check(isinstance(optimizer, Optimizer), f"{type(optimizer).__name__} is not an Optimizer "
+           "(a scheduler takes the optimizer whose learning rates it changes)", TypeError)
 
 
-def _check(ok, message):
+def _check(ok, message, error=ValueError):
     if not ok:
-        raise ValueError(message)
+        raise error(message)
 
 
 def _check_gamma(scheduler, gamma):
@@ -278,16 +275,12 @@ class CosineAnnealingLR(LRScheduler):
 class ReduceLROnPlateau(LRScheduler):
     """Multiply each group's lr by ``factor`` when a metric stops improving.
 
-    ``step(metric)`` after each evaluation (the validation loss, say): a value better than
-    the best so far (by more than ``threshold``) resets the count of bad evaluations;
-    when the count exceeds ``patience``, every lr becomes ``max(lr * factor, min_lr)``
-    (changes smaller than ``eps`` are skipped) and the next ``cooldown`` evaluations are
-    not counted.
-
-    ``mode`` "min" watches a loss, "max" an accuracy. ``threshold_mode="rel"`` counts as
-    better ``metric < best * (1 - threshold)`` in min mode (``> best * (1 + threshold)``
-    in max mode), ``"abs"`` ``metric < best - threshold`` (``> best + threshold``).
-    ``min_lr`` is one lr for all groups or one per group.
+    ``step(metric)`` after each evaluation: a value better than the best so far resets
+    the count of bad evaluations; when the count exceeds ``patience``, every lr becomes
+    ``max(lr * factor, min_lr)`` (unless the change is below ``eps``) and the next
+    ``cooldown`` evaluations are not counted. Better means ``metric < best * (1 -
+    threshold)`` in ``mode`` "min" with ``threshold_mode`` "rel" (``> best * (1 +
+    threshold)`` in "max"; "abs": ``< best - threshold``, ``> best + threshold``).
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
@@ -363,10 +356,9 @@ class ReduceLROnPlateau(LRScheduler):
     def _reduce_lr(self):
         groups = self.optimizer.param_groups
         if len(groups) != len(self.min_lrs):
-            if self.default_min_lr is None:
-                raise RuntimeError(f"the optimizer has {len(groups)} parameter groups, "
-                                   f"ReduceLROnPlateau was given {len(self.min_lrs)} "
-                                   "min_lrs; set scheduler.min_lrs to one per group")
+            _check(self.default_min_lr is not None, f"the optimizer has {len(groups)} "
+                   f"parameter groups, ReduceLROnPlateau was given {len(self.min_lrs)} "
+                   "min_lrs; set scheduler.min_lrs to one per group", RuntimeError)
             self.min_lrs = [self.default_min_lr] * len(groups)
         for group, min_lr in zip(groups, self.min_lrs):
             old_lr = float(group["lr"])

@@ -5,8 +5,6 @@ torch.optim's layout (hyperparameters under torch's names)::
                      {"params": model[2].parameters(), "lr": 0.01}],  # its own lr
                     lr=0.1, momentum=0.9)
     opt.param_groups[1]["lr"] = 0.001          # what a learning-rate scheduler does
-
-``state_dict()`` is torch's too, with parameters numbered 0, 1, ... through the groups.
 """
 
 import copy

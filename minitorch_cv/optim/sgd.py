@@ -6,10 +6,8 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """SGD with optional momentum, dampening, Nesterov momentum and L2 weight decay.
-
-    For each parameter p with gradient g, with its group's hyperparameters
-    (torch.optim.SGD's update rule)::
+    """SGD with momentum, dampening, Nesterov momentum and L2 weight decay: for each
+    parameter p with gradient g, with its group's hyperparameters (torch.optim.SGD's rule)::
 
         g = -g                                        (if maximize)
         g = g + weight_decay * p

@@ -1,14 +1,9 @@
 """Resume checkpoints in a format that holds no code: arrays in ``.npz``, the rest as JSON.
 
-A checkpoint is one ``.npz`` archive, written atomically. Its arrays are the model's, the
-best weights' and the optimizer's; one more member, ``__checkpoint__.json`` (UTF-8 bytes as
-a uint8 array), holds everything else: counters, history, the optimizer's parameter groups,
-the scheduler's state, the random generators' states.
-
-Reading uses ``numpy.load(allow_pickle=False)`` and ``json``, which cannot run code, so a
-checkpoint from someone else's run folder is safe to open. Anything else (a pickle such as
-the ``checkpoint.pkl`` of older versions, an archive holding Python objects, without the
-JSON member or from another format version) is refused with a :class:`CheckpointError`.
+One ``.npz`` archive, written atomically: the arrays, and a member ``__checkpoint__.json``
+(UTF-8 bytes as a uint8 array) holding everything else. Reading uses
+``numpy.load(allow_pickle=False)`` and ``json``, which cannot run code, so a checkpoint
+from someone else's run folder is safe to open; anything else is refused.
 """
 
 from __future__ import annotations

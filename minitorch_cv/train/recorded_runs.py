@@ -23,17 +23,10 @@ RECORDED_RUNS = ("task2", "network1", "network2", "improved", "task3d_without_au
 def recorded_run(name):
     """The final metrics of a recorded full run (its ``metrics.json``).
 
-    Parameters
-    ----------
-    name : str
-        One of :data:`RECORDED_RUNS` (ValueError otherwise).
-
-    Returns
-    -------
-    dict
-        ``"train"``, ``"val"`` and ``"test"`` (each ``{"loss", "accuracy"}``, of the best
-        validation weights), ``"epochs_run"``, ``"steps"``, ``"stop_reason"``,
-        ``"wall_seconds"``, ``"command"``, ``"hyperparameters"`` and ``"versions"``.
+    ``name`` is one of :data:`RECORDED_RUNS` (ValueError otherwise). The dict holds
+    ``"train"``, ``"val"`` and ``"test"`` (each ``{"loss", "accuracy"}``, of the best
+    validation weights), ``"epochs_run"``, ``"steps"``, ``"stop_reason"``,
+    ``"wall_seconds"``, ``"command"``, ``"hyperparameters"`` and ``"versions"``.
     """
     if name not in RECORDED_RUNS:
         raise ValueError(f"no recorded run named {name!r}; expected one of "

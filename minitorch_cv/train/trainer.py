@@ -309,7 +309,12 @@ class Trainer:
                          else "no checkpoint was written")
                 self.log(f"interrupted at step {self.global_step}; {saved}")
                 raise
-            self._record_end(stop)
+            self.history["epochs_run"] = self.global_step / len(self.train_loader)
+            if not self.failed:              # a failed run keeps its last good checkpoint
+                self.history["stop_reason"] = stop or "completed all epochs"
+                self.history["stop_kind"] = ("completed" if stop in (None, "completed all epochs")
+                                             else "early_stop")
+                self._save_checkpoint()
         return self.history
 
     def _train_epoch(self):
@@ -393,17 +398,6 @@ class Trainer:
         if stop:
             self.log(stop)
         return stop
-
-    def _record_end(self, stop):
-        """Record how training ended and write the last checkpoint (a failed run keeps
-        the checkpoint of its last good validation)."""
-        if self.history.get("stop_kind") not in FAILED_STOPS:
-            self.history["stop_reason"] = stop or "completed all epochs"
-            self.history["stop_kind"] = ("completed" if stop in (None, "completed all epochs")
-                                         else "early_stop")
-        self.history["epochs_run"] = self.global_step / len(self.train_loader)
-        if self.history["stop_kind"] not in FAILED_STOPS:
-            self._save_checkpoint()
 
     def _end_epoch(self):
         """Count the epoch and step an epoch-based scheduler (before the checkpoint that

@@ -121,7 +121,6 @@ class LRScheduler:
     def _current_lrs(self):
         return [group["lr"] for group in self.optimizer.param_groups]
 
-    # ----------------------------------------------------------------- state dicts
     def state_dict(self):
         """Everything but the optimizer, under torch's keys, as numbers and lists."""
         return {key: (Counter(value) if isinstance(value, Counter) else

@@ -67,7 +67,6 @@ class Optimizer:
         if not self.params:
             raise ValueError(f"{name} got an empty parameter list")
 
-    # ----------------------------------------------------------------- groups
     @property
     def params(self):
         """All parameters, group after group (the numbering of ``state``)."""
@@ -184,7 +183,6 @@ class Optimizer:
             lines.extend(f"    {k}: {v}" for k, v in group.items() if k != "params")
         return "\n".join(lines) + "\n)"
 
-    # ----------------------------------------------------------------- stepping
     def _trainable(self, group):
         """Yield (parameter, its state) for every parameter of ``group`` that has a
         gradient to apply."""
@@ -201,7 +199,6 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    # ----------------------------------------------------------------- state dicts
     def state_dict(self):
         """Hyperparameters and state as copies, in torch.optim's layout: ``{"state":
         {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}`` (``state`` lists

@@ -359,7 +359,15 @@ class _Run:
                           progress=not args.no_progress, log=self.log, scheduler=scheduler)
         folder.start()
         try:       # Ctrl-C while training or evaluating: say how to continue
-            return self.fit_and_report(trainer, train_eval)
+            history = trainer.fit()
+            if trainer.failed and trainer.best_state is not None:
+                self.log(f"final evaluation with the best weights (step {trainer.best_step}), "
+                         "from before the run stopped")
+            results = trainer.final_evaluation(train_eval)
+            metrics = self.metrics(trainer, results, train_eval)
+            self.write(history, metrics)
+            self.report(metrics, results)
+            return metrics
         except KeyboardInterrupt:
             if trainer.checkpoint_step is not None:
                 self.log(f"resume with: {resume_command(self.command)}")
@@ -367,17 +375,6 @@ class _Run:
                 self.log("nothing to resume yet; start again with: "
                          f"{shlex.join(_without_overwrite(self.command))}")
             raise
-
-    def fit_and_report(self, trainer, train_eval):
-        history = trainer.fit()
-        if trainer.failed and trainer.best_state is not None:
-            self.log(f"final evaluation with the best weights (step {trainer.best_step}), "
-                     "from before the run stopped")
-        results = trainer.final_evaluation(train_eval)
-        metrics = self.metrics(trainer, results, train_eval)
-        self.write(history, metrics)
-        self.report(metrics, results)
-        return metrics
 
     def metrics(self, trainer, results, train_eval):
         h, best = trainer.history, trainer.best_val_loss

@@ -22,20 +22,13 @@ from .._files import atomic_write_bytes, atomic_write_json
 from .._module_state import kept_as_found
 from ..io import save_npz
 from ..optim.lr_scheduler import ReduceLROnPlateau
-from .checkpoint import (
-    CHECKPOINT_NAME,
-    LEGACY_CHECKPOINT_NAME,
-    CheckpointError,
-    legacy_checkpoint_message,
-    load_checkpoint,
-    save_checkpoint,
-)
+from . import checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["FAILED_STOPS", "Trainer", "atomic_write_bytes", "atomic_write_json",
            "evaluate"]
 
 
-# ----------------------------------------------------------------------------- evaluation
 def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
     """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``,
     averaged over images (not batches); the model's mode is put back, also on errors."""
@@ -129,14 +122,13 @@ class Trainer:
         if resume:
             self._resume()
 
-    # ----------------------------------------------------------------- checkpoints
     @property
     def best_path(self):
         return self.out_dir / "best.npz" if self.out_dir else None
 
     @property
     def checkpoint_path(self):
-        return self.out_dir / CHECKPOINT_NAME if self.out_dir else None
+        return self.out_dir / checkpoint.CHECKPOINT_NAME if self.out_dir else None
 
     def _save_checkpoint(self):
         if self.out_dir is not None:
@@ -173,9 +165,9 @@ class Trainer:
     def _resume(self):
         path = self.checkpoint_path
         if path is None or not path.exists():
-            legacy = self.out_dir / LEGACY_CHECKPOINT_NAME if self.out_dir else None
+            legacy = self.out_dir / checkpoint.LEGACY_CHECKPOINT_NAME if self.out_dir else None
             if legacy is not None and legacy.exists():
-                raise CheckpointError(legacy_checkpoint_message(legacy))
+                raise CheckpointError(checkpoint.legacy_checkpoint_message(legacy))
             self.log(f"resume: no checkpoint in {self.out_dir}, starting from scratch")
             return
         arrays, meta = load_checkpoint(path)
@@ -242,7 +234,6 @@ class Trainer:
         self.history, self.best_val_loss, self.best_state = history, best_val_loss, best_state
         self.global_step, self.epoch, self.batch_in_epoch = counters
 
-    # ----------------------------------------------------------------- the loop
     def should_early_stop(self) -> bool:
         """True when the first of the last ``early_stop_count`` validation losses is the
         smallest of them."""

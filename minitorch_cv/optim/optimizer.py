@@ -133,8 +133,7 @@ class Optimizer:
         self.state.extend({} for _ in params)
 
     def _check_group(self, group, index):
-        """Raise ValueError if a hyperparameter of ``group`` is out of range (subclasses
-        extend it); ``index`` is the group's position, for the message."""
+        """Raise ValueError if a hyperparameter of group ``index`` is out of range."""
         self._check_number(group, "lr", index, low=0.0)
 
     def _check_number(self, group, key, index, low=None, high=None, high_open=False):
@@ -184,8 +183,7 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
     def _trainable(self, group):
-        """Yield (parameter, its state) for every parameter of ``group`` that has a
-        gradient to apply."""
+        """(parameter, its state) for each parameter of ``group`` with a gradient to apply."""
         indices = next(i for g, i in self._numbered_groups() if g is group)
         for i, p in zip(indices, group["params"]):
             if p.requires_grad and p.grad is not None:
@@ -237,8 +235,7 @@ class Optimizer:
         self.state = new_state
 
     def _loaded_groups(self, groups):
-        """The saved groups checked, as new groups (current parameters, saved
-        hyperparameters), and each saved parameter index's position here."""
+        """The saved groups checked and applied to copies, and each saved index's position."""
         name = f"{type(self).__name__}.load_state_dict"
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}: {len(groups)} parameter groups saved, the optimizer "

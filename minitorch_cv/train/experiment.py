@@ -112,7 +112,13 @@ def training_parser(description, *, lr, batch_size=64, epochs=10, early_stop_cou
         if dest in defaults:
             options = {**options, "default": defaults[dest]}
         p.add_argument(flag, **options, help=text)
-    add_scheduler_arguments(p)
+    group = p.add_argument_group(
+        "learning-rate schedule",
+        "The lr changes during training: step, multistep, exponential and cosine\n"
+        "once per epoch; plateau after every validation (two per epoch), with the\n"
+        "validation loss. history.json records the lr per validation (val.lr).")
+    for flag, options, text in _SCHEDULER_FLAGS:
+        group.add_argument(flag, **options, help=text)
     return p
 
 
@@ -137,18 +143,6 @@ _SCHEDULER_FLAGS = (
      "per epoch) tolerated; the next one lowers the lr. Keep it below --early-stop-count - 2, or "
      "early stopping comes first")),
 )
-
-
-def add_scheduler_arguments(parser):
-    """``--scheduler`` and its parameters (see :func:`make_scheduler`), as a group."""
-    group = parser.add_argument_group(
-        "learning-rate schedule",
-        "The lr changes during training: step, multistep, exponential and cosine\n"
-        "once per epoch; plateau after every validation (two per epoch), with the\n"
-        "validation loss. history.json records the lr per validation (val.lr).")
-    for flag, options, text in _SCHEDULER_FLAGS:
-        group.add_argument(flag, **options, help=text)
-    return parser
 
 
 # (dest, test, what it must be): a problem when the value is there (not None) and fails;
@@ -252,17 +246,19 @@ def cifar10_loaders(args, augment=(), eval_batch_size=256):
         # keep validation in proportion (10% of train -> 1 validation image per 9)
         n_val = min(len(val_idx), max(1, args.limit // 9))
         val_idx = val_idx[subset(len(val_idx), n_val, seed=args.seed)]
+    def capped(indices, limit):                 # a seeded subset of at most limit indices
+        if limit is None or limit >= len(indices):
+            return indices
+        return indices[subset(len(indices), limit, seed=args.seed)]
+
     eval_limit = getattr(args, "eval_limit", None)
-    if eval_limit is not None and eval_limit < len(val_idx):
-        val_idx = val_idx[subset(len(val_idx), eval_limit, seed=args.seed)]
+    val_idx = capped(val_idx, eval_limit)
     if eval_limit is None:
         eval_limit = args.limit                 # None: every image
     if len(train_idx) < args.batch_size:
         raise ValueError(f"{len(train_idx)} training images are fewer than one batch "
                          f"of {args.batch_size}")
-    train_eval_idx = train_idx
-    if eval_limit is not None and eval_limit < len(train_idx):
-        train_eval_idx = train_idx[subset(len(train_idx), eval_limit, seed=args.seed)]
+    train_eval_idx = capped(train_idx, eval_limit)
     test_idx = None                             # every test image
     if eval_limit is not None and eval_limit < len(data.test_images):
         test_idx = subset(len(data.test_images), eval_limit, seed=0)

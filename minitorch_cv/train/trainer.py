@@ -58,8 +58,7 @@ def _non_finite(a):
 
 
 def _generators(model):
-    """The numpy Generators the model draws from (Dropout masks), by module name (a shared
-    generator is listed under each of its layers' names)."""
+    """The numpy Generators the model draws from (Dropout masks), by module name."""
     return {name: m.__dict__["rng"] for name, m in model.named_modules()
             if isinstance(m.__dict__.get("rng"), np.random.Generator)}
 
@@ -190,8 +189,7 @@ class Trainer:
             self.log(f"resume: training on to {self.epochs} epochs")
 
     def _load_checkpoint(self, arrays, meta):
-        """Apply a checkpoint's contents (KeyError, TypeError or ValueError when they do
-        not fit: the caller then puts back what :meth:`_checkpoint_contents` saved)."""
+        """Apply a checkpoint's contents (KeyError, TypeError or ValueError if unfit)."""
         def part(prefix):
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
@@ -309,8 +307,7 @@ class Trainer:
         return self.history
 
     def _train_epoch(self):
-        """Train one epoch (its rest, after a resume mid-epoch); returns why training
-        stops, or None."""
+        """Train (the rest of) an epoch; returns why training stops, or None."""
         from tqdm.auto import tqdm
         bar = tqdm(total=len(self.train_loader), initial=self.batch_in_epoch,
                    disable=not self.progress, leave=False, dynamic_ncols=True,
@@ -329,8 +326,7 @@ class Trainer:
             bar.close()
 
     def _train_batch(self, x, y, clock, bar):
-        """One training step, and a validation when it is time; returns why training
-        stops, or None."""
+        """One step, and a validation when it is time; returns why training stops, or None."""
         if len(y) == 0:
             self.history["train_seconds"] += clock.elapsed()
             return self._stop_failed("bad_input", self.global_step + 1, f"the input batch "
@@ -360,8 +356,7 @@ class Trainer:
         return self._validate_and_checkpoint()
 
     def _validate_and_checkpoint(self):
-        """Validate, log, decide on early stopping, count a finished epoch, write the
-        checkpoint; returns why training stops, or None."""
+        """Validate, log, count a finished epoch, checkpoint; returns why training stops."""
         t, v = self.history["train"], self.history["val"]     # steps since the last validation
         start = int(np.searchsorted(t["step"], v["step"][-1] if v["step"] else 0, "right"))
         first, mean_loss = t["step"][start], float(np.mean(t["loss"][start:]))
@@ -423,8 +418,8 @@ class Trainer:
         return reason
 
     def _failure(self, step, batches, what):
-        """After a non-finite loss, stop as "bad_input" when one of ``batches`` ((name, x)
-        pairs) holds NaN or inf, else as "diverged" (``what`` says which loss, where)."""
+        """Stop as "bad_input" if one of ``batches`` ((name, x) pairs) is not finite, else
+        as "diverged" (``what`` names the non-finite loss)."""
         for name, x in batches:
             x = np.asarray(x)
             if not np.isfinite(x).all():

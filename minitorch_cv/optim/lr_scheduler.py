@@ -73,10 +73,9 @@ class LRScheduler:
                 group.setdefault("initial_lr", group["lr"])
         else:
             for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   "when resuming a scheduler with last_epoch >= 0: load "
-                                   "the optimizer's state first, or start with last_epoch=-1")
+                _check("initial_lr" in group, f"param 'initial_lr' is not specified in "
+                       f"param_groups[{i}] when resuming a scheduler with last_epoch >= 0: load "
+                       "the optimizer's state first, or start with last_epoch=-1", KeyError)
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
@@ -105,8 +104,7 @@ class LRScheduler:
                 values = self.get_lr()
             else:
                 warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
-                if not _is_int(epoch):
-                    raise TypeError(f"epoch must be an int, got {epoch!r}")
+                _check(_is_int(epoch), f"epoch must be an int, got {epoch!r}", TypeError)
                 self.last_epoch = epoch
                 values = self._get_closed_form_lr()
         finally:
@@ -132,9 +130,8 @@ class LRScheduler:
         keys this scheduler does not have, or another number of parameter groups, raise
         ValueError and change nothing."""
         name = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"{name}: expected a dict, as state_dict() returns, got a "
-                            f"{type(state_dict).__name__}")
+        _check(isinstance(state_dict, dict), f"{name}: expected a dict, as state_dict() "
+               f"returns, got a {type(state_dict).__name__}", TypeError)
         unknown = sorted(set(state_dict) - set(self.state_dict()))
         _check(not unknown, f"{name}: unknown keys {unknown} (a state of another scheduler?)")
         groups = len(self.optimizer.param_groups)

@@ -94,8 +94,7 @@ class LRScheduler:
         raise NotImplementedError
 
     def step(self, epoch=None):
-        """Advance one epoch and set each group's lr (``epoch``, deprecated in torch, jumps
-        to that epoch with the closed form, and warns)."""
+        """Advance one epoch (``epoch``, deprecated in torch, jumps there, and warns)."""
         self._step_count += 1
         self._get_lr_called_within_step = True
         try:

@@ -302,9 +302,6 @@ class Optimizer:
         if len(states) != len(self.params):
             raise ValueError(f"{name}: state for {len(states)} parameters, optimizer has "
                              f"{len(self.params)}")
-        unknown = sorted(k for k in hyper if k not in self.defaults)
-        if unknown:
-            raise ValueError(f"{name}: unknown hyperparameters {unknown}")
         return {"state": {i: s for i, s in enumerate(states) if s != {}},
                 "param_groups": [{**hyper, "params": indices}
                                  for _, indices in self._numbered_groups()]}

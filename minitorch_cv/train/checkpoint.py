@@ -27,8 +27,7 @@ _ARRAY_TAG = "__ndarray__"                   # an array inside the JSON (e.g. MT
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is unsafe, damaged, from another format, or does not fit the run
-    (the message names the file, what is wrong and what to do)."""
+    """A checkpoint file is unsafe, damaged, from another format, or does not fit the run."""
 
 
 def _to_json(value):

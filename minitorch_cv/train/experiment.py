@@ -26,8 +26,7 @@ __all__ = ["DefaultsHelpFormatter", "check_training_args", "cifar10_loaders", "m
 
 
 def show_default(value):
-    """A default as ``--help`` shows it: a list as it is typed (``0.5 0.5 0.5``), a
-    ``store_true`` flag's False as ``off``, anything else with ``str``."""
+    """A default as ``--help`` shows it: a list as typed (``0.5 0.5``), False as ``off``."""
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, (list, tuple)):
@@ -171,8 +170,7 @@ _ARGUMENT_CHECKS = (
 
 
 def check_training_args(args):
-    """Refuse impossible hyperparameters before any work starts: a ValueError naming every
-    problem in one line (:func:`run_main` prints it as ``error: ...``)."""
+    """Refuse impossible hyperparameters before any work: one ValueError names them all."""
     problems = []
     for dests, ok, what in _ARGUMENT_CHECKS:
         dests = (dests,) if isinstance(dests, str) else dests
@@ -189,9 +187,8 @@ def check_training_args(args):
 
 
 def make_scheduler(args, optimizer):
-    """The learning-rate scheduler ``--scheduler`` names, on ``optimizer`` (None for
-    ``none``, or when ``args`` has no ``scheduler``), with the flags of its arguments
-    (``cosine``'s ``T_max`` is ``--t-max``, or ``--epochs``)."""
+    """The scheduler ``--scheduler`` names (None for ``none`` or without the flag), on
+    ``optimizer``, with its flags' values (``cosine``: ``T_max`` ``--t-max`` or ``--epochs``)."""
     from ..optim import lr_scheduler
     kind = getattr(args, "scheduler", "none")
     build = {
@@ -290,8 +287,7 @@ def _without_overwrite(command):
 
 
 def resume_command(command):
-    """``command`` with ``--resume`` (and without ``--overwrite``): the command that
-    continues the run it started."""
+    """The command that continues the run ``command`` started (with ``--resume``)."""
     words = _without_overwrite(command)
     return shlex.join(words if "--resume" in words else [*words, "--resume"])
 
@@ -317,41 +313,36 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
     folder = RunFolder(args.out, vars(args), resume=args.resume,
                        overwrite=getattr(args, "overwrite", False), command=command, log=log,
                        names=CLI_NAMES)
-    run = _Run(args, model, name, command, log, tuple(notes), tuple(augment),
-               optimizer_factory or make_optimizer, loss_fn)
+    run = _Run(args, name, command, log, tuple(notes))
     with folder:
-        return run.train_in(folder)
+        return run.train_in(folder, model, augment, optimizer_factory or make_optimizer, loss_fn)
 
 
 @dataclass
 class _Run:
     """One training run of an example: what it trains and how it reports."""
     args: argparse.Namespace
-    model: object
     name: str
     command: str | None
     log: Callable
     notes: tuple
-    augment: tuple
-    optimizer_factory: Callable
-    loss_fn: object
     out: Path | None = None
     t_start: float = 0.0
 
-    def train_in(self, folder):
+    def train_in(self, folder, model, augment, optimizer_factory, loss_fn):
         """Build the loaders, optimizer, scheduler and Trainer, and run in ``folder``."""
         args, self.out, self.t_start = self.args, folder.path, time.perf_counter()
-        train, val, test, train_eval = cifar10_loaders(args, self.augment)
+        train, val, test, train_eval = cifar10_loaders(args, tuple(augment))
         for note in self.notes:
             self.log(f"warning: {note}")
-        optimizer = self.optimizer_factory(args, self.model.parameters())
+        optimizer = optimizer_factory(args, model.parameters())
         scheduler = make_scheduler(args, optimizer)
-        self.log(f"{self.name}: {sum(p.data.size for p in self.model.parameters()):,} "
+        self.log(f"{self.name}: {sum(p.data.size for p in model.parameters()):,} "
                  f"parameters, {train.num_examples} training / {val.num_examples} validation "
                  f"/ {test.num_examples} test images, {len(train)} steps per epoch")
-        trainer = Trainer(self.model, optimizer, train, val, test, epochs=args.epochs,
+        trainer = Trainer(model, optimizer, train, val, test, epochs=args.epochs,
                           early_stop_count=args.early_stop_count, out_dir=self.out,
-                          loss_fn=self.loss_fn, resume=args.resume,
+                          loss_fn=loss_fn, resume=args.resume,
                           progress=not args.no_progress, log=self.log, scheduler=scheduler)
         folder.start()
         try:       # Ctrl-C while training or evaluating: say how to continue

@@ -48,8 +48,7 @@ MAY_DIFFER_ON_RESUME = frozenset({"out", "resume", "overwrite", "no_progress", "
 
 
 class RunFolderError(ValueError):
-    """The run folder is in use, holds another run, or the settings do not fit it (one
-    line: what is wrong and what to choose instead, named as in :class:`RunFolderNames`)."""
+    """The run folder is in use, holds another run, or the settings do not fit it."""
 
 
 @dataclass(frozen=True)
@@ -168,9 +167,8 @@ class RunLock:
 
 
 def settings_differences(old, new, name=cli_flag):
-    """``["--lr 0.1 -> 0.3", ...]``: each setting of ``new`` that may not differ from
-    ``old`` on resume but does, named by ``name(key)``. Settings one side does not record
-    (a flag added by a later version) are not compared; ``epochs`` may grow."""
+    """``["--lr 0.1 -> 0.3", ...]``: the settings of ``new`` that differ from ``old`` but may
+    not on resume (settings one side lacks are not compared; ``epochs`` may grow)."""
     problems = []
     for key, value in new.items():
         if key in MAY_DIFFER_ON_RESUME or key not in old or old[key] == value:

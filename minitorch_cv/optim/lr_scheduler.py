@@ -56,12 +56,9 @@ def _check_gamma(scheduler, gamma):
 
 
 class LRScheduler:
-    """Base class of the epoch-based schedulers (torch.optim.lr_scheduler.LRScheduler).
-
-    Each parameter group gets ``"initial_lr"`` (its lr now; the closed forms start from
-    these, listed in ``base_lrs``). ``last_epoch`` -1 (default) starts a schedule; another
-    value continues one whose groups hold ``"initial_lr"`` (from a loaded optimizer state).
-    """
+    """Base class of the epoch-based schedulers: each group gets ``"initial_lr"`` (its lr
+    now, in ``base_lrs``); a ``last_epoch`` other than -1 continues a schedule whose groups
+    hold it (from a loaded optimizer state)."""
 
     def __init__(self, optimizer, last_epoch=-1):
         _check_optimizer(optimizer)
@@ -125,9 +122,8 @@ class LRScheduler:
                 for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        """Continue from what :meth:`state_dict` returned (also after a JSON round trip);
-        keys this scheduler does not have, or another number of parameter groups, raise
-        ValueError and change nothing."""
+        """Continue from what :meth:`state_dict` returned (also through JSON); a state of
+        another scheduler or other groups raises ValueError and changes nothing."""
         name = f"{type(self).__name__}.load_state_dict"
         _check(isinstance(state_dict, dict), f"{name}: expected a dict, as state_dict() "
                f"returns, got a {type(state_dict).__name__}", TypeError)

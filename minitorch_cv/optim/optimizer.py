@@ -39,12 +39,10 @@ def _refuse_set(name, params):
 class Optimizer:
     """Parameter groups with their hyperparameters, and a ``state`` dict per parameter.
 
-    ``params`` are Parameters, or parameter groups: dicts with ``"params"`` and any
-    hyperparameter that differs from ``defaults``. ``state`` holds one dict per parameter
-    (momentum buffers, Adam's moments), numbered through the groups as in torch's
-    ``state_dict()``. A hyperparameter is also an attribute: ``opt.lr`` reads the
-    learning rate when every group has the same one, ``opt.lr = 0.01`` sets it in every
-    group. ``step`` skips frozen parameters and parameters without a gradient.
+    ``params`` are Parameters, or groups: dicts with ``"params"`` and any hyperparameter
+    that differs from ``defaults``. ``state`` holds one dict per parameter, numbered
+    through the groups. ``opt.lr`` reads the lr every group shares, ``opt.lr = 0.01`` sets
+    it in every group. ``step`` skips frozen parameters and those without a gradient.
     """
 
     def __init__(self, params, defaults):
@@ -84,13 +82,9 @@ class Optimizer:
 
     def add_param_group(self, param_group):
         """Add a group of parameters with its own hyperparameters (torch's method), e.g. a
-        frozen part of a network to fine-tune later with a smaller learning rate.
-
-        ``param_group`` holds ``"params"`` (a Parameter or an iterable of them) and any
-        hyperparameter that differs from the defaults. A parameter already optimized, an
-        unknown key or a value out of range raises ValueError (something else than
-        Parameters, or a set, TypeError), and nothing is added.
-        """
+        frozen part of a network to fine-tune later with a smaller learning rate. A bad
+        group (a parameter already optimized, an unknown key, a value out of range, not
+        Parameters) raises ValueError or TypeError, and nothing is added."""
         name = type(self).__name__
         if not isinstance(param_group, dict):
             raise TypeError(f"{name}.add_param_group: a parameter group is a dict with "
@@ -209,13 +203,10 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Load what :meth:`state_dict` returned, as copies, matching parameters by
-        position as torch does; floating arrays take their parameter's dtype, state keys
-        may be strings (from JSON). The layout before parameter groups, ``{"hyper": {...},
-        "state": [one dict per parameter]}``, loads as well. State for other groups or
-        shapes, or an unknown or out-of-range hyperparameter, raises ValueError (a state
-        that is not a dict, TypeError) and changes nothing.
-        """
+        """Load what :meth:`state_dict` returned (or the layout before parameter groups,
+        ``{"hyper": {...}, "state": [...]}``) as copies in the parameters' dtypes, matching
+        parameters by position as torch does. A state that does not fit raises ValueError
+        or TypeError and changes nothing."""
         name = type(self).__name__
         if isinstance(state_dict, dict) and "hyper" in state_dict:
             state_dict = self._from_hyper_layout(state_dict)

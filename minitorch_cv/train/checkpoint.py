@@ -50,9 +50,8 @@ def _from_json(obj):
 
 
 def save_checkpoint(path, arrays, meta):
-    """Write a checkpoint atomically: ``arrays`` (numeric arrays only) and ``meta``
-    (anything JSON can hold, NumPy numbers and small numeric arrays; anything else raises
-    TypeError and nothing is written)."""
+    """Write numeric ``arrays`` and ``meta`` (anything JSON can hold, NumPy numbers and small
+    numeric arrays; else TypeError, nothing written) as a checkpoint, atomically."""
     if _JSON_MEMBER in arrays:
         raise ValueError(f"{_JSON_MEMBER!r} is reserved")
     doc = {"format": FORMAT, "version": VERSION, **meta}
@@ -61,9 +60,8 @@ def save_checkpoint(path, arrays, meta):
 
 
 def load_checkpoint(path):
-    """Read a checkpoint written by :func:`save_checkpoint` as ``(arrays, meta)``; anything
-    else (a pickle, not an ``.npz`` of numeric arrays, no JSON member, another format or
-    version) raises :class:`CheckpointError`."""
+    """``(arrays, meta)`` of a checkpoint :func:`save_checkpoint` wrote; anything else (a
+    pickle, other archives, formats or versions) raises :class:`CheckpointError`."""
     path = Path(path)
     with open(path, "rb") as f:
         head = f.read(1)

@@ -35,9 +35,8 @@ def show_default(value):
 
 
 class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """``--help`` for the examples: the description as written, and `` (default: VALUE)``
-    (:func:`show_default`) after every option's help text that does not say its default in
-    words already. Give every option a help text: argparse shows none otherwise."""
+    """``--help`` with the description as written and `` (default: VALUE)`` after every
+    option's help text that does not give its default in words (give every option one)."""
 
     def _get_help_string(self, action):
         text = action.help or ""
@@ -100,8 +99,7 @@ def training_parser(description, *, lr, batch_size=64, epochs=10, early_stop_cou
                     optimizer="sgd", out="runs/experiment", image_size=32,
                     mean=(0.5,), std=(0.25,)):
     """An argparse parser with a flag for every hyperparameter, the seed's values as
-    defaults (override them per example); ``description`` (the example's module docstring)
-    is shown as written by :class:`DefaultsHelpFormatter`."""
+    defaults (override them per example), formatted by :class:`DefaultsHelpFormatter`."""
     p = argparse.ArgumentParser(description=description, formatter_class=DefaultsHelpFormatter)
     defaults = {"out": out, "optimizer": optimizer, "lr": lr, "batch_size": batch_size,
                 "epochs": epochs, "early_stop_count": early_stop_count, "mean": list(mean),
@@ -220,13 +218,10 @@ def make_optimizer(args, params):
 
 
 def cifar10_loaders(args, augment=(), eval_batch_size=256):
-    """Train (augmented, shuffled, drop_last), validation, test and train-evaluation loaders.
-
-    ``augment`` are uint8 batch transforms applied before ToFloat + Normalize (+ Resize).
-    ``--limit N`` trains on a seeded random N of the training split, validates on ``N // 9``
-    images and evaluates train and test on at most N images each; ``--eval-limit M`` caps
-    every evaluated split at M images instead (the test subset seeded by 0 for any seed).
-    """
+    """Train (``augment``, shuffled, drop_last), validation, test and train-evaluation
+    loaders. ``--limit N`` trains on a seeded random N of the training split, validates on
+    ``N // 9`` images and evaluates on at most N per split; ``--eval-limit M`` caps every
+    evaluated split at M instead (the test subset seeded by 0 for any seed)."""
     from ..data import BatchIterator, load_cifar10, subset, train_val_split
     from ..data.transforms import Compose, Normalize, Resize, ToFloat
 
@@ -303,11 +298,9 @@ def run_training(args, model, augment=(), name="experiment", command=None, log=p
 
     ``args.out`` is claimed as a run folder first (:class:`~.run_folder.RunFolder`).
     ``notes`` are warnings a reader of the results must know (e.g. that pretrained weights
-    saw the validation images): printed before training and under the final numbers, and
-    written into ``metrics.json``. ``optimizer_factory(args, parameters)`` builds the
-    optimizer (default: :func:`make_optimizer`); ``loss_fn`` defaults to cross-entropy.
-    Returns the metrics (``metrics.json``); bad data, a refused run folder or an unfit
-    checkpoint raise ValueError or OSError, and Ctrl-C logs how to resume first.
+    saw the validation images), logged and written into ``metrics.json``.
+    ``optimizer_factory(args, parameters)`` defaults to :func:`make_optimizer`. Returns the
+    metrics; Ctrl-C logs how to resume first.
     """
     check_training_args(args)
     folder = RunFolder(args.out, vars(args), resume=args.resume,
@@ -418,10 +411,9 @@ def _one_line(err):
 def run_main(main, argv=None):
     """Run an example's ``main(argv)`` and return the process's exit status.
 
-    0: done. 1: the run failed (diverged, a bad batch); its results are recorded and the
-    reason is printed as ``error: ...``. 2: it could not start or continue (a
-    ``ValueError`` or ``OSError``): ``error: <message>`` on one line, no traceback. 130:
-    Ctrl-C, after the run printed the command that resumes it.
+    0: done. 1: the run failed (diverged, a bad batch), its results recorded. 2: it could
+    not start or continue (a ``ValueError`` or ``OSError``). Both print ``error: ...`` on
+    one line, no traceback. 130: Ctrl-C, after the run printed how to resume it.
     """
     try:
         result = main(argv)

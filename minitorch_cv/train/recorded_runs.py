@@ -21,12 +21,9 @@ RECORDED_RUNS = ("task2", "network1", "network2", "improved", "task3d_without_au
 
 
 def recorded_run(name):
-    """The final metrics of a recorded full run (its ``metrics.json``).
-
-    ``name`` is one of :data:`RECORDED_RUNS` (ValueError otherwise). The dict holds
-    ``"train"``, ``"val"`` and ``"test"`` (each ``{"loss", "accuracy"}``, of the best
-    validation weights), ``"epochs_run"``, ``"steps"``, ``"stop_reason"``,
-    ``"wall_seconds"``, ``"command"``, ``"hyperparameters"`` and ``"versions"``.
+    """The ``metrics.json`` of a recorded full run, ``name`` one of :data:`RECORDED_RUNS`
+    (ValueError otherwise): ``"train"``, ``"val"`` and ``"test"`` loss and accuracy of
+    the best weights, ``"epochs_run"``, ``"steps"``, ``"stop_reason"``, ``"command"``, ...
     """
     if name not in RECORDED_RUNS:
         raise ValueError(f"no recorded run named {name!r}; expected one of "
@@ -35,11 +32,9 @@ def recorded_run(name):
 
 
 def reference_accuracies():
-    """The test accuracies the recorded runs are compared with, per network.
-
-    For ``"task2"``, ``"network1"``, ``"network2"`` and ``"improved"``: the recipe trained
-    with PyTorch on the same data and split, per seed (empty where no PyTorch run was
-    made), and the report's number (on the official CIFAR-10 files, 1-2 points easier).
+    """The test accuracies the recorded runs are compared with, per network: PyTorch's per
+    seed on the same data and split, and the report's (on the official files, 1-2 points
+    easier).
 
     Examples
     --------

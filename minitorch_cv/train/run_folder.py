@@ -1,10 +1,9 @@
 """A run folder holds one training run (see docs/runs.md); three rules keep its results
 from being lost or misstated:
 
-* **One run at a time.** A running run holds ``run.lock`` (its pid, host, start time and
-  command) with an ``flock`` on it; a second run is refused. The kernel drops an ``flock``
-  when its process ends, however it ends, so a lock file left by a killed run is
-  recognised as stale, reported and taken over.
+* **One run at a time.** A running run holds ``run.lock`` with an ``flock`` on it, which
+  the kernel drops however the process ends: a second run is refused, a stale lock file
+  left by a killed run is reported and taken over.
 * **No silent overwrite.** A folder that holds a run's files is refused unless the new run
   continues it (``resume=True``) or replaces it (``overwrite=True``: the old run's files,
   and only those, are deleted when the new run really starts).
@@ -89,9 +88,8 @@ def _pid_alive(pid):
 
 
 class RunLock:
-    """``run.lock`` in ``folder``, held by at most one live process: ``acquire()`` raises
-    :class:`RunFolderError` when another live run holds it and returns the description of
-    a stale holder it took over (or None); ``release()`` removes the file."""
+    """``run.lock`` in ``folder``, held by one live process: ``acquire()`` refuses another's
+    and describes a stale holder it took over (or None); ``release()`` removes the file."""
 
     def __init__(self, folder, command=None, names=RunFolderNames()):
         self.path = Path(folder) / LOCK_NAME
@@ -180,14 +178,11 @@ def settings_differences(old, new, name=cli_flag):
 
 
 class RunFolder:
-    """Claim a run folder for one run (a context manager).
-
-    On entry: create the folder if needed, take its lock, and refuse (with
-    :class:`RunFolderError`) a folder that holds another run unless ``resume`` or
-    ``overwrite``, and a resume with other ``settings`` (a JSON-serializable dict).
-    :meth:`start` is called once the run really starts: it deletes the old run's files
-    when ``overwrite`` and records ``settings.json`` (with ``command``). On exit the lock
-    is removed, and a folder this run created and left without results is removed again.
+    """Claim a run folder for one run (a context manager): take its lock and refuse
+    (:class:`RunFolderError`) another run's folder unless ``resume`` or ``overwrite``, and
+    a resume with other ``settings``. :meth:`start`, once the run really starts, deletes an
+    overwritten run's files and records ``settings.json``. On exit the lock is removed, and
+    a folder this run created and left without results too.
     """
 
     def __init__(self, folder, settings, *, resume=False, overwrite=False, command=None,

@@ -2,11 +2,8 @@
 
 As the TDT4265 starter code, it validates every ``len(train_loader) //
 validations_per_epoch`` steps, stops early when the first of the last ``early_stop_count``
-validation losses is the smallest, and keeps the weights with the lowest validation loss
-for the final evaluation. A learning-rate scheduler steps once per epoch;
-``ReduceLROnPlateau`` steps with the validation loss after every validation (its
-``patience`` counts validations). Every validation writes ``checkpoint.npz``, from which
-``resume=True`` reaches exactly the result of an uninterrupted run.
+validation losses is the smallest, and keeps the best weights for the final evaluation.
+A scheduler steps once per epoch (``ReduceLROnPlateau``: after every validation).
 """
 
 from __future__ import annotations
@@ -79,14 +76,11 @@ class _Clock:
 class Trainer:
     """Train a model with validation, early stopping and checkpoints.
 
-    ``train_loader`` is a :class:`~minitorch_cv.data.BatchIterator` (or anything iterable
-    over (x, y) batches with ``len()``, ``get_state()`` and ``set_state()``). ``out_dir``
-    receives ``best.npz`` and ``checkpoint.npz``; ``resume=True`` continues from the
-    latter (an unsafe, damaged or unfit checkpoint raises
-    :class:`~minitorch_cv.train.CheckpointError` and changes nothing; a completed run
-    trains on when ``epochs`` is now larger). ``scheduler`` is built on ``optimizer``.
-    Every validation logs the mean training loss since the previous one, and records the
-    lr of each parameter group in ``history["val"]["lr"]``.
+    ``train_loader`` is a :class:`~minitorch_cv.data.BatchIterator` (anything with
+    ``len()``, ``get_state()`` and ``set_state()``). ``out_dir`` receives ``best.npz`` and,
+    at every validation, ``checkpoint.npz``; ``resume=True`` continues exactly from the
+    latter (an unsafe or unfit one raises :class:`~minitorch_cv.train.CheckpointError`,
+    changing nothing; a completed run trains on to a larger ``epochs``).
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader, test_loader=None, *,
@@ -103,8 +97,7 @@ class Trainer:
             raise ValueError("the scheduler was built on another optimizer than the "
                              "Trainer's: build it with the optimizer you pass to the Trainer")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.train_loader, self.val_loader, self.test_loader = (train_loader, val_loader,
-                                                                test_loader)
+        self.train_loader, self.val_loader, self.test_loader = train_loader, val_loader, test_loader
         self.loss_fn = loss_fn or nn.CrossEntropyLoss()
         self.epochs, self.early_stop_count = epochs, early_stop_count
         self.steps_per_val = max(1, len(train_loader) // validations_per_epoch)
@@ -233,8 +226,7 @@ class Trainer:
         self.global_step, self.epoch, self.batch_in_epoch = counters
 
     def should_early_stop(self) -> bool:
-        """True when the first of the last ``early_stop_count`` validation losses is the
-        smallest of them."""
+        """True when the first of the last ``early_stop_count`` validation losses is least."""
         recent = self.history["val"]["loss"][-self.early_stop_count:]
         return len(recent) == self.early_stop_count and recent[0] == min(recent)
 

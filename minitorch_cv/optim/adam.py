@@ -22,8 +22,7 @@ class Adam(Optimizer):
         p = p - lr * m_hat / (sqrt(v_hat) + eps)
 
     ``params`` may be parameter groups (:class:`~minitorch_cv.optim.Optimizer`);
-    ``betas`` are in [0, 1); ``amsgrad=True`` is not supported (NotImplementedError).
-    """
+    ``betas`` are in [0, 1); ``amsgrad=True`` is not supported (NotImplementedError)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, maximize=False, decoupled_weight_decay=False):

@@ -10,8 +10,7 @@ after the epoch's optimizer steps (ReduceLROnPlateau: ``step(val_loss)``)::
         scheduler.step()                       # lr 0.1 for epochs 0-4, 0.01 for 5-9
     scheduler.get_last_lr()                    # [0.001]: one lr per parameter group
 
-``last_epoch`` counts the ``step()`` calls (the constructor makes the first). To continue
-a run, build the scheduler, then load the optimizer's state and the scheduler's.
+To continue a run, build the scheduler, then load the optimizer's state and the scheduler's.
 """
 
 from __future__ import annotations
@@ -122,8 +121,7 @@ class LRScheduler:
                 for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        """Continue from what :meth:`state_dict` returned (also through JSON); a state of
-        another scheduler or other groups raises ValueError and changes nothing."""
+        """Continue from a :meth:`state_dict` (also through JSON); an unfit one changes nothing."""
         name = f"{type(self).__name__}.load_state_dict"
         _check(isinstance(state_dict, dict), f"{name}: expected a dict, as state_dict() "
                f"returns, got a {type(state_dict).__name__}", TypeError)
@@ -232,8 +230,7 @@ class CosineAnnealingLR(LRScheduler):
 
         lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
 
-    The recursive update equals this closed form up to rounding when nothing else changes
-    the lr; after ``T_max`` it rises again along the cosine (no restart)."""
+    The recursive update equals this up to rounding; after ``T_max`` the lr rises again."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         _check(_is_int(T_max) and T_max >= 1,
@@ -266,13 +263,11 @@ class CosineAnnealingLR(LRScheduler):
 class ReduceLROnPlateau(LRScheduler):
     """Multiply each group's lr by ``factor`` when a metric stops improving.
 
-    ``step(metric)`` after each evaluation: a value better than the best so far resets
-    the count of bad evaluations; when the count exceeds ``patience``, every lr becomes
-    ``max(lr * factor, min_lr)`` (unless the change is below ``eps``) and the next
-    ``cooldown`` evaluations are not counted. Better means ``metric < best * (1 -
-    threshold)`` in ``mode`` "min" with ``threshold_mode`` "rel" (``> best * (1 +
-    threshold)`` in "max"; "abs": ``< best - threshold``, ``> best + threshold``).
-    """
+    ``step(metric)`` after each evaluation: when more than ``patience`` evaluations in a
+    row do not beat the best (``metric < best * (1 - threshold)`` in ``mode`` "min",
+    ``> best * (1 + threshold)`` in "max"; ``threshold_mode="abs"``: ``best -/+
+    threshold``), every lr becomes ``max(lr * factor, min_lr)`` (unless the change is below
+    ``eps``) and the next ``cooldown`` evaluations are not counted."""
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
@@ -320,8 +315,7 @@ class ReduceLROnPlateau(LRScheduler):
         return a > (best * (self.threshold + 1.0) if rel else best + self.threshold)
 
     def step(self, metrics=None, epoch=None):
-        """Count one evaluation with value ``metrics`` (a number; TypeError otherwise) and
-        lower the lr when it is due."""
+        """Count one evaluation of ``metrics`` (a number) and lower the lr when it is due."""
         try:
             current = float(metrics)
         except (TypeError, ValueError):

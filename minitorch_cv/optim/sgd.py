@@ -17,8 +17,7 @@ class SGD(Optimizer):
             g = g + momentum * buf if nesterov else buf
         p = p - lr * g
 
-    ``params`` may be parameter groups (:class:`~minitorch_cv.optim.Optimizer`).
-    """
+    ``params`` may be parameter groups (:class:`~minitorch_cv.optim.Optimizer`)."""
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False):

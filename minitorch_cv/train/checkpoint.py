@@ -1,9 +1,8 @@
 """Resume checkpoints in a format that holds no code: arrays in ``.npz``, the rest as JSON.
 
-One ``.npz`` archive, written atomically: the arrays, and a member ``__checkpoint__.json``
-(UTF-8 bytes as a uint8 array) holding everything else. Reading uses
-``numpy.load(allow_pickle=False)`` and ``json``, which cannot run code, so a checkpoint
-from someone else's run folder is safe to open; anything else is refused.
+One ``.npz`` archive, written atomically, with a member ``__checkpoint__.json`` (UTF-8
+bytes) for all but the arrays. Reading uses ``numpy.load(allow_pickle=False)`` and
+``json``, which cannot run code: a checkpoint from someone else's run is safe to open.
 """
 
 from __future__ import annotations

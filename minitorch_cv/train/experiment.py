@@ -142,8 +142,7 @@ _SCHEDULER_FLAGS = (
 )
 
 
-# (dest, test, what it must be): a problem when the value is there (not None) and fails;
-# several dests are one problem about all of them
+# (dest or dests, test, what it must be), checked when the values are there (not None)
 _ARGUMENT_CHECKS = (
     ("batch_size", lambda v: v > 0, "positive"),
     ("lr", lambda v: v > 0, "positive"),
@@ -387,7 +386,6 @@ class _Run:
                                               "accuracy"), self.out / "accuracy.png")
 
     def report(self, metrics, results):
-        """The final numbers, the notes again, the files written."""
         summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc "
                             f"{metrics[k]['accuracy']:.4f} ({metrics[k]['images']} images)"
                             for k in ("train", "val", "test") if k in metrics)

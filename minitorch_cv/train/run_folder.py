@@ -4,12 +4,10 @@ from being lost or misstated:
 * **One run at a time.** A running run holds ``run.lock`` with an ``flock`` on it, which
   the kernel drops however the process ends: a second run is refused, a stale lock file
   left by a killed run is reported and taken over.
-* **No silent overwrite.** A folder that holds a run's files is refused unless the new run
-  continues it (``resume=True``) or replaces it (``overwrite=True``: the old run's files,
-  and only those, are deleted when the new run really starts).
-* **Resume with the same settings.** ``settings.json`` records the run's settings; a
-  resume with other settings is refused, naming each one. Only the settings in
-  :data:`MAY_DIFFER_ON_RESUME` may differ, and ``epochs`` may grow.
+* **No silent overwrite.** Another run's folder is refused unless the new run continues
+  it (``resume=True``) or replaces it (``overwrite=True``: its files alone are deleted).
+* **Resume with the same settings** (``settings.json``), except
+  :data:`MAY_DIFFER_ON_RESUME`; ``epochs`` may grow. The refusal names each difference.
 """
 
 from __future__ import annotations
@@ -39,9 +37,8 @@ RUN_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz", "chec
 # what a run needs to be worth continuing (the plots and settings alone are not)
 _RESULT_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz")
 
-# where the run is and how this command treats it, how it is shown, the same data at another
-# path, what is evaluated at the end (not eval_limit: it also sets the validation images
-# that pick the best weights and decide early stopping)
+# where the run is, how it is shown, the data's path, the final evaluation (not eval_limit:
+# it also sets the validation images that pick the best weights and stop early)
 MAY_DIFFER_ON_RESUME = frozenset({"out", "resume", "overwrite", "no_progress", "data",
                                   "no_train_eval"})
 
@@ -52,9 +49,8 @@ class RunFolderError(ValueError):
 
 @dataclass(frozen=True)
 class RunFolderNames:
-    """How a run folder's messages name its options: the Python arguments by default; a
-    command line passes its flags, e.g. ``RunFolderNames("--resume", "--overwrite",
-    "--out", cli_flag)`` (``setting(key)`` names a recorded setting)."""
+    """How a run folder's messages name its options: the Python arguments by default, or a
+    command line's, e.g. ``RunFolderNames("--resume", "--overwrite", "--out", cli_flag)``."""
     resume: str = "resume=True"
     overwrite: str = "overwrite=True"
     folder: str = "run folder"
@@ -277,4 +273,3 @@ class RunFolder:
 
     def __exit__(self, *exc):
         self._leave()
-        return False

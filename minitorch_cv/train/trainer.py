@@ -105,9 +105,8 @@ class Trainer:
         self.progress, self.log = progress, log
         self.history = {"train": {"step": [], "loss": [], "accuracy": []},
                         "val": {"step": [], "loss": [], "accuracy": [], "lr": []},
-                        "steps_per_epoch": len(train_loader), "images_seen": 0,
-                        "train_seconds": 0.0, "stop_reason": None,
-                        "stop_kind": None, "stop_step": None}
+                        "steps_per_epoch": len(train_loader), "images_seen": 0, "train_seconds": 0.0,
+                        "stop_reason": None, "stop_kind": None, "stop_step": None}
         self.global_step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best_val_loss, self.best_state = math.inf, None
         self.checkpoint_step = None          # the step of the last checkpoint written
@@ -231,9 +230,8 @@ class Trainer:
         return len(recent) == self.early_stop_count and recent[0] == min(recent)
 
     def train_step(self, x, y):
-        """Forward, loss, backward, optimizer step; returns (loss, correct count). Raises
-        FloatingPointError, changing no parameter, when the logits or the loss are not
-        finite."""
+        """Forward, loss, backward, optimizer step; returns (loss, correct count). Non-finite
+        logits or loss raise FloatingPointError before any parameter changes."""
         logits = self.model(x)
         if not np.isfinite(logits).all():
             raise FloatingPointError(f"the logits hold {_non_finite(logits)}")
@@ -249,8 +247,7 @@ class Trainer:
         return loss, int((logits.argmax(axis=1) == y).sum())
 
     def validate(self):
-        """Evaluate on the validation set, record it, keep the best weights (raises
-        FloatingPointError, recording nothing, when the validation loss is not finite)."""
+        """Evaluate, record and keep the best weights (FloatingPointError if not finite)."""
         try:
             loss, acc = evaluate(self.model, self.val_loader, self.loss_fn,
                                  progress=self.progress, desc="validation")
@@ -272,11 +269,10 @@ class Trainer:
         return loss, acc
 
     def fit(self):
-        """Train until ``epochs`` are done or early stopping; returns the history (the
-        model's mode and flags are put back, also after an error). A non-finite loss or a
-        bad batch ends training without an exception: the history records ``stop_reason``,
-        ``stop_step`` and ``stop_kind`` ("diverged" or "bad_input"; else "completed" or
-        "early_stop"), :attr:`failed` is True, and the last good checkpoint is kept."""
+        """Train until ``epochs`` are done or early stopping; returns the history. A
+        non-finite loss or a bad batch ends training without an exception: the history
+        records ``stop_reason``, ``stop_step`` and ``stop_kind`` ("diverged", "bad_input",
+        "completed", "early_stop"), and the last good checkpoint is kept."""
         stop = self.history["stop_reason"]
         with kept_as_found(self.model):      # mode and needs_input_grad flags put back
             self.model.train()
@@ -393,9 +389,9 @@ class Trainer:
     def best_step(self):
         """The step whose validation gave the best weights (None without them)."""
         val = self.history["val"]
-        if self.best_state is None or not val["loss"]:
-            return None
-        return val["step"][int(np.argmin(val["loss"]))]
+        if self.best_state is not None and val["loss"]:
+            return val["step"][int(np.argmin(val["loss"]))]
+        return None
 
     def _stop_failed(self, kind, step, reason):
         """Record why training stops and say it in one line, with what is kept."""

@@ -374,27 +374,3 @@ def test_a_scheduler_mismatch_on_resume_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="written with StepLR, this run uses "
                                               "ReduceLROnPlateau"):
         make_trainer(tmp_path / "step", resume=True, make_scheduler=SCHEDULED["plateau"])
-
-
-def test_a_checkpoint_from_before_parameter_groups_still_resumes(tmp_path):
-    """Checkpoints written before parameter groups hold the optimizer as {"hyper": {...},
-    "state": [one entry per parameter]}, no scheduler and no val lr: they resume, and the
-    run ends where an uninterrupted one does."""
-    full_history = make_trainer(tmp_path / "full").fit()
-    part = make_trainer(tmp_path / "part")
-    interrupted_run(part, after_checkpoints=3)
-    path = tmp_path / "part" / "checkpoint.npz"
-    arrays, meta = load_checkpoint(path)
-    opt = meta["optimizer"]
-    n = sum(len(g["params"]) for g in opt["param_groups"])
-    hyper = {k: v for k, v in opt["param_groups"][0].items() if k not in ("params", "maximize")}
-    meta["optimizer"] = {"type": opt["type"], "hyper": hyper,
-                         "state": [opt["state"].get(str(i), {"arrays": {}, "values": {}})
-                                   for i in range(n)]}
-    del meta["scheduler"], meta["history"]["val"]["lr"]
-    save_checkpoint(path, arrays, meta)
-    resumed = make_trainer(tmp_path / "part", resume=True)
-    history = resumed.fit()
-    assert history["train"]["loss"] == full_history["train"]["loss"]
-    assert history["val"]["loss"] == full_history["val"]["loss"]
-    assert history["val"]["lr"] == [None] * 3 + [[0.05]] * 3     # unknown before the resume

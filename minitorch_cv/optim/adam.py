@@ -10,10 +10,8 @@ __all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with L2 ``weight_decay`` added to the gradient as in PyTorch.
-
-    For each parameter, at step t, with its group's hyperparameters (torch.optim.Adam's
-    update rule)::
+    """Adam (Kingma & Ba): for each parameter, at step t, with its group's hyperparameters
+    (torch.optim.Adam's update rule)::
 
         g = -g                                        (if maximize)
         g = g + weight_decay * p                      (Adam; AdamW decays p instead:
@@ -23,30 +21,15 @@ class Adam(Optimizer):
         m_hat = m / (1 - beta1^t)     v_hat = v / (1 - beta2^t)
         p = p - lr * m_hat / (sqrt(v_hat) + eps)
 
-    Parameters
-    ----------
-    params : iterable of Parameter, or of dict (parameter groups)
-        See :class:`~minitorch_cv.optim.Optimizer`: a group may set its own ``lr``,
-        ``betas``, ``eps``, ``weight_decay``, ``maximize`` or ``decoupled_weight_decay``.
-    lr : float
-    betas : (float, float)
-        Decay rates of the moment estimates, each in [0, 1).
-    eps : float
-    weight_decay : float
-    amsgrad : bool
-        Not supported (True raises NotImplementedError).
-    maximize : bool
-        Ascend instead of descend (torch's keyword).
-    decoupled_weight_decay : bool
-        True decays the weights directly, as AdamW (torch's keyword).
-    """
+    ``params`` may be parameter groups (:class:`~minitorch_cv.optim.Optimizer`);
+    ``betas`` are in [0, 1); ``amsgrad=True`` is not supported (NotImplementedError)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
                                   "weight_decay": weight_decay, "amsgrad": amsgrad,
-                                  "maximize": maximize,
-                                  "decoupled_weight_decay": decoupled_weight_decay})
+                                  "maximize": maximize, "decoupled_weight_decay":
+                                  decoupled_weight_decay})
 
     def _check_group(self, group, index):
         if group["amsgrad"]:
@@ -57,9 +40,8 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: betas must be a pair of numbers in "
                              f"[0, 1), got {betas!r}")
         group["betas"] = tuple(betas)
-        for i in range(2):
-            self._check_number({"betas": betas[i]}, "betas", index, low=0.0, high=1.0,
-                               high_open=True)
+        for beta in betas:
+            self._check_number({"betas": beta}, "betas", index, low=0.0, high=1.0, high_open=True)
         self._check_number(group, "eps", index, low=0.0)
         self._check_number(group, "weight_decay", index, low=0.0)
 
@@ -75,17 +57,15 @@ class Adam(Optimizer):
                     else:
                         g = g + weight_decay * p.data
                 if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    state.update(step=0, exp_avg=np.zeros_like(p.data),
+                                 exp_avg_sq=np.zeros_like(p.data))
                 state["step"] += 1
                 t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
                 m *= beta1
                 m += (1 - beta1) * g
                 v *= beta2
                 v += (1 - beta2) * g * g
-                bias1 = 1 - beta1 ** t
-                bias2 = 1 - beta2 ** t
+                bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
                 # PyTorch's order of operations: denom = sqrt(v) / sqrt(bias2) + eps
                 denom = np.sqrt(v) / p.data.dtype.type(math.sqrt(bias2)) \
                     + p.data.dtype.type(eps)

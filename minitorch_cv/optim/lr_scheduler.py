@@ -1,8 +1,7 @@
 """Learning-rate schedulers, step for step as torch.optim.lr_scheduler.
 
-A scheduler changes the ``"lr"`` of each of its optimizer's parameter groups; call its
-``step()`` once per epoch, after the epoch's optimizer steps (ReduceLROnPlateau:
-``step(val_loss)`` after each validation)::
+A scheduler changes the ``"lr"`` of each parameter group; call ``step()`` once per epoch,
+after the epoch's optimizer steps (ReduceLROnPlateau: ``step(val_loss)``)::
 
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     scheduler = optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.1)
@@ -11,12 +10,7 @@ A scheduler changes the ``"lr"`` of each of its optimizer's parameter groups; ca
         scheduler.step()                       # lr 0.1 for epochs 0-4, 0.01 for 5-9
     scheduler.get_last_lr()                    # [0.001]: one lr per parameter group
 
-``last_epoch`` counts the ``step()`` calls (the constructor makes the first, to epoch 0).
-The epoch-based schedulers update the lr recursively from the current one, as torch does
-(so a change made by hand in between carries on); ``step(epoch)`` (deprecated in torch)
-jumps to an epoch with the closed form. ``state_dict()`` holds the same keys as torch's,
-and ``load_state_dict`` continues a run where it stopped: build the scheduler, then load
-the optimizer's state and the scheduler's.
+To continue a run, build the scheduler, then load the optimizer's state and the scheduler's.
 """
 
 from __future__ import annotations
@@ -41,59 +35,47 @@ def _is_int(value):
 
 
 def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) \
-        and math.isfinite(value)
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _check_optimizer(optimizer):
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer (a scheduler "
-                        "takes the optimizer whose learning rates it changes)")
+    _check(isinstance(optimizer, Optimizer), f"{type(optimizer).__name__} is not an Optimizer "
+           "(a scheduler takes the optimizer whose learning rates it changes)", TypeError)
+
+
+def _check(ok, message, error=ValueError):
+    if not ok:
+        raise error(message)
+
+
+def _check_gamma(scheduler, gamma):
+    _check(_is_real(gamma) and gamma > 0, f"{scheduler}: gamma must be a number > 0, got "
+           f"{gamma!r}")
 
 
 class LRScheduler:
-    """Base class of the epoch-based schedulers (torch.optim.lr_scheduler.LRScheduler).
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-        Its parameter groups' ``"lr"`` are changed; each group also gets
-        ``"initial_lr"`` (its lr now), from which the closed forms start.
-    last_epoch : int
-        -1 (default) starts a schedule. Another value continues one: the groups must
-        then hold ``"initial_lr"`` (from a loaded optimizer state).
-
-    Attributes
-    ----------
-    base_lrs : list of float
-        Each group's ``initial_lr``.
-    last_epoch : int
-        The epoch the current lrs belong to.
-    """
+    """Base class of the epoch-based schedulers: each group gets ``"initial_lr"`` (its lr
+    now, in ``base_lrs``); a ``last_epoch`` other than -1 continues a schedule whose groups
+    hold it (from a loaded optimizer state)."""
 
     def __init__(self, optimizer, last_epoch=-1):
         _check_optimizer(optimizer)
-        if not (_is_int(last_epoch) and last_epoch >= -1):
-            raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, got "
-                             f"{last_epoch!r}")
+        _check(_is_int(last_epoch) and last_epoch >= -1, f"{type(self).__name__}: last_epoch "
+               f"must be an int >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
         else:
             for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   "when resuming a scheduler with last_epoch >= 0: load "
-                                   "the optimizer's state first, or start with last_epoch=-1")
+                _check("initial_lr" in group, f"param 'initial_lr' is not specified in "
+                       f"param_groups[{i}] when resuming a scheduler with last_epoch >= 0: load "
+                       "the optimizer's state first, or start with last_epoch=-1", KeyError)
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self._initial_step()
-
-    def _initial_step(self):
-        """The constructor's step to epoch ``last_epoch + 1`` (0 for a new schedule)."""
         self._step_count = 0
-        self._is_initial = True
+        self._is_initial = True              # the constructor's step, to last_epoch + 1
         try:
             self.step()
         finally:
@@ -104,19 +86,11 @@ class LRScheduler:
         return list(self._last_lr)
 
     def get_lr(self):
-        """The next learning rate of each group (inside ``step()``; read
-        :meth:`get_last_lr` from outside)."""
+        """The next learning rate of each group (inside ``step()``)."""
         raise NotImplementedError
 
     def step(self, epoch=None):
-        """Advance one epoch and set each group's lr.
-
-        Parameters
-        ----------
-        epoch : int, optional
-            Deprecated in torch (a warning says so): jump to this epoch, using the
-            closed form of the schedule.
-        """
+        """Advance one epoch (``epoch``, deprecated in torch, jumps there, and warns)."""
         self._step_count += 1
         self._get_lr_called_within_step = True
         try:
@@ -125,15 +99,14 @@ class LRScheduler:
                 values = self.get_lr()
             else:
                 warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
-                if not _is_int(epoch):
-                    raise TypeError(f"epoch must be an int, got {epoch!r}")
+                _check(_is_int(epoch), f"epoch must be an int, got {epoch!r}", TypeError)
                 self.last_epoch = epoch
                 values = self._get_closed_form_lr()
         finally:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._current_lrs()
 
     def _get_closed_form_lr(self):
         return self.get_lr()
@@ -141,44 +114,28 @@ class LRScheduler:
     def _current_lrs(self):
         return [group["lr"] for group in self.optimizer.param_groups]
 
-    # ----------------------------------------------------------------- state dicts
     def state_dict(self):
-        """Everything but the optimizer (torch's keys): the arguments, ``base_lrs``,
-        ``last_epoch``, ``_step_count``, ``_last_lr``, ... Plain numbers and lists, which
-        JSON can hold."""
+        """Everything but the optimizer, under torch's keys, as numbers and lists."""
         return {key: (Counter(value) if isinstance(value, Counter) else
                       list(value) if isinstance(value, list) else value)
                 for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        """Continue from what :meth:`state_dict` returned (also after a JSON round trip).
-
-        Raises
-        ------
-        TypeError
-            If ``state_dict`` is not a dict.
-        ValueError
-            If it holds keys this scheduler does not have, or is for another number of
-            parameter groups. Nothing is changed then.
-        """
-        name = type(self).__name__
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"{name}.load_state_dict: expected a dict, as state_dict() "
-                             f"returns, got a {type(state_dict).__name__}")
+        """Continue from a :meth:`state_dict` (also through JSON); an unfit one changes nothing."""
+        name = f"{type(self).__name__}.load_state_dict"
+        _check(isinstance(state_dict, dict), f"{name}: expected a dict, as state_dict() "
+               f"returns, got a {type(state_dict).__name__}", TypeError)
         unknown = sorted(set(state_dict) - set(self.state_dict()))
-        if unknown:
-            raise ValueError(f"{name}.load_state_dict: unknown keys {unknown} (a state of "
-                             "another scheduler?)")
+        _check(not unknown, f"{name}: unknown keys {unknown} (a state of another scheduler?)")
         groups = len(self.optimizer.param_groups)
         for key in ("base_lrs", "_last_lr", "min_lrs"):
             value = state_dict.get(key)
-            if value is not None and (not isinstance(value, list) or len(value) != groups):
-                raise ValueError(f"{name}.load_state_dict: {key} should list one value per "
-                                 f"parameter group ({groups}), got {value!r}")
+            _check(value is None or (isinstance(value, list) and len(value) == groups),
+                   f"{name}: {key} should list one value per parameter group ({groups}), "
+                   f"got {value!r}")
         for key in ("last_epoch", "_step_count"):
-            if key in state_dict and not _is_int(state_dict[key]):
-                raise ValueError(f"{name}.load_state_dict: {key} should be an int, got "
-                                 f"{state_dict[key]!r}")
+            _check(key not in state_dict or _is_int(state_dict[key]),
+                   f"{name}: {key} should be an int, got {state_dict.get(key)!r}")
         self.__dict__.update({k: (list(v) if isinstance(v, list) else v)
                               for k, v in state_dict.items()})
 
@@ -187,26 +144,13 @@ class StepLR(LRScheduler):
     """Multiply each group's lr by ``gamma`` every ``step_size`` epochs.
 
     ``lr = initial_lr * gamma ** (epoch // step_size)``: with lr 0.1, step_size 5 and
-    gamma 0.1, epochs 0-4 use 0.1, epochs 5-9 use 0.01, ...
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    step_size : int
-        Epochs between two decays (>= 1).
-    gamma : float
-        The factor (> 0; default 0.1).
-    last_epoch : int
-        See :class:`LRScheduler`.
-    """
+    gamma 0.1, epochs 0-4 use 0.1, epochs 5-9 use 0.01, ..."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        if not (_is_int(step_size) and step_size >= 1):
-            raise ValueError(f"StepLR: step_size must be an int >= 1, got {step_size!r}")
-        if not (_is_real(gamma) and gamma > 0):
-            raise ValueError(f"StepLR: gamma must be a number > 0, got {gamma!r}")
-        self.step_size = step_size
-        self.gamma = gamma
+        _check(_is_int(step_size) and step_size >= 1,
+               f"StepLR: step_size must be an int >= 1, got {step_size!r}")
+        _check_gamma("StepLR", gamma)
+        self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -223,19 +167,8 @@ class MultiStepLR(LRScheduler):
     """Multiply each group's lr by ``gamma`` at each milestone epoch.
 
     ``lr = initial_lr * gamma ** (number of milestones <= epoch)``: with milestones
-    [5, 8], epochs 0-4 use lr, 5-7 lr * gamma, 8 on lr * gamma ** 2. A milestone given
-    twice decays twice (torch's rule).
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    milestones : iterable of int
-        Epochs (>= 0) at which to decay.
-    gamma : float
-        The factor (> 0; default 0.1).
-    last_epoch : int
-        See :class:`LRScheduler`.
-    """
+    [5, 8], epochs 0-4 use lr, 5-7 lr * gamma, 8 on lr * gamma ** 2 (a milestone given
+    twice decays twice)."""
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
         try:
@@ -243,12 +176,10 @@ class MultiStepLR(LRScheduler):
         except TypeError:
             raise ValueError(f"MultiStepLR: milestones must be a list of epochs, got "
                              f"{milestones!r}") from None
-        if not all(_is_int(m) and m >= 0 for m in milestones):
-            raise ValueError(f"MultiStepLR: milestones must be ints >= 0, got {milestones}")
-        if not (_is_real(gamma) and gamma > 0):
-            raise ValueError(f"MultiStepLR: gamma must be a number > 0, got {gamma!r}")
-        self.milestones = Counter(milestones)
-        self.gamma = gamma
+        _check(all(_is_int(m) and m >= 0 for m in milestones),
+               f"MultiStepLR: milestones must be ints >= 0, got {milestones}")
+        _check_gamma("MultiStepLR", gamma)
+        self.milestones, self.gamma = Counter(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -263,36 +194,24 @@ class MultiStepLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
     def load_state_dict(self, state_dict):
-        """As :meth:`LRScheduler.load_state_dict`; milestones may come back from JSON
-        with string keys."""
+        """As :meth:`LRScheduler.load_state_dict` (milestones may have string keys)."""
         if isinstance(state_dict, dict) and isinstance(state_dict.get("milestones"), dict):
             try:
                 milestones = Counter({int(k): int(v)
                                       for k, v in state_dict["milestones"].items()})
             except (TypeError, ValueError):
-                raise ValueError("MultiStepLR.load_state_dict: milestones should map "
-                                 f"epochs to counts, got {state_dict['milestones']!r}") \
-                    from None
+                raise ValueError("MultiStepLR.load_state_dict: milestones should map epochs "
+                                 f"to counts, got {state_dict['milestones']!r}") from None
             state_dict = {**state_dict, "milestones": milestones}
         super().load_state_dict(state_dict)
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply each group's lr by ``gamma`` every epoch: ``lr = initial_lr * gamma **
-    epoch``.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    gamma : float
-        The factor per epoch (> 0), e.g. 0.9.
-    last_epoch : int
-        See :class:`LRScheduler`.
-    """
+    """Multiply each group's lr by ``gamma`` (e.g. 0.9) every epoch: ``lr = initial_lr *
+    gamma ** epoch``."""
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        if not (_is_real(gamma) and gamma > 0):
-            raise ValueError(f"ExponentialLR: gamma must be a number > 0, got {gamma!r}")
+        _check_gamma("ExponentialLR", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -311,29 +230,14 @@ class CosineAnnealingLR(LRScheduler):
 
         lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
 
-    As torch, the lr is updated recursively (each epoch's lr from the previous one), which
-    equals this closed form up to rounding when nothing else changes the lr; after
-    ``T_max`` it rises again along the cosine (no restart).
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    T_max : int
-        Epochs from the initial lr down to ``eta_min`` (>= 1).
-    eta_min : float
-        The lowest lr (>= 0; default 0).
-    last_epoch : int
-        See :class:`LRScheduler`.
-    """
+    The recursive update equals this up to rounding; after ``T_max`` the lr rises again."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        if not (_is_int(T_max) and T_max >= 1):
-            raise ValueError(f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
-        if not (_is_real(eta_min) and eta_min >= 0):
-            raise ValueError(f"CosineAnnealingLR: eta_min must be a number >= 0, got "
-                             f"{eta_min!r}")
-        self.T_max = T_max
-        self.eta_min = eta_min
+        _check(_is_int(T_max) and T_max >= 1,
+               f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
+        _check(_is_real(eta_min) and eta_min >= 0,
+               f"CosineAnnealingLR: eta_min must be a number >= 0, got {eta_min!r}")
+        self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -341,8 +245,7 @@ class CosineAnnealingLR(LRScheduler):
         if self._is_initial:
             return self._current_lrs()
         if self._step_count == 1 and epoch > 0:
-            return [eta_min + (base_lr - eta_min) * (1 + math.cos(epoch * math.pi / t_max)) / 2
-                    for base_lr in self.base_lrs]
+            return self._get_closed_form_lr()
         if (epoch - 1 - t_max) % (2 * t_max) == 0:
             return [group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
                     for base_lr, group in zip(self.base_lrs, self.optimizer.param_groups)]
@@ -360,87 +263,45 @@ class CosineAnnealingLR(LRScheduler):
 class ReduceLROnPlateau(LRScheduler):
     """Multiply each group's lr by ``factor`` when a metric stops improving.
 
-    ``step(metric)`` after each evaluation (the validation loss, say): a value better than
-    the best so far (by more than ``threshold``) resets the count of bad evaluations;
-    when the count exceeds ``patience``, every lr becomes ``max(lr * factor, min_lr)``
-    (changes smaller than ``eps`` are skipped) and the next ``cooldown`` evaluations are
-    not counted.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    mode : {"min", "max"}
-        Whether a lower (loss) or a higher (accuracy) metric is better.
-    factor : float
-        The factor, in [0, 1) (default 0.1).
-    patience : int
-        Bad evaluations tolerated before the lr drops (default 10): with 0, the first
-        evaluation worse than the best lowers it.
-    threshold : float
-        What counts as better: ``threshold_mode="rel"`` (default) needs ``metric <
-        best * (1 - threshold)`` in min mode (``> best * (1 + threshold)`` in max mode),
-        ``"abs"`` needs ``metric < best - threshold`` (``> best + threshold``).
-    threshold_mode : {"rel", "abs"}
-    cooldown : int
-        Evaluations ignored after a drop (default 0).
-    min_lr : float or list of float
-        The lowest lr, for all groups or per group (default 0).
-    eps : float
-        The smallest change of lr worth making (default 1e-8).
-    """
+    ``step(metric)`` after each evaluation: when more than ``patience`` evaluations in a
+    row do not beat the best (``metric < best * (1 - threshold)`` in ``mode`` "min",
+    ``> best * (1 + threshold)`` in "max"; ``threshold_mode="abs"``: ``best -/+
+    threshold``), every lr becomes ``max(lr * factor, min_lr)`` (unless the change is below
+    ``eps``) and the next ``cooldown`` evaluations are not counted."""
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
         _check_optimizer(optimizer)
-        if not _is_real(factor) or factor >= 1.0:
-            raise ValueError(f"Factor should be < 1.0 (the lr is multiplied by it), got "
-                             f"{factor!r}")
-        if factor < 0:
-            raise ValueError(f"ReduceLROnPlateau: factor must be >= 0, got {factor!r}")
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if not (_is_int(value) and value >= 0):
-                raise ValueError(f"ReduceLROnPlateau: {name} must be an int >= 0, got "
-                                 f"{value!r}")
-        for name, value in (("threshold", threshold), ("eps", eps)):
-            if not (_is_real(value) and value >= 0):
-                raise ValueError(f"ReduceLROnPlateau: {name} must be a number >= 0, got "
-                                 f"{value!r}")
+        _check(_is_real(factor) and factor < 1.0,
+               f"Factor should be < 1.0 (the lr is multiplied by it), got {factor!r}")
+        _check(factor >= 0, f"ReduceLROnPlateau: factor must be >= 0, got {factor!r}")
+        for name, value, kind in (("patience", patience, "an int"), ("cooldown", cooldown, "an int"),
+                                  ("threshold", threshold, "a number"), ("eps", eps, "a number")):
+            ok = _is_int(value) if kind == "an int" else _is_real(value)
+            _check(ok and value >= 0,
+                   f"ReduceLROnPlateau: {name} must be {kind} >= 0, got {value!r}")
         groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
-            if len(min_lr) != groups:
-                raise ValueError(f"expected {groups} min_lrs, got {len(min_lr)}")
+            _check(len(min_lr) == groups, f"expected {groups} min_lrs, got {len(min_lr)}")
             min_lrs, default_min_lr = list(min_lr), None
         else:
             min_lrs, default_min_lr = [min_lr] * groups, min_lr
-        if not all(_is_real(m) and m >= 0 for m in min_lrs):
-            raise ValueError(f"ReduceLROnPlateau: min_lr must be numbers >= 0, got {min_lr!r}")
-        self.optimizer = optimizer
-        self.factor = factor
-        self.default_min_lr = default_min_lr
-        self.min_lrs = min_lrs
-        self.patience = patience
-        self.cooldown = cooldown
-        self.eps = eps
+        _check(all(_is_real(m) and m >= 0 for m in min_lrs),
+               f"ReduceLROnPlateau: min_lr must be numbers >= 0, got {min_lr!r}")
+        self.optimizer, self.factor = optimizer, factor
+        self.default_min_lr, self.min_lrs = default_min_lr, min_lrs
+        self.patience, self.cooldown, self.eps = patience, cooldown, eps
         self.last_epoch = 0
         self._last_lr = self._current_lrs()
         self._init_is_better(mode, threshold, threshold_mode)
-        self._reset()
-
-    def _reset(self):
-        self.best = self.mode_worse
-        self.cooldown_counter = 0
-        self.num_bad_epochs = 0
+        self.best, self.cooldown_counter, self.num_bad_epochs = self.mode_worse, 0, 0
 
     def _init_is_better(self, mode, threshold, threshold_mode):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode {mode!r} is unknown! (use 'min' or 'max')")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold mode {threshold_mode!r} is unknown! (use 'rel' or "
-                             "'abs')")
+        _check(mode in ("min", "max"), f"mode {mode!r} is unknown! (use 'min' or 'max')")
+        _check(threshold_mode in ("rel", "abs"),
+               f"threshold mode {threshold_mode!r} is unknown! (use 'rel' or 'abs')")
         self.mode_worse = math.inf if mode == "min" else -math.inf
-        self.mode = mode
-        self.threshold = threshold
-        self.threshold_mode = threshold_mode
+        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
 
     @property
     def in_cooldown(self):
@@ -448,23 +309,13 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _is_better(self, a, best):
         """Whether metric ``a`` improves on ``best`` under ``mode`` and ``threshold``."""
-        if self.mode == "min" and self.threshold_mode == "rel":
-            return a < best * (1.0 - self.threshold)
+        rel = self.threshold_mode == "rel"
         if self.mode == "min":
-            return a < best - self.threshold
-        if self.threshold_mode == "rel":
-            return a > best * (self.threshold + 1.0)
-        return a > best + self.threshold
+            return a < (best * (1.0 - self.threshold) if rel else best - self.threshold)
+        return a > (best * (self.threshold + 1.0) if rel else best + self.threshold)
 
     def step(self, metrics=None, epoch=None):
-        """Count one evaluation with value ``metrics`` (a number) and lower the lr when
-        it is due.
-
-        Raises
-        ------
-        TypeError
-            If ``metrics`` is not a number (forgetting it is the usual mistake).
-        """
+        """Count one evaluation of ``metrics`` (a number) and lower the lr when it is due."""
         try:
             current = float(metrics)
         except (TypeError, ValueError):
@@ -476,8 +327,7 @@ class ReduceLROnPlateau(LRScheduler):
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
-            self.best = current
-            self.num_bad_epochs = 0
+            self.best, self.num_bad_epochs = current, 0
         else:
             self.num_bad_epochs += 1
         if self.in_cooldown:
@@ -485,17 +335,15 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs = 0            # bad evaluations in the cooldown don't count
         if self.num_bad_epochs > self.patience:
             self._reduce_lr()
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = self._current_lrs()
 
     def _reduce_lr(self):
         groups = self.optimizer.param_groups
         if len(groups) != len(self.min_lrs):
-            if self.default_min_lr is None:
-                raise RuntimeError(f"the optimizer has {len(groups)} parameter groups, "
-                                   f"ReduceLROnPlateau was given {len(self.min_lrs)} "
-                                   "min_lrs; set scheduler.min_lrs to one per group")
+            _check(self.default_min_lr is not None, f"the optimizer has {len(groups)} "
+                   f"parameter groups, ReduceLROnPlateau was given {len(self.min_lrs)} "
+                   "min_lrs; set scheduler.min_lrs to one per group", RuntimeError)
             self.min_lrs = [self.default_min_lr] * len(groups)
         for group, min_lr in zip(groups, self.min_lrs):
             old_lr = float(group["lr"])
@@ -504,8 +352,7 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new_lr
 
     def load_state_dict(self, state_dict):
-        """As :meth:`LRScheduler.load_state_dict`, then checks ``mode`` and
-        ``threshold_mode``."""
+        """As :meth:`LRScheduler.load_state_dict`; also checks the modes."""
         before = dict(self.__dict__)
         super().load_state_dict(state_dict)
         try:

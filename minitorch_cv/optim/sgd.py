@@ -6,10 +6,8 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """SGD with optional momentum, dampening, Nesterov momentum and L2 weight decay.
-
-    For each parameter p with gradient g, with its group's hyperparameters
-    (torch.optim.SGD's update rule)::
+    """SGD with momentum, dampening, Nesterov momentum and L2 weight decay: for each
+    parameter p with gradient g, with its group's hyperparameters (torch.optim.SGD's rule)::
 
         g = -g                                        (if maximize)
         g = g + weight_decay * p
@@ -19,16 +17,7 @@ class SGD(Optimizer):
             g = g + momentum * buf if nesterov else buf
         p = p - lr * g
 
-    Parameters
-    ----------
-    params : iterable of Parameter, or of dict (parameter groups)
-        See :class:`~minitorch_cv.optim.Optimizer`: a group may set its own ``lr``,
-        ``momentum``, ``dampening``, ``weight_decay``, ``nesterov`` or ``maximize``.
-    lr, momentum, dampening, weight_decay : float
-    nesterov : bool
-    maximize : bool
-        Ascend instead of descend (torch's keyword).
-    """
+    ``params`` may be parameter groups (:class:`~minitorch_cv.optim.Optimizer`)."""
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False):

@@ -1,20 +1,8 @@
 """Resume checkpoints in a format that holds no code: arrays in ``.npz``, the rest as JSON.
 
-A checkpoint is one ``.npz`` archive (written by :func:`minitorch_cv.io.save_npz`,
-atomically: an interrupted save leaves the previous checkpoint as it was). Its arrays are
-the model's, the best weights' and the optimizer's (momentum buffers, Adam's moments);
-one more member, ``__checkpoint__.json``, holds everything else as UTF-8 JSON bytes (a
-uint8 array): the step, epoch and position in the epoch, the history, the optimizer's
-parameter groups (torch's ``state_dict`` layout, parameters by index; checkpoints written
-before parameter groups hold ``"hyper"`` instead and still load), the learning-rate
-scheduler's ``state_dict`` (or null), the random generators' states
-(``bit_generator.state``, plain ints).
-
-Reading uses ``numpy.load(allow_pickle=False)`` and ``json``: neither can run code, so a
-checkpoint from someone else's run folder is safe to open. Anything else -- a pickle (the
-``checkpoint.pkl`` of older versions included), an archive holding Python objects, an
-archive without the JSON member or from another format version -- is refused with a
-:class:`CheckpointError` that says why.
+One ``.npz`` archive, written atomically, with a member ``__checkpoint__.json`` (UTF-8
+bytes) for all but the arrays. Reading uses ``numpy.load(allow_pickle=False)`` and
+``json``, which cannot run code: a checkpoint from someone else's run is safe to open.
 """
 
 from __future__ import annotations
@@ -38,10 +26,7 @@ _ARRAY_TAG = "__ndarray__"                   # an array inside the JSON (e.g. MT
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is unsafe, damaged, from another format, or does not fit the run.
-
-    The message names the file, says what is wrong and what to do.
-    """
+    """A checkpoint file is unsafe, damaged, from another format, or does not fit the run."""
 
 
 def _to_json(value):
@@ -64,23 +49,8 @@ def _from_json(obj):
 
 
 def save_checkpoint(path, arrays, meta):
-    """Write a checkpoint atomically.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    arrays : dict of str to ndarray
-        Numeric arrays only (no Python objects).
-    meta : dict
-        Anything JSON can hold, plus NumPy numbers and small numeric arrays (random
-        generator states). ``float("inf")`` and NaN are written as JSON's common
-        extensions ``Infinity`` and ``NaN``, which Python reads back.
-
-    Raises
-    ------
-    TypeError
-        If ``meta`` holds something JSON cannot (nothing is written then).
-    """
+    """Write numeric ``arrays`` and ``meta`` (anything JSON can hold, NumPy numbers and small
+    numeric arrays; else TypeError, nothing written) as a checkpoint, atomically."""
     if _JSON_MEMBER in arrays:
         raise ValueError(f"{_JSON_MEMBER!r} is reserved")
     doc = {"format": FORMAT, "version": VERSION, **meta}
@@ -89,25 +59,12 @@ def save_checkpoint(path, arrays, meta):
 
 
 def load_checkpoint(path):
-    """Read a checkpoint written by :func:`save_checkpoint`, refusing anything else.
-
-    Returns
-    -------
-    arrays : dict of str to ndarray
-    meta : dict
-        The JSON part (without ``format`` and ``version``).
-
-    Raises
-    ------
-    CheckpointError
-        If the file is a pickle, not a valid ``.npz`` archive, holds Python objects, has
-        no JSON member, or comes from another format or version. Nothing in the file is
-        ever executed.
-    """
+    """``(arrays, meta)`` of a checkpoint :func:`save_checkpoint` wrote; anything else (a
+    pickle, other archives, formats or versions) raises :class:`CheckpointError`."""
     path = Path(path)
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80":
+        head = f.read(1)
+    if head == b"\x80":
         raise CheckpointError(
             f"{path}: a pickle, not a minitorch_cv checkpoint. Loading a pickle can run any "
             "code it names, so it is not read.")
@@ -123,9 +80,8 @@ def load_checkpoint(path):
                               "cannot be resumed from)")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"), object_hook=_from_json)
-    except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as err:
-        raise CheckpointError(f"{path}: the checkpoint's JSON part is damaged ({err})") \
-            from None
+    except (ValueError, TypeError, RecursionError) as err:
+        raise CheckpointError(f"{path}: the checkpoint's JSON part is damaged ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a minitorch_cv checkpoint (format "
                               f"{meta.get('format') if isinstance(meta, dict) else None!r})")

@@ -1,11 +1,5 @@
-"""The library's full training runs, as recorded: final metrics shipped with the package.
-
-A full run of a network of the assignment takes from 12 minutes to 2 hours on a CPU, too long
-for a lesson. The lessons train on a small subset and compare with the full run of the same
-recipe. Each full run's ``metrics.json``, as the ``examples/`` scripts write it (train,
-validation and test loss and accuracy of the best weights, epochs and steps run, why it
-stopped, the command and every setting), is kept in the package, so a lesson downloaded as a
-notebook runs anywhere the library is installed.
+"""The library's full training runs, as recorded: their ``metrics.json`` ships with the
+package, so a lesson that trains on a subset compares with the full run anywhere.
 
 >>> from minitorch_cv.train import recorded_run
 >>> run = recorded_run("task2")
@@ -20,32 +14,16 @@ from pathlib import Path
 
 _FOLDER = Path(__file__).resolve().parent / "recorded"
 
-#: The recorded full runs, by name: the Task 2 network, Networks 1 and 2 and the improved
-#: network of Task 3, Network 1 without augmentation (Task 3d) and the ResNet18 transfer
-#: learning of Task 4a.
+#: The recorded full runs: the Task 2 network, Task 3's networks, Network 1 without
+#: augmentation (Task 3d) and the ResNet18 transfer learning of Task 4a.
 RECORDED_RUNS = ("task2", "network1", "network2", "improved", "task3d_without_augmentation",
                  "task4a")
 
 
 def recorded_run(name):
-    """The final metrics of a recorded full run (its ``metrics.json``).
-
-    Parameters
-    ----------
-    name : str
-        One of :data:`RECORDED_RUNS`.
-
-    Returns
-    -------
-    dict
-        ``"train"``, ``"val"`` and ``"test"`` (each ``{"loss", "accuracy"}``, of the best
-        validation weights), ``"epochs_run"``, ``"steps"``, ``"stop_reason"``,
-        ``"wall_seconds"``, ``"command"``, ``"hyperparameters"`` and ``"versions"``.
-
-    Raises
-    ------
-    ValueError
-        ``name`` is not a recorded run.
+    """The ``metrics.json`` of a recorded full run, ``name`` one of :data:`RECORDED_RUNS`
+    (ValueError otherwise): ``"train"``, ``"val"`` and ``"test"`` loss and accuracy of
+    the best weights, ``"epochs_run"``, ``"steps"``, ``"stop_reason"``, ``"command"``, ...
     """
     if name not in RECORDED_RUNS:
         raise ValueError(f"no recorded run named {name!r}; expected one of "
@@ -54,16 +32,9 @@ def recorded_run(name):
 
 
 def reference_accuracies():
-    """The test accuracies the recorded runs are compared with, per network.
-
-    Returns
-    -------
-    dict
-        For ``"task2"``, ``"network1"``, ``"network2"`` and ``"improved"``:
-        ``{"pytorch_test_accuracy": [seed 0, seed 1, seed 2], "report_test_accuracy": a}``:
-        the same recipe trained with PyTorch on the same CIFAR-10 copy and split (an empty
-        list where no PyTorch run was made), and the number the assignment's report gives
-        (on the official CIFAR-10 files, which are 1-2 points easier than the JPEG copy).
+    """The test accuracies the recorded runs are compared with, per network: PyTorch's per
+    seed on the same data and split, and the report's (on the official files, 1-2 points
+    easier).
 
     Examples
     --------

@@ -1,23 +1,13 @@
-"""A run folder (where a training run writes): who may write into it, and with which
-settings.
+"""A run folder holds one training run (see docs/runs.md); three rules keep its results
+from being lost or misstated:
 
-A run folder holds one training run: ``metrics.json``, ``history.json``, ``best.npz``,
-``checkpoint.npz``, ``settings.json``, ``loss.png``, ``accuracy.png`` (see docs/runs.md).
-Three rules keep its results from being lost or misstated:
-
-* **One run at a time.** A running run holds ``run.lock`` (its pid, host, start time and
-  command, as JSON) with an operating-system lock (``flock``) on it. A second run that
-  finds the lock held is refused. The kernel drops an ``flock`` when its process ends,
-  however it ends, so a lock file left behind by a killed run is recognised as stale,
-  reported and taken over. The lock file is removed when the run ends (also on an error
-  or Ctrl-C).
-* **No silent overwrite.** A folder that holds a run's files is refused unless the new run
-  continues it (``resume=True``) or replaces it (``overwrite=True``: the old run's files,
-  and only those, are deleted when the new run really starts).
-* **Resume with the same settings.** ``settings.json`` records the run's settings when it
-  starts; resuming with other settings is refused, naming each one (old -> new). Only the
-  settings in :data:`MAY_DIFFER_ON_RESUME` may differ, and ``epochs`` may grow (to train
-  a finished run longer), not shrink.
+* **One run at a time.** A running run holds ``run.lock`` with an ``flock`` on it, which
+  the kernel drops however the process ends: a second run is refused, a stale lock file
+  left by a killed run is reported and taken over.
+* **No silent overwrite.** Another run's folder is refused unless the new run continues
+  it (``resume=True``) or replaces it (``overwrite=True``: its files alone are deleted).
+* **Resume with the same settings** (``settings.json``), except
+  :data:`MAY_DIFFER_ON_RESUME`; ``epochs`` may grow. The refusal names each difference.
 """
 
 from __future__ import annotations
@@ -47,39 +37,24 @@ RUN_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz", "chec
 # what a run needs to be worth continuing (the plots and settings alone are not)
 _RESULT_FILES = ("metrics.json", "history.json", "best.npz", "checkpoint.npz")
 
-MAY_DIFFER_ON_RESUME = frozenset({
-    "out", "resume", "overwrite",     # where the run is, and how this command treats it
-    "no_progress", "data",            # how it is shown; the same data at another path
-    "no_train_eval",                  # what is evaluated at the end, not what is trained
-})
-# eval_limit is compared: it also sets the validation images that pick the best weights
-# and decide early stopping, so a resume with another value would change the run
+# where the run is, how it is shown, the data's path, the final evaluation (not eval_limit:
+# it also sets the validation images that pick the best weights and stop early)
+MAY_DIFFER_ON_RESUME = frozenset({"out", "resume", "overwrite", "no_progress", "data",
+                                  "no_train_eval"})
 
 
 class RunFolderError(ValueError):
-    """The run folder is in use, holds another run, or the settings do not fit it.
-
-    The message is one line: what is wrong and which option or folder to choose instead,
-    named as the caller names them (:class:`RunFolderNames`).
-    """
-
-
-def _argument(key):
-    return key
+    """The run folder is in use, holds another run, or the settings do not fit it."""
 
 
 @dataclass(frozen=True)
 class RunFolderNames:
-    """How the messages of a run folder name its options: as the caller's user knows them.
-
-    The defaults are the Python arguments (``resume=True``); a command line passes its
-    flags, e.g. ``RunFolderNames("--resume", "--overwrite", "--out", cli_flag)``, where
-    ``setting(key)`` names one of the recorded settings (``"--lr"`` for ``"lr"``).
-    """
+    """How a run folder's messages name its options: the Python arguments by default, or a
+    command line's, e.g. ``RunFolderNames("--resume", "--overwrite", "--out", cli_flag)``."""
     resume: str = "resume=True"
     overwrite: str = "overwrite=True"
     folder: str = "run folder"
-    setting: Callable = _argument
+    setting: Callable = str
 
 
 def cli_flag(key):
@@ -104,17 +79,13 @@ def _pid_alive(pid):
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError, TypeError):
-        return True
+        pass
     return True
 
 
 class RunLock:
-    """``run.lock`` in ``folder``: held by at most one live process.
-
-    ``acquire()`` raises :class:`RunFolderError` when another live run holds it, and
-    returns the description of a stale holder it took over (or None). ``release()``
-    removes the file.
-    """
+    """``run.lock`` in ``folder``, held by one live process: ``acquire()`` refuses another's
+    and describes a stale holder it took over (or None); ``release()`` removes the file."""
 
     def __init__(self, folder, command=None, names=RunFolderNames()):
         self.path = Path(folder) / LOCK_NAME
@@ -125,9 +96,9 @@ class RunLock:
         return json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                            "started": _now(), "command": self.command}).encode()
 
-    def _read(self):
+    def _read(self, text=None):
         try:
-            return json.loads(self.path.read_text())
+            return json.loads(self.path.read_text() if text is None else text)
         except (OSError, ValueError):
             return None
 
@@ -159,12 +130,7 @@ class RunLock:
             os.pwrite(fd, self._content(), 0)
             os.fsync(fd)
             self._fd = fd
-            if not previous.strip():
-                return None
-            try:
-                return _describe(json.loads(previous))
-            except ValueError:
-                return _describe(None)
+            return _describe(self._read(previous)) if previous.strip() else None
 
     def _acquire_by_pid(self):                         # pragma: no cover - Windows
         stale = None
@@ -195,42 +161,24 @@ class RunLock:
 
 
 def settings_differences(old, new, name=cli_flag):
-    """``["--lr 0.1 -> 0.3", ...]``: each setting of ``new`` that may not differ from
-    ``old`` on resume but does, named by ``name(key)``. Settings one side does not record
-    (a flag added by a later version) are not compared; ``epochs`` may grow."""
+    """``["--lr 0.1 -> 0.3", ...]``: the settings of ``new`` that differ from ``old`` but may
+    not on resume (settings one side lacks are not compared; ``epochs`` may grow)."""
     problems = []
     for key, value in new.items():
         if key in MAY_DIFFER_ON_RESUME or key not in old or old[key] == value:
             continue
-        if key == "epochs" and isinstance(value, int) and isinstance(old[key], int) \
-                and value > old[key]:
-            continue
-        problems.append(f"{name(key)} {old[key]} -> {value}")
+        ints = isinstance(value, int) and isinstance(old[key], int)
+        if not (key == "epochs" and ints and value > old[key]):      # epochs may grow
+            problems.append(f"{name(key)} {old[key]} -> {value}")
     return problems
 
 
 class RunFolder:
-    """Claim a run folder for one run (a context manager).
-
-    On entry: create the folder if needed, take its lock, and refuse (with
-    :class:`RunFolderError`) a folder that holds another run unless ``resume`` or
-    ``overwrite``, and a resume with other settings. :meth:`start` is called once the run
-    really starts (data loaded, model built): it deletes the old run's files when
-    ``overwrite`` and records ``settings.json``. On exit the lock is removed; a folder
-    this run created and left without results is removed again, so a failed start
-    leaves nothing behind.
-
-    Parameters
-    ----------
-    folder : path
-    settings : dict
-        The run's settings (the examples' flags), JSON-serializable.
-    resume, overwrite : bool
-    command : str, optional
-        The command line, recorded in the lock and in ``settings.json``.
-    log : callable
-    names : RunFolderNames
-        How the messages name the options (the Python arguments by default).
+    """Claim a run folder for one run (a context manager): take its lock and refuse
+    (:class:`RunFolderError`) another run's folder unless ``resume`` or ``overwrite``, and
+    a resume with other ``settings``. :meth:`start`, once the run really starts, deletes an
+    overwritten run's files and records ``settings.json``. On exit the lock is removed, and
+    a folder this run created and left without results too.
     """
 
     def __init__(self, folder, settings, *, resume=False, overwrite=False, command=None,
@@ -243,7 +191,7 @@ class RunFolder:
         self.settings, self.resume, self.overwrite = dict(settings), resume, overwrite
         self.command, self.log = command, log
         self.lock = RunLock(self.path, command, names)
-        self._created = []                 # folders this run created, deepest last
+        self._created = []                 # folders this run created, deepest first
         self.started = False
 
     def existing_run_files(self):
@@ -251,21 +199,17 @@ class RunFolder:
 
     def recorded_settings(self):
         """The settings the run in this folder was started with (None if not recorded)."""
-        for name, key in ((SETTINGS_NAME, "settings"), ("metrics.json", "hyperparameters")):
-            try:
-                recorded = json.loads((self.path / name).read_text()).get(key)
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(recorded, dict):
-                return recorded
-        return None
+        try:
+            recorded = json.loads((self.path / SETTINGS_NAME).read_text()).get("settings")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return recorded if isinstance(recorded, dict) else None
 
     def __enter__(self):
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"{self.names.folder} {self.path} is a file, not a folder")
-        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        self._created = [p for p in (self.path, *self.path.parents) if not p.exists()]
         self.path.mkdir(parents=True, exist_ok=True)
-        self._created = list(reversed(missing))
         try:
             stale = self.lock.acquire()
             if stale:
@@ -279,7 +223,6 @@ class RunFolder:
 
     def _check(self):
         found = self.existing_run_files()
-        results = [name for name in found if name in _RESULT_FILES]
         if not found or self.overwrite:
             return
         n = self.names
@@ -287,7 +230,7 @@ class RunFolder:
             raise RunFolderError(
                 f"{self.path} already holds a run ({', '.join(found)}); add {n.resume} to "
                 f"continue it, {n.overwrite} to replace it, or give another {n.folder}")
-        if not (self.path / "checkpoint.npz").exists() and results:
+        if "checkpoint.npz" not in found and set(found) & set(_RESULT_FILES):
             raise RunFolderError(
                 f"{n.resume}: {self.path} holds no checkpoint.npz to continue from (it "
                 f"holds {', '.join(found)}); add {n.overwrite} instead to train it again")
@@ -305,7 +248,7 @@ class RunFolder:
     def start(self):
         """The run really starts: clear an overwritten run's files, record the settings."""
         if self.overwrite:
-            removed = [name for name in self.existing_run_files()]
+            removed = self.existing_run_files()
             for name in RUN_FILES:
                 (self.path / name).unlink(missing_ok=True)
                 for tmp in self.path.glob(f".{name}.*.tmp"):   # a killed atomic write
@@ -322,7 +265,7 @@ class RunFolder:
         found = self.existing_run_files()
         if self.started and found == [SETTINGS_NAME]:     # stopped before any result
             (self.path / SETTINGS_NAME).unlink(missing_ok=True)
-        for folder in reversed(self._created):            # deepest first, only if empty
+        for folder in self._created:                      # deepest first, only if empty
             try:
                 folder.rmdir()
             except OSError:
@@ -330,4 +273,3 @@ class RunFolder:
 
     def __exit__(self, *exc):
         self._leave()
-        return False

@@ -1,25 +1,9 @@
 """Trainer: the training loop of the seed report, with checkpoints that survive interruption.
 
-Semantics (as the TDT4265 starter code the seed used):
-
-* validation every ``len(train_loader) // validations_per_epoch`` steps (half an epoch);
-* early stopping when, of the last ``early_stop_count`` validation losses, the first is the
-  smallest (no improvement for ``early_stop_count - 1`` validations);
-* the weights with the lowest validation loss are saved (atomically) and restored for the
-  final evaluation on the train, validation and test sets.
-
-A learning-rate scheduler (``Trainer(..., scheduler=...)``, from
-:mod:`minitorch_cv.optim.lr_scheduler`) steps once per epoch, after the epoch's last
-training step; ``ReduceLROnPlateau`` instead steps after every validation (twice per epoch
-with the default cadence) with the validation loss, so its ``patience`` counts validations.
-``history["val"]["lr"]`` records, per validation, the lr of each parameter group used by
-the training steps before it.
-
-Every validation also writes a resumable checkpoint (weights, optimizer and scheduler
-state, history, random generator states, position in the epoch) as ``checkpoint.npz``:
-arrays plus JSON, no pickle, so opening someone else's run folder cannot run code.
-``Trainer(..., resume=True)`` continues from it and reaches exactly the result of an
-uninterrupted run.
+As the TDT4265 starter code, it validates every ``len(train_loader) //
+validations_per_epoch`` steps, stops early when the first of the last ``early_stop_count``
+validation losses is the smallest, and keeps the best weights for the final evaluation.
+A scheduler steps once per epoch (``ReduceLROnPlateau``: after every validation).
 """
 
 from __future__ import annotations
@@ -35,35 +19,21 @@ from .._files import atomic_write_bytes, atomic_write_json
 from .._module_state import kept_as_found
 from ..io import save_npz
 from ..optim.lr_scheduler import ReduceLROnPlateau
-from .checkpoint import (
-    CHECKPOINT_NAME,
-    LEGACY_CHECKPOINT_NAME,
-    CheckpointError,
-    legacy_checkpoint_message,
-    load_checkpoint,
-    save_checkpoint,
-)
+from . import checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["FAILED_STOPS", "Trainer", "atomic_write_bytes", "atomic_write_json",
            "evaluate"]
 
 
-# ----------------------------------------------------------------------------- evaluation
 def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
-    """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``.
-
-    ``progress=True`` shows a progress bar (useful for ResNet18 over the test set).
-    The model's train/eval mode is what it was before, also when an error interrupts.
-
-    Returns
-    -------
-    (loss, accuracy) : floats, averaged over images (not batches)
-    """
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
-    total_loss, correct, count = 0.0, 0, 0
+    """Mean loss and accuracy of ``model`` (in eval mode, under no_grad) over ``loader``,
+    averaged over images (not batches); the model's mode is put back, also on errors."""
     from tqdm.auto import tqdm
 
-    with kept_as_found(model), nn.no_grad():     # the mode is put back, also on errors
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    total_loss, correct, count = 0.0, 0, 0
+    with kept_as_found(model), nn.no_grad():
         model.eval()
         for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False,
                          dynamic_ncols=True):
@@ -76,30 +46,22 @@ def evaluate(model, loader, loss_fn=None, progress=False, desc="evaluate"):
     return total_loss / count, correct / count
 
 
-_TRAINER_FIELDS = ("history", "global_step", "epoch", "batch_in_epoch", "best_val_loss",
-                   "best_state", "checkpoint_step")
-
 # history["stop_kind"] of a run that did not end as planned (no checkpoint is written then)
 FAILED_STOPS = ("diverged", "bad_input")
 
 
 def _non_finite(a):
-    """"NaN" or "inf": what makes ``a`` non-finite."""
     return "NaN" if np.isnan(a).any() else "inf"
 
 
 def _generators(model):
-    """The numpy Generators the model draws from (Dropout masks), by module name.
-
-    Layers built without ``rng=`` share the library's default generator: it is listed
-    under each of their names (saved and restored with the same state)."""
+    """The numpy Generators the model draws from (Dropout masks), by module name."""
     return {name: m.__dict__["rng"] for name, m in model.named_modules()
             if isinstance(m.__dict__.get("rng"), np.random.Generator)}
 
 
 class _Clock:
-    """Images and seconds since the last validation, and the mean training loss the
-    progress bar shows (since its last report)."""
+    """Images, seconds and the sum of training losses since the last validation."""
 
     def __init__(self):
         self.restart()
@@ -107,54 +69,18 @@ class _Clock:
     def restart(self):
         self.seen, self.t0, self.loss_sum, self.steps = 0, time.perf_counter(), 0.0, 0
 
-    def count(self, images, loss):
-        self.seen += images
-        self.loss_sum, self.steps = self.loss_sum + loss, self.steps + 1
-
     def elapsed(self):
         return time.perf_counter() - self.t0
-
-    def mean_loss(self):
-        return self.loss_sum / self.steps
 
 
 class Trainer:
     """Train a model with validation, early stopping and checkpoints.
 
-    Parameters
-    ----------
-    model : nn.Module
-    optimizer : optim.Optimizer
-    train_loader : :class:`~minitorch_cv.data.BatchIterator` (or anything iterable over
-        (x, y) batches with ``len()``, ``get_state()`` and ``set_state()``)
-    val_loader : iterable of (x, y) batches
-    test_loader : optional, evaluated at the end with the best weights
-    epochs : int
-    early_stop_count : int
-    out_dir : path, optional
-        Where ``best.npz`` (best weights) and ``checkpoint.npz`` (resumable state, see
-        :mod:`minitorch_cv.train.checkpoint`) go.
-    resume : bool
-        Continue from ``out_dir/checkpoint.npz`` when it exists. A checkpoint that is
-        unsafe (a pickle, such as an older version's ``checkpoint.pkl``), damaged, or
-        does not fit this model and optimizer raises
-        :class:`~minitorch_cv.train.CheckpointError`, and changes nothing. A run that
-        had completed its epochs trains on when ``epochs`` is now larger.
-    validations_per_epoch : int
-        2 = every half epoch, as in the seed.
-    scheduler : optional, from :mod:`minitorch_cv.optim.lr_scheduler`
-        Built on ``optimizer``. Stepped at the end of each epoch, or, for
-        ``ReduceLROnPlateau``, with the validation loss after each validation. Its state
-        is part of the checkpoint; a resume needs the same kind of scheduler.
-    progress : bool
-        Show a tqdm progress bar with ``mean_loss``, the mean training loss of the steps
-        since the last validation (or since the start or resume), and images per second.
-
-    Notes
-    -----
-    Every validation logs ``train loss``: the mean of the training steps' losses since
-    the previous validation (the steps ``history["train"]`` records), not a moving
-    average, so a short run prints the losses it really had.
+    ``train_loader`` is a :class:`~minitorch_cv.data.BatchIterator` (anything with
+    ``len()``, ``get_state()`` and ``set_state()``). ``out_dir`` receives ``best.npz`` and,
+    at every validation, ``checkpoint.npz``; ``resume=True`` continues exactly from the
+    latter (an unsafe or unfit one raises :class:`~minitorch_cv.train.CheckpointError`,
+    changing nothing; a completed run trains on to a larger ``epochs``).
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader, test_loader=None, *,
@@ -171,8 +97,7 @@ class Trainer:
             raise ValueError("the scheduler was built on another optimizer than the "
                              "Trainer's: build it with the optimizer you pass to the Trainer")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.train_loader, self.val_loader, self.test_loader = (train_loader, val_loader,
-                                                                test_loader)
+        self.train_loader, self.val_loader, self.test_loader = train_loader, val_loader, test_loader
         self.loss_fn = loss_fn or nn.CrossEntropyLoss()
         self.epochs, self.early_stop_count = epochs, early_stop_count
         self.steps_per_val = max(1, len(train_loader) // validations_per_epoch)
@@ -180,144 +105,106 @@ class Trainer:
         self.progress, self.log = progress, log
         self.history = {"train": {"step": [], "loss": [], "accuracy": []},
                         "val": {"step": [], "loss": [], "accuracy": [], "lr": []},
-                        "steps_per_epoch": len(train_loader), "images_seen": 0,
-                        "train_seconds": 0.0, "stop_reason": None,
-                        "stop_kind": None, "stop_step": None}
-        self.global_step = 0
-        self.epoch = 0
-        self.batch_in_epoch = 0
-        self.best_val_loss = math.inf
-        self.best_state = None
+                        "steps_per_epoch": len(train_loader), "images_seen": 0, "train_seconds": 0.0,
+                        "stop_reason": None, "stop_kind": None, "stop_step": None}
+        self.global_step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.best_val_loss, self.best_state = math.inf, None
         self.checkpoint_step = None          # the step of the last checkpoint written
         if resume:
             self._resume()
 
-    # ----------------------------------------------------------------- checkpoints
     @property
     def best_path(self):
         return self.out_dir / "best.npz" if self.out_dir else None
 
     @property
     def checkpoint_path(self):
-        return self.out_dir / CHECKPOINT_NAME if self.out_dir else None
+        return self.out_dir / checkpoint.CHECKPOINT_NAME if self.out_dir else None
 
     def _save_checkpoint(self):
-        """Write everything a resume needs (see :mod:`.checkpoint`), atomically."""
-        if self.out_dir is None:
-            return
+        if self.out_dir is not None:
+            save_checkpoint(self.checkpoint_path, *self._checkpoint_contents())
+            self.checkpoint_step = self.global_step
+
+    def _checkpoint_contents(self):
+        """(arrays, meta): everything a resume needs, as :func:`save_checkpoint` takes it."""
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.best_state is not None:
             arrays.update({f"best.{k}": v for k, v in self.best_state.items()})
         optimizer = self.optimizer.state_dict()
         per_parameter = {}                   # torch's layout: state by parameter index
         for i, state in optimizer["state"].items():
-            entry = {"arrays": {}, "values": {}}
-            for k, v in state.items():
-                if isinstance(v, np.ndarray):
-                    arrays[f"optimizer.{i}.{k}"] = v
-                    entry["arrays"][k] = f"optimizer.{i}.{k}"
-                else:
-                    entry["values"][k] = v
-            per_parameter[str(i)] = entry
+            keys = {k: f"optimizer.{i}.{k}" for k, v in state.items()
+                    if isinstance(v, np.ndarray)}
+            arrays.update({key: state[k] for k, key in keys.items()})
+            per_parameter[str(i)] = {"arrays": keys, "values": {
+                k: v for k, v in state.items() if k not in keys}}
         meta = {
             "optimizer": {"type": type(self.optimizer).__name__,
                           "param_groups": optimizer["param_groups"], "state": per_parameter},
             "scheduler": None if self.scheduler is None else {
-                "type": type(self.scheduler).__name__,
-                "state": self.scheduler.state_dict()},
-            "history": self.history,
-            "global_step": self.global_step, "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch,
-            "loader": self.train_loader.get_state(),
+                "type": type(self.scheduler).__name__, "state": self.scheduler.state_dict()},
+            "history": self.history, "loader": self.train_loader.get_state(),
+            **{k: getattr(self, k) for k in ("global_step", "epoch", "batch_in_epoch",
+                                             "best_val_loss")},
             "generators": {k: g.bit_generator.state
                            for k, g in _generators(self.model).items()},
-            "best_val_loss": self.best_val_loss,
             "has_best_state": self.best_state is not None,
         }
-        save_checkpoint(self.checkpoint_path, arrays, meta)
-        self.checkpoint_step = self.global_step
+        return arrays, meta
 
     def _resume(self):
         path = self.checkpoint_path
         if path is None or not path.exists():
-            legacy = self.out_dir / LEGACY_CHECKPOINT_NAME if self.out_dir else None
+            legacy = self.out_dir / checkpoint.LEGACY_CHECKPOINT_NAME if self.out_dir else None
             if legacy is not None and legacy.exists():
-                raise CheckpointError(legacy_checkpoint_message(legacy))
+                raise CheckpointError(checkpoint.legacy_checkpoint_message(legacy))
             self.log(f"resume: no checkpoint in {self.out_dir}, starting from scratch")
             return
         arrays, meta = load_checkpoint(path)
-        saved = self._resumable_state()
+        saved = self._checkpoint_contents()
         try:
             self._load_checkpoint(arrays, meta)
         except BaseException as err:
-            self._restore_resumable_state(saved)     # a refused checkpoint changes nothing
-            if isinstance(err, (KeyError, TypeError, ValueError, IndexError, AttributeError)) \
-                    and not isinstance(err, CheckpointError):
+            self._load_checkpoint(*saved)            # a refused checkpoint changes nothing
+            unfit = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+            if isinstance(err, unfit) and not isinstance(err, CheckpointError):
                 raise CheckpointError(f"{path} does not fit this run ({type(err).__name__}: "
                                       f"{err})") from None
             raise
         self.checkpoint_step = self.global_step
         self.log(f"resumed from {path}: step {self.global_step}, "
                  f"epoch {self.epoch}, batch {self.batch_in_epoch}")
-        if self.history.get("stop_reason") == "completed all epochs" \
-                and self.epoch < self.epochs:          # resumed with more epochs: extend
+        if (self.history.get("stop_reason") == "completed all epochs"
+                and self.epoch < self.epochs):          # resumed with more epochs: extend
             self.history["stop_reason"] = self.history["stop_kind"] = None
             self.log(f"resume: training on to {self.epochs} epochs")
 
-    def _resumable_state(self):
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-                "loader": self.train_loader.get_state(),
-                "generators": [(g, g.bit_generator.state)
-                               for g in _generators(self.model).values()],
-                "trainer": {k: getattr(self, k) for k in _TRAINER_FIELDS}}
-
-    def _restore_resumable_state(self, saved):
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(saved["scheduler"])
-        self.train_loader.set_state(saved["loader"])
-        for g, state in saved["generators"]:
-            g.bit_generator.state = state
-        for k, v in saved["trainer"].items():
-            setattr(self, k, v)
-
     def _load_checkpoint(self, arrays, meta):
-        """Apply a checkpoint's contents (raises KeyError, TypeError or ValueError when
-        they do not fit; the caller then puts everything back)."""
+        """Apply a checkpoint's contents (KeyError, TypeError or ValueError if unfit)."""
         def part(prefix):
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
-        opt = meta["optimizer"]
-        if opt["type"] != type(self.optimizer).__name__:
-            raise CheckpointError(f"{self.checkpoint_path}: written with {opt['type']}, this "
-                                  f"run uses {type(self.optimizer).__name__}")
+        def entry_state(entry):
+            return {**entry["values"], **{k: arrays[key] for k, key in entry["arrays"].items()}}
+
+        opt, scheduler = meta["optimizer"], meta["scheduler"]
+        written = (opt["type"], "no scheduler" if scheduler is None else scheduler["type"])
+        used = (type(self.optimizer).__name__,
+                "no scheduler" if self.scheduler is None else type(self.scheduler).__name__)
+        for theirs, ours in zip(written, used):
+            if theirs != ours:
+                raise CheckpointError(f"{self.checkpoint_path}: written with {theirs}, this "
+                                      f"run uses {ours}")
         model_state = part("model.")
         best_state = part("best.") if meta["has_best_state"] else None
         if best_state is not None and (
                 list(best_state) != list(model_state)
                 or any(best_state[k].shape != v.shape for k, v in model_state.items())):
             raise ValueError("the best weights do not match the model's keys and shapes")
-        def entry_state(entry):
-            return {**entry["values"], **{k: arrays[key] for k, key in entry["arrays"].items()}}
-        if "hyper" in opt:        # written before parameter groups: one list of states
-            optimizer_state = {"hyper": opt["hyper"],
-                               "state": [entry_state(e) for e in opt["state"]]}
-        else:
-            optimizer_state = {"param_groups": opt["param_groups"],
-                               "state": {i: entry_state(e) for i, e in opt["state"].items()}}
-        scheduler = meta.get("scheduler")
-        ours = None if self.scheduler is None else type(self.scheduler).__name__
-        theirs = None if scheduler is None else scheduler["type"]
-        if ours != theirs:
-            raise CheckpointError(f"{self.checkpoint_path}: written with "
-                                  f"{'no scheduler' if theirs is None else theirs}, this run "
-                                  f"uses {'no scheduler' if ours is None else ours}")
         history = meta["history"]
         if not (isinstance(history, dict) and {"train", "val"} <= set(history)):
             raise ValueError("the history is not a dict with 'train' and 'val'")
-        history["val"].setdefault("lr", [None] * len(history["val"]["step"]))  # older runs
         counters = [meta[k] for k in ("global_step", "epoch", "batch_in_epoch")]
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
                    for c in counters):
@@ -325,36 +212,26 @@ class Trainer:
         best_val_loss = float(meta["best_val_loss"])
 
         self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict(optimizer_state)
+        self.optimizer.load_state_dict({
+            "param_groups": opt["param_groups"],
+            "state": {i: entry_state(e) for i, e in opt["state"].items()}})
         if self.scheduler is not None:
             self.scheduler.load_state_dict(scheduler["state"])
         self.train_loader.set_state(meta["loader"])
         generators = _generators(self.model)
         for name, state in meta["generators"].items():
             generators[name].bit_generator.state = state
-        self.history = history
+        self.history, self.best_val_loss, self.best_state = history, best_val_loss, best_state
         self.global_step, self.epoch, self.batch_in_epoch = counters
-        self.best_val_loss, self.best_state = best_val_loss, best_state
 
-    # ----------------------------------------------------------------- the loop
     def should_early_stop(self) -> bool:
-        """True when the first of the last ``early_stop_count`` validation losses is the
-        smallest of them."""
-        losses = self.history["val"]["loss"]
-        if len(losses) < self.early_stop_count:
-            return False
-        recent = losses[-self.early_stop_count:]
-        return recent[0] == min(recent)
+        """True when the first of the last ``early_stop_count`` validation losses is least."""
+        recent = self.history["val"]["loss"][-self.early_stop_count:]
+        return len(recent) == self.early_stop_count and recent[0] == min(recent)
 
     def train_step(self, x, y):
-        """Forward, loss, backward, optimizer step. Returns (loss, correct count).
-
-        Raises
-        ------
-        FloatingPointError
-            The logits or the loss are not finite; then no gradient is computed and the
-            parameters are not changed.
-        """
+        """Forward, loss, backward, optimizer step; returns (loss, correct count). Non-finite
+        logits or loss raise FloatingPointError before any parameter changes."""
         logits = self.model(x)
         if not np.isfinite(logits).all():
             raise FloatingPointError(f"the logits hold {_non_finite(logits)}")
@@ -369,21 +246,8 @@ class Trainer:
         self.optimizer.zero_grad()
         return loss, int((logits.argmax(axis=1) == y).sum())
 
-    def _train_loss_since_last_validation(self):
-        """(first step, mean training loss) of the steps after the last validation."""
-        t, v = self.history["train"], self.history["val"]
-        last = v["step"][-1] if v["step"] else 0
-        start = int(np.searchsorted(t["step"], last, side="right"))
-        return t["step"][start], float(np.mean(t["loss"][start:]))
-
     def validate(self):
-        """Evaluate on the validation set, record it, keep the best weights.
-
-        Raises
-        ------
-        FloatingPointError
-            The validation loss is not finite (nothing is recorded then).
-        """
+        """Evaluate, record and keep the best weights (FloatingPointError if not finite)."""
         try:
             loss, acc = evaluate(self.model, self.val_loader, self.loss_fn,
                                  progress=self.progress, desc="validation")
@@ -391,11 +255,10 @@ class Trainer:
             raise FloatingPointError("the validation loss is not finite") from None
         if not math.isfinite(loss):
             raise FloatingPointError(f"the validation loss is {loss}")
-        v = self.history["val"]
-        v["step"].append(self.global_step)
-        v["loss"].append(loss)
-        v["accuracy"].append(acc)
-        v["lr"].append([group["lr"] for group in self.optimizer.param_groups])
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        for key, value in (("step", self.global_step), ("loss", loss), ("accuracy", acc),
+                           ("lr", lrs)):
+            self.history["val"][key].append(value)
         if isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step(loss)
         if loss < self.best_val_loss:
@@ -406,40 +269,33 @@ class Trainer:
         return loss, acc
 
     def fit(self):
-        """Train until ``epochs`` are done or early stopping; returns the history.
-
-        The model trains in training mode with ``needs_input_grad = False`` (no dL/dx for
-        the input batch); afterwards, also after an error or an interruption, its mode and
-        ``needs_input_grad`` flags are what they were before.
-
-        A non-finite training or validation loss, a batch holding NaN/inf or an empty batch
-        ends training without an exception: the history records why (``stop_reason``),
-        at which step (``stop_step``) and ``stop_kind`` ("diverged" or "bad_input";
-        "completed" and "early_stop" otherwise), :attr:`failed` is True, and the
-        checkpoint of the last good validation is kept (not overwritten by broken weights).
-        """
+        """Train until ``epochs`` are done or early stopping; returns the history. A
+        non-finite loss or a bad batch ends training without an exception: the history
+        records ``stop_reason``, ``stop_step`` and ``stop_kind`` ("diverged", "bad_input",
+        "completed", "early_stop"), and the last good checkpoint is kept."""
+        stop = self.history["stop_reason"]
         with kept_as_found(self.model):      # mode and needs_input_grad flags put back
             self.model.train()
             self.model.needs_input_grad = False     # only parameter gradients are needed
-            return self._fit()
-
-    def _fit(self):
-        stop = self.history["stop_reason"]
-        try:
-            while stop is None and self.epoch < self.epochs:
-                stop = self._train_epoch()
-        except KeyboardInterrupt:
-            saved = (f"the last checkpoint (step {self.checkpoint_step}) is in {self.out_dir}"
-                     if self.checkpoint_step is not None else "no checkpoint was written")
-            self.log(f"interrupted at step {self.global_step}; {saved}")
-            raise
-        self._record_end(stop)
+            try:
+                while stop is None and self.epoch < self.epochs:
+                    stop = self._train_epoch()
+            except KeyboardInterrupt:
+                saved = (f"the last checkpoint (step {self.checkpoint_step}) is in "
+                         f"{self.out_dir}" if self.checkpoint_step is not None
+                         else "no checkpoint was written")
+                self.log(f"interrupted at step {self.global_step}; {saved}")
+                raise
+            self.history["epochs_run"] = self.global_step / len(self.train_loader)
+            if not self.failed:              # a failed run keeps its last good checkpoint
+                self.history["stop_reason"] = stop or "completed all epochs"
+                self.history["stop_kind"] = ("completed" if stop in (None, "completed all epochs")
+                                             else "early_stop")
+                self._save_checkpoint()
         return self.history
 
     def _train_epoch(self):
-        """Train one epoch (its rest, after a resume mid-epoch: the loader continues
-        there), validating every ``steps_per_val`` steps. Returns why training stops, or
-        None to go on."""
+        """Train (the rest of) an epoch; returns why training stops, or None."""
         from tqdm.auto import tqdm
         bar = tqdm(total=len(self.train_loader), initial=self.batch_in_epoch,
                    disable=not self.progress, leave=False, dynamic_ncols=True,
@@ -458,8 +314,7 @@ class Trainer:
             bar.close()
 
     def _train_batch(self, x, y, clock, bar):
-        """One training step on the batch ``(x, y)``, and a validation when it is time.
-        Returns why training stops, or None."""
+        """One step, and a validation when it is time; returns why training stops, or None."""
         if len(y) == 0:
             self.history["train_seconds"] += clock.elapsed()
             return self._stop_failed("bad_input", self.global_step + 1, f"the input batch "
@@ -468,38 +323,42 @@ class Trainer:
             loss, correct = self.train_step(x, y)
         except FloatingPointError as err:
             self.history["train_seconds"] += clock.elapsed()
-            return self._training_failure(x, err)
-        self._record_step(loss, correct, len(y))
-        clock.count(len(y), loss)
+            step = self.global_step + 1
+            return self._failure(step, [(f"the input batch at step {step}", x)],
+                                 f"non-finite loss at step {step} ({err})")
+        self.global_step, self.batch_in_epoch = self.global_step + 1, self.batch_in_epoch + 1
+        for key, value in (("step", self.global_step), ("loss", loss),
+                           ("accuracy", correct / len(y))):
+            self.history["train"][key].append(value)
+        self.history["images_seen"] += len(y)
+        clock.seen, clock.loss_sum, clock.steps = (clock.seen + len(y), clock.loss_sum + loss,
+                                                   clock.steps + 1)
         elapsed = clock.elapsed()
         bar.update(1)
-        bar.set_postfix(mean_loss=f"{clock.mean_loss():.3f}", img_s=f"{clock.seen / elapsed:.0f}",
-                        refresh=False)
+        bar.set_postfix(mean_loss=f"{clock.loss_sum / clock.steps:.3f}",
+                        img_s=f"{clock.seen / elapsed:.0f}", refresh=False)
         if self.global_step % self.steps_per_val:
             return None
         self.history["train_seconds"] += elapsed
         clock.restart()
         return self._validate_and_checkpoint()
 
-    def _record_step(self, loss, correct, images):
-        self.global_step += 1
-        self.batch_in_epoch += 1
-        t = self.history["train"]
-        t["step"].append(self.global_step)
-        t["loss"].append(loss)
-        t["accuracy"].append(correct / images)
-        self.history["images_seen"] += images
-
     def _validate_and_checkpoint(self):
-        """Validate, log the line, decide on early stopping, count a finished epoch and
-        write the checkpoint. Returns why training stops, or None."""
-        first, mean_loss = self._train_loss_since_last_validation()
+        """Validate, log, count a finished epoch, checkpoint; returns why training stops."""
+        t, v = self.history["train"], self.history["val"]     # steps since the last validation
+        start = int(np.searchsorted(t["step"], v["step"][-1] if v["step"] else 0, "right"))
+        first, mean_loss = t["step"][start], float(np.mean(t["loss"][start:]))
         steps = (f"step {first}" if first == self.global_step else
                  f"mean of steps {first}-{self.global_step}")
         try:
             vloss, vacc = self.validate()
         except FloatingPointError:
-            return self._validation_failure()
+            losses = self.history["train"]["loss"]
+            last = f" (the last training loss was {losses[-1]:.4g})" if losses else ""
+            batches = ((f"validation batch {i + 1}", x) for i, (x, _) in
+                       enumerate(self.val_loader))
+            return self._failure(self.global_step, batches, "non-finite validation loss "
+                                 f"after step {self.global_step}{last}")
         self.log(f"step {self.global_step} (epoch {self.global_step / len(self.train_loader):.2f}"
                  f"): train loss {mean_loss:.4f} ({steps}), val loss {vloss:.4f}, val acc "
                  f"{vacc:.4f}")
@@ -513,17 +372,6 @@ class Trainer:
         if stop:
             self.log(stop)
         return stop
-
-    def _record_end(self, stop):
-        """Record how training ended and write the last checkpoint (a failed run keeps
-        the checkpoint of its last good validation)."""
-        if self.history.get("stop_kind") not in FAILED_STOPS:
-            self.history["stop_reason"] = stop or "completed all epochs"
-            self.history["stop_kind"] = ("completed" if stop in (None, "completed all epochs")
-                                         else "early_stop")
-        self.history["epochs_run"] = self.global_step / len(self.train_loader)
-        if self.history["stop_kind"] not in FAILED_STOPS:
-            self._save_checkpoint()
 
     def _end_epoch(self):
         """Count the epoch and step an epoch-based scheduler (before the checkpoint that
@@ -541,13 +389,12 @@ class Trainer:
     def best_step(self):
         """The step whose validation gave the best weights (None without them)."""
         val = self.history["val"]
-        if self.best_state is None or not val["loss"]:
-            return None
-        return val["step"][int(np.argmin(val["loss"]))]
+        if self.best_state is not None and val["loss"]:
+            return val["step"][int(np.argmin(val["loss"]))]
+        return None
 
     def _stop_failed(self, kind, step, reason):
-        """Record why training stops (``stop_reason``, ``stop_step``, ``stop_kind``) and
-        say it in one line, with what is kept."""
+        """Record why training stops and say it in one line, with what is kept."""
         self.history.update(stop_reason=reason, stop_step=step, stop_kind=kind)
         if self.best_state is not None:
             where = f" in {self.best_path}" if self.best_path is not None else ""
@@ -558,29 +405,15 @@ class Trainer:
         self.log(f"stopping: {reason}; {kept}")
         return reason
 
-    def _training_failure(self, x, err):
-        """Tell bad input apart from divergence after a non-finite training loss."""
-        step = self.global_step + 1
-        x = np.asarray(x)
-        if not np.isfinite(x).all():
-            return self._stop_failed("bad_input", step, f"the input batch at step {step} "
-                                     f"holds {_non_finite(x)}")
-        return self._stop_failed(
-            "diverged", step, f"training diverged: non-finite loss at step {step} ({err}); "
-            "try a smaller learning rate")
-
-    def _validation_failure(self):
-        step = self.global_step
-        for i, (x, _) in enumerate(self.val_loader):
+    def _failure(self, step, batches, what):
+        """Stop as "bad_input" if one of ``batches`` ((name, x) pairs) is not finite, else
+        as "diverged" (``what`` names the non-finite loss)."""
+        for name, x in batches:
             x = np.asarray(x)
             if not np.isfinite(x).all():
-                return self._stop_failed("bad_input", step, f"validation batch {i + 1} "
-                                         f"holds {_non_finite(x)}")
-        losses = self.history["train"]["loss"]
-        last = f" (the last training loss was {losses[-1]:.4g})" if losses else ""
-        return self._stop_failed(
-            "diverged", step, f"training diverged: non-finite validation loss after step "
-            f"{step}{last}; try a smaller learning rate")
+                return self._stop_failed("bad_input", step, f"{name} holds {_non_finite(x)}")
+        return self._stop_failed("diverged", step, f"training diverged: {what}; try a "
+                                 "smaller learning rate")
 
     def restore_best(self):
         """Load the weights with the lowest validation loss (if any validation ran)."""
@@ -588,11 +421,8 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
 
     def final_evaluation(self, train_eval_loader=None):
-        """Best weights on train (if given), validation and test: {"split": [loss, acc]}.
-
-        After a failed run (:attr:`failed`) without best weights there is nothing sound
-        to evaluate: the result is ``{}``.
-        """
+        """Best weights on train (if given), validation and test: {"split": [loss, acc]};
+        ``{}`` after a failed run (:attr:`failed`) without best weights."""
         if self.failed and self.best_state is None:
             return {}
         self.restore_best()

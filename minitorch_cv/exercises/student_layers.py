@@ -1,16 +1,10 @@
-"""Layers, a loss and optimizers that run a student's exercise functions.
+"""Layers, a loss and optimizers that run a student's exercise functions in this process.
 
 Each class here is a subclass of the library's layer (``Conv2d``, ``MaxPool2d``, ...) that
-keeps the layer's parameters, buffers and settings and calls the student's
-``NAME_forward`` / ``NAME_backward`` (the signatures of
-:mod:`minitorch_cv.exercises.catalogue`) instead of the library's. :func:`use_student_layers`
-turns the layers of any network of the library's layers into these classes, in place; the
-optimizers do the same for ``sgd_momentum_step`` and ``adam_step``.
-
-The student's code runs in this process (a training loop cannot afford a process boundary
-per call). Whatever goes wrong in it -- an exception, a result of the wrong shape -- is
-raised as :class:`StudentCodeError`, one line that names the function, the file and the
-line, never a traceback from inside the library.
+keeps the layer's parameters, buffers and settings and calls the student's ``NAME_forward``
+/ ``NAME_backward`` (the signatures of :mod:`minitorch_cv.exercises.catalogue`) instead of
+the library's; whatever goes wrong in them is a one-line :class:`StudentCodeError`
+(docs/exercises.md, "The capstone").
 """
 
 import importlib.util

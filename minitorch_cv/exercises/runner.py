@@ -1,15 +1,11 @@
 """Run a student's file in a separate Python process, with a time limit per call.
 
-The grader never imports student code. It writes a *plan* -- the calls to make, with
-their input arrays -- to a temporary folder and starts this file as a script in a new
-process. That process imports the student's file, makes the calls one by one and writes
-each call's result next to the plan: ``i.json`` (status, error, what was returned, what
-was printed, which inputs changed) and ``i.npz`` (the returned arrays). Nothing is
-pickled in either direction.
-
-So an infinite loop, a ``sys.exit``, a crash of the interpreter or a flood of prints in
-student code costs the grader one call, never the grader itself: a call that runs over
-its time limit is killed, reported as such, and the process is restarted after it.
+The grader writes a *plan* -- the calls to make, with their input arrays -- to a temporary
+folder and starts this file as a script (``python runner.py FOLDER START``; it imports only
+the standard library and NumPy, to start fast). That process imports the student's file,
+makes the calls one by one and writes each call's :class:`StepResult` next to the plan, as
+``i.json`` and ``i.npz`` (never a pickle). A call that runs over its limit, exits or crashes
+the interpreter costs one call: the process is restarted after it (docs/exercises.md).
 
 Argument encoding in the plan (JSON)::
 
@@ -18,9 +14,6 @@ Argument encoding in the plan (JSON)::
     {"cache": "name"}  the second element returned by an earlier call (kept in the process)
     {"rng": seed}      numpy.random.default_rng(seed)
     {"module": expr}   a minitorch_cv Module built by ``expr`` (e.g. "nn.Linear(3, 4)")
-
-This file imports only the standard library and NumPy, so that it starts fast and runs
-as a script (``python runner.py FOLDER START``).
 """
 
 import contextlib
@@ -60,24 +53,15 @@ class StepResult(dict):
 
 # ------------------------------------------------------------------------ grader side
 def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_library=False):
-    """Make the calls of ``steps`` on the student's file ``module_path`` in a subprocess.
+    """Make the calls of ``steps`` (see the module docstring) on the input ``arrays`` by
+    name, on the student's file ``module_path`` in a subprocess; one :class:`StepResult`
+    per step.
 
-    Parameters
-    ----------
-    steps : list of dict
-        The calls (see the module docstring), on the input ``arrays`` by name; each may set
-        ``"limit"`` in seconds.
-    time_scale : float
-        Multiplies every time limit (a slow machine, or a test that wants a short one).
-    max_restarts : int
-        How many times the process is started again after a call was killed or crashed.
-    watch_library : bool
-        Refuse a call (status "refused") that runs the library's implementations or
-        imports a deep-learning framework (:mod:`~minitorch_cv.exercises.own_work`).
-
-    Returns
-    -------
-    list of StepResult, one per step.
+    A step may set its ``"limit"`` in seconds, and ``time_scale`` multiplies every limit. The
+    process is started again after a call that was killed or crashed, at most
+    ``max_restarts`` times. ``watch_library`` refuses (status "refused") a call that runs
+    the library's implementations or imports a deep-learning framework
+    (:mod:`~minitorch_cv.exercises.own_work`).
     """
     from . import own_work  # grader side: the student's process never imports it
     results = [None] * len(steps)
@@ -110,34 +94,33 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_l
 def _run_worker(folder, steps, start, time_scale):
     """Run steps from ``start`` on; return (None, (None, None)) when all ran, else the index of
     the step that did not finish and (status, message)."""
+    importing = os.path.join(folder, "importing")
     with contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(folder, "importing"))        # left by an earlier process
+        os.remove(importing)                                # left by an earlier process
     with open(os.path.join(folder, "worker.log"), "w") as log:
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), folder, str(start)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
                                 start_new_session=os.name == "posix")
-        current, since, importing = None, time.monotonic(), False
+        phase, since = "startup", time.monotonic()
         try:
             while proc.poll() is None:
                 time.sleep(0.01)
                 running = _latest_started(folder, start, len(steps))
-                if running != current:
-                    current, since = running, time.monotonic()
-                if current is None and not importing and os.path.exists(
-                        os.path.join(folder, "importing")):
-                    importing, since = True, time.monotonic()   # Python and NumPy are up
-                if current is not None:
-                    limit = steps[current].get("limit", DEFAULT_STEP_LIMIT) * time_scale
-                else:
-                    limit = IMPORT_LIMIT * time_scale if importing else STARTUP_LIMIT
+                if running is None:        # "import": Python and NumPy are up
+                    running = "import" if os.path.exists(importing) else "startup"
+                if running != phase:
+                    phase, since = running, time.monotonic()
+                limit = STARTUP_LIMIT if phase == "startup" else time_scale * (
+                    IMPORT_LIMIT if phase == "import" else steps[phase].get("limit",
+                                                                            DEFAULT_STEP_LIMIT))
                 if time.monotonic() - since > limit:
                     _kill(proc)
-                    if current is None:
+                    if phase in ("startup", "import"):
                         return start, ("import_error", ("importing your file did not finish "
                                        f"within {limit:.0f} s (an infinite loop at import?)"))
-                    return current, ("timeout", (f"did not finish within {limit:.0f} s "
-                                     "(an infinite loop? the call was stopped)"))
+                    return phase, ("timeout", (f"did not finish within {limit:.0f} s "
+                                   "(an infinite loop? the call was stopped)"))
         finally:
             if proc.poll() is None:
                 _kill(proc)
@@ -145,7 +128,7 @@ def _run_worker(folder, steps, start, time_scale):
     if os.path.exists(import_error):
         with open(import_error) as f:
             found = json.load(f)
-        return start, (found.get("status", "import_error"), found["message"])
+        return start, (found["status"], found["message"])
     missing = [i for i in range(start, len(steps))
                if not os.path.exists(os.path.join(folder, f"{i}.json"))]
     if not missing:
@@ -257,7 +240,7 @@ class _Worker:
             message = f"your file could not be imported: {_describe_error(exc, self.module_path)}"
             if isinstance(exc, FileNotFoundError) and not os.path.exists(self.module_path):
                 message = f"no file {self.module_path}"
-            return {"message": message}
+            return {"status": "import_error", "message": message}
         framework = self._framework_loaded()
         if framework:
             return {"message": f"your file imports {framework}: not graded, write the "
@@ -312,7 +295,12 @@ class _Worker:
         failed, value = None, None
         try:
             with contextlib.redirect_stdout(printed):
-                value = self._watched_call(function, args, kwargs, step)
+                if self.watch:                      # the library's calls are watched
+                    sys.settrace(self._trace)
+                if step.get("kind") == "numgrad":
+                    value = self.numerical_gradient(function, args, kwargs, step)
+                else:
+                    value = function(*args, **kwargs)
         except NotImplementedError:
             failed = {"status": "not_implemented",
                       "message": "not implemented (raises NotImplementedError)"}
@@ -322,6 +310,8 @@ class _Worker:
         except BaseException as exc:                      # noqa: BLE001 -- student code
             failed = {"status": "raised",
                       "message": "raised " + _describe_error(exc, self.module_path)}
+        finally:
+            sys.settrace(None)
         refused = self._refusal()
         if refused or failed:
             return dict(refused or failed, printed=printed.getvalue()[:2000]), {}
@@ -331,18 +321,6 @@ class _Worker:
                               and (a.shape != b.shape or not np.array_equal(a, b,
                                                                             equal_nan=True))]}
         return result, self._returned(value, args, step, result)
-
-    def _watched_call(self, function, args, kwargs, step):
-        """The student's call (or the numerical gradient of it), with the library watched
-        when the plan asks for it."""
-        if self.watch:
-            sys.settrace(self._trace)
-        try:
-            if step.get("kind") == "numgrad":
-                return self.numerical_gradient(function, args, kwargs, step)
-            return function(*args, **kwargs)
-        finally:
-            sys.settrace(None)
 
     def _returned(self, value, args, step, result):
         """Describe what the call returned into ``result``; the arrays to send back (the

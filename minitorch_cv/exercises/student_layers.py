@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn, optim
+from ..kernels.im2col import output_size
 
 __all__ = ["StudentCodeError", "StudentFile", "LAYER_EXERCISES", "OPTIMIZER_EXERCISES",
            "LOSS_EXERCISE", "student_layer_class", "use_student_layers",
@@ -26,13 +27,8 @@ class StudentCodeError(Exception):
 
 
 class StudentFile:
-    """A student's exercise file ``DIR/NAME.py``, imported into this process.
-
-    Raises
-    ------
-    StudentCodeError
-        The file does not import (its error, with the line).
-    """
+    """A student's exercise file ``DIR/NAME.py``, imported into this process (a
+    :class:`StudentCodeError` if it does not import: its error, with the line)."""
 
     def __init__(self, name, directory):
         self.name = name
@@ -99,16 +95,10 @@ class StudentFile:
         return np.asarray(value, dtype=dtype)
 
 
-def _window_out(size, kernel, stride, padding):
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 class _StudentModule:
-    """A layer on the student's ``NAME_forward(x, *self._student_args())``, which returns
-    ``(out, cache)``, and ``NAME_backward(dout, cache)``, which returns dx, or
-    ``(dx, *grads)`` for the parameters named in ``grads`` (ReLU: ``relu_forward(x)``).
-    ``student`` is a :class:`StudentFile`, set on the per-student subclass that
-    :func:`student_layer_class` makes."""
+    """A layer on the student's ``NAME_forward(x, *self._student_args())`` -> ``(out,
+    cache)`` and ``NAME_backward(dout, cache)`` -> dx, or ``(dx, *grads)`` for the
+    parameters named in ``grads``; ``student`` is set by :func:`student_layer_class`."""
 
     student = None
     grads = ()
@@ -160,8 +150,8 @@ class StudentConv2d(_StudentModule, nn.Conv2d):
 
     def _out_shape(self, x):
         (kh, kw), s, p = self.kernel_size, self.stride[0], self.padding[0]
-        return (x.shape[0], self.out_channels, _window_out(x.shape[2], kh, s, p),
-                _window_out(x.shape[3], kw, s, p))
+        return (x.shape[0], self.out_channels, output_size(x.shape[2], kh, s, p),
+                output_size(x.shape[3], kw, s, p))
 
 
 class _StudentPool(_StudentModule):
@@ -176,7 +166,7 @@ class _StudentPool(_StudentModule):
 
     def _out_shape(self, x):
         k, s, p = self._student_args()
-        return x.shape[:2] + (_window_out(x.shape[2], k, s, p), _window_out(x.shape[3], k, s, p))
+        return x.shape[:2] + (output_size(x.shape[2], k, s, p), output_size(x.shape[3], k, s, p))
 
 
 class StudentLinear(_StudentModule, nn.Linear):
@@ -261,15 +251,11 @@ def student_layer_class(library_type, student):
 
 def use_student_layers(model, students):
     """Turn every layer of ``model`` whose exercise is in ``students`` (exercise name ->
-    :class:`StudentFile`) into its student class, in place.
+    :class:`StudentFile`) into its student class, in place; returns the library's layer
+    type name -> ``(count changed, count kept)``.
 
     A layer whose settings the exercise's signature cannot express (a non-square stride,
     ``padding="same"``, BatchNorm without affine parameters) keeps the library's code.
-
-    Returns
-    -------
-    dict
-        The library's layer type name -> ``(count changed, count kept)``.
     """
     classes, counts = {}, {}
     for module in model.modules():
@@ -314,9 +300,7 @@ class StudentCrossEntropyLoss(nn.CrossEntropyLoss):
         return loss
 
     def backward(self, dloss=1.0):
-        if self.__dict__.get("_cache") is None:
-            raise RuntimeError("CrossEntropyLoss.backward called before a forward pass")
-        s, (cache, shape, dtype) = self.student, self._cache
+        s, (cache, shape, dtype) = self.student, self._take_cache()
         dlogits = s.call("cross_entropy_backward", cache, dloss)
         return s.array("cross_entropy_backward", dlogits, shape, dtype, "dlogits")
 

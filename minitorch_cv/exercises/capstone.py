@@ -167,11 +167,9 @@ def _run(argv):
     kinds = [type(m) for m in model.modules()]
     counts = use_student_layers(model, students)
     exercise = OPTIMIZER_EXERCISES.get(args.optimizer, (None,))[0]     # None: AdamW
-    say("The Task 2 network, part by part:")
-    for line in _table(kinds, counts, students, args, exercise):
-        say(line)
-    for line in unused:
-        say(f"note: {line}")
+    say("\n".join(["The Task 2 network, part by part:",
+                   *_table(kinds, counts, students, args, exercise),
+                   *(f"note: {line}" for line in unused)]))
 
     def optimizer_factory(args, params):
         if exercise in students:

@@ -96,15 +96,9 @@ def _requirement(package, out):
 
 def write_bundle(out, package=None, expect=(), points=10.0, visibility="visible"):
     """Write setup.sh, run_autograder and autograder.zip to the folder ``out`` (created);
-    returns the paths.
-
-    Parameters
-    ----------
-    package : str, optional
-        What setup.sh installs (see the module docstring).
-    expect, points, visibility
-        ``run_autograder``'s options: see :func:`~.gradescope.write_results`.
-    """
+    returns the paths. ``package`` is what setup.sh installs (see the module docstring);
+    ``expect``, ``points`` and ``visibility`` are run_autograder's options (see
+    :func:`~minitorch_cv.exercises.gradescope.write_results`)."""
     _check_options(expect, points, "--", visibility=visibility)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

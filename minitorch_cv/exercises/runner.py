@@ -1,11 +1,10 @@
 """Run a student's file in a separate Python process, with a time limit per call.
 
 The grader writes a *plan* -- the calls to make, with their input arrays -- to a temporary
-folder and starts this file as a script (``python runner.py FOLDER START``; it imports only
-the standard library and NumPy, to start fast). That process imports the student's file,
-makes the calls one by one and writes each call's :class:`StepResult` next to the plan, as
-``i.json`` and ``i.npz`` (never a pickle). A call that runs over its limit, exits or crashes
-the interpreter costs one call: the process is restarted after it (docs/exercises.md).
+folder and starts this file as a script (``python runner.py FOLDER START``; standard library
+and NumPy only), which imports the student's file and writes each call's :class:`StepResult`
+as ``i.json`` and ``i.npz`` (never a pickle). A call that runs over its limit, exits or
+crashes costs one call: the process is restarted after it (docs/exercises.md).
 
 Argument encoding in the plan (JSON)::
 
@@ -53,16 +52,12 @@ class StepResult(dict):
 
 # ------------------------------------------------------------------------ grader side
 def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_library=False):
-    """Make the calls of ``steps`` (see the module docstring) on the input ``arrays`` by
-    name, on the student's file ``module_path`` in a subprocess; one :class:`StepResult`
-    per step.
-
-    A step may set its ``"limit"`` in seconds, and ``time_scale`` multiplies every limit. The
+    """Make the calls of ``steps`` (see the module docstring; a step may set its ``"limit"``
+    in seconds, which ``time_scale`` multiplies) on the input ``arrays`` by name, on the
+    student's file ``module_path`` in a subprocess; one :class:`StepResult` per step. The
     process is started again after a call that was killed or crashed, at most
-    ``max_restarts`` times. ``watch_library`` refuses (status "refused") a call that runs
-    the library's implementations or imports a deep-learning framework
-    (:mod:`~minitorch_cv.exercises.own_work`).
-    """
+    ``max_restarts`` times. ``watch_library`` refuses (status "refused") a call that runs the
+    library's implementations or imports a framework (:mod:`.own_work`)."""
     from . import own_work  # grader side: the student's process never imports it
     results = [None] * len(steps)
     watch = own_work.watch_settings() if watch_library else None

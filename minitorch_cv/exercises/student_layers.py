@@ -78,8 +78,7 @@ class StudentFile:
     def returned(self, function, value, count):
         """``value`` unpacked into ``count`` results, or a :class:`StudentCodeError`."""
         if count > 1 and not (isinstance(value, (tuple, list)) and len(value) == count):
-            self._fail(function, f"must return {count} values, it returned "
-                                 f"{type(value).__name__}")
+            self._fail(function, f"must return {count} values, it returned {type(value).__name__}")
         return value
 
     def results(self, function, count, *args):
@@ -329,8 +328,7 @@ class StudentSGD(optim.SGD):
                     velocity = np.zeros_like(p.data)
                 w_new, v_new = s.results("sgd_momentum_step", 2, p.data, p.grad, velocity,
                                          lr, momentum, decay)
-                p.data[...] = s.array("sgd_momentum_step", w_new, p.data.shape, p.dtype,
-                                      "w_new")
+                p.data[...] = s.array("sgd_momentum_step", w_new, p.data.shape, p.dtype, "w_new")
                 if momentum:
                     state["momentum_buffer"] = s.array("sgd_momentum_step", v_new,
                                                        p.data.shape, p.dtype, "velocity_new")

@@ -311,17 +311,14 @@ class _Worker:
         result["returned"] = (f"a tuple of {len(value)}" if isinstance(value, tuple)
                               else f"a {type(value).__name__}")
         result["elements"] = [_describe(v) for v in values]
-        arrays = {}
-        for k, v in enumerate(values):
-            if step.get("keep") and k == 1 and isinstance(value, tuple):
-                continue                                  # the cache stays here
-            if (isinstance(v, np.ndarray) and v.dtype != object) or _is_number(v):
-                arrays[f"out{k}"] = np.asarray(v)
-        if step.get("keep") and isinstance(value, tuple) and len(value) == 2:
-            self.caches[step["keep"]] = value[1]
-        for k in step.get("report_args", []):
-            if isinstance(args[k], np.ndarray):
-                arrays[f"arg{k}"] = args[k]
+        keep = step.get("keep") if isinstance(value, tuple) else None
+        if keep and len(value) == 2:
+            self.caches[keep] = value[1]
+        arrays = {f"out{k}": np.asarray(v) for k, v in enumerate(values)
+                  if not (keep and k == 1)                # the cache stays here
+                  and ((isinstance(v, np.ndarray) and v.dtype != object) or _is_number(v))}
+        arrays.update({f"arg{k}": args[k] for k in step.get("report_args", [])
+                       if isinstance(args[k], np.ndarray)})
         return arrays
 
     def _refusal(self):

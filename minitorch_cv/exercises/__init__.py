@@ -1,12 +1,8 @@
-"""The exercise kit: write the layers yourself, and get them graded with a diagnosis.
-
-    python -m minitorch_cv.exercises list                    # the exercises
-    python -m minitorch_cv.exercises start conv2d --dir work # writes work/conv2d.py
-    python -m minitorch_cv.exercises check conv2d --dir work # one line per check
-    python -m minitorch_cv.exercises train --dir work        # Task 2 on every layer you wrote
+"""The exercise kit: write the layers yourself, and get them graded with a diagnosis
+(``python -m minitorch_cv.exercises list | start | check | train``; see docs/exercises.md).
 
 The student's file runs in a separate process (:mod:`~minitorch_cv.exercises.runner`), so
-nothing it does can hang or crash the grader. See docs/exercises.md.
+nothing it does can hang or crash the grader.
 """
 
 import importlib

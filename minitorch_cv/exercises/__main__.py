@@ -1,16 +1,7 @@
-"""The exercise kit's command line.
+"""The exercise kit's command line: ``list``, ``start``, ``check``, ``train`` and
+``autograder`` (``python -m minitorch_cv.exercises --help``; docs/exercises.md).
 
-    python -m minitorch_cv.exercises list
-    python -m minitorch_cv.exercises start conv2d --dir work
-    python -m minitorch_cv.exercises check conv2d --dir work [--json report.json]
-    python -m minitorch_cv.exercises check --all --dir work [--json -] [--allow-library]
-    python -m minitorch_cv.exercises train [NAME ...] --dir work [--epochs 4] [--resume]
-    python -m minitorch_cv.exercises check --all --dir work --format gradescope [--out F]
-    python -m minitorch_cv.exercises autograder --out gradescope [--package SPEC]
-
-``check`` exits with status 0 only when every check passed (1 otherwise, 2 for a usage
-error); ``--json PATH`` writes the machine-readable report to PATH, ``--json`` alone (or
-``--json -``) prints it instead of the text report.
+``check`` exits with status 0 only when every check passed (1 otherwise, 2 for a usage error).
 """
 
 import argparse
@@ -87,7 +78,7 @@ def main(argv=None):
 
 
 def _error(message, status):
-    """Print ``error: message`` on stderr; returns the exit ``status``."""
+    """Print ``error: message`` on stderr; return ``status``."""
     print(f"error: {message}", file=sys.stderr)
     return status
 

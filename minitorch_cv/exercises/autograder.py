@@ -1,21 +1,9 @@
 """``autograder``: the bundle Gradescope runs to grade each submission.
 
-    python -m minitorch_cv.exercises autograder --out gradescope
-    python -m minitorch_cv.exercises autograder --out gradescope --package "minitorch_cv @ git+https://..."
-    python -m minitorch_cv.exercises autograder --out gradescope --expect conv2d maxpool2d
-
-writes, in --out (docs/exercises.md, For teachers, says more):
-
-* ``setup.sh``: run once by Gradescope when it builds the grading image; installs Python
-  and the package ``--package`` names: a wheel or sdist file (copied into the bundle) or
-  anything ``pip install`` takes; by default a wheel built from this copy's source folder.
-* ``run_autograder``: run per submission: ``check --all --format gradescope`` on the
-  submission's ``.py`` files, writing ``/autograder/results/results.json`` (score 0 and
-  why, if grading crashes). Its paths come from the environment when set, for a test run
-  outside Gradescope: ``AUTOGRADER_ROOT``, ``MINITORCH_CV_SUBMISSION``,
-  ``MINITORCH_CV_RESULTS``, ``MINITORCH_CV_WORK`` and ``MINITORCH_CV_PYTHON``.
-* ``autograder.zip``: the files above at the root of one archive, what Gradescope's
-  "Configure Autograder" page takes.
+Writes ``setup.sh`` (installs the package ``--package`` names: a wheel or sdist file, copied
+into the bundle, or anything ``pip install`` takes; by default a wheel built from this
+copy), ``run_autograder`` (``check --all --format gradescope`` on each submission) and
+``autograder.zip`` holding them; docs/exercises.md ("On Gradescope") tells how to use them.
 """
 
 import shlex
@@ -108,20 +96,9 @@ def _requirement(package, out):
 
 def write_bundle(out, package=None, expect=(), points=10.0, visibility="visible"):
     """Write setup.sh, run_autograder and autograder.zip to the folder ``out`` (created);
-    returns the paths.
-
-    Parameters
-    ----------
-    package : str, optional
-        What setup.sh installs (see the module docstring).
-    expect : sequence of str
-        The exercises the assignment asks for (a missing file scores 0); default: every
-        exercise file the submission has.
-    points : float
-        What each exercise is worth.
-    visibility : str
-        Of the tests on Gradescope (one of :data:`~.gradescope.VISIBILITIES`).
-    """
+    returns the paths. ``package`` is what setup.sh installs (see the module docstring);
+    ``expect``, ``points`` and ``visibility`` are run_autograder's options (see
+    :func:`~minitorch_cv.exercises.gradescope.write_results`)."""
     _check_options(expect, points, "--", visibility=visibility)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,22 +5,12 @@
     python -m minitorch_cv.exercises train --dir work --epochs 1 --limit 2000   # a quick look
     python -m minitorch_cv.exercises train --dir work --resume        # continue a run
 
-The network is models.task2_model() (three 5x5 conv blocks, Linear, ReLU, Linear). Every
-layer whose exercise file is in --dir runs the student's functions: conv2d.py, maxpool2d.py,
-relu.py, linear.py, softmax_cross_entropy.py (the loss), sgd_momentum.py (the optimizer;
-adam.py with --optimizer adam), and batchnorm.py, dropout.py, avgpool2d.py for a network
-that has such layers. A layer without a file runs the library's code; a table says which
-part is whose. Naming exercises (train conv2d relu) uses only those files.
-
-Before training, every file it will use is graded; a file that fails a check is refused
-and nothing trains (run `check NAME --dir DIR` to see why).
-
-The seed's Task 2 recipe: SGD lr 0.05, batch 64, inputs normalized with mean 0.5 and std
-0.25, no augmentation, validation every half epoch on 10 % of the training set, early stop
-4, the best weights evaluated on the test set. 4 epochs by default: PyTorch passes 65 %
-validation accuracy after about 3.5 epochs of this recipe (``--epochs 10`` is the seed's
-full run; ``--resume --epochs N`` continues a finished run for more epochs). Writes metrics.json,
-history.json, best.npz, checkpoint.npz, loss.png and accuracy.png to --out, as the examples.
+Every layer of models.task2_model() whose exercise file is in --dir (conv2d.py, relu.py,
+..., softmax_cross_entropy.py for the loss, sgd_momentum.py or adam.py for the optimizer)
+runs the student's functions, once every file it uses passes its checks; the rest runs the
+library's code, and a table says which part is whose. It trains with the seed's Task 2
+recipe (SGD lr 0.05, batch 64), 4 epochs by default, and writes a run folder as the
+examples do. docs/exercises.md ("The capstone") tells the whole story.
 """
 
 import functools
@@ -88,8 +78,9 @@ def _choose(args, wanted):
                          f"train takes {', '.join(CAPSTONE_EXERCISES)}")
     missing = [n for n in args.names if not (folder / f"{n}.py").is_file()]
     if missing:
-        raise _Refused([f"no file {folder / n}.py: run `python -m minitorch_cv.exercises "
-                        f"start {n} --dir {args.dir}` first" for n in missing])
+        raise _Refused("\n".join(f"no file {folder / n}.py: run `python -m minitorch_cv."
+                                  f"exercises start {n} --dir {args.dir}` first"
+                                  for n in missing))
     names = args.names or [e for e in CAPSTONE_EXERCISES if (folder / f"{e}.py").is_file()]
     used = {n: folder / f"{n}.py" for n in wanted if n in names}
     flags = {"adam": "adam --lr 1e-3", "sgd_momentum": "sgd"}   # the optimizer exercises
@@ -106,16 +97,12 @@ def _choose(args, wanted):
         first = (f"no exercise file of yours in {folder} for this network: write one with "
                  f"`python -m minitorch_cv.exercises start conv2d --dir {args.dir}` (any of "
                  f"{', '.join(wanted)})")
-        raise _Refused([first, *unused])
+        raise _Refused("\n".join([first, *unused]))
     return used, unused
 
 
 class _Refused(Exception):
-    """The run cannot start because of the student's files (exit status 1); one line
-    each."""
-
-    def __init__(self, lines):
-        super().__init__("\n".join(lines))
+    """The run cannot start because of the student's files (exit status 1)."""
 
 
 def _grade(used, args, say):
@@ -133,46 +120,40 @@ def _grade(used, args, say):
     if refused:
         last = ("nothing was trained: fix the refused files, or leave them out by naming "
                 f"the others (train NAME ... --dir {args.dir})")
-        raise _Refused([*refused, last])
+        raise _Refused("\n".join([*refused, last]))
 
 
-def _table(kinds, counts, students, args):
+def _table(kinds, counts, students, args, optimizer):
     """The lines saying which part of the network is whose; ``kinds`` are the types of the
-    network's modules (before the swap), one per module."""
+    network's modules (before the swap), one per module; ``optimizer`` its exercise."""
     rows = []
     for kind in dict.fromkeys(kinds):
-        name = kind.__name__
-        if kind is nn.Sequential:
-            continue
-        if kind not in LAYER_EXERCISES:
-            rows.append((f"{name} x{kinds.count(kind)}", "library's", "not an exercise"))
-            continue
-        exercise = LAYER_EXERCISES[kind].exercise
-        changed, kept = counts.get(name, (0, 0))
+        name, exercise = kind.__name__, getattr(LAYER_EXERCISES.get(kind), "exercise", None)
+        changed, kept = counts.get(name, (0, kinds.count(kind)))
         if changed:
-            rows.append((f"{name} x{changed}", "yours", str(students[exercise].path)))
-        if kept:
+            rows.append((f"{name} x{changed}", *_whose(exercise, students, args)))
+        if kept and kind is not nn.Sequential:
             why = ("its settings are not the exercise's" if exercise in students
-                   else _why_library(exercise, args))
+                   else _whose(exercise, students, args)[1])
             rows.append((f"{name} x{kept}", "library's", why))
     label = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}[args.optimizer]
-    optimizer = OPTIMIZER_EXERCISES.get(args.optimizer, (None,))[0]     # None: AdamW
-    for part, exercise in (("loss: CrossEntropyLoss", LOSS_EXERCISE),
-                           (f"optimizer: {label}", optimizer)):
-        if exercise in students:
-            rows.append((part, "yours", str(students[exercise].path)))
-        else:
-            why = _why_library(exercise, args) if exercise else "not an exercise"
-            rows.append((part, "library's", why))
+    rows.append(("loss: CrossEntropyLoss", *_whose(LOSS_EXERCISE, students, args)))
+    rows.append((f"optimizer: {label}", *_whose(optimizer, students, args)))
     width = max(len(r[0]) for r in rows)
     return [f"  {part:<{width}}  {whose:<9}  {source}" for part, whose, source in rows]
 
 
-def _why_library(exercise, args):
+def _whose(exercise, students, args):
+    """("yours", the file) or ("library's", why) for the part of ``exercise`` (None: the
+    part is not an exercise)."""
+    if exercise in students:
+        return "yours", str(students[exercise].path)
+    if exercise is None:
+        return "library's", "not an exercise"
     path = Path(args.dir) / f"{exercise}.py"
     if args.names and path.is_file():
-        return f"{exercise} was not named on the command line"
-    return f"no {path}"
+        return "library's", f"{exercise} was not named on the command line"
+    return "library's", f"no {path}"
 
 
 def _run(argv):
@@ -185,12 +166,10 @@ def _run(argv):
     students = {name: StudentFile(name, args.dir) for name in used}
     kinds = [type(m) for m in model.modules()]
     counts = use_student_layers(model, students)
-    say("The Task 2 network, part by part:")
-    for line in _table(kinds, counts, students, args):
-        say(line)
-    for line in unused:
-        say(f"note: {line}")
-    exercise = OPTIMIZER_EXERCISES.get(args.optimizer, (None,))[0]
+    exercise = OPTIMIZER_EXERCISES.get(args.optimizer, (None,))[0]     # None: AdamW
+    say("\n".join(["The Task 2 network, part by part:",
+                   *_table(kinds, counts, students, args, exercise),
+                   *(f"note: {line}" for line in unused)]))
 
     def optimizer_factory(args, params):
         if exercise in students:

@@ -1,21 +1,6 @@
-"""The grader's reports as Gradescope's ``results.json``.
-
-Gradescope runs an autograder per submission and reads ``/autograder/results/results.json``
-(its "Autograder Specifications", section "Output format")::
-
-    {"score": 17.5, "max_score": 30.0, "execution_time": 12,
-     "output": "...", "stdout_visibility": "hidden",
-     "tests": [{"name": "conv2d: ...", "score": 7.5, "max_score": 10.0,
-                "status": "failed", "output": "...", "output_format": "text",
-                "visibility": "visible"}, ...]}
-
-One test per exercise, worth ``points`` (10 by default); the score is the grader's (the
-fraction of its checks passed) times the points, so ``check`` and Gradescope agree. Its
-output is the report ``check`` prints: every check, the diagnosis and the score. An
-exercise the assignment expects but the submission lacks is a test with score 0 that says
-which file to hand in.
-
-:func:`write_results` is ``check --all --format gradescope``;
+"""The grader's reports as Gradescope's ``results.json``: one test per exercise, worth
+``points``, scored as ``check`` scores it (docs/exercises.md, "On Gradescope", shows the
+format). :func:`write_results` is ``check --all --format gradescope``;
 :mod:`minitorch_cv.exercises.autograder` writes the bundle that runs it on Gradescope.
 """
 
@@ -57,20 +42,9 @@ def _test(report, points, visibility, summary):
 
 def results(reports, points=10.0, visibility="visible", execution_time=None,
             stdout_visibility="hidden"):
-    """The ``results.json`` dict for the grader's ``reports`` (one test each).
-
-    Parameters
-    ----------
-    reports : list of grader.Report
-    points : float
-        What each exercise is worth (max_score of its test).
-    visibility : str
-        Of every test (one of :data:`VISIBILITIES`).
-    execution_time : float, optional
-        Seconds the grading took.
-    stdout_visibility : str
-        Whether students see the autograder's stdout (hidden: it is for the teacher).
-    """
+    """The ``results.json`` dict for the grader's ``reports``: one test each, worth
+    ``points``, of ``visibility`` (one of :data:`VISIBILITIES`); ``stdout_visibility`` is
+    hidden by default (the autograder's stdout is for the teacher)."""
     from .catalogue import EXERCISES
     _check_options(points=points, visibility=visibility, stdout_visibility=stdout_visibility)
     tests = [_test(r, points, visibility,

@@ -1,15 +1,10 @@
 """Run a student's file in a separate Python process, with a time limit per call.
 
-The grader never imports student code. It writes a *plan* -- the calls to make, with
-their input arrays -- to a temporary folder and starts this file as a script in a new
-process. That process imports the student's file, makes the calls one by one and writes
-each call's result next to the plan: ``i.json`` (status, error, what was returned, what
-was printed, which inputs changed) and ``i.npz`` (the returned arrays). Nothing is
-pickled in either direction.
-
-So an infinite loop, a ``sys.exit``, a crash of the interpreter or a flood of prints in
-student code costs the grader one call, never the grader itself: a call that runs over
-its time limit is killed, reported as such, and the process is restarted after it.
+The grader writes a *plan* -- the calls to make, with their input arrays -- to a temporary
+folder and starts this file as a script (``python runner.py FOLDER START``; standard library
+and NumPy only), which imports the student's file and writes each call's :class:`StepResult`
+as ``i.json`` and ``i.npz`` (never a pickle). A call that runs over its limit, exits or
+crashes costs one call: the process is restarted after it (docs/exercises.md).
 
 Argument encoding in the plan (JSON)::
 
@@ -18,9 +13,6 @@ Argument encoding in the plan (JSON)::
     {"cache": "name"}  the second element returned by an earlier call (kept in the process)
     {"rng": seed}      numpy.random.default_rng(seed)
     {"module": expr}   a minitorch_cv Module built by ``expr`` (e.g. "nn.Linear(3, 4)")
-
-This file imports only the standard library and NumPy, so that it starts fast and runs
-as a script (``python runner.py FOLDER START``).
 """
 
 import contextlib
@@ -60,25 +52,12 @@ class StepResult(dict):
 
 # ------------------------------------------------------------------------ grader side
 def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_library=False):
-    """Make the calls of ``steps`` on the student's file ``module_path`` in a subprocess.
-
-    Parameters
-    ----------
-    steps : list of dict
-        The calls (see the module docstring), on the input ``arrays`` by name; each may set
-        ``"limit"`` in seconds.
-    time_scale : float
-        Multiplies every time limit (a slow machine, or a test that wants a short one).
-    max_restarts : int
-        How many times the process is started again after a call was killed or crashed.
-    watch_library : bool
-        Refuse a call (status "refused") that runs the library's implementations or
-        imports a deep-learning framework (:mod:`~minitorch_cv.exercises.own_work`).
-
-    Returns
-    -------
-    list of StepResult, one per step.
-    """
+    """Make the calls of ``steps`` (see the module docstring; a step may set its ``"limit"``
+    in seconds, which ``time_scale`` multiplies) on the input ``arrays`` by name, on the
+    student's file ``module_path`` in a subprocess; one :class:`StepResult` per step. The
+    process is started again after a call that was killed or crashed, at most
+    ``max_restarts`` times. ``watch_library`` refuses (status "refused") a call that runs the
+    library's implementations or imports a framework (:mod:`.own_work`)."""
     from . import own_work  # grader side: the student's process never imports it
     results = [None] * len(steps)
     watch = own_work.watch_settings() if watch_library else None
@@ -94,8 +73,8 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_l
             results[start:end] = [_read_result(folder, i) for i in range(start, end)]
             if stopped_at is None:
                 break
-            # a file that does not import (or is refused) fails every call alike
-            last = len(steps) if status in ("import_error", "refused") else stopped_at + 1
+            # a file whose import does not finish fails every call alike
+            last = len(steps) if status == "import_error" else stopped_at + 1
             results[stopped_at:last] = [StepResult(status=status, message=message)
                                         for _ in range(stopped_at, last)]
             start, restarts = last, restarts + 1
@@ -110,42 +89,36 @@ def run_plan(module_path, steps, arrays, time_scale=1.0, max_restarts=3, watch_l
 def _run_worker(folder, steps, start, time_scale):
     """Run steps from ``start`` on; return (None, (None, None)) when all ran, else the index of
     the step that did not finish and (status, message)."""
+    importing = os.path.join(folder, "importing")
     with contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(folder, "importing"))        # left by an earlier process
+        os.remove(importing)                                # left by an earlier process
     with open(os.path.join(folder, "worker.log"), "w") as log:
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), folder, str(start)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
                                 start_new_session=os.name == "posix")
-        current, since, importing = None, time.monotonic(), False
+        phase, since = "startup", time.monotonic()
         try:
             while proc.poll() is None:
                 time.sleep(0.01)
                 running = _latest_started(folder, start, len(steps))
-                if running != current:
-                    current, since = running, time.monotonic()
-                if current is None and not importing and os.path.exists(
-                        os.path.join(folder, "importing")):
-                    importing, since = True, time.monotonic()   # Python and NumPy are up
-                if current is not None:
-                    limit = steps[current].get("limit", DEFAULT_STEP_LIMIT) * time_scale
-                else:
-                    limit = IMPORT_LIMIT * time_scale if importing else STARTUP_LIMIT
+                if running is None:        # "import": Python and NumPy are up
+                    running = "import" if os.path.exists(importing) else "startup"
+                if running != phase:
+                    phase, since = running, time.monotonic()
+                limit = STARTUP_LIMIT if phase == "startup" else time_scale * (
+                    IMPORT_LIMIT if phase == "import" else steps[phase].get("limit",
+                                                                            DEFAULT_STEP_LIMIT))
                 if time.monotonic() - since > limit:
                     _kill(proc)
-                    if current is None:
+                    if phase in ("startup", "import"):
                         return start, ("import_error", ("importing your file did not finish "
                                        f"within {limit:.0f} s (an infinite loop at import?)"))
-                    return current, ("timeout", (f"did not finish within {limit:.0f} s "
-                                     "(an infinite loop? the call was stopped)"))
+                    return phase, ("timeout", (f"did not finish within {limit:.0f} s "
+                                   "(an infinite loop? the call was stopped)"))
         finally:
             if proc.poll() is None:
                 _kill(proc)
-    import_error = os.path.join(folder, "import.json")
-    if os.path.exists(import_error):
-        with open(import_error) as f:
-            found = json.load(f)
-        return start, (found.get("status", "import_error"), found["message"])
     missing = [i for i in range(start, len(steps))
                if not os.path.exists(os.path.join(folder, f"{i}.json"))]
     if not missing:
@@ -164,13 +137,10 @@ def _run_worker(folder, steps, start, time_scale):
 
 def _kill(proc):
     """Stop the student's process and anything it started (its own session on POSIX)."""
-    try:
-        if os.name == "posix":
+    if os.name == "posix":
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
+    proc.kill()                                 # no-op for a process already gone
     proc.wait()
 
 
@@ -243,7 +213,7 @@ class _Worker:
         return next((f for f in frameworks if f in sys.modules), None)
 
     def import_student(self):
-        """Import the student's file; what to write as ``import.json`` if that fails."""
+        """Import the student's file; the result of every call if that fails."""
         import importlib.util
         printed = io.StringIO()
         sys.path.insert(0, os.path.dirname(self.module_path))   # the student's own helpers
@@ -257,7 +227,7 @@ class _Worker:
             message = f"your file could not be imported: {_describe_error(exc, self.module_path)}"
             if isinstance(exc, FileNotFoundError) and not os.path.exists(self.module_path):
                 message = f"no file {self.module_path}"
-            return {"message": message}
+            return {"status": "import_error", "message": message}
         framework = self._framework_loaded()
         if framework:
             return {"message": f"your file imports {framework}: not graded, write the "
@@ -273,23 +243,18 @@ class _Worker:
         if "rng" in spec:
             return np.random.default_rng(spec["rng"])
         if "cache" in spec:
-            if spec["cache"] not in self.caches:
-                raise LookupError(spec["cache"])
-            return self.caches[spec["cache"]]
+            return self.caches[spec["cache"]]        # KeyError: the earlier call failed
         if "module" in spec:
             from minitorch_cv import models, nn
             return eval(spec["module"], {"nn": nn, "models": models})   # the grader's text
         raise ValueError(f"bad argument {spec}")
 
     def run(self, start):
-        failed = self.import_student()
-        if failed:
-            self._write("import", failed)
-            return
+        failed = self.import_student()         # a file that does not import fails every call
         for i in range(start, len(self.steps)):
             open(os.path.join(self.folder, f"{i}.start"), "w").close()
-            result, arrays = self.step(self.steps[i])
-            if i == start and self.import_printed:
+            result, arrays = (dict(failed), {}) if failed else self.step(self.steps[i])
+            if i == start and not failed and self.import_printed:
                 result["printed"] = self.import_printed + result.get("printed", "")
             self._write(str(i), result, arrays)
 
@@ -312,7 +277,12 @@ class _Worker:
         failed, value = None, None
         try:
             with contextlib.redirect_stdout(printed):
-                value = self._watched_call(function, args, kwargs, step)
+                if self.watch:                      # the library's calls are watched
+                    sys.settrace(self._trace)
+                if step.get("kind") == "numgrad":
+                    value = self.numerical_gradient(function, args, kwargs, step)
+                else:
+                    value = function(*args, **kwargs)
         except NotImplementedError:
             failed = {"status": "not_implemented",
                       "message": "not implemented (raises NotImplementedError)"}
@@ -322,6 +292,8 @@ class _Worker:
         except BaseException as exc:                      # noqa: BLE001 -- student code
             failed = {"status": "raised",
                       "message": "raised " + _describe_error(exc, self.module_path)}
+        finally:
+            sys.settrace(None)
         refused = self._refusal()
         if refused or failed:
             return dict(refused or failed, printed=printed.getvalue()[:2000]), {}
@@ -332,18 +304,6 @@ class _Worker:
                                                                             equal_nan=True))]}
         return result, self._returned(value, args, step, result)
 
-    def _watched_call(self, function, args, kwargs, step):
-        """The student's call (or the numerical gradient of it), with the library watched
-        when the plan asks for it."""
-        if self.watch:
-            sys.settrace(self._trace)
-        try:
-            if step.get("kind") == "numgrad":
-                return self.numerical_gradient(function, args, kwargs, step)
-            return function(*args, **kwargs)
-        finally:
-            sys.settrace(None)
-
     def _returned(self, value, args, step, result):
         """Describe what the call returned into ``result``; the arrays to send back (the
         cache of a call whose plan says ``keep`` stays in this process)."""
@@ -351,17 +311,14 @@ class _Worker:
         result["returned"] = (f"a tuple of {len(value)}" if isinstance(value, tuple)
                               else f"a {type(value).__name__}")
         result["elements"] = [_describe(v) for v in values]
-        arrays = {}
-        for k, v in enumerate(values):
-            if step.get("keep") and k == 1 and isinstance(value, tuple):
-                continue                                  # the cache stays here
-            if (isinstance(v, np.ndarray) and v.dtype != object) or _is_number(v):
-                arrays[f"out{k}"] = np.asarray(v)
-        if step.get("keep") and isinstance(value, tuple) and len(value) == 2:
-            self.caches[step["keep"]] = value[1]
-        for k in step.get("report_args", []):
-            if isinstance(args[k], np.ndarray):
-                arrays[f"arg{k}"] = args[k]
+        keep = step.get("keep") if isinstance(value, tuple) else None
+        if keep and len(value) == 2:
+            self.caches[keep] = value[1]
+        arrays = {f"out{k}": np.asarray(v) for k, v in enumerate(values)
+                  if not (keep and k == 1)                # the cache stays here
+                  and ((isinstance(v, np.ndarray) and v.dtype != object) or _is_number(v))}
+        arrays.update({f"arg{k}": args[k] for k in step.get("report_args", [])
+                       if isinstance(args[k], np.ndarray)})
         return arrays
 
     def _refusal(self):

@@ -1,16 +1,10 @@
-"""Layers, a loss and optimizers that run a student's exercise functions.
+"""Layers, a loss and optimizers that run a student's exercise functions in this process.
 
 Each class here is a subclass of the library's layer (``Conv2d``, ``MaxPool2d``, ...) that
-keeps the layer's parameters, buffers and settings and calls the student's
-``NAME_forward`` / ``NAME_backward`` (the signatures of
-:mod:`minitorch_cv.exercises.catalogue`) instead of the library's. :func:`use_student_layers`
-turns the layers of any network of the library's layers into these classes, in place; the
-optimizers do the same for ``sgd_momentum_step`` and ``adam_step``.
-
-The student's code runs in this process (a training loop cannot afford a process boundary
-per call). Whatever goes wrong in it -- an exception, a result of the wrong shape -- is
-raised as :class:`StudentCodeError`, one line that names the function, the file and the
-line, never a traceback from inside the library.
+keeps the layer's parameters, buffers and settings and calls the student's ``NAME_forward``
+/ ``NAME_backward`` (the signatures of :mod:`minitorch_cv.exercises.catalogue`) instead of
+the library's; whatever goes wrong in them is a one-line :class:`StudentCodeError`
+(docs/exercises.md, "The capstone").
 """
 
 import importlib.util
@@ -21,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn, optim
+from ..kernels.im2col import output_size
 
 __all__ = ["StudentCodeError", "StudentFile", "LAYER_EXERCISES", "OPTIMIZER_EXERCISES",
            "LOSS_EXERCISE", "student_layer_class", "use_student_layers",
@@ -32,13 +27,8 @@ class StudentCodeError(Exception):
 
 
 class StudentFile:
-    """A student's exercise file ``DIR/NAME.py``, imported into this process.
-
-    Raises
-    ------
-    StudentCodeError
-        The file does not import (its error, with the line).
-    """
+    """A student's exercise file ``DIR/NAME.py``, imported into this process (a
+    :class:`StudentCodeError` if it does not import: its error, with the line)."""
 
     def __init__(self, name, directory):
         self.name = name
@@ -88,8 +78,7 @@ class StudentFile:
     def returned(self, function, value, count):
         """``value`` unpacked into ``count`` results, or a :class:`StudentCodeError`."""
         if count > 1 and not (isinstance(value, (tuple, list)) and len(value) == count):
-            self._fail(function, f"must return {count} values, it returned "
-                                 f"{type(value).__name__}")
+            self._fail(function, f"must return {count} values, it returned {type(value).__name__}")
         return value
 
     def results(self, function, count, *args):
@@ -105,16 +94,10 @@ class StudentFile:
         return np.asarray(value, dtype=dtype)
 
 
-def _window_out(size, kernel, stride, padding):
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 class _StudentModule:
-    """A layer on the student's ``NAME_forward(x, *self._student_args())``, which returns
-    ``(out, cache)``, and ``NAME_backward(dout, cache)``, which returns dx, or
-    ``(dx, *grads)`` for the parameters named in ``grads`` (ReLU: ``relu_forward(x)``).
-    ``student`` is a :class:`StudentFile`, set on the per-student subclass that
-    :func:`student_layer_class` makes."""
+    """A layer on the student's ``NAME_forward(x, *self._student_args())`` -> ``(out,
+    cache)`` and ``NAME_backward(dout, cache)`` -> dx, or ``(dx, *grads)`` for the
+    parameters named in ``grads``; ``student`` is set by :func:`student_layer_class`."""
 
     student = None
     grads = ()
@@ -166,8 +149,8 @@ class StudentConv2d(_StudentModule, nn.Conv2d):
 
     def _out_shape(self, x):
         (kh, kw), s, p = self.kernel_size, self.stride[0], self.padding[0]
-        return (x.shape[0], self.out_channels, _window_out(x.shape[2], kh, s, p),
-                _window_out(x.shape[3], kw, s, p))
+        return (x.shape[0], self.out_channels, output_size(x.shape[2], kh, s, p),
+                output_size(x.shape[3], kw, s, p))
 
 
 class _StudentPool(_StudentModule):
@@ -182,7 +165,7 @@ class _StudentPool(_StudentModule):
 
     def _out_shape(self, x):
         k, s, p = self._student_args()
-        return x.shape[:2] + (_window_out(x.shape[2], k, s, p), _window_out(x.shape[3], k, s, p))
+        return x.shape[:2] + (output_size(x.shape[2], k, s, p), output_size(x.shape[3], k, s, p))
 
 
 class StudentLinear(_StudentModule, nn.Linear):
@@ -267,15 +250,11 @@ def student_layer_class(library_type, student):
 
 def use_student_layers(model, students):
     """Turn every layer of ``model`` whose exercise is in ``students`` (exercise name ->
-    :class:`StudentFile`) into its student class, in place.
+    :class:`StudentFile`) into its student class, in place; returns the library's layer
+    type name -> ``(count changed, count kept)``.
 
     A layer whose settings the exercise's signature cannot express (a non-square stride,
     ``padding="same"``, BatchNorm without affine parameters) keeps the library's code.
-
-    Returns
-    -------
-    dict
-        The library's layer type name -> ``(count changed, count kept)``.
     """
     classes, counts = {}, {}
     for module in model.modules():
@@ -320,9 +299,7 @@ class StudentCrossEntropyLoss(nn.CrossEntropyLoss):
         return loss
 
     def backward(self, dloss=1.0):
-        if self.__dict__.get("_cache") is None:
-            raise RuntimeError("CrossEntropyLoss.backward called before a forward pass")
-        s, (cache, shape, dtype) = self.student, self._cache
+        s, (cache, shape, dtype) = self.student, self._take_cache()
         dlogits = s.call("cross_entropy_backward", cache, dloss)
         return s.array("cross_entropy_backward", dlogits, shape, dtype, "dlogits")
 
@@ -351,8 +328,7 @@ class StudentSGD(optim.SGD):
                     velocity = np.zeros_like(p.data)
                 w_new, v_new = s.results("sgd_momentum_step", 2, p.data, p.grad, velocity,
                                          lr, momentum, decay)
-                p.data[...] = s.array("sgd_momentum_step", w_new, p.data.shape, p.dtype,
-                                      "w_new")
+                p.data[...] = s.array("sgd_momentum_step", w_new, p.data.shape, p.dtype, "w_new")
                 if momentum:
                     state["momentum_buffer"] = s.array("sgd_momentum_step", v_new,
                                                        p.data.shape, p.dtype, "velocity_new")

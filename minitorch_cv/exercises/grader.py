@@ -1,9 +1,6 @@
-"""The grader: run a student's exercise file and report one line per check.
-
-:func:`grade` builds the exercise's *plan* (the calls to make and the checks on what they
-return, from the exercise's checks module), runs it on the student's file in a subprocess
-(:mod:`minitorch_cv.exercises.runner`) and evaluates every check: a :class:`Report`.
-"""
+"""The grader: build an exercise's *plan* (the calls to make and the checks on what they
+return), run it on the student's file (:mod:`~minitorch_cv.exercises.runner`) and evaluate
+every check into a :class:`Report` (docs/exercises.md, "How the grader works")."""
 
 from __future__ import annotations
 
@@ -32,10 +29,8 @@ GROUP_NOUNS = {"out": ("the forward output", "is"), "gradients": ("the gradients
 
 @dataclass
 class Check:
-    """One line of the report. The case's ``settings``
-    (:mod:`~minitorch_cv.exercises.settings`) are compared within its ``group`` ("out",
-    "gradients", "step", "value"); ``evidence``, ``diagnosis`` and ``checked`` are its
-    :class:`Outcome`'s."""
+    """One line of the report: an :class:`Outcome` with its ``name``, and the case's
+    ``settings`` (:mod:`~minitorch_cv.exercises.settings`), compared within its ``group``."""
     name: str
     passed: bool
     message: str
@@ -67,9 +62,8 @@ class Report:
 
     def to_dict(self) -> dict:
         return {"exercise": self.exercise, "path": self.path, "passed": self.passed,
-                "score": self.score,
-                "checks": [{"name": c.name, "passed": c.passed, "message": c.message}
-                           for c in self.checks],
+                "score": self.score, "checks": [{"name": c.name, "passed": c.passed,
+                                                 "message": c.message} for c in self.checks],
                 "diagnosis": [d.text for d in self.diagnoses],
                 "causes": [d.cause for d in self.diagnoses if d.cause]}
 
@@ -87,10 +81,9 @@ class Report:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What evaluating one check found: ``passed``, the ``message``, the ``evidence``
-    about known mistakes (:class:`~minitorch_cv.exercises.diagnosis.Evidence`, one per
-    output compared), a ``diagnosis`` the check makes by itself, and whether it was
-    ``checked`` (False when the call it continues failed)."""
+    """What evaluating one check found: the ``evidence`` about known mistakes (one
+    :class:`~minitorch_cv.exercises.diagnosis.Evidence` per output compared), a ``diagnosis``
+    the check makes by itself, ``checked`` False when the call it continues failed."""
     passed: bool
     message: str
     evidence: tuple = ()
@@ -211,10 +204,8 @@ def _run_checks(plan, results):
                                       "return arrays of the documented shapes"))
         checks.append(Check(name, bool(outcome.passed), outcome.message, group, settings,
                             tuple(outcome.evidence), outcome.diagnosis, outcome.checked))
-    for name, fn in (("inputs unchanged", _unchanged_check), ("prints nothing", _quiet_check)):
-        passed, message = fn(plan, results)
-        checks.append(Check(name, passed, message))
-    return checks
+    return checks + [Check(name, *fn(plan, results)) for name, fn in (
+        ("inputs unchanged", _unchanged_check), ("prints nothing", _quiet_check))]
 
 
 def _not_implemented(plan, results):
@@ -232,8 +223,7 @@ def _not_implemented(plan, results):
 
 
 def evaluate(plan, results, path):
-    """The :class:`Report` of ``results`` (what the student's calls returned) against
-    ``plan``."""
+    """The :class:`Report` of ``results`` (what the student's calls returned)."""
     if results and all(r.get("status") == "import_error" for r in results):
         return _failed(plan.exercise, path, "import", results[0].get("message", ""), Diagnosis(
             IMPORT, "fix the error above: the grader could not load your file"))

@@ -26,12 +26,13 @@ def failure(result, function):
 
 
 def returned_values(result, function, count, what, checked=None):
-    """The returned values as a list of ``count`` (arrays or None), or an error message.
-
-    ``count == 1`` accepts a bare array (or number); otherwise a tuple of ``count``, whose
-    first ``checked`` elements (default all) must be arrays, numbers or None (the rest,
-    such as a cache, may be anything).
-    """
+    """(values, None): the ``count`` returned values (arrays or None); (None, message) when
+    the call failed or returned something else. ``count == 1`` accepts a bare array (or
+    number); otherwise a tuple of ``count``, whose first ``checked`` elements (default all)
+    must be arrays, numbers or None (the rest, such as a cache, may be anything)."""
+    problem = failure(result, function)
+    if problem:
+        return None, problem
     elements = result.get("elements", [])
     arrays = result.get("arrays", {})
     wrong = f"{function} must return {what}, it returned {result.get('returned')}"
@@ -115,10 +116,7 @@ def forward_case(plan, function, label, args, expected, *, settings=None, kwargs
 
     def evaluate(results):
         result = results[index]
-        values, problem = None, failure(result, function)
-        if not problem:
-            values, problem = returned_values(result, function, count, what,
-                                              checked=max(len(names), 1))
+        values, problem = returned_values(result, function, count, what, max(len(names), 1))
         if problem:
             return Outcome(False, problem)
         outcome = verdict([judge(n, v, e, mistakes.get(n, ()), border)
@@ -157,10 +155,7 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
         if results[fwd].get("elements", [{}])[0].get("kind") not in ("array", "scalar"):
             return Outcome(False, f"not checked: {forward} did not return (out, cache)",
                            checked=False)
-        values, problem = None, failure(results[bwd], backward)
-        if not problem:
-            values, problem = returned_values(results[bwd], backward, len(names),
-                                              _tuple_of(names))
+        values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))
         if problem:
             return Outcome(False, problem)
         return verdict([judge(n, v, e, mistakes.get(n, ()),
@@ -183,11 +178,9 @@ def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names, kw
                        output=output, arg_names=arg_names)
 
     def evaluate(results):
-        for index, function in ((fwd, forward), (bwd, backward), (num, forward)):
-            problem = failure(results[index], function)
-            if problem:
-                return Outcome(False, problem)
         values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))
+        problem = (failure(results[fwd], forward) or failure(results[bwd], backward)
+                   or failure(results[num], forward) or problem)
         if problem:
             return Outcome(False, problem)
         errors = []

@@ -1,9 +1,6 @@
-"""The checks of the conv2d exercise: a base case and variants that each change ONE
-setting, plus one that changes several. The right answers come from
-:mod:`minitorch_cv.functional`; the known mistakes' answers from the library on changed
-inputs (a flipped kernel) or from the wrong computation written out (the gradient assigned
-instead of added).
-"""
+"""The checks of conv2d: a base case, variants that each change ONE setting and one that
+changes several. The known mistakes' answers come from :mod:`minitorch_cv.functional` on
+changed inputs (a flipped kernel) or from the wrong computation written out."""
 
 import numpy as np
 

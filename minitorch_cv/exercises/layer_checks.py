@@ -1,8 +1,6 @@
-"""The checks of the small layer exercises: linear, ReLU, softmax cross-entropy, batch norm
-and dropout. Every ``build_NAME(plan, rng)`` adds exercise NAME's calls and checks to
-``plan``: a base case and variants that change one setting each, the right answers from
-:mod:`minitorch_cv.functional`, the known mistakes' from the wrong formula written out.
-"""
+"""The checks of linear, ReLU, softmax cross-entropy, batch norm and dropout: each
+``build_NAME(plan, rng)`` adds a base case and variants that change one setting each, the
+right answers from :mod:`minitorch_cv.functional`, the known mistakes' written out."""
 
 import numpy as np
 

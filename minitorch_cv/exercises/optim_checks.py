@@ -1,8 +1,5 @@
-"""The checks of the optimizer exercises: one SGD-momentum step and one Adam step, pure
-functions with torch.optim's update rules. The right answers come from
-:func:`minitorch_cv.reference.sgd_momentum_step` (the same arrays as
-:class:`minitorch_cv.optim.SGD`'s) and :class:`minitorch_cv.optim.Adam`.
-"""
+"""The checks of one SGD-momentum step and one Adam step (torch.optim's rules), against
+:func:`minitorch_cv.reference.sgd_momentum_step` and :class:`minitorch_cv.optim.Adam`."""
 
 import numpy as np
 

@@ -1,9 +1,6 @@
-"""The checks of the pooling exercises, maxpool2d and avgpool2d: as for conv2d, a base case
-and variants that change one setting each (stride 1 and kernel 3 make windows overlap),
-plus one that changes several. The known mistakes' answers come from the library on a
-changed input, or from :func:`_scatter`, which sends each window's gradient where the
-mistake sends it.
-"""
+"""The checks of maxpool2d and avgpool2d, built like conv2d's (stride 1 and kernel 3 make
+windows overlap). The known mistakes' answers come from the library on a changed input, or
+from :func:`_scatter`, which sends each window's gradient where the mistake sends it."""
 
 import numpy as np
 

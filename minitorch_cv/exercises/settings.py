@@ -1,11 +1,6 @@
-"""The settings a grader case is made of, and how a report names them.
-
-Every case of an exercise is described by its settings, a dict such as ``{STRIDE: 2,
-PADDING: 0, INPUT: "non-square"}``. A setting is named as a cause only when a passing case
-differs from a failing one in it alone
-(:func:`~minitorch_cv.exercises.diagnosis.setting_diagnoses`), so the cases of an exercise
-are one base case and variants that change one setting each.
-"""
+"""The settings that describe a grader case (``{STRIDE: 2, PADDING: 0}``), and how a report
+names them. A setting is named as a cause only when a passing case differs from a failing
+one in it alone (:func:`~minitorch_cv.exercises.diagnosis.setting_diagnoses`)."""
 
 __all__ = ["STRIDE", "PADDING", "INPUT", "KERNEL", "KERNEL_SIZE", "BATCH", "BIAS", "DTYPE",
            "TIES", "MODE", "RANK", "REDUCTION", "SCALE", "DLOSS", "P", "CHANNELWISE",

@@ -22,6 +22,11 @@ class Exercise:
     build: Callable
     imports: str = "import numpy as np"
 
+    def arguments(self, function):
+        """The argument names of ``function`` (one of this exercise's), from its signature."""
+        signature = next(s for s, _ in self.functions if s.startswith(function + "("))
+        return [a.split("=")[0].strip() for a in signature[len(function) + 1:-1].split(",")]
+
 
 CONV2D_FORWARD = '''Convolve a batch of images with a bank of filters (cross-correlation).
 

@@ -103,15 +103,14 @@ def _tuple_of(names):
 
 def forward_case(plan, function, label, args, expected, *, settings=None, kwargs=None,
                  count=2, what="(out, cache)", names=("out",), mistakes=None, border=0,
-                 arg_names=None, may_change=(), report_args=(), extra=None, name=None,
-                 group="out"):
+                 may_change=(), report_args=(), extra=None, name=None, group="out"):
     """Call ``function(*args)`` and compare its first ``len(names)`` values (``count``
     returned in all) with ``expected`` (one array per name). ``mistakes`` maps an output
     name to its :class:`~minitorch_cv.exercises.diagnosis.Mistake` list; ``settings``
     describe the case (:mod:`~minitorch_cv.exercises.settings`); ``extra(result, values)``
     judges a case whose outputs are right."""
-    index = plan.call(label, function, args, kwargs, arg_names=arg_names,
-                      may_change=may_change, report_args=report_args)
+    index = plan.call(label, function, args, kwargs, may_change=may_change,
+                      report_args=report_args)
     mistakes = mistakes or {}
 
     def evaluate(results):
@@ -129,22 +128,22 @@ def forward_case(plan, function, label, args, expected, *, settings=None, kwargs
 
 
 def _forward_then_backward(plan, forward, backward, label, backward_label, args, dout,
-                           kwargs, backward_args, arg_names, may_change):
+                           kwargs, backward_args, may_change):
     """The steps ``forward(*args)`` (its cache kept) and ``backward(dout, cache)``."""
     key = f"cache{len(plan.steps)}"
     fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key,
-                    arg_names=arg_names, may_change=may_change)
+                    may_change=may_change)
     bargs = backward_args(Cache(key)) if backward_args else [dout, Cache(key)]
     return fwd, plan.call(backward_label, backward, bargs, arg_names=["dout", "cache"])
 
 
 def backward_case(plan, forward, backward, label, args, dout, expected, *, settings=None,
                   kwargs=None, names=("dx",), backward_args=None, mistakes=None,
-                  coverage=None, border=0, arg_names=None, may_change=()):
+                  coverage=None, border=0, may_change=()):
     """Run ``forward(*args)`` (keeping its cache) then ``backward(dout, cache)`` and compare
     the gradients (``names``, in the order returned) with ``expected``."""
     fwd, bwd = _forward_then_backward(plan, forward, backward, label, label, args, dout,
-                                      kwargs, backward_args, arg_names, may_change)
+                                      kwargs, backward_args, may_change)
     mistakes = mistakes or {}
 
     def evaluate(results):
@@ -168,14 +167,14 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
 
 
 def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names, kwargs=None,
-                   backward_args=None, output="pair", arg_names=None, may_change=()):
+                   backward_args=None, output="pair", may_change=()):
     """Compare the student's backward with central differences of the student's forward
     (float64), for the inputs ``wrt`` (indices into ``args``; ``names`` their gradients, in
     the order backward returns them)."""
     fwd, bwd = _forward_then_backward(plan, forward, backward, label, label + " (backward)",
-                                      args, dout, kwargs, backward_args, arg_names, may_change)
+                                      args, dout, kwargs, backward_args, may_change)
     num = plan.numgrad(label + " (central differences)", forward, args, wrt, dout, kwargs,
-                       output=output, arg_names=arg_names)
+                       output=output)
 
     def evaluate(results):
         values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))

@@ -12,7 +12,6 @@ from .diagnosis import Mistake, window_coverage
 
 __all__ = ["build_conv2d", "conv_cases"]
 
-NAMES = ["x", "w", "b", "stride", "padding"]
 FLIPPED = ("the kernel is flipped: that is true convolution; deep learning's convolution is "
            "cross-correlation, out[i, j] = sum of x[window at (i, j)] * w, with no flip")
 MEAN_OVER_BATCH = ("{name} is the right one divided by the batch size: it is averaged over "
@@ -130,7 +129,7 @@ def build_conv2d(plan, rng):
     forward_case(plan, "conv2d_forward", "fixed 1x1x4x4 image, 2x2 kernel [[1, 2], [3, 4]]",
                  (x, w, np.zeros(1), 1, 0), [_conv(x, w, np.zeros(1), 1, 0)],
                  mistakes={"out": [Mistake("conv2d.flipped_kernel", FLIPPED, _conv(
-                     x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1, 0))]}, arg_names=NAMES)
+                     x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1, 0))]})
     for settings, (n, c, h, wd), (f, kh, kw), s, p, bias, dtype in conv_cases():
         x, w = normal(rng, (n, c, h, wd), dtype), normal(rng, (f, c, kh, kw), dtype)
         b = normal(rng, f, dtype) if bias else None
@@ -139,15 +138,13 @@ def build_conv2d(plan, rng):
                  + ("" if bias else ", b=None") + float32_suffix(dtype))
         forward_case(plan, "conv2d_forward", label, (x, w, b, s, p), [out],
                      mistakes={"out": _forward_mistakes(x, w, b, s, p, out)},
-                     border=max(p, 1), settings=settings, arg_names=NAMES)
+                     border=max(p, 1), settings=settings)
         dout = normal(rng, out.shape, dtype)
         grads = F.conv2d_backward(dout, cache)
         backward_case(plan, "conv2d_forward", "conv2d_backward", label, (x, w, b, s, p), dout,
-                      list(grads), names=("dx", "dw", "db"), settings=settings,
-                      arg_names=NAMES, coverage=window_coverage((h, wd), (kh, kw), s, p),
+                      list(grads), names=("dx", "dw", "db"), settings=settings, coverage=window_coverage((h, wd), (kh, kw), s, p),
                       border=max(p, 1), mistakes=_backward_mistakes(x, w, b, s, p, dout, grads))
     x, w, b = normal(rng, (2, 2, 5, 4)), normal(rng, (3, 2, 3, 2)), normal(rng, 3)
     gradcheck_case(plan, "conv2d_forward", "conv2d_backward",
                    "x (2, 2, 5, 4), w (3, 2, 3, 2), stride 2, padding 1", (x, w, b, 2, 1),
-                   (0, 1, 2), normal(rng, (2, 3, 3, 3)), names=("dx", "dw", "db"),
-                   arg_names=NAMES)
+                   (0, 1, 2), normal(rng, (2, 3, 3, 3)), names=("dx", "dw", "db"))

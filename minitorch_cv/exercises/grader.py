@@ -120,7 +120,8 @@ class Plan:
     and the case's ``settings``, which the diagnosis that names a setting compares)."""
 
     def __init__(self, exercise):
-        self.exercise = exercise
+        from .catalogue import EXERCISES
+        self.exercise, self.arguments = exercise, EXERCISES[exercise].arguments
         self.steps, self.arrays, self.checks = [], {}, []
         self.allowed_mutation = {}            # step index -> indices of args it may change
 
@@ -140,18 +141,15 @@ class Plan:
         step = {"label": label, "function": function,
                 "args": [self._encode(a) for a in args],
                 "kwargs": {k: self._encode(v) for k, v in (kwargs or {}).items()},
-                "arg_names": arg_names or [], "report_args": list(report_args)}
-        if keep:
-            step["keep"] = keep
-        if limit:
-            step["limit"] = limit
+                "arg_names": arg_names or self.arguments(function),
+                "report_args": list(report_args)}
+        step.update({key: v for key, v in (("keep", keep), ("limit", limit)) if v})
         self.steps.append(step)
         self.allowed_mutation[len(self.steps) - 1] = set(may_change)
         return len(self.steps) - 1
 
-    def numgrad(self, label, function, args, wrt, dout, kwargs=None, output="pair", limit=60,
-                arg_names=None):
-        index = self.call(label, function, args, kwargs, limit=limit, arg_names=arg_names)
+    def numgrad(self, label, function, args, wrt, dout, kwargs=None, output="pair", limit=60):
+        index = self.call(label, function, args, kwargs, limit=limit)
         key = f"a{len(self.arrays)}"
         self.arrays[key] = np.asarray(dout, dtype=np.float64)
         self.steps[index].update(kind="numgrad", wrt=list(wrt), dout=key, output=output)

@@ -25,7 +25,6 @@ def adam_answer(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
 
 
 def build_sgd_momentum(plan, rng):
-    names = ["w", "dw", "velocity", "lr", "momentum", "weight_decay"]
     for settings in cases({S.STEP: "later", S.MOMENTUM: 0.9, S.WEIGHT_DECAY: 0.0,
                            S.DTYPE: "float64"}, {S.STEP: "first"}, {S.MOMENTUM: 0.0},
                           {S.WEIGHT_DECAY: 0.01}, {S.DTYPE: "float32"}):
@@ -55,12 +54,11 @@ def build_sgd_momentum(plan, rng):
         forward_case(plan, "sgd_momentum_step", label, (w, dw, v, lr, mu, wd),
                      list(sgd_momentum_step(w, dw, v, lr, mu, wd)),
                      what="(w_new, velocity_new)", names=("w_new", "velocity_new"),
-                     mistakes={"w_new": mistakes}, settings=settings, arg_names=names,
+                     mistakes={"w_new": mistakes}, settings=settings,
                      name=f"step, {label}", group="step")
 
 
 def build_adam(plan, rng):
-    names = ["w", "dw", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay"]
     for settings in cases({S.STEP: "later", S.WEIGHT_DECAY: 0.0, S.DTYPE: "float64",
                            S.SCALE: 1}, {S.STEP: "first"}, {S.WEIGHT_DECAY: 0.1},
                           {S.DTYPE: "float32"}, {S.SCALE: 1e-5}):
@@ -99,5 +97,5 @@ def build_adam(plan, rng):
         forward_case(plan, "adam_step", label, (w, dw, m, v, t, lr, 0.9, 0.999, 1e-8, wd),
                      list(expected), what="(w_new, m_new, v_new)",
                      names=("w_new", "m_new", "v_new"), mistakes={"w_new": mistakes},
-                     settings=settings, arg_names=names, name=f"step, {label}", count=3,
+                     settings=settings, name=f"step, {label}", count=3,
                      group="step")

@@ -26,6 +26,12 @@ NOT_CROPPED = "the padding is not cropped off dx: dx = dx_pad[:, :, P:P + H, P:P
 SQUARE_INPUT = "the width is taken from the height: H = x.shape[2], W = x.shape[3]"
 
 
+def mean_over_batch(layer, name, grad, n):
+    """The mistake of gradient ``name`` averaged over a batch of ``n`` instead of summed."""
+    return Mistake(f"{layer}.{name}_mean", MEAN_OVER_BATCH.format(name=name),
+                   None if grad is None or n == 1 else grad / n)
+
+
 def dx_shape_mistakes(layer, x_shape, padding):
     """The mistakes that give ``dx`` a wrong shape: the padding not cropped off, or cropped
     with ``-padding`` (empty at padding 0)."""
@@ -113,13 +119,11 @@ def _backward_mistakes(x, w, b, s, p, dout, grads):
                    "dx needs the kernel rotated by 180 degrees (w[:, :, ::-1, ::-1]); as a "
                    "scatter, dx_pad[window at (i, j)] += w * dout[i, j] with w unflipped"),
                    flipped_dx)] + dx_shape_mistakes("conv2d", x.shape, p),
-        "dw": [Mistake("conv2d.dw_mean", MEAN_OVER_BATCH.format(name="dw"),
-                       dw / n if n > 1 else None),
+        "dw": [mean_over_batch("conv2d", "dw", dw, n),
                Mistake("conv2d.dw_flipped", ("dw is flipped: dw[f, c, u, v] = sum of dout * "
                                              "x[window shifted by (u, v)] (no flip)"),
                        dw[..., ::-1, ::-1])],
-        "db": [Mistake("conv2d.db_mean", MEAN_OVER_BATCH.format(name="db"),
-                       db / n if b is not None and n > 1 else None)],
+        "db": [mean_over_batch("conv2d", "db", db, n)],
     }
 
 
@@ -142,7 +146,8 @@ def build_conv2d(plan, rng):
         dout = normal(rng, out.shape, dtype)
         grads = F.conv2d_backward(dout, cache)
         backward_case(plan, "conv2d_forward", "conv2d_backward", label, (x, w, b, s, p), dout,
-                      list(grads), names=("dx", "dw", "db"), settings=settings, coverage=window_coverage((h, wd), (kh, kw), s, p),
+                      list(grads), names=("dx", "dw", "db"), settings=settings,
+                      coverage=window_coverage((h, wd), (kh, kw), s, p),
                       border=max(p, 1), mistakes=_backward_mistakes(x, w, b, s, p, dout, grads))
     x, w, b = normal(rng, (2, 2, 5, 4)), normal(rng, (3, 2, 3, 2)), normal(rng, 3)
     gradcheck_case(plan, "conv2d_forward", "conv2d_backward",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -94,23 +95,14 @@ class Outcome:
 # --------------------------------------------------------------------------- the plan
 @dataclass(frozen=True)
 class _Stand:
-    """A value made in the student's process: the runner builds it from ``{KEY: value}``."""
+    """A value made in the student's process: the runner builds it from ``{key: value}``."""
+    key: str
     value: object
 
 
-class Cache(_Stand):
-    """Stands for the cache an earlier forward call kept under the name ``value``."""
-    KEY = "cache"
-
-
-class Rng(_Stand):
-    """Stands for ``numpy.random.default_rng(value)``."""
-    KEY = "rng"
-
-
-class ModuleExpr(_Stand):
-    """Stands for the Module that the expression ``value`` builds."""
-    KEY = "module"
+Cache = partial(_Stand, "cache")          # the cache an earlier forward call kept as `value`
+Rng = partial(_Stand, "rng")              # numpy.random.default_rng(value)
+ModuleExpr = partial(_Stand, "module")    # the Module that the expression `value` builds
 
 
 class Plan:
@@ -131,7 +123,7 @@ class Plan:
             self.arrays[key] = value
             return {"a": key}
         if isinstance(value, _Stand):
-            return {value.KEY: value.value}
+            return {value.key: value.value}
         if isinstance(value, (np.integer, np.floating)):
             value = value.item()
         return {"v": value}

@@ -16,7 +16,7 @@ from .checking import (
     normal,
     verdict,
 )
-from .conv_checks import MEAN_OVER_BATCH
+from .conv_checks import mean_over_batch
 from .diagnosis import STRUCTURE, Diagnosis, Mistake
 from .grader import Cache, Outcome, Rng
 
@@ -45,13 +45,10 @@ def build_linear(plan, rng):
         dx, dw, db = F.linear_backward(dout, cache)
         backward_case(plan, "linear_forward", "linear_backward", label, (x, w, b), dout,
                       [dx, dw, db], names=("dx", "dw", "db"), settings=settings,
-                      mistakes={"dw": [Mistake("linear.dw_mean", MEAN_OVER_BATCH.format(
-                                                   name="dw"), dw / n if n > 1 else None),
-                                       Mistake("linear.dw_transposed", (
-                                           "dw has the shape of w.T: dw = dout.T @ x, shape "
-                                           "(out_features, in_features) like w"), shape=(i, o))],
-                                "db": [Mistake("linear.db_mean", MEAN_OVER_BATCH.format(
-                                    name="db"), db / n if bias and n > 1 else None)]})
+                      mistakes={"dw": [mean_over_batch("linear", "dw", dw, n), Mistake(
+                          "linear.dw_transposed", ("dw has the shape of w.T: dw = dout.T @ x, "
+                                                   "shape (out_features, in_features) like w"),
+                          shape=(i, o))], "db": [mean_over_batch("linear", "db", db, n)]})
     x, w, b = normal(rng, (3, 4)), normal(rng, (5, 4)), normal(rng, 5)
     gradcheck_case(plan, "linear_forward", "linear_backward", "x (3, 4), w (5, 4)",
                    (x, w, b), (0, 1, 2), normal(rng, (3, 5)), names=("dx", "dw", "db"))
@@ -111,7 +108,8 @@ def build_softmax_cross_entropy(plan, rng):
         if dloss == 1.0:
             other = F.cross_entropy_forward(logits, labels, "sum" if mean else "mean")[0]
             forward_case(plan, fwd, label, (logits, labels, reduction), [np.asarray(loss)],
-                         what="(loss, cache)", names=("loss",), settings=settings, mistakes={"loss": overflow + [Mistake(
+                         what="(loss, cache)", names=("loss",), settings=settings,
+                         mistakes={"loss": overflow + [Mistake(
                              "cross_entropy.reduction", "the loss is summed over the batch; "
                              "reduction='mean' divides by N" if mean else
                              "reduction='sum' must not divide by N", np.asarray(other))]})
@@ -213,7 +211,8 @@ def build_batchnorm(plan, rng):
     x = 1 + normal(rng, (4, 2, 2, 2))
     g, b, rm, rv = params(2)
     gradcheck_case(plan, fwd, bwd, "training, x (4, 2, 2, 2)", (x, g, b, rm, rv, True),
-                   (0, 1, 2), normal(rng, x.shape), names=("dx", "dgamma", "dbeta"), may_change=(3, 4))
+                   (0, 1, 2), normal(rng, x.shape), names=("dx", "dgamma", "dbeta"),
+                   may_change=(3, 4))
 
 
 # --------------------------------------------------------------------------- dropout

@@ -365,8 +365,8 @@ EXERCISES = {e.name: e for e in (
 
 
 def listing():
-    """The exercises one per line, name, task and summary in columns: what ``python -m
-    minitorch_cv.exercises list`` prints (and docs/exercises.md shows)."""
+    """The exercises one per line (name, task, summary): ``python -m minitorch_cv.exercises
+    list``."""
     width = max(map(len, EXERCISES))
     task_width = max(len(e.task) for e in EXERCISES.values())
     return "\n".join(f"{e.name:<{width}}  {e.task:<{task_width}}  {e.summary}"

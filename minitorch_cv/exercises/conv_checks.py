@@ -33,8 +33,7 @@ def mean_over_batch(layer, name, grad, n):
 
 
 def dx_shape_mistakes(layer, x_shape, padding):
-    """The mistakes that give ``dx`` a wrong shape: the padding not cropped off, or cropped
-    with ``-padding`` (empty at padding 0)."""
+    """The mistakes that give ``dx`` a wrong shape: padding not cropped, or cropped with -P."""
     n, c, h, w = x_shape
     return [Mistake(f"{layer}.dx_not_cropped", NOT_CROPPED,
                     shape=(n, c, h + 2 * padding, w + 2 * padding)),
@@ -47,8 +46,8 @@ def _conv(x, w, b, s, p):
 
 
 def conv_cases():
-    """The conv2d cases: ``(settings, (N, C, H, W), (F, K_h, K_w), stride, padding, bias,
-    dtype)``; the first is the base case."""
+    """``(settings, (N, C, H, W), (F, K_h, K_w), stride, padding, bias, dtype)`` of each
+    conv2d case, the base case first."""
     base = {S.INPUT: "square", S.KERNEL: "square", S.STRIDE: 1, S.PADDING: 1, S.BATCH: 2,
             S.BIAS: True, S.DTYPE: "float64"}
     rows = [(settings, (settings[S.BATCH], 3, 7, 7 if settings[S.INPUT] == "square" else 5),

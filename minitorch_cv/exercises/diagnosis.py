@@ -27,13 +27,9 @@ STRUCTURE = "structure"        # a property checked directly (dropout's mask and
 
 @dataclass(frozen=True)
 class Mistake:
-    """A classic mistake and the answer it gives in one case.
-
-    ``cause`` is a short stable name (``"conv2d.flipped_kernel"``), ``text`` what the report
-    says. The answer is an array (``answer``), a shape (``shape``: the mistake changes the
-    output's shape) or ``nonfinite=True`` (the mistake gives NaN or inf). A mistake whose
-    answer is None does not apply to the case.
-    """
+    """A classic mistake (``cause``: a stable name like ``"conv2d.flipped_kernel"``; ``text``:
+    what the report says) and its answer in one case: an array, a ``shape`` or
+    ``nonfinite=True`` (NaN or inf). A mistake whose answer is None does not apply."""
     cause: str
     text: str
     answer: object = None

@@ -251,11 +251,8 @@ def build_plan(name, rng_seed=0):
 
 
 def grade(name, directory=".", time_scale=1.0, allow_library=False) -> Report:
-    """Grade ``DIRECTORY/NAME.py`` for exercise ``name``.
-
-    A file that uses the library's implementations of the exercise (or PyTorch) is refused
-    with a score of 0, unless ``allow_library`` (:mod:`~minitorch_cv.exercises.own_work`).
-    """
+    """Grade ``DIRECTORY/NAME.py`` for exercise ``name``; a file that uses the library's
+    implementations (or PyTorch) is refused with a score of 0, unless ``allow_library``."""
     path = Path(directory) / f"{name}.py"
     plan = build_plan(name)
     if not path.is_file():

@@ -14,8 +14,7 @@ from .diagnosis import Mistake, window_coverage
 __all__ = ["build_maxpool2d", "build_avgpool2d", "pool_cases"]
 
 def pool_cases(rng, kind):
-    """``(settings, x, kernel, stride or None, padding)`` of a pooling exercise; the first
-    is the base case."""
+    """``(settings, x, kernel, stride or None, padding)`` of each case, the base case first."""
     base = {S.KERNEL_SIZE: 2, S.STRIDE: 2, S.PADDING: 0, S.INPUT: "square", S.BATCH: 2,
             S.DTYPE: "float64", S.TIES: False}
     square = (2, 3, 6, 6)

@@ -9,6 +9,7 @@ from . import settings as S
 from .checking import (
     backward_case,
     cases,
+    failure,
     float32_suffix,
     forward_case,
     gradcheck_case,
@@ -300,9 +301,9 @@ def _dropout_backward(plan, rng, p, settings):
 
     def backward_right(results):
         fr, br = results[f_index], results[b_index]
-        for r, function in ((fr, fwd), (br, bwd)):
-            if not r.ok:
-                return Outcome(False, f"{function}: {r.get('message')}")
+        problem = failure(fr, fwd) or failure(br, bwd)
+        if problem:
+            return Outcome(False, problem)
         out, dx = fr["arrays"].get("out0"), br["arrays"].get("out0")
         if out is None or dx is None or dx.shape != dout.shape:
             return Outcome(False, f"{bwd} must return dx of shape {dout.shape}, it returned "

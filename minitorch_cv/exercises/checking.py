@@ -101,16 +101,15 @@ def _tuple_of(names):
     return names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
 
-def forward_case(plan, function, label, args, expected, *, settings=None, kwargs=None,
-                 count=2, what="(out, cache)", names=("out",), mistakes=None, border=0,
-                 may_change=(), report_args=(), extra=None, name=None, group="out"):
+def forward_case(plan, function, label, args, expected, *, settings=None, count=2,
+                 what="(out, cache)", names=("out",), mistakes=None, border=0, may_change=(),
+                 report_args=(), extra=None, name=None, group="out"):
     """Call ``function(*args)`` and compare its first ``len(names)`` values (``count``
     returned in all) with ``expected`` (one array per name). ``mistakes`` maps an output
     name to its :class:`~minitorch_cv.exercises.diagnosis.Mistake` list; ``settings``
     describe the case (:mod:`~minitorch_cv.exercises.settings`); ``extra(result, values)``
     judges a case whose outputs are right."""
-    index = plan.call(label, function, args, kwargs, may_change=may_change,
-                      report_args=report_args)
+    index = plan.call(label, function, args, may_change=may_change, report_args=report_args)
     mistakes = mistakes or {}
 
     def evaluate(results):
@@ -128,22 +127,21 @@ def forward_case(plan, function, label, args, expected, *, settings=None, kwargs
 
 
 def _forward_then_backward(plan, forward, backward, label, backward_label, args, dout,
-                           kwargs, backward_args, may_change):
+                           backward_args, may_change):
     """The steps ``forward(*args)`` (its cache kept) and ``backward(dout, cache)``."""
     key = f"cache{len(plan.steps)}"
-    fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key,
-                    may_change=may_change)
+    fwd = plan.call(label + " (forward)", forward, args, keep=key, may_change=may_change)
     bargs = backward_args(Cache(key)) if backward_args else [dout, Cache(key)]
     return fwd, plan.call(backward_label, backward, bargs, arg_names=["dout", "cache"])
 
 
 def backward_case(plan, forward, backward, label, args, dout, expected, *, settings=None,
-                  kwargs=None, names=("dx",), backward_args=None, mistakes=None,
-                  coverage=None, border=0, may_change=()):
+                  names=("dx",), backward_args=None, mistakes=None, coverage=None, border=0,
+                  may_change=()):
     """Run ``forward(*args)`` (keeping its cache) then ``backward(dout, cache)`` and compare
     the gradients (``names``, in the order returned) with ``expected``."""
     fwd, bwd = _forward_then_backward(plan, forward, backward, label, label, args, dout,
-                                      kwargs, backward_args, may_change)
+                                      backward_args, may_change)
     mistakes = mistakes or {}
 
     def evaluate(results):
@@ -166,15 +164,14 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
     return bwd
 
 
-def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names, kwargs=None,
-                   backward_args=None, output="pair", may_change=()):
+def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names,
+                   backward_args=None, may_change=()):
     """Compare the student's backward with central differences of the student's forward
     (float64), for the inputs ``wrt`` (indices into ``args``; ``names`` their gradients, in
     the order backward returns them)."""
     fwd, bwd = _forward_then_backward(plan, forward, backward, label, label + " (backward)",
-                                      args, dout, kwargs, backward_args, may_change)
-    num = plan.numgrad(label + " (central differences)", forward, args, wrt, dout, kwargs,
-                       output=output)
+                                      args, dout, backward_args, may_change)
+    num = plan.numgrad(label + " (central differences)", forward, args, wrt, dout)
 
     def evaluate(results):
         values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))

@@ -54,7 +54,7 @@ def returned_values(result, function, count, what, checked=None):
     return values, None
 
 
-def judge(name, value, expected, mistakes=(), border=0, coverage=None, dtype=None):
+def judge(name, value, expected, mistakes=(), border=0, coverage=None):
     """(passed, message, evidence) for one output ``name``: the comparison with the right
     answer, and what the student's value says about ``mistakes`` (a list of
     :class:`~minitorch_cv.exercises.diagnosis.Mistake`)."""
@@ -63,10 +63,8 @@ def judge(name, value, expected, mistakes=(), border=0, coverage=None, dtype=Non
             return True, f"`{name}` is None", None
         return False, f"`{name}` should be None (there is no bias)", None
     expected = np.asarray(expected)
-    dtype = dtype or expected.dtype
-    evidence = evidence_for(name, value, expected, mistakes, dtype)
-    passed, message = compare(name, value, expected, dtype=dtype, border=border,
-                              coverage=coverage)
+    evidence = evidence_for(name, value, expected, mistakes, expected.dtype)
+    passed, message = compare(name, value, expected, expected.dtype, border, coverage)
     if passed and expected.ndim > 0 and np.asarray(value).dtype != expected.dtype:
         return False, (f"`{name}` has dtype {np.asarray(value).dtype}, expected "
                        f"{expected.dtype} like the input (create arrays with "
@@ -110,14 +108,13 @@ def forward_case(plan, function, label, args, expected, *, settings=None, count=
     describe the case (:mod:`~minitorch_cv.exercises.settings`); ``extra(result, values)``
     judges a case whose outputs are right."""
     index = plan.call(label, function, args, may_change=may_change, report_args=report_args)
-    mistakes = mistakes or {}
 
     def evaluate(results):
         result = results[index]
         values, problem = returned_values(result, function, count, what, max(len(names), 1))
         if problem:
             return Outcome(False, problem)
-        outcome = verdict([judge(n, v, e, mistakes.get(n, ()), border)
+        outcome = verdict([judge(n, v, e, (mistakes or {}).get(n, ()), border)
                            for n, v, e in zip(names, values, expected)],
                           ", ".join(f"`{n}` is right" for n in names))
         return extra(result, values) if outcome.passed and extra else outcome
@@ -142,7 +139,6 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
     the gradients (``names``, in the order returned) with ``expected``."""
     fwd, bwd = _forward_then_backward(plan, forward, backward, label, label, args, dout,
                                       backward_args, may_change)
-    mistakes = mistakes or {}
 
     def evaluate(results):
         problem = failure(results[fwd], forward)
@@ -155,7 +151,7 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
         values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))
         if problem:
             return Outcome(False, problem)
-        return verdict([judge(n, v, e, mistakes.get(n, ()),
+        return verdict([judge(n, v, e, (mistakes or {}).get(n, ()),
                               *((border, coverage) if n == "dx" else ()))
                         for n, v, e in zip(names, values, expected)],
                        ", ".join(f"`{n}`" for n in names) + " right")

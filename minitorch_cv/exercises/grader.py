@@ -108,8 +108,7 @@ ModuleExpr = partial(_Stand, "module")    # the Module that the expression `valu
 class Plan:
     """The calls to make on the student's file (:meth:`call`, :meth:`numgrad`: each returns
     the step's index), and the checks on the results (:meth:`check`: a function of the
-    :class:`~minitorch_cv.exercises.runner.StepResult` list returning an :class:`Outcome`,
-    and the case's ``settings``, which the diagnosis that names a setting compares)."""
+    :class:`~minitorch_cv.exercises.runner.StepResult` list returning an :class:`Outcome`)."""
 
     def __init__(self, exercise):
         from .catalogue import EXERCISES

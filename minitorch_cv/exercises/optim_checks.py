@@ -7,7 +7,7 @@ from ..nn.module import Parameter
 from ..optim import Adam
 from ..reference.optim import sgd_momentum_step
 from . import settings as S
-from .checking import cases, float32_suffix, forward_case
+from .checking import cases, float32_suffix, forward_case, normal
 from .diagnosis import Mistake
 
 __all__ = ["build_sgd_momentum", "build_adam"]
@@ -30,10 +30,8 @@ def build_sgd_momentum(plan, rng):
                           {S.WEIGHT_DECAY: 0.01}, {S.DTYPE: "float32"}):
         dtype = getattr(np, settings[S.DTYPE])
         lr, mu, wd = 0.05, settings[S.MOMENTUM], settings[S.WEIGHT_DECAY]
-        w = rng.standard_normal((3, 4)).astype(dtype)
-        dw = rng.standard_normal((3, 4)).astype(dtype)
-        v = (np.zeros_like(w) if settings[S.STEP] == "first"
-             else rng.standard_normal((3, 4)).astype(dtype))
+        w, dw = normal(rng, (3, 4), dtype), normal(rng, (3, 4), dtype)
+        v = np.zeros_like(w) if settings[S.STEP] == "first" else normal(rng, (3, 4), dtype)
         g = dw + wd * w
         label = (f"{settings[S.STEP]} step, lr {lr}, momentum {mu}, weight_decay {wd}"
                  + float32_suffix(dtype))

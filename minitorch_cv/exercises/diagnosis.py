@@ -39,8 +39,7 @@ class Mistake:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """One conclusion of a report: its ``kind`` (one of the kinds above), the ``text``, and
-    for a known mistake its ``cause``."""
+    """One conclusion of a report: ``kind`` (above), ``text`` and, for a mistake, ``cause``."""
     kind: str
     text: str
     cause: str | None = None
@@ -48,9 +47,8 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What one output of one case says about the known mistakes: ``predicted`` are the
-    mistakes whose answer differs from the right one in this case, ``matched`` those the
-    student's answer equals."""
+    """What one output of one case says about the known mistakes: ``predicted`` change the
+    answer in this case, the student's answer equals those ``matched``."""
     output: str
     predicted: frozenset = field(default_factory=frozenset)
     matched: frozenset = field(default_factory=frozenset)

@@ -12,8 +12,7 @@ __all__ = ["Exercise", "EXERCISES", "listing"]
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise: ``name`` (the file is NAME.py), a one-line ``summary``, the
-    assignment ``task`` it goes with, the ``functions`` to write as (signature, docstring)
+    """One exercise (the file NAME.py): the ``functions`` to write as (signature, docstring)
     pairs, and ``build``, which adds the grader's calls and checks to a plan."""
     name: str
     summary: str

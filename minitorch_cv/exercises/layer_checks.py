@@ -61,11 +61,8 @@ def build_relu(plan, rng):
                           {S.ZEROS: False}):
         dtype = np.dtype(settings[S.DTYPE])
         x = normal(rng, (4, 3, 5))
-        if settings[S.ZEROS]:
-            x = np.round(x, 0)                         # many exact zeros
-        else:
-            x[np.abs(x) < 0.1] = 0.5
-        x = x.astype(dtype)
+        x = (np.round(x, 0) if settings[S.ZEROS]                   # many exact zeros
+             else np.where(np.abs(x) < 0.1, 0.5, x)).astype(dtype)
         out, cache = F.relu_forward(x)
         label = (f"x {x.shape}" + (" with zeros" if settings[S.ZEROS] else "")
                  + float32_suffix(dtype))

@@ -57,7 +57,6 @@ class Report:
 
     @property
     def score(self) -> float:
-        """Fraction of the checks passed (0 to 1)."""
         return (round(sum(c.passed for c in self.checks) / len(self.checks), 3)
                 if self.checks else 0.0)
 

@@ -1,6 +1,6 @@
 """The checks of linear, ReLU, softmax cross-entropy, batch norm and dropout: each
 ``build_NAME(plan, rng)`` adds a base case and variants that change one setting each, the
-right answers from :mod:`minitorch_cv.functional`, the known mistakes' written out."""
+right answers from :mod:`minitorch_cv.functional`, the known mistakes' answers written out."""
 
 import numpy as np
 

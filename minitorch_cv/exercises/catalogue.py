@@ -1,11 +1,6 @@
-'''The exercises: what each asks for, which part of the assignment it belongs to, and the
-functions to write (their signatures and the docstrings the skeleton files carry).
-
-The signatures are exactly those of :mod:`minitorch_cv.functional` (and of
-:mod:`minitorch_cv.theory` for the Task 1 arithmetic), so a student's function can be
-put in place of the library's; the optimizer steps are pure functions with torch.optim's
-update rules, the same as :mod:`minitorch_cv.reference`'s.
-'''
+'''The exercises: what each asks for, its part of the assignment, and the functions to
+write, with the signatures of :mod:`minitorch_cv.functional` (:mod:`minitorch_cv.theory` for
+Task 1, torch.optim's rules for the optimizer steps) and the starting files' docstrings.'''
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +12,7 @@ __all__ = ["Exercise", "EXERCISES", "listing"]
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise: ``name`` (the file is NAME.py), a one-line ``summary``, the
-    assignment ``task`` it goes with, the ``functions`` to write as (signature, docstring)
+    """One exercise (the file NAME.py): the ``functions`` to write as (signature, docstring)
     pairs, and ``build``, which adds the grader's calls and checks to a plan."""
     name: str
     summary: str
@@ -26,6 +20,11 @@ class Exercise:
     functions: tuple
     build: Callable
     imports: str = "import numpy as np"
+
+    def arguments(self, function):
+        """The argument names of ``function`` (one of this exercise's), from its signature."""
+        signature = next(s for s, _ in self.functions if s.startswith(function + "("))
+        return [a.split("=")[0].strip() for a in signature[len(function) + 1:-1].split(",")]
 
 
 CONV2D_FORWARD = '''Convolve a batch of images with a bank of filters (cross-correlation).
@@ -48,8 +47,7 @@ CONV2D_FORWARD = '''Convolve a batch of images with a bank of filters (cross-cor
         out[n, f, i, j] = b[f] + sum over c, p, q of
                           w[f, c, p, q] * x_pad[n, c, i*stride + p, j*stride + q]
 
-    No kernel flip: deep learning's "convolution" is cross-correlation.
-    '''
+    No kernel flip: deep learning's "convolution" is cross-correlation.'''
 
 CONV2D_BACKWARD = '''Gradients of conv2d_forward.
 
@@ -69,8 +67,7 @@ CONV2D_BACKWARD = '''Gradients of conv2d_forward.
         db[f]          = sum over n, i, j of dout[n, f, i, j]
         dw[f, c, p, q] = sum over n, i, j of dout[n, f, i, j] * x_pad[n, c, i*s + p, j*s + q]
         dx_pad[n, c, i*s + p, j*s + q] += w[f, c, p, q] * dout[n, f, i, j]
-                         (for every n, f, i, j, p, q: windows overlap, so ADD)
-    '''
+                         (for every n, f, i, j, p, q: windows overlap, so ADD)'''
 
 POOL_FORWARD = '''{Kind} pooling over K x K windows.
 
@@ -90,8 +87,7 @@ POOL_FORWARD = '''{Kind} pooling over K x K windows.
     Formula::
 
         out[n, c, i, j] = {formula} over the window x_pad[n, c, i*stride : i*stride + K,
-                                                        j*stride : j*stride + K]
-    '''
+                                                        j*stride : j*stride + K]'''
 
 POOL_BACKWARD = '''Gradient of {name}_forward.
 
@@ -103,8 +99,7 @@ POOL_BACKWARD = '''Gradient of {name}_forward.
     Returns
     -------
     dx : ndarray (N, C, H, W)
-{rule}
-    '''
+{rule}'''
 
 MAXPOOL_RULE = '''
     Each dout[n, c, i, j] goes to the position of its window's maximum -- the FIRST maximum
@@ -126,8 +121,7 @@ LINEAR_FORWARD = '''Fully connected layer.
     Returns
     -------
     out : ndarray (N, out_features) = x @ w.T + b
-    cache : anything your linear_backward needs
-    '''
+    cache : anything your linear_backward needs'''
 
 LINEAR_BACKWARD = '''Gradients of linear_forward.
 
@@ -135,8 +129,7 @@ LINEAR_BACKWARD = '''Gradients of linear_forward.
     -------
     dx : ndarray (N, in_features)             = dout @ w
     dw : ndarray (out_features, in_features)  = dout.T @ x
-    db : ndarray (out_features,) = dout summed over the batch, or None without a bias
-    '''
+    db : ndarray (out_features,) = dout summed over the batch, or None without a bias'''
 
 RELU_FORWARD = '''ReLU: out = max(x, 0), element by element.
 
@@ -145,15 +138,13 @@ RELU_FORWARD = '''ReLU: out = max(x, 0), element by element.
     out : ndarray, the shape and dtype of x
     cache : anything your relu_backward needs (x, or out)
 
-    Do not change x in place.
-    '''
+    Do not change x in place.'''
 
 RELU_BACKWARD = '''Gradient of relu_forward: dx = dout where x > 0, else 0 (also 0 at x == 0).
 
     Returns
     -------
-    dx : ndarray, the shape of dout
-    '''
+    dx : ndarray, the shape of dout'''
 
 CE_FORWARD = '''Softmax cross-entropy of logits against integer labels.
 
@@ -171,8 +162,7 @@ CE_FORWARD = '''Softmax cross-entropy of logits against integer labels.
     Formula (subtract each row's maximum before exp, or large logits overflow)::
 
         log_softmax(z)[n, k] = z[n, k] - max_k z[n] - log(sum_k exp(z[n, k] - max_k z[n]))
-        loss = -(1/N) * sum over n of log_softmax(z)[n, labels[n]]      (reduction="mean")
-    '''
+        loss = -(1/N) * sum over n of log_softmax(z)[n, labels[n]]      (reduction="mean")'''
 
 CE_BACKWARD = '''Gradient of cross_entropy_forward with respect to the logits.
 
@@ -184,8 +174,7 @@ CE_BACKWARD = '''Gradient of cross_entropy_forward with respect to the logits.
     Returns
     -------
     dlogits : ndarray (N, K) = (softmax(logits) - onehot(labels)) * dloss / N   ("mean";
-              without the / N for "sum")
-    '''
+              without the / N for "sum")'''
 
 BN_FORWARD = '''Batch normalization over axis 1 (the channels).
 
@@ -210,8 +199,7 @@ BN_FORWARD = '''Batch normalization over axis 1 (the channels).
         running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
 
     Evaluation mode: the same with running_mean and running_var in place of mu and var
-    (and the running statistics unchanged).
-    '''
+    (and the running statistics unchanged).'''
 
 BN_BACKWARD = '''Gradients of batchnorm_forward.
 
@@ -225,8 +213,7 @@ BN_BACKWARD = '''Gradients of batchnorm_forward.
         dx     = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps)
 
     Evaluation mode (the statistics are constants): dx = dout * gamma / sqrt(running_var
-    + eps); dgamma and dbeta as above with x_hat from the running statistics.
-    '''
+    + eps); dgamma and dbeta as above with x_hat from the running statistics.'''
 
 DROPOUT_FORWARD = '''Inverted dropout: drop each entry with probability p, scale the rest.
 
@@ -245,8 +232,7 @@ DROPOUT_FORWARD = '''Inverted dropout: drop each entry with probability p, scale
     Formula (u ~ U[0, 1))::
 
         mask = (u >= p) / (1 - p)          out = x * mask
-    With p = 1 everything is dropped (no division by zero).
-    '''
+    With p = 1 everything is dropped (no division by zero).'''
 
 DROPOUT_BACKWARD = '''Gradient of dropout_forward: dx = dout * mask (the forward's mask).'''
 
@@ -267,8 +253,7 @@ SGD_STEP = '''One SGD step with momentum (torch.optim.SGD's rule). Returns new a
 
         g = dw + weight_decay * w
         velocity_new = momentum * velocity + g
-        w_new = w - lr * velocity_new
-    '''
+        w_new = w - lr * velocity_new'''
 
 ADAM_STEP = '''One Adam step (torch.optim.Adam's rule). Returns new arrays and changes none
     of its inputs.
@@ -290,102 +275,97 @@ ADAM_STEP = '''One Adam step (torch.optim.Adam's rule). Returns new arrays and c
         m_new = beta1 * m + (1 - beta1) * g
         v_new = beta2 * v + (1 - beta2) * g**2
         m_hat = m_new / (1 - beta1**t)         v_hat = v_new / (1 - beta2**t)
-        w_new = w - lr * m_hat / (sqrt(v_hat) + eps)
-    '''
+        w_new = w - lr * m_hat / (sqrt(v_hat) + eps)'''
 
 CONV_OUTPUT_SIZE = '''Height (or width) of a convolution's output, an int.
 
     H_out = floor((H + 2*padding - kernel_size) / stride) + 1
 
-    Example: conv_output_size(32, 5, 1, 2) == 32.
-    '''
+    Example: conv_output_size(32, 5, 1, 2) == 32.'''
 
 SAME_PADDING = '''The zero padding (an int) that keeps H_out == H for an odd kernel at stride 1.
 
-    Solve H = (H + 2p - k) // 1 + 1 for p. Example: same_padding(5) == 2.
-    '''
+    Solve H = (H + 2p - k) // 1 + 1 for p. Example: same_padding(5) == 2.'''
 
 KERNEL_SIZE_FOR = '''The kernel size (an int) that turns in_size into out_size.
 
     Solve out = (in + 2*padding - k) / stride + 1 for k. Example: kernel_size_for(512, 504)
-    == 9.
-    '''
+    == 9.'''
 
 PARAM_COUNT = '''Number of trainable parameters (weights and biases; not BatchNorm's running
     statistics, which are buffers) of a minitorch_cv layer or network, an int.
 
     Work it out from the layer types (Conv2d: (K_h * K_w * C_in + 1) * C_out with a bias;
     Linear: (in_features + 1) * out_features; BatchNorm2d: 2 * C) or count the entries of
-    every p.data for p in layer_or_model.parameters().
-    '''
+    every p.data for p in layer_or_model.parameters().'''
 
 TASK1, TASK2, TASK3 = "Task 1 (theory)", "Task 2 (network)", "Task 3 (better networks)"
 
 
 def _pool(kind, name, formula, padding, rule):
-    """The (signature, docstring) pairs of a pooling exercise."""
-    return ((f"{name}_forward(x, kernel_size, stride=None, padding=0)",
-             POOL_FORWARD.format(Kind=kind, name=name, formula=formula, padding=padding)),
-            (f"{name}_backward(dout, cache)", POOL_BACKWARD.format(name=name, rule=rule)))
+    """The signatures and docstrings of a pooling exercise (see :func:`_exercise`)."""
+    return (f"{name}_forward(x, kernel_size, stride=None, padding=0)",
+            POOL_FORWARD.format(Kind=kind, name=name, formula=formula, padding=padding),
+            f"{name}_backward(dout, cache)", POOL_BACKWARD.format(name=name, rule=rule))
 
 
-def _exercise(name, summary, task, checks, functions, imports="import numpy as np"):
-    """The :class:`Exercise` ``name``, graded by ``checks.build_NAME``."""
-    return Exercise(name, summary, task, functions, getattr(checks, f"build_{name}"), imports)
+def _exercise(name, summary, task, checks, *functions):
+    """The :class:`Exercise` ``name`` with ``functions`` (signature, docstring, signature,
+    ...), graded by ``checks.build_NAME``; the Task 1 arithmetic needs no NumPy import."""
+    return Exercise(name, summary, task, tuple(zip(functions[::2], functions[1::2])),
+                    getattr(checks, f"build_{name}"),
+                    "" if checks is theory_checks else "import numpy as np")
 
 
 #: The exercises by name (``python -m minitorch_cv.exercises list``), each an :class:`Exercise`.
 EXERCISES = {e.name: e for e in (
     _exercise("conv_output_size", "output height/width of a convolution from H, K, stride, "
               "padding", TASK1, theory_checks,
-              (("conv_output_size(size, kernel_size, stride=1, padding=0)", CONV_OUTPUT_SIZE),),
-              ""),
+              "conv_output_size(size, kernel_size, stride=1, padding=0)", CONV_OUTPUT_SIZE),
     _exercise("same_padding", "the padding that keeps the size (odd kernel, stride 1)", TASK1,
-              theory_checks, (("same_padding(kernel_size, stride=1)", SAME_PADDING),), ""),
+              theory_checks, "same_padding(kernel_size, stride=1)", SAME_PADDING),
     _exercise("kernel_size_for", "the kernel size that maps one size to another", TASK1,
-              theory_checks, (("kernel_size_for(in_size, out_size, stride=1, padding=0)",
-                               KERNEL_SIZE_FOR),), ""),
+              theory_checks, "kernel_size_for(in_size, out_size, stride=1, padding=0)",
+              KERNEL_SIZE_FOR),
     _exercise("param_count", "number of trainable parameters of a layer or network", TASK1,
-              theory_checks, (("param_count(layer_or_model)", PARAM_COUNT),), ""),
+              theory_checks, "param_count(layer_or_model)", PARAM_COUNT),
     _exercise("linear", "fully connected layer: forward and backward", TASK2, layer_checks,
-              (("linear_forward(x, w, b=None)", LINEAR_FORWARD),
-               ("linear_backward(dout, cache)", LINEAR_BACKWARD))),
+              "linear_forward(x, w, b=None)", LINEAR_FORWARD,
+              "linear_backward(dout, cache)", LINEAR_BACKWARD),
     _exercise("relu", "ReLU activation: forward and backward", TASK2, layer_checks,
-              (("relu_forward(x)", RELU_FORWARD), ("relu_backward(dout, cache)", RELU_BACKWARD))),
+              "relu_forward(x)", RELU_FORWARD, "relu_backward(dout, cache)", RELU_BACKWARD),
     _exercise("softmax_cross_entropy", "softmax cross-entropy loss on logits: forward and "
               "backward", TASK2, layer_checks,
-              (("cross_entropy_forward(logits, labels, reduction=\"mean\")", CE_FORWARD),
-               ("cross_entropy_backward(cache, dloss=1.0)", CE_BACKWARD))),
+              "cross_entropy_forward(logits, labels, reduction=\"mean\")", CE_FORWARD,
+              "cross_entropy_backward(cache, dloss=1.0)", CE_BACKWARD),
     _exercise("conv2d", "2D convolution (cross-correlation): forward and backward", TASK2,
-              conv_checks, (("conv2d_forward(x, w, b=None, stride=1, padding=0)",
-                             CONV2D_FORWARD), ("conv2d_backward(dout, cache)", CONV2D_BACKWARD))),
+              conv_checks, "conv2d_forward(x, w, b=None, stride=1, padding=0)", CONV2D_FORWARD,
+              "conv2d_backward(dout, cache)", CONV2D_BACKWARD),
     _exercise("maxpool2d", "max pooling: forward and backward (ties: first maximum)", TASK2,
-              pool_checks, _pool("Max", "maxpool2d", "max", "the padded entries are -inf "
-                                 "(never the maximum)", MAXPOOL_RULE)),
+              pool_checks, *_pool("Max", "maxpool2d", "max", "the padded entries are -inf "
+                                  "(never the maximum)", MAXPOOL_RULE)),
     _exercise("avgpool2d", "average pooling: forward and backward", TASK3, pool_checks,
-              _pool("Average", "avgpool2d", "mean", "the padded zeros count in the mean "
-                    "(divide by K*K always)", AVGPOOL_RULE)),
+              *_pool("Average", "avgpool2d", "mean", "the padded zeros count in the mean "
+                     "(divide by K*K always)", AVGPOOL_RULE)),
     _exercise("batchnorm", "batch normalization: forward (train and eval) and backward", TASK3,
-              layer_checks, ((("batchnorm_forward(x, gamma, beta, running_mean, running_var, "
-                              "training=True, momentum=0.1, eps=1e-5)"), BN_FORWARD),
-                             ("batchnorm_backward(dout, cache)", BN_BACKWARD))),
+              layer_checks, "batchnorm_forward(x, gamma, beta, running_mean, running_var, "
+              "training=True, momentum=0.1, eps=1e-5)", BN_FORWARD,
+              "batchnorm_backward(dout, cache)", BN_BACKWARD),
     _exercise("dropout", "inverted dropout with a seeded generator: forward and backward",
-              TASK3, layer_checks, (("dropout_forward(x, p, rng, channelwise=False)",
-                                     DROPOUT_FORWARD),
-                                    ("dropout_backward(dout, mask)", DROPOUT_BACKWARD))),
+              TASK3, layer_checks, "dropout_forward(x, p, rng, channelwise=False)",
+              DROPOUT_FORWARD, "dropout_backward(dout, mask)", DROPOUT_BACKWARD),
     _exercise("sgd_momentum", "one SGD-with-momentum step (torch.optim.SGD's rule)",
-              "Task 2/3 (training)", optim_checks, ((("sgd_momentum_step(w, dw, velocity, lr, "
-                                                      "momentum=0.9, weight_decay=0.0)"),
-                                                      SGD_STEP),)),
+              "Task 2/3 (training)", optim_checks, "sgd_momentum_step(w, dw, velocity, lr, "
+              "momentum=0.9, weight_decay=0.0)", SGD_STEP),
     _exercise("adam", "one Adam step with bias correction (torch.optim.Adam's rule)", TASK3,
-              optim_checks, ((("adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, "
-                              "eps=1e-8, weight_decay=0.0)"), ADAM_STEP),)),
+              optim_checks, "adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, "
+              "eps=1e-8, weight_decay=0.0)", ADAM_STEP),
 )}
 
 
 def listing():
-    """The exercises one per line, name, task and summary in columns: what ``python -m
-    minitorch_cv.exercises list`` prints (and docs/exercises.md shows)."""
+    """The exercises one per line (name, task, summary): ``python -m minitorch_cv.exercises
+    list``."""
     width = max(map(len, EXERCISES))
     task_width = max(len(e.task) for e in EXERCISES.values())
     return "\n".join(f"{e.name:<{width}}  {e.task:<{task_width}}  {e.summary}"

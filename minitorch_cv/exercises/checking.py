@@ -26,12 +26,13 @@ def failure(result, function):
 
 
 def returned_values(result, function, count, what, checked=None):
-    """The returned values as a list of ``count`` (arrays or None), or an error message.
-
-    ``count == 1`` accepts a bare array (or number); otherwise a tuple of ``count``, whose
-    first ``checked`` elements (default all) must be arrays, numbers or None (the rest,
-    such as a cache, may be anything).
-    """
+    """(values, None): the ``count`` returned values (arrays or None); (None, message) when
+    the call failed or returned something else. ``count == 1`` accepts a bare array (or
+    number); otherwise a tuple of ``count``, whose first ``checked`` elements (default all)
+    must be arrays, numbers or None (the rest, such as a cache, may be anything)."""
+    problem = failure(result, function)
+    if problem:
+        return None, problem
     elements = result.get("elements", [])
     arrays = result.get("arrays", {})
     wrong = f"{function} must return {what}, it returned {result.get('returned')}"
@@ -53,7 +54,7 @@ def returned_values(result, function, count, what, checked=None):
     return values, None
 
 
-def judge(name, value, expected, mistakes=(), border=0, coverage=None, dtype=None):
+def judge(name, value, expected, mistakes=(), border=0, coverage=None):
     """(passed, message, evidence) for one output ``name``: the comparison with the right
     answer, and what the student's value says about ``mistakes`` (a list of
     :class:`~minitorch_cv.exercises.diagnosis.Mistake`)."""
@@ -62,10 +63,8 @@ def judge(name, value, expected, mistakes=(), border=0, coverage=None, dtype=Non
             return True, f"`{name}` is None", None
         return False, f"`{name}` should be None (there is no bias)", None
     expected = np.asarray(expected)
-    dtype = dtype or expected.dtype
-    evidence = evidence_for(name, value, expected, mistakes, dtype)
-    passed, message = compare(name, value, expected, dtype=dtype, border=border,
-                              coverage=coverage)
+    evidence = evidence_for(name, value, expected, mistakes, expected.dtype)
+    passed, message = compare(name, value, expected, expected.dtype, border, coverage)
     if passed and expected.ndim > 0 and np.asarray(value).dtype != expected.dtype:
         return False, (f"`{name}` has dtype {np.asarray(value).dtype}, expected "
                        f"{expected.dtype} like the input (create arrays with "
@@ -100,28 +99,22 @@ def _tuple_of(names):
     return names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
 
-def forward_case(plan, function, label, args, expected, *, settings=None, kwargs=None,
-                 count=2, what="(out, cache)", names=("out",), mistakes=None, border=0,
-                 arg_names=None, may_change=(), report_args=(), extra=None, name=None,
-                 group="out"):
+def forward_case(plan, function, label, args, expected, *, settings=None, count=2,
+                 what="(out, cache)", names=("out",), mistakes=None, border=0, may_change=(),
+                 report_args=(), extra=None, name=None, group="out"):
     """Call ``function(*args)`` and compare its first ``len(names)`` values (``count``
     returned in all) with ``expected`` (one array per name). ``mistakes`` maps an output
     name to its :class:`~minitorch_cv.exercises.diagnosis.Mistake` list; ``settings``
     describe the case (:mod:`~minitorch_cv.exercises.settings`); ``extra(result, values)``
     judges a case whose outputs are right."""
-    index = plan.call(label, function, args, kwargs, arg_names=arg_names,
-                      may_change=may_change, report_args=report_args)
-    mistakes = mistakes or {}
+    index = plan.call(label, function, args, may_change=may_change, report_args=report_args)
 
     def evaluate(results):
         result = results[index]
-        values, problem = None, failure(result, function)
-        if not problem:
-            values, problem = returned_values(result, function, count, what,
-                                              checked=max(len(names), 1))
+        values, problem = returned_values(result, function, count, what, max(len(names), 1))
         if problem:
             return Outcome(False, problem)
-        outcome = verdict([judge(n, v, e, mistakes.get(n, ()), border)
+        outcome = verdict([judge(n, v, e, (mistakes or {}).get(n, ()), border)
                            for n, v, e in zip(names, values, expected)],
                           ", ".join(f"`{n}` is right" for n in names))
         return extra(result, values) if outcome.passed and extra else outcome
@@ -131,23 +124,21 @@ def forward_case(plan, function, label, args, expected, *, settings=None, kwargs
 
 
 def _forward_then_backward(plan, forward, backward, label, backward_label, args, dout,
-                           kwargs, backward_args, arg_names, may_change):
+                           backward_args, may_change):
     """The steps ``forward(*args)`` (its cache kept) and ``backward(dout, cache)``."""
     key = f"cache{len(plan.steps)}"
-    fwd = plan.call(label + " (forward)", forward, args, kwargs, keep=key,
-                    arg_names=arg_names, may_change=may_change)
+    fwd = plan.call(label + " (forward)", forward, args, keep=key, may_change=may_change)
     bargs = backward_args(Cache(key)) if backward_args else [dout, Cache(key)]
     return fwd, plan.call(backward_label, backward, bargs, arg_names=["dout", "cache"])
 
 
 def backward_case(plan, forward, backward, label, args, dout, expected, *, settings=None,
-                  kwargs=None, names=("dx",), backward_args=None, mistakes=None,
-                  coverage=None, border=0, arg_names=None, may_change=()):
+                  names=("dx",), backward_args=None, mistakes=None, coverage=None, border=0,
+                  may_change=()):
     """Run ``forward(*args)`` (keeping its cache) then ``backward(dout, cache)`` and compare
     the gradients (``names``, in the order returned) with ``expected``."""
     fwd, bwd = _forward_then_backward(plan, forward, backward, label, label, args, dout,
-                                      kwargs, backward_args, arg_names, may_change)
-    mistakes = mistakes or {}
+                                      backward_args, may_change)
 
     def evaluate(results):
         problem = failure(results[fwd], forward)
@@ -157,13 +148,10 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
         if results[fwd].get("elements", [{}])[0].get("kind") not in ("array", "scalar"):
             return Outcome(False, f"not checked: {forward} did not return (out, cache)",
                            checked=False)
-        values, problem = None, failure(results[bwd], backward)
-        if not problem:
-            values, problem = returned_values(results[bwd], backward, len(names),
-                                              _tuple_of(names))
+        values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))
         if problem:
             return Outcome(False, problem)
-        return verdict([judge(n, v, e, mistakes.get(n, ()),
+        return verdict([judge(n, v, e, (mistakes or {}).get(n, ()),
                               *((border, coverage) if n == "dx" else ()))
                         for n, v, e in zip(names, values, expected)],
                        ", ".join(f"`{n}`" for n in names) + " right")
@@ -172,22 +160,19 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
     return bwd
 
 
-def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names, kwargs=None,
-                   backward_args=None, output="pair", arg_names=None, may_change=()):
+def gradcheck_case(plan, forward, backward, label, args, wrt, dout, *, names,
+                   backward_args=None, may_change=()):
     """Compare the student's backward with central differences of the student's forward
     (float64), for the inputs ``wrt`` (indices into ``args``; ``names`` their gradients, in
     the order backward returns them)."""
     fwd, bwd = _forward_then_backward(plan, forward, backward, label, label + " (backward)",
-                                      args, dout, kwargs, backward_args, arg_names, may_change)
-    num = plan.numgrad(label + " (central differences)", forward, args, wrt, dout, kwargs,
-                       output=output, arg_names=arg_names)
+                                      args, dout, backward_args, may_change)
+    num = plan.numgrad(label + " (central differences)", forward, args, wrt, dout)
 
     def evaluate(results):
-        for index, function in ((fwd, forward), (bwd, backward), (num, forward)):
-            problem = failure(results[index], function)
-            if problem:
-                return Outcome(False, problem)
         values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))
+        problem = (failure(results[fwd], forward) or failure(results[bwd], backward)
+                   or failure(results[num], forward) or problem)
         if problem:
             return Outcome(False, problem)
         errors = []

@@ -1,9 +1,6 @@
-"""The checks of the conv2d exercise: a base case and variants that each change ONE
-setting, plus one that changes several. The right answers come from
-:mod:`minitorch_cv.functional`; the known mistakes' answers from the library on changed
-inputs (a flipped kernel) or from the wrong computation written out (the gradient assigned
-instead of added).
-"""
+"""The checks of conv2d: a base case, variants that each change ONE setting and one that
+changes several. The known mistakes' answers come from :mod:`minitorch_cv.functional` on
+changed inputs (a flipped kernel) or from the wrong computation written out."""
 
 import numpy as np
 
@@ -15,7 +12,6 @@ from .diagnosis import Mistake, window_coverage
 
 __all__ = ["build_conv2d", "conv_cases"]
 
-NAMES = ["x", "w", "b", "stride", "padding"]
 FLIPPED = ("the kernel is flipped: that is true convolution; deep learning's convolution is "
            "cross-correlation, out[i, j] = sum of x[window at (i, j)] * w, with no flip")
 MEAN_OVER_BATCH = ("{name} is the right one divided by the batch size: it is averaged over "
@@ -30,9 +26,14 @@ NOT_CROPPED = "the padding is not cropped off dx: dx = dx_pad[:, :, P:P + H, P:P
 SQUARE_INPUT = "the width is taken from the height: H = x.shape[2], W = x.shape[3]"
 
 
+def mean_over_batch(layer, name, grad, n):
+    """The mistake of gradient ``name`` averaged over a batch of ``n`` instead of summed."""
+    return Mistake(f"{layer}.{name}_mean", MEAN_OVER_BATCH.format(name=name),
+                   None if grad is None or n == 1 else grad / n)
+
+
 def dx_shape_mistakes(layer, x_shape, padding):
-    """The mistakes that give ``dx`` a wrong shape: the padding not cropped off, or cropped
-    with ``-padding`` (empty at padding 0)."""
+    """The mistakes that give ``dx`` a wrong shape: padding not cropped, or cropped with -P."""
     n, c, h, w = x_shape
     return [Mistake(f"{layer}.dx_not_cropped", NOT_CROPPED,
                     shape=(n, c, h + 2 * padding, w + 2 * padding)),
@@ -45,8 +46,8 @@ def _conv(x, w, b, s, p):
 
 
 def conv_cases():
-    """The conv2d cases: ``(settings, (N, C, H, W), (F, K_h, K_w), stride, padding, bias,
-    dtype)``; the first is the base case."""
+    """``(settings, (N, C, H, W), (F, K_h, K_w), stride, padding, bias, dtype)`` of each
+    conv2d case, the base case first."""
     base = {S.INPUT: "square", S.KERNEL: "square", S.STRIDE: 1, S.PADDING: 1, S.BATCH: 2,
             S.BIAS: True, S.DTYPE: "float64"}
     rows = [(settings, (settings[S.BATCH], 3, 7, 7 if settings[S.INPUT] == "square" else 5),
@@ -117,13 +118,11 @@ def _backward_mistakes(x, w, b, s, p, dout, grads):
                    "dx needs the kernel rotated by 180 degrees (w[:, :, ::-1, ::-1]); as a "
                    "scatter, dx_pad[window at (i, j)] += w * dout[i, j] with w unflipped"),
                    flipped_dx)] + dx_shape_mistakes("conv2d", x.shape, p),
-        "dw": [Mistake("conv2d.dw_mean", MEAN_OVER_BATCH.format(name="dw"),
-                       dw / n if n > 1 else None),
+        "dw": [mean_over_batch("conv2d", "dw", dw, n),
                Mistake("conv2d.dw_flipped", ("dw is flipped: dw[f, c, u, v] = sum of dout * "
                                              "x[window shifted by (u, v)] (no flip)"),
                        dw[..., ::-1, ::-1])],
-        "db": [Mistake("conv2d.db_mean", MEAN_OVER_BATCH.format(name="db"),
-                       db / n if b is not None and n > 1 else None)],
+        "db": [mean_over_batch("conv2d", "db", db, n)],
     }
 
 
@@ -133,7 +132,7 @@ def build_conv2d(plan, rng):
     forward_case(plan, "conv2d_forward", "fixed 1x1x4x4 image, 2x2 kernel [[1, 2], [3, 4]]",
                  (x, w, np.zeros(1), 1, 0), [_conv(x, w, np.zeros(1), 1, 0)],
                  mistakes={"out": [Mistake("conv2d.flipped_kernel", FLIPPED, _conv(
-                     x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1, 0))]}, arg_names=NAMES)
+                     x, w[..., ::-1, ::-1].copy(), np.zeros(1), 1, 0))]})
     for settings, (n, c, h, wd), (f, kh, kw), s, p, bias, dtype in conv_cases():
         x, w = normal(rng, (n, c, h, wd), dtype), normal(rng, (f, c, kh, kw), dtype)
         b = normal(rng, f, dtype) if bias else None
@@ -142,15 +141,14 @@ def build_conv2d(plan, rng):
                  + ("" if bias else ", b=None") + float32_suffix(dtype))
         forward_case(plan, "conv2d_forward", label, (x, w, b, s, p), [out],
                      mistakes={"out": _forward_mistakes(x, w, b, s, p, out)},
-                     border=max(p, 1), settings=settings, arg_names=NAMES)
+                     border=max(p, 1), settings=settings)
         dout = normal(rng, out.shape, dtype)
         grads = F.conv2d_backward(dout, cache)
         backward_case(plan, "conv2d_forward", "conv2d_backward", label, (x, w, b, s, p), dout,
                       list(grads), names=("dx", "dw", "db"), settings=settings,
-                      arg_names=NAMES, coverage=window_coverage((h, wd), (kh, kw), s, p),
+                      coverage=window_coverage((h, wd), (kh, kw), s, p),
                       border=max(p, 1), mistakes=_backward_mistakes(x, w, b, s, p, dout, grads))
     x, w, b = normal(rng, (2, 2, 5, 4)), normal(rng, (3, 2, 3, 2)), normal(rng, 3)
     gradcheck_case(plan, "conv2d_forward", "conv2d_backward",
                    "x (2, 2, 5, 4), w (3, 2, 3, 2), stride 2, padding 1", (x, w, b, 2, 1),
-                   (0, 1, 2), normal(rng, (2, 3, 3, 3)), names=("dx", "dw", "db"),
-                   arg_names=NAMES)
+                   (0, 1, 2), normal(rng, (2, 3, 3, 3)), names=("dx", "dw", "db"))

@@ -1,12 +1,6 @@
-"""Diagnosis: which output is wrong, where, and -- only when the evidence singles it out --
-why.
-
-:func:`compare` states facts about the student's array: how much it is wrong and where
-(only at the border, in some channels or images, where windows overlap). A cause is named
-only when the evidence singles it out: a known :class:`Mistake` by
-:func:`mistake_diagnoses`, a setting ("stride 2") by :func:`setting_diagnoses`. Otherwise
-the report says where the answer is wrong, and stops.
-"""
+"""Diagnosis: which output is wrong, where (:func:`compare`), and -- only when the evidence
+singles it out -- why: a known :class:`Mistake` (:func:`mistake_diagnoses`) or a setting
+(:func:`setting_diagnoses`). Otherwise the report says where the answer is wrong, and stops."""
 
 from __future__ import annotations
 
@@ -33,13 +27,9 @@ STRUCTURE = "structure"        # a property checked directly (dropout's mask and
 
 @dataclass(frozen=True)
 class Mistake:
-    """A classic mistake and the answer it gives in one case.
-
-    ``cause`` is a short stable name (``"conv2d.flipped_kernel"``), ``text`` what the report
-    says. The answer is an array (``answer``), a shape (``shape``: the mistake changes the
-    output's shape) or ``nonfinite=True`` (the mistake gives NaN or inf). A mistake whose
-    answer is None does not apply to the case.
-    """
+    """A classic mistake (``cause``: a stable name like ``"conv2d.flipped_kernel"``; ``text``:
+    what the report says) and its answer in one case: an array, a ``shape`` or
+    ``nonfinite=True`` (NaN or inf). A mistake whose answer is None does not apply."""
     cause: str
     text: str
     answer: object = None
@@ -49,8 +39,7 @@ class Mistake:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """One conclusion of a report: its ``kind`` (one of the kinds above), the ``text``, and
-    for a known mistake its ``cause``."""
+    """One conclusion of a report: ``kind`` (above), ``text`` and, for a mistake, ``cause``."""
     kind: str
     text: str
     cause: str | None = None
@@ -58,9 +47,8 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What one output of one case says about the known mistakes: ``predicted`` are the
-    mistakes whose answer differs from the right one in this case, ``matched`` those the
-    student's answer equals."""
+    """What one output of one case says about the known mistakes: ``predicted`` change the
+    answer in this case, the student's answer equals those ``matched``."""
     output: str
     predicted: frozenset = field(default_factory=frozenset)
     matched: frozenset = field(default_factory=frozenset)
@@ -137,14 +125,10 @@ def _where(wrong, expected_shape, border, coverage):
 
 
 def compare(name, student, expected, dtype=None, border=0, coverage=None):
-    """Compare one output. Returns ``(passed, message)``.
-
-    The message says how many entries are wrong, the largest error, and where the wrong
-    entries are: only in some images of the batch (axis 0) or channels (axis 1), only
-    within ``border`` of the image edges, or only where ``coverage`` (windows per input
-    position, for dx of a layer with windows) is above 1 -- each said only when it singles
-    the wrong entries out.
-    """
+    """``(passed, message)`` of one output: how many entries are wrong, the largest error,
+    and where: only in some images (axis 0) or channels (axis 1), only within ``border`` of
+    the edges, or only where ``coverage`` (windows per input position) is above 1 -- each
+    said only when it singles the wrong entries out."""
     expected = np.asarray(expected)
     if student is None:
         return False, f"`{name}` is None, expected an array of shape {expected.shape}"
@@ -198,13 +182,10 @@ def evidence_for(output, student, expected, mistakes, dtype=None):
 
 
 def mistake_diagnoses(evidence):
-    """The known mistakes that the evidence singles out, as :class:`Diagnosis` objects.
-
-    ``evidence`` is every :class:`Evidence` of a report (passing cases included). A mistake
-    is named for an output when the student's answer is the mistake's answer in every case
-    where the mistake would change that output, and in at least one; when two mistakes fit
-    an output equally, neither is named (the cases cannot tell them apart).
-    """
+    """The known mistakes that ``evidence`` (every :class:`Evidence` of a report, passing
+    cases included) singles out, as :class:`Diagnosis` objects. A mistake is named for an
+    output when the student's answer is the mistake's in every case where the mistake would
+    change that output, and in at least one; when two fit an output equally, neither is."""
     texts, cases = {}, {}
     for e in evidence:
         texts.update(e.texts)
@@ -222,15 +203,11 @@ def mistake_diagnoses(evidence):
 
 
 def setting_diagnoses(checks, nouns):
-    """The settings that single out the failing cases, as :class:`Diagnosis` objects.
-
-    ``checks`` have ``.group``, ``.passed``, ``.checked`` and ``.settings`` (a dict, or
-    None for a case outside the comparison; a check not checked is left out); ``nouns``
-    maps a group to what it is ("the forward output"). Within a group, a setting ``key =
-    value`` is named when the failing cases are exactly the cases with that value, some case
-    passes, a failing case and a passing case differ in that setting alone, and no other
-    setting divides the cases the same way.
-    """
+    """The settings that single out the failing ``checks`` (grader Checks; those without
+    settings or not checked are left out), as :class:`Diagnosis` objects; ``nouns`` maps a
+    group to (noun, verb). Within a group, ``key = value`` is named when the failing cases
+    are exactly those with that value, some case passes, a failing and a passing case differ
+    in that setting alone, and no other setting divides the cases the same way."""
     found = []
     for group in dict.fromkeys(c.group for c in checks if c.group):
         cases = [c for c in checks if c.group == group and c.settings
@@ -260,5 +237,4 @@ def setting_diagnoses(checks, nouns):
 
 
 def _differ_only_in(a, b, key):
-    keys = set(a) | set(b)
-    return a.get(key) != b.get(key) and all(a.get(k) == b.get(k) for k in keys - {key})
+    return a.get(key) != b.get(key) and all(a.get(k) == b.get(k) for k in (set(a) | set(b)) - {key})

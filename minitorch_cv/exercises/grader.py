@@ -1,14 +1,12 @@
-"""The grader: run a student's exercise file and report one line per check.
-
-:func:`grade` builds the exercise's *plan* (the calls to make and the checks on what they
-return, from the exercise's checks module), runs it on the student's file in a subprocess
-(:mod:`minitorch_cv.exercises.runner`) and evaluates every check: a :class:`Report`.
-"""
+"""The grader: build an exercise's *plan* (the calls to make and the checks on what they
+return), run it on the student's file (:mod:`~minitorch_cv.exercises.runner`) and evaluate
+every check into a :class:`Report` (docs/exercises.md, "How the grader works")."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +30,8 @@ GROUP_NOUNS = {"out": ("the forward output", "is"), "gradients": ("the gradients
 
 @dataclass
 class Check:
-    """One line of the report. The case's ``settings``
-    (:mod:`~minitorch_cv.exercises.settings`) are compared within its ``group`` ("out",
-    "gradients", "step", "value"); ``evidence``, ``diagnosis`` and ``checked`` are its
-    :class:`Outcome`'s."""
+    """One line of the report: an :class:`Outcome` with its ``name``, and the case's
+    ``settings`` (:mod:`~minitorch_cv.exercises.settings`), compared within its ``group``."""
     name: str
     passed: bool
     message: str
@@ -61,15 +57,13 @@ class Report:
 
     @property
     def score(self) -> float:
-        """Fraction of the checks passed (0 to 1)."""
         return (round(sum(c.passed for c in self.checks) / len(self.checks), 3)
                 if self.checks else 0.0)
 
     def to_dict(self) -> dict:
         return {"exercise": self.exercise, "path": self.path, "passed": self.passed,
-                "score": self.score,
-                "checks": [{"name": c.name, "passed": c.passed, "message": c.message}
-                           for c in self.checks],
+                "score": self.score, "checks": [{"name": c.name, "passed": c.passed,
+                                                 "message": c.message} for c in self.checks],
                 "diagnosis": [d.text for d in self.diagnoses],
                 "causes": [d.cause for d in self.diagnoses if d.cause]}
 
@@ -87,10 +81,9 @@ class Report:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What evaluating one check found: ``passed``, the ``message``, the ``evidence``
-    about known mistakes (:class:`~minitorch_cv.exercises.diagnosis.Evidence`, one per
-    output compared), a ``diagnosis`` the check makes by itself, and whether it was
-    ``checked`` (False when the call it continues failed)."""
+    """What evaluating one check found: the ``evidence`` about known mistakes (one
+    :class:`~minitorch_cv.exercises.diagnosis.Evidence` per output compared), a ``diagnosis``
+    the check makes by itself, ``checked`` False when the call it continues failed."""
     passed: bool
     message: str
     evidence: tuple = ()
@@ -101,33 +94,24 @@ class Outcome:
 # --------------------------------------------------------------------------- the plan
 @dataclass(frozen=True)
 class _Stand:
-    """A value made in the student's process: the runner builds it from ``{KEY: value}``."""
+    """A value made in the student's process: the runner builds it from ``{key: value}``."""
+    key: str
     value: object
 
 
-class Cache(_Stand):
-    """Stands for the cache an earlier forward call kept under the name ``value``."""
-    KEY = "cache"
-
-
-class Rng(_Stand):
-    """Stands for ``numpy.random.default_rng(value)``."""
-    KEY = "rng"
-
-
-class ModuleExpr(_Stand):
-    """Stands for the Module that the expression ``value`` builds."""
-    KEY = "module"
+Cache = partial(_Stand, "cache")          # the cache an earlier forward call kept as `value`
+Rng = partial(_Stand, "rng")              # numpy.random.default_rng(value)
+ModuleExpr = partial(_Stand, "module")    # the Module that the expression `value` builds
 
 
 class Plan:
     """The calls to make on the student's file (:meth:`call`, :meth:`numgrad`: each returns
     the step's index), and the checks on the results (:meth:`check`: a function of the
-    :class:`~minitorch_cv.exercises.runner.StepResult` list returning an :class:`Outcome`,
-    and the case's ``settings``, which the diagnosis that names a setting compares)."""
+    :class:`~minitorch_cv.exercises.runner.StepResult` list returning an :class:`Outcome`)."""
 
     def __init__(self, exercise):
-        self.exercise = exercise
+        from .catalogue import EXERCISES
+        self.exercise, self.arguments = exercise, EXERCISES[exercise].arguments
         self.steps, self.arrays, self.checks = [], {}, []
         self.allowed_mutation = {}            # step index -> indices of args it may change
 
@@ -137,7 +121,7 @@ class Plan:
             self.arrays[key] = value
             return {"a": key}
         if isinstance(value, _Stand):
-            return {value.KEY: value.value}
+            return {value.key: value.value}
         if isinstance(value, (np.integer, np.floating)):
             value = value.item()
         return {"v": value}
@@ -147,18 +131,15 @@ class Plan:
         step = {"label": label, "function": function,
                 "args": [self._encode(a) for a in args],
                 "kwargs": {k: self._encode(v) for k, v in (kwargs or {}).items()},
-                "arg_names": arg_names or [], "report_args": list(report_args)}
-        if keep:
-            step["keep"] = keep
-        if limit:
-            step["limit"] = limit
+                "arg_names": arg_names or self.arguments(function),
+                "report_args": list(report_args)}
+        step.update({key: v for key, v in (("keep", keep), ("limit", limit)) if v})
         self.steps.append(step)
         self.allowed_mutation[len(self.steps) - 1] = set(may_change)
         return len(self.steps) - 1
 
-    def numgrad(self, label, function, args, wrt, dout, kwargs=None, output="pair", limit=60,
-                arg_names=None):
-        index = self.call(label, function, args, kwargs, limit=limit, arg_names=arg_names)
+    def numgrad(self, label, function, args, wrt, dout, kwargs=None, output="pair", limit=60):
+        index = self.call(label, function, args, kwargs, limit=limit)
         key = f"a{len(self.arrays)}"
         self.arrays[key] = np.asarray(dout, dtype=np.float64)
         self.steps[index].update(kind="numgrad", wrt=list(wrt), dout=key, output=output)
@@ -209,12 +190,9 @@ def _run_checks(plan, results):
         except Exception as exc:  # noqa: BLE001 -- a student value the check cannot read
             outcome = Outcome(False, (f"could not be checked ({type(exc).__name__}: {exc}); "
                                       "return arrays of the documented shapes"))
-        checks.append(Check(name, bool(outcome.passed), outcome.message, group, settings,
-                            tuple(outcome.evidence), outcome.diagnosis, outcome.checked))
-    for name, fn in (("inputs unchanged", _unchanged_check), ("prints nothing", _quiet_check)):
-        passed, message = fn(plan, results)
-        checks.append(Check(name, passed, message))
-    return checks
+        checks.append(Check(name, group=group, settings=settings, **vars(outcome)))
+    return checks + [Check(name, *fn(plan, results)) for name, fn in (
+        ("inputs unchanged", _unchanged_check), ("prints nothing", _quiet_check))]
 
 
 def _not_implemented(plan, results):
@@ -232,8 +210,7 @@ def _not_implemented(plan, results):
 
 
 def evaluate(plan, results, path):
-    """The :class:`Report` of ``results`` (what the student's calls returned) against
-    ``plan``."""
+    """The :class:`Report` of ``results`` (what the student's calls returned)."""
     if results and all(r.get("status") == "import_error" for r in results):
         return _failed(plan.exercise, path, "import", results[0].get("message", ""), Diagnosis(
             IMPORT, "fix the error above: the grader could not load your file"))
@@ -271,11 +248,8 @@ def build_plan(name, rng_seed=0):
 
 
 def grade(name, directory=".", time_scale=1.0, allow_library=False) -> Report:
-    """Grade ``DIRECTORY/NAME.py`` for exercise ``name``.
-
-    A file that uses the library's implementations of the exercise (or PyTorch) is refused
-    with a score of 0, unless ``allow_library`` (:mod:`~minitorch_cv.exercises.own_work`).
-    """
+    """Grade ``DIRECTORY/NAME.py`` for exercise ``name``; a file that uses the library's
+    implementations (or PyTorch) is refused with a score of 0, unless ``allow_library``."""
     path = Path(directory) / f"{name}.py"
     plan = build_plan(name)
     if not path.is_file():

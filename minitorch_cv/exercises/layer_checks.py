@@ -1,8 +1,6 @@
-"""The checks of the small layer exercises: linear, ReLU, softmax cross-entropy, batch norm
-and dropout. Every ``build_NAME(plan, rng)`` adds exercise NAME's calls and checks to
-``plan``: a base case and variants that change one setting each, the right answers from
-:mod:`minitorch_cv.functional`, the known mistakes' from the wrong formula written out.
-"""
+"""The checks of linear, ReLU, softmax cross-entropy, batch norm and dropout: each
+``build_NAME(plan, rng)`` adds a base case and variants that change one setting each, the
+right answers from :mod:`minitorch_cv.functional`, the known mistakes' answers written out."""
 
 import numpy as np
 
@@ -11,6 +9,7 @@ from . import settings as S
 from .checking import (
     backward_case,
     cases,
+    failure,
     float32_suffix,
     forward_case,
     gradcheck_case,
@@ -18,7 +17,7 @@ from .checking import (
     normal,
     verdict,
 )
-from .conv_checks import MEAN_OVER_BATCH
+from .conv_checks import mean_over_batch
 from .diagnosis import STRUCTURE, Diagnosis, Mistake
 from .grader import Cache, Outcome, Rng
 
@@ -28,12 +27,10 @@ __all__ = ["build_linear", "build_relu", "build_softmax_cross_entropy", "build_b
 
 # --------------------------------------------------------------------------- linear
 def build_linear(plan, rng):
-    names = ["x", "w", "b"]
     x = np.array([[1.0, 2.0, 3.0]])
     w = np.array([[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
     forward_case(plan, "linear_forward", "fixed x [[1, 2, 3]], w [[1, 0, -1], [.5, .5, .5]], "
-                 "b [10, 20]", (x, w, np.array([10.0, 20.0])), [np.array([[8.0, 23.0]])],
-                 arg_names=names)
+                 "b [10, 20]", (x, w, np.array([10.0, 20.0])), [np.array([[8.0, 23.0]])])
     for settings in cases({S.BATCH: 6, S.BIAS: True, S.DTYPE: "float64"}, {S.BATCH: 1},
                           {S.BIAS: False}, {S.DTYPE: "float32"}):
         n, bias, dtype = settings[S.BATCH], settings[S.BIAS], np.dtype(settings[S.DTYPE])
@@ -44,23 +41,18 @@ def build_linear(plan, rng):
         label = f"x {x.shape}, w {w.shape}" + ("" if bias else ", b=None") + float32_suffix(dtype)
         forward_case(plan, "linear_forward", label, (x, w, b), [out], settings=settings,
                      mistakes={"out": [Mistake("linear.no_bias", "the bias is not added",
-                                               x @ w.T if bias else None)]}, arg_names=names)
+                                               x @ w.T if bias else None)]})
         dout = normal(rng, out.shape, dtype)
         dx, dw, db = F.linear_backward(dout, cache)
         backward_case(plan, "linear_forward", "linear_backward", label, (x, w, b), dout,
                       [dx, dw, db], names=("dx", "dw", "db"), settings=settings,
-                      arg_names=names,
-                      mistakes={"dw": [Mistake("linear.dw_mean", MEAN_OVER_BATCH.format(
-                                                   name="dw"), dw / n if n > 1 else None),
-                                       Mistake("linear.dw_transposed", (
-                                           "dw has the shape of w.T: dw = dout.T @ x, shape "
-                                           "(out_features, in_features) like w"), shape=(i, o))],
-                                "db": [Mistake("linear.db_mean", MEAN_OVER_BATCH.format(
-                                    name="db"), db / n if bias and n > 1 else None)]})
+                      mistakes={"dw": [mean_over_batch("linear", "dw", dw, n), Mistake(
+                          "linear.dw_transposed", ("dw has the shape of w.T: dw = dout.T @ x, "
+                                                   "shape (out_features, in_features) like w"),
+                          shape=(i, o))], "db": [mean_over_batch("linear", "db", db, n)]})
     x, w, b = normal(rng, (3, 4)), normal(rng, (5, 4)), normal(rng, 5)
     gradcheck_case(plan, "linear_forward", "linear_backward", "x (3, 4), w (5, 4)",
-                   (x, w, b), (0, 1, 2), normal(rng, (3, 5)), names=("dx", "dw", "db"),
-                   arg_names=names)
+                   (x, w, b), (0, 1, 2), normal(rng, (3, 5)), names=("dx", "dw", "db"))
 
 
 # --------------------------------------------------------------------------- relu
@@ -69,21 +61,17 @@ def build_relu(plan, rng):
                           {S.ZEROS: False}):
         dtype = np.dtype(settings[S.DTYPE])
         x = normal(rng, (4, 3, 5))
-        if settings[S.ZEROS]:
-            x = np.round(x, 0)                         # many exact zeros
-        else:
-            x[np.abs(x) < 0.1] = 0.5
-        x = x.astype(dtype)
+        x = (np.round(x, 0) if settings[S.ZEROS]                   # many exact zeros
+             else np.where(np.abs(x) < 0.1, 0.5, x)).astype(dtype)
         out, cache = F.relu_forward(x)
         label = (f"x {x.shape}" + (" with zeros" if settings[S.ZEROS] else "")
                  + float32_suffix(dtype))
         forward_case(plan, "relu_forward", label, (x,), [out], settings=settings,
                      mistakes={"out": [Mistake("relu.abs", "out = |x|: negative inputs must "
-                                               "give 0", np.abs(x))]}, arg_names=["x"])
+                                               "give 0", np.abs(x))]})
         dout = normal(rng, x.shape, dtype)
         backward_case(plan, "relu_forward", "relu_backward", label, (x,), dout,
                       [F.relu_backward(dout, cache)], names=("dx",), settings=settings,
-                      arg_names=["x"],
                       mistakes={"dx": [Mistake("relu.grad_at_zero", (
                           "at x == 0 the gradient must be 0 (PyTorch uses x > 0, not x >= 0)"),
                           dout * (x >= 0)),
@@ -92,7 +80,7 @@ def build_relu(plan, rng):
     x = normal(rng, (3, 4))
     x[np.abs(x) < 0.1] = 0.5                                  # no kinks to nudge across
     gradcheck_case(plan, "relu_forward", "relu_backward", "x (3, 4)", (x,), (0,),
-                   normal(rng, (3, 4)), names=("dx",), arg_names=["x"])
+                   normal(rng, (3, 4)), names=("dx",))
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -102,7 +90,6 @@ OVERFLOW = ("for large logits `exp` overflows (or a probability underflows to 0 
 
 def build_softmax_cross_entropy(plan, rng):
     fwd, bwd = "cross_entropy_forward", "cross_entropy_backward"
-    names = ["logits", "labels", "reduction"]
     for settings in cases({S.REDUCTION: "mean", S.SCALE: 1, S.BATCH: 4, S.DLOSS: 1.0},
                           {S.REDUCTION: "sum"}, {S.SCALE: 1000}, {S.BATCH: 1},
                           {S.DLOSS: 2.5}):
@@ -120,7 +107,7 @@ def build_softmax_cross_entropy(plan, rng):
             other = F.cross_entropy_forward(logits, labels, "sum" if mean else "mean")[0]
             forward_case(plan, fwd, label, (logits, labels, reduction), [np.asarray(loss)],
                          what="(loss, cache)", names=("loss",), settings=settings,
-                         arg_names=names, mistakes={"loss": overflow + [Mistake(
+                         mistakes={"loss": overflow + [Mistake(
                              "cross_entropy.reduction", "the loss is summed over the batch; "
                              "reduction='mean' divides by N" if mean else
                              "reduction='sum' must not divide by N", np.asarray(other))]})
@@ -135,12 +122,12 @@ def build_softmax_cross_entropy(plan, rng):
             Mistake("cross_entropy.dloss_ignored", "dloss (the upstream gradient) is "
                     "ignored: multiply by it", dz / dloss)]
         backward_case(plan, fwd, bwd, label, (logits, labels, reduction), dloss, [dz],
-                      names=("dlogits",), settings=settings, arg_names=names,
+                      names=("dlogits",), settings=settings,
                       backward_args=lambda cache, d=dloss: [cache, d],
                       mistakes={"dlogits": dmistakes})
     logits, labels = normal(rng, (3, 4)), rng.integers(0, 4, 3)
     gradcheck_case(plan, fwd, bwd, "logits (3, 4), mean", (logits, labels, "mean"), (0,),
-                   np.float64(1.7), names=("dlogits",), arg_names=names,
+                   np.float64(1.7), names=("dlogits",),
                    backward_args=lambda cache: [cache, 1.7])
 
 
@@ -176,7 +163,6 @@ def _running_check(rm, rv, rm_new, rv_new, mu, var, m):
 
 def build_batchnorm(plan, rng):
     fwd, bwd = "batchnorm_forward", "batchnorm_backward"
-    names = ["x", "gamma", "beta", "running_mean", "running_var", "training"]
 
     def params(c, dtype=np.float64):
         return (1 + 0.1 * normal(rng, c, dtype), 0.1 * normal(rng, c, dtype),
@@ -197,7 +183,7 @@ def build_batchnorm(plan, rng):
         suffix = f"x {shape}" + float32_suffix(x.dtype)
         evaluation = dict(train, **{S.MODE: "evaluation"})
         forward_case(plan, fwd, f"training, {suffix}", (x, g, b, rm, rv, True), [out],
-                     settings=train, arg_names=names, may_change=(3, 4), report_args=(3, 4),
+                     settings=train, may_change=(3, 4), report_args=(3, 4),
                      extra=_running_check(rm, rv, rm_new, rv_new, mu, var, m),
                      mistakes={"out": [Mistake("batchnorm.unbiased_variance", (
                          "the batch variance is the unbiased one (divided by m - 1); batch "
@@ -205,26 +191,26 @@ def build_batchnorm(plan, rng):
                          "default)"), unbiased)]})
         eval_out, eval_cache, _, _ = _bn(x, g, b, rm, rv, False)
         forward_case(plan, fwd, f"evaluation mode, {suffix}", (x, g, b, rm, rv, False),
-                     [eval_out], settings=evaluation, arg_names=names,
+                     [eval_out], settings=evaluation,
                      mistakes={"out": [Mistake("batchnorm.eval_batch_stats", (
                          "evaluation mode uses the batch statistics; it must use "
                          "running_mean and running_var"), out)]})
         dout, inv_std = normal(rng, shape, dtype), 1 / np.sqrt(var + 1e-5)
         backward_case(plan, fwd, bwd, f"training, {suffix}", (x, g, b, rm, rv, True), dout,
                       list(F.batchnorm_backward(dout, cache)), names=("dx", "dgamma", "dbeta"),
-                      settings=train, arg_names=names, may_change=(3, 4),
+                      settings=train, may_change=(3, 4),
                       mistakes={"dx": [Mistake("batchnorm.dx_constant_stats", (
                           "dx treats the batch mean and variance as constants; they depend "
                           "on x: dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), "
                           "g = dout * gamma"), dout * (g * inv_std).reshape(bshape))]})
         backward_case(plan, fwd, bwd, f"evaluation mode, {suffix}", (x, g, b, rm, rv, False),
                       dout, list(F.batchnorm_backward(dout, eval_cache)),
-                      names=("dx", "dgamma", "dbeta"), settings=evaluation, arg_names=names)
+                      names=("dx", "dgamma", "dbeta"), settings=evaluation)
     x = 1 + normal(rng, (4, 2, 2, 2))
     g, b, rm, rv = params(2)
     gradcheck_case(plan, fwd, bwd, "training, x (4, 2, 2, 2)", (x, g, b, rm, rv, True),
                    (0, 1, 2), normal(rng, x.shape), names=("dx", "dgamma", "dbeta"),
-                   arg_names=names, may_change=(3, 4))
+                   may_change=(3, 4))
 
 
 # --------------------------------------------------------------------------- dropout
@@ -302,21 +288,19 @@ def _dropout_extra(p, x, channelwise):
     return evaluate
 
 
-def _dropout_backward(plan, rng, p, settings, names):
+def _dropout_backward(plan, rng, p, settings):
     fwd, bwd = "dropout_forward", "dropout_backward"
     key = f"cache{len(plan.steps)}"
     xb = rng.uniform(1, 2, (30, 40))
     dout = normal(rng, xb.shape)
-    f_index = plan.call(f"backward case p {p} (forward)", fwd, (xb, p, Rng(6)), keep=key,
-                        arg_names=names)
-    b_index = plan.call(f"backward case p {p}", bwd, (dout, Cache(key)),
-                        arg_names=["dout", "mask"])
+    f_index = plan.call(f"backward case p {p} (forward)", fwd, (xb, p, Rng(6)), keep=key)
+    b_index = plan.call(f"backward case p {p}", bwd, (dout, Cache(key)))
 
     def backward_right(results):
         fr, br = results[f_index], results[b_index]
-        for r, function in ((fr, fwd), (br, bwd)):
-            if not r.ok:
-                return Outcome(False, f"{function}: {r.get('message')}")
+        problem = failure(fr, fwd) or failure(br, bwd)
+        if problem:
+            return Outcome(False, problem)
         out, dx = fr["arrays"].get("out0"), br["arrays"].get("out0")
         if out is None or dx is None or dx.shape != dout.shape:
             return Outcome(False, f"{bwd} must return dx of shape {dout.shape}, it returned "
@@ -341,7 +325,7 @@ def _dropout_backward(plan, rng, p, settings, names):
 
 
 def build_dropout(plan, rng):
-    fwd, names = "dropout_forward", ["x", "p", "rng", "channelwise"]
+    fwd = "dropout_forward"
     base = {S.P: 0.2, S.DTYPE: "float64", S.CHANNELWISE: False}
     calls = []
     for seed, settings in enumerate(cases(base, {S.P: 0.0}, {S.P: 0.5}, {S.P: 0.8},
@@ -355,8 +339,8 @@ def build_dropout(plan, rng):
         args = (x, p, Rng(seed)) + ((True,) if channelwise else ())
         calls.append((forward_case(plan, fwd, label, args, [None], what="(out, mask)",
                                    names=(), extra=_dropout_extra(p, x, channelwise),
-                                   settings=settings, arg_names=names), args))
-    first, again = calls[0][0], plan.call("same seed again", fwd, calls[0][1], arg_names=names)
+                                   settings=settings), args))
+    first, again = calls[0][0], plan.call("same seed again", fwd, calls[0][1])
 
     def reproducible(results):
         a, b = results[first], results[again]
@@ -369,4 +353,4 @@ def build_dropout(plan, rng):
                                  "dropout.global_rng"))
     plan.check("reproducible with a seeded rng", reproducible, group="out")
     for p in (0.25, 0.8):
-        _dropout_backward(plan, rng, p, dict(base, **{S.P: p}), names)
+        _dropout_backward(plan, rng, p, dict(base, **{S.P: p}))

@@ -1,8 +1,5 @@
-"""The checks of the optimizer exercises: one SGD-momentum step and one Adam step, pure
-functions with torch.optim's update rules. The right answers come from
-:func:`minitorch_cv.reference.sgd_momentum_step` (the same arrays as
-:class:`minitorch_cv.optim.SGD`'s) and :class:`minitorch_cv.optim.Adam`.
-"""
+"""The checks of one SGD-momentum step and one Adam step (torch.optim's rules), against
+:func:`minitorch_cv.reference.sgd_momentum_step` and :class:`minitorch_cv.optim.Adam`."""
 
 import numpy as np
 
@@ -10,7 +7,7 @@ from ..nn.module import Parameter
 from ..optim import Adam
 from ..reference.optim import sgd_momentum_step
 from . import settings as S
-from .checking import cases, float32_suffix, forward_case
+from .checking import cases, float32_suffix, forward_case, normal
 from .diagnosis import Mistake
 
 __all__ = ["build_sgd_momentum", "build_adam"]
@@ -28,16 +25,13 @@ def adam_answer(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
 
 
 def build_sgd_momentum(plan, rng):
-    names = ["w", "dw", "velocity", "lr", "momentum", "weight_decay"]
     for settings in cases({S.STEP: "later", S.MOMENTUM: 0.9, S.WEIGHT_DECAY: 0.0,
                            S.DTYPE: "float64"}, {S.STEP: "first"}, {S.MOMENTUM: 0.0},
                           {S.WEIGHT_DECAY: 0.01}, {S.DTYPE: "float32"}):
         dtype = getattr(np, settings[S.DTYPE])
         lr, mu, wd = 0.05, settings[S.MOMENTUM], settings[S.WEIGHT_DECAY]
-        w = rng.standard_normal((3, 4)).astype(dtype)
-        dw = rng.standard_normal((3, 4)).astype(dtype)
-        v = (np.zeros_like(w) if settings[S.STEP] == "first"
-             else rng.standard_normal((3, 4)).astype(dtype))
+        w, dw = normal(rng, (3, 4), dtype), normal(rng, (3, 4), dtype)
+        v = np.zeros_like(w) if settings[S.STEP] == "first" else normal(rng, (3, 4), dtype)
         g = dw + wd * w
         label = (f"{settings[S.STEP]} step, lr {lr}, momentum {mu}, weight_decay {wd}"
                  + float32_suffix(dtype))
@@ -58,12 +52,11 @@ def build_sgd_momentum(plan, rng):
         forward_case(plan, "sgd_momentum_step", label, (w, dw, v, lr, mu, wd),
                      list(sgd_momentum_step(w, dw, v, lr, mu, wd)),
                      what="(w_new, velocity_new)", names=("w_new", "velocity_new"),
-                     mistakes={"w_new": mistakes}, settings=settings, arg_names=names,
+                     mistakes={"w_new": mistakes}, settings=settings,
                      name=f"step, {label}", group="step")
 
 
 def build_adam(plan, rng):
-    names = ["w", "dw", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay"]
     for settings in cases({S.STEP: "later", S.WEIGHT_DECAY: 0.0, S.DTYPE: "float64",
                            S.SCALE: 1}, {S.STEP: "first"}, {S.WEIGHT_DECAY: 0.1},
                           {S.DTYPE: "float32"}, {S.SCALE: 1e-5}):
@@ -77,7 +70,6 @@ def build_adam(plan, rng):
         else:
             m = (0.1 * scale * rng.standard_normal((3, 4))).astype(dtype)
             v = (0.1 * scale ** 2 * rng.uniform(0.1, 1, (3, 4))).astype(dtype)
-        expected = adam_answer(w, dw, m, v, t, lr, weight_decay=wd)
         g = dw + wd * w
         m_new, v_new = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
         m_hat, v_hat = m_new / (1 - 0.9 ** t), v_new / (1 - 0.999 ** t)
@@ -100,7 +92,7 @@ def build_adam(plan, rng):
                     adam_answer(w * (1 - lr * wd), dw, m, v, t, lr)[0] if wd else None),
         ]
         forward_case(plan, "adam_step", label, (w, dw, m, v, t, lr, 0.9, 0.999, 1e-8, wd),
-                     list(expected), what="(w_new, m_new, v_new)",
-                     names=("w_new", "m_new", "v_new"), mistakes={"w_new": mistakes},
-                     settings=settings, arg_names=names, name=f"step, {label}", count=3,
+                     list(adam_answer(w, dw, m, v, t, lr, weight_decay=wd)), count=3,
+                     what="(w_new, m_new, v_new)", names=("w_new", "m_new", "v_new"),
+                     mistakes={"w_new": mistakes}, settings=settings, name=f"step, {label}",
                      group="step")

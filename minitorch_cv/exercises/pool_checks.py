@@ -1,9 +1,6 @@
-"""The checks of the pooling exercises, maxpool2d and avgpool2d: as for conv2d, a base case
-and variants that change one setting each (stride 1 and kernel 3 make windows overlap),
-plus one that changes several. The known mistakes' answers come from the library on a
-changed input, or from :func:`_scatter`, which sends each window's gradient where the
-mistake sends it.
-"""
+"""The checks of maxpool2d and avgpool2d, built like conv2d's (stride 1 and kernel 3 make
+windows overlap). The known mistakes' answers come from the library on a changed input, or
+from :func:`_scatter`, which sends each window's gradient where the mistake sends it."""
 
 import numpy as np
 
@@ -16,12 +13,8 @@ from .diagnosis import Mistake, window_coverage
 
 __all__ = ["build_maxpool2d", "build_avgpool2d", "pool_cases"]
 
-NAMES = ["x", "kernel_size", "stride", "padding"]
-
-
 def pool_cases(rng, kind):
-    """``(settings, x, kernel, stride or None, padding)`` of a pooling exercise; the first
-    is the base case."""
+    """``(settings, x, kernel, stride or None, padding)`` of each case, the base case first."""
     base = {S.KERNEL_SIZE: 2, S.STRIDE: 2, S.PADDING: 0, S.INPUT: "square", S.BATCH: 2,
             S.DTYPE: "float64", S.TIES: False}
     square = (2, 3, 6, 6)
@@ -140,17 +133,16 @@ def _build_pool(plan, rng, kind):
         dx = getattr(F, bwd)(dout, cache)
         out_mistakes, dx_mistakes = (_max_mistakes(x, k, stride, p, dout) if kind == "maxpool"
                                      else _avg_mistakes(x, k, stride, p, dout, dx))
-        forward_case(plan, fwd, label, args, [out], settings=settings, arg_names=NAMES,
+        forward_case(plan, fwd, label, args, [out], settings=settings,
                      mistakes={"out": out_mistakes + _shape_mistakes(x, k, s, p, kind)},
                      border=max(p, 1))
         backward_case(plan, fwd, bwd, label, args, dout, [dx], names=("dx",),
-                      settings=settings, arg_names=NAMES, border=max(p, 1),
+                      settings=settings, border=max(p, 1),
                       coverage=window_coverage(x.shape[2:], k, stride, p),
                       mistakes={"dx": dx_mistakes + dx_shape_mistakes(f"{kind}2d", x.shape, p)})
     x = rng.permutation(40).reshape(2, 1, 5, 4) * 0.1          # distinct: no ties to nudge
     gradcheck_case(plan, fwd, bwd, "x (2, 1, 5, 4), kernel 3, stride 2, padding 1",
-                   (x, 3, 2, 1), (0,), rng.standard_normal((2, 1, 3, 2)), names=("dx",),
-                   arg_names=NAMES)
+                   (x, 3, 2, 1), (0,), rng.standard_normal((2, 1, 3, 2)), names=("dx",))
 
 
 def build_maxpool2d(plan, rng):

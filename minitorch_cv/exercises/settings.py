@@ -1,57 +1,34 @@
-"""The settings a grader case is made of, and how a report names them.
-
-Every case of an exercise is described by its settings, a dict such as ``{STRIDE: 2,
-PADDING: 0, INPUT: "non-square"}``. A setting is named as a cause only when a passing case
-differs from a failing one in it alone
-(:func:`~minitorch_cv.exercises.diagnosis.setting_diagnoses`), so the cases of an exercise
-are one base case and variants that change one setting each.
-"""
+"""The settings that describe a grader case (``{STRIDE: 2, PADDING: 0}``), and how a report
+names them. A setting is named as a cause only when a passing case differs from a failing
+one in it alone (:func:`~minitorch_cv.exercises.diagnosis.setting_diagnoses`)."""
 
 __all__ = ["STRIDE", "PADDING", "INPUT", "KERNEL", "KERNEL_SIZE", "BATCH", "BIAS", "DTYPE",
            "TIES", "MODE", "RANK", "REDUCTION", "SCALE", "DLOSS", "P", "CHANNELWISE",
            "STEP", "MOMENTUM", "WEIGHT_DECAY", "ZEROS", "describe"]
 
-STRIDE = "stride"
-PADDING = "padding"
-INPUT = "input shape"
-KERNEL = "kernel shape"
-KERNEL_SIZE = "kernel size"
-BATCH = "batch size"
-BIAS = "bias"
-DTYPE = "dtype"
-TIES = "ties"
-MODE = "mode"
-RANK = "input rank"
-REDUCTION = "reduction"
-SCALE = "scale"
-DLOSS = "dloss"
-P = "p"
-CHANNELWISE = "channelwise"
-STEP = "step"
-MOMENTUM = "momentum"
-WEIGHT_DECAY = "weight decay"
-ZEROS = "zeros in x"
+# the windows and shapes (conv2d, pooling)
+STRIDE, PADDING, KERNEL_SIZE, TIES = "stride", "padding", "kernel size", "ties"
+INPUT, KERNEL, RANK = "input shape", "kernel shape", "input rank"
+# any layer
+BATCH, BIAS, DTYPE, MODE, ZEROS = "batch size", "bias", "dtype", "mode", "zeros in x"
+# the loss, dropout and the optimizers
+REDUCTION, SCALE, DLOSS, P, CHANNELWISE = "reduction", "scale", "dloss", "p", "channelwise"
+STEP, MOMENTUM, WEIGHT_DECAY = "step", "momentum", "weight decay"
 
-#: The words for a setting's value, where they are not "KEY VALUE" ("padding 0").
+#: The words for a setting's value, where they are not "KEY VALUE" ("padding 0"): a format
+#: string or, where the words depend on the value, a function.
 _PHRASES = {
     STRIDE: lambda v: "stride=None (the default stride)" if v is None else f"stride {v}",
-    INPUT: lambda v: f"a {v} input",
-    KERNEL: lambda v: f"a {v} kernel",
     BIAS: lambda v: "a bias" if v else "no bias (b=None)",
-    DTYPE: lambda v: f"a {v} input",
     TIES: lambda v: "tied maxima" if v else "no tied maxima",
-    MODE: lambda v: f"{v} mode",
-    RANK: lambda v: f"a {v} input",
-    REDUCTION: lambda v: f"reduction={v!r}",
-    SCALE: lambda v: f"values of about {v}",
-    P: lambda v: f"p = {v}",
-    CHANNELWISE: lambda v: f"channelwise={v}",
-    STEP: lambda v: f"the {v} step",
-    WEIGHT_DECAY: lambda v: f"weight_decay {v}",
     ZEROS: lambda v: "exact zeros in x" if v else "no zeros in x",
+    INPUT: "a {} input", DTYPE: "a {} input", RANK: "a {} input", KERNEL: "a {} kernel",
+    MODE: "{} mode", REDUCTION: "reduction={!r}", SCALE: "values of about {}", P: "p = {}",
+    CHANNELWISE: "channelwise={}", STEP: "the {} step", WEIGHT_DECAY: "weight_decay {}",
 }
 
 
 def describe(key, value):
     """The words for one setting, e.g. ``describe(PADDING, 0) == "padding 0"``."""
-    return _PHRASES[key](value) if key in _PHRASES else f"{key} {value}"
+    phrase = _PHRASES.get(key, key + " {}")
+    return phrase(value) if callable(phrase) else phrase.format(value)

@@ -11,10 +11,10 @@ __all__ = ["build_conv_output_size", "build_same_padding", "build_kernel_size_fo
            "build_param_count"]
 
 
-def _value_case(plan, function, label, args, expected, mistakes, arg_names):
+def _value_case(plan, function, args, expected, mistakes, label=""):
     """One call that must return the int ``expected``; ``mistakes`` are (cause, text,
     wrong value) triples; ``label`` (else the call) names the check."""
-    index = plan.call(label, function, args, arg_names=arg_names)
+    index = plan.call(label, function, args)
     known = [Mistake(cause, text, np.asarray(wrong)) for cause, text, wrong in mistakes]
 
     def evaluate(results):
@@ -41,11 +41,9 @@ def _value_case(plan, function, label, args, expected, mistakes, arg_names):
 
 
 def build_conv_output_size(plan, rng):
-    names = ["size", "kernel_size", "stride", "padding"]
     for h, k, s, p in ((32, 5, 1, 2), (32, 3, 1, 0), (28, 3, 2, 1), (7, 3, 2, 0), (8, 3, 2, 0),
                        (504, 2, 2, 0), (5, 5, 1, 0)):
-        expected = theory.conv_output_size(h, k, s, p)
-        _value_case(plan, "conv_output_size", "", (h, k, s, p), expected, [
+        _value_case(plan, "conv_output_size", (h, k, s, p), theory.conv_output_size(h, k, s, p), [
             ("conv_output_size.no_plus_one", ("the +1 is missing: H_out = (H + 2*padding - "
                                               "kernel_size) // stride + 1"),
              (h + 2 * p - k) // s),
@@ -54,28 +52,24 @@ def build_conv_output_size(plan, rng):
             ("conv_output_size.ceil", ("rounded up; PyTorch floors the division (the last "
                                        "incomplete window is dropped)"),
              -(-(h + 2 * p - k) // s) + 1),
-            ("conv_output_size.stride_ignored", "the stride is ignored", h + 2 * p - k + 1)],
-            names)
+            ("conv_output_size.stride_ignored", "the stride is ignored", h + 2 * p - k + 1)])
 
 
 def build_same_padding(plan, rng):
     for k in (1, 3, 5, 7, 11):
-        _value_case(plan, "same_padding", "", (k, 1), theory.same_padding(k), [
-            ("same_padding.one_side", "the padding is on BOTH sides: 2p = kernel_size - 1",
-             k - 1)],
-            ["kernel_size", "stride"])
+        _value_case(plan, "same_padding", (k, 1), theory.same_padding(k), [(
+            "same_padding.one_side", "the padding is on BOTH sides: 2p = kernel_size - 1", k - 1)])
 
 
 def build_kernel_size_for(plan, rng):
     for n_in, n_out, s, p in ((512, 504, 1, 0), (32, 32, 1, 2), (32, 16, 2, 0), (28, 14, 2, 1),
                               (7, 3, 2, 0)):
         k = theory.kernel_size_for(n_in, n_out, s, p)
-        _value_case(plan, "kernel_size_for", "", (n_in, n_out, s, p), k, [
+        _value_case(plan, "kernel_size_for", (n_in, n_out, s, p), k, [
             ("kernel_size_for.off_by_one", "off by one: k = in + 2*padding - (out - 1)*stride",
              n_in + 2 * p - n_out * s),
             ("kernel_size_for.padding_once", ("the padding counts on both sides: "
-             "in + 2*padding"), n_in + p - (n_out - 1) * s)],
-            ["in_size", "out_size", "stride", "padding"])
+             "in + 2*padding"), n_in + p - (n_out - 1) * s)])
 
 
 PARAM_COUNT_MODULES = (
@@ -95,13 +89,11 @@ def build_param_count(plan, rng):
         expected = theory.param_count(module)
         no_bias = sum(int(np.size(p.data)) for n, p in module.named_parameters()
                       if not n.endswith("bias"))
-        _value_case(plan, "param_count", f"param_count({expr})", (ModuleExpr(expr),),
-                    expected, [("param_count.no_biases", (
-                        "the biases are not counted: a Conv2d has out_channels biases, a "
-                        "Linear out_features"), no_bias),
-                               ("param_count.buffers", (
-                        "buffers (BatchNorm's running statistics) are counted; they are not "
-                        "parameters"), expected + sum(
-                                    int(np.size(b)) for _, b in module.named_buffers()
-                                    if np.issubdtype(np.asarray(b).dtype, np.floating)))],
-                    ["layer_or_model"])
+        buffers = sum(int(np.size(b)) for _, b in module.named_buffers()
+                      if np.issubdtype(np.asarray(b).dtype, np.floating))
+        _value_case(plan, "param_count", (ModuleExpr(expr),), expected, [
+            ("param_count.no_biases", ("the biases are not counted: a Conv2d has out_channels "
+                                       "biases, a Linear out_features"), no_bias),
+            ("param_count.buffers", ("buffers (BatchNorm's running statistics) are counted; "
+                                     "they are not parameters"), expected + buffers)],
+            f"param_count({expr})")

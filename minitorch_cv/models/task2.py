@@ -30,13 +30,11 @@ def task2_model(num_classes: int = 10, image_size: int = 32, rng=None) -> nn.Seq
     rng = nn.init.get_rng(rng)
     size = image_size
     layers = []
-    in_channels = 3
-    for out_channels in (32, 64, 128):
+    for in_channels, out_channels in ((3, 32), (32, 64), (64, 128)):
         layers += [nn.Conv2d(in_channels, out_channels, kernel_size=5, stride=1, padding=2,
                              rng=rng), nn.ReLU(), nn.MaxPool2d(kernel_size=2, stride=2)]
         size = pool_output_size(conv_output_size(size, 5, 1, 2), 2, 2)
-        in_channels = out_channels
-    flat = in_channels * size * size
+    flat = out_channels * size * size
     layers += [nn.Flatten(), nn.Linear(flat, 64, rng=rng), nn.ReLU(),
                nn.Linear(64, num_classes, rng=rng)]
     return nn.Sequential(*layers)

@@ -1,12 +1,9 @@
 """The Task 3 networks of the seed report: Network 1 (Table 2), Network 2 (Table 4) and the
 improved network (Table 7).
 
-Reading the tables: where a layer lists Conv2D and BatchNorm2D with a ReLU, the order is
-convolution -> batch norm -> ReLU. In Network 1's (and the improved network's) second layer
-max pooling comes before the ReLU. Each hidden fully connected layer of Network 1 is
-followed by BatchNorm1d -> ReLU -> Dropout; the improved network drops those Dropouts and
-keeps only the Dropout2d that closes the convolutional stack. The softmax of the tables is
-part of :class:`~minitorch_cv.nn.CrossEntropyLoss`.
+Reading the tables: a layer with Conv2D, BatchNorm2D and ReLU runs them in that order, but
+Network 1's second layer pools before the ReLU. The softmax of the tables is part of
+:class:`~minitorch_cv.nn.CrossEntropyLoss`.
 """
 
 from .. import nn

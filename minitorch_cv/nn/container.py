@@ -16,11 +16,9 @@ def _float_or_none(dtype):
 class Sequential(Module):
     """Apply children in order; backward applies their backward passes in reverse.
 
-    Children are named "0", "1", ... so state-dict keys read ``"3.weight"`` as in PyTorch.
-    A slice, ``model[1:3]``, is a Sequential of the same layer objects (shared) that keeps
-    their ORIGINAL names, as PyTorch's does (keys ``"1.weight"``, ``"2.weight"``...), so
-    its weights load back into ``model`` by name. An integer index counts positions.
-    Backward: see :func:`~minitorch_cv.nn.module.backward_through`.
+    Children are named "0", "1", ... (state-dict keys ``"3.weight"``) as in PyTorch. A slice,
+    ``model[1:3]``, shares the layers and keeps their original names, so its weights load
+    back into ``model`` by name. Backward: :func:`~minitorch_cv.nn.module.backward_through`.
     """
 
     def __init__(self, *layers):
@@ -51,9 +49,8 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, layer):
-        """Add ``layer`` at the end, named ``str(len(self))`` as in PyTorch -- or, when a
-        slice already has that name, one more than the largest name: PyTorch would replace
-        that layer, this never does."""
+        """Add ``layer`` at the end, named ``str(len(self))`` -- or, if a slice has that name,
+        one more than the largest (PyTorch would replace that layer)."""
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
         name = str(len(self))

@@ -25,14 +25,11 @@ _default = np.random.Generator(np.random.PCG64())
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the library's default generator, like ``torch.manual_seed``.
+    """Reseed the library's default generator in place, like ``torch.manual_seed``.
 
-    The generator is reseeded in place: every later draw from it follows ``seed``,
-    including draws by layers built before this call (Dropout masks built without
-    ``rng=``). After ``manual_seed(s)`` it draws exactly what
-    ``numpy.random.default_rng(s)`` draws. NumPy's global state and generators passed
-    to a layer (``rng=``) are not touched. Returns the default generator (the same
-    object before and after).
+    Later draws follow ``seed``, also by layers built before (Dropout without ``rng=``): the
+    generator then draws exactly what ``numpy.random.default_rng(seed)`` draws. NumPy's
+    global state and generators passed as ``rng=`` are untouched. Returns the generator.
     """
     state = np.random.PCG64(seed).state     # what default_rng(seed) would start from
     with _default.bit_generator.lock:       # not in the middle of another thread's draw

@@ -1,11 +1,8 @@
 """Module, Parameter and ``no_grad``: the mechanics every layer shares.
 
-A :class:`Module` implements ``forward(x)``, which computes the output and remembers
-what backward will need, and ``backward(dout)``, which receives dL/d(output), adds
-dL/d(parameter) into every ``Parameter.grad`` and returns dL/d(input). There is no
-autograd: composite modules (``Sequential``, ResNet's ``BasicBlock``) chain their
-children's backward passes in reverse order. Gradients **accumulate**, as in PyTorch,
-until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets them.
+``forward(x)`` computes the output and keeps what backward needs; ``backward(dout)`` adds
+dL/d(parameter) into each ``Parameter.grad`` (gradients accumulate until ``zero_grad``) and
+returns dL/d(input). No autograd: composite modules chain their children's backward passes.
 """
 
 from __future__ import annotations
@@ -54,11 +51,6 @@ def _operand(value):
     return value.data if isinstance(value, Parameter) else value
 
 
-def _read(name):
-    """A property reading ``data``'s attribute ``name``."""
-    return property(lambda self: getattr(self.data, name))
-
-
 class Parameter(NDArrayOperatorsMixin):
     """A trainable array and its gradient.
 
@@ -72,16 +64,10 @@ class Parameter(NDArrayOperatorsMixin):
 
     Notes
     -----
-    A Parameter works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` itself,
-    and ``p * 2``, ``x @ p``, ``-p``, ``abs(p)``, ``p < 0``, ``np.exp(p)``, ``p[0]``,
-    ``len(p)``, ``p.shape``, ``p.dtype``, ``p.ndim``, ``p.size`` read ``p.data``, giving
-    plain ndarrays, never a new Parameter (there is no autograd). ``p += x``, ``-=``,
-    ``*=``, ``/=`` change ``p.data`` in place (a hand-written SGD step
-    ``p -= lr * p.grad`` works, as in PyTorch under ``no_grad``).
-
-    ``==`` and ``!=`` compare identity, not values, so ``p in model.parameters()``, sets
-    and dicts of parameters work as in PyTorch; compare values with
-    ``np.array_equal(p, q)``. ``bool(p)`` is always True (test ``p is not None``).
+    Works where NumPy expects an array: ``np.asarray(p)`` is ``p.data``; ``p * 2``,
+    ``np.exp(p)``, ``p[0]``, ``p.shape`` give plain ndarrays (no autograd); ``p -= lr * p.grad``
+    changes ``p.data`` in place. ``==`` compares identity (``p in model.parameters()``), so
+    compare values with ``np.array_equal(p, q)``; ``bool(p)`` is always True.
     """
 
     def __init__(self, data, requires_grad: bool = True):
@@ -89,7 +75,9 @@ class Parameter(NDArrayOperatorsMixin):
         self.grad: np.ndarray | None = None
         self.requires_grad = requires_grad
 
-    shape, dtype, ndim, size = map(_read, ("shape", "dtype", "ndim", "size"))
+    # p.shape, p.dtype, p.ndim, p.size read ``data``
+    shape, dtype, ndim, size = (property(lambda self, name=name: getattr(self.data, name))
+                                for name in ("shape", "dtype", "ndim", "size"))
 
     def accumulate_grad(self, g: np.ndarray) -> None:
         """Add ``g`` into ``grad`` (allocating it on first use)."""
@@ -102,14 +90,7 @@ class Parameter(NDArrayOperatorsMixin):
 
     # NumPy interoperability: reads of ``data``, results are plain arrays.
     def __array__(self, dtype=None, copy=None):
-        if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        if dtype is None or np.dtype(dtype) == self.data.dtype:
-            return self.data
-        if copy is False:
-            raise ValueError(f"Parameter: {self.data.dtype} data cannot be read as {dtype} "
-                             "without a copy")
-        return self.data.astype(dtype)
+        return np.array(self.data, dtype=dtype, copy=copy)     # ``data`` itself when it can
 
     def __len__(self):
         return len(self.data)
@@ -152,7 +133,6 @@ class Module:
         self.__dict__.update(_parameters=OrderedDict(), _buffers=OrderedDict(),
                              _modules=OrderedDict(), training=True)
 
-    # ---------------------------------------------------------------- registration
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(
@@ -196,24 +176,19 @@ class Module:
         self.__dict__.pop(name, None)
         self._buffers[name] = value
 
-    # ---------------------------------------------------------------- forward/backward
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, dout):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
-    def __call__(self, x):
-        return self.forward(x)
+    def __call__(self, *inputs):                 # a loss takes (input, target)
+        return self.forward(*inputs)
 
     @property
     def needs_input_grad(self) -> bool:
-        """Whether ``backward`` must compute and return dL/dx (default True).
-
-        False (the Trainer sets it): containers stop the backward pass after the last
-        layer that trains, so a frozen prefix costs nothing, and a layer whose dx nobody
-        needs skips computing it (``backward`` returns None).
-        """
+        """Whether ``backward`` must compute and return dL/dx (default True); False stops
+        the backward pass after the last layer that trains (``backward`` returns None)."""
         return self.__dict__.get("_needs_input_grad", True)
 
     @needs_input_grad.setter
@@ -233,7 +208,6 @@ class Module:
                 "its cache (was forward run under nn.no_grad()?)")
         return cache
 
-    # ---------------------------------------------------------------- traversal
     def children(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
@@ -266,15 +240,12 @@ class Module:
 
     def _state_entries(self):
         """(key, table, name) of the parameters and buffers a state dict holds."""
-        return [(key, table, name) for key, table, name in self._entries(_STATE_TABLES)
-                if table[name] is not None]
+        return [(key, table, name) for key, table, name
+                in self._entries(("_parameters", "_buffers")) if table[name] is not None]
 
-    # ---------------------------------------------------------------- modes and dtype
     def train(self, mode: bool = True) -> Module:
         """Training mode: BatchNorm uses batch statistics, Dropout drops."""
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
-        return self
+        return self.apply(lambda m: object.__setattr__(m, "training", bool(mode)))
 
     def eval(self) -> Module:
         """Evaluation mode: BatchNorm uses running statistics, Dropout is the identity."""
@@ -299,26 +270,22 @@ class Module:
         return self
 
     def to(self, *args, **kwargs) -> Module:
-        """Cast floating parameters and buffers to a dtype; accept the CPU as a device.
+        """Cast floating parameters, buffers and gradients to a dtype; returns this module.
 
-        PyTorch's forms: ``to(np.float64)``, ``to(dtype=np.float64)``, ``to("cpu")``,
-        ``to(device="cpu")``, ``to("cpu", np.float32)``. This library runs on the CPU
-        only, so ``"cpu"`` changes nothing and any other device (``"cuda"``, ``"mps"``,
-        ``"cuda:0"``) is a ValueError that says so. Returns this module.
+        PyTorch's forms: ``to(np.float64)``, ``to(dtype=...)``, ``to("cpu")``,
+        ``to(device="cpu")``, ``to("cpu", np.float32)``; another device (``"cuda"``, ``"mps"``)
+        is a ValueError: this library runs on the CPU only.
         """
         dtype = _checked_dtype(type(self).__name__ + ".to", args, kwargs)
         if dtype is None:
             return self
         for _, table, name in self._state_entries():
             value = table[name]
-            if not np.issubdtype(np.asarray(_operand(value)).dtype, np.floating):
-                continue
-            if isinstance(value, Parameter):
-                value.data = value.data.astype(dtype)
-                if value.grad is not None:
+            array = _operand(value)
+            if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.floating):
+                _assign(table, name, array.astype(dtype))
+                if isinstance(value, Parameter) and value.grad is not None:
                     value.grad = value.grad.astype(dtype)
-            elif isinstance(value, np.ndarray):
-                table[name] = value.astype(dtype)
         return self
 
     def float(self) -> Module:
@@ -335,9 +302,8 @@ class Module:
 
     def cuda(self, device=None) -> Module:
         """Always a ValueError: this library has no GPU support (see :meth:`to`)."""
-        _check_device("cuda" if device is None else f"cuda:{device}", "Module.cuda")
+        _checked_dtype("Module.cuda", ("cuda" if device is None else f"cuda:{device}",), {})
 
-    # ---------------------------------------------------------------- state dicts
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters and buffers by dotted name, in PyTorch's order (copies)."""
         return OrderedDict((key, np.array(_operand(table[name]), copy=True))
@@ -346,10 +312,8 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into this module's parameters and buffers.
 
-        Every problem is collected and reported at once (missing keys, unexpected keys,
-        wrong shapes); when the load is refused no weight has been changed. With
-        ``strict=False`` missing and unexpected keys are allowed (returned), shape
-        mismatches still raise.
+        Every problem (missing or unexpected keys, wrong shapes) is reported at once and a
+        refused load changes no weight; ``strict=False`` allows missing and unexpected keys.
 
         Returns
         -------
@@ -358,11 +322,10 @@ class Module:
         targets = {key: (table, name) for key, table, name in self._state_entries()}
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        found = [(key, table, name) for key, (table, name) in targets.items()
-                 if key in state_dict]
-        wrong = [f"{key}: expected shape {np.shape(_operand(table[name]))}, "
-                 f"got {np.shape(state_dict[key])}" for key, table, name in found
-                 if np.shape(_operand(table[name])) != np.shape(state_dict[key])]
+        found = {key: np.asarray(_operand(table[name])) for key, (table, name) in targets.items()
+                 if key in state_dict}
+        wrong = [f"{key}: expected shape {old.shape}, got {np.shape(state_dict[key])}"
+                 for key, old in found.items() if old.shape != np.shape(state_dict[key])]
         problems = [f"{label}: " + ", ".join(keys) for label, keys in
                     (("missing keys", missing), ("unexpected keys", unexpected))
                     if strict and keys]
@@ -371,16 +334,10 @@ class Module:
         if problems:
             raise ValueError(f"{type(self).__name__}.load_state_dict refused (no weight was "
                              "changed):\n  " + "\n  ".join(problems))
-        for key, table, name in found:
-            old = table[name]
-            value = np.array(state_dict[key], dtype=np.asarray(_operand(old)).dtype, copy=True)
-            if isinstance(old, Parameter):
-                old.data = value
-            else:
-                table[name] = value
+        for key, old in found.items():
+            _assign(*targets[key], np.array(state_dict[key], dtype=old.dtype, copy=True))
         return missing, unexpected
 
-    # ---------------------------------------------------------------- printing
     def extra_repr(self) -> str:
         return ""
 
@@ -391,7 +348,12 @@ class Module:
         return f"{type(self).__name__}({body})"
 
 
-_STATE_TABLES = ("_parameters", "_buffers")      # what a state dict holds, in this order
+def _assign(table, name, array):
+    """Put ``array`` into entry ``name`` of ``table``: a Parameter's data, or the buffer."""
+    if isinstance(table[name], Parameter):
+        table[name].data = array
+    else:
+        table[name] = array
 
 
 class _FunctionalLayer(Module):
@@ -449,39 +411,29 @@ _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "xla", "meta", "hip", "ipu", "hpu"
                  "privateuseone")
 
 
-def _check_device(device, where):
-    """Accept the CPU ("cpu", "cpu:0", a torch.device of type cpu); refuse the others."""
-    name = str(device)
-    if name.split(":")[0].strip().lower() != "cpu":
-        raise ValueError(
-            f"{where}({name!r}): minitorch_cv is a CPU-only library (NumPy, no GPU support), "
-            f"so there is no {name!r} device to move to. Drop the call or use 'cpu' (e.g. "
-            "device = 'cpu'); everything already runs on the CPU.")
-
-
-def _is_device(value) -> bool:
-    return type(value).__name__ == "device" or (      # a torch.device, or its name
-        isinstance(value, str) and value.split(":")[0].strip().lower() in _DEVICE_TYPES)
+def _device_type(device) -> str:
+    return str(device).split(":")[0].strip().lower()      # "cuda:0" -> "cuda"
 
 
 def _checked_dtype(where, args, kwargs):
     """The dtype (or None) of PyTorch's ``to(device, dtype)`` arguments, the device checked."""
     # non_blocking means nothing without a GPU: accepted
     unexpected = sorted(set(kwargs) - {"device", "dtype", "non_blocking"})
-    if unexpected:
-        raise TypeError(f"{where}: unexpected keyword argument(s) {unexpected}; "
-                        "expected device= and/or dtype=")
+    if unexpected or len(args) > 2:
+        raise TypeError(f"{where}: expected at most (device, dtype) and the keywords device=, "
+                        f"dtype=; got {len(args)} arguments and keywords {sorted(kwargs)}")
     device, dtype = kwargs.get("device"), kwargs.get("dtype")
-    if len(args) > 2:
-        raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} "
-                        "arguments")
     for value in args:
-        if _is_device(value):
+        if type(value).__name__ == "device" or (      # a torch.device, or its name
+                isinstance(value, str) and _device_type(value) in _DEVICE_TYPES):
             device = value
         elif value is not None:
             dtype = value
-    if device is not None:
-        _check_device(device, where)
+    if device is not None and _device_type(device) != "cpu":    # "cpu:0", torch.device("cpu")
+        raise ValueError(
+            f"{where}({str(device)!r}): minitorch_cv is a CPU-only library (NumPy, no GPU "
+            f"support), so there is no {str(device)!r} device to move to. Drop the call or use "
+            "'cpu' (e.g. device = 'cpu'); everything already runs on the CPU.")
     if dtype is None:
         return None
     try:

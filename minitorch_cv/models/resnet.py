@@ -35,8 +35,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _conv(in_channels, out_channels, kernel_size, stride, padding, rng):
-    """A bias-free convolution drawn as torchvision's ResNet does (``kaiming_normal_``,
-    fan_out, relu): ``N(0, 2 / (out_channels * K_h * K_w))``."""
+    """A bias-free convolution drawn as torchvision's: ``N(0, 2 / (out_channels * K_h * K_w))``."""
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                      bias=False, rng=rng)
     std = math.sqrt(2.0 / (out_channels * kernel_size * kernel_size))
@@ -177,7 +176,6 @@ class ResNet(Module):
                                 self.needs_input_grad)
 
 
-# ------------------------------------------------------------------------------ weights
 def imagenet_weights_path(download=True):
     """Path of torchvision's ImageNet ResNet18 file in the cache, downloading it if needed.
 
@@ -203,15 +201,12 @@ def imagenet_weights_path(download=True):
             problem = f"the download failed: {type(err).__name__}: {err}"
     if problem is not None:
         raise FileNotFoundError(
-            f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: "
-            f"{dest} does not exist and {problem}.\n"
-            f"To use them without internet here, download {IMAGENET1K_V1_URL} on a "
-            f"machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/ where "
-            f"torchvision keeps it) and place it by hand at\n  {dest}\n"
-            f"(the folder is $MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv). "
-            f"Or pass weights=PATH with the file wherever it is.")
-    with open(dest, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+            f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: {dest} does "
+            f"not exist and {problem}.\nWithout internet here, download {IMAGENET1K_V1_URL} on "
+            "a machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/, where "
+            f"torchvision keeps it) and place it by hand at\n  {dest}\n(the folder is "
+            "$MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv), or pass weights=PATH.")
+    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
     if not digest.startswith(IMAGENET1K_V1_SHA256_PREFIX):
         raise OSError(f"{dest}: SHA-256 {digest[:16]}... does not start with "
                       f"{IMAGENET1K_V1_SHA256_PREFIX} as torchvision's resnet18-f37072fd.pth "
@@ -220,8 +215,7 @@ def imagenet_weights_path(download=True):
 
 
 def _unwrap_state_dict(obj):
-    """A plain {key: array} dict from a state dict, maybe nested under "state_dict" or
-    "model" (training scripts), without DataParallel's "module." prefix."""
+    """A plain {key: array} dict, taken out of a checkpoint's nesting, without "module."."""
     for _ in range(3):                                  # e.g. {"model": {"state_dict": ...}}
         obj = next((obj[key] for key in ("state_dict", "model", "model_state_dict")
                     if isinstance(obj, dict) and isinstance(obj.get(key), dict)), obj)
@@ -312,9 +306,8 @@ def resnet18(num_classes=1000, weights=None, rng=None):
     ResNet
         In training mode: call ``model.eval()`` for inference with pretrained weights.
     """
-    if num_classes is None and weights is not None:
-        weights = _read_weights(weights)[0]
-    if num_classes is None:
+    if num_classes is None:                     # the weights' fc decides, else 1000
+        weights = None if weights is None else _read_weights(weights)[0]
         fc = (weights or {}).get("fc.weight")
         num_classes = 1000 if fc is None else int(np.shape(fc)[0])
     model = ResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, rng=rng)

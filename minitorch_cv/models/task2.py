@@ -10,21 +10,9 @@ def task2_model(num_classes: int = 10, image_size: int = 32, rng=None) -> nn.Seq
     """Three 5x5 conv blocks (32, 64, 128 filters, padding 2), each with ReLU and 2x2 max
     pooling, then Linear(flat, 64), ReLU, Linear(64, num_classes).
 
-    ========  ===================================  ==================  ===========
-    layer     module                               output (N=1)        parameters
-    ========  ===================================  ==================  ===========
-    1         Conv2d(3, 32, 5, padding=2), ReLU    (1, 32, 32, 32)     2,432
-              MaxPool2d(2, 2)                      (1, 32, 16, 16)
-    2         Conv2d(32, 64, 5, padding=2), ReLU   (1, 64, 16, 16)     51,264
-              MaxPool2d(2, 2)                      (1, 64, 8, 8)
-    3         Conv2d(64, 128, 5, padding=2), ReLU  (1, 128, 8, 8)      204,928
-              MaxPool2d(2, 2)                      (1, 128, 4, 4)
-              Flatten                              (1, 2048)
-    4         Linear(2048, 64), ReLU               (1, 64)             131,136
-    5         Linear(64, 10)                       (1, 10)             650
-    ========  ===================================  ==================  ===========
-
-    390,410 parameters in all (Task 1g). The softmax of the table is part of the loss
+    Shape: (N, 3, 32, 32) -> (N, 32, 16, 16) -> (N, 64, 8, 8) -> (N, 128, 4, 4) -> Flatten
+    (N, 2048) -> (N, 64) -> (N, num_classes). 390,410 parameters in all (Task 1g; counted
+    layer by layer in docs/theory.md). The softmax of the table is part of the loss
     (:class:`~minitorch_cv.nn.CrossEntropyLoss` takes logits).
     """
     rng = nn.init.get_rng(rng)

@@ -17,8 +17,7 @@ def _conv(cin, cout, k, p, rng):
 
 
 def _network1(num_classes, dropout, rng, classifier_dropout):
-    """Tables 2 and 7: layers 1-4 (5x5 convs, padding 2), then 4 hidden Linear(64) layers
-    each with BatchNorm1d and ReLU (and Dropout when ``classifier_dropout``)."""
+    """Tables 2 and 7: the two differ only in a Dropout after each hidden Linear layer."""
     rng = nn.init.get_rng(rng)
     size = 32
     layers = [_conv(3, 32, 5, 2, rng), nn.BatchNorm2d(32), nn.ReLU(),          # layer 1

@@ -23,11 +23,8 @@ class Sequential(Module):
 
     def __init__(self, *layers):
         super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, "
-                                "expected a Module")
-            setattr(self, str(i), layer)
+        for layer in layers:
+            self.append(layer)
 
     def __len__(self):
         return len(self._modules)
@@ -45,14 +42,14 @@ class Sequential(Module):
             raise IndexError(f"Sequential: index {index} is out of range for "
                              f"{len(layers)} layers") from None
 
-    def __iter__(self):
-        return iter(self._modules.values())
+    __iter__ = Module.children
 
     def append(self, layer):
         """Add ``layer`` at the end, named ``str(len(self))`` -- or, if a slice has that name,
         one more than the largest (PyTorch would replace that layer)."""
         if not isinstance(layer, Module):
-            raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
+            raise TypeError(f"Sequential: item {len(self)} is {type(layer).__name__}, "
+                            "expected a Module")
         name = str(len(self))
         if name in self._modules:
             name = str(max(int(k) for k in self._modules if k.isdigit()) + 1)

@@ -4,7 +4,7 @@ import numpy as np
 
 from .._dispatch import functional as F
 from ..checks import check_float_dtype, check_input, check_int, check_same_dtype, pair
-from .module import _WeightLayer
+from .module import _operand, _WeightLayer
 
 __all__ = ["Conv2d"]
 
@@ -66,15 +66,12 @@ class Conv2d(_WeightLayer):
         check_input(x, 4, "Conv2d", self.in_channels,
                     expected=f"(N, {self.in_channels}, H, W)")
         check_same_dtype(x, self.weight.dtype, "Conv2d")
-        b = self.bias.data if self.bias is not None else None
         (top, bottom), (left, right) = self.padding_sides
-        crop = None
-        if top == bottom and left == right:
-            padding = (top, left)
-        else:                       # PyTorch's "same" for an even kernel: pad here, crop dx
+        pad, crop = (top, left), None
+        if top != bottom or left != right:   # PyTorch's "same" for an even kernel: pad, crop dx
             x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-            padding, crop = (0, 0), (top, left, x.shape[2] - bottom, x.shape[3] - right)
-        out, cache = F.conv2d_forward(x, self.weight.data, b, self.stride, padding)
+            pad, crop = (0, 0), (top, left, x.shape[2] - bottom, x.shape[3] - right)
+        out, cache = F.conv2d_forward(x, self.weight.data, _operand(self.bias), self.stride, pad)
         self._store((cache, crop))
         return out
 

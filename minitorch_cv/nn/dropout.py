@@ -29,9 +29,8 @@ class Dropout(_FunctionalLayer):
         except ValueError as error:
             if p != 1:
                 raise
-            raise ValueError(f"{error}: p=1 drops every unit, and the 1/(1-p) scale of the "
-                             "kept units is undefined; use p < 1 (or leave the layer "
-                             "out)") from None
+            raise ValueError(f"{error}: p=1 drops every unit, and the 1/(1-p) scale of the kept "
+                             "units is undefined; use p < 1 (or leave the layer out)") from None
         self.rng = init.get_rng(rng)   # None: the default generator, which manual_seed reseeds
 
     def forward(self, x):

@@ -1,16 +1,12 @@
 """Weight initialization with PyTorch's default distributions, from a seedable Generator.
 
-PyTorch initializes ``Conv2d`` and ``Linear`` weights with
-``kaiming_uniform_(w, a=sqrt(5))``: gain = sqrt(2 / (1 + a^2)) = sqrt(1/3), and
-bound = gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in), so
+PyTorch initializes ``Conv2d`` and ``Linear`` weights with ``kaiming_uniform_(w, a=sqrt(5))``:
+gain = sqrt(2 / (1 + a^2)) = sqrt(1/3), bound = gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in), so
+weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), ``fan_in = in_channels * K_h * K_w``
+(conv) or ``in_features`` (linear).
 
-    weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),   bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-
-with ``fan_in = in_channels * K_h * K_w`` (conv) or ``in_features`` (linear).
-
-Randomness never comes from NumPy's global state: every layer takes ``rng=`` (a
-``numpy.random.Generator`` or an int seed); without one it draws from this module's
-default generator, which :func:`manual_seed` reseeds.
+Every layer takes ``rng=`` (a Generator or an int seed); without one it draws from this
+module's default generator (:func:`manual_seed`), never from NumPy's global state.
 """
 
 import math

@@ -11,7 +11,6 @@ import contextlib
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
@@ -33,11 +32,8 @@ def is_grad_enabled() -> bool:
 
 @contextlib.contextmanager
 def no_grad():
-    """Run forward passes that keep nothing for backward (inference, evaluation).
-
-    Inside the block every layer skips storing its cache, which saves memory and time;
-    calling ``backward`` afterwards raises an error.
-    """
+    """Run forward passes that keep nothing for backward (inference, evaluation): no layer
+    stores its cache, and calling ``backward`` afterwards raises an error."""
     previous = is_grad_enabled()
     _grad_state.enabled = False
     try:
@@ -90,7 +86,11 @@ class Parameter(NDArrayOperatorsMixin):
 
     # NumPy interoperability: reads of ``data``, results are plain arrays.
     def __array__(self, dtype=None, copy=None):
-        return np.array(self.data, dtype=dtype, copy=copy)     # ``data`` itself when it can
+        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+            raise ValueError(f"Parameter: {self.data.dtype} data cannot be read as {dtype} "
+                             "without a copy")
+        # ``data`` itself when no copy is needed (NumPy 1.x refuses copy=None)
+        return np.array(self.data, dtype, copy=True) if copy else np.asarray(self.data, dtype)
 
     def __len__(self):
         return len(self.data)
@@ -124,9 +124,8 @@ class Module:
     """Base class of every layer and network.
 
     Assigning a :class:`Parameter` or :class:`Module` as an attribute registers it;
-    buffers (running statistics and other non-trained state) are registered with
-    :meth:`register_buffer`. ``state_dict`` lists own parameters, then own buffers, then
-    each child's entries with a dotted prefix -- the same order and names as PyTorch.
+    :meth:`register_buffer` registers non-trained state (running statistics). ``state_dict``
+    lists own parameters, own buffers, then each child's with a dotted prefix, as PyTorch.
     """
 
     def __init__(self):
@@ -144,7 +143,7 @@ class Module:
                             f"to {name}.data")
         table = (self._parameters if isinstance(value, Parameter)
                  else self._modules if isinstance(value, Module)
-                 else self._buffers if name in self.__dict__.get("_buffer_names", ())
+                 else self._buffers if name in self._buffers
                  else None)
         for other in (self._parameters, self._buffers, self._modules):
             if other is not table:
@@ -157,10 +156,9 @@ class Module:
 
     def __getattr__(self, name):
         # Called only when normal lookup fails: look in the registries.
-        d = self.__dict__
         for table in ("_parameters", "_buffers", "_modules"):
-            if table in d and name in d[table]:
-                return d[table][name]
+            if name in self.__dict__.get(table, ()):
+                return self.__dict__[table][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
@@ -172,7 +170,6 @@ class Module:
 
     def register_buffer(self, name: str, value) -> None:
         """Register a non-trainable array (e.g. ``running_mean``) saved in the state dict."""
-        self.__dict__.setdefault("_buffer_names", set()).add(name)
         self.__dict__.pop(name, None)
         self._buffers[name] = value
 
@@ -208,7 +205,7 @@ class Module:
                 "its cache (was forward run under nn.no_grad()?)")
         return cache
 
-    def children(self) -> Iterator[Module]:
+    def children(self):
         return iter(self._modules.values())
 
     def named_children(self):
@@ -262,8 +259,7 @@ class Module:
         return self
 
     def apply(self, fn) -> Module:
-        """Call ``fn(module)`` on every child (recursively, children first), then on this
-        module; returns this module, as PyTorch's ``apply`` (e.g. to re-initialize weights)."""
+        """Call ``fn`` on every submodule, children first and this module last; returns it."""
         for child in self.children():
             child.apply(fn)
         fn(self)
@@ -272,9 +268,8 @@ class Module:
     def to(self, *args, **kwargs) -> Module:
         """Cast floating parameters, buffers and gradients to a dtype; returns this module.
 
-        PyTorch's forms: ``to(np.float64)``, ``to(dtype=...)``, ``to("cpu")``,
-        ``to(device="cpu")``, ``to("cpu", np.float32)``; another device (``"cuda"``, ``"mps"``)
-        is a ValueError: this library runs on the CPU only.
+        Takes PyTorch's forms (``to(np.float64)``, ``to(device="cpu")``, ``to("cpu", dtype)``);
+        another device (``"cuda"``, ``"mps"``) is a ValueError: this library is CPU-only.
         """
         dtype = _checked_dtype(type(self).__name__ + ".to", args, kwargs)
         if dtype is None:
@@ -314,10 +309,7 @@ class Module:
 
         Every problem (missing or unexpected keys, wrong shapes) is reported at once and a
         refused load changes no weight; ``strict=False`` allows missing and unexpected keys.
-
-        Returns
-        -------
-        (missing_keys, unexpected_keys) : tuple of lists
+        Returns ``(missing_keys, unexpected_keys)``, two lists.
         """
         targets = {key: (table, name) for key, table, name in self._state_entries()}
         missing = [k for k in targets if k not in state_dict]
@@ -455,17 +447,14 @@ def has_trainable_parameters(module: Module) -> bool:
 def backward_through(layers, dout, needs_input_grad: bool = True):
     """Backward pass through ``layers`` applied in sequence (last layer first).
 
-    Layer ``i`` is asked for its input gradient only when something before it trains,
-    or when the caller needs dL/dx. Layers before the first trainable one are skipped
-    entirely when ``needs_input_grad`` is False; the return value is then None.
+    Layer ``i`` computes its input gradient only when something before it trains or the
+    caller needs dL/dx; with ``needs_input_grad`` False the layers before the first
+    trainable one are skipped and the result is None.
     """
     layers = list(layers)
     trainable = [has_trainable_parameters(m) for m in layers]
     # propagate[i]: does the gradient have to flow past layer i (to layer i-1 or out)?
-    propagate, seen = [], needs_input_grad
-    for t in trainable:
-        propagate.append(seen)
-        seen = seen or t
+    propagate = [needs_input_grad or any(trainable[:i]) for i in range(len(layers))]
     for i in reversed(range(len(layers))):
         if not (trainable[i] or propagate[i]):
             return None

@@ -1,24 +1,11 @@
-"""ResNet18, layer for layer and key for key torchvision's, with hand-written backward.
+"""ResNet18 (He et al., 2015), layer for layer and key for key torchvision's, with
+hand-written backward; architecture, state-dict keys and weights in docs/resnet.md.
 
-The network (He et al., 2015, "Deep Residual Learning for Image Recognition")::
-
-    conv1 7x7/2 -> bn1 -> relu -> maxpool 3x3/2        (N, 64, H/4, W/4)
-    layer1: 2 BasicBlocks,  64 channels, stride 1     (N, 64, H/4, W/4)
-    layer2: 2 BasicBlocks, 128 channels, stride 2     (N, 128, H/8, W/8)
-    layer3: 2 BasicBlocks, 256 channels, stride 2     (N, 256, H/16, W/16)
-    layer4: 2 BasicBlocks, 512 channels, stride 2     (N, 512, H/32, W/32)
-    avgpool (global) -> flatten -> fc                 (N, num_classes)
-
-Module names, state-dict keys and their order are torchvision's (``conv1.weight``,
-``bn1.running_mean``, ``layer2.0.downsample.0.weight``, ``fc.bias``, ...), so a file saved
-by ``torch.save(torchvision.models.resnet18().state_dict(), path)`` loads as is:
+A file saved by ``torch.save(torchvision.models.resnet18().state_dict(), path)`` loads as is:
 
 >>> from minitorch_cv import models
 >>> model = models.resnet18(num_classes=10, weights="resnet18_cifar10.pth")
 >>> model = model.eval()                # BatchNorm must use its running statistics
-
-``weights="IMAGENET1K_V1"`` takes torchvision's ImageNet file, downloaded once into the
-user cache or placed there by hand (:func:`imagenet_weights_path`).
 """
 
 from __future__ import annotations
@@ -48,8 +35,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _conv(in_channels, out_channels, kernel_size, stride, padding, rng):
-    """A bias-free convolution drawn as torchvision's ResNet does (``kaiming_normal_``,
-    fan_out, relu): ``N(0, 2 / (out_channels * K_h * K_w))``."""
+    """A bias-free convolution drawn as torchvision's: ``N(0, 2 / (out_channels * K_h * K_w))``."""
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                      bias=False, rng=rng)
     std = math.sqrt(2.0 / (out_channels * kernel_size * kernel_size))
@@ -60,9 +46,8 @@ def _conv(in_channels, out_channels, kernel_size, stride, padding, rng):
 class BasicBlock(Module):
     """Two 3x3 convolutions with a shortcut: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + s(x))``.
 
-    ``s`` is the identity, or ``downsample`` (a 1x1 convolution with stride 2 and a
-    BatchNorm) where the block halves the resolution (``stride=2``, also conv1's) and
-    changes the channel count.
+    ``s`` is the identity, or ``downsample`` (1x1 convolution with stride 2 + BatchNorm)
+    where the block halves the resolution (``stride=2``, also conv1's).
 
     Shape
     -----
@@ -73,9 +58,6 @@ class BasicBlock(Module):
     With ``g = relu2.backward(dout)`` (the gradient of the sum), the main path gets ``g``
     through bn2, conv2, relu, bn1, conv1, and the shortcut gets the same ``g``:
     ``dx = main.backward(g) + (downsample.backward(g) if downsample else g)``.
-
-    torchvision's block calls one ReLU module twice; each call here needs its own cache,
-    so the second is ``relu2`` (no parameters: the state-dict keys stay torchvision's).
     """
 
     expansion = 1
@@ -89,7 +71,7 @@ class BasicBlock(Module):
         self.conv2 = _conv(planes, planes, 3, 1, 1, rng)
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample          # None: the shortcut is the identity
-        self.relu2 = nn.ReLU(inplace=True)
+        self.relu2 = nn.ReLU(inplace=True)   # torchvision calls relu twice: a cache per call
         self.stride = stride
 
     def _main_path(self):
@@ -110,10 +92,7 @@ class BasicBlock(Module):
         dx = backward_through(self._main_path(), g, need_dx)
         shortcut = [] if self.downsample is None else [self.downsample]
         d_short = backward_through(shortcut, g, need_dx)      # g itself for the identity
-        if not need_dx:
-            return None
-        dx += d_short
-        return dx
+        return dx + d_short if need_dx else None
 
 
 class ResNet(Module):
@@ -124,14 +103,12 @@ class ResNet(Module):
 
     Shape
     -----
-    (N, 3, H, W) -> (N, num_classes). Stage outputs at H = W = 224: 112 (conv1), 56
-    (maxpool, layer1), 28, 14, 7 (layer4); at 64: 32, 16, 8, 4, 2.
+    (N, 3, H, W) -> (N, num_classes); layer4's output is (N, 512, H/32, W/32).
 
     Backward
     --------
-    The children's backward passes in reverse order (:func:`backward_through`): with
-    ``needs_input_grad = False`` a frozen prefix (say everything before ``layer4``) costs
-    no backward computation at all.
+    The children's backward passes in reverse order (:func:`backward_through`), skipping
+    a frozen prefix when ``needs_input_grad`` is False.
     """
 
     def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), num_classes=1000, rng=None):
@@ -199,19 +176,16 @@ class ResNet(Module):
                                 self.needs_input_grad)
 
 
-# ------------------------------------------------------------------------------ weights
 def imagenet_weights_path(download=True):
     """Path of torchvision's ImageNet ResNet18 file in the cache, downloading it if needed.
 
-    The file is ``resnet18-f37072fd.pth`` in :func:`minitorch_cv.data.default_cache_dir`
-    (``$MINITORCH_CV_CACHE``, else ``~/.cache/minitorch_cv``); its SHA-256 must start with
-    ``f37072fd``, as torchvision's file name promises.
+    The file is ``resnet18-f37072fd.pth`` in :func:`minitorch_cv.data.default_cache_dir`;
+    its SHA-256 must start with ``f37072fd``, as the file name promises.
 
     Raises
     ------
     FileNotFoundError
-        Offline (or with ``download=False``) and the file is not in the cache: the
-        message says where to put it.
+        Not in the cache and not downloaded: the message says where to put it.
     OSError
         The file's hash is wrong.
     """
@@ -227,15 +201,12 @@ def imagenet_weights_path(download=True):
             problem = f"the download failed: {type(err).__name__}: {err}"
     if problem is not None:
         raise FileNotFoundError(
-            f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: "
-            f"{dest} does not exist and {problem}.\n"
-            f"To use them without internet here, download {IMAGENET1K_V1_URL} on a "
-            f"machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/ where "
-            f"torchvision keeps it) and place it by hand at\n  {dest}\n"
-            f"(the folder is $MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv). "
-            f"Or pass weights=PATH with the file wherever it is.")
-    with open(dest, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+            f"ImageNet weights for ResNet18 (IMAGENET1K_V1) are not available: {dest} does "
+            f"not exist and {problem}.\nWithout internet here, download {IMAGENET1K_V1_URL} on "
+            "a machine that has it (or copy it from ~/.cache/torch/hub/checkpoints/, where "
+            f"torchvision keeps it) and place it by hand at\n  {dest}\n(the folder is "
+            "$MINITORCH_CV_CACHE if set, else ~/.cache/minitorch_cv), or pass weights=PATH.")
+    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
     if not digest.startswith(IMAGENET1K_V1_SHA256_PREFIX):
         raise OSError(f"{dest}: SHA-256 {digest[:16]}... does not start with "
                       f"{IMAGENET1K_V1_SHA256_PREFIX} as torchvision's resnet18-f37072fd.pth "
@@ -244,14 +215,10 @@ def imagenet_weights_path(download=True):
 
 
 def _unwrap_state_dict(obj):
-    """A plain {key: array} dict from a state dict, maybe nested under "state_dict" or
-    "model" (training scripts), without DataParallel's "module." prefix."""
-    for _ in range(3):
-        nested = [obj[key] for key in ("state_dict", "model", "model_state_dict")
-                  if isinstance(obj, dict) and isinstance(obj.get(key), dict)]
-        if not nested:
-            break
-        obj = nested[0]
+    """A plain {key: array} dict, taken out of a checkpoint's nesting, without "module."."""
+    for _ in range(3):                                  # e.g. {"model": {"state_dict": ...}}
+        obj = next((obj[key] for key in ("state_dict", "model", "model_state_dict")
+                    if isinstance(obj, dict) and isinstance(obj.get(key), dict)), obj)
     if not isinstance(obj, dict):
         raise TypeError(f"expected a state dict (a dict of arrays), got {type(obj).__name__}")
     out = OrderedDict((key.removeprefix("module.") if isinstance(key, str) else key, value)
@@ -264,8 +231,9 @@ def _unwrap_state_dict(obj):
 
 
 def _read_weights(weights):
+    """The state dict ``weights`` names (unwrapped) and where it comes from."""
     if isinstance(weights, dict):
-        return weights, "the given state dict"
+        return _unwrap_state_dict(weights), "the given state dict"
     if isinstance(weights, str) and weights.upper() in ("IMAGENET1K_V1", "DEFAULT"):
         path = imagenet_weights_path()
     else:
@@ -275,7 +243,7 @@ def _read_weights(weights):
                                     ".pth/.safetensors/.npz path, a state dict or "
                                     "'IMAGENET1K_V1')")
     from .. import io
-    return io.load_weights(path), str(path)
+    return _unwrap_state_dict(io.load_weights(path)), str(path)
 
 
 def load_pretrained(model, weights, log=None):
@@ -284,9 +252,9 @@ def load_pretrained(model, weights, log=None):
     Parameters
     ----------
     weights : str, os.PathLike or dict
-        A ``.pth`` (read without torch), ``.safetensors`` or ``.npz`` file, a state dict,
-        or ``"IMAGENET1K_V1"``. Checkpoints nested as ``{"state_dict": ...}`` or
-        ``{"model": ...}`` and keys prefixed ``"module."`` (DataParallel) are accepted.
+        A ``.pth`` (read without torch), ``.safetensors`` or ``.npz`` file, a state dict
+        (also nested as ``{"state_dict": ...}``, keys prefixed ``"module."``), or
+        ``"IMAGENET1K_V1"``.
     log : callable, optional
         Where to report a replaced head (default: ``warnings.warn``).
 
@@ -296,13 +264,11 @@ def load_pretrained(model, weights, log=None):
 
     Notes
     -----
-    When ``fc`` in the file has another number of classes than the model (1000-class
-    ImageNet weights into ``num_classes=10``), every other weight is loaded and ``fc``
-    keeps its fresh initialization. Missing ``num_batches_tracked`` (older PyTorch) load
-    as 0. Anything else that does not fit is refused, listed, and no weight changes.
+    An ``fc`` of another size keeps its fresh initialization; missing
+    ``num_batches_tracked`` (older PyTorch) load as 0. Anything else that does not fit is
+    refused, listed, and no weight changes (docs/resnet.md).
     """
-    raw, source = _read_weights(weights)
-    sd = _unwrap_state_dict(raw)
+    sd, source = _read_weights(weights)
     own = model.state_dict()
     sd.update((key, np.array(0, dtype=np.int64)) for key in own     # older PyTorch files
               if key.endswith("num_batches_tracked") and key not in sd)
@@ -333,17 +299,15 @@ def resnet18(num_classes=1000, weights=None, rng=None):
         from the weights' ``fc`` (1000 without weights).
     weights : None, str, os.PathLike or dict
         ``None``: random initialization (torchvision's scheme). Otherwise what
-        :func:`load_pretrained` takes (``"IMAGENET1K_V1"``: see
-        :func:`imagenet_weights_path`); an ``fc`` of another size is left out, with a warning.
+        :func:`load_pretrained` takes; an ``fc`` of another size is left out, with a warning.
 
     Returns
     -------
     ResNet
         In training mode: call ``model.eval()`` for inference with pretrained weights.
     """
-    if num_classes is None and weights is not None:
-        weights = _unwrap_state_dict(_read_weights(weights)[0])
-    if num_classes is None:
+    if num_classes is None:                     # the weights' fc decides, else 1000
+        weights = None if weights is None else _read_weights(weights)[0]
         fc = (weights or {}).get("fc.weight")
         num_classes = 1000 if fc is None else int(np.shape(fc)[0])
     model = ResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, rng=rng)
@@ -356,15 +320,12 @@ def grad_cam(model, x, target=None):
     """Grad-CAM (Selvaraju et al., 2017) at ``layer4`` with the library's own backward.
 
     ``w_k = mean over (i, j) of dy_c / dA_k[i, j]`` for the layer4 activations ``A``,
-    ``cam = relu(sum_k w_k A_k)``: where the feature maps that raise class ``c``'s score
-    are active. The gradient goes back through ``fc``, ``flatten`` and ``avgpool`` only.
+    ``cam = relu(sum_k w_k A_k)``. The gradient goes back through the head only.
 
     Parameters
     ----------
     model : ResNet
-        Used in its current mode (call ``model.eval()`` first for pretrained weights),
-        and left exactly as found, also when an error interrupts (gradients, flags, mode,
-        BatchNorm's running statistics).
+        Used in its current mode and left exactly as found, also on errors.
     x : ndarray (N, 3, H, W)
     target : int, sequence of int or None
         Class per image; ``None`` takes the predicted class.
@@ -375,22 +336,19 @@ def grad_cam(model, x, target=None):
     target : ndarray (N,) of int
     logits : ndarray (N, num_classes)
     """
-    # Every gradient, flag, mode, running statistic and forward cache is put back at the
-    # end, also on errors; the head's backward adds into fresh arrays, not the caller's.
+    # The head's backward adds into fresh arrays, not the caller's (put back at the end).
     with kept_as_found(model, gradients=True, buffers=True, caches=True):
         with nn.no_grad():                     # the trunk keeps nothing
             feats = model.forward_features(x, ("layer4",))[1]["layer4"]
-        head = [model.avgpool, model.flatten, model.fc]
-        logits = feats
-        for layer in head:                     # the head keeps its caches
-            layer.requires_grad_(False)        # dL/dfeats is all we need: no dL/dW
-            logits = layer(logits)
+        head = nn.Sequential(model.avgpool, model.flatten, model.fc)
+        head.requires_grad_(False)             # dL/dfeats is all we need: no dL/dW
+        logits = head(feats)                   # the head keeps its caches
         n = len(x)
         target = (logits.argmax(axis=1) if target is None
                   else np.broadcast_to(np.asarray(target, dtype=np.int64), (n,)))
         one_hot = np.zeros_like(logits)
         one_hot[np.arange(n), target] = 1
-        dfeats = backward_through(head, one_hot, needs_input_grad=True)
+        dfeats = head.backward(one_hot)
     weights = dfeats.mean(axis=(2, 3), keepdims=True)          # (N, 512, 1, 1)
     cam = np.maximum((weights * feats).sum(axis=1), 0)
     return cam, np.asarray(target), logits

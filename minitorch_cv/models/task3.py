@@ -1,12 +1,9 @@
 """The Task 3 networks of the seed report: Network 1 (Table 2), Network 2 (Table 4) and the
 improved network (Table 7).
 
-Reading the tables: where a layer lists Conv2D and BatchNorm2D with a ReLU, the order is
-convolution -> batch norm -> ReLU. In Network 1's (and the improved network's) second layer
-max pooling comes before the ReLU. Each hidden fully connected layer of Network 1 is
-followed by BatchNorm1d -> ReLU -> Dropout; the improved network drops those Dropouts and
-keeps only the Dropout2d that closes the convolutional stack. The softmax of the tables is
-part of :class:`~minitorch_cv.nn.CrossEntropyLoss`.
+Reading the tables: a layer with Conv2D, BatchNorm2D and ReLU runs them in that order, but
+Network 1's second layer pools before the ReLU. The softmax of the tables is part of
+:class:`~minitorch_cv.nn.CrossEntropyLoss`.
 """
 
 from .. import nn
@@ -20,8 +17,7 @@ def _conv(cin, cout, k, p, rng):
 
 
 def _network1(num_classes, dropout, rng, classifier_dropout):
-    """Tables 2 and 7: layers 1-4 (5x5 convs, padding 2), then 4 hidden Linear(64) layers
-    each with BatchNorm1d and ReLU (and Dropout when ``classifier_dropout``)."""
+    """Tables 2 and 7: the two differ only in a Dropout after each hidden Linear layer."""
     rng = nn.init.get_rng(rng)
     size = 32
     layers = [_conv(3, 32, 5, 2, rng), nn.BatchNorm2d(32), nn.ReLU(),          # layer 1

@@ -14,5 +14,4 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 __all__ = ["Module", "Parameter", "Sequential", "no_grad", "is_grad_enabled", "init",
            "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
            "BatchNorm2d", "Dropout", "Dropout2d", "Linear", "Flatten", "Identity", "ReLU",
-           "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "CrossEntropyLoss",
-           "MSELoss", "L1Loss"]
+           "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "CrossEntropyLoss", "MSELoss", "L1Loss"]

@@ -13,10 +13,8 @@ class ReLU(_FunctionalLayer):
     """``max(x, 0)``; backward ``dout * [x > 0]`` (at NaN the gradient passes, as in
     PyTorch). Shape: any -> same.
 
-    ``inplace=True`` overwrites the input under :func:`~minitorch_cv.nn.no_grad`
-    (inference: no second array of activations, as in PyTorch). When gradients are on, a
-    new array is returned all the same: the input may be held in another layer's cache,
-    which PyTorch guards with version counters and this library does not have.
+    ``inplace=True`` overwrites the input under :func:`~minitorch_cv.nn.no_grad` only: with
+    gradients on, another layer's cache may hold the input (docs/layers.md).
     """
 
     _function = "relu"
@@ -55,7 +53,6 @@ class LeakyReLU(_FunctionalLayer):
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU")
-
 
 
 class Softmax(_FunctionalLayer):

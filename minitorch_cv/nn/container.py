@@ -16,20 +16,15 @@ def _float_or_none(dtype):
 class Sequential(Module):
     """Apply children in order; backward applies their backward passes in reverse.
 
-    Children are named "0", "1", ... so state-dict keys read ``"3.weight"`` as in PyTorch.
-    A slice, ``model[1:3]``, is a Sequential of the same layer objects (shared) that keeps
-    their ORIGINAL names, as PyTorch's does (keys ``"1.weight"``, ``"2.weight"``...), so
-    its weights load back into ``model`` by name. An integer index counts positions.
-    Backward: see :func:`~minitorch_cv.nn.module.backward_through`.
+    Children are named "0", "1", ... (state-dict keys ``"3.weight"``) as in PyTorch. A slice,
+    ``model[1:3]``, shares the layers and keeps their original names, so its weights load
+    back into ``model`` by name. Backward: :func:`~minitorch_cv.nn.module.backward_through`.
     """
 
     def __init__(self, *layers):
         super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, "
-                                "expected a Module")
-            setattr(self, str(i), layer)
+        for layer in layers:
+            self.append(layer)
 
     def __len__(self):
         return len(self._modules)
@@ -47,15 +42,14 @@ class Sequential(Module):
             raise IndexError(f"Sequential: index {index} is out of range for "
                              f"{len(layers)} layers") from None
 
-    def __iter__(self):
-        return iter(self._modules.values())
+    __iter__ = Module.children
 
     def append(self, layer):
-        """Add ``layer`` at the end, named ``str(len(self))`` as in PyTorch -- or, when a
-        slice already has that name, one more than the largest name: PyTorch would replace
-        that layer, this never does."""
+        """Add ``layer`` at the end, named ``str(len(self))`` -- or, if a slice has that name,
+        one more than the largest (PyTorch would replace that layer)."""
         if not isinstance(layer, Module):
-            raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
+            raise TypeError(f"Sequential: item {len(self)} is {type(layer).__name__}, "
+                            "expected a Module")
         name = str(len(self))
         if name in self._modules:
             name = str(max(int(k) for k in self._modules if k.isdigit()) + 1)

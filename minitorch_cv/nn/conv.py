@@ -4,7 +4,7 @@ import numpy as np
 
 from .._dispatch import functional as F
 from ..checks import check_float_dtype, check_input, check_int, check_same_dtype, pair
-from .module import _WeightLayer
+from .module import _operand, _WeightLayer
 
 __all__ = ["Conv2d"]
 
@@ -15,13 +15,9 @@ class Conv2d(_WeightLayer):
     Parameters
     ----------
     padding : int, (int, int), "valid" or "same"
-        Zeros added on each side; ``"valid"`` is 0. ``"same"`` (stride 1 only, as in
-        PyTorch) pads ``K - 1`` in all, ``(K - 1) // 2`` before and the rest after (an
-        even kernel: one more at the bottom/right, PyTorch's asymmetric padding).
-        ``self.padding`` is the pair, or ``"same"``; ``self.padding_sides`` is always
-        ``((top, bottom), (left, right))``.
-    rng : numpy.random.Generator or int, optional
-        Source of the initial weights (see :mod:`minitorch_cv.nn.init`).
+        Zeros added on each side; ``"valid"`` is 0. ``"same"`` (stride 1 only) pads
+        ``(K - 1) // 2`` before and the rest after, as PyTorch. ``self.padding`` is the pair
+        or ``"same"``; ``self.padding_sides`` is always ``((top, bottom), (left, right))``.
 
     Shape
     -----
@@ -32,8 +28,7 @@ class Conv2d(_WeightLayer):
     Backward
     --------
     ``db = sum dout``; ``dW = sum_n dout[n] @ cols[n].T``; ``dx = col2im(W2.T @ dout)``
-    (see :mod:`minitorch_cv.functional.conv`). Asymmetric "same" padding pads the input
-    first; ``dx`` is then the padded input's gradient with the padding cropped off.
+    (see :mod:`minitorch_cv.functional.conv`), cropped for asymmetric "same" padding.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -50,23 +45,20 @@ class Conv2d(_WeightLayer):
             raise NotImplementedError("Conv2d supports dilation=1, groups=1, "
                                       "padding_mode='zeros' only")
         self._padding_given = padding
-        if isinstance(padding, str) and padding not in ("same", "valid"):
+        same = isinstance(padding, str) and padding == "same"
+        if isinstance(padding, str) and not same and padding != "valid":
             raise ValueError(f"Conv2d: padding must be an int, a pair of ints, 'valid' "
                              f"or 'same', got {padding!r}")
-        if isinstance(padding, str) and padding == "same":
-            if self.stride != (1, 1):
-                raise ValueError(
-                    f"Conv2d: padding='same' is not supported for strided convolutions "
-                    f"(stride={self.stride}; PyTorch refuses it too): no padding keeps the "
-                    "size when the stride skips positions. Give the padding as a number, "
-                    "e.g. theory.conv_output_size tells what each one gives")
-            self.padding = "same"
-            self.padding_sides = tuple(((k - 1) // 2, k - 1 - (k - 1) // 2)
-                                       for k in self.kernel_size)
-        else:
-            self.padding = ((0, 0) if isinstance(padding, str)  # "valid"
-                            else pair(padding, "padding", "Conv2d", minimum=0))
-            self.padding_sides = tuple((p, p) for p in self.padding)
+        if same and self.stride != (1, 1):
+            raise ValueError(
+                f"Conv2d: padding='same' is not supported for strided convolutions "
+                f"(stride={self.stride}; PyTorch refuses it too): no padding keeps the "
+                "size when the stride skips positions. Give the padding as a number, "
+                "e.g. theory.conv_output_size tells what each one gives")
+        self.padding = ("same" if same else (0, 0) if isinstance(padding, str)   # "valid"
+                        else pair(padding, "padding", "Conv2d", minimum=0))
+        self.padding_sides = (tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in self.kernel_size)
+                              if same else tuple((p, p) for p in self.padding))
         self._init_parameters((self.out_channels, self.in_channels) + self.kernel_size, bias,
                               rng, check_float_dtype(dtype, "Conv2d"))
 
@@ -74,15 +66,12 @@ class Conv2d(_WeightLayer):
         check_input(x, 4, "Conv2d", self.in_channels,
                     expected=f"(N, {self.in_channels}, H, W)")
         check_same_dtype(x, self.weight.dtype, "Conv2d")
-        b = self.bias.data if self.bias is not None else None
         (top, bottom), (left, right) = self.padding_sides
-        crop = None
-        if top == bottom and left == right:
-            padding = (top, left)
-        else:                       # PyTorch's "same" for an even kernel: pad here, crop dx
+        pad, crop = (top, left), None
+        if top != bottom or left != right:   # PyTorch's "same" for an even kernel: pad, crop dx
             x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-            padding, crop = (0, 0), (top, left, x.shape[2] - bottom, x.shape[3] - right)
-        out, cache = F.conv2d_forward(x, self.weight.data, b, self.stride, padding)
+            pad, crop = (0, 0), (top, left, x.shape[2] - bottom, x.shape[3] - right)
+        out, cache = F.conv2d_forward(x, self.weight.data, _operand(self.bias), self.stride, pad)
         self._store((cache, crop))
         return out
 

@@ -13,9 +13,8 @@ __all__ = ["Dropout", "Dropout2d"]
 class Dropout(_FunctionalLayer):
     """Zero each element with probability ``p`` and scale survivors by 1 / (1 - p).
 
-    ``p`` is the probability of *dropping* (as in PyTorch), in [0, 1): ``p = 1`` would
-    leave the survivors' scale undefined (``functional.dropout_forward(x, 1.0, rng)``
-    still returns zeros, as PyTorch's does). In eval mode the layer is the identity.
+    ``p`` is the probability of *dropping* (as in PyTorch), in [0, 1) (``p = 1`` leaves
+    the scale undefined). In eval mode the layer is the identity.
 
     Shape: any -> same. Backward: ``dx = dout * mask`` (the same mask, scale included).
     """
@@ -30,9 +29,8 @@ class Dropout(_FunctionalLayer):
         except ValueError as error:
             if p != 1:
                 raise
-            raise ValueError(f"{error}: p=1 drops every unit, and the 1/(1-p) scale of the "
-                             "kept units is undefined; use p < 1 (or leave the layer "
-                             "out)") from None
+            raise ValueError(f"{error}: p=1 drops every unit, and the 1/(1-p) scale of the kept "
+                             "units is undefined; use p < 1 (or leave the layer out)") from None
         self.rng = init.get_rng(rng)   # None: the default generator, which manual_seed reseeds
 
     def forward(self, x):

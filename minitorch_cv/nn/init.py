@@ -1,16 +1,12 @@
 """Weight initialization with PyTorch's default distributions, from a seedable Generator.
 
-PyTorch initializes ``Conv2d`` and ``Linear`` weights with
-``kaiming_uniform_(w, a=sqrt(5))``: gain = sqrt(2 / (1 + a^2)) = sqrt(1/3), and
-bound = gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in), so
+PyTorch initializes ``Conv2d`` and ``Linear`` weights with ``kaiming_uniform_(w, a=sqrt(5))``:
+gain = sqrt(2 / (1 + a^2)) = sqrt(1/3), bound = gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in), so
+weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), ``fan_in = in_channels * K_h * K_w``
+(conv) or ``in_features`` (linear).
 
-    weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),   bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-
-with ``fan_in = in_channels * K_h * K_w`` (conv) or ``in_features`` (linear).
-
-Randomness never comes from NumPy's global state: every layer takes ``rng=`` (a
-``numpy.random.Generator`` or an int seed); without one it draws from this module's
-default generator, which :func:`manual_seed` reseeds.
+Every layer takes ``rng=`` (a Generator or an int seed); without one it draws from this
+module's default generator (:func:`manual_seed`), never from NumPy's global state.
 """
 
 import math
@@ -25,14 +21,11 @@ _default = np.random.Generator(np.random.PCG64())
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the library's default generator, like ``torch.manual_seed``.
+    """Reseed the library's default generator in place, like ``torch.manual_seed``.
 
-    The generator is reseeded in place: every later draw from it follows ``seed``,
-    including draws by layers built before this call (Dropout masks built without
-    ``rng=``). After ``manual_seed(s)`` it draws exactly what
-    ``numpy.random.default_rng(s)`` draws. NumPy's global state and generators passed
-    to a layer (``rng=``) are not touched. Returns the default generator (the same
-    object before and after).
+    Later draws follow ``seed``, also by layers built before (Dropout without ``rng=``): the
+    generator then draws exactly what ``numpy.random.default_rng(seed)`` draws. NumPy's
+    global state and generators passed as ``rng=`` are untouched. Returns the generator.
     """
     state = np.random.PCG64(seed).state     # what default_rng(seed) would start from
     with _default.bit_generator.lock:       # not in the middle of another thread's draw

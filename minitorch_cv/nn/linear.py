@@ -2,7 +2,7 @@
 
 from .._dispatch import functional as F
 from ..checks import check_float_dtype, check_input, check_int, check_same_dtype
-from .module import _WeightLayer
+from .module import _operand, _WeightLayer
 
 __all__ = ["Linear"]
 
@@ -30,8 +30,7 @@ class Linear(_WeightLayer):
         check_input(x, 2, "Linear", self.in_features, channel_axis=1,
                     expected=f"(N, {self.in_features})")
         check_same_dtype(x, self.weight.dtype, "Linear")
-        b = self.bias.data if self.bias is not None else None
-        out, cache = F.linear_forward(x, self.weight.data, b)
+        out, cache = F.linear_forward(x, self.weight.data, _operand(self.bias))
         self._store(cache)
         return out
 

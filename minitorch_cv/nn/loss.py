@@ -1,10 +1,6 @@
-"""Losses as modules: CrossEntropyLoss, MSELoss and L1Loss.
-
-A loss is called with two arrays, ``loss_fn(input, target)``, and returns a Python float
-(``reduction="mean"`` or ``"sum"``) or an array of per-sample losses (``"none"``).
-``loss_fn.backward(dloss=1.0)`` returns dL/d(input), ready for ``model.backward``; for
-``"none"`` pass ``dloss``, an array of the loss's shape (``np.ones_like(losses)`` to
-differentiate their sum). The math is in :mod:`minitorch_cv.functional.loss`.
+"""Losses as modules: ``loss_fn(input, target)`` returns a float (an array of per-sample
+losses for ``reduction="none"``), ``loss_fn.backward(dloss=1.0)`` dL/d(input). The math is
+in :mod:`minitorch_cv.functional.loss`; usage in docs/layers.md.
 """
 
 import math
@@ -27,9 +23,6 @@ class _Loss(Module):
         super().__init__()
         self.reduction = check_reduction(reduction, type(self).__name__)
 
-    def __call__(self, input, target):
-        return self.forward(input, target)
-
     def _arguments(self):
         return {}
 
@@ -49,8 +42,7 @@ class _Loss(Module):
         return loss
 
     def backward(self, dloss=1.0):
-        """dL/d(input), the input's shape; ``dloss`` is dL/d(loss) (an array of the loss's
-        shape for ``reduction="none"``)."""
+        """dL/d(input); ``dloss`` is dL/d(loss) (the loss's shape for ``reduction="none"``)."""
         return getattr(F, self._backward)(self._take_cache(), dloss,
                                           layer=f"{type(self).__name__}.backward")
 
@@ -70,15 +62,14 @@ class CrossEntropyLoss(_Loss):
     reduction : "mean", "sum" or "none"
         Also accepted as the first positional argument (the earlier signature).
     label_smoothing : float in [0, 1]
-        ``e``: the target becomes ``(1 - e) * onehot(y) + e / K``.
+        ``e``: the target becomes ``t = (1 - e) * onehot(y) + e / K``.
 
     Shape: (N, K) and (N,) -> a number, or (N,) for ``reduction="none"``.
 
     Without options, ``loss = -(1/N) sum_n log softmax(z_n)[y_n]``. With them, sample n
-    costs ``l_n = -sum_k w[k] t_n[k] log softmax(z_n)[k]`` (``t_n`` the smoothed target, 0
-    when ``y_n == ignore_index``); "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over
-    the samples not ignored. Every sample ignored is 0/0: a NaN loss, as in PyTorch, and
-    a zero gradient.
+    costs ``l_n = -sum_k w[k] t_n[k] log softmax(z_n)[k]`` (0 when ignored); "mean"
+    divides ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored (all ignored:
+    NaN, as in PyTorch, and a zero gradient). Details in docs/layers.md.
 
     Backward
     --------
@@ -87,9 +78,6 @@ class CrossEntropyLoss(_Loss):
 
     Raises
     ------
-    ValueError, TypeError
-        Labels that are not integers in [0, K) (or ``ignore_index``), shapes that do not
-        match, a weight that is not K numbers, a smoothing outside [0, 1].
     FloatingPointError
         The loss is not finite although some sample counts (diverged training, NaN inputs).
     """
@@ -130,7 +118,7 @@ class CrossEntropyLoss(_Loss):
 
 
 class MSELoss(_Loss):
-    """Mean squared error between predictions and targets of one shape:
+    """Mean squared error between predictions and targets of one shape (no broadcasting):
     ``loss = mean((x - t)^2)`` over all elements (``reduction``: "mean", "sum" or "none").
 
     Shape: (*) and (*) -> a number, or (*) for ``reduction="none"``.
@@ -138,23 +126,14 @@ class MSELoss(_Loss):
     Backward
     --------
     ``dL/dx = 2 (x - t) / x.size`` for "mean" (no ``/ x.size`` for "sum"; times ``dloss``).
-
-    Raises
-    ------
-    ValueError, TypeError
-        A target of another shape (no broadcasting) or not floating-point.
-    FloatingPointError
-        The loss is not finite (NaN/inf in the input).
+    A non-finite loss raises FloatingPointError.
     """
 
     _forward, _backward = "mse_loss_forward", "mse_loss_backward"
 
 
 class L1Loss(_Loss):
-    """Mean absolute error between predictions and targets of one shape.
-
-    ``loss = mean(|x - t|)`` over all elements. Parameters, shapes and errors as
-    :class:`MSELoss`.
+    """Mean absolute error ``loss = mean(|x - t|)``; parameters, shapes, errors as :class:`MSELoss`.
 
     Backward
     --------

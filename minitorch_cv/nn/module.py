@@ -1,11 +1,8 @@
 """Module, Parameter and ``no_grad``: the mechanics every layer shares.
 
-A :class:`Module` implements ``forward(x)``, which computes the output and remembers
-what backward will need, and ``backward(dout)``, which receives dL/d(output), adds
-dL/d(parameter) into every ``Parameter.grad`` and returns dL/d(input). There is no
-autograd: composite modules (``Sequential``, ResNet's ``BasicBlock``) chain their
-children's backward passes in reverse order. Gradients **accumulate**, as in PyTorch,
-until ``optimizer.zero_grad()`` (or ``module.zero_grad()``) resets them.
+``forward(x)`` computes the output and keeps what backward needs; ``backward(dout)`` adds
+dL/d(parameter) into each ``Parameter.grad`` (gradients accumulate until ``zero_grad``) and
+returns dL/d(input). No autograd: composite modules chain their children's backward passes.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ import contextlib
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
@@ -36,11 +32,8 @@ def is_grad_enabled() -> bool:
 
 @contextlib.contextmanager
 def no_grad():
-    """Run forward passes that keep nothing for backward (inference, evaluation).
-
-    Inside the block every layer skips storing its cache, which saves memory and time;
-    calling ``backward`` afterwards raises an error.
-    """
+    """Run forward passes that keep nothing for backward (inference, evaluation): no layer
+    stores its cache, and calling ``backward`` afterwards raises an error."""
     previous = is_grad_enabled()
     _grad_state.enabled = False
     try:
@@ -52,11 +45,6 @@ def no_grad():
 def _operand(value):
     """A Parameter as its array; anything else unchanged."""
     return value.data if isinstance(value, Parameter) else value
-
-
-def _read(name):
-    """A property reading ``data``'s attribute ``name``."""
-    return property(lambda self: getattr(self.data, name))
 
 
 class Parameter(NDArrayOperatorsMixin):
@@ -72,16 +60,10 @@ class Parameter(NDArrayOperatorsMixin):
 
     Notes
     -----
-    A Parameter works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` itself,
-    and ``p * 2``, ``x @ p``, ``-p``, ``abs(p)``, ``p < 0``, ``np.exp(p)``, ``p[0]``,
-    ``len(p)``, ``p.shape``, ``p.dtype``, ``p.ndim``, ``p.size`` read ``p.data``, giving
-    plain ndarrays, never a new Parameter (there is no autograd). ``p += x``, ``-=``,
-    ``*=``, ``/=`` change ``p.data`` in place (a hand-written SGD step
-    ``p -= lr * p.grad`` works, as in PyTorch under ``no_grad``).
-
-    ``==`` and ``!=`` compare identity, not values, so ``p in model.parameters()``, sets
-    and dicts of parameters work as in PyTorch; compare values with
-    ``np.array_equal(p, q)``. ``bool(p)`` is always True (test ``p is not None``).
+    Works where NumPy expects an array: ``np.asarray(p)`` is ``p.data``; ``p * 2``,
+    ``np.exp(p)``, ``p[0]``, ``p.shape`` give plain ndarrays (no autograd); ``p -= lr * p.grad``
+    changes ``p.data`` in place. ``==`` compares identity (``p in model.parameters()``), so
+    compare values with ``np.array_equal(p, q)``; ``bool(p)`` is always True.
     """
 
     def __init__(self, data, requires_grad: bool = True):
@@ -89,7 +71,9 @@ class Parameter(NDArrayOperatorsMixin):
         self.grad: np.ndarray | None = None
         self.requires_grad = requires_grad
 
-    shape, dtype, ndim, size = map(_read, ("shape", "dtype", "ndim", "size"))
+    # p.shape, p.dtype, p.ndim, p.size read ``data``
+    shape, dtype, ndim, size = (property(lambda self, name=name: getattr(self.data, name))
+                                for name in ("shape", "dtype", "ndim", "size"))
 
     def accumulate_grad(self, g: np.ndarray) -> None:
         """Add ``g`` into ``grad`` (allocating it on first use)."""
@@ -102,14 +86,11 @@ class Parameter(NDArrayOperatorsMixin):
 
     # NumPy interoperability: reads of ``data``, results are plain arrays.
     def __array__(self, dtype=None, copy=None):
-        if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        if dtype is None or np.dtype(dtype) == self.data.dtype:
-            return self.data
-        if copy is False:
+        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
             raise ValueError(f"Parameter: {self.data.dtype} data cannot be read as {dtype} "
                              "without a copy")
-        return self.data.astype(dtype)
+        # ``data`` itself when no copy is needed (NumPy 1.x refuses copy=None)
+        return np.array(self.data, dtype, copy=True) if copy else np.asarray(self.data, dtype)
 
     def __len__(self):
         return len(self.data)
@@ -143,16 +124,14 @@ class Module:
     """Base class of every layer and network.
 
     Assigning a :class:`Parameter` or :class:`Module` as an attribute registers it;
-    buffers (running statistics and other non-trained state) are registered with
-    :meth:`register_buffer`. ``state_dict`` lists own parameters, then own buffers, then
-    each child's entries with a dotted prefix -- the same order and names as PyTorch.
+    :meth:`register_buffer` registers non-trained state (running statistics). ``state_dict``
+    lists own parameters, own buffers, then each child's with a dotted prefix, as PyTorch.
     """
 
     def __init__(self):
         self.__dict__.update(_parameters=OrderedDict(), _buffers=OrderedDict(),
                              _modules=OrderedDict(), training=True)
 
-    # ---------------------------------------------------------------- registration
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(
@@ -164,7 +143,7 @@ class Module:
                             f"to {name}.data")
         table = (self._parameters if isinstance(value, Parameter)
                  else self._modules if isinstance(value, Module)
-                 else self._buffers if name in self.__dict__.get("_buffer_names", ())
+                 else self._buffers if name in self._buffers
                  else None)
         for other in (self._parameters, self._buffers, self._modules):
             if other is not table:
@@ -177,10 +156,9 @@ class Module:
 
     def __getattr__(self, name):
         # Called only when normal lookup fails: look in the registries.
-        d = self.__dict__
         for table in ("_parameters", "_buffers", "_modules"):
-            if table in d and name in d[table]:
-                return d[table][name]
+            if name in self.__dict__.get(table, ()):
+                return self.__dict__[table][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
@@ -192,28 +170,22 @@ class Module:
 
     def register_buffer(self, name: str, value) -> None:
         """Register a non-trainable array (e.g. ``running_mean``) saved in the state dict."""
-        self.__dict__.setdefault("_buffer_names", set()).add(name)
         self.__dict__.pop(name, None)
         self._buffers[name] = value
 
-    # ---------------------------------------------------------------- forward/backward
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, dout):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
-    def __call__(self, x):
-        return self.forward(x)
+    def __call__(self, *inputs):                 # a loss takes (input, target)
+        return self.forward(*inputs)
 
     @property
     def needs_input_grad(self) -> bool:
-        """Whether ``backward`` must compute and return dL/dx (default True).
-
-        False (the Trainer sets it): containers stop the backward pass after the last
-        layer that trains, so a frozen prefix costs nothing, and a layer whose dx nobody
-        needs skips computing it (``backward`` returns None).
-        """
+        """Whether ``backward`` must compute and return dL/dx (default True); False stops
+        the backward pass after the last layer that trains (``backward`` returns None)."""
         return self.__dict__.get("_needs_input_grad", True)
 
     @needs_input_grad.setter
@@ -233,8 +205,7 @@ class Module:
                 "its cache (was forward run under nn.no_grad()?)")
         return cache
 
-    # ---------------------------------------------------------------- traversal
-    def children(self) -> Iterator[Module]:
+    def children(self):
         return iter(self._modules.values())
 
     def named_children(self):
@@ -266,15 +237,12 @@ class Module:
 
     def _state_entries(self):
         """(key, table, name) of the parameters and buffers a state dict holds."""
-        return [(key, table, name) for key, table, name in self._entries(_STATE_TABLES)
-                if table[name] is not None]
+        return [(key, table, name) for key, table, name
+                in self._entries(("_parameters", "_buffers")) if table[name] is not None]
 
-    # ---------------------------------------------------------------- modes and dtype
     def train(self, mode: bool = True) -> Module:
         """Training mode: BatchNorm uses batch statistics, Dropout drops."""
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
-        return self
+        return self.apply(lambda m: object.__setattr__(m, "training", bool(mode)))
 
     def eval(self) -> Module:
         """Evaluation mode: BatchNorm uses running statistics, Dropout is the identity."""
@@ -291,34 +259,28 @@ class Module:
         return self
 
     def apply(self, fn) -> Module:
-        """Call ``fn(module)`` on every child (recursively, children first), then on this
-        module; returns this module, as PyTorch's ``apply`` (e.g. to re-initialize weights)."""
+        """Call ``fn`` on every submodule, children first and this module last; returns it."""
         for child in self.children():
             child.apply(fn)
         fn(self)
         return self
 
     def to(self, *args, **kwargs) -> Module:
-        """Cast floating parameters and buffers to a dtype; accept the CPU as a device.
+        """Cast floating parameters, buffers and gradients to a dtype; returns this module.
 
-        PyTorch's forms: ``to(np.float64)``, ``to(dtype=np.float64)``, ``to("cpu")``,
-        ``to(device="cpu")``, ``to("cpu", np.float32)``. This library runs on the CPU
-        only, so ``"cpu"`` changes nothing and any other device (``"cuda"``, ``"mps"``,
-        ``"cuda:0"``) is a ValueError that says so. Returns this module.
+        Takes PyTorch's forms (``to(np.float64)``, ``to(device="cpu")``, ``to("cpu", dtype)``);
+        another device (``"cuda"``, ``"mps"``) is a ValueError: this library is CPU-only.
         """
         dtype = _checked_dtype(type(self).__name__ + ".to", args, kwargs)
         if dtype is None:
             return self
         for _, table, name in self._state_entries():
             value = table[name]
-            if not np.issubdtype(np.asarray(_operand(value)).dtype, np.floating):
-                continue
-            if isinstance(value, Parameter):
-                value.data = value.data.astype(dtype)
-                if value.grad is not None:
+            array = _operand(value)
+            if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.floating):
+                _assign(table, name, array.astype(dtype))
+                if isinstance(value, Parameter) and value.grad is not None:
                     value.grad = value.grad.astype(dtype)
-            elif isinstance(value, np.ndarray):
-                table[name] = value.astype(dtype)
         return self
 
     def float(self) -> Module:
@@ -335,9 +297,8 @@ class Module:
 
     def cuda(self, device=None) -> Module:
         """Always a ValueError: this library has no GPU support (see :meth:`to`)."""
-        _check_device("cuda" if device is None else f"cuda:{device}", "Module.cuda")
+        _checked_dtype("Module.cuda", ("cuda" if device is None else f"cuda:{device}",), {})
 
-    # ---------------------------------------------------------------- state dicts
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters and buffers by dotted name, in PyTorch's order (copies)."""
         return OrderedDict((key, np.array(_operand(table[name]), copy=True))
@@ -346,23 +307,17 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into this module's parameters and buffers.
 
-        Every problem is collected and reported at once (missing keys, unexpected keys,
-        wrong shapes); when the load is refused no weight has been changed. With
-        ``strict=False`` missing and unexpected keys are allowed (returned), shape
-        mismatches still raise.
-
-        Returns
-        -------
-        (missing_keys, unexpected_keys) : tuple of lists
+        Every problem (missing or unexpected keys, wrong shapes) is reported at once and a
+        refused load changes no weight; ``strict=False`` allows missing and unexpected keys.
+        Returns ``(missing_keys, unexpected_keys)``, two lists.
         """
         targets = {key: (table, name) for key, table, name in self._state_entries()}
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        found = [(key, table, name) for key, (table, name) in targets.items()
-                 if key in state_dict]
-        wrong = [f"{key}: expected shape {np.shape(_operand(table[name]))}, "
-                 f"got {np.shape(state_dict[key])}" for key, table, name in found
-                 if np.shape(_operand(table[name])) != np.shape(state_dict[key])]
+        found = {key: np.asarray(_operand(table[name])) for key, (table, name) in targets.items()
+                 if key in state_dict}
+        wrong = [f"{key}: expected shape {old.shape}, got {np.shape(state_dict[key])}"
+                 for key, old in found.items() if old.shape != np.shape(state_dict[key])]
         problems = [f"{label}: " + ", ".join(keys) for label, keys in
                     (("missing keys", missing), ("unexpected keys", unexpected))
                     if strict and keys]
@@ -371,16 +326,10 @@ class Module:
         if problems:
             raise ValueError(f"{type(self).__name__}.load_state_dict refused (no weight was "
                              "changed):\n  " + "\n  ".join(problems))
-        for key, table, name in found:
-            old = table[name]
-            value = np.array(state_dict[key], dtype=np.asarray(_operand(old)).dtype, copy=True)
-            if isinstance(old, Parameter):
-                old.data = value
-            else:
-                table[name] = value
+        for key, old in found.items():
+            _assign(*targets[key], np.array(state_dict[key], dtype=old.dtype, copy=True))
         return missing, unexpected
 
-    # ---------------------------------------------------------------- printing
     def extra_repr(self) -> str:
         return ""
 
@@ -391,7 +340,12 @@ class Module:
         return f"{type(self).__name__}({body})"
 
 
-_STATE_TABLES = ("_parameters", "_buffers")      # what a state dict holds, in this order
+def _assign(table, name, array):
+    """Put ``array`` into entry ``name`` of ``table``: a Parameter's data, or the buffer."""
+    if isinstance(table[name], Parameter):
+        table[name].data = array
+    else:
+        table[name] = array
 
 
 class _FunctionalLayer(Module):
@@ -449,39 +403,29 @@ _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "xla", "meta", "hip", "ipu", "hpu"
                  "privateuseone")
 
 
-def _check_device(device, where):
-    """Accept the CPU ("cpu", "cpu:0", a torch.device of type cpu); refuse the others."""
-    name = str(device)
-    if name.split(":")[0].strip().lower() != "cpu":
-        raise ValueError(
-            f"{where}({name!r}): minitorch_cv is a CPU-only library (NumPy, no GPU support), "
-            f"so there is no {name!r} device to move to. Drop the call or use 'cpu' (e.g. "
-            "device = 'cpu'); everything already runs on the CPU.")
-
-
-def _is_device(value) -> bool:
-    return type(value).__name__ == "device" or (      # a torch.device, or its name
-        isinstance(value, str) and value.split(":")[0].strip().lower() in _DEVICE_TYPES)
+def _device_type(device) -> str:
+    return str(device).split(":")[0].strip().lower()      # "cuda:0" -> "cuda"
 
 
 def _checked_dtype(where, args, kwargs):
     """The dtype (or None) of PyTorch's ``to(device, dtype)`` arguments, the device checked."""
     # non_blocking means nothing without a GPU: accepted
     unexpected = sorted(set(kwargs) - {"device", "dtype", "non_blocking"})
-    if unexpected:
-        raise TypeError(f"{where}: unexpected keyword argument(s) {unexpected}; "
-                        "expected device= and/or dtype=")
+    if unexpected or len(args) > 2:
+        raise TypeError(f"{where}: expected at most (device, dtype) and the keywords device=, "
+                        f"dtype=; got {len(args)} arguments and keywords {sorted(kwargs)}")
     device, dtype = kwargs.get("device"), kwargs.get("dtype")
-    if len(args) > 2:
-        raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} "
-                        "arguments")
     for value in args:
-        if _is_device(value):
+        if type(value).__name__ == "device" or (      # a torch.device, or its name
+                isinstance(value, str) and _device_type(value) in _DEVICE_TYPES):
             device = value
         elif value is not None:
             dtype = value
-    if device is not None:
-        _check_device(device, where)
+    if device is not None and _device_type(device) != "cpu":    # "cpu:0", torch.device("cpu")
+        raise ValueError(
+            f"{where}({str(device)!r}): minitorch_cv is a CPU-only library (NumPy, no GPU "
+            f"support), so there is no {str(device)!r} device to move to. Drop the call or use "
+            "'cpu' (e.g. device = 'cpu'); everything already runs on the CPU.")
     if dtype is None:
         return None
     try:
@@ -503,17 +447,14 @@ def has_trainable_parameters(module: Module) -> bool:
 def backward_through(layers, dout, needs_input_grad: bool = True):
     """Backward pass through ``layers`` applied in sequence (last layer first).
 
-    Layer ``i`` is asked for its input gradient only when something before it trains,
-    or when the caller needs dL/dx. Layers before the first trainable one are skipped
-    entirely when ``needs_input_grad`` is False; the return value is then None.
+    Layer ``i`` computes its input gradient only when something before it trains or the
+    caller needs dL/dx; with ``needs_input_grad`` False the layers before the first
+    trainable one are skipped and the result is None.
     """
     layers = list(layers)
     trainable = [has_trainable_parameters(m) for m in layers]
     # propagate[i]: does the gradient have to flow past layer i (to layer i-1 or out)?
-    propagate, seen = [], needs_input_grad
-    for t in trainable:
-        propagate.append(seen)
-        seen = seen or t
+    propagate = [needs_input_grad or any(trainable[:i]) for i in range(len(layers))]
     for i in reversed(range(len(layers))):
         if not (trainable[i] or propagate[i]):
             return None

@@ -4,7 +4,7 @@ import numpy as np
 
 from .._dispatch import functional as F
 from ..checks import check_float_dtype, check_input, check_int, check_real, check_same_dtype
-from .module import Module, Parameter
+from .module import Module, Parameter, _operand
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
@@ -43,8 +43,7 @@ class _BatchNorm(Module):
         if self.training and track:
             self.num_batches_tracked = self.num_batches_tracked + 1
         out, cache = F.batchnorm_forward(
-            x, self.weight.data if self.affine else None,
-            self.bias.data if self.affine else None,
+            x, _operand(self.weight), _operand(self.bias),       # None without affine
             self.running_mean if track else None, self.running_var if track else None,
             training=self.training, momentum=self.momentum, eps=self.eps)
         self._store(cache)

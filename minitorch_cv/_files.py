@@ -1,11 +1,6 @@
-"""Writing files so that an interruption never leaves half a file behind.
-
-Every file the library writes -- checkpoints, weights, metrics, plots, the dataset cache,
-downloads -- goes through :func:`atomic_write`: a temporary file in the same folder,
-flushed to disk, then renamed over the target with :func:`os.replace`, which is atomic. A
-reader sees the old file or the new one, never a mixture; a crash leaves the old file
-untouched and no temporary file.
-"""
+"""Atomic writes: a temporary file in the same folder, flushed, then renamed over the target
+(:func:`os.replace`), so a reader or a crash never sees half a file. Every file the library
+writes goes through :func:`atomic_write`."""
 
 import contextlib
 import hashlib

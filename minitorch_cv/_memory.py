@@ -1,12 +1,5 @@
-"""Memory: the library's own work buffers, reused across calls, and an opt-in allocator tuning.
-
-Arrays that hold only intermediate numbers inside one call -- a convolution's im2col
-columns, a padded gradient before it is cropped -- are *work buffers*: :func:`work_buffer`
-hands them out from a per-thread store, so the next training step reuses the same memory
-instead of asking the allocator (and the OS) for fresh pages. Arrays that leave the call
-(outputs, gradients, what forward keeps for backward) are never work buffers.
-:func:`tune_allocator` is a process-wide opt-in that the library never calls itself.
-"""
+"""Work buffers reused across calls (:func:`work_buffer`) and an opt-in allocator tuning
+(:func:`tune_allocator`, never called by the library itself)."""
 
 import ctypes
 import ctypes.util

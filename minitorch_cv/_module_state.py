@@ -1,9 +1,5 @@
-"""Leave a model as it was found: the context manager the library's helpers wrap their work in.
-
-A helper that needs a model in another mode, or a gradient it should not keep, changes
-the model only inside :func:`kept_as_found` and the block's end puts everything back,
-also when the block raises. Used by ``Trainer.fit``, ``evaluate`` and ``grad_cam``.
-"""
+"""Leave a model as it was found: :func:`kept_as_found`, the context manager the library's
+helpers (``Trainer.fit``, ``evaluate``, ``grad_cam``, ``summary``) wrap their work in."""
 
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
-"""Argument and input checks shared by every layer: clear errors instead of wrong answers
-or crashes.
-
-This module is the bottom of the house: it imports nothing from the library, and every
-package may use it. A check raises a ``TypeError`` for a value of the wrong kind and a
-``ValueError`` for a value out of range, with a one-line message that starts with the
-layer's name and says what was expected: constructor and functional arguments
-(:func:`pair`, :func:`check_int`, :func:`check_real`, :func:`check_float_dtype`), a forward
-input (:func:`check_input`, :func:`check_window`, :func:`check_pool_padding`,
-:func:`check_same_dtype`, :func:`check_kernel_dtype`) and the gradient a backward pass gets
-(:func:`check_grad`, :func:`check_loss_grad`).
+"""Argument and input checks shared by every layer: a ``TypeError`` for a value of the wrong
+kind, a ``ValueError`` for one out of range, each a one-line message that starts with the
+layer's name and says what was expected. The bottom of the house: it imports nothing from
+the library.
 
 >>> from minitorch_cv.checks import pair, check_int
 >>> pair(3, "kernel_size")

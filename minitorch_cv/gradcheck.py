@@ -1,16 +1,7 @@
-"""Numerical gradient check: is a hand-written backward pass right?
-
-A backward pass claims to compute dL/dx and dL/dp. We can test the claim without any
-calculus by nudging one number at a time and watching the output change (central
-differences)::
-
-    dL/dx_i  ~=  (L(x + eps * e_i) - L(x - eps * e_i)) / (2 * eps)
-
-with the scalar ``L = sum(out * dout)`` for a fixed random ``dout``. Its exact gradient is
-what ``module.backward(dout)`` returns (and adds into every ``p.grad``), so the two must
-agree to many digits -- in float64, where the error of central differences is about
-``eps^2`` and the rounding error about ``1e-16 / eps``. (In float32 no eps gives more than
-a few correct digits; that is why gradient checks run in float64.)
+"""Numerical gradient check: compare a hand-written backward pass with central differences
+``(L(x + eps * e_i) - L(x - eps * e_i)) / (2 * eps)`` of ``L = sum(out * dout)`` for a
+fixed random ``dout``, in float64 (in float32 no eps gives more than a few correct digits).
+The error measure, why it has a floor, and what breaks a check are in ``docs/layers.md``.
 
 >>> import numpy as np
 >>> from minitorch_cv import nn
@@ -20,20 +11,6 @@ a few correct digits; that is why gradient checks run in float64.)
 True
 
 The module itself is callable too: ``minitorch_cv.gradcheck(module, x)`` is :func:`gradcheck`.
-
-**The error measure** of each checked tensor is normwise,
-``||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)``: it is not fooled
-by gradient entries that are almost zero (where an elementwise ratio is pure rounding
-noise); a correct backward pass gives about 1e-10 or less, a wrong one 1e-2 or more.
-``floor`` is 1% of the largest ``||analytic|| + ||numerical||`` among the checked
-tensors: a tensor whose true gradient is zero -- the bias of a convolution followed by
-BatchNorm, which the normalization subtracts away -- is then judged against the size of
-the gradients around it, not against its own rounding noise.
-
-**Things that break a gradient check** (not the backward pass): inputs at a kink (ReLU at
-0, two equal values in a max-pooling window), stochastic layers (handled here: every
-``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same mask
-every time), and float32 (handled: everything is cast to float64).
 """
 
 from __future__ import annotations

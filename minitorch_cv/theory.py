@@ -1,14 +1,7 @@
-"""Task 1: the arithmetic of convolutional networks, as small functions you can call and
-check against a real network: feature-map sizes, padding, kernel sizes, parameter counts
-and a per-layer :func:`summary`, receptive fields, and 2D filtering written as plain loops.
-
-Every size follows one formula (H here, W likewise), floored as deep-learning frameworks
-do (the last rows that do not fill a whole window are dropped); the textbook wants the
-division to come out whole, and ``exact=True`` raises instead of flooring::
-
-    H_out = floor((H_in + 2 * padding - kernel_size) / stride) + 1
-
-Run ``python -m minitorch_cv.theory`` to print the worked answers of Task 1.
+"""Task 1: the arithmetic of convolutional networks as small functions (feature-map sizes,
+padding, kernel sizes, parameter counts, :func:`summary`, receptive fields) and 2D filtering
+written as plain loops. ``docs/theory.md`` works through them; ``python -m
+minitorch_cv.theory`` prints the worked answers of Task 1.
 """
 
 from __future__ import annotations
@@ -301,26 +294,15 @@ class LayerReceptiveField(NamedTuple):
 
 def receptive_field(model):
     """Receptive field of every layer of a chain of layers, from the kernel sizes and
-    strides.
-
-    The receptive field of a unit is the patch of the input image that its value depends
-    on. Start with one pixel (``r = 1``) and neighbouring positions one pixel apart
-    (``j = 1``); a layer with kernel size ``k`` and stride ``s`` widens the patch by
-    ``k - 1`` of its input's positions, each ``j`` pixels apart, and multiplies the
-    distance between neighbours by ``s``::
-
-        r_out = r_in + (k - 1) * j_in
-        j_out = j_in * s
-
-    Padding moves the patch but does not change its size. Pointwise layers (ReLU, batch
-    norm, dropout) change nothing. From the first Flatten, Linear or global pooling layer
-    on, every output depends on the whole input; that row has ``size=None`` and the list
-    ends there.
+    strides: ``r_out = r_in + (k - 1) * j_in`` and ``j_out = j_in * s``, from ``r = j = 1``
+    (see ``docs/theory.md``). Padding and pointwise layers (ReLU, batch norm, dropout) change
+    nothing; from the first Flatten, Linear or global pooling layer on, every output depends
+    on the whole input: that row has ``size=None`` and the list ends there.
 
     ``model`` is a :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) or one layer;
     the result has one :class:`LayerReceptiveField` per layer, in the order the layers run.
-    A network with branches (a ResNet's shortcuts: its receptive field is not one chain of
-    these formulas) or a layer this function does not know is a TypeError.
+    A network with branches (a ResNet's shortcuts) or a layer this function does not know is
+    a TypeError.
 
     Examples
     --------

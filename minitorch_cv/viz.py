@@ -1,11 +1,7 @@
-"""Plots: training curves (the seed's Figures 1-9), filter and activation grids, overlays,
-charts and the convolution animation of the lessons.
-
-Each function returns a :class:`matplotlib.figure.Figure` made without ``pyplot``, and
-:func:`save_figure` writes it as PNG through Agg. So it works on a machine without a
-screen and leaves the program's matplotlib state alone: no backend chosen or switched, no
-figure left open in pyplot. A notebook displays a returned figure as any other.
-"""
+"""Plots: training curves, filter and activation grids, overlays, charts and the convolution
+animation of the lessons. Each function returns a :class:`matplotlib.figure.Figure` made
+without ``pyplot`` (no backend chosen, no figure left open), which :func:`save_figure`
+writes as PNG; a notebook displays it as any other."""
 
 from __future__ import annotations
 
@@ -266,15 +262,11 @@ def filters_and_activations(weights, activations, indices=None, title=None,
                          f"{w.shape} and {a.shape}")
     indices = list(range(len(w))) if indices is None else [int(i) for i in indices]
     scaled = minmax_scale(w, axis=(1, 2, 3))
-    fig, axes = _subplots(2, len(indices), figsize=(size * len(indices), 2 * size + 0.4),
-                          squeeze=False)
-    for col, i in enumerate(indices):
-        top, bottom = axes[0, col], axes[1, col]
+    fig, axes = _grid_figure(2 * len(indices), len(indices), size)
+    for top, bottom, i in zip(axes, axes[len(indices):], indices):
         top.imshow(a[i], cmap=cmap)
         top.set_title(f"filter {i}", fontsize=9)
         _show_filter(bottom, scaled[i])
-        top.axis("off")
-        bottom.axis("off")
     return _titled(fig, title)
 
 
@@ -441,16 +433,12 @@ class ConvolutionAnimation:
     def frame_figure(self, index):
         """The Figure of frame ``index`` (0 <= index < n_frames): "input (padded)", "kernel",
         "output", and below them the products and their sum."""
+        from matplotlib.figure import Figure
+
         index = operator.index(index)
         if not 0 <= index < self.n_frames:
             raise IndexError(f"frame {index} out of range: the animation has "
                              f"{self.n_frames} frames")
-        return self._draw(index)
-
-    def _draw(self, index):
-        """Frame ``index``: the three panels, a cell the same size in each, and the text."""
-        from matplotlib.figure import Figure
-
         (ph, pw), (oh, ow) = self.padding, self.output.shape
         i, j = self.positions()[index]
         text = self.products_text(index)
@@ -523,7 +511,7 @@ class ConvolutionAnimation:
             from PIL import Image
             self._frames = []
             for index in range(self.n_frames):
-                fig = self._draw(index)
+                fig = self.frame_figure(index)
                 canvas = FigureCanvasAgg(fig)        # renders this figure only; no backend
                 fig.set_dpi(self.dpi)
                 canvas.draw()
@@ -637,11 +625,8 @@ def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frame
         if array.dtype.kind not in "biufc":
             raise TypeError(f"animate_convolution: {name} must hold numbers, got dtype "
                             f"{array.dtype}")
-    padding, stride = pair(padding, "padding"), pair(stride, "stride")
-    if min(stride) < 1:
-        raise ValueError(f"animate_convolution: stride must be >= 1, got {stride}")
-    if min(padding) < 0:
-        raise ValueError(f"animate_convolution: padding must be >= 0, got {padding}")
+    padding = pair(padding, "padding", "animate_convolution", minimum=0)
+    stride = pair(stride, "stride", "animate_convolution", minimum=1)
     padded_shape = (image.shape[0] + 2 * padding[0], image.shape[1] + 2 * padding[1])
     if kernel.shape[0] > padded_shape[0] or kernel.shape[1] > padded_shape[1]:
         raise ValueError(f"animate_convolution: the kernel {kernel.shape} is larger than the "

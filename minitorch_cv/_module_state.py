@@ -28,7 +28,8 @@ def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attri
     and ``needs_input_grad`` (containers set it on their children during backward).
     ``gradients`` sets every parameter's ``grad`` aside (to None) on entry, so that a
     backward pass inside the block never adds into the caller's arrays, and puts the very
-    same arrays (or None) and every ``requires_grad`` flag back on exit. ``buffers`` puts
+    same arrays (or None), every ``requires_grad`` flag and every parameter's ``data`` array
+    (which ``module.to(dtype)`` replaces) back on exit. ``buffers`` puts
     back the buffers (BatchNorm's running statistics, which a forward pass in training
     mode updates): the same arrays, with their old values. ``caches`` puts back what each
     layer kept from its last forward pass for its backward, ``attributes`` these instance
@@ -41,14 +42,14 @@ def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attri
                     for m in modules for name, b in m._buffers.items()] if buffers else []
     # a shared parameter is listed once
     params = list({id(p): p for p in module.parameters()}.values()) if gradients else []
-    kept_grads = [(p, p.grad, p.requires_grad) for p in params]
+    kept_grads = [(p, p.data, p.grad, p.requires_grad) for p in params]
     for p in params:
         p.grad = None
     try:
         yield module
     finally:
-        for p, grad, requires_grad in kept_grads:
-            p.grad, p.requires_grad = grad, requires_grad
+        for p, data, grad, requires_grad in kept_grads:
+            p.data, p.grad, p.requires_grad = data, grad, requires_grad
         for m, name, original, values in kept_buffers:
             if isinstance(original, np.ndarray) and original.flags.writeable:
                 original[...] = values         # the same array, its old values

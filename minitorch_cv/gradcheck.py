@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._module_state import kept_as_found
 from .nn.module import no_grad
 
 __all__ = ["GradcheckResult", "gradcheck", "gradcheck_function", "relative_error"]
@@ -164,6 +165,9 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
                         "use gradcheck_function")
     rng = _generator(seed)
     modules = list(module.modules()) if hasattr(module, "modules") else [module]
+    # parameters, gradients, buffers and rngs put back; every gradient starts from None
+    kept = (kept_as_found(module, gradients=True, buffers=True, attributes=("rng",))
+            if hasattr(module, "modules") else contextlib.nullcontext())
     generators = [m for m in modules if isinstance(getattr(m, "rng", None), np.random.Generator)]
 
     def run():                            # each stochastic layer re-seeded: one Dropout mask
@@ -171,14 +175,12 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
             m.rng = np.random.default_rng([seed, 2, i])
         return module(x, *args)
 
-    with _state_kept(modules):
+    with kept:
         if hasattr(module, "to"):
             module.to(np.float64)
         x = np.array(x, dtype=np.float64, copy=True)
         params = [(name, p) for name, p in getattr(module, "named_parameters", list)()
                   if p.requires_grad]
-        for _, p in params:               # the backward pass starts from zeroed gradients
-            p.grad = None
         dout = _random_dout(run(), rng)
         dx = module.backward(dout)
         if dx is None:
@@ -224,28 +226,6 @@ def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, c
         analytic[name] = np.asarray(grad, dtype=np.float64).reshape(-1)
         numerical[name] = _numerical_gradient(run, dout, array, np.arange(array.size), eps)
     return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
-
-
-@contextlib.contextmanager
-def _state_kept(modules):
-    """Put back everything a gradient check changes: parameters, gradients, buffers, rngs."""
-    saved = []
-    for m in modules:
-        params = [(p, p.data, p.grad) for p in getattr(m, "_parameters", {}).values()]
-        buffers = {name: (np.array(b, copy=True) if b is not None else None)
-                   for name, b in getattr(m, "_buffers", {}).items()}
-        rng = m.__dict__.get("rng", None) if hasattr(m, "__dict__") else None
-        saved.append((m, params, buffers, rng))
-    try:
-        yield
-    finally:
-        for m, params, buffers, rng in saved:
-            for p, data, grad in params:
-                p.data, p.grad = data, grad
-            for name, b in buffers.items():
-                m._buffers[name] = b
-            if rng is not None:
-                m.rng = rng
 
 
 class _CallableModule(types.ModuleType):

@@ -89,11 +89,10 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
     """Spatial size of a convolution's output:
     ``H_out = (H + 2 * padding - kernel_size) // stride + 1``, floored like PyTorch.
 
-    ``size`` (the input's height and width), ``kernel_size``, ``stride`` and ``padding`` are
-    ints or (h, w) pairs, as for :class:`~minitorch_cv.nn.Conv2d`; the result is a pair if
-    any argument was. ``exact=True`` is the textbook setting: raise instead of flooring when
-    the division by the stride does not come out whole. A kernel larger than the padded
-    input, stride < 1 or padding < 0 is a ValueError too; the message shows the numbers.
+    Arguments are ints or (h, w) pairs; the result is a pair if any argument was.
+    ``exact=True`` (the textbook's rule) raises a ValueError instead of flooring when the
+    stride does not divide; so does a kernel larger than the padded input, stride < 1 or
+    padding < 0.
 
     Examples
     --------
@@ -110,9 +109,8 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
 def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     """Spatial size of a max or average pooling layer's output.
 
-    The formula and the arguments of :func:`conv_output_size`, but the stride defaults to
-    the kernel size (non-overlapping windows), as in PyTorch, and the padding may be at most
-    ``kernel_size // 2``.
+    As :func:`conv_output_size`, but the stride defaults to the kernel size, and the padding
+    may be at most ``kernel_size // 2`` (as in PyTorch).
 
     Examples
     --------
@@ -129,11 +127,9 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
 def same_padding(kernel_size, stride=1):
     """Zero padding that makes a convolution's output as large as its input.
 
-    From ``H = (H + 2p - k) / 1 + 1`` follows ``2p = k - 1``, so ``p = (k - 1) / 2``.
-    Arguments are ints or (h, w) pairs, and so is the result. An even kernel is a ValueError
-    (no symmetric padding exists: ``nn.Conv2d(padding="same")`` pads ``(k - 1) // 2`` before
-    and ``k // 2`` after, as PyTorch), and so is a stride other than 1 (the output then
-    shrinks by about the stride whatever the padding).
+    From ``H = (H + 2p - k) / 1 + 1`` follows ``p = (k - 1) / 2``. Arguments are ints or
+    (h, w) pairs, and so is the result. An even kernel (no symmetric padding exists) and a
+    stride other than 1 are a ValueError that says why.
 
     Examples
     --------
@@ -163,11 +159,9 @@ def same_padding(kernel_size, stride=1):
 def kernel_size_for(in_size, out_size, stride=1, padding=0):
     """Kernel size that turns ``in_size`` into ``out_size`` (ints or (h, w) pairs).
 
-    Solving ``out = (in + 2p - k) / s + 1`` for the kernel size gives
-    ``k = in + 2p - (out - 1) * s``. With ``stride > 1`` the floored formula gives the same
-    output for the ``s`` kernel sizes ``k - s + 1, ..., k``; this function returns ``k``,
-    the only one for which the division comes out whole (the textbook answer). A ValueError
-    says when no kernel size (>= 1) fits.
+    ``k = in + 2p - (out - 1) * s``, from ``out = (in + 2p - k) / s + 1``: of the ``s``
+    kernel sizes the floored formula maps alike, the one the division comes out whole for.
+    A ValueError says when no kernel size (>= 1) fits.
 
     Examples
     --------
@@ -195,8 +189,7 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
 def param_count(layer_or_model, trainable_only=True) -> int:
     """Number of parameters (weights and biases) of a layer or a whole network.
 
-    A parameter shared by two layers counts once; with ``trainable_only`` (the default)
-    frozen parameters (``requires_grad=False``) are left out.
+    A shared parameter counts once; ``trainable_only`` leaves out ``requires_grad=False``.
 
     Examples
     --------
@@ -212,12 +205,10 @@ def param_count(layer_or_model, trainable_only=True) -> int:
 def summary(model, input_shape=(1, 3, 32, 32)) -> str:
     """A table of every leaf layer's output shape and parameters, and the totals.
 
-    The shapes are measured, not worked out: a zero ``input_shape`` input (``(N, C, H, W)``
-    for an image model, in the dtype of the parameters) runs through the model in evaluation
-    mode under :func:`~minitorch_cv.nn.no_grad`, and each leaf layer records its output's
-    shape. Rows follow the order the layers run (nested models such as a ResNet work too; a
-    layer called twice gets two rows, its parameters counted once). The model is left as it
-    was found, even if the forward pass fails."""
+    The shapes are measured: a zero input of ``input_shape`` (in the parameters' dtype) runs
+    through the model in evaluation mode under :func:`~minitorch_cv.nn.no_grad`. Rows follow
+    the order the layers run (a layer called twice gets two rows, its parameters counted
+    once). The model is left as it was found, even if the forward pass fails."""
     leaves, calls = {}, []
     for name, module in model.named_modules():
         if not module._modules and id(module) not in leaves:
@@ -362,13 +353,11 @@ def cross_correlate2d(image, kernel, padding=0, stride=1):
     learning calls convolution.
 
     ``out[i, j] = sum_{u, v} kernel[u, v] * padded[i*stride + u, j*stride + v]``, where
-    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side (``padding``
-    and ``stride``: ints or (h, w) pairs). ``out`` is (H_out, W_out) with
-    ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). The sums are taken in a
-    wide type, so that a uint8 image never wraps around: int64 when ``image`` and ``kernel``
-    are both integers (or booleans), complex128 when either is complex, float64 otherwise.
-    Shapes that do not fit, or an integer result that could leave int64's range (use float
-    inputs then), are a ValueError; arrays that are not numeric a TypeError.
+    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side; ``out`` is
+    (H_out, W_out) as :func:`conv_output_size` says. The sums are taken in a wide type, so a
+    uint8 image never wraps around: int64 for integers (or booleans), complex128 if either is
+    complex, else float64. Shapes that do not fit, or an integer result that could leave
+    int64's range, are a ValueError; arrays that are not numeric a TypeError.
 
     Examples
     --------
@@ -402,12 +391,10 @@ def convolve2d(image, kernel, padding=0, stride=1):
 
     ``out[i, j] = sum_{u, v} kernel[K_h-1-u, K_w-1-v] * padded[i*stride + u, j*stride + v]``
 
-    Flipping the kernel in both axes (rotating it by 180 degrees) is the only difference
-    from :func:`cross_correlate2d` (see there for the arguments, shapes and dtypes). For a
-    symmetric kernel the two agree; for the Sobel kernel of Task 1a, flipping gives ``-K``,
-    so the results are negatives of each other. A network learns its kernels, so it does
-    not matter which of the two a layer computes -- frameworks compute cross-correlation
-    and call it convolution."""
+    The kernel flipped in both axes is the only difference from :func:`cross_correlate2d`
+    (see there for arguments, shapes and dtypes). A network learns its kernels, so which of
+    the two a layer computes does not matter: frameworks compute cross-correlation and call
+    it convolution."""
     kernel = np.asarray(kernel)
     if kernel.ndim != 2:
         raise ValueError(f"expected a 2D kernel, got shape {kernel.shape}")

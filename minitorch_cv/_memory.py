@@ -18,11 +18,9 @@ _local = threading.local()
 
 
 def work_buffer(name: str, shape, dtype) -> np.ndarray:
-    """An uninitialized C-contiguous array of ``shape`` and ``dtype`` for scratch work,
-    reused by the next call with the same ``name`` in the same thread (two threads never
-    share one). It grows to the largest size asked for and lives as long as the thread. Each
-    call site uses its own ``name``; the array must not leave the call, or be used while
-    another call with the same name (in the same thread) uses it."""
+    """An uninitialized C-contiguous array for scratch work, reused by the next call with
+    the same ``name`` in the same thread, grown to the largest size asked for. Each call site
+    uses its own ``name``; the array must not leave the call nor outlive the next one."""
     dtype, size = np.dtype(dtype), math.prod(shape)
     if not hasattr(_local, "buffers"):
         _local.buffers = {}

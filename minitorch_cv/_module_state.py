@@ -12,28 +12,17 @@ __all__ = ["kept_as_found"]
 _MISSING = object()
 
 
-def _put_back(module, name, value):
-    """Set ``module.<name>`` without registering it, or delete it if it was missing."""
-    if value is _MISSING:
-        module.__dict__.pop(name, None)
-    else:
-        object.__setattr__(module, name, value)
-
-
 @contextlib.contextmanager
 def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attributes=()):
     """Restore ``module``'s mode and flags (and optionally more) when the block ends.
 
-    Always restored, for ``module`` and every submodule: ``training`` (train/eval mode)
-    and ``needs_input_grad`` (containers set it on their children during backward).
-    ``gradients`` sets every parameter's ``grad`` aside (to None) on entry, so that a
-    backward pass inside the block never adds into the caller's arrays, and puts the very
-    same arrays (or None), every ``requires_grad`` flag and every parameter's ``data`` array
-    (which ``module.to(dtype)`` replaces) back on exit. ``buffers`` puts
-    back the buffers (BatchNorm's running statistics, which a forward pass in training
-    mode updates): the same arrays, with their old values. ``caches`` puts back what each
-    layer kept from its last forward pass for its backward, ``attributes`` these instance
-    attributes of every module (deleted again where they were not set)."""
+    Always restored, for ``module`` and every submodule: ``training`` and
+    ``needs_input_grad``. ``gradients`` sets every parameter's ``grad`` aside (to None) on
+    entry, so a backward pass inside the block never adds into the caller's arrays, and puts
+    back the very same ``grad`` and ``data`` arrays and ``requires_grad`` flags on exit.
+    ``buffers`` puts back the buffers (BatchNorm's running statistics): the same arrays, with
+    their old values. ``caches`` puts back what each layer kept for its backward,
+    ``attributes`` these instance attributes of every module (deleted where they were not)."""
     modules = list(module.modules())
     names = ("training", "_needs_input_grad", *(("_cache",) if caches else ()), *attributes)
     kept_attributes = [(m, name, m.__dict__.get(name, _MISSING))
@@ -54,5 +43,8 @@ def kept_as_found(module, *, gradients=False, buffers=False, caches=False, attri
             if isinstance(original, np.ndarray) and original.flags.writeable:
                 original[...] = values         # the same array, its old values
             m._buffers[name] = original
-        for m, name, value in kept_attributes:
-            _put_back(m, name, value)
+        for m, name, value in kept_attributes:     # set without registering, or deleted
+            if value is _MISSING:
+                m.__dict__.pop(name, None)
+            else:
+                object.__setattr__(m, name, value)

@@ -42,11 +42,9 @@ def relative_error(analytic, numerical, floor=0.0) -> float:
 
 @dataclass
 class GradcheckResult:
-    """What :func:`gradcheck` found: ``max_rel_error``, the largest relative error over all
-    checked tensors, found in ``worst`` (``"input"`` or a parameter name such as
-    ``"weight"``); ``errors``, the relative error of every checked tensor by name; ``eps``,
-    the step of the central differences; ``analytic`` and ``numerical``, the two gradients
-    (checked entries only, by name), to look at when a check fails."""
+    """What :func:`gradcheck` found: ``max_rel_error`` in ``worst`` (``"input"`` or a
+    parameter name), ``errors`` of every checked tensor by name, and the ``analytic`` and
+    ``numerical`` gradients (checked entries only) to look at when a check fails."""
 
     max_rel_error: float
     worst: str
@@ -148,17 +146,13 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
               max_checks=None) -> GradcheckResult:
     """Compare ``module.backward`` with central differences, in float64.
 
-    ``module`` is a Module, or any object with ``forward``/``__call__`` and ``backward``
-    (e.g. :class:`~minitorch_cv.nn.CrossEntropyLoss`, the labels in ``args``: the forward
-    pass is ``module(x, *args)``); ``x`` is cast to a float64 copy. Checked are the input
-    (``"input"``) and every parameter with ``requires_grad`` (by its ``named_parameters``
-    name), at every entry or at ``max_checks`` random entries per tensor (large layers).
-    ``eps`` is the step of the central differences (1e-6 suits float64); ``seed`` seeds the
-    upstream gradient ``dout``, the stochastic layers and the choice of entries. Returns a
-    :class:`GradcheckResult` (its ``repr`` shows the worst error, ``passed(tol)`` whether it
-    is small); with ``check=True`` an error above ``tol`` raises an AssertionError with a
-    per-tensor report instead. Parameters, gradients, buffers and ``rng`` attributes are
-    restored afterwards."""
+    ``module`` is a Module, or any object with ``__call__`` and ``backward`` (a loss: the
+    labels in ``args``, the forward pass is ``module(x, *args)``). Checked are the input
+    and every parameter with ``requires_grad`` (by its ``named_parameters`` name), at every
+    entry or at ``max_checks`` random entries per tensor. ``seed`` seeds ``dout``, the
+    stochastic layers and the choice of entries. With ``check=True`` an error above ``tol``
+    raises an AssertionError with :meth:`GradcheckResult.report`. The module is left as it
+    was found."""
     if not hasattr(module, "backward"):
         raise TypeError(f"gradcheck needs an object with forward and backward, got "
                         f"{type(module).__name__}; for a (forward, backward) function pair "
@@ -199,11 +193,9 @@ def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, c
     ``backward(dout, cache) -> grads``, e.g.
     ``gradcheck_function(F.conv2d_forward, F.conv2d_backward, x, w, b, stride=2)``.
 
-    ``grads`` is one array or a tuple whose i-th entry is the gradient of ``inputs[i]``
-    (as ``conv2d_backward`` returns ``(dx, dw, db)`` for ``conv2d_forward(x, w, b)``).
-    Inputs that are None or not floating arrays, and gradients that are None, are
-    skipped. ``names`` labels the inputs (default ``"input"`` for one, else
-    ``"arg0"``, ``"arg1"``, ...). The other arguments are those of :func:`gradcheck`."""
+    ``grads`` is one array or a tuple whose i-th entry is the gradient of ``inputs[i]``;
+    inputs that are None or not floating arrays, and gradients that are None, are skipped.
+    ``names`` labels the inputs (default ``"input"`` for one, else ``"arg0"``, ...)."""
     rng = _generator(seed)
     arrays = [np.array(a, dtype=np.float64, copy=True)
               if a is not None and np.issubdtype(np.asarray(a).dtype, np.floating) else a

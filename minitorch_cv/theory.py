@@ -101,9 +101,8 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
     >>> conv_output_size((32, 20), kernel_size=3, stride=2)
     (15, 9)
     """
-    one_axis = functools.partial(_window_output, exact=exact, pooling=False)
-    return _per_axis(one_axis, size=size, kernel_size=kernel_size, stride=stride,
-                     padding=padding)
+    return _per_axis(functools.partial(_window_output, exact=exact, pooling=False),
+                     size=size, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
@@ -119,9 +118,9 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     >>> pool_output_size(7, kernel_size=2)       # floors: the last row/column is dropped
     3
     """
-    one_axis = functools.partial(_window_output, exact=exact, pooling=True)
-    return _per_axis(one_axis, size=size, kernel_size=kernel_size,
-                     stride=kernel_size if stride is None else stride, padding=padding)
+    return _per_axis(functools.partial(_window_output, exact=exact, pooling=True), size=size,
+                     kernel_size=kernel_size, stride=kernel_size if stride is None else stride,
+                     padding=padding)
 
 
 def same_padding(kernel_size, stride=1):
@@ -271,11 +270,9 @@ _GLOBAL = ("Flatten", "Linear", "AdaptiveAvgPool2d", "BatchNorm1d", "Softmax")
 
 
 class LayerReceptiveField(NamedTuple):
-    """One row of :func:`receptive_field`: the layer's ``name`` in ``model.named_modules()``
-    and its class name (``type``); ``size``, how many input pixels (h, w) one output position
-    depends on, and ``jump``, how many input pixels apart (h, w) two neighbouring outputs are
-    (the product of the strides so far). Both are ``None`` from the first layer on whose
-    outputs depend on the whole input."""
+    """One row of :func:`receptive_field`: the layer's ``name`` and class name (``type``);
+    ``size``, the input pixels (h, w) one output position depends on, and ``jump``, the input
+    pixels (h, w) between two neighbouring outputs (None once outputs see the whole input)."""
 
     name: str
     type: str
@@ -420,8 +417,7 @@ def _layer_formula(layer):
 
 
 def worked_answers():
-    """The answers of Task 1, each computed by this module, with a line of working: a list of
-    ``(task, answer, working)`` strings."""
+    """The answers of Task 1, computed by this module: a list of ``(task, answer, working)``."""
     p5 = same_padding(5)
     f, f514 = kernel_size_for(512, 504), kernel_size_for(514, 504)
     pooled = pool_output_size(504, kernel_size=2, stride=2)
@@ -507,8 +503,7 @@ then summary() of the Task 2 network: every layer's output shape and parameters 
 
 
 def main(argv=None) -> None:
-    """Print the worked answers of Task 1 and the summary of the Task 2 network; ``argv``
-    (default ``sys.argv``) takes only ``--help``."""
+    """Print the worked answers of Task 1 and the summary of the Task 2 network."""
     import argparse
 
     from . import models

@@ -204,9 +204,8 @@ def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
 
 
 def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size=2.0):
-    """Feature maps (K, H, W) or (1, K, H, W), one channel each, in a grid, each with its own
-    colour scale (e.g. the first ten channels of layer4's output). ``titles`` labels the maps
-    (default: "channel i"), ``title`` the figure."""
+    """Feature maps (K, H, W) or (1, K, H, W) in a grid, each with its own colour scale;
+    ``titles`` labels the maps (default: "channel i"), ``title`` the figure."""
     m = np.asarray(maps)
     if m.ndim == 4 and m.shape[0] == 1:
         m = m[0]
@@ -401,17 +400,15 @@ class ConvolutionAnimation:
         if self.applied_kernel.size > 49:
             return f"{head}sum of {kh}*{kw} products = {total}"
 
-        def term(a, b):
-            b = f(b)
-            return f"{f(a)}*({b})" if b.startswith("-") else f"{f(a)}*{b}"
+        def term(a, b):                              # a negative factor in parentheses
+            return f"{f(a)}*({f(b)})" if f(b).startswith("-") else f"{f(a)}*{f(b)}"
         rows = [" + ".join(term(a, b) for a, b in zip(wrow, krow))
                 for wrow, krow in zip(window, self.applied_kernel)]
         lines = [head + rows[0]] + [" " * (len(head) - 2) + "+ " + r for r in rows[1:]]
         return "\n".join(lines) + f" = {total}"
 
     def frame_figure(self, index):
-        """The Figure of frame ``index`` (0 <= index < n_frames): "input (padded)", "kernel",
-        "output", and below them the products and their sum."""
+        """The Figure of frame ``index``: input, kernel and output, the products beneath."""
         from matplotlib.figure import Figure
 
         index = operator.index(index)
@@ -435,11 +432,9 @@ class ConvolutionAnimation:
                    else "as given (not flipped)"),
                   ("output", f"{oh}x{ow}, position ({i}, {j})")]
         for ax, n_rows, n_cols, (title, xlabel) in zip(axes, rows, cols, labels):
-            ax.set_xlim(-0.5, n_cols - 0.5)
-            ax.set_ylim(n_rows - 0.5, -0.5)          # row 0 at the top, as in a matrix
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            # row 0 at the top, as in a matrix
+            ax.set(xlim=(-0.5, n_cols - 0.5), ylim=(n_rows - 0.5, -0.5), aspect="equal",
+                   xticks=[], yticks=[])
             ax.set_title(title, fontsize=10)
             ax.set_xlabel(xlabel, fontsize=8)
         self._draw_cells(axes, index)

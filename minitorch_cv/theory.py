@@ -14,7 +14,7 @@ import numpy as np
 
 from . import nn
 from ._module_state import kept_as_found
-from .checks import pair
+from .checks import check_int, pair
 
 __all__ = ["SEED_TASK1A_RESULT", "TASK1A_IMAGE", "TASK1A_KERNEL", "LayerReceptiveField",
            "conv_output_size", "convolve2d", "cross_correlate2d", "kernel_size_for", "main",
@@ -55,17 +55,11 @@ def _per_axis(function, **arguments):
                  for i, label in enumerate(("height: ", "width: ")))
 
 
-def _at_least(axis, minimum, values):
-    """A ValueError for the first of ``values`` ({name: value}) below ``minimum``."""
-    for name, value in values.items():
-        if value < minimum:
-            raise ValueError(f"{axis}{name} must be >= {minimum}, got {value}")
-
-
 def _window_output(axis, size, kernel_size, stride, padding, exact, pooling):
     """``(size + 2*padding - kernel_size) // stride + 1`` for one axis, with checks."""
-    _at_least(axis, 1, {"input size": size, "kernel_size": kernel_size, "stride": stride})
-    _at_least(axis, 0, {"padding": padding})
+    for name, value, minimum in (("input size", size, 1), ("kernel_size", kernel_size, 1),
+                                 ("stride", stride, 1), ("padding", padding, 0)):
+        check_int(value, axis + name, minimum=minimum)
     if pooling and padding > kernel_size // 2:
         raise ValueError(f"{axis}pooling padding {padding} is more than half the kernel size "
                          f"{kernel_size}: a window could then lie entirely in the padding "
@@ -138,7 +132,8 @@ def same_padding(kernel_size, stride=1):
     (1, 3)
     """
     def one_axis(axis, kernel_size, stride):
-        _at_least(axis, 1, {"kernel_size": kernel_size, "stride": stride})
+        check_int(kernel_size, axis + "kernel_size", minimum=1)
+        check_int(stride, axis + "stride", minimum=1)
         if stride != 1:
             raise ValueError(
                 f"{axis}no padding keeps the size at stride {stride}: the output is "
@@ -171,8 +166,8 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
         if in_size < 1 or out_size < 1:
             raise ValueError(f"{axis}sizes must be >= 1, got in_size={in_size}, "
                              f"out_size={out_size}")
-        _at_least(axis, 1, {"stride": stride})
-        _at_least(axis, 0, {"padding": padding})
+        check_int(stride, axis + "stride", minimum=1)
+        check_int(padding, axis + "padding", minimum=0)
         k = in_size + 2 * padding - (out_size - 1) * stride
         if k < 1:
             raise ValueError(

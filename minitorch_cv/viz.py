@@ -305,9 +305,8 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
         if value_format is not None:
             ax.bar_label(bars, labels=[value_format.format(a) for a in v[shown]], fontsize=8)
     ax.set_xticks(x, labels)
-    if log_scale:
-        ax.set_yscale("log")
-    ax.set(ylabel=ylabel, xlabel=xlabel or "", title=title or "")
+    ax.set(yscale="log" if log_scale else "linear", ylabel=ylabel, xlabel=xlabel or "",
+           title=title or "")
     ax.grid(alpha=0.3, axis="y")
     ax.margins(y=0.12)                                     # room for the values on top
     if len(values) > 1:

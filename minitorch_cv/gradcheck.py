@@ -1,7 +1,8 @@
 """Numerical gradient check: compare a hand-written backward pass with central differences
 ``(L(x + eps * e_i) - L(x - eps * e_i)) / (2 * eps)`` of ``L = sum(out * dout)`` for a
-fixed random ``dout``, in float64 (in float32 no eps gives more than a few correct digits).
-The error measure, why it has a floor, and what breaks a check are in ``docs/layers.md``.
+fixed random ``dout``, in float64 (in float32 no eps gives more than a few correct digits);
+the error measure and its floor are explained in ``docs/layers.md``. Inputs at a kink (ReLU
+at 0, two equal values in a max-pooling window) break a check, not the backward pass.
 
 >>> import numpy as np
 >>> from minitorch_cv import nn

@@ -5,10 +5,7 @@ PyTorch's names so that lessons and weights carry over. See README.md.
 """
 
 from . import checks, functional, nn, optim
-from ._memory import tune_allocator
-
-# Importing the library changes nothing outside it: no environment variable, no allocator
-# or BLAS setting. tune_allocator() is an opt-in for training scripts (see its docstring).
+from ._memory import tune_allocator  # an opt-in: importing changes nothing outside the library
 
 #: The version of this library (``setup.cfg`` has the same).
 __version__ = "0.1.0"

@@ -1,8 +1,6 @@
 """The functional layer as the ``nn`` classes see it: :mod:`minitorch_cv.functional`, or
-the textbook version in :data:`minitorch_cv.reference.switch.TEXTBOOK` while a
-:func:`minitorch_cv.reference.use` block is active in this thread (looked up at each call;
-both have one signature, so nothing is adapted).
-"""
+the textbook version while a :func:`minitorch_cv.reference.use` block is active in this
+thread (looked up at each call)."""
 
 import functools
 

@@ -1,11 +1,6 @@
-"""Writing files so that an interruption never leaves half a file behind.
-
-Every file the library writes -- checkpoints, weights, metrics, plots, the dataset cache,
-downloads -- goes through :func:`atomic_write`: a temporary file in the same folder,
-flushed to disk, then renamed over the target with :func:`os.replace`, which is atomic. A
-reader sees the old file or the new one, never a mixture; a crash leaves the old file
-untouched and no temporary file.
-"""
+"""Atomic writes: a temporary file in the same folder, flushed, then renamed over the target
+(:func:`os.replace`), so a reader or a crash never sees half a file. Every file the library
+writes goes through :func:`atomic_write`."""
 
 import contextlib
 import hashlib
@@ -23,8 +18,8 @@ __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "download_
 def atomic_write(path):
     """Open a binary file that appears at ``path`` only once it is completely written.
 
-    If the ``with`` block raises, the temporary file is removed and an existing ``path`` is
-    left as it was. The folder is created if needed; ``path`` gets the usual permissions.
+    If the ``with`` block raises, an existing ``path`` is left as it was. The folder is
+    created if needed.
 
     Examples
     --------
@@ -62,12 +57,9 @@ def atomic_write_json(path, obj) -> None:
 
 
 def download_file(url, dest, hash_name="sha256", expected_prefix="", timeout=60) -> Path:
-    """Download ``url`` to ``dest`` atomically, checking the file's hash before it appears.
-
-    ``hash_name`` is a :mod:`hashlib` algorithm (``"md5"``, ``"sha256"``); the hex digest
-    must start with ``expected_prefix`` (the whole digest, or a prefix such as the 8
-    characters torchvision puts in its file names). Any network failure, or a digest that
-    does not match, is an OSError (``dest`` is then not created)."""
+    """Download ``url`` to ``dest`` atomically; its ``hash_name`` (a :mod:`hashlib`
+    algorithm) hex digest must start with ``expected_prefix``. A network failure or another
+    digest is an OSError, and ``dest`` is not created."""
     dest = Path(dest)
     print(f"Downloading {url} to {dest} ...", file=sys.stderr, flush=True)
     digest = hashlib.new(hash_name)

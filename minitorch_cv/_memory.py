@@ -1,12 +1,5 @@
-"""Memory: the library's own work buffers, reused across calls, and an opt-in allocator tuning.
-
-Arrays that hold only intermediate numbers inside one call -- a convolution's im2col
-columns, a padded gradient before it is cropped -- are *work buffers*: :func:`work_buffer`
-hands them out from a per-thread store, so the next training step reuses the same memory
-instead of asking the allocator (and the OS) for fresh pages. Arrays that leave the call
-(outputs, gradients, what forward keeps for backward) are never work buffers.
-:func:`tune_allocator` is a process-wide opt-in that the library never calls itself.
-"""
+"""Work buffers reused across calls (:func:`work_buffer`) and an opt-in allocator tuning
+(:func:`tune_allocator`, never called by the library itself)."""
 
 import ctypes
 import ctypes.util
@@ -25,11 +18,9 @@ _local = threading.local()
 
 
 def work_buffer(name: str, shape, dtype) -> np.ndarray:
-    """An uninitialized C-contiguous array of ``shape`` and ``dtype`` for scratch work,
-    reused by the next call with the same ``name`` in the same thread (two threads never
-    share one). It grows to the largest size asked for and lives as long as the thread. Each
-    call site uses its own ``name``; the array must not leave the call, or be used while
-    another call with the same name (in the same thread) uses it."""
+    """An uninitialized C-contiguous array for scratch work, reused by the next call with
+    the same ``name`` in the same thread, grown to the largest size asked for. Each call site
+    uses its own ``name``; the array must not leave the call nor outlive the next one."""
     dtype, size = np.dtype(dtype), math.prod(shape)
     if not hasattr(_local, "buffers"):
         _local.buffers = {}

@@ -1,14 +1,7 @@
-"""Argument and input checks shared by every layer: clear errors instead of wrong answers
-or crashes.
-
-This module is the bottom of the house: it imports nothing from the library, and every
-package may use it. A check raises a ``TypeError`` for a value of the wrong kind and a
-``ValueError`` for a value out of range, with a one-line message that starts with the
-layer's name and says what was expected: constructor and functional arguments
-(:func:`pair`, :func:`check_int`, :func:`check_real`, :func:`check_float_dtype`), a forward
-input (:func:`check_input`, :func:`check_window`, :func:`check_pool_padding`,
-:func:`check_same_dtype`, :func:`check_kernel_dtype`) and the gradient a backward pass gets
-(:func:`check_grad`, :func:`check_loss_grad`).
+"""Argument and input checks shared by every layer: a ``TypeError`` for a value of the wrong
+kind, a ``ValueError`` for one out of range, each a one-line message that starts with the
+layer's name and says what was expected. The bottom of the house: it imports nothing from
+the library.
 
 >>> from minitorch_cv.checks import pair, check_int
 >>> pair(3, "kernel_size")
@@ -153,13 +146,9 @@ def check_window(x_hw, kernel, stride, padding, layer: str):
 
 
 def check_grad(dout, shape, dtype, layer: str):
-    """Check a backward pass's upstream gradient against what forward returned.
-
-    ``dout`` must be a NumPy array (TypeError otherwise) of exactly ``shape`` (ValueError) and
-    of a floating dtype (TypeError for integers, booleans, complex). A float ``dout`` of
-    another precision is converted to ``dtype``, the dtype forward returned (as PyTorch's
-    autograd does), so gradients always have their parameters' dtype; ``dtype=None`` (Flatten
-    and others that pass any array through) skips the dtype check."""
+    """Check a backward pass's upstream gradient against what forward returned: a NumPy
+    array of exactly ``shape`` and a floating dtype, converted to ``dtype`` (the dtype forward
+    returned, as PyTorch's autograd does); ``dtype=None`` skips the dtype check."""
     if not isinstance(dout, np.ndarray):
         raise TypeError(f"{layer}: expected dout as a NumPy array of shape {tuple(shape)} "
                         f"(the shape forward returned), got {type(dout).__name__}")
@@ -176,9 +165,8 @@ def check_grad(dout, shape, dtype, layer: str):
 
 def check_loss_grad(dloss, reduction, n, dtype, layer: str):
     """Check ``dloss = dL/d(loss)`` for a loss over ``n`` samples reduced by ``reduction``:
-    a real number for ``"mean"`` or ``"sum"`` (a 0-d float array is accepted and converted
-    to ``dtype``; anything else is a TypeError), an (n,) float array for ``"none"``
-    (checked by :func:`check_grad`). Returns the number, or the (n,) array of ``dtype``."""
+    a real number (or 0-d float array) for ``"mean"`` or ``"sum"``, an (n,) float array for
+    ``"none"``. Returns the number, or the (n,) array of ``dtype``."""
     if reduction == "none":
         return check_grad(dloss, (n,), dtype, layer)
     if isinstance(dloss, np.ndarray) and dloss.shape == ():

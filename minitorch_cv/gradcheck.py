@@ -1,16 +1,8 @@
-"""Numerical gradient check: is a hand-written backward pass right?
-
-A backward pass claims to compute dL/dx and dL/dp. We can test the claim without any
-calculus by nudging one number at a time and watching the output change (central
-differences)::
-
-    dL/dx_i  ~=  (L(x + eps * e_i) - L(x - eps * e_i)) / (2 * eps)
-
-with the scalar ``L = sum(out * dout)`` for a fixed random ``dout``. Its exact gradient is
-what ``module.backward(dout)`` returns (and adds into every ``p.grad``), so the two must
-agree to many digits -- in float64, where the error of central differences is about
-``eps^2`` and the rounding error about ``1e-16 / eps``. (In float32 no eps gives more than
-a few correct digits; that is why gradient checks run in float64.)
+"""Numerical gradient check: compare a hand-written backward pass with central differences
+``(L(x + eps * e_i) - L(x - eps * e_i)) / (2 * eps)`` of ``L = sum(out * dout)`` for a
+fixed random ``dout``, in float64 (in float32 no eps gives more than a few correct digits);
+the error measure and its floor are explained in ``docs/layers.md``. Inputs at a kink (ReLU
+at 0, two equal values in a max-pooling window) break a check, not the backward pass.
 
 >>> import numpy as np
 >>> from minitorch_cv import nn
@@ -20,20 +12,6 @@ a few correct digits; that is why gradient checks run in float64.)
 True
 
 The module itself is callable too: ``minitorch_cv.gradcheck(module, x)`` is :func:`gradcheck`.
-
-**The error measure** of each checked tensor is normwise,
-``||analytic - numerical|| / max(||analytic|| + ||numerical||, floor)``: it is not fooled
-by gradient entries that are almost zero (where an elementwise ratio is pure rounding
-noise); a correct backward pass gives about 1e-10 or less, a wrong one 1e-2 or more.
-``floor`` is 1% of the largest ``||analytic|| + ||numerical||`` among the checked
-tensors: a tensor whose true gradient is zero -- the bias of a convolution followed by
-BatchNorm, which the normalization subtracts away -- is then judged against the size of
-the gradients around it, not against its own rounding noise.
-
-**Things that break a gradient check** (not the backward pass): inputs at a kink (ReLU at
-0, two equal values in a max-pooling window), stochastic layers (handled here: every
-``rng`` attribute is re-seeded before each forward pass, so Dropout draws the same mask
-every time), and float32 (handled: everything is cast to float64).
 """
 
 from __future__ import annotations
@@ -45,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._module_state import kept_as_found
 from .nn.module import no_grad
 
 __all__ = ["GradcheckResult", "gradcheck", "gradcheck_function", "relative_error"]
@@ -64,11 +43,9 @@ def relative_error(analytic, numerical, floor=0.0) -> float:
 
 @dataclass
 class GradcheckResult:
-    """What :func:`gradcheck` found: ``max_rel_error``, the largest relative error over all
-    checked tensors, found in ``worst`` (``"input"`` or a parameter name such as
-    ``"weight"``); ``errors``, the relative error of every checked tensor by name; ``eps``,
-    the step of the central differences; ``analytic`` and ``numerical``, the two gradients
-    (checked entries only, by name), to look at when a check fails."""
+    """What :func:`gradcheck` found: ``max_rel_error`` in ``worst`` (``"input"`` or a
+    parameter name), ``errors`` of every checked tensor by name, and the ``analytic`` and
+    ``numerical`` gradients (checked entries only) to look at when a check fails."""
 
     max_rel_error: float
     worst: str
@@ -170,23 +147,22 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
               max_checks=None) -> GradcheckResult:
     """Compare ``module.backward`` with central differences, in float64.
 
-    ``module`` is a Module, or any object with ``forward``/``__call__`` and ``backward``
-    (e.g. :class:`~minitorch_cv.nn.CrossEntropyLoss`, the labels in ``args``: the forward
-    pass is ``module(x, *args)``); ``x`` is cast to a float64 copy. Checked are the input
-    (``"input"``) and every parameter with ``requires_grad`` (by its ``named_parameters``
-    name), at every entry or at ``max_checks`` random entries per tensor (large layers).
-    ``eps`` is the step of the central differences (1e-6 suits float64); ``seed`` seeds the
-    upstream gradient ``dout``, the stochastic layers and the choice of entries. Returns a
-    :class:`GradcheckResult` (its ``repr`` shows the worst error, ``passed(tol)`` whether it
-    is small); with ``check=True`` an error above ``tol`` raises an AssertionError with a
-    per-tensor report instead. Parameters, gradients, buffers and ``rng`` attributes are
-    restored afterwards."""
+    ``module`` is a Module, or any object with ``__call__`` and ``backward`` (a loss: the
+    labels in ``args``, the forward pass is ``module(x, *args)``). Checked are the input
+    and every parameter with ``requires_grad`` (by its ``named_parameters`` name), at every
+    entry or at ``max_checks`` random entries per tensor. ``seed`` seeds ``dout``, the
+    stochastic layers and the choice of entries. With ``check=True`` an error above ``tol``
+    raises an AssertionError with :meth:`GradcheckResult.report`. The module is left as it
+    was found."""
     if not hasattr(module, "backward"):
         raise TypeError(f"gradcheck needs an object with forward and backward, got "
                         f"{type(module).__name__}; for a (forward, backward) function pair "
                         "use gradcheck_function")
     rng = _generator(seed)
     modules = list(module.modules()) if hasattr(module, "modules") else [module]
+    # parameters, gradients, buffers and rngs put back; every gradient starts from None
+    kept = (kept_as_found(module, gradients=True, buffers=True, attributes=("rng",))
+            if hasattr(module, "modules") else contextlib.nullcontext())
     generators = [m for m in modules if isinstance(getattr(m, "rng", None), np.random.Generator)]
 
     def run():                            # each stochastic layer re-seeded: one Dropout mask
@@ -194,14 +170,12 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
             m.rng = np.random.default_rng([seed, 2, i])
         return module(x, *args)
 
-    with _state_kept(modules):
+    with kept:
         if hasattr(module, "to"):
             module.to(np.float64)
         x = np.array(x, dtype=np.float64, copy=True)
         params = [(name, p) for name, p in getattr(module, "named_parameters", list)()
                   if p.requires_grad]
-        for _, p in params:               # the backward pass starts from zeroed gradients
-            p.grad = None
         dout = _random_dout(run(), rng)
         dx = module.backward(dout)
         if dx is None:
@@ -220,11 +194,9 @@ def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, c
     ``backward(dout, cache) -> grads``, e.g.
     ``gradcheck_function(F.conv2d_forward, F.conv2d_backward, x, w, b, stride=2)``.
 
-    ``grads`` is one array or a tuple whose i-th entry is the gradient of ``inputs[i]``
-    (as ``conv2d_backward`` returns ``(dx, dw, db)`` for ``conv2d_forward(x, w, b)``).
-    Inputs that are None or not floating arrays, and gradients that are None, are
-    skipped. ``names`` labels the inputs (default ``"input"`` for one, else
-    ``"arg0"``, ``"arg1"``, ...). The other arguments are those of :func:`gradcheck`."""
+    ``grads`` is one array or a tuple whose i-th entry is the gradient of ``inputs[i]``;
+    inputs that are None or not floating arrays, and gradients that are None, are skipped.
+    ``names`` labels the inputs (default ``"input"`` for one, else ``"arg0"``, ...)."""
     rng = _generator(seed)
     arrays = [np.array(a, dtype=np.float64, copy=True)
               if a is not None and np.issubdtype(np.asarray(a).dtype, np.floating) else a
@@ -247,28 +219,6 @@ def gradcheck_function(forward, backward, *inputs, eps=1e-6, seed=0, tol=1e-6, c
         analytic[name] = np.asarray(grad, dtype=np.float64).reshape(-1)
         numerical[name] = _numerical_gradient(run, dout, array, np.arange(array.size), eps)
     return GradcheckResult.from_gradients(analytic, numerical, eps)._checked(check, tol)
-
-
-@contextlib.contextmanager
-def _state_kept(modules):
-    """Put back everything a gradient check changes: parameters, gradients, buffers, rngs."""
-    saved = []
-    for m in modules:
-        params = [(p, p.data, p.grad) for p in getattr(m, "_parameters", {}).values()]
-        buffers = {name: (np.array(b, copy=True) if b is not None else None)
-                   for name, b in getattr(m, "_buffers", {}).items()}
-        rng = m.__dict__.get("rng", None) if hasattr(m, "__dict__") else None
-        saved.append((m, params, buffers, rng))
-    try:
-        yield
-    finally:
-        for m, params, buffers, rng in saved:
-            for p, data, grad in params:
-                p.data, p.grad = data, grad
-            for name, b in buffers.items():
-                m._buffers[name] = b
-            if rng is not None:
-                m.rng = rng
 
 
 class _CallableModule(types.ModuleType):

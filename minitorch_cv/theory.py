@@ -1,14 +1,7 @@
-"""Task 1: the arithmetic of convolutional networks, as small functions you can call and
-check against a real network: feature-map sizes, padding, kernel sizes, parameter counts
-and a per-layer :func:`summary`, receptive fields, and 2D filtering written as plain loops.
-
-Every size follows one formula (H here, W likewise), floored as deep-learning frameworks
-do (the last rows that do not fill a whole window are dropped); the textbook wants the
-division to come out whole, and ``exact=True`` raises instead of flooring::
-
-    H_out = floor((H_in + 2 * padding - kernel_size) / stride) + 1
-
-Run ``python -m minitorch_cv.theory`` to print the worked answers of Task 1.
+"""Task 1: the arithmetic of convolutional networks as small functions (feature-map sizes,
+padding, kernel sizes, parameter counts, :func:`summary`, receptive fields) and 2D filtering
+written as plain loops. ``docs/theory.md`` works through them; ``python -m
+minitorch_cv.theory`` prints the worked answers of Task 1.
 """
 
 from __future__ import annotations
@@ -21,7 +14,7 @@ import numpy as np
 
 from . import nn
 from ._module_state import kept_as_found
-from .checks import pair
+from .checks import check_int, pair
 
 __all__ = ["SEED_TASK1A_RESULT", "TASK1A_IMAGE", "TASK1A_KERNEL", "LayerReceptiveField",
            "conv_output_size", "convolve2d", "cross_correlate2d", "kernel_size_for", "main",
@@ -62,17 +55,11 @@ def _per_axis(function, **arguments):
                  for i, label in enumerate(("height: ", "width: ")))
 
 
-def _at_least(axis, minimum, values):
-    """A ValueError for the first of ``values`` ({name: value}) below ``minimum``."""
-    for name, value in values.items():
-        if value < minimum:
-            raise ValueError(f"{axis}{name} must be >= {minimum}, got {value}")
-
-
 def _window_output(axis, size, kernel_size, stride, padding, exact, pooling):
     """``(size + 2*padding - kernel_size) // stride + 1`` for one axis, with checks."""
-    _at_least(axis, 1, {"input size": size, "kernel_size": kernel_size, "stride": stride})
-    _at_least(axis, 0, {"padding": padding})
+    for name, value, minimum in (("input size", size, 1), ("kernel_size", kernel_size, 1),
+                                 ("stride", stride, 1), ("padding", padding, 0)):
+        check_int(value, axis + name, minimum=minimum)
     if pooling and padding > kernel_size // 2:
         raise ValueError(f"{axis}pooling padding {padding} is more than half the kernel size "
                          f"{kernel_size}: a window could then lie entirely in the padding "
@@ -96,11 +83,10 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
     """Spatial size of a convolution's output:
     ``H_out = (H + 2 * padding - kernel_size) // stride + 1``, floored like PyTorch.
 
-    ``size`` (the input's height and width), ``kernel_size``, ``stride`` and ``padding`` are
-    ints or (h, w) pairs, as for :class:`~minitorch_cv.nn.Conv2d`; the result is a pair if
-    any argument was. ``exact=True`` is the textbook setting: raise instead of flooring when
-    the division by the stride does not come out whole. A kernel larger than the padded
-    input, stride < 1 or padding < 0 is a ValueError too; the message shows the numbers.
+    Arguments are ints or (h, w) pairs; the result is a pair if any argument was.
+    ``exact=True`` (the textbook's rule) raises a ValueError instead of flooring when the
+    stride does not divide; so does a kernel larger than the padded input, stride < 1 or
+    padding < 0.
 
     Examples
     --------
@@ -109,17 +95,15 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, exact=False):
     >>> conv_output_size((32, 20), kernel_size=3, stride=2)
     (15, 9)
     """
-    one_axis = functools.partial(_window_output, exact=exact, pooling=False)
-    return _per_axis(one_axis, size=size, kernel_size=kernel_size, stride=stride,
-                     padding=padding)
+    return _per_axis(functools.partial(_window_output, exact=exact, pooling=False),
+                     size=size, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     """Spatial size of a max or average pooling layer's output.
 
-    The formula and the arguments of :func:`conv_output_size`, but the stride defaults to
-    the kernel size (non-overlapping windows), as in PyTorch, and the padding may be at most
-    ``kernel_size // 2``.
+    As :func:`conv_output_size`, but the stride defaults to the kernel size, and the padding
+    may be at most ``kernel_size // 2`` (as in PyTorch).
 
     Examples
     --------
@@ -128,19 +112,17 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, exact=False):
     >>> pool_output_size(7, kernel_size=2)       # floors: the last row/column is dropped
     3
     """
-    one_axis = functools.partial(_window_output, exact=exact, pooling=True)
-    return _per_axis(one_axis, size=size, kernel_size=kernel_size,
-                     stride=kernel_size if stride is None else stride, padding=padding)
+    return _per_axis(functools.partial(_window_output, exact=exact, pooling=True), size=size,
+                     kernel_size=kernel_size, stride=kernel_size if stride is None else stride,
+                     padding=padding)
 
 
 def same_padding(kernel_size, stride=1):
     """Zero padding that makes a convolution's output as large as its input.
 
-    From ``H = (H + 2p - k) / 1 + 1`` follows ``2p = k - 1``, so ``p = (k - 1) / 2``.
-    Arguments are ints or (h, w) pairs, and so is the result. An even kernel is a ValueError
-    (no symmetric padding exists: ``nn.Conv2d(padding="same")`` pads ``(k - 1) // 2`` before
-    and ``k // 2`` after, as PyTorch), and so is a stride other than 1 (the output then
-    shrinks by about the stride whatever the padding).
+    From ``H = (H + 2p - k) / 1 + 1`` follows ``p = (k - 1) / 2``. Arguments are ints or
+    (h, w) pairs, and so is the result. An even kernel (no symmetric padding exists) and a
+    stride other than 1 are a ValueError that says why.
 
     Examples
     --------
@@ -150,7 +132,8 @@ def same_padding(kernel_size, stride=1):
     (1, 3)
     """
     def one_axis(axis, kernel_size, stride):
-        _at_least(axis, 1, {"kernel_size": kernel_size, "stride": stride})
+        check_int(kernel_size, axis + "kernel_size", minimum=1)
+        check_int(stride, axis + "stride", minimum=1)
         if stride != 1:
             raise ValueError(
                 f"{axis}no padding keeps the size at stride {stride}: the output is "
@@ -170,11 +153,9 @@ def same_padding(kernel_size, stride=1):
 def kernel_size_for(in_size, out_size, stride=1, padding=0):
     """Kernel size that turns ``in_size`` into ``out_size`` (ints or (h, w) pairs).
 
-    Solving ``out = (in + 2p - k) / s + 1`` for the kernel size gives
-    ``k = in + 2p - (out - 1) * s``. With ``stride > 1`` the floored formula gives the same
-    output for the ``s`` kernel sizes ``k - s + 1, ..., k``; this function returns ``k``,
-    the only one for which the division comes out whole (the textbook answer). A ValueError
-    says when no kernel size (>= 1) fits.
+    ``k = in + 2p - (out - 1) * s``, from ``out = (in + 2p - k) / s + 1``: of the ``s``
+    kernel sizes the floored formula maps alike, the one the division comes out whole for.
+    A ValueError says when no kernel size (>= 1) fits.
 
     Examples
     --------
@@ -185,8 +166,8 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
         if in_size < 1 or out_size < 1:
             raise ValueError(f"{axis}sizes must be >= 1, got in_size={in_size}, "
                              f"out_size={out_size}")
-        _at_least(axis, 1, {"stride": stride})
-        _at_least(axis, 0, {"padding": padding})
+        check_int(stride, axis + "stride", minimum=1)
+        check_int(padding, axis + "padding", minimum=0)
         k = in_size + 2 * padding - (out_size - 1) * stride
         if k < 1:
             raise ValueError(
@@ -202,8 +183,7 @@ def kernel_size_for(in_size, out_size, stride=1, padding=0):
 def param_count(layer_or_model, trainable_only=True) -> int:
     """Number of parameters (weights and biases) of a layer or a whole network.
 
-    A parameter shared by two layers counts once; with ``trainable_only`` (the default)
-    frozen parameters (``requires_grad=False``) are left out.
+    A shared parameter counts once; ``trainable_only`` leaves out ``requires_grad=False``.
 
     Examples
     --------
@@ -219,12 +199,10 @@ def param_count(layer_or_model, trainable_only=True) -> int:
 def summary(model, input_shape=(1, 3, 32, 32)) -> str:
     """A table of every leaf layer's output shape and parameters, and the totals.
 
-    The shapes are measured, not worked out: a zero ``input_shape`` input (``(N, C, H, W)``
-    for an image model, in the dtype of the parameters) runs through the model in evaluation
-    mode under :func:`~minitorch_cv.nn.no_grad`, and each leaf layer records its output's
-    shape. Rows follow the order the layers run (nested models such as a ResNet work too; a
-    layer called twice gets two rows, its parameters counted once). The model is left as it
-    was found, even if the forward pass fails."""
+    The shapes are measured: a zero input of ``input_shape`` (in the parameters' dtype) runs
+    through the model in evaluation mode under :func:`~minitorch_cv.nn.no_grad`. Rows follow
+    the order the layers run (a layer called twice gets two rows, its parameters counted
+    once). The model is left as it was found, even if the forward pass fails."""
     leaves, calls = {}, []
     for name, module in model.named_modules():
         if not module._modules and id(module) not in leaves:
@@ -287,11 +265,9 @@ _GLOBAL = ("Flatten", "Linear", "AdaptiveAvgPool2d", "BatchNorm1d", "Softmax")
 
 
 class LayerReceptiveField(NamedTuple):
-    """One row of :func:`receptive_field`: the layer's ``name`` in ``model.named_modules()``
-    and its class name (``type``); ``size``, how many input pixels (h, w) one output position
-    depends on, and ``jump``, how many input pixels apart (h, w) two neighbouring outputs are
-    (the product of the strides so far). Both are ``None`` from the first layer on whose
-    outputs depend on the whole input."""
+    """One row of :func:`receptive_field`: the layer's ``name`` and class name (``type``);
+    ``size``, the input pixels (h, w) one output position depends on, and ``jump``, the input
+    pixels (h, w) between two neighbouring outputs (None once outputs see the whole input)."""
 
     name: str
     type: str
@@ -301,26 +277,15 @@ class LayerReceptiveField(NamedTuple):
 
 def receptive_field(model):
     """Receptive field of every layer of a chain of layers, from the kernel sizes and
-    strides.
-
-    The receptive field of a unit is the patch of the input image that its value depends
-    on. Start with one pixel (``r = 1``) and neighbouring positions one pixel apart
-    (``j = 1``); a layer with kernel size ``k`` and stride ``s`` widens the patch by
-    ``k - 1`` of its input's positions, each ``j`` pixels apart, and multiplies the
-    distance between neighbours by ``s``::
-
-        r_out = r_in + (k - 1) * j_in
-        j_out = j_in * s
-
-    Padding moves the patch but does not change its size. Pointwise layers (ReLU, batch
-    norm, dropout) change nothing. From the first Flatten, Linear or global pooling layer
-    on, every output depends on the whole input; that row has ``size=None`` and the list
-    ends there.
+    strides: ``r_out = r_in + (k - 1) * j_in`` and ``j_out = j_in * s``, from ``r = j = 1``
+    (see ``docs/theory.md``). Padding and pointwise layers (ReLU, batch norm, dropout) change
+    nothing; from the first Flatten, Linear or global pooling layer on, every output depends
+    on the whole input: that row has ``size=None`` and the list ends there.
 
     ``model`` is a :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) or one layer;
     the result has one :class:`LayerReceptiveField` per layer, in the order the layers run.
-    A network with branches (a ResNet's shortcuts: its receptive field is not one chain of
-    these formulas) or a layer this function does not know is a TypeError.
+    A network with branches (a ResNet's shortcuts) or a layer this function does not know is
+    a TypeError.
 
     Examples
     --------
@@ -380,13 +345,11 @@ def cross_correlate2d(image, kernel, padding=0, stride=1):
     learning calls convolution.
 
     ``out[i, j] = sum_{u, v} kernel[u, v] * padded[i*stride + u, j*stride + v]``, where
-    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side (``padding``
-    and ``stride``: ints or (h, w) pairs). ``out`` is (H_out, W_out) with
-    ``H_out = (H + 2*padding - K_h) // stride + 1`` (W likewise). The sums are taken in a
-    wide type, so that a uint8 image never wraps around: int64 when ``image`` and ``kernel``
-    are both integers (or booleans), complex128 when either is complex, float64 otherwise.
-    Shapes that do not fit, or an integer result that could leave int64's range (use float
-    inputs then), are a ValueError; arrays that are not numeric a TypeError.
+    ``padded`` is ``image`` with ``padding`` rows/columns of zeros on every side; ``out`` is
+    (H_out, W_out) as :func:`conv_output_size` says. The sums are taken in a wide type, so a
+    uint8 image never wraps around: int64 for integers (or booleans), complex128 if either is
+    complex, else float64. Shapes that do not fit, or an integer result that could leave
+    int64's range, are a ValueError; arrays that are not numeric a TypeError.
 
     Examples
     --------
@@ -420,12 +383,10 @@ def convolve2d(image, kernel, padding=0, stride=1):
 
     ``out[i, j] = sum_{u, v} kernel[K_h-1-u, K_w-1-v] * padded[i*stride + u, j*stride + v]``
 
-    Flipping the kernel in both axes (rotating it by 180 degrees) is the only difference
-    from :func:`cross_correlate2d` (see there for the arguments, shapes and dtypes). For a
-    symmetric kernel the two agree; for the Sobel kernel of Task 1a, flipping gives ``-K``,
-    so the results are negatives of each other. A network learns its kernels, so it does
-    not matter which of the two a layer computes -- frameworks compute cross-correlation
-    and call it convolution."""
+    The kernel flipped in both axes is the only difference from :func:`cross_correlate2d`
+    (see there for arguments, shapes and dtypes). A network learns its kernels, so which of
+    the two a layer computes does not matter: frameworks compute cross-correlation and call
+    it convolution."""
     kernel = np.asarray(kernel)
     if kernel.ndim != 2:
         raise ValueError(f"expected a 2D kernel, got shape {kernel.shape}")
@@ -451,8 +412,7 @@ def _layer_formula(layer):
 
 
 def worked_answers():
-    """The answers of Task 1, each computed by this module, with a line of working: a list of
-    ``(task, answer, working)`` strings."""
+    """The answers of Task 1, computed by this module: a list of ``(task, answer, working)``."""
     p5 = same_padding(5)
     f, f514 = kernel_size_for(512, 504), kernel_size_for(514, 504)
     pooled = pool_output_size(504, kernel_size=2, stride=2)
@@ -538,8 +498,7 @@ then summary() of the Task 2 network: every layer's output shape and parameters 
 
 
 def main(argv=None) -> None:
-    """Print the worked answers of Task 1 and the summary of the Task 2 network; ``argv``
-    (default ``sys.argv``) takes only ``--help``."""
+    """Print the worked answers of Task 1 and the summary of the Task 2 network."""
     import argparse
 
     from . import models

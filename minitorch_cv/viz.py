@@ -1,11 +1,7 @@
-"""Plots: training curves (the seed's Figures 1-9), filter and activation grids, overlays,
-charts and the convolution animation of the lessons.
-
-Each function returns a :class:`matplotlib.figure.Figure` made without ``pyplot``, and
-:func:`save_figure` writes it as PNG through Agg. So it works on a machine without a
-screen and leaves the program's matplotlib state alone: no backend chosen or switched, no
-figure left open in pyplot. A notebook displays a returned figure as any other.
-"""
+"""Plots: training curves, filter and activation grids, overlays, charts and the convolution
+animation of the lessons. Each function returns a :class:`matplotlib.figure.Figure` made
+without ``pyplot`` (no backend chosen, no figure left open), which :func:`save_figure`
+writes as PNG; a notebook displays it as any other."""
 
 from __future__ import annotations
 
@@ -95,10 +91,8 @@ def _finish_axes(ax, ylabel, title):
 
 def plot_loss(histories, title="Cross-entropy loss", ylim=None):
     """Training loss (mean over steps, shaded +/- one standard deviation) and validation
-    loss against training steps. ``histories``: one history dict or {label: history}.
-
-    A split a history lacks (no "val", or no validation step yet) draws nothing and gets
-    no legend entry; the step axis has integer ticks."""
+    loss against training steps. ``histories``: one history dict or {label: history}; a
+    split a history lacks (no "val", or no validation step yet) draws nothing."""
     fig, ax = _subplots(figsize=(7, 4.5))
     for i, (name, h) in enumerate(_as_histories(histories).items()):
         color = f"C{i}"
@@ -130,11 +124,9 @@ def plot_accuracy(histories, title="Validation accuracy"):
 
 # ----------------------------------------------------------------------------- images
 def minmax_scale(a, axis=None):
-    """Scale ``a`` to [0, 1]: ``(a - min) / (max - min)``, min and max taken over ``axis``.
-
-    ``axis=None`` uses the whole array; ``axis=(1, 2, 3)`` on filters (F, C, K_h, K_w)
-    scales every filter on its own, so each one uses the full colour range. A constant slice
-    becomes 0."""
+    """Scale ``a`` to [0, 1]: ``(a - min) / (max - min)``, min and max taken over ``axis``
+    (``axis=(1, 2, 3)`` on filters (F, C, K_h, K_w) scales each on its own); a constant
+    slice becomes 0."""
     a = np.asarray(a, dtype=np.float64)
     lo = a.min(axis=axis, keepdims=True)
     span = a.max(axis=axis, keepdims=True) - lo
@@ -197,11 +189,9 @@ def _show_filter(ax, scaled, **grey):
 
 
 def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
-    """Convolution filters (F, C, K_h, K_w) as small images, each min-max scaled on its own.
-
-    E.g. ``model.conv1.weight.data`` (64, 3, 7, 7). Three input channels are shown as RGB,
-    any other number as the grey-scale mean over the input channels. ``titles`` labels the
-    filters (default: their indices), ``title`` the figure; ``size`` is inches per filter."""
+    """Convolution filters (F, C, K_h, K_w) as small images, each min-max scaled on its own:
+    three input channels as RGB, any other number as their grey-scale mean. ``titles`` labels
+    the filters (default: their indices), ``title`` the figure; ``size`` is inches per filter."""
     w = np.asarray(weights)
     if w.ndim != 4:
         raise ValueError(f"filter_grid expects weights of shape (F, C, K_h, K_w), got {w.shape}")
@@ -214,9 +204,8 @@ def filter_grid(weights, ncols=8, titles=None, title=None, size=1.2):
 
 
 def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size=2.0):
-    """Feature maps (K, H, W) or (1, K, H, W), one channel each, in a grid, each with its own
-    colour scale (e.g. the first ten channels of layer4's output). ``titles`` labels the maps
-    (default: "channel i"), ``title`` the figure."""
+    """Feature maps (K, H, W) or (1, K, H, W) in a grid, each with its own colour scale;
+    ``titles`` labels the maps (default: "channel i"), ``title`` the figure."""
     m = np.asarray(maps)
     if m.ndim == 4 and m.shape[0] == 1:
         m = m[0]
@@ -230,11 +219,9 @@ def activation_grid(maps, ncols=5, titles=None, title=None, cmap="viridis", size
 
 
 def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
-    """A heat map (h, w) (e.g. mean activation or Grad-CAM) over an image.
-
-    The heat map is upsampled bilinearly to the image's (H, W), min-max scaled to [0, 1] and
-    drawn with opacity ``alpha``; ``image`` is anything :func:`to_image` accepts. With ``ax``
-    it draws there instead of on a new figure; returns the figure."""
+    """A heat map (h, w) (e.g. Grad-CAM), upsampled bilinearly to the image's (H, W), min-max
+    scaled and drawn with opacity ``alpha`` over ``image`` (anything :func:`to_image` takes).
+    With ``ax`` it draws there instead of on a new figure; returns the figure."""
     img = to_image(image)
     heat = np.asarray(heatmap, dtype=np.float64)
     if heat.ndim != 2:
@@ -253,11 +240,9 @@ def overlay(image, heatmap, alpha=0.5, cmap="jet", title=None, ax=None):
 
 def filters_and_activations(weights, activations, indices=None, title=None,
                             cmap="gray", size=2.0):
-    """The seed's Figure 11: activation maps (top row) above their filters (bottom row).
-
-    ``weights`` (F, 3, K_h, K_w) are first-layer filters, each shown as an RGB image, min-max
-    scaled on its own; ``activations`` (F, H, W) or (1, F, H, W) their outputs on one image
-    (e.g. conv1's output, before BatchNorm); ``indices`` which filters to show (default: all)."""
+    """The seed's Figure 11: activation maps (F, H, W) or (1, F, H, W) (top row) above their
+    first-layer filters (F, 3, K_h, K_w) (bottom row, as in :func:`filter_grid`); ``indices``
+    which filters to show (default: all)."""
     w, a = np.asarray(weights), np.asarray(activations)
     if a.ndim == 4 and a.shape[0] == 1:
         a = a[0]
@@ -266,25 +251,18 @@ def filters_and_activations(weights, activations, indices=None, title=None,
                          f"{w.shape} and {a.shape}")
     indices = list(range(len(w))) if indices is None else [int(i) for i in indices]
     scaled = minmax_scale(w, axis=(1, 2, 3))
-    fig, axes = _subplots(2, len(indices), figsize=(size * len(indices), 2 * size + 0.4),
-                          squeeze=False)
-    for col, i in enumerate(indices):
-        top, bottom = axes[0, col], axes[1, col]
+    fig, axes = _grid_figure(2 * len(indices), len(indices), size)
+    for top, bottom, i in zip(axes, axes[len(indices):], indices):
         top.imshow(a[i], cmap=cmap)
         top.set_title(f"filter {i}", fontsize=9)
         _show_filter(bottom, scaled[i])
-        top.axis("off")
-        bottom.axis("off")
     return _titled(fig, title)
 
 
 def image_grid(images, titles=None, ncols=8, title=None, mean=None, std=None, size=1.3):
-    """Several images in a grid, each with its caption (e.g. CIFAR-10 images and labels).
-
-    ``images`` is a batch (N, 3, H, W) as the network sees it (uint8, floats in [0, 1], or
-    normalized floats: ``mean``/``std`` undo a ``Normalize(mean, std)``) or (N, H, W, 3), each
-    shown by :func:`to_image`. ``titles`` has one caption per image (none by default),
-    ``title`` is the figure's; ``size`` is inches per image."""
+    """A batch of images (N, 3, H, W) or (N, H, W, 3) in a grid, each shown by :func:`to_image`
+    (``mean``/``std`` undo a ``Normalize``), with one caption per image from ``titles``;
+    ``title`` is the figure's, ``size`` inches per image."""
     imgs = np.asarray(images)
     if imgs.ndim != 4:
         raise ValueError(f"image_grid expects a batch of images (N, 3, H, W) or (N, H, W, 3), "
@@ -305,11 +283,9 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
               value_format="{:.3g}"):
     """Grouped bars: one group per label, one bar per series, each bar with its value.
 
-    ``labels`` are the groups along the x axis (e.g. the layers of a network); ``series``
-    maps each bar colour's name to one number per label (e.g. ``{"loops": [...], "fast":
-    [...]}``): a NaN draws no bar (a measurement that was not made). ``ylabel`` says what the
-    bars measure, with the unit; ``log_scale`` gives a logarithmic y axis; ``value_format``
-    formats the value written above each bar (None writes none)."""
+    ``series`` maps each bar colour's name to one number per label (e.g. ``{"loops": [...],
+    "fast": [...]}``); a NaN draws no bar. ``value_format`` formats the value written above
+    each bar (None writes none)."""
     labels = [str(label) for label in labels]
     values = {name: np.asarray(v, dtype=np.float64) for name, v in series.items()}
     for name, v in values.items():
@@ -329,9 +305,8 @@ def bar_chart(labels, series, ylabel, title=None, xlabel=None, log_scale=False,
         if value_format is not None:
             ax.bar_label(bars, labels=[value_format.format(a) for a in v[shown]], fontsize=8)
     ax.set_xticks(x, labels)
-    if log_scale:
-        ax.set_yscale("log")
-    ax.set(ylabel=ylabel, xlabel=xlabel or "", title=title or "")
+    ax.set(yscale="log" if log_scale else "linear", ylabel=ylabel, xlabel=xlabel or "",
+           title=title or "")
     ax.grid(alpha=0.3, axis="y")
     ax.margins(y=0.12)                                     # room for the values on top
     if len(values) > 1:
@@ -344,10 +319,8 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
     """Small 2-D arrays side by side, each cell coloured and (up to 12 x 12) labelled with
     its value: an input, a kernel and an output; or a gradient and where it goes.
 
-    Each panel has its own colour scale, row 0 at the top, and is as wide as its array;
-    ``size`` is inches for the largest array's longest side. ``titles`` (one per array),
-    ``title`` (above all) and ``value_format`` (of the numbers in the cells; None writes
-    none) are optional."""
+    Each panel has its own colour scale and is as wide as its array; ``size`` is inches for
+    the largest array's longest side; ``value_format=None`` writes no numbers."""
     mats = [np.asarray(a, dtype=np.float64) for a in arrays]
     for m in mats:
         if m.ndim != 2:
@@ -382,14 +355,10 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
 
 # ----------------------------------------------------------------------- convolution animation
 class ConvolutionAnimation:
-    """A finished convolution animation (see :func:`animate_convolution`): its frames, as a
-    GIF and as notebook HTML, one per output position in row-major order (the order of the
-    loops in :func:`~minitorch_cv.theory.cross_correlate2d`).
-
-    ``image`` and ``kernel`` are what was given; ``padded`` is the zero-padded image the
-    kernel slides over, ``applied_kernel`` the kernel as laid over it (flipped in both axes
-    when ``flip``), ``output`` the result the frames show; ``padding`` and ``stride`` are
-    (h, w) pairs, ``duration_ms`` how long each frame shows (the last three times as long)."""
+    """A finished convolution animation (see :func:`animate_convolution`): one frame per output
+    position in row-major order, as figures, a GIF and notebook HTML. ``padded`` is the image
+    the kernel slides over, ``applied_kernel`` the kernel as laid over it (flipped when
+    ``flip``); ``padding`` and ``stride`` are (h, w) pairs."""
 
     def __init__(self, image, kernel, output, padding, stride, flip, duration_ms, dpi):
         self.image, self.kernel, self.output = image, kernel, output
@@ -430,27 +399,21 @@ class ConvolutionAnimation:
         if self.applied_kernel.size > 49:
             return f"{head}sum of {kh}*{kw} products = {total}"
 
-        def term(a, b):
-            b = f(b)
-            return f"{f(a)}*({b})" if b.startswith("-") else f"{f(a)}*{b}"
+        def term(a, b):                              # a negative factor in parentheses
+            return f"{f(a)}*({f(b)})" if f(b).startswith("-") else f"{f(a)}*{f(b)}"
         rows = [" + ".join(term(a, b) for a, b in zip(wrow, krow))
                 for wrow, krow in zip(window, self.applied_kernel)]
         lines = [head + rows[0]] + [" " * (len(head) - 2) + "+ " + r for r in rows[1:]]
         return "\n".join(lines) + f" = {total}"
 
     def frame_figure(self, index):
-        """The Figure of frame ``index`` (0 <= index < n_frames): "input (padded)", "kernel",
-        "output", and below them the products and their sum."""
+        """The Figure of frame ``index``: input, kernel and output, the products beneath."""
+        from matplotlib.figure import Figure
+
         index = operator.index(index)
         if not 0 <= index < self.n_frames:
             raise IndexError(f"frame {index} out of range: the animation has "
                              f"{self.n_frames} frames")
-        return self._draw(index)
-
-    def _draw(self, index):
-        """Frame ``index``: the three panels, a cell the same size in each, and the text."""
-        from matplotlib.figure import Figure
-
         (ph, pw), (oh, ow) = self.padding, self.output.shape
         i, j = self.positions()[index]
         text = self.products_text(index)
@@ -468,11 +431,9 @@ class ConvolutionAnimation:
                    else "as given (not flipped)"),
                   ("output", f"{oh}x{ow}, position ({i}, {j})")]
         for ax, n_rows, n_cols, (title, xlabel) in zip(axes, rows, cols, labels):
-            ax.set_xlim(-0.5, n_cols - 0.5)
-            ax.set_ylim(n_rows - 0.5, -0.5)          # row 0 at the top, as in a matrix
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            # row 0 at the top, as in a matrix
+            ax.set(xlim=(-0.5, n_cols - 0.5), ylim=(n_rows - 0.5, -0.5), aspect="equal",
+                   xticks=[], yticks=[])
             ax.set_title(title, fontsize=10)
             ax.set_xlabel(xlabel, fontsize=8)
         self._draw_cells(axes, index)
@@ -523,7 +484,7 @@ class ConvolutionAnimation:
             from PIL import Image
             self._frames = []
             for index in range(self.n_frames):
-                fig = self._draw(index)
+                fig = self.frame_figure(index)
                 canvas = FigureCanvasAgg(fig)        # renders this figure only; no backend
                 fig.set_dpi(self.dpi)
                 canvas.draw()
@@ -578,22 +539,18 @@ def animate_convolution(image, kernel, padding=0, stride=1, flip=False, duration
 
     Each frame shows the padded input (padding grey, the window outlined in red), the
     kernel and the output filled in so far, with the sum of products beneath. The numbers
-    come from :func:`minitorch_cv.theory.cross_correlate2d` or, with ``flip=True`` (true
-    convolution), :func:`minitorch_cv.theory.convolve2d` (the kernel flipped in both axes,
-    and shown flipped), so the animation and the worked answer can never disagree.
-
-    ``image`` (H, W) and ``kernel`` (K_h, K_w) are small 2-D arrays of numbers, ``padding``
-    and ``stride`` ints or (h, w) pairs. Each frame shows ``duration_ms`` in the GIF (the
-    last one three times as long), drawn at ``dpi``. An input with more than ``max_frames``
-    output positions is refused, as is anything else that cannot be animated (a ValueError
-    or TypeError that says what).
+    come from :func:`minitorch_cv.theory.cross_correlate2d` or, with ``flip=True``,
+    :func:`minitorch_cv.theory.convolve2d` (the kernel shown flipped), so the animation and
+    the worked answer can never disagree. ``image`` (H, W) and ``kernel`` (K_h, K_w) are
+    small 2-D arrays of numbers. Each frame shows ``duration_ms`` in the GIF (the last three
+    times as long), drawn at ``dpi``; more than ``max_frames`` output positions, or anything
+    else that cannot be animated, is a ValueError or TypeError that says what.
 
     Returns
     -------
     ConvolutionAnimation
-        One frame per output position: ``(H, W), (K_h, K_w) -> (H_out, W_out)`` with
-        ``H_out = (H + 2 * padding - K_h) // stride + 1`` (W likewise). ``.save(path)``
-        writes the GIF; in a notebook it displays itself as an ``<img>`` of the GIF.
+        One frame per output position; ``.save(path)`` writes the GIF, and in a notebook it
+        displays itself as an ``<img>`` of the GIF.
 
     Examples
     --------
@@ -637,11 +594,8 @@ def _check_animation(image, kernel, padding, stride, duration_ms, dpi, max_frame
         if array.dtype.kind not in "biufc":
             raise TypeError(f"animate_convolution: {name} must hold numbers, got dtype "
                             f"{array.dtype}")
-    padding, stride = pair(padding, "padding"), pair(stride, "stride")
-    if min(stride) < 1:
-        raise ValueError(f"animate_convolution: stride must be >= 1, got {stride}")
-    if min(padding) < 0:
-        raise ValueError(f"animate_convolution: padding must be >= 0, got {padding}")
+    padding = pair(padding, "padding", "animate_convolution", minimum=0)
+    stride = pair(stride, "stride", "animate_convolution", minimum=1)
     padded_shape = (image.shape[0] + 2 * padding[0], image.shape[1] + 2 * padding[1])
     if kernel.shape[0] > padded_shape[0] or kernel.shape[1] > padded_shape[1]:
         raise ValueError(f"animate_convolution: the kernel {kernel.shape} is larger than the "

@@ -1,29 +1,20 @@
 """CIFAR-10: find it, decode it once, cache the arrays, load them in about a second.
 
-CIFAR-10 has 60,000 32x32 RGB images in 10 classes: 50,000 for training and 10,000 for
-testing. :func:`load_cifar10` accepts any of these layouts:
+:func:`load_cifar10` reads CIFAR-10 (60,000 32x32 RGB images in 10 classes: 50,000 for
+training, 10,000 for testing) from any of these layouts:
 
 - the official ``cifar-10-batches-py/`` folder (pickled batches ``data_batch_1`` ...
-  ``data_batch_5`` and ``test_batch``; each holds ``data``, a (10000, 3072) uint8 array
-  with one image per row: 1024 red, then 1024 green, then 1024 blue values, row-major),
-  or the official ``cifar-10-python.tar.gz`` archive that contains it;
-- an image tree ``train/<class>/*`` and ``test/<class>/*`` (any format Pillow reads),
-  as a folder or as a ``.tar`` / ``.tar.gz`` archive. Class folder names sorted
-  alphabetically give the labels (airplane=0, ..., truck=9), and the images of a
-  split come in the order of their sorted paths ("canonical order").
+  ``data_batch_5`` and ``test_batch``), or the ``cifar-10-python.tar.gz`` archive holding it;
+- an image tree ``train/<class>/*`` and ``test/<class>/*`` (any format Pillow reads), as a
+  folder or as a ``.tar`` / ``.tar.gz`` archive. The class folders sorted alphabetically
+  give the labels (airplane=0, ..., truck=9); a split's images come in sorted path order.
 
-Where it looks, in order: (1) ``root`` (the examples' ``--data PATH``), else
-``$MINITORCH_CV_DATA``: a folder holding one of the layouts (or an archive whose name
-contains "cifar"), or the archive itself; (2) the cache folder, :func:`default_cache_dir`;
-(3) with ``download=True``, the official archive is downloaded there (MD5 checked).
-Offline, a ``FileNotFoundError`` lists every place looked at and how to point the library
-at a local copy. With ``given_path_only=True`` (what the examples use), a path given in
-(1) is the only place looked: a mistyped path fails at once with a one-line message.
-
-Decoding 60,000 JPEGs takes a few seconds, so the decoded arrays are saved once in the
-cache folder as ``cifar10-<key>.npz`` (the key hashes the source's path, sizes and
-modification times). The cache is written atomically, and a damaged cache (failed zip
-CRC, wrong shapes) is rebuilt rather than trusted.
+It looks in ``root`` (``--data``), else ``$MINITORCH_CV_DATA`` (a folder holding a layout or
+a ``*cifar*`` archive, or the archive itself), then in :func:`default_cache_dir`, then
+downloads the official archive there (MD5 checked); "Where the data comes from" in
+docs/runs.md tells the rest. The decoded arrays are cached atomically as
+``cifar10-<key>.npz`` (the key hashes the source's paths, sizes and modification times);
+a damaged cache is rebuilt rather than trusted.
 """
 
 import contextlib
@@ -379,13 +370,21 @@ def _read_archive(path):
         "train/<class>/ and test/<class>/")
 
 
+def _source_files(kind, path):
+    """The files the source ``(kind, path)`` that :func:`_detect` found is read from."""
+    if kind == "archive":
+        return [path]
+    if kind == "batches":
+        return [path / n for n in _BATCH_FILES if (path / n).is_file()]
+    return [file for *_, file in _image_tree_files(path)]
+
+
 def _decode(kind, path):
-    """Arrays and classes of the source ``(kind, path)`` that :func:`_detect` found."""
+    """Arrays and classes of the source ``(kind, path)``."""
     if kind == "archive":
         return _read_archive(path)
     if kind == "batches":
-        raw = {n: _read_file(path / n) for n in _BATCH_FILES if (path / n).is_file()}
-        return _assemble_batches(raw, path)
+        return _assemble_batches({f.name: _read_file(f) for f in _source_files(kind, path)}, path)
     return _stack_images([(split, name, cls, _decode_image(_read_file(file), file))
                           for split, name, cls, file in _image_tree_files(path)], path)
 
@@ -395,14 +394,8 @@ def _decode(kind, path):
 def _cache_key(kind, path):
     """A hash of the source's absolute path and every file's size and mtime."""
     path = Path(path).resolve()
-    if kind == "archive":
-        files = [path]
-    elif kind == "batches":
-        files = [path / n for n in _BATCH_FILES if (path / n).is_file()]
-    else:
-        files = [p for *_, p in _image_tree_files(path)]
     entries = []
-    for f in files:
+    for f in _source_files(kind, path):
         st = f.stat()
         entries.append([str(f.relative_to(path)) if f != path else "", st.st_size,
                         st.st_mtime_ns])

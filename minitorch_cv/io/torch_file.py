@@ -1,7 +1,5 @@
 """Read files written by ``torch.save`` into NumPy arrays, without importing torch.
 
-The format
-----------
 Since PyTorch 1.6, ``torch.save(obj, "model.pth")`` writes a zip archive::
 
     archive/data.pkl          a pickle of `obj`, with every tensor replaced by a recipe
@@ -18,13 +16,9 @@ the call ``torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride
 requires_grad, backward_hooks[, metadata])`` and each storage as a *persistent id*, a tuple
 that points into the zip: ``("storage", torch.FloatStorage, "0", "cpu", numel)``.
 
-Safety
-------
 Unpickling runs whatever functions a pickle names, so ``pickle.load`` on a downloaded
-file can run arbitrary code. The unpickler below resolves names from a short allowlist
-(``OrderedDict``, the two tensor-rebuilding functions, storage types and dtypes) and
-replaces those functions by local NumPy stand-ins; every other name is refused with a
-:class:`WeightsFormatError` before anything runs.
+file can run arbitrary code: :class:`_StateDictUnpickler` resolves names from an allowlist
+only, with NumPy stand-ins for torch's functions, and refuses every other name.
 """
 
 import collections
@@ -216,13 +210,9 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
 
 
 def load_torch(path):
-    """Load a ``torch.save`` file into NumPy arrays, without torch and without running code.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A file written by ``torch.save`` with PyTorch 1.6 or newer (the zip format), such
-        as torchvision's ``resnet18-f37072fd.pth``.
+    """Load a ``torch.save`` file (PyTorch 1.6 or newer, the zip format, such as
+    torchvision's ``resnet18-f37072fd.pth``) into NumPy arrays, without torch and without
+    running code.
 
     Returns
     -------
@@ -235,9 +225,8 @@ def load_torch(path):
     Raises
     ------
     WeightsFormatError
-        If the file is not a torch zip archive (including the pre-1.6 format), is
-        truncated or corrupt, lacks a storage record, holds a view that does not fit its
-        storage, or names any global outside the allowlist (refused before anything runs).
+        If the file is not a torch zip archive (e.g. the pre-1.6 format), is damaged, or
+        names any global outside the allowlist (refused before anything runs).
 
     Examples
     --------

@@ -76,12 +76,10 @@ class CIFAR10:
 
     Attributes
     ----------
-    train_images : ndarray of uint8, shape (50000, 3, 32, 32)
+    train_images, test_images : ndarray of uint8, shapes (50000, 3, 32, 32), (10000, 3, 32, 32)
         NCHW pixels in [0, 255] (RGB).
-    train_labels : ndarray of int64, shape (50000,)
+    train_labels, test_labels : ndarray of int64, shapes (50000,), (10000,)
         Class indices in 0..9.
-    test_images : ndarray of uint8, shape (10000, 3, 32, 32)
-    test_labels : ndarray of int64, shape (10000,)
     classes : tuple of str
         The 10 class names; ``classes[label]`` names a label.
     source : str
@@ -456,9 +454,8 @@ def _write_cache(cache_file, key, data):
 
 
 def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=False):
-    """Load CIFAR-10 as uint8 NCHW arrays (decoding once, then from the cache).
-
-    See the module docstring for the layouts and where it looks.
+    """Load CIFAR-10 as a :class:`CIFAR10` of uint8 NCHW arrays (decoding once, then from
+    the cache). See the module docstring for the layouts and where it looks.
 
     Parameters
     ----------
@@ -470,10 +467,6 @@ def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=Fa
         Where decoded arrays (and downloads) are kept; default :func:`default_cache_dir`.
     given_path_only : bool
         When a path is given (``root``, else ``$MINITORCH_CV_DATA``), look only there.
-
-    Returns
-    -------
-    CIFAR10
 
     Raises
     ------

@@ -23,7 +23,6 @@ class BatchIterator:
     ----------
     images : ndarray, shape (N, C, H, W)
     labels : array_like of int, shape (N,)
-    batch_size : int
     shuffle : bool
         Visit the examples in a new random order every epoch (training).
     drop_last : bool
@@ -33,7 +32,7 @@ class BatchIterator:
         Applied to each gathered batch; default :class:`ToFloat` (float32 in [0, 1]).
     rng : numpy.random.Generator or int, optional
         Source of all randomness (the shuffle and the transform's draws); an int is a
-        seed, ``None`` an unseeded generator. The global ``np.random`` is never used.
+        seed, ``None`` an unseeded generator.
     indices : array_like of int, optional
         Only these examples (e.g. from :func:`~minitorch_cv.data.train_val_split`).
 
@@ -119,19 +118,16 @@ class BatchIterator:
             yield x, self.labels[idx]
 
     def get_state(self):
-        """Everything needed to resume, as plain Python values (JSON-friendly): ``rng`` (the
-        generator's ``bit_generator.state`` now), ``epoch_start_rng`` (its state when the
-        current epoch's order was drawn), ``epoch`` and ``position`` (batches already
-        handed out in that epoch)."""
+        """Everything needed to resume, as JSON-friendly values: ``rng`` (the generator's
+        state now), ``epoch_start_rng`` (its state when the epoch's order was drawn),
+        ``epoch`` and ``position`` (batches already handed out in that epoch)."""
         return {"rng": copy.deepcopy(self.rng.bit_generator.state),
                 "epoch_start_rng": copy.deepcopy(self._epoch_start_state),
                 "epoch": self.epoch, "position": self._position}
 
     def set_state(self, state):
-        """Restore :meth:`get_state`'s result; the next ``for`` loop resumes the epoch.
-
-        If that epoch was already finished, the next loop starts a new epoch.
-        """
+        """Restore :meth:`get_state`'s result; the next ``for`` loop resumes the epoch (or
+        starts a new one if that epoch was finished)."""
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
         self.epoch = int(state["epoch"])
         self._position = int(state["position"])

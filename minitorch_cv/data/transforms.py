@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from ..checks import pair
+
 __all__ = ["Compose", "Normalize", "RandomCrop", "RandomHorizontalFlip", "RandomRotation",
            "Resize", "ToFloat", "resize", "rotate"]
 
@@ -29,14 +31,6 @@ def _check_batch(batch, name):
     if not isinstance(batch, np.ndarray) or batch.ndim != 4:
         shape = getattr(batch, "shape", None)
         raise ValueError(f"{name} expects a batch of images of shape (N, C, H, W), got shape {shape}")
-
-
-def _pair(value, name):
-    if isinstance(value, numbers.Integral):
-        return int(value), int(value)
-    if len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r}")
-    return int(value[0]), int(value[1])
 
 
 class _Transform:
@@ -131,7 +125,7 @@ class RandomCrop(_Transform):
     """
 
     def __init__(self, size, padding=0):
-        self.size = _pair(size, "size")
+        self.size = pair(size, "size")
         if int(padding) < 0:
             raise ValueError(f"padding must be >= 0, got {padding}")
         self.padding = int(padding)
@@ -183,12 +177,8 @@ def rotate(batch, angles):
     the top), about the centre ``((W - 1) / 2, (H - 1) / 2)`` in pixel indices.
     For a square image, ``rotate(x, 90)`` equals ``np.rot90(x, 1, axes=(2, 3))``.
 
-    Parameters
-    ----------
-    batch : ndarray, shape (N, C, H, W)
-        The result has the same shape and dtype.
-    angles : float or ndarray of shape (N,)
-        Angles in degrees.
+    ``batch``: (N, C, H, W), the result has the same shape and dtype; ``angles``: degrees, a
+    float or one per image (shape (N,)).
 
     Notes
     -----
@@ -293,9 +283,7 @@ def resize(batch, size):
     ``(H / H_out) * (i + 0.5) - 0.5``.
     """
     _check_batch(batch, "resize")
-    out_h, out_w = _pair(size, "size")
-    if out_h <= 0 or out_w <= 0:
-        raise ValueError(f"size must be positive, got {size!r}")
+    out_h, out_w = pair(size, "size", minimum=1)
     is_int = batch.dtype.kind != "f"
     x = batch.astype(np.float32) if is_int else batch
     c0, c1, cw0, cw1 = _linear_taps(x.shape[3], out_w, x.dtype)
@@ -317,7 +305,7 @@ class Resize(_Transform):
     """
 
     def __init__(self, size):
-        self.size = _pair(size, "size")
+        self.size = pair(size, "size")
 
     def __call__(self, batch, rng=None):
         return resize(batch, self.size)

@@ -110,15 +110,11 @@ def default_cache_dir():
 
 # ------------------------------------------------------------------ Finding the data
 
-def _is_archive_name(path):
-    return path.name.lower().endswith(_ARCHIVE_SUFFIXES)
-
-
 def _detect(path):
     """``((kind, path) or None, reason)`` for a CIFAR-10 copy at ``path``; ``kind`` is
     ``"batches"`` (official folder), ``"images"`` (image tree folder) or ``"archive"``."""
     if path.is_file():
-        if _is_archive_name(path) or tarfile.is_tarfile(path):
+        if path.name.lower().endswith(_ARCHIVE_SUFFIXES) or tarfile.is_tarfile(path):
             return ("archive", path), ""
         raise DatasetError(f"{path}: expected CIFAR-10 as a folder or a .tar/.tar.gz archive, "
                            "but this file is not a tar archive")
@@ -132,8 +128,8 @@ def _detect(path):
         return ("images", path), ""
     if (path / ARCHIVE_NAME).is_file():
         return ("archive", path / ARCHIVE_NAME), ""
-    archives = sorted(p for p in path.iterdir()
-                      if p.is_file() and _is_archive_name(p) and "cifar" in p.name.lower())
+    archives = sorted(p for p in path.iterdir() if p.is_file() and "cifar" in p.name.lower()
+                      and p.name.lower().endswith(_ARCHIVE_SUFFIXES))
     if archives:
         return ("archive", archives[0]), ""
     return None, f"found none of {_LAYOUTS} in it"

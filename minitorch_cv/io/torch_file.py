@@ -87,6 +87,8 @@ _TORCH_TYPES = {
 }
 _TORCH_DTYPES = {name: _DType(code) for name, (code, _) in _TORCH_TYPES.items()}
 _UNTYPED_STORAGE = _StorageType("UntypedStorage", _TORCH_DTYPES["uint8"])
+# Stands in for torch._utils._rebuild_parameter: a Parameter is just its data.
+_PARAMETER_DATA = _Allowed(lambda data, requires_grad, backward_hooks, state=None: data)
 # The globals a state dict's pickle may name, besides the tensor-rebuilding functions.
 _GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
@@ -126,8 +128,8 @@ class _StateDictUnpickler(pickle.Unpickler):
             **_GLOBALS,
             ("torch._utils", "_rebuild_tensor_v2"): _Allowed(self._rebuild_tensor_v2),
             ("torch._utils", "_rebuild_tensor_v3"): _Allowed(self._rebuild_tensor_v3),
-            ("torch._utils", "_rebuild_parameter"): _Allowed(_rebuild_parameter),
-            ("torch._utils", "_rebuild_parameter_with_state"): _Allowed(_rebuild_parameter),
+            ("torch._utils", "_rebuild_parameter"): _PARAMETER_DATA,
+            ("torch._utils", "_rebuild_parameter_with_state"): _PARAMETER_DATA,
         }
 
     def _error(self, problem):
@@ -202,11 +204,6 @@ class _StateDictUnpickler(pickle.Unpickler):
         strides = [s * array.itemsize for s in stride]
         view = np.lib.stride_tricks.as_strided(array[offset:], shape=size, strides=strides)
         return view.copy()  # C-contiguous, writable, and no longer tied to the file
-
-
-def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
-    """Stand-in for ``torch._utils._rebuild_parameter``: a Parameter is just its data."""
-    return data
 
 
 def load_torch(path):

@@ -48,9 +48,6 @@ class BatchIterator:
     ``len(it)`` is the number of batches per epoch: ``n // batch_size`` with ``drop_last``,
     ``ceil(n / batch_size)`` without. Each epoch visits every selected example once.
 
-    Resuming: after :meth:`set_state` (with what :meth:`get_state` returned) the next
-    ``for`` loop continues that epoch; later epochs equal those of an uninterrupted run.
-
     Examples
     --------
     >>> train = BatchIterator(images, labels, 64, shuffle=True, drop_last=True, rng=0)
@@ -127,7 +124,7 @@ class BatchIterator:
 
     def set_state(self, state):
         """Restore :meth:`get_state`'s result; the next ``for`` loop resumes the epoch (or
-        starts a new one if that epoch was finished)."""
+        starts a new one if it was finished), and later epochs equal an uninterrupted run's."""
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
         self.epoch = int(state["epoch"])
         self._position = int(state["position"])

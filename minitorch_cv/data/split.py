@@ -23,9 +23,7 @@ def _check_count(n, name):
 def train_val_split(n, val_fraction=0.1, seed=0):
     """Shuffle ``range(n)`` with a seeded generator and hold out a validation part.
 
-    ``floor(val_fraction * n)`` examples are held out (``val_fraction`` in ``[0, 1)``). As
-    in the seed report, 10% of the 50,000 CIFAR-10 training images (5,000) are used for
-    validation and never trained on.
+    ``floor(val_fraction * n)`` examples are held out (``val_fraction`` in ``[0, 1)``).
 
     Returns
     -------

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import WeightsFormatError, atomic_write, named_arrays
+from .._files import atomic_write
+from ._common import WeightsFormatError, named_arrays
 
 __all__ = ["load_npz", "save_npz"]
 

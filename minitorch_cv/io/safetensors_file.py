@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import WeightsFormatError, atomic_write, decode, is_count, itemsize, named_arrays
+from .._files import atomic_write
+from ._common import WeightsFormatError, decode, is_count, itemsize, named_arrays
 
 __all__ = ["load_safetensors", "save_safetensors"]
 

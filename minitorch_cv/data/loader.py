@@ -60,19 +60,16 @@ class BatchIterator:
         images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}")
-        if labels.ndim != 1 or len(labels) != len(images):
-            raise ValueError(
-                f"labels must have shape ({len(images)},) to match images, got {labels.shape}")
-        if labels.dtype.kind not in "iu":
-            raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+        if labels.ndim != 1 or len(labels) != len(images) or labels.dtype.kind not in "iu":
+            raise ValueError(f"labels must be integers of shape ({len(images)},) to match "
+                             f"images, got {labels.shape} {labels.dtype}")
         if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
                 or batch_size <= 0):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         indices = np.arange(len(images)) if indices is None else np.asarray(indices)
-        if indices.ndim != 1 or indices.dtype.kind not in "iu":
-            raise ValueError("indices must be a 1-D array of ints")
-        if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
-            raise ValueError(f"indices must lie in [0, {len(images)})")
+        if (indices.ndim != 1 or indices.dtype.kind not in "iu"
+                or (len(indices) and (indices.min() < 0 or indices.max() >= len(images)))):
+            raise ValueError(f"indices must be a 1-D array of ints in [0, {len(images)})")
         self.images = images
         self.labels = labels.astype(np.int64, copy=False)
         self.indices = indices.astype(np.int64)

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ..checks import pair
+from ..checks import check_int, check_real, pair
 
 __all__ = ["Compose", "Normalize", "RandomCrop", "RandomHorizontalFlip", "RandomRotation",
            "Resize", "ToFloat", "resize", "rotate"]
@@ -126,9 +126,7 @@ class RandomCrop(_Transform):
 
     def __init__(self, size, padding=0):
         self.size = pair(size, "size")
-        if int(padding) < 0:
-            raise ValueError(f"padding must be >= 0, got {padding}")
-        self.padding = int(padding)
+        self.padding = check_int(padding, "padding", minimum=0)
 
     def __call__(self, batch, rng=None):
         _check_batch(batch, "RandomCrop")
@@ -155,9 +153,7 @@ class RandomHorizontalFlip(_Transform):
     """
 
     def __init__(self, p=0.5):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p}")
-        self.p = float(p)
+        self.p = check_real(p, "p", low=0, high=1)
 
     def __call__(self, batch, rng=None):
         _check_batch(batch, "RandomHorizontalFlip")
@@ -228,9 +224,8 @@ class RandomRotation(_Transform):
 
     def __init__(self, degrees):
         if isinstance(degrees, numbers.Real):
-            if degrees < 0:
-                raise ValueError(f"degrees must be >= 0 when a single number, got {degrees}")
-            degrees = (-float(degrees), float(degrees))
+            degrees = check_real(degrees, "degrees", low=0)
+            degrees = (-degrees, degrees)
         lo, hi = (float(d) for d in degrees)
         if lo > hi:
             raise ValueError(f"degrees range must be (low, high) with low <= high, got {degrees}")
@@ -266,14 +261,9 @@ def _linear_taps(in_size, out_size, dtype=np.float32):
 
 def resize(batch, size):
     """Bilinear resize, exactly ``torch.nn.functional.interpolate(x, size,
-    mode="bilinear", align_corners=False)`` (no antialiasing).
-
-    Parameters
-    ----------
-    batch : ndarray, shape (N, C, H, W)
-        Floating point, or uint8 (computed in float32, then rounded back to uint8).
-    size : int or (int, int)
-        Output ``(H_out, W_out)``; an int gives a square.
+    mode="bilinear", align_corners=False)`` (no antialiasing), of an (N, C, H, W) ``batch``
+    to ``size``, ``(H_out, W_out)`` or an int for a square. A uint8 batch is computed in
+    float32, then rounded back to uint8.
 
     Notes
     -----

@@ -111,8 +111,7 @@ def default_cache_dir():
 # ------------------------------------------------------------------ Finding the data
 
 def _detect(path):
-    """``((kind, path) or None, reason)`` for a CIFAR-10 copy at ``path``; ``kind`` is
-    ``"batches"`` (official folder), ``"images"`` (image tree folder) or ``"archive"``."""
+    """``((kind, path) or None, reason)``, kind: ``"batches"``, ``"images"`` or ``"archive"``."""
     if path.is_file():
         if path.name.lower().endswith(_ARCHIVE_SUFFIXES) or tarfile.is_tarfile(path):
             return ("archive", path), ""
@@ -229,8 +228,7 @@ def _decode_image(data, where):
 
 
 def _stack_images(items, source):
-    """``(split, name, class, pixels)`` of an image tree -> NCHW arrays (canonical order),
-    classes (the class folders in alphabetical order, which gives the labels)."""
+    """``(split, name, class, pixels)`` items -> NCHW arrays in name order, sorted classes."""
     found = {split: sorted({cls for s, _, cls, _ in items if s == split}) for split in SPLITS}
     if found["train"] != found["test"] or len(found["train"]) != len(CIFAR10_CLASSES):
         raise DatasetError(
@@ -331,8 +329,7 @@ def _assemble_batches(raw, where):
 
 
 def _read_archive(path):
-    """Read either layout from a .tar/.tar.gz in one pass, decoding images as they stream
-    past (decompressed once, and never all the encoded bytes in memory at the same time)."""
+    """Either layout from a .tar/.tar.gz, in one pass decoding images as they stream past."""
     raw, batch_folder, images = {}, None, []
     try:
         with tarfile.open(path, mode="r|*") as tar:

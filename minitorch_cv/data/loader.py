@@ -1,8 +1,7 @@
 """Mini-batches from in-memory arrays: shuffling, ``drop_last`` and per-batch transforms.
 
-The dataset stays ``uint8`` in memory (150 MB for CIFAR-10's training set instead of
-600 MB as float32); each batch is gathered, then turned into float32 by its
-transform, so only one batch at a time exists as floats.
+The dataset stays ``uint8`` in memory (150 MB for CIFAR-10's training set, not 600 MB):
+only the batch being handed out is turned into floats, by its transform.
 """
 
 import copy

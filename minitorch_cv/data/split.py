@@ -49,13 +49,9 @@ def train_val_split(n, val_fraction=0.1, seed=0):
 def subset(n_total, limit, seed=0):
     """Pick ``limit`` of ``n_total`` indices at random (seeded), for a quick ``--limit`` run.
 
-    ``1 <= limit <= n_total`` (else a ValueError). Never simply the first ``limit``: an
+    Returns ``limit`` distinct int64 indices into ``range(n_total)``, sorted ascending
+    (``1 <= limit <= n_total``, else a ValueError). Never simply the first ``limit``: an
     image tree is sorted by class, so the first 1,000 training images are all airplanes.
-
-    Returns
-    -------
-    ndarray of int64, shape (limit,)
-        Distinct indices into ``range(n_total)``, sorted ascending.
     """
     n_total = _check_count(n_total, "n_total")
     limit = check_int(limit, "limit", minimum=1)

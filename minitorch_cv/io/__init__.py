@@ -31,11 +31,7 @@ def load_weights(path):
     ``torch.save`` file, a zip of ``.npy`` files is an ``.npz`` archive, and a file whose
     9th byte opens a JSON header is safetensors. The suffix (``.pth``, ``.pt``,
     ``.safetensors``, ``.npz``) decides when the content does not, e.g. for a truncated
-    file, so that the error comes from the right reader.
-
-    Returns what :func:`load_torch`, :func:`load_safetensors` or :func:`load_npz` returns;
-    raises :class:`WeightsFormatError` if the format is not recognised or the reader finds
-    the file invalid.
+    file, so that the error (a :class:`WeightsFormatError`) comes from the right reader.
     """
     path = Path(path)
     with open(path, "rb") as f:

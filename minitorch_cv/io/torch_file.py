@@ -43,24 +43,12 @@ _PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, TypeError, ValueError, Attri
                   IndexError, KeyError, OverflowError)
 
 
-class _DType(NamedTuple):
-    """Stands in for a ``torch.dtype`` (pickled by name, e.g. ``torch.float32``)."""
-
-    code: str  # NumPy type code without byte order ("f4", "i8", ...) or "bfloat16"
-
-
-class _StorageType(NamedTuple):
-    """Stands in for a class such as ``torch.FloatStorage`` inside the pickle."""
-
-    name: str
-    dtype: _DType
-
-
-class _Storage(NamedTuple):
-    """A storage read from the archive: its key and its elements as a 1-D array."""
-
-    key: str
-    array: np.ndarray
+# Stand-ins for a torch.dtype (its NumPy type code without byte order, or "bfloat16"), for a
+# storage class such as torch.FloatStorage, and a storage read from the archive (its key and
+# its elements as a 1-D array).
+_DType = collections.namedtuple("_DType", "code")
+_StorageType = collections.namedtuple("_StorageType", "name dtype")
+_Storage = collections.namedtuple("_Storage", "key array")
 
 
 class _Allowed(NamedTuple):
@@ -111,11 +99,8 @@ def _read_record(archive, name, path, what="record"):
 
 
 class _StateDictUnpickler(pickle.Unpickler):
-    """An unpickler that can only build dicts, lists, numbers, strings and tensors.
-
-    Storages are read from ``archive`` (records ``<prefix>data/<key>``); for a pickle
-    outside a torch archive (``archive=None``) any storage is an error.
-    """
+    """An unpickler that can only build dicts, lists, numbers, strings and tensors, reading
+    storages from ``archive`` (records ``<prefix>data/<key>``; none when it is None)."""
 
     def __init__(self, file, path, archive=None, prefix="", byteorder="little"):
         super().__init__(file)
@@ -294,8 +279,7 @@ def _unpickle(unpickler, damaged):
 
 
 def _refuse_plain_pickle(path):
-    """Explain why a raw pickle (not a zip) is not loaded: the restricted unpickler (safe)
-    names a forbidden global if there is one; otherwise the format is explained."""
+    """Refuse a raw pickle, naming its first forbidden global if it has one (safely)."""
     with open(path, "rb") as f:
         _unpickle(_StateDictUnpickler(f, path), f"{path}: not a torch.save file (it starts "
                   "like a pickle, but is not a valid one: ")

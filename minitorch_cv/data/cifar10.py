@@ -247,9 +247,8 @@ def _stack_images(items, source):
 def _image_tree_files(root):
     """Yield (split, relative name, class, path) of every image file in an image folder."""
     for split in SPLITS:
-        for class_dir in sorted(p for p in (root / split).iterdir() if p.is_dir()):
-            if class_dir.name.startswith("."):
-                continue
+        for class_dir in sorted(p for p in (root / split).iterdir()
+                                if p.is_dir() and not p.name.startswith(".")):
             for path in sorted(class_dir.iterdir()):
                 if path.is_file() and not path.name.startswith("."):
                     yield split, f"{split}/{class_dir.name}/{path.name}", class_dir.name, path

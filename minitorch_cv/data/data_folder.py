@@ -69,7 +69,6 @@ def data_folder(*needs):
 
 
 def _holds(folder, name):
-    """True when the folder ``folder`` holds the data named ``name``."""
     if name != "cifar10":
         return (folder / DATA_FILES[name][0]).is_file()
     try:

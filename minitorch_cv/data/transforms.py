@@ -45,8 +45,7 @@ class ToFloat(_Transform):
     """Convert ``uint8`` pixels in [0, 255] to ``float32`` in [0, 1] (divide by 255).
 
     Like ``torchvision.transforms.ToTensor`` without the HWC -> CHW move (batches are
-    already NCHW). Floating-point input is returned unchanged. Shape:
-    ``(N, C, H, W) uint8 -> (N, C, H, W) float32``.
+    already NCHW); floating-point input is returned unchanged. Shape: ``(N, C, H, W)``.
     """
 
     def __call__(self, batch, rng=None):

@@ -6,7 +6,6 @@ Python objects, the one part of ``.npy`` that uses pickle, are refused both ways
 """
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +43,6 @@ def load_npz(path):
     suffix; raises :class:`WeightsFormatError` if the file is not a valid ``.npz`` archive
     (truncated, corrupt, or holding pickled Python objects, which are never loaded).
     """
-    path = Path(path)
     try:
         archive = np.load(path, allow_pickle=False)
         if isinstance(archive, np.lib.npyio.NpzFile):

@@ -1,29 +1,20 @@
 """CIFAR-10: find it, decode it once, cache the arrays, load them in about a second.
 
-CIFAR-10 has 60,000 32x32 RGB images in 10 classes: 50,000 for training and 10,000 for
-testing. :func:`load_cifar10` accepts any of these layouts:
+:func:`load_cifar10` reads CIFAR-10 (60,000 32x32 RGB images in 10 classes: 50,000 for
+training, 10,000 for testing) from any of these layouts:
 
 - the official ``cifar-10-batches-py/`` folder (pickled batches ``data_batch_1`` ...
-  ``data_batch_5`` and ``test_batch``; each holds ``data``, a (10000, 3072) uint8 array
-  with one image per row: 1024 red, then 1024 green, then 1024 blue values, row-major),
-  or the official ``cifar-10-python.tar.gz`` archive that contains it;
-- an image tree ``train/<class>/*`` and ``test/<class>/*`` (any format Pillow reads),
-  as a folder or as a ``.tar`` / ``.tar.gz`` archive. Class folder names sorted
-  alphabetically give the labels (airplane=0, ..., truck=9), and the images of a
-  split come in the order of their sorted paths ("canonical order").
+  ``data_batch_5`` and ``test_batch``), or the ``cifar-10-python.tar.gz`` archive holding it;
+- an image tree ``train/<class>/*`` and ``test/<class>/*`` (any format Pillow reads), as a
+  folder or as a ``.tar`` / ``.tar.gz`` archive. The class folders sorted alphabetically
+  give the labels (airplane=0, ..., truck=9); a split's images come in sorted path order.
 
-Where it looks, in order: (1) ``root`` (the examples' ``--data PATH``), else
-``$MINITORCH_CV_DATA``: a folder holding one of the layouts (or an archive whose name
-contains "cifar"), or the archive itself; (2) the cache folder, :func:`default_cache_dir`;
-(3) with ``download=True``, the official archive is downloaded there (MD5 checked).
-Offline, a ``FileNotFoundError`` lists every place looked at and how to point the library
-at a local copy. With ``given_path_only=True`` (what the examples use), a path given in
-(1) is the only place looked: a mistyped path fails at once with a one-line message.
-
-Decoding 60,000 JPEGs takes a few seconds, so the decoded arrays are saved once in the
-cache folder as ``cifar10-<key>.npz`` (the key hashes the source's path, sizes and
-modification times). The cache is written atomically, and a damaged cache (failed zip
-CRC, wrong shapes) is rebuilt rather than trusted.
+It looks in ``root`` (``--data``), else ``$MINITORCH_CV_DATA`` (a folder holding a layout or
+a ``*cifar*`` archive, or the archive itself), then in :func:`default_cache_dir`, then
+downloads the official archive there (MD5 checked); "Where the data comes from" in
+docs/runs.md tells the rest. The decoded arrays are cached atomically as
+``cifar10-<key>.npz`` (the key hashes the source's paths, sizes and modification times);
+a damaged cache is rebuilt rather than trusted.
 """
 
 import contextlib
@@ -85,12 +76,10 @@ class CIFAR10:
 
     Attributes
     ----------
-    train_images : ndarray of uint8, shape (50000, 3, 32, 32)
+    train_images, test_images : ndarray of uint8, shapes (50000, 3, 32, 32), (10000, 3, 32, 32)
         NCHW pixels in [0, 255] (RGB).
-    train_labels : ndarray of int64, shape (50000,)
+    train_labels, test_labels : ndarray of int64, shapes (50000,), (10000,)
         Class indices in 0..9.
-    test_images : ndarray of uint8, shape (10000, 3, 32, 32)
-    test_labels : ndarray of int64, shape (10000,)
     classes : tuple of str
         The 10 class names; ``classes[label]`` names a label.
     source : str
@@ -121,15 +110,10 @@ def default_cache_dir():
 
 # ------------------------------------------------------------------ Finding the data
 
-def _is_archive_name(path):
-    return path.name.lower().endswith(_ARCHIVE_SUFFIXES)
-
-
 def _detect(path):
-    """``((kind, path) or None, reason)`` for a CIFAR-10 copy at ``path``; ``kind`` is
-    ``"batches"`` (official folder), ``"images"`` (image tree folder) or ``"archive"``."""
+    """``((kind, path) or None, reason)``, kind: ``"batches"``, ``"images"`` or ``"archive"``."""
     if path.is_file():
-        if _is_archive_name(path) or tarfile.is_tarfile(path):
+        if path.name.lower().endswith(_ARCHIVE_SUFFIXES) or tarfile.is_tarfile(path):
             return ("archive", path), ""
         raise DatasetError(f"{path}: expected CIFAR-10 as a folder or a .tar/.tar.gz archive, "
                            "but this file is not a tar archive")
@@ -143,8 +127,8 @@ def _detect(path):
         return ("images", path), ""
     if (path / ARCHIVE_NAME).is_file():
         return ("archive", path / ARCHIVE_NAME), ""
-    archives = sorted(p for p in path.iterdir()
-                      if p.is_file() and _is_archive_name(p) and "cifar" in p.name.lower())
+    archives = sorted(p for p in path.iterdir() if p.is_file() and "cifar" in p.name.lower()
+                      and p.name.lower().endswith(_ARCHIVE_SUFFIXES))
     if archives:
         return ("archive", archives[0]), ""
     return None, f"found none of {_LAYOUTS} in it"
@@ -244,8 +228,7 @@ def _decode_image(data, where):
 
 
 def _stack_images(items, source):
-    """``(split, name, class, pixels)`` of an image tree -> NCHW arrays (canonical order),
-    classes (the class folders in alphabetical order, which gives the labels)."""
+    """``(split, name, class, pixels)`` items -> NCHW arrays in name order, sorted classes."""
     found = {split: sorted({cls for s, _, cls, _ in items if s == split}) for split in SPLITS}
     if found["train"] != found["test"] or len(found["train"]) != len(CIFAR10_CLASSES):
         raise DatasetError(
@@ -264,9 +247,8 @@ def _stack_images(items, source):
 def _image_tree_files(root):
     """Yield (split, relative name, class, path) of every image file in an image folder."""
     for split in SPLITS:
-        for class_dir in sorted(p for p in (root / split).iterdir() if p.is_dir()):
-            if class_dir.name.startswith("."):
-                continue
+        for class_dir in sorted(p for p in (root / split).iterdir()
+                                if p.is_dir() and not p.name.startswith(".")):
             for path in sorted(class_dir.iterdir()):
                 if path.is_file() and not path.name.startswith("."):
                     yield split, f"{split}/{class_dir.name}/{path.name}", class_dir.name, path
@@ -346,8 +328,7 @@ def _assemble_batches(raw, where):
 
 
 def _read_archive(path):
-    """Read either layout from a .tar/.tar.gz in one pass, decoding images as they stream
-    past (decompressed once, and never all the encoded bytes in memory at the same time)."""
+    """Either layout from a .tar/.tar.gz, in one pass decoding images as they stream past."""
     raw, batch_folder, images = {}, None, []
     try:
         with tarfile.open(path, mode="r|*") as tar:
@@ -379,13 +360,21 @@ def _read_archive(path):
         "train/<class>/ and test/<class>/")
 
 
+def _source_files(kind, path):
+    """The files the source ``(kind, path)`` that :func:`_detect` found is read from."""
+    if kind == "archive":
+        return [path]
+    if kind == "batches":
+        return [path / n for n in _BATCH_FILES if (path / n).is_file()]
+    return [file for *_, file in _image_tree_files(path)]
+
+
 def _decode(kind, path):
-    """Arrays and classes of the source ``(kind, path)`` that :func:`_detect` found."""
+    """Arrays and classes of the source ``(kind, path)``."""
     if kind == "archive":
         return _read_archive(path)
     if kind == "batches":
-        raw = {n: _read_file(path / n) for n in _BATCH_FILES if (path / n).is_file()}
-        return _assemble_batches(raw, path)
+        return _assemble_batches({f.name: _read_file(f) for f in _source_files(kind, path)}, path)
     return _stack_images([(split, name, cls, _decode_image(_read_file(file), file))
                           for split, name, cls, file in _image_tree_files(path)], path)
 
@@ -395,14 +384,8 @@ def _decode(kind, path):
 def _cache_key(kind, path):
     """A hash of the source's absolute path and every file's size and mtime."""
     path = Path(path).resolve()
-    if kind == "archive":
-        files = [path]
-    elif kind == "batches":
-        files = [path / n for n in _BATCH_FILES if (path / n).is_file()]
-    else:
-        files = [p for *_, p in _image_tree_files(path)]
     entries = []
-    for f in files:
+    for f in _source_files(kind, path):
         st = f.stat()
         entries.append([str(f.relative_to(path)) if f != path else "", st.st_size,
                         st.st_mtime_ns])
@@ -463,9 +446,8 @@ def _write_cache(cache_file, key, data):
 
 
 def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=False):
-    """Load CIFAR-10 as uint8 NCHW arrays (decoding once, then from the cache).
-
-    See the module docstring for the layouts and where it looks.
+    """Load CIFAR-10 as a :class:`CIFAR10` of uint8 NCHW arrays (decoding once, then from
+    the cache). See the module docstring for the layouts and where it looks.
 
     Parameters
     ----------
@@ -477,10 +459,6 @@ def load_cifar10(root=None, download=True, cache_dir=None, *, given_path_only=Fa
         Where decoded arrays (and downloads) are kept; default :func:`default_cache_dir`.
     given_path_only : bool
         When a path is given (``root``, else ``$MINITORCH_CV_DATA``), look only there.
-
-    Returns
-    -------
-    CIFAR10
 
     Raises
     ------

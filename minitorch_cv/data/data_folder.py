@@ -1,9 +1,5 @@
-"""The data folder ``$MINITORCH_CV_DATA``: check at once that it holds what a program needs.
-
-A lesson or an example that needs files besides the library (CIFAR-10, the ResNet18
-checkpoint, the zebra photo) asks :func:`data_folder` for them first, so that one message
-lists every missing file and how to get it, instead of failing on the first file it opens.
-"""
+"""The data folder ``$MINITORCH_CV_DATA``: check at once that it holds what a program needs,
+so that one message lists every missing file and how to get it."""
 
 import os
 from pathlib import Path
@@ -29,13 +25,8 @@ DATA_FILES = {
 
 
 def data_folder(*needs):
-    """The folder ``$MINITORCH_CV_DATA``, once it is known to hold everything in ``needs``.
-
-    Parameters
-    ----------
-    *needs : str
-        Names from :data:`DATA_FILES`: ``"cifar10"``, ``"resnet18_checkpoint"``,
-        ``"resnet18_test_logits"``, ``"zebra"``.
+    """The folder ``$MINITORCH_CV_DATA``, once it is known to hold everything in ``needs``
+    (names from :data:`DATA_FILES`: ``"cifar10"``, ``"resnet18_checkpoint"``, ...).
 
     Raises
     ------
@@ -78,7 +69,6 @@ def data_folder(*needs):
 
 
 def _holds(folder, name):
-    """True when the folder ``folder`` holds the data named ``name``."""
     if name != "cifar10":
         return (folder / DATA_FILES[name][0]).is_file()
     try:

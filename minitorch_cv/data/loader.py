@@ -1,8 +1,7 @@
 """Mini-batches from in-memory arrays: shuffling, ``drop_last`` and per-batch transforms.
 
-The dataset stays ``uint8`` in memory (150 MB for CIFAR-10's training set instead of
-600 MB as float32); each batch is gathered, then turned into float32 by its
-transform, so only one batch at a time exists as floats.
+The dataset stays ``uint8`` in memory (150 MB for CIFAR-10's training set, not 600 MB):
+only the batch being handed out is turned into floats, by its transform.
 """
 
 import copy
@@ -23,7 +22,6 @@ class BatchIterator:
     ----------
     images : ndarray, shape (N, C, H, W)
     labels : array_like of int, shape (N,)
-    batch_size : int
     shuffle : bool
         Visit the examples in a new random order every epoch (training).
     drop_last : bool
@@ -33,7 +31,7 @@ class BatchIterator:
         Applied to each gathered batch; default :class:`ToFloat` (float32 in [0, 1]).
     rng : numpy.random.Generator or int, optional
         Source of all randomness (the shuffle and the transform's draws); an int is a
-        seed, ``None`` an unseeded generator. The global ``np.random`` is never used.
+        seed, ``None`` an unseeded generator.
     indices : array_like of int, optional
         Only these examples (e.g. from :func:`~minitorch_cv.data.train_val_split`).
 
@@ -49,9 +47,6 @@ class BatchIterator:
     ``len(it)`` is the number of batches per epoch: ``n // batch_size`` with ``drop_last``,
     ``ceil(n / batch_size)`` without. Each epoch visits every selected example once.
 
-    Resuming: after :meth:`set_state` (with what :meth:`get_state` returned) the next
-    ``for`` loop continues that epoch; later epochs equal those of an uninterrupted run.
-
     Examples
     --------
     >>> train = BatchIterator(images, labels, 64, shuffle=True, drop_last=True, rng=0)
@@ -64,19 +59,16 @@ class BatchIterator:
         images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}")
-        if labels.ndim != 1 or len(labels) != len(images):
-            raise ValueError(
-                f"labels must have shape ({len(images)},) to match images, got {labels.shape}")
-        if labels.dtype.kind not in "iu":
-            raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+        if labels.ndim != 1 or len(labels) != len(images) or labels.dtype.kind not in "iu":
+            raise ValueError(f"labels must be integers of shape ({len(images)},) to match "
+                             f"images, got {labels.shape} {labels.dtype}")
         if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
                 or batch_size <= 0):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         indices = np.arange(len(images)) if indices is None else np.asarray(indices)
-        if indices.ndim != 1 or indices.dtype.kind not in "iu":
-            raise ValueError("indices must be a 1-D array of ints")
-        if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
-            raise ValueError(f"indices must lie in [0, {len(images)})")
+        if (indices.ndim != 1 or indices.dtype.kind not in "iu"
+                or (len(indices) and (indices.min() < 0 or indices.max() >= len(images)))):
+            raise ValueError(f"indices must be a 1-D array of ints in [0, {len(images)})")
         self.images = images
         self.labels = labels.astype(np.int64, copy=False)
         self.indices = indices.astype(np.int64)
@@ -119,19 +111,16 @@ class BatchIterator:
             yield x, self.labels[idx]
 
     def get_state(self):
-        """Everything needed to resume, as plain Python values (JSON-friendly): ``rng`` (the
-        generator's ``bit_generator.state`` now), ``epoch_start_rng`` (its state when the
-        current epoch's order was drawn), ``epoch`` and ``position`` (batches already
-        handed out in that epoch)."""
+        """Everything needed to resume, as JSON-friendly values: ``rng`` (the generator's
+        state now), ``epoch_start_rng`` (its state when the epoch's order was drawn),
+        ``epoch`` and ``position`` (batches already handed out in that epoch)."""
         return {"rng": copy.deepcopy(self.rng.bit_generator.state),
                 "epoch_start_rng": copy.deepcopy(self._epoch_start_state),
                 "epoch": self.epoch, "position": self._position}
 
     def set_state(self, state):
-        """Restore :meth:`get_state`'s result; the next ``for`` loop resumes the epoch.
-
-        If that epoch was already finished, the next loop starts a new epoch.
-        """
+        """Restore :meth:`get_state`'s result; the next ``for`` loop resumes the epoch (or
+        starts a new one if it was finished), and later epochs equal an uninterrupted run's."""
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
         self.epoch = int(state["epoch"])
         self._position = int(state["position"])

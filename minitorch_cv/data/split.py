@@ -1,14 +1,15 @@
 """Seeded index splits: a validation set held out of the training set, and ``--limit``.
 
-Both functions return *indices*, not copies of the images, so a 45,000-image
-training set costs 360 kB of int64 instead of 138 MB of pixels. Pass them to
-:class:`~minitorch_cv.data.BatchIterator` (``indices=...``) or index the arrays.
+Both return *indices* (360 kB of int64 for 45,000 images instead of 138 MB of pixels),
+for :class:`~minitorch_cv.data.BatchIterator`'s ``indices`` or to index the arrays.
 """
 
 import math
 import numbers
 
 import numpy as np
+
+from ..checks import check_int
 
 __all__ = ["subset", "train_val_split"]
 
@@ -22,9 +23,7 @@ def _check_count(n, name):
 def train_val_split(n, val_fraction=0.1, seed=0):
     """Shuffle ``range(n)`` with a seeded generator and hold out a validation part.
 
-    ``floor(val_fraction * n)`` examples are held out (``val_fraction`` in ``[0, 1)``). As
-    in the seed report, 10% of the 50,000 CIFAR-10 training images (5,000) are used for
-    validation and never trained on.
+    ``floor(val_fraction * n)`` examples are held out (``val_fraction`` in ``[0, 1)``).
 
     Returns
     -------
@@ -50,20 +49,13 @@ def train_val_split(n, val_fraction=0.1, seed=0):
 def subset(n_total, limit, seed=0):
     """Pick ``limit`` of ``n_total`` indices at random (seeded), for a quick ``--limit`` run.
 
-    ``1 <= limit <= n_total`` (else a ValueError). Never simply the first ``limit``: an
+    Returns ``limit`` distinct int64 indices into ``range(n_total)``, sorted ascending
+    (``1 <= limit <= n_total``, else a ValueError). Never simply the first ``limit``: an
     image tree is sorted by class, so the first 1,000 training images are all airplanes.
-
-    Returns
-    -------
-    ndarray of int64, shape (limit,)
-        Distinct indices into ``range(n_total)``, sorted ascending.
     """
     n_total = _check_count(n_total, "n_total")
-    if not isinstance(limit, numbers.Integral) or isinstance(limit, bool):
-        raise TypeError(f"limit must be an int, got {limit!r}")
-    if limit <= 0:
-        raise ValueError(f"limit must be positive, got {limit}")
+    limit = check_int(limit, "limit", minimum=1)
     if limit > n_total:
         raise ValueError(f"limit {limit} is larger than the {n_total} examples available")
-    chosen = np.random.default_rng(seed).choice(n_total, size=int(limit), replace=False)
+    chosen = np.random.default_rng(seed).choice(n_total, size=limit, replace=False)
     return np.sort(chosen).astype(np.int64)

@@ -1,21 +1,17 @@
 """Transforms on whole batches of images (data augmentation and preprocessing).
 
-Every transform is a callable ``t(batch, rng) -> batch`` on an ``(N, C, H, W)`` array
-(NCHW, like PyTorch). Random transforms draw from ``rng``, a
-:class:`numpy.random.Generator`, and nothing else, so a seeded generator gives the same
-augmented batches every run (an ``int`` is used as a seed; ``None`` means a fresh,
-unseeded generator). Deterministic transforms ignore it.
-
-Working on a whole batch at once lets NumPy do the work in a few vectorized calls
-instead of one Python call per image. The geometric augmentations (:class:`RandomCrop`,
-:class:`RandomHorizontalFlip`, :class:`RandomRotation`) keep the dtype of their input, so
-they can run on the ``uint8`` images (4x less memory traffic than float32) before
-:class:`ToFloat`, as in the example of :mod:`minitorch_cv.data`.
+Every transform is a callable ``t(batch, rng) -> batch`` on an ``(N, C, H, W)`` batch.
+Random transforms draw from ``rng`` only (a :class:`numpy.random.Generator`; an ``int`` is
+a seed, ``None`` a fresh unseeded generator), so a seeded generator gives the same batches
+every run. The geometric ones keep the input's dtype: run them on ``uint8`` images (4x
+less memory traffic than float32) before :class:`ToFloat`, as in :mod:`minitorch_cv.data`.
 """
 
 import numbers
 
 import numpy as np
+
+from ..checks import check_int, check_real, pair
 
 __all__ = ["Compose", "Normalize", "RandomCrop", "RandomHorizontalFlip", "RandomRotation",
            "Resize", "ToFloat", "resize", "rotate"]
@@ -37,20 +33,19 @@ def _check_batch(batch, name):
         raise ValueError(f"{name} expects a batch of images of shape (N, C, H, W), got shape {shape}")
 
 
-def _pair(value, name):
-    if isinstance(value, numbers.Integral):
-        return int(value), int(value)
-    if len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r}")
-    return int(value[0]), int(value[1])
+class _Transform:
+    """The repr every transform shares: its class name and its attributes."""
+
+    def __repr__(self):
+        args = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({args})"
 
 
-class ToFloat:
+class ToFloat(_Transform):
     """Convert ``uint8`` pixels in [0, 255] to ``float32`` in [0, 1] (divide by 255).
 
     Like ``torchvision.transforms.ToTensor`` without the HWC -> CHW move (batches are
-    already NCHW). Floating-point input is returned unchanged. Shape:
-    ``(N, C, H, W) uint8 -> (N, C, H, W) float32``.
+    already NCHW); floating-point input is returned unchanged. Shape: ``(N, C, H, W)``.
     """
 
     def __call__(self, batch, rng=None):
@@ -61,25 +56,20 @@ class ToFloat:
         out /= np.float32(255.0)
         return out
 
-    def __repr__(self):
-        return "ToFloat()"
-
 
 class Normalize:
     """Standardize each channel: ``out[:, c] = (x[:, c] - mean[c]) / std[c]``.
+
+    Expects floating-point input (apply :class:`ToFloat` first, so mean and std refer
+    to pixels in [0, 1], as in torchvision). ``Compose([ToFloat(), Normalize(...)])``
+    runs both steps in one pass on the uint8 batch. float64 stays float64; other
+    floats give float32. Shape: ``(N, C, H, W) -> (N, C, H, W)``.
 
     Parameters
     ----------
     mean, std : float or sequence of float
         One number for all channels, or one per channel (e.g. ImageNet's
         ``mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)``).
-
-    Notes
-    -----
-    Expects floating-point input (apply :class:`ToFloat` first, so mean and std refer
-    to pixels in [0, 1], as in torchvision). ``Compose([ToFloat(), Normalize(...)])``
-    runs both steps in one pass on the uint8 batch. float64 stays float64; other
-    floats give float32. Shape: ``(N, C, H, W) -> (N, C, H, W)``.
     """
 
     def __init__(self, mean, std):
@@ -116,38 +106,26 @@ class Normalize:
         Computes ``(x / 255 - mean) / std`` in float32, in the same order as
         ``ToFloat`` followed by ``Normalize``, so the result is bit-for-bit the same.
         """
-        _check_batch(batch, "Normalize")
         return self._standardize(ToFloat()(batch))
 
     def __repr__(self):
         return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"
 
 
-class RandomCrop:
-    """Zero-pad every image, then cut a ``size`` window at a random offset per image.
+class RandomCrop(_Transform):
+    """Zero-pad every image by ``padding`` on each side, then cut a ``size`` window (an int
+    or ``(h, w)``) at a random offset per image.
 
     With ``size=32, padding=4`` on 32x32 images the padded image is 40x40 and the
     window's top-left corner ``(oy, ox)`` is drawn uniformly from ``{0, ..., 8}`` for
     each axis: the content moves by up to 4 pixels (torchvision's ``RandomCrop(32, 4)``).
-
-    Parameters
-    ----------
-    size : int or (int, int)
-        Output height and width.
-    padding : int
-        Zeros added on every side before cropping.
-
-    Notes
-    -----
     Draws ``rng.integers(0, H + 2p - h + 1, N)`` for the row offsets, then the same
     for the column offsets. Shape: ``(N, C, H, W) -> (N, C, h, w)``, same dtype.
     """
 
     def __init__(self, size, padding=0):
-        self.size = _pair(size, "size")
-        if int(padding) < 0:
-            raise ValueError(f"padding must be >= 0, got {padding}")
-        self.padding = int(padding)
+        self.size = pair(size, "size")
+        self.padding = check_int(padding, "padding", minimum=0)
 
     def __call__(self, batch, rng=None):
         _check_batch(batch, "RandomCrop")
@@ -165,11 +143,8 @@ class RandomCrop:
         windows = np.lib.stride_tricks.sliding_window_view(padded, (h, w), axis=(2, 3))
         return windows[np.arange(n), :, oy, ox]
 
-    def __repr__(self):
-        return f"RandomCrop(size={self.size}, padding={self.padding})"
 
-
-class RandomHorizontalFlip:
+class RandomHorizontalFlip(_Transform):
     """Mirror each image left-right with probability ``p`` (independently per image).
 
     Draws ``rng.random(N)``; image ``i`` is flipped when the draw is ``< p``. Shape:
@@ -177,9 +152,7 @@ class RandomHorizontalFlip:
     """
 
     def __init__(self, p=0.5):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p}")
-        self.p = float(p)
+        self.p = check_real(p, "p", low=0, high=1)
 
     def __call__(self, batch, rng=None):
         _check_batch(batch, "RandomHorizontalFlip")
@@ -188,9 +161,6 @@ class RandomHorizontalFlip:
         out = batch.copy()
         out[flip] = batch[flip, :, :, ::-1]
         return out
-
-    def __repr__(self):
-        return f"RandomHorizontalFlip(p={self.p})"
 
 
 def rotate(batch, angles):
@@ -202,12 +172,8 @@ def rotate(batch, angles):
     the top), about the centre ``((W - 1) / 2, (H - 1) / 2)`` in pixel indices.
     For a square image, ``rotate(x, 90)`` equals ``np.rot90(x, 1, axes=(2, 3))``.
 
-    Parameters
-    ----------
-    batch : ndarray, shape (N, C, H, W)
-        The result has the same shape and dtype.
-    angles : float or ndarray of shape (N,)
-        Angles in degrees.
+    ``batch``: (N, C, H, W), the result has the same shape and dtype; ``angles``: degrees, a
+    float or one per image (shape (N,)).
 
     Notes
     -----
@@ -242,27 +208,23 @@ def rotate(batch, angles):
     return out.reshape(n, c, height, width)
 
 
-class RandomRotation:
+class RandomRotation(_Transform):
     """Rotate each image by an angle drawn uniformly from ``[-degrees, degrees]``.
 
     Like ``torchvision.transforms.RandomRotation(degrees)`` with its defaults, applied to
     each sample of the batch with its own angle; see :func:`rotate` for the exact mapping.
+    Draws ``rng.uniform(lo, hi, N)``. Shape: ``(N, C, H, W) -> (N, C, H, W)``, same dtype.
 
     Parameters
     ----------
     degrees : float or (float, float)
         ``d`` means the range ``[-d, d]``; a pair ``(lo, hi)`` is used as is.
-
-    Notes
-    -----
-    Draws ``rng.uniform(lo, hi, N)``. Shape: ``(N, C, H, W) -> (N, C, H, W)``, same dtype.
     """
 
     def __init__(self, degrees):
         if isinstance(degrees, numbers.Real):
-            if degrees < 0:
-                raise ValueError(f"degrees must be >= 0 when a single number, got {degrees}")
-            degrees = (-float(degrees), float(degrees))
+            degrees = check_real(degrees, "degrees", low=0)
+            degrees = (-degrees, degrees)
         lo, hi = (float(d) for d in degrees)
         if lo > hi:
             raise ValueError(f"degrees range must be (low, high) with low <= high, got {degrees}")
@@ -273,9 +235,6 @@ class RandomRotation:
         rng = as_generator(rng)
         angles = rng.uniform(self.degrees[0], self.degrees[1], size=batch.shape[0])
         return rotate(batch, angles)
-
-    def __repr__(self):
-        return f"RandomRotation(degrees={self.degrees})"
 
 
 def _linear_taps(in_size, out_size, dtype=np.float32):
@@ -301,14 +260,9 @@ def _linear_taps(in_size, out_size, dtype=np.float32):
 
 def resize(batch, size):
     """Bilinear resize, exactly ``torch.nn.functional.interpolate(x, size,
-    mode="bilinear", align_corners=False)`` (no antialiasing).
-
-    Parameters
-    ----------
-    batch : ndarray, shape (N, C, H, W)
-        Floating point, or uint8 (computed in float32, then rounded back to uint8).
-    size : int or (int, int)
-        Output ``(H_out, W_out)``; an int gives a square.
+    mode="bilinear", align_corners=False)`` (no antialiasing), of an (N, C, H, W) ``batch``
+    to ``size``, ``(H_out, W_out)`` or an int for a square. A uint8 batch is computed in
+    float32, then rounded back to uint8.
 
     Notes
     -----
@@ -318,9 +272,7 @@ def resize(batch, size):
     ``(H / H_out) * (i + 0.5) - 0.5``.
     """
     _check_batch(batch, "resize")
-    out_h, out_w = _pair(size, "size")
-    if out_h <= 0 or out_w <= 0:
-        raise ValueError(f"size must be positive, got {size!r}")
+    out_h, out_w = pair(size, "size", minimum=1)
     is_int = batch.dtype.kind != "f"
     x = batch.astype(np.float32) if is_int else batch
     c0, c1, cw0, cw1 = _linear_taps(x.shape[3], out_w, x.dtype)
@@ -335,20 +287,17 @@ def resize(batch, size):
     return out
 
 
-class Resize:
+class Resize(_Transform):
     """Bilinear resize of every image to ``size`` (e.g. 32x32 -> 224x224 for ResNet18).
 
     See :func:`resize`. Shape: ``(N, C, H, W) -> (N, C, H_out, W_out)``.
     """
 
     def __init__(self, size):
-        self.size = _pair(size, "size")
+        self.size = pair(size, "size")
 
     def __call__(self, batch, rng=None):
         return resize(batch, self.size)
-
-    def __repr__(self):
-        return f"Resize(size={self.size})"
 
 
 class Compose:

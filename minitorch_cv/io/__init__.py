@@ -1,11 +1,7 @@
-"""Load and save weights without PyTorch.
+"""Load and save weights without PyTorch, as plain dicts of NumPy arrays (PyTorch's keys).
 
-Three formats, all read into plain dicts of NumPy arrays (PyTorch's key names kept):
-``torch.save`` files (:func:`load_torch` reads the zip archive and its pickle with an
-allowlist, so a crafted file cannot run code), safetensors (:func:`load_safetensors`,
-:func:`save_safetensors`) and NumPy archives (:func:`load_npz`, :func:`save_npz`).
-:func:`load_weights` picks the reader. Savers write atomically: a file appears complete or
-not at all.
+``torch.save`` files (:func:`load_torch`, which cannot run code), safetensors and NumPy
+``.npz`` archives; :func:`load_weights` picks the reader. Savers write atomically.
 
 Examples
 --------
@@ -35,18 +31,9 @@ def load_weights(path):
     ``torch.save`` file, a zip of ``.npy`` files is an ``.npz`` archive, and a file whose
     9th byte opens a JSON header is safetensors. The suffix (``.pth``, ``.pt``,
     ``.safetensors``, ``.npz``) decides when the content does not, e.g. for a truncated
-    file, so that the error comes from the right reader.
-
-    Returns what :func:`load_torch`, :func:`load_safetensors` or :func:`load_npz` returns;
-    raises :class:`WeightsFormatError` if the format is not recognised or the reader finds
-    the file invalid.
+    file, so that the error (a :class:`WeightsFormatError`) comes from the right reader.
     """
     path = Path(path)
-    return _reader(path)(path)
-
-
-def _reader(path):
-    """:func:`load_torch`, :func:`load_safetensors` or :func:`load_npz`, for ``path``."""
     with open(path, "rb") as f:
         head = f.read(9)
     suffix = path.suffix.lower()
@@ -54,16 +41,15 @@ def _reader(path):
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
+            is_npz = bool(names) and all(name.endswith(".npy") for name in names)
         except zipfile.BadZipFile:  # damaged: let the reader the suffix names explain
-            return load_npz if suffix == ".npz" else load_torch
-        if names and all(name.endswith(".npy") for name in names):
-            return load_npz
-        return load_torch
+            is_npz = suffix == ".npz"
+        return load_npz(path) if is_npz else load_torch(path)
     if head[8:9] == b"{" or suffix == ".safetensors":
-        return load_safetensors
+        return load_safetensors(path)
     if suffix == ".npz":
-        return load_npz
+        return load_npz(path)
     if head.startswith(b"\x80") or suffix in _TORCH_SUFFIXES:
-        return load_torch  # a raw pickle: load_torch explains why it is refused
+        return load_torch(path)  # a raw pickle: load_torch explains why it is refused
     raise WeightsFormatError(f"{path}: unknown weights format; expected a torch.save .pth/.pt "
                              "file, a .safetensors file or a .npz archive")

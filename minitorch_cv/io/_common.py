@@ -2,11 +2,6 @@
 
 import numpy as np
 
-from .._files import atomic_write
-
-__all__ = ["WeightsFormatError", "atomic_write", "decode", "is_count", "itemsize",
-           "named_arrays"]
-
 
 class WeightsFormatError(ValueError):
     """A weights file is damaged, unsupported, or unsafe to load; the message names the file

@@ -6,30 +6,23 @@ Python objects, the one part of ``.npy`` that uses pickle, are refused both ways
 """
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
-from ._common import WeightsFormatError, atomic_write, named_arrays
+from .._files import atomic_write
+from ._common import WeightsFormatError, named_arrays
 
 __all__ = ["load_npz", "save_npz"]
 
 
 def save_npz(path, state_dict, compress=False):
-    """Save a flat dict of arrays as an ``.npz`` archive, atomically.
+    """Save a flat dict of arrays (e.g. ``model.state_dict()``, in order) as an ``.npz``
+    archive, atomically.
 
     Unlike :func:`numpy.savez`, the file is written exactly at `path` (no ``.npz`` is
-    appended), any key is allowed (even ``"file"``), and the archive only appears once it
-    is complete (written to a temporary file in the same folder, then renamed).
-
-    Parameters
-    ----------
-    state_dict : dict of str to array_like
-        The arrays, e.g. ``model.state_dict()``, stored in this order. A key that is not
-        a string or an array of Python objects raises a TypeError.
-    compress : bool, optional
-        Deflate the arrays (smaller file, slower save and load), like
-        :func:`numpy.savez_compressed`.
+    appended) and any key is allowed (even ``"file"``); a key that is not a string, or an
+    array of Python objects, raises a TypeError. ``compress=True`` deflates the arrays
+    (smaller file, slower save and load), like :func:`numpy.savez_compressed`.
 
     Examples
     --------
@@ -50,7 +43,6 @@ def load_npz(path):
     suffix; raises :class:`WeightsFormatError` if the file is not a valid ``.npz`` archive
     (truncated, corrupt, or holding pickled Python objects, which are never loaded).
     """
-    path = Path(path)
     try:
         archive = np.load(path, allow_pickle=False)
         if isinstance(archive, np.lib.npyio.NpzFile):

@@ -1,7 +1,5 @@
 """Read and write the safetensors format by hand.
 
-The format
-----------
 A safetensors file (Hugging Face's format for weights) has three parts::
 
     8 bytes     N, the header's length, an unsigned 64-bit little-endian integer
@@ -26,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import WeightsFormatError, atomic_write, decode, is_count, itemsize, named_arrays
+from .._files import atomic_write
+from ._common import WeightsFormatError, decode, is_count, itemsize, named_arrays
 
 __all__ = ["load_safetensors", "save_safetensors"]
 
@@ -53,8 +52,8 @@ def load_safetensors(path, *, with_metadata=False):
     Raises
     ------
     WeightsFormatError
-        If the file is truncated, its header is not valid JSON of the expected form, a
-        dtype is unknown, or a tensor's byte range does not match its shape or the file.
+        If the file is truncated or its header is invalid (not JSON, an unknown dtype, a
+        byte range that does not fit the tensor's shape or the file).
 
     Examples
     --------
@@ -121,23 +120,13 @@ def _check_entry(name, info, data_size, path):
 
 
 def save_safetensors(path, tensors, metadata=None):
-    """Save a dict of arrays as a safetensors file (:func:`load_safetensors` has an example).
+    """Save a dict of arrays (e.g. ``model.state_dict()``, in order) as a safetensors file.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Written exactly there (no suffix is added), atomically: the file only appears once
-        complete, and a failed save leaves an existing file untouched.
-    tensors : dict of str to array_like
-        The arrays, e.g. ``model.state_dict()``, stored in the given order. Supported
-        dtypes: float64/32/16, int64/32/16/8, uint64/32/16/8 and bool.
-    metadata : dict of str to str, optional
-        The header's ``__metadata__``.
-
-    Raises
-    ------
-    TypeError
-        If a name or metadata entry is not a string, or an array's dtype is unsupported.
+    The file is written exactly at ``path`` (no suffix added), atomically: it only appears
+    once complete, and a failed save leaves an existing file untouched. Supported dtypes:
+    float64/32/16, int64/32/16/8, uint64/32/16/8 and bool; ``metadata`` (str to str) becomes
+    the header's ``__metadata__``. A name or metadata entry that is not a string, or an
+    unsupported dtype, raises a TypeError. :func:`load_safetensors` has an example.
     """
     arrays = named_arrays(tensors, reserved="__metadata__")
     entries, offset = {}, 0

@@ -1,7 +1,5 @@
 """Read files written by ``torch.save`` into NumPy arrays, without importing torch.
 
-The format
-----------
 Since PyTorch 1.6, ``torch.save(obj, "model.pth")`` writes a zip archive::
 
     archive/data.pkl          a pickle of `obj`, with every tensor replaced by a recipe
@@ -18,13 +16,9 @@ the call ``torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride
 requires_grad, backward_hooks[, metadata])`` and each storage as a *persistent id*, a tuple
 that points into the zip: ``("storage", torch.FloatStorage, "0", "cpu", numel)``.
 
-Safety
-------
 Unpickling runs whatever functions a pickle names, so ``pickle.load`` on a downloaded
-file can run arbitrary code. The unpickler below resolves names from a short allowlist
-(``OrderedDict``, the two tensor-rebuilding functions, storage types and dtypes) and
-replaces those functions by local NumPy stand-ins; every other name is refused with a
-:class:`WeightsFormatError` before anything runs.
+file can run arbitrary code: :class:`_StateDictUnpickler` resolves names from an allowlist
+only, with NumPy stand-ins for torch's functions, and refuses every other name.
 """
 
 import collections
@@ -49,24 +43,12 @@ _PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, TypeError, ValueError, Attri
                   IndexError, KeyError, OverflowError)
 
 
-class _DType(NamedTuple):
-    """Stands in for a ``torch.dtype`` (pickled by name, e.g. ``torch.float32``)."""
-
-    code: str  # NumPy type code without byte order ("f4", "i8", ...) or "bfloat16"
-
-
-class _StorageType(NamedTuple):
-    """Stands in for a class such as ``torch.FloatStorage`` inside the pickle."""
-
-    name: str
-    dtype: _DType
-
-
-class _Storage(NamedTuple):
-    """A storage read from the archive: its key and its elements as a 1-D array."""
-
-    key: str
-    array: np.ndarray
+# Stand-ins for a torch.dtype (its NumPy type code without byte order, or "bfloat16"), for a
+# storage class such as torch.FloatStorage, and a storage read from the archive (its key and
+# its elements as a 1-D array).
+_DType = collections.namedtuple("_DType", "code")
+_StorageType = collections.namedtuple("_StorageType", "name dtype")
+_Storage = collections.namedtuple("_Storage", "key array")
 
 
 class _Allowed(NamedTuple):
@@ -93,6 +75,8 @@ _TORCH_TYPES = {
 }
 _TORCH_DTYPES = {name: _DType(code) for name, (code, _) in _TORCH_TYPES.items()}
 _UNTYPED_STORAGE = _StorageType("UntypedStorage", _TORCH_DTYPES["uint8"])
+# Stands in for torch._utils._rebuild_parameter: a Parameter is just its data.
+_PARAMETER_DATA = _Allowed(lambda data, requires_grad, backward_hooks, state=None: data)
 # The globals a state dict's pickle may name, besides the tensor-rebuilding functions.
 _GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
@@ -115,11 +99,8 @@ def _read_record(archive, name, path, what="record"):
 
 
 class _StateDictUnpickler(pickle.Unpickler):
-    """An unpickler that can only build dicts, lists, numbers, strings and tensors.
-
-    Storages are read from ``archive`` (records ``<prefix>data/<key>``); for a pickle
-    outside a torch archive (``archive=None``) any storage is an error.
-    """
+    """An unpickler that can only build dicts, lists, numbers, strings and tensors, reading
+    storages from ``archive`` (records ``<prefix>data/<key>``; none when it is None)."""
 
     def __init__(self, file, path, archive=None, prefix="", byteorder="little"):
         super().__init__(file)
@@ -132,8 +113,8 @@ class _StateDictUnpickler(pickle.Unpickler):
             **_GLOBALS,
             ("torch._utils", "_rebuild_tensor_v2"): _Allowed(self._rebuild_tensor_v2),
             ("torch._utils", "_rebuild_tensor_v3"): _Allowed(self._rebuild_tensor_v3),
-            ("torch._utils", "_rebuild_parameter"): _Allowed(_rebuild_parameter),
-            ("torch._utils", "_rebuild_parameter_with_state"): _Allowed(_rebuild_parameter),
+            ("torch._utils", "_rebuild_parameter"): _PARAMETER_DATA,
+            ("torch._utils", "_rebuild_parameter_with_state"): _PARAMETER_DATA,
         }
 
     def _error(self, problem):
@@ -210,19 +191,10 @@ class _StateDictUnpickler(pickle.Unpickler):
         return view.copy()  # C-contiguous, writable, and no longer tied to the file
 
 
-def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
-    """Stand-in for ``torch._utils._rebuild_parameter``: a Parameter is just its data."""
-    return data
-
-
 def load_torch(path):
-    """Load a ``torch.save`` file into NumPy arrays, without torch and without running code.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A file written by ``torch.save`` with PyTorch 1.6 or newer (the zip format), such
-        as torchvision's ``resnet18-f37072fd.pth``.
+    """Load a ``torch.save`` file (PyTorch 1.6 or newer, the zip format, such as
+    torchvision's ``resnet18-f37072fd.pth``) into NumPy arrays, without torch and without
+    running code.
 
     Returns
     -------
@@ -235,9 +207,8 @@ def load_torch(path):
     Raises
     ------
     WeightsFormatError
-        If the file is not a torch zip archive (including the pre-1.6 format), is
-        truncated or corrupt, lacks a storage record, holds a view that does not fit its
-        storage, or names any global outside the allowlist (refused before anything runs).
+        If the file is not a torch zip archive (e.g. the pre-1.6 format), is damaged, or
+        names any global outside the allowlist (refused before anything runs).
 
     Examples
     --------
@@ -308,8 +279,7 @@ def _unpickle(unpickler, damaged):
 
 
 def _refuse_plain_pickle(path):
-    """Explain why a raw pickle (not a zip) is not loaded: the restricted unpickler (safe)
-    names a forbidden global if there is one; otherwise the format is explained."""
+    """Refuse a raw pickle, naming its first forbidden global if it has one (safely)."""
     with open(path, "rb") as f:
         _unpickle(_StateDictUnpickler(f, path), f"{path}: not a torch.save file (it starts "
                   "like a pickle, but is not a valid one: ")

@@ -1,5 +1,5 @@
 """Batch normalization, one channel at a time (the formulas are in
-:mod:`minitorch_cv.functional.normalization`).
+:func:`minitorch_cv.reference.batchnorm_forward`).
 
 Each channel's values are read in order while still in the cache, instead of NumPy's
 strided passes and temporaries: the sums first (in float64, so that a float32 channel of

@@ -3,11 +3,7 @@
 import numpy as np
 
 from ..checks import check_grad, check_loss_grad
-from ..functional.loss import (
-    check_cross_entropy_arguments,
-    check_reduction,
-    check_regression_arguments,
-)
+from ..functional.loss import check_cross_entropy_arguments, check_regression_arguments
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
            "mse_loss_backward", "l1_loss_forward", "l1_loss_backward"]
@@ -41,7 +37,8 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     With the options, sample n aims at the smoothed distribution
     ``t_n = (1 - e) * onehot(y_n) + e / K`` and its loss is
     ``-sum_k w[k] * t_n[k] * log_probs[n, k]`` (0 when ``y_n == ignore_index``); "mean"
-    divides the sum by ``sum_n w[y_n]`` over the samples not ignored.
+    divides the sum by ``sum_n w[y_n]`` over the samples not ignored (NaN when all are
+    ignored, as in PyTorch).
 
     Backward
     --------
@@ -113,17 +110,8 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
 
 
 def mse_loss_forward(x, target, reduction="mean"):
-    """``loss = mean((x - target)^2)`` over every element.
-
-    Parameters
-    ----------
-    x, target : ndarrays of one shape
-    reduction : "mean", "sum" or "none" (the squared errors, x's shape)
-
-    Returns
-    -------
-    loss : float (ndarray for "none")
-    cache : ``(x - target, reduction)``
+    """``loss = mean((x - target)^2)`` over every element (``reduction="sum"``: the sum,
+    ``"none"``: the squared errors); the cache is ``(x - target, reduction)``.
 
     Shape
     -----
@@ -173,7 +161,7 @@ def l1_loss_backward(cache, dloss=1.0, *, layer="l1_loss_backward"):
 
 def _reduce(losses, reduction):
     """The losses' mean or sum (Python floats), or the array itself for "none"."""
-    if check_reduction(reduction, "loss") == "none":
+    if reduction == "none":
         return losses
     return float(losses.mean() if reduction == "mean" else losses.sum())
 

@@ -35,21 +35,13 @@ def _windows(x_shape, kernel_size, stride, padding):
 
 
 def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True):
-    """Maximum of every window.
+    """Maximum of every window; ``kernel_size``, ``stride`` and ``padding`` are ints or
+    (int, int) pairs.
 
-    Parameters
-    ----------
-    x : ndarray (N, C, H, W)
-    kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
-    for_backward : bool, False for inference: the cache is None
-
-    Returns
-    -------
-    out : ndarray (N, C, H_out, W_out)
-    cache : ``(argmax, x.shape, x.dtype)``: ``argmax[n, c, i, j]`` is the flat index
-        ``row * W + col`` in the input image of the window's maximum (the first one in
-        row-major order if several are equal; a window holding NaN gives NaN, and its
-        index is the last NaN's -- both as PyTorch)
+    The cache is ``(argmax, x.shape, x.dtype)`` (None when ``for_backward=False``, for
+    inference): ``argmax[n, c, i, j]`` is the flat index ``row * W + col`` in the input
+    image of the window's maximum (the first one in row-major order if several are equal;
+    a window holding NaN gives NaN, and its index is the last NaN's -- both as PyTorch).
 
     Shape
     -----
@@ -96,10 +88,8 @@ def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
 
 
 def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
-    """Mean of every window, zero padding included in the count.
-
-    Parameters as :func:`maxpool2d_forward`; the cache is
-    ``(x.shape, kernel, stride, padding, x.dtype)``.
+    """Mean of every window, zero padding included in the count; parameters as
+    :func:`maxpool2d_forward`, the cache ``(x.shape, kernel, stride, padding, x.dtype)``.
 
     Shape
     -----

@@ -115,11 +115,7 @@ def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_
             smooth[ignored] = 0
         losses = losses + (label_smoothing / k) * smooth
     total_weight = float(w_target.sum(dtype=np.float64))
-    if reduction == "mean":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss = float(np.float64(losses.sum(dtype=np.float64)) / np.float64(total_weight))
-    else:
-        loss = _reduce(losses.astype(logp.dtype, copy=False), reduction)
+    loss = _reduce(losses, reduction, count=total_weight)      # "mean": NaN if all ignored
     return loss, (logp, targets, reduction, (w, w_target, ignored, label_smoothing,
                                              total_weight))
 
@@ -175,13 +171,15 @@ def check_regression_arguments(x, target, reduction, layer):
     return target.astype(x.dtype, copy=False)
 
 
-def _reduce(losses, reduction):
-    """The losses' float64 mean (NaN when empty, as torch) or sum, or themselves for "none"."""
+def _reduce(losses, reduction, count=None):
+    """The losses' float64 sum, or for "mean" the sum over ``count`` (default their number;
+    NaN when 0, as torch), or the losses themselves for "none"."""
     if reduction == "none":
         return losses
-    with np.errstate(invalid="ignore", divide="ignore"):    # an empty input: NaN, as torch
+    with np.errstate(invalid="ignore", divide="ignore"):
         total = losses.sum(dtype=np.float64)
-        return float(total / losses.size if reduction == "mean" else total)
+        return float(total / (losses.size if count is None else count)
+                     if reduction == "mean" else total)
 
 
 def _scaled(grad, dloss, reduction, mean_factor):

@@ -85,15 +85,13 @@ def check_batchnorm_arrays(x, gamma, beta, running_mean, running_var):
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
                       momentum=0.1, eps=1e-5):
     """Normalize each channel (axis 1) of ``x``; updates the running statistics in place.
+    The textbook version, with the parameters, cache and formulas:
+    :func:`minitorch_cv.reference.batchnorm_forward`.
 
-    Parameters
-    ----------
-    x : ndarray (N, C) or (N, C, L) or (N, C, H, W); ``out`` has its shape
-    gamma, beta : ndarray (C,) or None (affine=False)
-    running_mean, running_var : ndarray (C,) or None (track_running_stats=False)
-    training : bool, batch statistics (True) or running statistics (False)
+    Shape
+    -----
+    x (N, C), (N, C, L) or (N, C, H, W) -> out of x's shape; the per-channel vectors (C,).
 
-    The cache is ``(x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)``.
     Raises TypeError or ValueError for a non-float input, per-channel vectors of another
     length, gamma/beta of another dtype than ``x``, or one value per channel in training.
     """

@@ -60,14 +60,12 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
     kernel, stride, padding, (oh, ow) = check_pooling(x, kernel_size, stride, padding, "max_pool2d")
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
-    if not for_backward:
-        parallel_over_batch(maxpool2d_values_compiled, (x, out), *kernel, *stride, *padding,
-                            min_size=WINDOW_KERNEL_MIN_SIZE)
-        return out, None
-    argmax = np.empty(out.shape, dtype=np.int32)
-    parallel_over_batch(maxpool2d_forward_compiled, (x, out, argmax), *kernel, *stride, *padding,
+    argmax = np.empty(out.shape, dtype=np.int32) if for_backward else None
+    compiled, arrays = ((maxpool2d_forward_compiled, (x, out, argmax)) if for_backward
+                        else (maxpool2d_values_compiled, (x, out)))      # inference: no argmax
+    parallel_over_batch(compiled, arrays, *kernel, *stride, *padding,
                         min_size=WINDOW_KERNEL_MIN_SIZE)
-    return out, (argmax, x.shape, x.dtype)
+    return out, ((argmax, x.shape, x.dtype) if for_backward else None)
 
 
 def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):

@@ -1,11 +1,8 @@
 """The textbook versions of the layers: what a lesson reads first.
 
-Plain NumPy, no numba, no threads, each function short enough for a slide, with exactly
-the names, signatures and caches of :mod:`minitorch_cv.functional` (the fast path the
-``nn`` layers run), and the same checks: each refuses what the fast function refuses, and
-each ``*_backward`` checks ``dout`` against forward's output (a ValueError naming
-``layer``; another float dtype is converted to forward's). The tests hold the two equal
-in float64. Example::
+Plain NumPy, no numba, no threads, each function short enough for a slide, with exactly the
+names, signatures, caches and checks of :mod:`minitorch_cv.functional` (the fast path the
+``nn`` layers run); the tests hold the two equal in float64. Example::
 
     from minitorch_cv import reference
     out, cache = reference.conv2d_forward(x, w, b, stride=1, padding=2)

@@ -13,23 +13,13 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
                           label_smoothing=0.0):
     """``loss = -mean over n of log softmax(logits[n])[labels[n]]``.
 
-    Parameters
-    ----------
-    logits : ndarray (N, K), the scores before the softmax
-    labels : ndarray (N,), integers in [0, K) (or ``ignore_index``, samples that count for
-        nothing)
-    reduction : "mean", "sum" or "none" (one loss per image)
-    weight : ndarray (K,), optional, a weight per class
-    label_smoothing : float in [0, 1], ``e`` below
-
-    Returns
-    -------
-    loss : float (an ndarray (N,) for "none")
-    cache : ``(log_probs, labels, reduction)``, and the options' arrays when any is used
+    ``labels`` are integers in [0, K), or ``ignore_index`` (samples that count for nothing);
+    ``weight`` (K,) weighs the classes; ``label_smoothing`` is ``e`` below. The cache is
+    ``(log_probs, labels, reduction)``, and the options' arrays when any is used.
 
     Shape
     -----
-    (N, K) and (N,) -> a number.
+    logits (N, K) and labels (N,) -> a float, or (N,) for ``reduction="none"``.
 
     ``log softmax(z)_k = z_k - max(z) - log(sum_j exp(z_j - max(z)))``: subtracting the
     maximum first keeps ``exp`` from overflowing and changes nothing else.

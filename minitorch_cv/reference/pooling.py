@@ -8,19 +8,16 @@ defaults).
 
 import numpy as np
 
-from ..checks import check_grad, pair
+from ..checks import check_grad
 from ..functional.pooling import check_pooling
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
            "avgpool2d_backward"]
 
 
-def _windows(x_shape, kernel_size, stride, padding):
-    """The geometry, and for each output ``(i, j)`` the rows and columns of its window,
-    clipped to the image (the padding around it is never read)."""
-    kernel = pair(kernel_size, "kernel_size")
-    stride = kernel if stride is None else pair(stride, "stride")
-    padding = pair(padding, "padding")
+def _windows(x_shape, kernel, stride, padding):
+    """The output (H_out, W_out), and for each output ``(i, j)`` the rows and columns of its
+    window, clipped to the image (the padding around it is never read)."""
     h, w = x_shape[2:]
     out_h = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
     out_w = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
@@ -31,7 +28,7 @@ def _windows(x_shape, kernel_size, stride, padding):
             left = j * stride[1] - padding[1]
             windows.append((i, j, slice(max(top, 0), min(top + kernel[0], h)),
                             slice(max(left, 0), min(left + kernel[1], w))))
-    return kernel, stride, padding, (out_h, out_w), windows
+    return (out_h, out_w), windows
 
 
 def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True):
@@ -52,9 +49,9 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
     ``dout[n, c, i, j]`` goes to the position ``argmax[n, c, i, j]`` only
     (:func:`maxpool2d_backward`).
     """
-    check_pooling(x, kernel_size, stride, padding, "max_pool2d")   # refused as on the fast path
+    kernel, stride, padding, _ = check_pooling(x, kernel_size, stride, padding, "max_pool2d")
     n, c, _h, w = x.shape
-    out_hw, windows = _windows(x.shape, kernel_size, stride, padding)[3:]
+    out_hw, windows = _windows(x.shape, kernel, stride, padding)
     out = np.empty((n, c) + out_hw, dtype=x.dtype)
     argmax = np.empty((n, c) + out_hw, dtype=np.int32)
     for i, j, rows, cols in windows:                # padding is -inf: it never wins
@@ -100,8 +97,8 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     Every pixel of window ``(i, j)`` receives ``dout[n, c, i, j] / (K_h * K_w)``
     (:func:`avgpool2d_backward`).
     """
-    check_pooling(x, kernel_size, stride, padding, "avg_pool2d")
-    kernel, stride, padding, out_hw, windows = _windows(x.shape, kernel_size, stride, padding)
+    kernel, stride, padding, _ = check_pooling(x, kernel_size, stride, padding, "avg_pool2d")
+    out_hw, windows = _windows(x.shape, kernel, stride, padding)
     out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
     for i, j, rows, cols in windows:                # padding is zeros: adds nothing
         out[:, :, i, j] = x[:, :, rows, cols].sum(axis=(2, 3)) / (kernel[0] * kernel[1])
@@ -117,7 +114,7 @@ def avgpool2d_backward(dout, cache, *, layer="avgpool2d_backward"):
     the window in the padding has no pixel to receive its share).
     """
     x_shape, kernel, stride, padding, dtype = cache
-    _, _, _, out_hw, windows = _windows(x_shape, kernel, stride, padding)
+    out_hw, windows = _windows(x_shape, kernel, stride, padding)
     dout = check_grad(dout, tuple(x_shape[:2]) + out_hw, dtype, layer)
     dx = np.zeros(x_shape, dtype=dout.dtype)
     for i, j, rows, cols in windows:

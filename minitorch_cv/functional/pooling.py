@@ -1,10 +1,6 @@
-"""Pooling: max, average and adaptive average.
-
-Max pooling: ``out = max over each K_h x K_w window``; backward routes ``dout`` to the
-input position of the (first, row-major) maximum, zero elsewhere.
-Average pooling: ``out = mean over the window``; backward spreads ``dout / (K_h*K_w)``.
-Adaptive average pooling to (H_o, W_o): bin ``i`` covers rows
-``floor(i*H/H_o) .. ceil((i+1)*H/H_o) - 1``, as in PyTorch.
+"""Pooling: max, average (formulas: :mod:`minitorch_cv.reference.pooling`) and adaptive
+average: to (H_o, W_o), bin ``i`` covers rows ``floor(i*H/H_o) .. ceil((i+1)*H/H_o) - 1``,
+as in PyTorch.
 """
 
 import numpy as np

@@ -147,17 +147,17 @@ def ctrl_c_as_keyboard_interrupt():
         raise
 
 
-def parallel_over(work, n_images: int, size=None, block=1):
+def parallel_over(work, n_images: int, size=None, block=1, min_size=MIN_PARALLEL_ELEMENTS):
     """Run ``work(lo, hi)`` on one contiguous slice of ``range(n_images)`` per thread, and
     return the results in slice order (an exception in any slice is raised here).
 
     Slices start at multiples of ``block``. With one block, or ``size`` (the array elements
-    the work goes through) below ``MIN_PARALLEL_ELEMENTS``, ``work(0, n_images)`` runs in
-    the calling thread with BLAS as it is; otherwise BLAS runs on one thread in every slice.
+    the work goes through) below ``min_size``, ``work(0, n_images)`` runs in the calling
+    thread with BLAS as it is; otherwise BLAS runs on one thread in every slice.
     """
     with ctrl_c_as_keyboard_interrupt():
         n_blocks = -(-n_images // block)
-        if (size is not None and size < MIN_PARALLEL_ELEMENTS) or n_blocks <= 1:
+        if (size is not None and size < min_size) or n_blocks <= 1:
             return [work(0, n_images)]
         slices = [(lo * block, min(hi * block, n_images))
                   for lo, hi in image_slices(n_blocks, num_threads())]
@@ -180,9 +180,6 @@ def parallel_over_batch(kernel, batched, *args, min_size=None):
     the largest holds fewer than ``min_size`` numbers (default ``MIN_PARALLEL_ELEMENTS``),
     the kernel runs once, in this thread.
     """
-    size = max(a.size for a in batched)
-    if size < (MIN_PARALLEL_ELEMENTS if min_size is None else min_size):
-        with ctrl_c_as_keyboard_interrupt():
-            return [kernel(*batched, *args)]
     return parallel_over(lambda lo, hi: kernel(*(a[lo:hi] for a in batched), *args),
-                         len(batched[0]))
+                         len(batched[0]), size=max(a.size for a in batched),
+                         min_size=MIN_PARALLEL_ELEMENTS if min_size is None else min_size)

@@ -148,18 +148,14 @@ def col2im(dcols, x_pad_shape, kh, kw, stride):
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
     """Convolution as im2col and ONE matrix product for the whole batch; parameters,
-    returns and shapes as :func:`conv2d_forward_loops`.
+    returns and shapes as :func:`conv2d_forward_loops`, errors as
+    :func:`minitorch_cv.functional.conv2d_forward`.
 
     ::
 
         cols = im2col(x_pad)                      (C_in*K_h*K_w, N*H_out*W_out)
         W2   = w.reshape(C_out, C_in*K_h*K_w)
         out  = W2 @ cols + b                      (C_out, N*H_out*W_out), then NCHW
-
-    Raises
-    ------
-    TypeError, ValueError
-        What :func:`minitorch_cv.functional.conv2d_forward` refuses, with the same message.
 
     Backward
     --------

@@ -82,16 +82,15 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
     if len(cache) == 3:
         dlogits = np.exp(log_probs)                                # softmax
         dlogits[np.arange(n), labels] -= 1                         # minus the one-hot
-        if reduction == "none":
-            return dlogits * np.reshape(dloss, (n, 1))
-        return dlogits * (dloss / n if reduction == "mean" else dloss)
-    w, _, ignored, smoothing, total_weight = cache[3]
-    w = np.ones(k, dtype=log_probs.dtype) if w is None else w
-    keep = np.ones(n, dtype=bool) if ignored is None else ~ignored
-    target = (1 - smoothing) * np.eye(k, dtype=log_probs.dtype)[labels] + smoothing / k
-    weighted = w * target                                          # (N, K)
-    dlogits = (weighted.sum(axis=1, keepdims=True) * np.exp(log_probs) - weighted)
-    dlogits = dlogits * keep[:, None]
+        total_weight = n                                           # what "mean" divides by
+    else:
+        w, _, ignored, smoothing, total_weight = cache[3]
+        w = np.ones(k, dtype=log_probs.dtype) if w is None else w
+        keep = np.ones(n, dtype=bool) if ignored is None else ~ignored
+        target = (1 - smoothing) * np.eye(k, dtype=log_probs.dtype)[labels] + smoothing / k
+        weighted = w * target                                      # (N, K)
+        dlogits = (weighted.sum(axis=1, keepdims=True) * np.exp(log_probs) - weighted)
+        dlogits = dlogits * keep[:, None]
     if reduction == "none":
         return dlogits * np.reshape(dloss, (n, 1))
     if reduction == "mean":                                        # all ignored: zeros

@@ -5,8 +5,7 @@ pass needs; ``*_backward(dout, cache) -> gradients``. The classes in
 :mod:`minitorch_cv.nn` only hold parameters, buffers and mode, and call these.
 """
 
-# ruff: noqa: F401 -- __all__ (at the end) lists the names imported here, in the order of
-# the submodules' own __all__
+# ruff: noqa: F401 -- re-exports: __all__, at the end, is built from the names imported here
 
 from . import activation, conv, dropout, linear, loss, normalization, pooling
 from .activation import (

@@ -5,8 +5,7 @@ groups of a few images: each group's ``cols`` (C*K_h*K_w, g*H_out*W_out) is stil
 cache when its ONE matrix product reads it, and a group holds just enough images for
 ``MIN_COLUMNS`` columns (BLAS is slow on thinner matrices). Groups start at multiples of
 the group size, so every product is the same on any number of threads. Backward rebuilds
-``cols`` rather than keep K_h*K_w copies of the input. The Conv2d section of the layers
-page (``docs/layers.md``) tells the whole story.
+``cols`` rather than keep K_h*K_w copies of the input (more: Conv2d in docs/layers.md).
 """
 
 import numpy as np
@@ -59,13 +58,14 @@ def check_conv2d_arguments(x, w, b, stride, padding):
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
-    """Convolve a batch x (N, C_in, H, W) with a filter bank w (C_out, C_in, K_h, K_w) and
-    a bias b (C_out,) or None; ``stride`` and ``padding`` are ints or (int, int) pairs.
+    """Convolve a batch with a filter bank (the textbook version, with the formulas:
+    :func:`minitorch_cv.reference.conv2d_forward`); ``stride`` and ``padding`` are ints or
+    (int, int) pairs. The cache is ``(x_pad, w, x.shape, stride, padding, has_bias)``.
 
-    Returns
-    -------
-    out : ndarray (N, C_out, H_out, W_out), ``H_out = (H + 2 * padding - K_h) // stride + 1``
-    cache : tuple ``(x_pad, w, x.shape, stride, padding, has_bias)``
+    Shape
+    -----
+    x (N, C_in, H, W), w (C_out, C_in, K_h, K_w), b (C_out,) or None
+    -> out (N, C_out, H_out, W_out), ``H_out = (H + 2 * padding - K_h) // stride + 1``.
 
     Raises
     ------

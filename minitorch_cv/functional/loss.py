@@ -96,13 +96,7 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     if weight is None and label_smoothing == 0.0 and (ignored is None or not ignored.any()):
         # The plain loss (the training hot path): no weights, nothing to smooth or ignore.
         return _reduce(-logp[np.arange(n), labels], reduction), (logp, labels, reduction)
-    return _cross_entropy_with_options(logp, labels, reduction, weight, ignored,
-                                       label_smoothing)
-
-
-def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_smoothing):
-    """:func:`cross_entropy_forward` with PyTorch's options, from the log-probabilities."""
-    n, k = logp.shape
+    # PyTorch's options: ignored samples get the weight 0 (and any class as their target)
     targets = labels if ignored is None else np.where(ignored, 0, labels)
     w = None if weight is None else weight.astype(logp.dtype)
     w_target = np.ones(n, dtype=logp.dtype) if w is None else w[targets]

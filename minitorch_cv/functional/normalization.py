@@ -86,14 +86,13 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
                       momentum=0.1, eps=1e-5):
     """Normalize each channel (axis 1) of ``x``; updates the running statistics in place.
     The textbook version, with the parameters, cache and formulas:
-    :func:`minitorch_cv.reference.batchnorm_forward`.
+    :func:`minitorch_cv.reference.batchnorm_forward`. Raises TypeError or ValueError for a
+    non-float input, per-channel vectors of another length, gamma/beta of another dtype
+    than ``x``, or one value per channel in training.
 
     Shape
     -----
     x (N, C), (N, C, L) or (N, C, H, W) -> out of x's shape; the per-channel vectors (C,).
-
-    Raises TypeError or ValueError for a non-float input, per-channel vectors of another
-    length, gamma/beta of another dtype than ``x``, or one value per channel in training.
     """
     check_batchnorm_arrays(x, gamma, beta, running_mean, running_var)
     use_batch_stats = training or running_mean is None

@@ -6,8 +6,7 @@ equal to the textbook versions in :mod:`minitorch_cv.reference`;
 :mod:`minitorch_cv.kernels.parallel` spreads them over the CPU cores.
 """
 
-# ruff: noqa: F401 -- __all__ (at the end) lists the names imported here, in the order of
-# the submodules' own __all__
+# ruff: noqa: F401 -- re-exports: __all__, at the end, is built from the names imported here
 
 from . import activation, im2col, pooling
 from .activation import relu_backward_compiled, relu_backward_loops

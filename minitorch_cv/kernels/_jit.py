@@ -24,24 +24,19 @@ _warned = False
 _warn_lock = threading.Lock()
 
 
-def _warn_once(reason: str) -> None:
-    global _warned
-    with _warn_lock:
-        if _warned:
-            return
-        _warned = True
-    warnings.warn(
-        "minitorch_cv: numba cannot cache the compiled kernels (" + reason + "); they are "
-        "compiled without a cache, again in every process. Set NUMBA_CACHE_DIR to a "
-        "writable directory to keep them.", KernelCacheWarning, stacklevel=3)
-
-
 def compile_kernel(func):
     """``func`` compiled by numba (cached on disk, GIL released), or ``func`` itself when
     numba's JIT is disabled; without a writable cache, compiled without one (and a
     :class:`KernelCacheWarning`, once per process)."""
+    global _warned
     try:
         return numba.njit(cache=True, fastmath=False, nogil=True)(func)
     except RuntimeError as error:                  # "cannot cache function ...: no locator"
-        _warn_once(str(error))
+        with _warn_lock:
+            first, _warned = not _warned, True
+        if first:
+            warnings.warn(f"minitorch_cv: numba cannot cache the compiled kernels ({error}); "
+                          "they are compiled without a cache, again in every process. Set "
+                          "NUMBA_CACHE_DIR to a writable directory to keep them.",
+                          KernelCacheWarning, stacklevel=2)
     return numba.njit(cache=False, fastmath=False, nogil=True)(func)

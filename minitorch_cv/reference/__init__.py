@@ -15,8 +15,7 @@ inputs only); :func:`conv2d_forward` is im2col with ONE matrix product for the b
 The optimizer steps (:func:`sgd_momentum_step`, :func:`adam_step`) are pure functions.
 """
 
-# ruff: noqa: F401 -- __all__ (at the end) lists the names imported here, in the order of
-# the submodules' own __all__
+# ruff: noqa: F401 -- re-exports: __all__, at the end, is built from the names imported here
 
 from . import activation, conv, dropout, linear, loss, normalization, optim, pooling, switch
 from .activation import relu_backward, relu_forward

@@ -9,12 +9,8 @@ __all__ = ["relu_forward", "relu_backward"]
 
 def relu_forward(x, inplace=False):
     """``out = max(x, 0)``, element by element (NaN stays NaN); written into ``x`` itself
-    when ``inplace``.
-
-    Returns
-    -------
-    out : ndarray, the shape of ``x`` (any shape)
-    cache : ``out`` itself: ``x > 0`` exactly where ``out > 0``
+    when ``inplace``. Shape: any -> the same. The cache is ``out`` itself: ``x > 0`` exactly
+    where ``out > 0``.
 
     Backward
     --------

@@ -14,10 +14,7 @@ def dropout_forward(x, p, rng, channelwise=False):
     ``p`` in [0, 1] is the probability of DROPPING; ``channelwise`` (Dropout2d) draws once
     per (image, channel), zeroing whole feature maps. The cache is ``(mask, x.shape)``:
     ``mask = [u >= p] / (1 - p)``, ``u ~ U[0, 1)`` drawn from the Generator ``rng``.
-
-    Shape
-    -----
-    x (any shape; (N, C, ...) for ``channelwise``) -> out of x's shape.
+    Shape: x (any shape; (N, C, ...) for ``channelwise``) -> out of x's shape.
 
     Backward
     --------

@@ -62,13 +62,12 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
 
 
 def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
-    """Gradient of :func:`cross_entropy_forward` with respect to the logits.
-
-    ``dloss`` is the gradient arriving at the loss: a float (an ndarray (N,) for "none").
+    """Gradient of :func:`cross_entropy_forward` with respect to the logits, given ``dloss``,
+    the gradient arriving at the loss.
 
     Shape
     -----
-    -> dlogits (N, K), the shape of the logits.
+    dloss a float (an ndarray (N,) for "none") -> dlogits (N, K), the shape of the logits.
 
     Backward
     --------

@@ -20,11 +20,8 @@ def sgd_momentum_step(w, dw, velocity, lr, momentum=0.9, weight_decay=0.0):
         w_new        = w - lr * velocity_new
 
     ``velocity`` is zeros before the first step, which gives torch's "first step:
-    velocity = g". Returns ``(w_new, velocity_new)``.
-
-    Shape
-    -----
-    w, dw, velocity: any one shape -> the same.
+    velocity = g". Returns ``(w_new, velocity_new)``. Shape: w, dw, velocity of any one
+    shape -> the same.
     """
     g = dw + weight_decay * w
     velocity_new = momentum * velocity + g
@@ -44,11 +41,8 @@ def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_
 
     ``m`` and ``v`` are zeros before the first step; ``t`` counts the steps from 1 (without
     the bias correction the first steps would be far too small, since m and v start at
-    zero). Returns ``(w_new, m_new, v_new)``.
-
-    Shape
-    -----
-    w, dw, m, v: any one shape -> the same.
+    zero). Returns ``(w_new, m_new, v_new)``. Shape: w, dw, m, v of any one shape -> the
+    same.
     """
     g = dw + weight_decay * w
     m_new = beta1 * m + (1 - beta1) * g

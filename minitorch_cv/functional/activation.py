@@ -1,14 +1,5 @@
-"""Element-wise activations and softmax, each with its derivative.
-
-=========  ====================================  ===================================
-name       forward                               backward (dx =)
-=========  ====================================  ===================================
-ReLU       max(x, 0)                             dout * [not x <= 0]
-LeakyReLU  x if x > 0 else a * x                 dout * (1 if x > 0 else a)
-Tanh       tanh(x)                               dout * (1 - out^2)
-Sigmoid    1 / (1 + exp(-x))                     dout * out * (1 - out)
-Softmax    exp(x_i) / sum_j exp(x_j)             out * (dout - sum_j dout_j * out_j)
-=========  ====================================  ===================================
+"""Element-wise activations and softmax, each with its derivative (each function's docstring
+gives its formula; the table is in the Activations section of ``docs/layers.md``).
 
 At NaN the derivatives are PyTorch's: ReLU passes ``dout`` through (NaN is not ``<= 0``),
 LeakyReLU scales it by ``a`` (NaN is not ``> 0``). Every ``*_backward`` checks ``dout``

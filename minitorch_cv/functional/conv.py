@@ -1,27 +1,11 @@
 """2D convolution (deep learning's, i.e. cross-correlation) as im2col + matrix products.
 
-Forward::
-
-    out[n, f, oh, ow] = b[f] + sum_{c, i, j} w[f, c, i, j] * x_pad[n, c, oh*s + i, ow*s + j]
-
-im2col lays every window of a group of ``g`` images out as a column of ``cols``
-(C*K_h*K_w, g*H_out*W_out), so the group's whole convolution is ONE matrix product::
-
-    out_g = W2 @ cols + b          W2 = w.reshape(F, C*K_h*K_w),  out_g: (F, g*H_out*W_out)
-
-Backward, given ``dout = dL/dout`` (N, F, H_out, W_out), with ``dout_g`` a group's part in
-the (F, g*H_out*W_out) layout::
-
-    db    = sum over n, oh, ow of dout[n, f, oh, ow]
-    dW2   = sum over the groups of (cols @ dout_g.T).T          (F, C*K_h*K_w)
-    dcols = W2.T @ dout_g                                       (C*K_h*K_w, g*H_out*W_out)
-    dx_g  = col2im(dcols), then the padding cropped off         (g, C, H, W)
-
-Groups of a few images, not the whole batch: ``cols`` is K_h*K_w times larger than the
-input, and for a few images it is still in the cache when the product reads it. A group
-holds just enough images for ``MIN_COLUMNS`` columns (BLAS is slow on thinner matrices).
-Groups start at multiples of the group size, so every product is the same on any number of
-threads. Backward rebuilds ``cols`` rather than keep K_h*K_w copies of the input.
+The formulas are the textbook version's (:mod:`minitorch_cv.reference.conv`), applied to
+groups of a few images: each group's ``cols`` (C*K_h*K_w, g*H_out*W_out) is still in the
+cache when its ONE matrix product reads it, and a group holds just enough images for
+``MIN_COLUMNS`` columns (BLAS is slow on thinner matrices). Groups start at multiples of
+the group size, so every product is the same on any number of threads. Backward rebuilds
+``cols`` rather than keep K_h*K_w copies of the input (more: Conv2d in docs/layers.md).
 """
 
 import numpy as np
@@ -74,13 +58,14 @@ def check_conv2d_arguments(x, w, b, stride, padding):
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
-    """Convolve a batch x (N, C_in, H, W) with a filter bank w (C_out, C_in, K_h, K_w) and
-    a bias b (C_out,) or None; ``stride`` and ``padding`` are ints or (int, int) pairs.
+    """Convolve a batch with a filter bank (the textbook version, with the formulas:
+    :func:`minitorch_cv.reference.conv2d_forward`); ``stride`` and ``padding`` are ints or
+    (int, int) pairs. The cache is ``(x_pad, w, x.shape, stride, padding, has_bias)``.
 
-    Returns
-    -------
-    out : ndarray (N, C_out, H_out, W_out), ``H_out = (H + 2 * padding - K_h) // stride + 1``
-    cache : tuple ``(x_pad, w, x.shape, stride, padding, has_bias)``
+    Shape
+    -----
+    x (N, C_in, H, W), w (C_out, C_in, K_h, K_w), b (C_out,) or None
+    -> out (N, C_out, H_out, W_out), ``H_out = (H + 2 * padding - K_h) // stride + 1``.
 
     Raises
     ------
@@ -128,7 +113,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True, *, layer="conv2d_backward"):
     """Gradients of :func:`conv2d_forward` from dout (N, C_out, H_out, W_out): dx, dw and
-    db of the shapes of x, w and b (formulas in the module docstring).
+    db of the shapes of x, w and b (formulas: :func:`minitorch_cv.reference.conv2d_backward`,
+    with ``dW2`` summed over the groups).
 
     ``need_dx=False`` (``need_dw=False``) skips the input (weight and bias) gradient and
     returns None for it; db is None also without a bias. Errors name ``layer``.

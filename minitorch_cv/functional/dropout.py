@@ -1,9 +1,6 @@
-"""Dropout (inverted): zero each element with probability ``p``, scale the rest by 1/(1-p).
-
-Forward (training)::  mask = (u >= p) / (1 - p), u ~ U[0, 1);   out = x * mask
-Backward::            dx = dout * mask
-Dropout2d draws one ``u`` per (image, channel) and zeroes whole feature maps.
-In evaluation mode both are the identity.
+"""Dropout (inverted): zero each element with probability ``p``, scale the rest by 1/(1-p)
+(the formulas: :func:`minitorch_cv.reference.dropout_forward`). In evaluation mode the
+layers do not call it: dropout is the identity there.
 """
 
 import numpy as np
@@ -14,10 +11,13 @@ __all__ = ["dropout_forward", "dropout_backward", "check_dropout_arguments"]
 
 
 def dropout_forward(x, p, rng, channelwise=False):
-    """Apply a fresh dropout mask drawn from ``rng``: x (N, C, ...) -> out of x's shape.
+    """Apply a fresh dropout mask drawn from ``rng``; ``p`` in [0, 1] is the probability of
+    dropping, ``channelwise`` (Dropout2d) draws once per (n, c). The cache is
+    ``(mask, x.shape)``.
 
-    ``p`` in [0, 1] is the probability of dropping; ``channelwise`` (Dropout2d) draws once
-    per (n, c), broadcast over the spatial axes. The cache is ``(mask, x.shape)``.
+    Shape
+    -----
+    x (any shape; (N, C, ...) for ``channelwise``) -> out of x's shape.
     """
     p = check_dropout_arguments(x, p, channelwise)
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2) if channelwise else x.shape

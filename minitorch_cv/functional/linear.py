@@ -1,9 +1,5 @@
-"""Fully connected layer: ``out = x @ W.T + b``.
-
-Shapes: x (N, in_features), W (out_features, in_features), b (out_features,)
--> out (N, out_features).
-
-Backward::  dx = dout @ W     dW = dout.T @ x     db = sum_n dout[n]
+"""Fully connected layer: ``out = x @ W.T + b`` (the textbook version, with the formulas:
+:func:`minitorch_cv.reference.linear_forward`).
 
 The products run with single-threaded BLAS (:mod:`minitorch_cv.kernels.parallel` says
 why); a large one is shared out among the library's threads in blocks of rows that depend
@@ -55,7 +51,8 @@ def check_linear_arrays(x, w, b):
 
 def linear_forward(x, w, b=None):
     """Returns ``(out, (x, w, has_bias))``; TypeError or ValueError for shapes that do
-    not fit together or mixed dtypes."""
+    not fit together or mixed dtypes. Shape: x (N, in_features), w (out_features,
+    in_features), b (out_features,) or None -> out (N, out_features)."""
     check_linear_arrays(x, w, b)
     out = _product(x, w.T)
     if b is not None:

@@ -1,25 +1,6 @@
 """Losses: cross-entropy on logits (through a stable log-softmax), mean squared error and
-mean absolute error.
-
-For logits z (N, K) and integer labels y (N,)::
-
-    loss = -(1/N) * sum_n log softmax(z_n)[y_n]            (reduction="mean")
-    dz   = (softmax(z) - onehot(y)) / N
-
-With PyTorch's options (``weight``, ``ignore_index``, ``label_smoothing`` = e), the loss
-of sample n (0 when ``y_n == ignore_index``) is::
-
-    l_n = (1 - e) * w[y_n] * (-log p_n[y_n])  +  (e / K) * sum_k w[k] * (-log p_n[k])
-
-and "mean" divides ``sum_n l_n`` by ``sum_n w[y_n]`` over the samples not ignored (NaN when
-all are ignored, as in PyTorch). Its gradient, for a sample not ignored::
-
-    dl_n/dz_n = (1 - e) * w[y_n] * (p_n - onehot(y_n)) + (e / K) * (sum_k w[k] * p_n - w)
-
-Regression losses on predictions x and targets t of one shape (any rank)::
-
-    mse:  l = (x - t)^2        dx = 2 (x - t)          (/ x.size for "mean")
-    l1:   l = |x - t|          dx = sign(x - t)        (sign(0) = 0, as in PyTorch)
+mean absolute error. The formulas, also with PyTorch's options (``weight``, ``ignore_index``,
+``label_smoothing``), are in the textbook versions, :mod:`minitorch_cv.reference.loss`.
 
 ``*_forward`` returns ``(loss, cache)``: a Python float (summed in float64), or the array
 of per-sample (per-element) losses for ``reduction="none"``. ``*_backward(cache, dloss=1.0)``
@@ -99,18 +80,12 @@ def check_cross_entropy_arguments(logits, labels, reduction, weight, ignore_inde
 
 def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_index=-100,
                           label_smoothing=0.0):
-    """Cross-entropy of logits against class labels, with PyTorch's options.
-
-    ``weight`` (K,) weighs the classes; samples labelled ``ignore_index`` add nothing;
-    ``label_smoothing`` in [0, 1] mixes the one-hot target with the uniform one.
+    """Cross-entropy of logits against class labels, with PyTorch's options; the textbook
+    version, with the formulas: :func:`minitorch_cv.reference.cross_entropy_forward`.
 
     Shape
     -----
     logits (N, K) and labels (N,) -> a float, or (N,) for ``reduction="none"``.
-
-    Backward
-    --------
-    ``dz = (softmax(z) - onehot(y)) / N`` without options; see the module docstring.
     """
     labels, weight, ignore_index, label_smoothing = check_cross_entropy_arguments(
         logits, labels, reduction, weight, ignore_index, label_smoothing)
@@ -121,13 +96,7 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     if weight is None and label_smoothing == 0.0 and (ignored is None or not ignored.any()):
         # The plain loss (the training hot path): no weights, nothing to smooth or ignore.
         return _reduce(-logp[np.arange(n), labels], reduction), (logp, labels, reduction)
-    return _cross_entropy_with_options(logp, labels, reduction, weight, ignored,
-                                       label_smoothing)
-
-
-def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_smoothing):
-    """:func:`cross_entropy_forward` with PyTorch's options, from the log-probabilities."""
-    n, k = logp.shape
+    # PyTorch's options: ignored samples get the weight 0 (and any class as their target)
     targets = labels if ignored is None else np.where(ignored, 0, labels)
     w = None if weight is None else weight.astype(logp.dtype)
     w_target = np.ones(n, dtype=logp.dtype) if w is None else w[targets]
@@ -140,18 +109,14 @@ def _cross_entropy_with_options(logp, labels, reduction, weight, ignored, label_
             smooth[ignored] = 0
         losses = losses + (label_smoothing / k) * smooth
     total_weight = float(w_target.sum(dtype=np.float64))
-    if reduction == "mean":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss = float(np.float64(losses.sum(dtype=np.float64)) / np.float64(total_weight))
-    else:
-        loss = _reduce(losses.astype(logp.dtype, copy=False), reduction)
+    loss = _reduce(losses, reduction, count=total_weight)      # "mean": NaN if all ignored
     return loss, (logp, targets, reduction, (w, w_target, ignored, label_smoothing,
                                              total_weight))
 
 
 def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
     """dlogits = (softmax - onehot) * dloss (/ N for the mean); with PyTorch's options
-    the formula in the module docstring."""
+    see :func:`minitorch_cv.reference.cross_entropy_forward`."""
     logp, labels, reduction = cache[:3]
     n = labels.shape[0]
     dloss = check_loss_grad(dloss, reduction, n, logp.dtype, layer)
@@ -200,13 +165,15 @@ def check_regression_arguments(x, target, reduction, layer):
     return target.astype(x.dtype, copy=False)
 
 
-def _reduce(losses, reduction):
-    """The losses' float64 mean (NaN when empty, as torch) or sum, or themselves for "none"."""
+def _reduce(losses, reduction, count=None):
+    """The losses' float64 sum, or for "mean" the sum over ``count`` (default their number;
+    NaN when 0, as torch), or the losses themselves for "none"."""
     if reduction == "none":
         return losses
-    with np.errstate(invalid="ignore", divide="ignore"):    # an empty input: NaN, as torch
+    with np.errstate(invalid="ignore", divide="ignore"):
         total = losses.sum(dtype=np.float64)
-        return float(total / losses.size if reduction == "mean" else total)
+        return float(total / (losses.size if count is None else count)
+                     if reduction == "mean" else total)
 
 
 def _scaled(grad, dloss, reduction, mean_factor):
@@ -223,16 +190,12 @@ def _scaled(grad, dloss, reduction, mean_factor):
 
 
 def mse_loss_forward(x, target, reduction="mean"):
-    """Mean squared error ``mean((x - target)^2)`` over every element; ``target`` is a float
-    array of x's shape (converted to x's dtype), the cache ``(x - target, reduction)``.
+    """Mean squared error ``mean((x - target)^2)``; ``target`` (a float array of x's shape) is
+    converted to x's dtype. See :func:`minitorch_cv.reference.mse_loss_forward`.
 
     Shape
     -----
     (*) and (*) -> a float, or (*) for ``reduction="none"``.
-
-    Backward
-    --------
-    ``dx = 2 * (x - target) * dloss``, divided by ``x.size`` for "mean".
     """
     return _regression_forward(x, target, reduction, "mse_loss", np.square)
 
@@ -244,13 +207,12 @@ def mse_loss_backward(cache, dloss=1.0, *, layer="mse_loss_backward"):
 
 
 def l1_loss_forward(x, target, reduction="mean"):
-    """Mean absolute error ``mean(|x - target|)``; arguments, cache and shapes as
-    :func:`mse_loss_forward`.
+    """Mean absolute error ``mean(|x - target|)``; see
+    :func:`minitorch_cv.reference.l1_loss_forward`.
 
-    Backward
-    --------
-    ``dx = sign(x - target) * dloss``, divided by ``x.size`` for "mean"; at ``x == target``
-    the gradient is 0 (``sign(0) = 0``, as in PyTorch).
+    Shape
+    -----
+    (*) and (*) -> a float, or (*) for ``reduction="none"``.
     """
     return _regression_forward(x, target, reduction, "l1_loss", np.abs)
 

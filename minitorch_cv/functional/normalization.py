@@ -1,23 +1,9 @@
 """Batch normalization, for BatchNorm1d (N, C) / (N, C, L) and BatchNorm2d (N, C, H, W).
 
-Training mode, per channel c, over the m = N (*H*W) values of the batch::
-
-    mu    = mean(x)                         var = mean((x - mu)^2)   (biased)
-    x_hat = (x - mu) / sqrt(var + eps)      out = gamma * x_hat + beta
-    running_mean <- (1 - momentum) * running_mean + momentum * mu
-    running_var  <- (1 - momentum) * running_var  + momentum * var * m / (m - 1)  (unbiased)
-
-Evaluation mode uses ``running_mean`` and ``running_var`` in place of ``mu`` and ``var``.
-
-Backward (training mode), with ``g = dout * gamma`` and sums over the same m values::
-
-    dbeta  = sum(dout)                      dgamma = sum(dout * x_hat)
-    dx     = (1 / sqrt(var + eps)) * (g - mean(g) - x_hat * mean(g * x_hat))
-
-In evaluation mode the statistics are constants and ``dx = dout * gamma / sqrt(var + eps)``.
-
-float32/float64 batches run the loops of :mod:`minitorch_cv.kernels.batchnorm`; the NumPy
-lines below handle any other dtype (and are what the tests hold the kernels to).
+The formulas, forward and backward, in training and evaluation mode, are the textbook
+version's (:func:`minitorch_cv.reference.batchnorm_forward`). float32/float64 batches run
+the loops of :mod:`minitorch_cv.kernels.batchnorm`; the NumPy lines below handle any other
+dtype (and are what the tests hold the kernels to).
 """
 
 import numpy as np
@@ -99,17 +85,14 @@ def check_batchnorm_arrays(x, gamma, beta, running_mean, running_var):
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
                       momentum=0.1, eps=1e-5):
     """Normalize each channel (axis 1) of ``x``; updates the running statistics in place.
+    The textbook version, with the parameters, cache and formulas:
+    :func:`minitorch_cv.reference.batchnorm_forward`. Raises TypeError or ValueError for a
+    non-float input, per-channel vectors of another length, gamma/beta of another dtype
+    than ``x``, or one value per channel in training.
 
-    Parameters
-    ----------
-    x : ndarray (N, C) or (N, C, L) or (N, C, H, W); ``out`` has its shape
-    gamma, beta : ndarray (C,) or None (affine=False)
-    running_mean, running_var : ndarray (C,) or None (track_running_stats=False)
-    training : bool, batch statistics (True) or running statistics (False)
-
-    The cache is ``(x_hat, inv_std, gamma, batch_stats, (x, mean) in evaluation mode)``.
-    Raises TypeError or ValueError for a non-float input, per-channel vectors of another
-    length, gamma/beta of another dtype than ``x``, or one value per channel in training.
+    Shape
+    -----
+    x (N, C), (N, C, L) or (N, C, H, W) -> out of x's shape; the per-channel vectors (C,).
     """
     check_batchnorm_arrays(x, gamma, beta, running_mean, running_var)
     use_batch_stats = training or running_mean is None
@@ -147,7 +130,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
 
 
 def batchnorm_backward(dout, cache, *, layer="batchnorm_backward"):
-    """Gradients of :func:`batchnorm_forward`: ``(dx, dgamma, dbeta)`` (formulas above);
+    """Gradients of :func:`batchnorm_forward`: ``(dx, dgamma, dbeta)`` (formulas:
+    :func:`minitorch_cv.reference.batchnorm_backward`);
     ``dout`` is checked against forward's output (ValueError naming ``layer``)."""
     x_hat, inv_std, gamma, batch_stats, eval_input = cache
     like = x_hat if batch_stats else eval_input[0]      # what forward returned: its shape

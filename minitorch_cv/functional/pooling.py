@@ -1,10 +1,6 @@
-"""Pooling: max, average and adaptive average.
-
-Max pooling: ``out = max over each K_h x K_w window``; backward routes ``dout`` to the
-input position of the (first, row-major) maximum, zero elsewhere.
-Average pooling: ``out = mean over the window``; backward spreads ``dout / (K_h*K_w)``.
-Adaptive average pooling to (H_o, W_o): bin ``i`` covers rows
-``floor(i*H/H_o) .. ceil((i+1)*H/H_o) - 1``, as in PyTorch.
+"""Pooling: max, average (formulas: :mod:`minitorch_cv.reference.pooling`) and adaptive
+average: to (H_o, W_o), bin ``i`` covers rows ``floor(i*H/H_o) .. ceil((i+1)*H/H_o) - 1``,
+as in PyTorch.
 """
 
 import numpy as np
@@ -60,14 +56,12 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
     kernel, stride, padding, (oh, ow) = check_pooling(x, kernel_size, stride, padding, "max_pool2d")
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
-    if not for_backward:
-        parallel_over_batch(maxpool2d_values_compiled, (x, out), *kernel, *stride, *padding,
-                            min_size=WINDOW_KERNEL_MIN_SIZE)
-        return out, None
-    argmax = np.empty(out.shape, dtype=np.int32)
-    parallel_over_batch(maxpool2d_forward_compiled, (x, out, argmax), *kernel, *stride, *padding,
+    argmax = np.empty(out.shape, dtype=np.int32) if for_backward else None
+    compiled, arrays = ((maxpool2d_forward_compiled, (x, out, argmax)) if for_backward
+                        else (maxpool2d_values_compiled, (x, out)))      # inference: no argmax
+    parallel_over_batch(compiled, arrays, *kernel, *stride, *padding,
                         min_size=WINDOW_KERNEL_MIN_SIZE)
-    return out, (argmax, x.shape, x.dtype)
+    return out, ((argmax, x.shape, x.dtype) if for_backward else None)
 
 
 def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):

@@ -1,15 +1,11 @@
-"""How kernels are compiled: one plain-loop function, wrapped by numba.
+"""How kernels are compiled: a kernel's plain loops wrapped by ``numba.njit``, so what a
+student reads is what runs (``NUMBA_DISABLE_JIT=1`` runs them uncompiled, for a debugger).
 
-``compile_kernel`` wraps a kernel's plain loops in ``numba.njit(cache=True)``, so what a
-student reads is what runs; ``NUMBA_DISABLE_JIT=1`` runs everything uncompiled (for a
-debugger). Kernels are compiled for ONE thread and release the GIL: the library runs them
-on its own threads (:mod:`minitorch_cv.kernels.parallel`), and no numba thread pool is left
-spinning on a core that the next matrix product needs.
-
-numba caches the compiled code in ``__pycache__`` beside the sources, or under
-``NUMBA_CACHE_DIR`` (then ``~/.cache/numba``). With none of them writable (a read-only
-install) the kernels are compiled without a cache, again in every process, and one
-:class:`KernelCacheWarning` says so.
+Kernels are compiled for ONE thread and release the GIL: the library runs them on its own
+threads (:mod:`minitorch_cv.kernels.parallel`), and no numba thread pool is left spinning
+on a core that the next matrix product needs. numba caches the compiled code beside the
+sources or under ``NUMBA_CACHE_DIR``; with nowhere writable (a read-only install) the
+kernels are compiled anew in every process, and one :class:`KernelCacheWarning` says so.
 """
 
 import threading
@@ -28,24 +24,19 @@ _warned = False
 _warn_lock = threading.Lock()
 
 
-def _warn_once(reason: str) -> None:
-    global _warned
-    with _warn_lock:
-        if _warned:
-            return
-        _warned = True
-    warnings.warn(
-        "minitorch_cv: numba cannot cache the compiled kernels (" + reason + "); they are "
-        "compiled without a cache, again in every process. Set NUMBA_CACHE_DIR to a "
-        "writable directory to keep them.", KernelCacheWarning, stacklevel=3)
-
-
 def compile_kernel(func):
     """``func`` compiled by numba (cached on disk, GIL released), or ``func`` itself when
     numba's JIT is disabled; without a writable cache, compiled without one (and a
     :class:`KernelCacheWarning`, once per process)."""
+    global _warned
     try:
         return numba.njit(cache=True, fastmath=False, nogil=True)(func)
     except RuntimeError as error:                  # "cannot cache function ...: no locator"
-        _warn_once(str(error))
+        with _warn_lock:
+            first, _warned = not _warned, True
+        if first:
+            warnings.warn(f"minitorch_cv: numba cannot cache the compiled kernels ({error}); "
+                          "they are compiled without a cache, again in every process. Set "
+                          "NUMBA_CACHE_DIR to a writable directory to keep them.",
+                          KernelCacheWarning, stacklevel=2)
     return numba.njit(cache=False, fastmath=False, nogil=True)(func)

@@ -1,12 +1,11 @@
 """Batch normalization, one channel at a time (the formulas are in
-:mod:`minitorch_cv.functional.normalization`).
+:func:`minitorch_cv.reference.batchnorm_forward`).
 
-Each channel's values are read in order while still in the cache, instead of NumPy's
-strided passes and temporaries: the sums first (in float64, so that a float32 channel of
-65,536 values loses nothing), then the output. Arrays are (N, C, L) with L = H*W (1 for
-(N, C)); a call handles the channels ``c0 .. c1-1``, so that threads can share them out.
-``batchnorm_affine_*`` is evaluation mode: ``out = x * scale[c] + shift[c]``. Each kernel
-checks once, on entry, that its arrays and channel range fit together (ValueError).
+Each channel's values are read in order while still in the cache: the sums first (in
+float64, so that a float32 channel of 65,536 values loses nothing), then the output.
+Arrays are (N, C, L) with L = H*W (1 for (N, C)); a call handles the channels
+``c0 .. c1-1``, so that threads can share them out. Each kernel checks once, on entry, that
+its arrays and channel range fit together (ValueError).
 """
 
 import math

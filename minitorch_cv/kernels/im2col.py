@@ -7,12 +7,7 @@ stride ``s``, im2col writes every window of every image as one column::
 
 so the convolution is ONE matrix product ``W.reshape(C_out, C * K_h * K_w) @ cols``.
 col2im is its adjoint: every column entry is *added* back to the pixel it was copied from
-(a pixel in several windows receives the sum of their gradients).
-
-Shapes: x (N, C, H, W) <-> cols (C * K_h * K_w, N * H_out * W_out), with
-``H_out = (H + 2 * padding - K_h) // stride + 1`` (same for W).
-
-These kernels work on an already padded batch, without bounds checks: the innermost loop
+(a pixel in several windows receives the sum of their gradients). These kernels work on an already padded batch, without bounds checks: the innermost loop
 moves a contiguous run of W_out numbers, which the compiler vectorizes.
 """
 

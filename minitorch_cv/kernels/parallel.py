@@ -1,19 +1,16 @@
 """Data parallelism over the images of a batch (or the channels), on a few worker threads.
 
 ``parallel_over(work, n)`` runs ``work(0, n/2)`` and ``work(n/2, n)`` side by side: one
-contiguous slice per CPU core (``MINITORCH_CV_NUM_THREADS``, default the cores this process
-may use). Why not NumPy's own parallelism: with BLAS parallel *inside* each product of a
-convolution, the copies (im2col) between products run on one core; with one slice per core,
-each thread runs its own copies and single-threaded products back to back, in its own
-cache. So BLAS is limited to one thread (threadpoolctl) while library code runs, also for
-the Linear layers (OpenBLAS's idle workers keep spinning and take a core from the next
-layer, docs/results.md). Work on fewer than ``MIN_PARALLEL_ELEMENTS`` numbers runs in the
-calling thread: waking a thread costs about a memory-bound pass over a million numbers.
+contiguous slice per core (``MINITORCH_CV_NUM_THREADS``, default the cores this process may
+use), each thread running its own copies (im2col) and products back to back, in its own
+cache. So BLAS is held to one thread (threadpoolctl) while library code runs, also for the
+Linear layers (OpenBLAS's idle workers keep spinning on a core the next layer needs,
+docs/results.md). Work on fewer than ``MIN_PARALLEL_ELEMENTS`` numbers runs in the calling
+thread: waking a thread costs about a memory-bound pass over a million numbers.
 
 Slices start at multiples of a block size set by the arrays only (``block=``), and partial
 sums are added in block order: the same numbers on any number of threads. The pool is made
-under a lock and anew after ``os.fork``; BLAS's process-wide thread count is saved by the
-first library call that enters and restored by the last that leaves.
+under a lock, and anew after ``os.fork``.
 """
 
 import os
@@ -124,10 +121,6 @@ if hasattr(os, "register_at_fork"):                 # POSIX
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _mark_worker():
-    _local.is_worker = True
-
-
 def _worker_pool(workers: int):
     """The pool of worker threads, made (or enlarged) under a lock."""
     global _pool
@@ -136,7 +129,8 @@ def _worker_pool(workers: int):
             # a smaller pool is dropped, not shut down: another thread may be submitting
             # to it; its threads end once it is garbage and idle
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minitorch_cv",
-                                       initializer=_mark_worker)
+                                       initializer=setattr,            # marks its threads
+                                       initargs=(_local, "is_worker", True))
         return _pool
 
 
@@ -153,17 +147,17 @@ def ctrl_c_as_keyboard_interrupt():
         raise
 
 
-def parallel_over(work, n_images: int, size=None, block=1):
+def parallel_over(work, n_images: int, size=None, block=1, min_size=MIN_PARALLEL_ELEMENTS):
     """Run ``work(lo, hi)`` on one contiguous slice of ``range(n_images)`` per thread, and
     return the results in slice order (an exception in any slice is raised here).
 
     Slices start at multiples of ``block``. With one block, or ``size`` (the array elements
-    the work goes through) below ``MIN_PARALLEL_ELEMENTS``, ``work(0, n_images)`` runs in
-    the calling thread with BLAS as it is; otherwise BLAS runs on one thread in every slice.
+    the work goes through) below ``min_size``, ``work(0, n_images)`` runs in the calling
+    thread with BLAS as it is; otherwise BLAS runs on one thread in every slice.
     """
     with ctrl_c_as_keyboard_interrupt():
         n_blocks = -(-n_images // block)
-        if (size is not None and size < MIN_PARALLEL_ELEMENTS) or n_blocks <= 1:
+        if (size is not None and size < min_size) or n_blocks <= 1:
             return [work(0, n_images)]
         slices = [(lo * block, min(hi * block, n_images))
                   for lo, hi in image_slices(n_blocks, num_threads())]
@@ -186,9 +180,6 @@ def parallel_over_batch(kernel, batched, *args, min_size=None):
     the largest holds fewer than ``min_size`` numbers (default ``MIN_PARALLEL_ELEMENTS``),
     the kernel runs once, in this thread.
     """
-    size = max(a.size for a in batched)
-    if size < (MIN_PARALLEL_ELEMENTS if min_size is None else min_size):
-        with ctrl_c_as_keyboard_interrupt():
-            return [kernel(*batched, *args)]
     return parallel_over(lambda lo, hi: kernel(*(a[lo:hi] for a in batched), *args),
-                         len(batched[0]))
+                         len(batched[0]), size=max(a.size for a in batched),
+                         min_size=MIN_PARALLEL_ELEMENTS if min_size is None else min_size)

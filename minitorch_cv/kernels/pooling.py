@@ -2,9 +2,9 @@
 
 Max pooling forward records *where* each maximum came from (the flat index ``ih * W + iw``),
 so backward is a scatter: ``dx[n, c].flat[argmax[n, c, oh, ow]] += dout[n, c, oh, ow]``.
-Ties, padding and NaN as in PyTorch and :func:`minitorch_cv.reference.maxpool2d_forward`.
-Average pooling (``count_include_pad=True``) divides every window sum by K_h * K_w.
-Every kernel checks once, on entry, that its arrays and window fit together (ValueError).
+Ties, padding and NaN as in PyTorch and :func:`minitorch_cv.reference.maxpool2d_forward`;
+average pooling counts the padding. Every kernel checks once, on entry, that its arrays
+and window fit together (ValueError).
 """
 
 import math

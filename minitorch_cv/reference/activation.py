@@ -9,12 +9,8 @@ __all__ = ["relu_forward", "relu_backward"]
 
 def relu_forward(x, inplace=False):
     """``out = max(x, 0)``, element by element (NaN stays NaN); written into ``x`` itself
-    when ``inplace``.
-
-    Returns
-    -------
-    out : ndarray, the shape of ``x`` (any shape)
-    cache : ``out`` itself: ``x > 0`` exactly where ``out > 0``
+    when ``inplace``. Shape: any -> the same. The cache is ``out`` itself: ``x > 0`` exactly
+    where ``out > 0``.
 
     Backward
     --------
@@ -26,15 +22,12 @@ def relu_forward(x, inplace=False):
 
 
 def relu_backward(dout, out, *, layer="relu_backward"):
-    """``dx = 0 where out <= 0, else dout`` (the derivative of max(x, 0) is [x > 0]; a NaN
-    output passes its gradient through, as in PyTorch, since NaN is not ``<= 0``).
+    """``dx = dout * [out > 0]``, the derivative of max(x, 0) being [x > 0], from the cache
+    ``out`` (the forward output). Shape: any -> the same.
 
-    ``out`` is the cache (the forward output). Shape: any -> the same.
-
-    Backward
-    --------
-    ``dx = dout * [out > 0]``, written with ``np.where`` so an infinite ``dout`` where
-    the unit is off gives 0, not NaN.
+    Written ``dx = 0 where out <= 0, else dout`` with ``np.where``: an infinite ``dout``
+    where the unit is off gives 0, not NaN, and a NaN output passes its gradient through,
+    as in PyTorch, since NaN is not ``<= 0``.
     """
     dout = check_grad(dout, out.shape, out.dtype, layer)
     return np.where(out <= 0, 0, dout)

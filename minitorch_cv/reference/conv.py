@@ -34,22 +34,13 @@ def _output_hw(x_pad, w, stride):
 def conv2d_forward_loops(x, w, b=None, stride=1, padding=0):
     """Convolution straight from its definition, one output number at a time.
 
-    Parameters
-    ----------
-    x : ndarray (N, C_in, H, W)
-    w : ndarray (C_out, C_in, K_h, K_w)
-    b : ndarray (C_out,) or None
-    stride, padding : int or (int, int)
-
-    Returns
-    -------
-    out : ndarray (N, C_out, H_out, W_out)
-    cache : tuple ``(x_pad, w, x.shape, stride, padding, has_bias)``, as functional's
+    ``stride`` and ``padding`` are ints or (int, int) pairs; returns ``(out, cache)``, the
+    cache ``(x_pad, w, x.shape, stride, padding, has_bias)``, as functional's.
 
     Shape
     -----
-    (N, C_in, H, W) -> (N, C_out, H_out, W_out), ``H_out = (H + 2 * P_h - K_h) // S_h + 1``
-    (W likewise).
+    x (N, C_in, H, W), w (C_out, C_in, K_h, K_w), b (C_out,) or None
+    -> out (N, C_out, H_out, W_out), ``H_out = (H + 2 * P_h - K_h) // S_h + 1`` (W likewise).
 
     Backward
     --------
@@ -83,15 +74,10 @@ def conv2d_backward_loops(dout, cache, *, layer="conv2d_backward"):
     Each ``out[n, f, i, j]`` used one window of ``x_pad`` and all of ``w[f]``, so its
     gradient ``dout[n, f, i, j]`` flows back to exactly those numbers.
 
-    Returns
-    -------
-    dx : ndarray (N, C_in, H, W)
-    dw : ndarray (C_out, C_in, K_h, K_w)
-    db : ndarray (C_out,) or None (no bias)
-
     Shape
     -----
-    dout (N, C_out, H_out, W_out) -> dx, dw, db of the shapes of x, w, b.
+    dout (N, C_out, H_out, W_out) -> dx, dw, db of the shapes of x, w, b (db None without
+    a bias).
 
     Backward
     --------
@@ -162,18 +148,14 @@ def col2im(dcols, x_pad_shape, kh, kw, stride):
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
     """Convolution as im2col and ONE matrix product for the whole batch; parameters,
-    returns and shapes as :func:`conv2d_forward_loops`.
+    returns and shapes as :func:`conv2d_forward_loops`, errors as
+    :func:`minitorch_cv.functional.conv2d_forward`.
 
     ::
 
         cols = im2col(x_pad)                      (C_in*K_h*K_w, N*H_out*W_out)
         W2   = w.reshape(C_out, C_in*K_h*K_w)
         out  = W2 @ cols + b                      (C_out, N*H_out*W_out), then NCHW
-
-    Raises
-    ------
-    TypeError, ValueError
-        What :func:`minitorch_cv.functional.conv2d_forward` refuses, with the same message.
 
     Backward
     --------

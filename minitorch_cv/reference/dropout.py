@@ -11,18 +11,10 @@ __all__ = ["dropout_forward", "dropout_backward"]
 def dropout_forward(x, p, rng, channelwise=False):
     """Zero each element with probability ``p``; scale the survivors by ``1 / (1 - p)``.
 
-    Parameters
-    ----------
-    x : ndarray (N, C, ...)
-    p : float in [0, 1], the probability of DROPPING
-    rng : numpy.random.Generator
-    channelwise : bool
-        Dropout2d: one draw per (image, channel), zeroing whole feature maps.
-
-    Returns
-    -------
-    out : ndarray, the shape of ``x`` (any shape)
-    cache : ``(mask, x.shape)``: ``mask = [u >= p] / (1 - p)``, ``u ~ U[0, 1)``
+    ``p`` in [0, 1] is the probability of DROPPING; ``channelwise`` (Dropout2d) draws once
+    per (image, channel), zeroing whole feature maps. The cache is ``(mask, x.shape)``:
+    ``mask = [u >= p] / (1 - p)``, ``u ~ U[0, 1)`` drawn from the Generator ``rng``.
+    Shape: x (any shape; (N, C, ...) for ``channelwise``) -> out of x's shape.
 
     Backward
     --------

@@ -7,22 +7,12 @@ __all__ = ["linear_forward", "linear_backward"]
 
 
 def linear_forward(x, w, b=None):
-    """``out = x @ w.T + b``.
-
-    Parameters
-    ----------
-    x : ndarray (N, in_features)
-    w : ndarray (out_features, in_features)
-    b : ndarray (out_features,) or None
-
-    Returns
-    -------
-    out : ndarray (N, out_features)
-    cache : ``(x, w, has_bias)``
+    """``out = x @ w.T + b`` (``b`` may be None); the cache is ``(x, w, has_bias)``.
 
     Shape
     -----
-    (N, in_features) -> (N, out_features).
+    x (N, in_features), w (out_features, in_features), b (out_features,)
+    -> out (N, out_features).
 
     Backward
     --------

@@ -3,11 +3,7 @@
 import numpy as np
 
 from ..checks import check_grad, check_loss_grad
-from ..functional.loss import (
-    check_cross_entropy_arguments,
-    check_reduction,
-    check_regression_arguments,
-)
+from ..functional.loss import check_cross_entropy_arguments, check_regression_arguments
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
            "mse_loss_backward", "l1_loss_forward", "l1_loss_backward"]
@@ -17,23 +13,13 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
                           label_smoothing=0.0):
     """``loss = -mean over n of log softmax(logits[n])[labels[n]]``.
 
-    Parameters
-    ----------
-    logits : ndarray (N, K), the scores before the softmax
-    labels : ndarray (N,), integers in [0, K) (or ``ignore_index``, samples that count for
-        nothing)
-    reduction : "mean", "sum" or "none" (one loss per image)
-    weight : ndarray (K,), optional, a weight per class
-    label_smoothing : float in [0, 1], ``e`` below
-
-    Returns
-    -------
-    loss : float (an ndarray (N,) for "none")
-    cache : ``(log_probs, labels, reduction)``, and the options' arrays when any is used
+    ``labels`` are integers in [0, K), or ``ignore_index`` (samples that count for nothing);
+    ``weight`` (K,) weighs the classes; ``label_smoothing`` is ``e`` below. The cache is
+    ``(log_probs, labels, reduction)``, and the options' arrays when any is used.
 
     Shape
     -----
-    (N, K) and (N,) -> a number.
+    logits (N, K) and labels (N,) -> a float, or (N,) for ``reduction="none"``.
 
     ``log softmax(z)_k = z_k - max(z) - log(sum_j exp(z_j - max(z)))``: subtracting the
     maximum first keeps ``exp`` from overflowing and changes nothing else.
@@ -41,7 +27,8 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
     With the options, sample n aims at the smoothed distribution
     ``t_n = (1 - e) * onehot(y_n) + e / K`` and its loss is
     ``-sum_k w[k] * t_n[k] * log_probs[n, k]`` (0 when ``y_n == ignore_index``); "mean"
-    divides the sum by ``sum_n w[y_n]`` over the samples not ignored.
+    divides the sum by ``sum_n w[y_n]`` over the samples not ignored (NaN when all are
+    ignored, as in PyTorch).
 
     Backward
     --------
@@ -75,13 +62,12 @@ def cross_entropy_forward(logits, labels, reduction="mean", weight=None, ignore_
 
 
 def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
-    """Gradient of :func:`cross_entropy_forward` with respect to the logits.
-
-    ``dloss`` is the gradient arriving at the loss: a float (an ndarray (N,) for "none").
+    """Gradient of :func:`cross_entropy_forward` with respect to the logits, given ``dloss``,
+    the gradient arriving at the loss.
 
     Shape
     -----
-    -> dlogits (N, K), the shape of the logits.
+    dloss a float (an ndarray (N,) for "none") -> dlogits (N, K), the shape of the logits.
 
     Backward
     --------
@@ -95,16 +81,15 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
     if len(cache) == 3:
         dlogits = np.exp(log_probs)                                # softmax
         dlogits[np.arange(n), labels] -= 1                         # minus the one-hot
-        if reduction == "none":
-            return dlogits * np.reshape(dloss, (n, 1))
-        return dlogits * (dloss / n if reduction == "mean" else dloss)
-    w, _, ignored, smoothing, total_weight = cache[3]
-    w = np.ones(k, dtype=log_probs.dtype) if w is None else w
-    keep = np.ones(n, dtype=bool) if ignored is None else ~ignored
-    target = (1 - smoothing) * np.eye(k, dtype=log_probs.dtype)[labels] + smoothing / k
-    weighted = w * target                                          # (N, K)
-    dlogits = (weighted.sum(axis=1, keepdims=True) * np.exp(log_probs) - weighted)
-    dlogits = dlogits * keep[:, None]
+        total_weight = n                                           # what "mean" divides by
+    else:
+        w, _, ignored, smoothing, total_weight = cache[3]
+        w = np.ones(k, dtype=log_probs.dtype) if w is None else w
+        keep = np.ones(n, dtype=bool) if ignored is None else ~ignored
+        target = (1 - smoothing) * np.eye(k, dtype=log_probs.dtype)[labels] + smoothing / k
+        weighted = w * target                                      # (N, K)
+        dlogits = (weighted.sum(axis=1, keepdims=True) * np.exp(log_probs) - weighted)
+        dlogits = dlogits * keep[:, None]
     if reduction == "none":
         return dlogits * np.reshape(dloss, (n, 1))
     if reduction == "mean":                                        # all ignored: zeros
@@ -113,17 +98,8 @@ def cross_entropy_backward(cache, dloss=1.0, *, layer="cross_entropy_backward"):
 
 
 def mse_loss_forward(x, target, reduction="mean"):
-    """``loss = mean((x - target)^2)`` over every element.
-
-    Parameters
-    ----------
-    x, target : ndarrays of one shape
-    reduction : "mean", "sum" or "none" (the squared errors, x's shape)
-
-    Returns
-    -------
-    loss : float (ndarray for "none")
-    cache : ``(x - target, reduction)``
+    """``loss = mean((x - target)^2)`` over every element (``reduction="sum"``: the sum,
+    ``"none"``: the squared errors); the cache is ``(x - target, reduction)``.
 
     Shape
     -----
@@ -173,7 +149,7 @@ def l1_loss_backward(cache, dloss=1.0, *, layer="l1_loss_backward"):
 
 def _reduce(losses, reduction):
     """The losses' mean or sum (Python floats), or the array itself for "none"."""
-    if check_reduction(reduction, "loss") == "none":
+    if reduction == "none":
         return losses
     return float(losses.mean() if reduction == "mean" else losses.sum())
 

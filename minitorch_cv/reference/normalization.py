@@ -20,20 +20,17 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True,
                       momentum=0.1, eps=1e-5):
     """Normalize each channel, then scale by ``gamma`` and shift by ``beta``.
 
-    Parameters
-    ----------
-    x : ndarray (N, C), (N, C, L) or (N, C, H, W)
-    gamma, beta : ndarray (C,), or None (affine=False: ones and zeros)
-    running_mean, running_var : ndarray (C,), updated in place when ``training``; or None
-        (track_running_stats=False: batch statistics, also in evaluation)
-    training : bool
-        Normalize with the batch's statistics (True) or the running ones (False).
+    ``training`` normalizes with the batch's statistics, else with the running ones (the
+    running statistics are updated in place when training). ``gamma``, ``beta`` None:
+    affine=False (ones and zeros); ``running_mean``, ``running_var`` None:
+    track_running_stats=False (batch statistics, also in evaluation). The cache is
+    ``(x_hat, inv_std, gamma, True, None)`` in training,
+    ``(None, inv_std, gamma, False, (x, running_mean))`` in evaluation.
 
-    Returns
-    -------
-    out : ndarray, the shape of ``x``
-    cache : ``(x_hat, inv_std, gamma, True, None)`` in training,
-        ``(None, inv_std, gamma, False, (x, running_mean))`` in evaluation
+    Shape
+    -----
+    x (N, C), (N, C, L) or (N, C, H, W) -> out of x's shape; gamma, beta and the running
+    statistics (C,).
 
     Training mode::
 

@@ -19,20 +19,9 @@ def sgd_momentum_step(w, dw, velocity, lr, momentum=0.9, weight_decay=0.0):
         velocity_new = momentum * velocity + g
         w_new        = w - lr * velocity_new
 
-    Parameters
-    ----------
-    w, dw, velocity : ndarray, one shape
-        The parameter, its gradient and the velocity (zeros before the first step, which
-        gives torch's "first step: velocity = g").
-    lr, momentum, weight_decay : float
-
-    Returns
-    -------
-    w_new, velocity_new : ndarray, the shape of ``w``
-
-    Shape
-    -----
-    Any -> the same.
+    ``velocity`` is zeros before the first step, which gives torch's "first step:
+    velocity = g". Returns ``(w_new, velocity_new)``. Shape: w, dw, velocity of any one
+    shape -> the same.
     """
     g = dw + weight_decay * w
     velocity_new = momentum * velocity + g
@@ -50,20 +39,10 @@ def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_
         m_hat = m_new / (1 - beta1**t)    v_hat = v_new / (1 - beta2**t)   (bias correction)
         w_new = w - lr * m_hat / (sqrt(v_hat) + eps)
 
-    Parameters
-    ----------
-    w, dw, m, v : ndarray, one shape (``m`` and ``v`` are zeros before the first step)
-    t : int
-        The number of this step, counting from 1: without the bias correction the first
-        steps would be far too small, since m and v start at zero.
-
-    Returns
-    -------
-    w_new, m_new, v_new : ndarray, the shape of ``w``
-
-    Shape
-    -----
-    Any -> the same.
+    ``m`` and ``v`` are zeros before the first step; ``t`` counts the steps from 1 (without
+    the bias correction the first steps would be far too small, since m and v start at
+    zero). Returns ``(w_new, m_new, v_new)``. Shape: w, dw, m, v of any one shape -> the
+    same.
     """
     g = dw + weight_decay * w
     m_new = beta1 * m + (1 - beta1) * g

@@ -8,19 +8,16 @@ defaults).
 
 import numpy as np
 
-from ..checks import check_grad, pair
+from ..checks import check_grad
 from ..functional.pooling import check_pooling
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
            "avgpool2d_backward"]
 
 
-def _windows(x_shape, kernel_size, stride, padding):
-    """The geometry, and for each output ``(i, j)`` the rows and columns of its window,
-    clipped to the image (the padding around it is never read)."""
-    kernel = pair(kernel_size, "kernel_size")
-    stride = kernel if stride is None else pair(stride, "stride")
-    padding = pair(padding, "padding")
+def _windows(x_shape, kernel, stride, padding):
+    """The output (H_out, W_out), and for each output ``(i, j)`` the rows and columns of its
+    window, clipped to the image (the padding around it is never read)."""
     h, w = x_shape[2:]
     out_h = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
     out_w = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
@@ -31,25 +28,17 @@ def _windows(x_shape, kernel_size, stride, padding):
             left = j * stride[1] - padding[1]
             windows.append((i, j, slice(max(top, 0), min(top + kernel[0], h)),
                             slice(max(left, 0), min(left + kernel[1], w))))
-    return kernel, stride, padding, (out_h, out_w), windows
+    return (out_h, out_w), windows
 
 
 def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True):
-    """Maximum of every window.
+    """Maximum of every window; ``kernel_size``, ``stride`` and ``padding`` are ints or
+    (int, int) pairs.
 
-    Parameters
-    ----------
-    x : ndarray (N, C, H, W)
-    kernel_size, stride, padding : int or (int, int); ``stride=None`` means ``kernel_size``
-    for_backward : bool, False for inference: the cache is None
-
-    Returns
-    -------
-    out : ndarray (N, C, H_out, W_out)
-    cache : ``(argmax, x.shape, x.dtype)``: ``argmax[n, c, i, j]`` is the flat index
-        ``row * W + col`` in the input image of the window's maximum (the first one in
-        row-major order if several are equal; a window holding NaN gives NaN, and its
-        index is the last NaN's -- both as PyTorch)
+    The cache is ``(argmax, x.shape, x.dtype)`` (None when ``for_backward=False``, for
+    inference): ``argmax[n, c, i, j]`` is the flat index ``row * W + col`` in the input
+    image of the window's maximum (the first one in row-major order if several are equal;
+    a window holding NaN gives NaN, and its index is the last NaN's -- both as PyTorch).
 
     Shape
     -----
@@ -60,9 +49,9 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, for_backward=True)
     ``dout[n, c, i, j]`` goes to the position ``argmax[n, c, i, j]`` only
     (:func:`maxpool2d_backward`).
     """
-    check_pooling(x, kernel_size, stride, padding, "max_pool2d")   # refused as on the fast path
+    kernel, stride, padding, _ = check_pooling(x, kernel_size, stride, padding, "max_pool2d")
     n, c, _h, w = x.shape
-    out_hw, windows = _windows(x.shape, kernel_size, stride, padding)[3:]
+    out_hw, windows = _windows(x.shape, kernel, stride, padding)
     out = np.empty((n, c) + out_hw, dtype=x.dtype)
     argmax = np.empty((n, c) + out_hw, dtype=np.int32)
     for i, j, rows, cols in windows:                # padding is -inf: it never wins
@@ -96,10 +85,8 @@ def maxpool2d_backward(dout, cache, *, layer="maxpool2d_backward"):
 
 
 def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
-    """Mean of every window, zero padding included in the count.
-
-    Parameters as :func:`maxpool2d_forward`; the cache is
-    ``(x.shape, kernel, stride, padding, x.dtype)``.
+    """Mean of every window, zero padding included in the count; parameters as
+    :func:`maxpool2d_forward`, the cache ``(x.shape, kernel, stride, padding, x.dtype)``.
 
     Shape
     -----
@@ -110,8 +97,8 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     Every pixel of window ``(i, j)`` receives ``dout[n, c, i, j] / (K_h * K_w)``
     (:func:`avgpool2d_backward`).
     """
-    check_pooling(x, kernel_size, stride, padding, "avg_pool2d")
-    kernel, stride, padding, out_hw, windows = _windows(x.shape, kernel_size, stride, padding)
+    kernel, stride, padding, _ = check_pooling(x, kernel_size, stride, padding, "avg_pool2d")
+    out_hw, windows = _windows(x.shape, kernel, stride, padding)
     out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
     for i, j, rows, cols in windows:                # padding is zeros: adds nothing
         out[:, :, i, j] = x[:, :, rows, cols].sum(axis=(2, 3)) / (kernel[0] * kernel[1])
@@ -127,7 +114,7 @@ def avgpool2d_backward(dout, cache, *, layer="avgpool2d_backward"):
     the window in the padding has no pixel to receive its share).
     """
     x_shape, kernel, stride, padding, dtype = cache
-    _, _, _, out_hw, windows = _windows(x_shape, kernel, stride, padding)
+    out_hw, windows = _windows(x_shape, kernel, stride, padding)
     dout = check_grad(dout, tuple(x_shape[:2]) + out_hw, dtype, layer)
     dx = np.zeros(x_shape, dtype=dout.dtype)
     for i, j, rows, cols in windows:

@@ -1,21 +1,16 @@
-"""The switch that runs every ``nn`` layer on the textbook functions.
-
-::
+"""The switch that runs every ``nn`` layer on the textbook functions::
 
     with minitorch_cv.reference.use():
         logits = model(x)                      # Conv2d, MaxPool2d, ... on reference/
         model.backward(loss_fn.backward())
 
-:data:`TEXTBOOK` names, for each function of :mod:`minitorch_cv.functional` that has a
-textbook version, that version. Both have one signature and one cache contract, so a
-forward pass run inside the block and its backward pass run outside (or the reverse) still
-give the right gradients, and both refuse the same mistakes with the same errors.
-
-The choice is made at each call (by :mod:`minitorch_cv._dispatch`, which the ``nn`` layers
-call), from a :class:`contextvars.ContextVar`: it holds for the ``with`` block only (also
-when the block raises), and only in the thread (or asyncio task) that entered it --
-nothing global is patched. Functions without a textbook version (tanh, sigmoid, adaptive
-pooling, ...) always run the fast one.
+A textbook function shares its fast twin's signature, cache and errors, so a forward pass
+run inside the block and its backward pass outside (or the reverse) still give the right
+gradients. The choice is made at each call (by :mod:`minitorch_cv._dispatch`) from a
+:class:`contextvars.ContextVar`: it holds for the ``with`` block only (also when the block
+raises), and only in the thread (or asyncio task) that entered it -- nothing global is
+patched. Functions without a textbook version (tanh, sigmoid, adaptive pooling, ...)
+always run the fast one.
 """
 
 import contextlib

@@ -1,11 +1,5 @@
 """Optimizer base class: parameter groups, per-parameter state and state dicts, in
-torch.optim's layout (hyperparameters under torch's names)::
-
-    opt = optim.SGD([{"params": model[0].parameters()},              # lr 0.1 (the default)
-                     {"params": model[2].parameters(), "lr": 0.01}],  # its own lr
-                    lr=0.1, momentum=0.9)
-    opt.param_groups[1]["lr"] = 0.001          # what a learning-rate scheduler does
-"""
+torch.optim's layout, hyperparameters under torch's names (docs/layers.md shows them)."""
 
 import copy
 import numbers

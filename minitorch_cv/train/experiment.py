@@ -211,9 +211,8 @@ def make_optimizer(args, params):
     if args.optimizer == "sgd":
         return optim.SGD(params, lr=args.lr, momentum=args.momentum,
                          weight_decay=args.weight_decay)
-    if args.optimizer == "adam":
-        return optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
-    return optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    adam = optim.Adam if args.optimizer == "adam" else optim.AdamW
+    return adam(params, lr=args.lr, weight_decay=args.weight_decay)
 
 
 def cifar10_loaders(args, augment=(), eval_batch_size=256):
@@ -401,11 +400,6 @@ class _Run:
         self.log(f"wrote {self.out}/{', '.join(written)}")
 
 
-def _one_line(err):
-    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
-    return text or type(err).__name__
-
-
 def run_main(main, argv=None):
     """Run an example's ``main(argv)`` and return the process's exit status.
 
@@ -419,7 +413,8 @@ def run_main(main, argv=None):
         print("interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError) as err:
-        print(f"error: {_one_line(err)}", file=sys.stderr)
+        text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        print(f"error: {text or type(err).__name__}", file=sys.stderr)
         return 2
     if isinstance(result, dict) and result.get("stop_kind") in FAILED_STOPS:
         print(f"error: {result['stop_reason']}", file=sys.stderr)

@@ -131,17 +131,8 @@ class Trainer:
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.best_state is not None:
             arrays.update({f"best.{k}": v for k, v in self.best_state.items()})
-        optimizer = self.optimizer.state_dict()
-        per_parameter = {}                   # torch's layout: state by parameter index
-        for i, state in optimizer["state"].items():
-            keys = {k: f"optimizer.{i}.{k}" for k, v in state.items()
-                    if isinstance(v, np.ndarray)}
-            arrays.update({key: state[k] for k, key in keys.items()})
-            per_parameter[str(i)] = {"arrays": keys, "values": {
-                k: v for k, v in state.items() if k not in keys}}
         meta = {
-            "optimizer": {"type": type(self.optimizer).__name__,
-                          "param_groups": optimizer["param_groups"], "state": per_parameter},
+            "optimizer": {"type": type(self.optimizer).__name__, **self.optimizer.state_dict()},
             "scheduler": None if self.scheduler is None else {
                 "type": type(self.scheduler).__name__, "state": self.scheduler.state_dict()},
             "history": self.history, "loader": self.train_loader.get_state(),
@@ -185,9 +176,6 @@ class Trainer:
         def part(prefix):
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
-        def entry_state(entry):
-            return {**entry["values"], **{k: arrays[key] for k, key in entry["arrays"].items()}}
-
         opt, scheduler = meta["optimizer"], meta["scheduler"]
         written = (opt["type"], "no scheduler" if scheduler is None else scheduler["type"])
         used = (type(self.optimizer).__name__,
@@ -212,9 +200,7 @@ class Trainer:
         best_val_loss = float(meta["best_val_loss"])
 
         self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict({
-            "param_groups": opt["param_groups"],
-            "state": {i: entry_state(e) for i, e in opt["state"].items()}})
+        self.optimizer.load_state_dict(opt)
         if self.scheduler is not None:
             self.scheduler.load_state_dict(scheduler["state"])
         self.train_loader.set_state(meta["loader"])

@@ -217,9 +217,7 @@ def make_optimizer(args, params):
 
 def cifar10_loaders(args, augment=(), eval_batch_size=256):
     """Train (``augment``, shuffled, drop_last), validation, test and train-evaluation
-    loaders. ``--limit N`` trains on a seeded random N of the training split, validates on
-    ``N // 9`` images and evaluates on at most N per split; ``--eval-limit M`` caps every
-    evaluated split at M instead (the test subset seeded by 0 for any seed)."""
+    loaders, subsets as the ``--limit`` and ``--eval-limit`` flags say."""
     from ..data import BatchIterator, load_cifar10, subset, train_val_split
     from ..data.transforms import Compose, Normalize, Resize, ToFloat
 
@@ -377,12 +375,11 @@ class _Run:
         atomic_write_json(self.out / "history.json", history)
         atomic_write_json(self.out / "metrics.json", metrics)
         from .. import viz
-        if history["train"]["step"]:
-            viz.save_figure(viz.plot_loss(history, title=f"{self.name}: training and "
-                                          "validation loss"), self.out / "loss.png")
-        if history["val"]["step"]:
-            viz.save_figure(viz.plot_accuracy(history, title=f"{self.name}: validation "
-                                              "accuracy"), self.out / "accuracy.png")
+        plots = (("train", viz.plot_loss, "training and validation loss", "loss.png"),
+                 ("val", viz.plot_accuracy, "validation accuracy", "accuracy.png"))
+        for split, plot, what, file in plots:
+            if history[split]["step"]:
+                viz.save_figure(plot(history, title=f"{self.name}: {what}"), self.out / file)
 
     def report(self, metrics, results):
         summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc "

@@ -176,11 +176,9 @@ class Trainer:
         def part(prefix):
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
-        opt, scheduler = meta["optimizer"], meta["scheduler"]
-        written = (opt["type"], "no scheduler" if scheduler is None else scheduler["type"])
-        used = (type(self.optimizer).__name__,
-                "no scheduler" if self.scheduler is None else type(self.scheduler).__name__)
-        for theirs, ours in zip(written, used):
+        opt, scheduler = meta["optimizer"], meta["scheduler"] or {"type": "no scheduler"}
+        for theirs, ours in ((opt["type"], self.optimizer), (scheduler["type"], self.scheduler)):
+            ours = "no scheduler" if ours is None else type(ours).__name__
             if theirs != ours:
                 raise CheckpointError(f"{self.checkpoint_path}: written with {theirs}, this "
                                       f"run uses {ours}")
@@ -301,17 +299,16 @@ class Trainer:
 
     def _train_batch(self, x, y, clock, bar):
         """One step, and a validation when it is time; returns why training stops, or None."""
+        step = self.global_step + 1
+        batch = f"the input batch at step {step}"
         if len(y) == 0:
             self.history["train_seconds"] += clock.elapsed()
-            return self._stop_failed("bad_input", self.global_step + 1, f"the input batch "
-                                     f"at step {self.global_step + 1} is empty")
+            return self._stop_failed("bad_input", step, f"{batch} is empty")
         try:
             loss, correct = self.train_step(x, y)
         except FloatingPointError as err:
             self.history["train_seconds"] += clock.elapsed()
-            step = self.global_step + 1
-            return self._failure(step, [(f"the input batch at step {step}", x)],
-                                 f"non-finite loss at step {step} ({err})")
+            return self._failure(step, [(batch, x)], f"non-finite loss at step {step} ({err})")
         self.global_step, self.batch_in_epoch = self.global_step + 1, self.batch_in_epoch + 1
         for key, value in (("step", self.global_step), ("loss", loss),
                            ("accuracy", correct / len(y))):
@@ -339,8 +336,7 @@ class Trainer:
         try:
             vloss, vacc = self.validate()
         except FloatingPointError:
-            losses = self.history["train"]["loss"]
-            last = f" (the last training loss was {losses[-1]:.4g})" if losses else ""
+            last = f" (the last training loss was {t['loss'][-1]:.4g})" if t["loss"] else ""
             batches = ((f"validation batch {i + 1}", x) for i, (x, _) in
                        enumerate(self.val_loader))
             return self._failure(self.global_step, batches, "non-finite validation loss "

@@ -129,8 +129,6 @@ class Trainer:
     def _checkpoint_contents(self):
         """(arrays, meta): everything a resume needs, as :func:`save_checkpoint` takes it."""
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        if self.best_state is not None:
-            arrays.update({f"best.{k}": v for k, v in self.best_state.items()})
         meta = {
             "optimizer": {"type": type(self.optimizer).__name__, **self.optimizer.state_dict()},
             "scheduler": None if self.scheduler is None else {
@@ -140,7 +138,7 @@ class Trainer:
                                              "best_val_loss")},
             "generators": {k: g.bit_generator.state
                            for k, g in _generators(self.model).items()},
-            "has_best_state": self.best_state is not None,
+            "best_state": self.best_state,
         }
         return arrays, meta
 
@@ -173,17 +171,14 @@ class Trainer:
 
     def _load_checkpoint(self, arrays, meta):
         """Apply a checkpoint's contents (KeyError, TypeError or ValueError if unfit)."""
-        def part(prefix):
-            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
         opt, scheduler = meta["optimizer"], meta["scheduler"] or {"type": "no scheduler"}
         for theirs, ours in ((opt["type"], self.optimizer), (scheduler["type"], self.scheduler)):
             ours = "no scheduler" if ours is None else type(ours).__name__
             if theirs != ours:
                 raise CheckpointError(f"{self.checkpoint_path}: written with {theirs}, this "
                                       f"run uses {ours}")
-        model_state = part("model.")
-        best_state = part("best.") if meta["has_best_state"] else None
+        model_state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+        best_state = meta["best_state"]
         if best_state is not None and (
                 list(best_state) != list(model_state)
                 or any(best_state[k].shape != v.shape for k, v in model_state.items())):

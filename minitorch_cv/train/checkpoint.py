@@ -73,9 +73,11 @@ def load_checkpoint(path):
     meta_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith(_META_MEMBER)}
 
     def from_json(obj):                     # the arrays save_checkpoint took out, nothing else
-        if _ARRAY_TAG in obj and (set(obj) != {_ARRAY_TAG} or obj[_ARRAY_TAG] not in meta_arrays):
+        if _ARRAY_TAG not in obj:
+            return obj
+        if set(obj) != {_ARRAY_TAG} or obj[_ARRAY_TAG] not in meta_arrays:
             raise ValueError(f"invalid array entry {obj!r}")
-        return meta_arrays[obj[_ARRAY_TAG]] if _ARRAY_TAG in obj else obj
+        return meta_arrays[obj[_ARRAY_TAG]]
 
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"), object_hook=from_json)

@@ -14,16 +14,6 @@ __all__ = ["Optimizer"]
 _GROUP_KEYS = ("params", "initial_lr")
 
 
-class _Required:
-    """The default of a hyperparameter every parameter group must give."""
-
-    def __repr__(self):
-        return "<required parameter>"
-
-
-required = _Required()
-
-
 def _refuse_set(name, params):
     if isinstance(params, (set, frozenset)):
         raise TypeError(f"{name}: parameters need a fixed order (a list, or "
@@ -105,17 +95,8 @@ class Optimizer:
         if unknown:
             raise ValueError(f"{name}: unknown hyperparameters {unknown} in a parameter "
                              f"group (this optimizer has {sorted(self.defaults)})")
-        group = {"params": params}
-        for key, default in self.defaults.items():
-            if key in param_group:
-                group[key] = param_group[key]
-            elif default is required:
-                raise ValueError(f"{name}: the parameter group gives no {key!r}, which "
-                                 "has no default")
-            else:
-                group[key] = copy.deepcopy(default)
-        if "initial_lr" in param_group:
-            group["initial_lr"] = param_group["initial_lr"]
+        group = {"params": params, **copy.deepcopy(self.defaults)}
+        group.update((k, v) for k, v in param_group.items() if k != "params")
         self._check_group(group, len(self.param_groups))
         self.param_groups.append(group)
         self.state.extend({} for _ in params)

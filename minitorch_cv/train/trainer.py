@@ -339,10 +339,8 @@ class Trainer:
         self.log(f"step {self.global_step} (epoch {self.global_step / len(self.train_loader):.2f}"
                  f"): train loss {mean_loss:.4f} ({steps}), val loss {vloss:.4f}, val acc "
                  f"{vacc:.4f}")
-        stop = None
-        if self.should_early_stop():
-            stop = (f"early stop: the last {self.early_stop_count - 1} validations did not "
-                    "improve the validation loss")
+        stop = (f"early stop: the last {self.early_stop_count - 1} validations did not improve "
+                "the validation loss") if self.should_early_stop() else None
         if self.batch_in_epoch == len(self.train_loader):
             self._end_epoch()
         self._save_checkpoint()

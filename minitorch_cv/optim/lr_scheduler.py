@@ -1,16 +1,8 @@
-"""Learning-rate schedulers, step for step as torch.optim.lr_scheduler.
+"""Learning-rate schedulers, step for step as torch.optim.lr_scheduler (docs/layers.md).
 
 A scheduler changes the ``"lr"`` of each parameter group; call ``step()`` once per epoch,
-after the epoch's optimizer steps (ReduceLROnPlateau: ``step(val_loss)``)::
-
-    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    scheduler = optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.1)
-    for epoch in range(10):
-        ...                                    # opt.step() for every batch
-        scheduler.step()                       # lr 0.1 for epochs 0-4, 0.01 for 5-9
-    scheduler.get_last_lr()                    # [0.001]: one lr per parameter group
-
-To continue a run, build the scheduler, then load the optimizer's state and the scheduler's.
+after the epoch's optimizer steps (ReduceLROnPlateau: ``step(val_loss)``). To continue a
+run, build the scheduler, then load the optimizer's state and the scheduler's.
 """
 
 from __future__ import annotations

@@ -1,11 +1,5 @@
 """Optimizer base class: parameter groups, per-parameter state and state dicts, in
-torch.optim's layout (hyperparameters under torch's names)::
-
-    opt = optim.SGD([{"params": model[0].parameters()},              # lr 0.1 (the default)
-                     {"params": model[2].parameters(), "lr": 0.01}],  # its own lr
-                    lr=0.1, momentum=0.9)
-    opt.param_groups[1]["lr"] = 0.001          # what a learning-rate scheduler does
-"""
+torch.optim's layout, hyperparameters under torch's names (docs/layers.md shows them)."""
 
 import copy
 import numbers
@@ -18,16 +12,6 @@ __all__ = ["Optimizer"]
 
 # What a group holds besides hyperparameters ("initial_lr" is a scheduler's, as in torch)
 _GROUP_KEYS = ("params", "initial_lr")
-
-
-class _Required:
-    """The default of a hyperparameter every parameter group must give."""
-
-    def __repr__(self):
-        return "<required parameter>"
-
-
-required = _Required()
 
 
 def _refuse_set(name, params):
@@ -111,17 +95,8 @@ class Optimizer:
         if unknown:
             raise ValueError(f"{name}: unknown hyperparameters {unknown} in a parameter "
                              f"group (this optimizer has {sorted(self.defaults)})")
-        group = {"params": params}
-        for key, default in self.defaults.items():
-            if key in param_group:
-                group[key] = param_group[key]
-            elif default is required:
-                raise ValueError(f"{name}: the parameter group gives no {key!r}, which "
-                                 "has no default")
-            else:
-                group[key] = copy.deepcopy(default)
-        if "initial_lr" in param_group:
-            group["initial_lr"] = param_group["initial_lr"]
+        group = {"params": params, **copy.deepcopy(self.defaults)}
+        group.update((k, v) for k, v in param_group.items() if k != "params")
         self._check_group(group, len(self.param_groups))
         self.param_groups.append(group)
         self.state.extend({} for _ in params)

@@ -1,8 +1,6 @@
-"""Resume checkpoints in a format that holds no code: arrays in ``.npz``, the rest as JSON.
-
-One ``.npz`` archive, written atomically, with a member ``__checkpoint__.json`` (UTF-8
-bytes) for all but the arrays. Reading uses ``numpy.load(allow_pickle=False)`` and
-``json``, which cannot run code: a checkpoint from someone else's run is safe to open.
+"""Resume checkpoints that hold no code (docs/runs.md): one ``.npz`` archive, written
+atomically, its arrays plus a member ``__checkpoint__.json`` for the rest, read with
+``numpy.load(allow_pickle=False)`` and ``json``: someone else's checkpoint is safe to open.
 """
 
 from __future__ import annotations
@@ -22,40 +20,34 @@ LEGACY_CHECKPOINT_NAME = "checkpoint.pkl"    # pickled by versions before; never
 FORMAT = "minitorch_cv.checkpoint"
 VERSION = 1
 _JSON_MEMBER = "__checkpoint__.json"
-_ARRAY_TAG = "__ndarray__"                   # an array inside the JSON (e.g. MT19937 keys)
+_META_MEMBER = "__meta__."                   # the members that hold the arrays of ``meta``
+_ARRAY_TAG = "__ndarray__"                   # in the JSON: {"__ndarray__": its member}
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is unsafe, damaged, from another format, or does not fit the run."""
 
 
-def _to_json(value):
-    """``json.dumps``' ``default``: small arrays (generator keys) and NumPy scalars."""
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-        return {_ARRAY_TAG: value.tolist(), "dtype": value.dtype.str}
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        return value.item()
-    raise TypeError(f"a {type(value).__name__} cannot be stored in a checkpoint")
-
-
-def _from_json(obj):
-    """``json.loads``' ``object_hook``: the arrays :func:`_to_json` wrote, nothing else."""
-    if _ARRAY_TAG in obj:
-        dtype = np.dtype(obj.get("dtype", "f8"))
-        if dtype.kind not in "biuf" or set(obj) != {_ARRAY_TAG, "dtype"}:
-            raise ValueError(f"invalid array entry with dtype {dtype}")
-        return np.array(obj[_ARRAY_TAG], dtype=dtype)
-    return obj
-
-
 def save_checkpoint(path, arrays, meta):
-    """Write numeric ``arrays`` and ``meta`` (anything JSON can hold, NumPy numbers and small
-    numeric arrays; else TypeError, nothing written) as a checkpoint, atomically."""
-    if _JSON_MEMBER in arrays:
-        raise ValueError(f"{_JSON_MEMBER!r} is reserved")
+    """Write numeric ``arrays`` and ``meta`` (anything JSON can hold, NumPy numbers and
+    numeric arrays at any depth; else TypeError, nothing written) as a checkpoint,
+    atomically: ``meta``'s arrays become members too (e.g. an optimizer's state_dict)."""
+    if any(k == _JSON_MEMBER or k.startswith(_META_MEMBER) for k in arrays):
+        raise ValueError(f"{_JSON_MEMBER!r} and names starting {_META_MEMBER!r} are reserved")
+    members = dict(arrays)
+
+    def to_json(value):
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            name = f"{_META_MEMBER}{len(members) - len(arrays)}"
+            members[name] = value
+            return {_ARRAY_TAG: name}
+        if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+            return value.item()
+        raise TypeError(f"a {type(value).__name__} cannot be stored in a checkpoint")
+
     doc = {"format": FORMAT, "version": VERSION, **meta}
-    text = json.dumps(doc, default=_to_json).encode("utf-8")
-    save_npz(path, {**arrays, _JSON_MEMBER: np.frombuffer(text, dtype=np.uint8)})
+    text = json.dumps(doc, default=to_json).encode("utf-8")
+    save_npz(path, {**members, _JSON_MEMBER: np.frombuffer(text, dtype=np.uint8)})
 
 
 def load_checkpoint(path):
@@ -78,8 +70,17 @@ def load_checkpoint(path):
         raise CheckpointError(f"{path}: an .npz archive without the checkpoint's "
                               f"{_JSON_MEMBER!r} member (best.npz holds weights only and "
                               "cannot be resumed from)")
+    meta_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith(_META_MEMBER)}
+
+    def from_json(obj):                     # the arrays save_checkpoint took out, nothing else
+        if _ARRAY_TAG not in obj:
+            return obj
+        if set(obj) != {_ARRAY_TAG} or obj[_ARRAY_TAG] not in meta_arrays:
+            raise ValueError(f"invalid array entry {obj!r}")
+        return meta_arrays[obj[_ARRAY_TAG]]
+
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"), object_hook=_from_json)
+        meta = json.loads(raw.tobytes().decode("utf-8"), object_hook=from_json)
     except (ValueError, TypeError, RecursionError) as err:
         raise CheckpointError(f"{path}: the checkpoint's JSON part is damaged ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -211,16 +211,13 @@ def make_optimizer(args, params):
     if args.optimizer == "sgd":
         return optim.SGD(params, lr=args.lr, momentum=args.momentum,
                          weight_decay=args.weight_decay)
-    if args.optimizer == "adam":
-        return optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
-    return optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    adam = optim.Adam if args.optimizer == "adam" else optim.AdamW
+    return adam(params, lr=args.lr, weight_decay=args.weight_decay)
 
 
 def cifar10_loaders(args, augment=(), eval_batch_size=256):
     """Train (``augment``, shuffled, drop_last), validation, test and train-evaluation
-    loaders. ``--limit N`` trains on a seeded random N of the training split, validates on
-    ``N // 9`` images and evaluates on at most N per split; ``--eval-limit M`` caps every
-    evaluated split at M instead (the test subset seeded by 0 for any seed)."""
+    loaders, subsets as the ``--limit`` and ``--eval-limit`` flags say."""
     from ..data import BatchIterator, load_cifar10, subset, train_val_split
     from ..data.transforms import Compose, Normalize, Resize, ToFloat
 
@@ -378,12 +375,11 @@ class _Run:
         atomic_write_json(self.out / "history.json", history)
         atomic_write_json(self.out / "metrics.json", metrics)
         from .. import viz
-        if history["train"]["step"]:
-            viz.save_figure(viz.plot_loss(history, title=f"{self.name}: training and "
-                                          "validation loss"), self.out / "loss.png")
-        if history["val"]["step"]:
-            viz.save_figure(viz.plot_accuracy(history, title=f"{self.name}: validation "
-                                              "accuracy"), self.out / "accuracy.png")
+        plots = (("train", viz.plot_loss, "training and validation loss", "loss.png"),
+                 ("val", viz.plot_accuracy, "validation accuracy", "accuracy.png"))
+        for split, plot, what, file in plots:
+            if history[split]["step"]:
+                viz.save_figure(plot(history, title=f"{self.name}: {what}"), self.out / file)
 
     def report(self, metrics, results):
         summary = ", ".join(f"{k} loss {metrics[k]['loss']:.3f} acc "
@@ -401,11 +397,6 @@ class _Run:
         self.log(f"wrote {self.out}/{', '.join(written)}")
 
 
-def _one_line(err):
-    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
-    return text or type(err).__name__
-
-
 def run_main(main, argv=None):
     """Run an example's ``main(argv)`` and return the process's exit status.
 
@@ -419,7 +410,8 @@ def run_main(main, argv=None):
         print("interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError) as err:
-        print(f"error: {_one_line(err)}", file=sys.stderr)
+        text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        print(f"error: {text or type(err).__name__}", file=sys.stderr)
         return 2
     if isinstance(result, dict) and result.get("stop_kind") in FAILED_STOPS:
         print(f"error: {result['stop_reason']}", file=sys.stderr)

@@ -1,13 +1,6 @@
-"""A run folder holds one training run (see docs/runs.md); three rules keep its results
-from being lost or misstated:
-
-* **One run at a time.** A running run holds ``run.lock`` with an ``flock`` on it, which
-  the kernel drops however the process ends: a second run is refused, a stale lock file
-  left by a killed run is reported and taken over.
-* **No silent overwrite.** Another run's folder is refused unless the new run continues
-  it (``resume=True``) or replaces it (``overwrite=True``: its files alone are deleted).
-* **Resume with the same settings** (``settings.json``), except
-  :data:`MAY_DIFFER_ON_RESUME`; ``epochs`` may grow. The refusal names each difference.
+"""Run folders (docs/runs.md): one run at a time (``run.lock``, an ``flock`` the kernel
+drops however the process ends), no silent overwrite, and a resume only with the settings
+of ``settings.json``, except :data:`MAY_DIFFER_ON_RESUME` (``epochs`` may grow).
 """
 
 from __future__ import annotations

@@ -129,19 +129,8 @@ class Trainer:
     def _checkpoint_contents(self):
         """(arrays, meta): everything a resume needs, as :func:`save_checkpoint` takes it."""
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        if self.best_state is not None:
-            arrays.update({f"best.{k}": v for k, v in self.best_state.items()})
-        optimizer = self.optimizer.state_dict()
-        per_parameter = {}                   # torch's layout: state by parameter index
-        for i, state in optimizer["state"].items():
-            keys = {k: f"optimizer.{i}.{k}" for k, v in state.items()
-                    if isinstance(v, np.ndarray)}
-            arrays.update({key: state[k] for k, key in keys.items()})
-            per_parameter[str(i)] = {"arrays": keys, "values": {
-                k: v for k, v in state.items() if k not in keys}}
         meta = {
-            "optimizer": {"type": type(self.optimizer).__name__,
-                          "param_groups": optimizer["param_groups"], "state": per_parameter},
+            "optimizer": {"type": type(self.optimizer).__name__, **self.optimizer.state_dict()},
             "scheduler": None if self.scheduler is None else {
                 "type": type(self.scheduler).__name__, "state": self.scheduler.state_dict()},
             "history": self.history, "loader": self.train_loader.get_state(),
@@ -149,7 +138,7 @@ class Trainer:
                                              "best_val_loss")},
             "generators": {k: g.bit_generator.state
                            for k, g in _generators(self.model).items()},
-            "has_best_state": self.best_state is not None,
+            "best_state": self.best_state,
         }
         return arrays, meta
 
@@ -182,22 +171,14 @@ class Trainer:
 
     def _load_checkpoint(self, arrays, meta):
         """Apply a checkpoint's contents (KeyError, TypeError or ValueError if unfit)."""
-        def part(prefix):
-            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-        def entry_state(entry):
-            return {**entry["values"], **{k: arrays[key] for k, key in entry["arrays"].items()}}
-
-        opt, scheduler = meta["optimizer"], meta["scheduler"]
-        written = (opt["type"], "no scheduler" if scheduler is None else scheduler["type"])
-        used = (type(self.optimizer).__name__,
-                "no scheduler" if self.scheduler is None else type(self.scheduler).__name__)
-        for theirs, ours in zip(written, used):
+        opt, scheduler = meta["optimizer"], meta["scheduler"] or {"type": "no scheduler"}
+        for theirs, ours in ((opt["type"], self.optimizer), (scheduler["type"], self.scheduler)):
+            ours = "no scheduler" if ours is None else type(ours).__name__
             if theirs != ours:
                 raise CheckpointError(f"{self.checkpoint_path}: written with {theirs}, this "
                                       f"run uses {ours}")
-        model_state = part("model.")
-        best_state = part("best.") if meta["has_best_state"] else None
+        model_state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+        best_state = meta["best_state"]
         if best_state is not None and (
                 list(best_state) != list(model_state)
                 or any(best_state[k].shape != v.shape for k, v in model_state.items())):
@@ -212,9 +193,7 @@ class Trainer:
         best_val_loss = float(meta["best_val_loss"])
 
         self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict({
-            "param_groups": opt["param_groups"],
-            "state": {i: entry_state(e) for i, e in opt["state"].items()}})
+        self.optimizer.load_state_dict(opt)
         if self.scheduler is not None:
             self.scheduler.load_state_dict(scheduler["state"])
         self.train_loader.set_state(meta["loader"])
@@ -315,17 +294,16 @@ class Trainer:
 
     def _train_batch(self, x, y, clock, bar):
         """One step, and a validation when it is time; returns why training stops, or None."""
+        step = self.global_step + 1
+        batch = f"the input batch at step {step}"
         if len(y) == 0:
             self.history["train_seconds"] += clock.elapsed()
-            return self._stop_failed("bad_input", self.global_step + 1, f"the input batch "
-                                     f"at step {self.global_step + 1} is empty")
+            return self._stop_failed("bad_input", step, f"{batch} is empty")
         try:
             loss, correct = self.train_step(x, y)
         except FloatingPointError as err:
             self.history["train_seconds"] += clock.elapsed()
-            step = self.global_step + 1
-            return self._failure(step, [(f"the input batch at step {step}", x)],
-                                 f"non-finite loss at step {step} ({err})")
+            return self._failure(step, [(batch, x)], f"non-finite loss at step {step} ({err})")
         self.global_step, self.batch_in_epoch = self.global_step + 1, self.batch_in_epoch + 1
         for key, value in (("step", self.global_step), ("loss", loss),
                            ("accuracy", correct / len(y))):
@@ -353,8 +331,7 @@ class Trainer:
         try:
             vloss, vacc = self.validate()
         except FloatingPointError:
-            losses = self.history["train"]["loss"]
-            last = f" (the last training loss was {losses[-1]:.4g})" if losses else ""
+            last = f" (the last training loss was {t['loss'][-1]:.4g})" if t["loss"] else ""
             batches = ((f"validation batch {i + 1}", x) for i, (x, _) in
                        enumerate(self.val_loader))
             return self._failure(self.global_step, batches, "non-finite validation loss "
@@ -362,10 +339,8 @@ class Trainer:
         self.log(f"step {self.global_step} (epoch {self.global_step / len(self.train_loader):.2f}"
                  f"): train loss {mean_loss:.4f} ({steps}), val loss {vloss:.4f}, val acc "
                  f"{vacc:.4f}")
-        stop = None
-        if self.should_early_stop():
-            stop = (f"early stop: the last {self.early_stop_count - 1} validations did not "
-                    "improve the validation loss")
+        stop = (f"early stop: the last {self.early_stop_count - 1} validations did not improve "
+                "the validation loss") if self.should_early_stop() else None
         if self.batch_in_epoch == len(self.train_loader):
             self._end_epoch()
         self._save_checkpoint()

@@ -1,8 +1,8 @@
 """The textbook versions of the layers: what a lesson reads first.
 
-Plain NumPy, no numba, no threads, each function short enough for a slide, with exactly the
-names, signatures, caches and checks of :mod:`minitorch_cv.functional` (the fast path the
-``nn`` layers run); the tests hold the two equal in float64. Example::
+Plain NumPy, no numba, no threads, each function short enough for a slide, with exactly
+the names, signatures and caches of :mod:`minitorch_cv.functional` (the fast path the
+``nn`` layers run). The tests hold the two equal in float64. Example::
 
     from minitorch_cv import reference
     out, cache = reference.conv2d_forward(x, w, b, stride=1, padding=2)
@@ -15,9 +15,6 @@ inputs only); :func:`conv2d_forward` is im2col with ONE matrix product for the b
 The optimizer steps (:func:`sgd_momentum_step`, :func:`adam_step`) are pure functions.
 """
 
-# ruff: noqa: F401 -- re-exports: __all__, at the end, is built from the names imported here
-
-from . import activation, conv, dropout, linear, loss, normalization, optim, pooling, switch
 from .activation import relu_backward, relu_forward
 from .conv import (
     col2im,
@@ -42,6 +39,10 @@ from .optim import adam_step, sgd_momentum_step
 from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .switch import is_active, use
 
-__all__ = [name for module in (conv, pooling, normalization, dropout, linear, activation, loss,
-                               optim, switch)
-           for name in module.__all__ if name in globals()]
+__all__ = ["conv2d_forward_loops", "conv2d_backward_loops", "conv2d_forward",
+           "conv2d_backward", "im2col", "col2im", "maxpool2d_forward", "maxpool2d_backward",
+           "avgpool2d_forward", "avgpool2d_backward", "batchnorm_forward",
+           "batchnorm_backward", "dropout_forward", "dropout_backward", "linear_forward",
+           "linear_backward", "relu_forward", "relu_backward", "cross_entropy_forward",
+           "cross_entropy_backward", "mse_loss_forward", "mse_loss_backward",
+           "l1_loss_forward", "l1_loss_backward", "sgd_momentum_step", "adam_step", "use", "is_active"]

@@ -18,6 +18,8 @@ class Conv2d(_WeightLayer):
         Zeros added on each side; ``"valid"`` is 0. ``"same"`` (stride 1 only) pads
         ``(K - 1) // 2`` before and the rest after, as PyTorch. ``self.padding`` is the pair
         or ``"same"``; ``self.padding_sides`` is always ``((top, bottom), (left, right))``.
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights (PyTorch's kaiming_uniform with a=sqrt(5)).
 
     Shape
     -----
@@ -28,7 +30,7 @@ class Conv2d(_WeightLayer):
     Backward
     --------
     ``db = sum dout``; ``dW = sum_n dout[n] @ cols[n].T``; ``dx = col2im(W2.T @ dout)``
-    (see :mod:`minitorch_cv.functional.conv`), cropped for asymmetric "same" padding.
+    (the formulas: :mod:`minitorch_cv.reference.conv`), cropped for asymmetric "same" padding.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,

@@ -10,6 +10,11 @@ __all__ = ["Linear"]
 class Linear(_WeightLayer):
     """``out = x @ W.T + b``.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights (PyTorch's kaiming_uniform with a=sqrt(5)).
+
     Shape
     -----
     (N, in_features) -> (N, out_features)

@@ -145,6 +145,8 @@ CRAFTED = {
     "other-version": lambda path, marker: write_json_checkpoint(path, version=2),
     "object-dtype-in-json": lambda path, marker: write_json_checkpoint(
         path, generators={"x": {"__ndarray__": [1], "dtype": "O"}}),
+    "array-tag-not-naming-a-meta-member": lambda path, marker: write_json_checkpoint(
+        path, generators={"x": {"__ndarray__": "__checkpoint__.json"}}),
     "json-not-utf8": lambda path, marker: np.savez(
         path, **{"__checkpoint__.json": np.frombuffer(b"\xff\xfe{", np.uint8)}),
 }

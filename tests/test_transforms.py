@@ -199,6 +199,14 @@ def test_normalize_fused_in_compose_is_exact():
     np.testing.assert_array_equal(fused, separate)
 
 
+def test_normalize_from_uint8_leaves_its_input_alone():
+    x = np.full((2, 3, 4, 4), 51.0, dtype=np.float32)
+    out = Normalize(0.2, 0.5).from_uint8(x)
+    assert out is not x and (x == 51.0).all()
+    np.testing.assert_array_equal(out, (np.float32(51) / np.float32(255) - np.float32(0.2))
+                                  / np.float32(0.5))
+
+
 def test_normalize_refuses_uint8_and_wrong_channels():
     with pytest.raises(TypeError, match="ToFloat"):
         Normalize(0.5, 0.25)(images())

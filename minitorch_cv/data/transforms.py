@@ -106,7 +106,10 @@ class Normalize:
         Computes ``(x / 255 - mean) / std`` in float32, in the same order as
         ``ToFloat`` followed by ``Normalize``, so the result is bit-for-bit the same.
         """
-        return self._standardize(ToFloat()(batch))
+        _check_batch(batch, "Normalize")
+        out = batch.astype(np.float32)       # always a new array: the input is never changed
+        out /= np.float32(255.0)
+        return self._standardize(out)
 
     def __repr__(self):
         return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"

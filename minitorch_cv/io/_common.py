@@ -18,8 +18,9 @@ def itemsize(code):
     return 2 if code == "bfloat16" else np.dtype(code).itemsize
 
 
-def decode(raw, code, count=-1, byteorder="<"):
-    """``count`` elements of type ``code`` from ``raw``, as a new array in native byte order.
+def decode(raw, code, count=-1, byteorder="<", copy=True):
+    """``count`` elements of type ``code`` from ``raw`` in native byte order: a new array, or
+    with ``copy=False`` a read-only view of ``raw`` where no conversion is needed.
 
     bfloat16 is the upper half of a float32: shifting its 16 bits up by 16 gives the
     float32 with exactly the same value (NumPy has no bfloat16)."""
@@ -27,7 +28,8 @@ def decode(raw, code, count=-1, byteorder="<"):
         bits = np.frombuffer(raw, dtype=byteorder + "u2", count=count)
         return (bits.astype(np.uint32) << 16).view(np.float32)
     file_dtype = np.dtype(byteorder + code)
-    return np.frombuffer(raw, dtype=file_dtype, count=count).astype(file_dtype.newbyteorder("="))
+    array = np.frombuffer(raw, dtype=file_dtype, count=count)
+    return array.astype(file_dtype.newbyteorder("="), copy=copy)
 
 
 def named_arrays(tensors, reserved=None):

@@ -149,7 +149,8 @@ class _StateDictUnpickler(pickle.Unpickler):
         if len(raw) < needed:
             raise self._error(f"storage record '{record}' has {len(raw)} bytes, but a "
                               f"{storage_type.name} of {numel} elements needs {needed}")
-        storage = _Storage(key, decode(raw, storage_type.dtype.code, numel, self._byteorder))
+        storage = _Storage(key, decode(raw, storage_type.dtype.code, numel, self._byteorder,
+                                           copy=False))  # _view copies
         self._storages[key] = storage
         return storage
 
@@ -167,7 +168,7 @@ class _StateDictUnpickler(pickle.Unpickler):
                 and isinstance(dtype, _DType)):
             raise self._error("a tensor is not backed by a byte storage and a dtype")
         count = storage.array.size // itemsize(dtype.code)
-        array = decode(storage.array, dtype.code, count, self._byteorder)
+        array = decode(storage.array, dtype.code, count, self._byteorder, copy=False)
         return self._view(storage, array, storage_offset, size, stride)
 
     def _view(self, storage, array, offset, size, stride):

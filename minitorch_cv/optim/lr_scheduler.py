@@ -1,8 +1,11 @@
 """Learning-rate schedulers, step for step as torch.optim.lr_scheduler (docs/layers.md).
 
 A scheduler changes the ``"lr"`` of each parameter group; call ``step()`` once per epoch,
-after the epoch's optimizer steps (ReduceLROnPlateau: ``step(val_loss)``). To continue a
-run, build the scheduler, then load the optimizer's state and the scheduler's.
+after the epoch's optimizer steps (ReduceLROnPlateau: ``step(val_loss)``). ``last_epoch``
+counts the ``step()`` calls (the constructor makes the first, to epoch 0). As in torch, each
+step updates the lr from the current one, so a change made by hand in between carries on;
+``step(epoch)`` jumps with the closed form. To continue a run, build the scheduler, then load
+the optimizer's state and the scheduler's.
 """
 
 from __future__ import annotations

@@ -31,7 +31,9 @@ class CheckpointError(ValueError):
 def save_checkpoint(path, arrays, meta):
     """Write numeric ``arrays`` and ``meta`` (anything JSON can hold, NumPy numbers and
     numeric arrays at any depth; else TypeError, nothing written) as a checkpoint,
-    atomically: ``meta``'s arrays become members too (e.g. an optimizer's state_dict)."""
+    atomically: ``meta``'s arrays become members too (e.g. an optimizer's state_dict), so
+    they come back with their dtype and shape; NumPy numbers come back as Python numbers
+    (an ``np.float32`` as a ``float`` of the same value), inf and NaN as JSON's extensions."""
     if any(k == _JSON_MEMBER or k.startswith(_META_MEMBER) for k in arrays):
         raise ValueError(f"{_JSON_MEMBER!r} and names starting {_META_MEMBER!r} are reserved")
     members = dict(arrays)

@@ -3,7 +3,10 @@
 As the TDT4265 starter code, it validates every ``len(train_loader) //
 validations_per_epoch`` steps, stops early when the first of the last ``early_stop_count``
 validation losses is the smallest, and keeps the best weights for the final evaluation.
-A scheduler steps once per epoch (``ReduceLROnPlateau``: after every validation).
+A scheduler steps once per epoch (``ReduceLROnPlateau``: after every validation, with its
+loss, so its ``patience`` counts validations). Each validation logs the mean loss of the
+training steps since the previous one (not a moving average) and records in
+``history["val"]["lr"]`` the lr of each parameter group those steps used.
 """
 
 from __future__ import annotations

@@ -160,8 +160,8 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
                         "use gradcheck_function")
     rng = _generator(seed)
     modules = list(module.modules()) if hasattr(module, "modules") else [module]
-    # parameters, gradients, buffers and rngs put back; every gradient starts from None
-    kept = (kept_as_found(module, gradients=True, buffers=True, attributes=("rng",))
+    # parameters, gradients, buffers, caches and rngs put back; gradients start from None
+    kept = (kept_as_found(module, gradients=True, buffers=True, caches=True, attributes=("rng",))
             if hasattr(module, "modules") else contextlib.nullcontext())
     generators = [m for m in modules if isinstance(getattr(m, "rng", None), np.random.Generator)]
 

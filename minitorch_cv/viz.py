@@ -181,7 +181,8 @@ def _grid_figure(n, ncols, size, title_room=0.4):
 
 
 def _show_filter(ax, scaled, **grey):
-    """A min-max scaled filter (C, K_h, K_w): RGB for 3 channels, else their grey mean."""
+    """A min-max scaled filter (C, K_h, K_w): RGB for 3 channels, else their grey mean, drawn
+    with the ``grey`` imshow arguments (``vmin``/``vmax``: a fixed scale)."""
     if scaled.shape[0] == 3:
         ax.imshow(scaled.transpose(1, 2, 0), interpolation="nearest")
     else:

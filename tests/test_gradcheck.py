@@ -333,6 +333,27 @@ def test_gradcheck_that_raises_leaves_the_model_as_found():
     assert conv.weight.grad.dtype == np.float32
 
 
+class _PlainDropout:
+    """A dropout layer that is not a Module: ``__call__``, ``backward`` and an ``rng``."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def __call__(self, x):
+        self.mask = self.rng.random(x.shape) < 0.5
+        return x * self.mask
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+def test_gradcheck_puts_back_the_generator_of_an_object_that_is_not_a_module():
+    generator = np.random.default_rng(5)
+    layer = _PlainDropout(generator)
+    assert_gradcheck(layer, randn(3, 4))
+    assert layer.rng is generator
+
+
 def test_gradcheck_skips_frozen_parameters():
     model = nn.Sequential(nn.Linear(4, 3, rng=0), nn.Tanh(), nn.Linear(3, 2, rng=1))
     model[0].requires_grad_(False)

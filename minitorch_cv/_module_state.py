@@ -1,5 +1,6 @@
 """Leave a model as it was found: :func:`kept_as_found`, the context manager the library's
-helpers (``Trainer.fit``, ``evaluate``, ``grad_cam``, ``summary``) wrap their work in."""
+helpers (``Trainer.fit``, ``evaluate``, ``grad_cam``, ``summary``, ``gradcheck``) wrap their
+work in."""
 
 from __future__ import annotations
 

@@ -143,6 +143,17 @@ def _sampled_gradients(targets, run, dout, max_checks, rng, eps):
     return analytic, numerical
 
 
+@contextlib.contextmanager
+def _kept_rngs(objects):
+    """Put back each object's ``rng`` (the check re-seeds it) when the block ends."""
+    found = [(obj, obj.rng) for obj in objects]
+    try:
+        yield
+    finally:
+        for obj, rng in found:
+            obj.rng = rng
+
+
 def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
               max_checks=None) -> GradcheckResult:
     """Compare ``module.backward`` with central differences, in float64.
@@ -160,10 +171,10 @@ def gradcheck(module, x, eps=1e-6, seed=0, *, args=(), tol=1e-6, check=False,
                         "use gradcheck_function")
     rng = _generator(seed)
     modules = list(module.modules()) if hasattr(module, "modules") else [module]
-    # parameters, gradients, buffers and rngs put back; every gradient starts from None
-    kept = (kept_as_found(module, gradients=True, buffers=True, attributes=("rng",))
-            if hasattr(module, "modules") else contextlib.nullcontext())
+    # parameters, gradients, buffers, caches and rngs put back; gradients start from None
     generators = [m for m in modules if isinstance(getattr(m, "rng", None), np.random.Generator)]
+    kept = (kept_as_found(module, gradients=True, buffers=True, caches=True, attributes=("rng",))
+            if hasattr(module, "modules") else _kept_rngs(generators))
 
     def run():                            # each stochastic layer re-seeded: one Dropout mask
         for i, m in enumerate(generators):

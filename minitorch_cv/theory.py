@@ -153,9 +153,10 @@ def same_padding(kernel_size, stride=1):
 def kernel_size_for(in_size, out_size, stride=1, padding=0):
     """Kernel size that turns ``in_size`` into ``out_size`` (ints or (h, w) pairs).
 
-    ``k = in + 2p - (out - 1) * s``, from ``out = (in + 2p - k) / s + 1``: of the ``s``
-    kernel sizes the floored formula maps alike, the one the division comes out whole for.
-    A ValueError says when no kernel size (>= 1) fits.
+    ``k = in + 2p - (out - 1) * s``, from ``out = (in + 2p - k) / s + 1``. With ``s > 1`` the
+    floored formula maps the ``s`` sizes ``k - s + 1, ..., k`` alike; this returns ``k``, the
+    one for which the division comes out whole (the textbook answer). A ValueError says when
+    no kernel size (>= 1) fits.
 
     Examples
     --------
@@ -278,9 +279,10 @@ class LayerReceptiveField(NamedTuple):
 def receptive_field(model):
     """Receptive field of every layer of a chain of layers, from the kernel sizes and
     strides: ``r_out = r_in + (k - 1) * j_in`` and ``j_out = j_in * s``, from ``r = j = 1``
-    (see ``docs/theory.md``). Padding and pointwise layers (ReLU, batch norm, dropout) change
-    nothing; from the first Flatten, Linear or global pooling layer on, every output depends
-    on the whole input: that row has ``size=None`` and the list ends there.
+    (see ``docs/theory.md``). Padding moves the field but keeps its size; pointwise layers
+    (ReLU, batch norm, dropout) change nothing. From the first Flatten, Linear or global
+    pooling layer on, every output depends on the whole input: that row has ``size=None``
+    and the list ends there.
 
     ``model`` is a :class:`~minitorch_cv.nn.Sequential` (nested ones are fine) or one layer;
     the result has one :class:`LayerReceptiveField` per layer, in the order the layers run.

@@ -181,7 +181,8 @@ def _grid_figure(n, ncols, size, title_room=0.4):
 
 
 def _show_filter(ax, scaled, **grey):
-    """A min-max scaled filter (C, K_h, K_w): RGB for 3 channels, else their grey mean."""
+    """A min-max scaled filter (C, K_h, K_w): RGB for 3 channels, else their grey mean, drawn
+    with the ``grey`` imshow arguments (``vmin``/``vmax``: a fixed scale)."""
     if scaled.shape[0] == 3:
         ax.imshow(scaled.transpose(1, 2, 0), interpolation="nearest")
     else:
@@ -356,9 +357,10 @@ def matrices_figure(arrays, titles=None, title=None, value_format="{:.2g}", cmap
 # ----------------------------------------------------------------------- convolution animation
 class ConvolutionAnimation:
     """A finished convolution animation (see :func:`animate_convolution`): one frame per output
-    position in row-major order, as figures, a GIF and notebook HTML. ``padded`` is the image
-    the kernel slides over, ``applied_kernel`` the kernel as laid over it (flipped when
-    ``flip``); ``padding`` and ``stride`` are (h, w) pairs."""
+    position in row-major order, as figures, a GIF and notebook HTML. ``output`` holds the
+    numbers the frames show, ``padded`` the image the kernel slides over, ``applied_kernel``
+    the kernel as laid over it (flipped when ``flip``); ``padding`` and ``stride`` are (h, w)
+    pairs."""
 
     def __init__(self, image, kernel, output, padding, stride, flip, duration_ms, dpi):
         self.image, self.kernel, self.output = image, kernel, output
@@ -482,13 +484,14 @@ class ConvolutionAnimation:
         if self._frames is None:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from PIL import Image
-            self._frames = []
+            frames = []                      # kept only once all are drawn (not on Ctrl-C)
             for index in range(self.n_frames):
                 fig = self.frame_figure(index)
                 canvas = FigureCanvasAgg(fig)        # renders this figure only; no backend
                 fig.set_dpi(self.dpi)
                 canvas.draw()
-                self._frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
+                frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
+            self._frames = frames
         return list(self._frames)
 
     def to_gif_bytes(self) -> bytes:

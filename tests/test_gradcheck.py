@@ -305,6 +305,55 @@ def test_gradcheck_leaves_the_module_as_it_was():
     assert model(np.ones((1, 2, 4, 4), np.float32)).dtype == np.float32
 
 
+class _FailsOnThirdCall(nn.Identity):
+    calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("third call")
+        return super().forward(x)
+
+
+def test_gradcheck_that_raises_leaves_the_model_as_found():
+    conv, bn = nn.Conv2d(2, 3, 3, padding=1, rng=0), nn.BatchNorm2d(3)
+    model = nn.Sequential(conv, bn, nn.ReLU(), _FailsOnThirdCall())
+    x = randn(2, 2, 4, 4).astype(np.float32)
+    out = model(x)                         # a forward pass whose backward is still to come
+    found = {name: np.array(a, copy=True) for name, a in model.state_dict().items()}
+    caches = [m.__dict__.get("_cache") for m in model.modules()]
+    with pytest.raises(RuntimeError, match="third call"):
+        gradcheck(model, x)
+    for name, a in model.state_dict().items():
+        np.testing.assert_array_equal(a, found[name])
+        assert a.dtype == found[name].dtype
+    assert all(m.__dict__.get("_cache") is c for m, c in zip(model.modules(), caches))
+    assert conv.weight.grad is None and model.training
+    model.backward(np.ones_like(out))      # the pending backward still works
+    assert conv.weight.grad.dtype == np.float32
+
+
+class _PlainDropout:
+    """A dropout layer that is not a Module: ``__call__``, ``backward`` and an ``rng``."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def __call__(self, x):
+        self.mask = self.rng.random(x.shape) < 0.5
+        return x * self.mask
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+def test_gradcheck_puts_back_the_generator_of_an_object_that_is_not_a_module():
+    generator = np.random.default_rng(5)
+    layer = _PlainDropout(generator)
+    assert_gradcheck(layer, randn(3, 4))
+    assert layer.rng is generator
+
+
 def test_gradcheck_skips_frozen_parameters():
     model = nn.Sequential(nn.Linear(4, 3, rng=0), nn.Tanh(), nn.Linear(3, 2, rng=1))
     model[0].requires_grad_(False)

@@ -279,3 +279,18 @@ def test_animation_frame_index_checked():
     anim = viz.animate_convolution(np.eye(3), np.ones((2, 2)))
     with pytest.raises(IndexError, match="4 frames"):
         anim.frame_figure(4)
+
+
+def test_animation_interrupted_while_drawing_keeps_no_partial_frames(monkeypatch):
+    anim = viz.animate_convolution(np.eye(3), np.ones((2, 2)))
+    draw = anim.frame_figure
+
+    def interrupted_at_frame_2(index):
+        if index == 2:
+            raise KeyboardInterrupt
+        return draw(index)
+    monkeypatch.setattr(anim, "frame_figure", interrupted_at_frame_2)
+    with pytest.raises(KeyboardInterrupt):
+        anim.frames()
+    monkeypatch.undo()
+    assert len(anim.frames()) == anim.n_frames == 4

@@ -19,7 +19,7 @@ class Dropout(_FunctionalLayer):
     Shape: any -> same. Backward: ``dx = dout * mask`` (the same mask, scale included).
     """
 
-    _function, _fields = "dropout", ("p",)
+    _backward, _fields = F.dropout_backward, ("p",)      # forward below
     _channelwise = False
 
     def __init__(self, p=0.5, inplace=False, rng=None):

@@ -15,7 +15,6 @@ from collections import OrderedDict
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-from .._dispatch import functional as F
 from ..checks import check_input
 from . import init
 
@@ -71,9 +70,21 @@ class Parameter(NDArrayOperatorsMixin):
         self.grad: np.ndarray | None = None
         self.requires_grad = requires_grad
 
-    # p.shape, p.dtype, p.ndim, p.size read ``data``
-    shape, dtype, ndim, size = (property(lambda self, name=name: getattr(self.data, name))
-                                for name in ("shape", "dtype", "ndim", "size"))
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
 
     def accumulate_grad(self, g: np.ndarray) -> None:
         """Add ``g`` into ``grad`` (allocating it on first use)."""
@@ -349,12 +360,12 @@ def _assign(table, name, array):
 
 
 class _FunctionalLayer(Module):
-    """A layer that is a pair of :mod:`minitorch_cv.functional` functions:
-    ``F.<_function>_forward(x, *self._arguments())`` and ``F.<_function>_backward``."""
+    """A layer that is a pair of :mod:`minitorch_cv.functional` functions: ``forward`` runs
+    ``_forward(x, *self._arguments())`` and keeps its cache; ``backward`` runs ``_backward``."""
 
-    _function = ""        # e.g. "relu": F.relu_forward and F.relu_backward
-    _input_shape = None   # e.g. "(N, C, H, W)": forward checks a 4-D floating input
-    _fields = ()          # attributes passed to the forward function, and shown by repr
+    _forward = _backward = None   # e.g. F.relu_forward, F.relu_backward
+    _input_shape = None           # e.g. "(N, C, H, W)": forward checks a 4-D floating input
+    _fields = ()                  # attributes passed to ``_forward`` after x, and shown by repr
 
     def _arguments(self):
         return tuple(getattr(self, name) for name in self._fields)
@@ -365,13 +376,13 @@ class _FunctionalLayer(Module):
     def forward(self, x):
         if self._input_shape:
             check_input(x, 4, type(self).__name__, expected=self._input_shape)
-        out, cache = getattr(F, self._function + "_forward")(x, *self._arguments())
+        out, cache = type(self)._forward(x, *self._arguments())
         self._store(cache)
         return out
 
     def backward(self, dout):
-        return getattr(F, self._function + "_backward")(
-            dout, self._take_cache(), layer=f"{type(self).__name__}.backward")
+        return type(self)._backward(dout, self._take_cache(),
+                                    layer=f"{type(self).__name__}.backward")
 
 
 class _WeightLayer(Module):

@@ -282,7 +282,7 @@ class Module:
         Takes PyTorch's forms (``to(np.float64)``, ``to(device="cpu")``, ``to("cpu", dtype)``);
         another device (``"cuda"``, ``"mps"``) is a ValueError: this library is CPU-only.
         """
-        dtype = _checked_dtype(type(self).__name__ + ".to", args, kwargs)
+        dtype = _parse_to_arguments(type(self).__name__ + ".to", args, kwargs)
         if dtype is None:
             return self
         for _, table, name in self._state_entries():
@@ -308,7 +308,7 @@ class Module:
 
     def cuda(self, device=None) -> Module:
         """Always a ValueError: this library has no GPU support (see :meth:`to`)."""
-        _checked_dtype("Module.cuda", ("cuda" if device is None else f"cuda:{device}",), {})
+        _parse_to_arguments("Module.cuda", ("cuda" if device is None else f"cuda:{device}",), {})
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters and buffers by dotted name, in PyTorch's order (copies)."""
@@ -418,8 +418,9 @@ def _device_type(device) -> str:
     return str(device).split(":")[0].strip().lower()      # "cuda:0" -> "cuda"
 
 
-def _checked_dtype(where, args, kwargs):
-    """The dtype (or None) of PyTorch's ``to(device, dtype)`` arguments, the device checked."""
+def _parse_to_arguments(where, args, kwargs):
+    """The dtype (or None) in PyTorch's ``to(device, dtype)`` arguments; a device other than
+    the CPU is a ValueError."""
     # non_blocking means nothing without a GPU: accepted
     unexpected = sorted(set(kwargs) - {"device", "dtype", "non_blocking"})
     if unexpected or len(args) > 2:

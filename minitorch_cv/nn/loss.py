@@ -77,6 +77,8 @@ class CrossEntropyLoss(_Loss):
 
     Raises
     ------
+    ValueError, TypeError
+        Labels that are not integers in [0, K) (or ``ignore_index``), or not one per row.
     FloatingPointError
         The loss is not finite although some sample counts (diverged training, NaN inputs).
     """

@@ -59,10 +59,11 @@ class Parameter(NDArrayOperatorsMixin):
 
     Notes
     -----
-    Works where NumPy expects an array: ``np.asarray(p)`` is ``p.data``; ``p * 2``,
-    ``np.exp(p)``, ``p[0]``, ``p.shape`` give plain ndarrays (no autograd); ``p -= lr * p.grad``
-    changes ``p.data`` in place. ``==`` compares identity (``p in model.parameters()``), so
-    compare values with ``np.array_equal(p, q)``; ``bool(p)`` is always True.
+    Works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` and ``p.shape`` its
+    shape; ``p * 2``, ``np.exp(p)``, ``p[0]`` give plain ndarrays (no autograd), and
+    ``p -= lr * p.grad`` changes ``p.data`` in place. ``==`` compares identity (``p in
+    model.parameters()``), so compare values with ``np.array_equal(p, q)``; ``bool(p)`` is
+    always True.
     """
 
     def __init__(self, data, requires_grad: bool = True):

@@ -7,8 +7,10 @@ stride ``s``, im2col writes every window of every image as one column::
 
 so the convolution is ONE matrix product ``W.reshape(C_out, C * K_h * K_w) @ cols``.
 col2im is its adjoint: every column entry is *added* back to the pixel it was copied from
-(a pixel in several windows receives the sum of their gradients). These kernels work on an already padded batch, without bounds checks: the innermost loop
-moves a contiguous run of W_out numbers, which the compiler vectorizes.
+(a pixel in several windows receives the sum of their gradients). The textbook version is
+:func:`minitorch_cv.reference.im2col` / :func:`~minitorch_cv.reference.col2im`. These
+kernels work on an already padded batch, without bounds checks: the innermost loop moves a
+contiguous run of W_out numbers, which the compiler vectorizes.
 """
 
 from ._jit import compile_kernel

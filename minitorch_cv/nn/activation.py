@@ -17,7 +17,7 @@ class ReLU(_FunctionalLayer):
     gradients on, another layer's cache may hold the input (docs/layers.md).
     """
 
-    _function = "relu"
+    _forward, _backward = F.relu_forward, F.relu_backward
 
     def __init__(self, inplace=False):
         super().__init__()
@@ -36,19 +36,20 @@ class ReLU(_FunctionalLayer):
 class Tanh(_FunctionalLayer):
     """``tanh(x)``; backward ``dout * (1 - out^2)``. Shape: any -> same."""
 
-    _function = "tanh"
+    _forward, _backward = F.tanh_forward, F.tanh_backward
 
 
 class Sigmoid(_FunctionalLayer):
     """``1 / (1 + exp(-x))``; backward ``dout * out * (1 - out)``. Shape: any -> same."""
 
-    _function = "sigmoid"
+    _forward, _backward = F.sigmoid_forward, F.sigmoid_backward
 
 
 class LeakyReLU(_FunctionalLayer):
     """``x if x > 0 else negative_slope * x``; backward scales dout the same way."""
 
-    _function, _fields = "leaky_relu", ("negative_slope",)
+    _forward, _backward = F.leaky_relu_forward, F.leaky_relu_backward
+    _fields = ("negative_slope",)
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
@@ -62,7 +63,8 @@ class Softmax(_FunctionalLayer):
     :class:`~minitorch_cv.nn.CrossEntropyLoss` instead (it applies log-softmax itself).
     """
 
-    _function, _fields = "softmax", ("dim",)
+    _forward, _backward = F.softmax_forward, F.softmax_backward
+    _fields = ("dim",)
 
     def __init__(self, dim=-1):
         super().__init__()

@@ -19,7 +19,8 @@ class Dropout(_FunctionalLayer):
     Shape: any -> same. Backward: ``dx = dout * mask`` (the same mask, scale included).
     """
 
-    _function, _fields = "dropout", ("p",)
+    _backward = F.dropout_backward     # forward (below) calls F.dropout_forward in training
+    _fields = ("p",)
     _channelwise = False
 
     def __init__(self, p=0.5, inplace=False, rng=None):

@@ -16,7 +16,7 @@ __all__ = ["CrossEntropyLoss", "MSELoss", "L1Loss"]
 
 
 class _Loss(Module):
-    _forward = _backward = None                   # names in functional (set by subclasses)
+    _forward = _backward = None                   # functional functions (set by subclasses)
     _input_name = "The input contains"            # what the non-finite message blames
 
     def __init__(self, reduction="mean"):
@@ -31,8 +31,7 @@ class _Loss(Module):
         return False
 
     def forward(self, input, target):
-        loss, cache = getattr(F, self._forward)(input, target, self.reduction,
-                                                **self._arguments())
+        loss, cache = type(self)._forward(input, target, self.reduction, **self._arguments())
         if (self.reduction != "none" and not math.isfinite(loss)
                 and not self._nan_by_definition(cache)):
             raise FloatingPointError(
@@ -43,8 +42,8 @@ class _Loss(Module):
 
     def backward(self, dloss=1.0):
         """dL/d(input); ``dloss`` is dL/d(loss) (the loss's shape for ``reduction="none"``)."""
-        return getattr(F, self._backward)(self._take_cache(), dloss,
-                                          layer=f"{type(self).__name__}.backward")
+        return type(self)._backward(self._take_cache(), dloss,
+                                    layer=f"{type(self).__name__}.backward")
 
     def extra_repr(self):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -78,11 +77,13 @@ class CrossEntropyLoss(_Loss):
 
     Raises
     ------
+    ValueError, TypeError
+        Labels that are not integers in [0, K) (or ``ignore_index``), or not one per row.
     FloatingPointError
         The loss is not finite although some sample counts (diverged training, NaN inputs).
     """
 
-    _forward, _backward = "cross_entropy_forward", "cross_entropy_backward"
+    _forward, _backward = F.cross_entropy_forward, F.cross_entropy_backward
     _input_name = "The logits contain"
 
     def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -129,7 +130,7 @@ class MSELoss(_Loss):
     A non-finite loss raises FloatingPointError.
     """
 
-    _forward, _backward = "mse_loss_forward", "mse_loss_backward"
+    _forward, _backward = F.mse_loss_forward, F.mse_loss_backward
 
 
 class L1Loss(_Loss):
@@ -141,4 +142,4 @@ class L1Loss(_Loss):
     PyTorch's choice at the kink).
     """
 
-    _forward, _backward = "l1_loss_forward", "l1_loss_backward"
+    _forward, _backward = F.l1_loss_forward, F.l1_loss_backward

@@ -15,7 +15,6 @@ from collections import OrderedDict
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-from .._dispatch import functional as F
 from ..checks import check_input
 from . import init
 
@@ -60,10 +59,11 @@ class Parameter(NDArrayOperatorsMixin):
 
     Notes
     -----
-    Works where NumPy expects an array: ``np.asarray(p)`` is ``p.data``; ``p * 2``,
-    ``np.exp(p)``, ``p[0]``, ``p.shape`` give plain ndarrays (no autograd); ``p -= lr * p.grad``
-    changes ``p.data`` in place. ``==`` compares identity (``p in model.parameters()``), so
-    compare values with ``np.array_equal(p, q)``; ``bool(p)`` is always True.
+    Works where NumPy expects an array: ``np.asarray(p)`` is ``p.data`` and ``p.shape`` its
+    shape; ``p * 2``, ``np.exp(p)``, ``p[0]`` give plain ndarrays (no autograd), and
+    ``p -= lr * p.grad`` changes ``p.data`` in place. ``==`` compares identity (``p in
+    model.parameters()``), so compare values with ``np.array_equal(p, q)``; ``bool(p)`` is
+    always True.
     """
 
     def __init__(self, data, requires_grad: bool = True):
@@ -71,9 +71,21 @@ class Parameter(NDArrayOperatorsMixin):
         self.grad: np.ndarray | None = None
         self.requires_grad = requires_grad
 
-    # p.shape, p.dtype, p.ndim, p.size read ``data``
-    shape, dtype, ndim, size = (property(lambda self, name=name: getattr(self.data, name))
-                                for name in ("shape", "dtype", "ndim", "size"))
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
 
     def accumulate_grad(self, g: np.ndarray) -> None:
         """Add ``g`` into ``grad`` (allocating it on first use)."""
@@ -271,7 +283,7 @@ class Module:
         Takes PyTorch's forms (``to(np.float64)``, ``to(device="cpu")``, ``to("cpu", dtype)``);
         another device (``"cuda"``, ``"mps"``) is a ValueError: this library is CPU-only.
         """
-        dtype = _checked_dtype(type(self).__name__ + ".to", args, kwargs)
+        dtype = _parse_to_arguments(type(self).__name__ + ".to", args, kwargs)
         if dtype is None:
             return self
         for _, table, name in self._state_entries():
@@ -297,7 +309,7 @@ class Module:
 
     def cuda(self, device=None) -> Module:
         """Always a ValueError: this library has no GPU support (see :meth:`to`)."""
-        _checked_dtype("Module.cuda", ("cuda" if device is None else f"cuda:{device}",), {})
+        _parse_to_arguments("Module.cuda", ("cuda" if device is None else f"cuda:{device}",), {})
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters and buffers by dotted name, in PyTorch's order (copies)."""
@@ -349,12 +361,12 @@ def _assign(table, name, array):
 
 
 class _FunctionalLayer(Module):
-    """A layer that is a pair of :mod:`minitorch_cv.functional` functions:
-    ``F.<_function>_forward(x, *self._arguments())`` and ``F.<_function>_backward``."""
+    """A layer that is a pair of :mod:`minitorch_cv.functional` functions: ``forward`` runs
+    ``_forward(x, *self._arguments())`` and keeps its cache; ``backward`` runs ``_backward``."""
 
-    _function = ""        # e.g. "relu": F.relu_forward and F.relu_backward
-    _input_shape = None   # e.g. "(N, C, H, W)": forward checks a 4-D floating input
-    _fields = ()          # attributes passed to the forward function, and shown by repr
+    _forward = _backward = None   # e.g. F.relu_forward, F.relu_backward
+    _input_shape = None           # e.g. "(N, C, H, W)": forward checks a 4-D floating input
+    _fields = ()                  # attributes passed to ``_forward`` after x, and shown by repr
 
     def _arguments(self):
         return tuple(getattr(self, name) for name in self._fields)
@@ -365,13 +377,13 @@ class _FunctionalLayer(Module):
     def forward(self, x):
         if self._input_shape:
             check_input(x, 4, type(self).__name__, expected=self._input_shape)
-        out, cache = getattr(F, self._function + "_forward")(x, *self._arguments())
+        out, cache = type(self)._forward(x, *self._arguments())
         self._store(cache)
         return out
 
     def backward(self, dout):
-        return getattr(F, self._function + "_backward")(
-            dout, self._take_cache(), layer=f"{type(self).__name__}.backward")
+        return type(self)._backward(dout, self._take_cache(),
+                                    layer=f"{type(self).__name__}.backward")
 
 
 class _WeightLayer(Module):
@@ -407,8 +419,9 @@ def _device_type(device) -> str:
     return str(device).split(":")[0].strip().lower()      # "cuda:0" -> "cuda"
 
 
-def _checked_dtype(where, args, kwargs):
-    """The dtype (or None) of PyTorch's ``to(device, dtype)`` arguments, the device checked."""
+def _parse_to_arguments(where, args, kwargs):
+    """The dtype (or None) in PyTorch's ``to(device, dtype)`` arguments; a device other than
+    the CPU is a ValueError."""
     # non_blocking means nothing without a GPU: accepted
     unexpected = sorted(set(kwargs) - {"device", "dtype", "non_blocking"})
     if unexpected or len(args) > 2:

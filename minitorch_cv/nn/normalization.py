@@ -1,4 +1,4 @@
-"""Batch normalization layers (see :mod:`minitorch_cv.functional.normalization`)."""
+"""Batch normalization layers (formulas: :func:`minitorch_cv.reference.batchnorm_forward`)."""
 
 import numpy as np
 

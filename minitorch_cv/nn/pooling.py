@@ -1,5 +1,6 @@
 """Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
 
+from .._dispatch import functional as F
 from ..checks import check_pool_padding, pair
 from .module import _FunctionalLayer, is_grad_enabled
 
@@ -35,7 +36,7 @@ class MaxPool2d(_Pool2d):
     one in row-major order if several are equal); every other input gets zero.
     """
 
-    _function = "maxpool2d"
+    _forward, _backward = F.maxpool2d_forward, F.maxpool2d_backward
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                  return_indices=False):
@@ -54,7 +55,7 @@ class AvgPool2d(_Pool2d):
     Shape: as :class:`MaxPool2d`. Backward: ``dout / (K_h * K_w)`` to every window pixel.
     """
 
-    _function = "avgpool2d"
+    _forward, _backward = F.avgpool2d_forward, F.avgpool2d_backward
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
@@ -71,7 +72,8 @@ class AdaptiveAvgPool2d(_FunctionalLayer):
     pooling (ResNet). Backward: each bin's gradient divided evenly over its pixels.
     """
 
-    _function, _fields = "adaptive_avgpool2d", ("output_size",)
+    _forward, _backward = F.adaptive_avgpool2d_forward, F.adaptive_avgpool2d_backward
+    _fields = ("output_size",)
     _input_shape = "(N, C, H, W)"
 
     def __init__(self, output_size):

@@ -45,4 +45,5 @@ __all__ = ["conv2d_forward_loops", "conv2d_backward_loops", "conv2d_forward",
            "batchnorm_backward", "dropout_forward", "dropout_backward", "linear_forward",
            "linear_backward", "relu_forward", "relu_backward", "cross_entropy_forward",
            "cross_entropy_backward", "mse_loss_forward", "mse_loss_backward",
-           "l1_loss_forward", "l1_loss_backward", "sgd_momentum_step", "adam_step", "use", "is_active"]
+           "l1_loss_forward", "l1_loss_backward", "sgd_momentum_step", "adam_step", "use",
+           "is_active"]

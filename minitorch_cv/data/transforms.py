@@ -30,7 +30,8 @@ def as_generator(rng=None):
 def _check_batch(batch, name):
     if not isinstance(batch, np.ndarray) or batch.ndim != 4:
         shape = getattr(batch, "shape", None)
-        raise ValueError(f"{name} expects a batch of images of shape (N, C, H, W), got shape {shape}")
+        raise ValueError(f"{name} expects a batch of images of shape (N, C, H, W), "
+                         f"got shape {shape}")
 
 
 class _Transform:

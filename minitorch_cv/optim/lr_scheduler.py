@@ -270,7 +270,8 @@ class ReduceLROnPlateau(LRScheduler):
         _check(_is_real(factor) and factor < 1.0,
                f"Factor should be < 1.0 (the lr is multiplied by it), got {factor!r}")
         _check(factor >= 0, f"ReduceLROnPlateau: factor must be >= 0, got {factor!r}")
-        for name, value, kind in (("patience", patience, "an int"), ("cooldown", cooldown, "an int"),
+        for name, value, kind in (("patience", patience, "an int"),
+                                  ("cooldown", cooldown, "an int"),
                                   ("threshold", threshold, "a number"), ("eps", eps, "a number")):
             ok = _is_int(value) if kind == "an int" else _is_real(value)
             _check(ok and value >= 0,

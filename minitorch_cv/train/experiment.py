@@ -86,7 +86,8 @@ _TRAINING_FLAGS = (
      "every image)")),
     ("--no-train-eval", {"action": "store_true"}, "skip the final evaluation on the training set"),
     ("--resume", {"action": "store_true"}, ("continue the run in --out from its checkpoint "
-     "(refused when a setting differs from the run's, except --epochs may grow; see docs/runs.md)")),
+     "(refused when a setting differs from the run's, except --epochs may grow; "
+     "see docs/runs.md)")),
     ("--overwrite", {"action": "store_true"}, ("replace the run in --out: its files are deleted "
      "when this run starts (without --resume or --overwrite, an --out that holds a run is "
      "refused)")),

@@ -108,7 +108,8 @@ class Trainer:
         self.progress, self.log = progress, log
         self.history = {"train": {"step": [], "loss": [], "accuracy": []},
                         "val": {"step": [], "loss": [], "accuracy": [], "lr": []},
-                        "steps_per_epoch": len(train_loader), "images_seen": 0, "train_seconds": 0.0,
+                        "steps_per_epoch": len(train_loader), "images_seen": 0,
+                        "train_seconds": 0.0,
                         "stop_reason": None, "stop_kind": None, "stop_step": None}
         self.global_step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best_val_loss, self.best_state = math.inf, None

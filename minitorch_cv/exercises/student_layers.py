@@ -54,6 +54,7 @@ class StudentFile:
         return f"python -m minitorch_cv.exercises check {self.name} --dir {self.directory}"
 
     def _fail(self, function, what):
+        """Raise the one-line :class:`StudentCodeError`: ``your FUNCTION (PATH) WHAT``."""
         raise StudentCodeError(f"your {function} ({self.path}) {what}; run "
                                f"`{self.check_command}`") from None
 

@@ -71,10 +71,7 @@ def main(argv=None):
         return _error(f"no exercise {name!r}; `python -m minitorch_cv.exercises list` shows "
                       "them", 2)
     commands = {"start": _start, "check": _check, "autograder": _autograder}
-    try:
-        return commands[args.command](args, name)
-    except ValueError as err:                          # bad options: one line, status 2
-        return _error(err, 2)
+    return commands[args.command](args, name)
 
 
 def _error(message, status):
@@ -103,8 +100,11 @@ def _check(args, name):
         from .gradescope import write_results
         if not args.all:
             return _error("--format gradescope grades a submission: use --all", 2)
-        reports = write_results(args.dir, args.out, args.expect, args.points, args.visibility,
-                                args.time_scale, args.allow_library)
+        try:
+            reports = write_results(args.dir, args.out, args.expect, args.points,
+                                    args.visibility, args.time_scale, args.allow_library)
+        except ValueError as err:                      # the teacher's options: status 2
+            return _error(err, 2)
         return 0 if reports and all(r.passed for r in reports) else 1
     if args.all:
         reports = grader.grade_all(args.dir, args.time_scale, args.allow_library)
@@ -126,7 +126,10 @@ def _check(args, name):
 
 def _autograder(args, name):
     from .autograder import write_bundle
-    paths = write_bundle(args.out, args.package, args.expect, args.points, args.visibility)
+    try:
+        paths = write_bundle(args.out, args.package, args.expect, args.points, args.visibility)
+    except ValueError as err:                          # the teacher's options: status 2
+        return _error(err, 2)
     print("wrote " + ", ".join(str(p) for p in paths) + "\nupload autograder.zip on "
           "Gradescope's Configure Autograder page (docs/exercises.md, For teachers)")
     return 0

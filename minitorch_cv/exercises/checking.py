@@ -151,8 +151,8 @@ def backward_case(plan, forward, backward, label, args, dout, expected, *, setti
         values, problem = returned_values(results[bwd], backward, len(names), _tuple_of(names))
         if problem:
             return Outcome(False, problem)
-        return verdict([judge(n, v, e, (mistakes or {}).get(n, ()),
-                              *((border, coverage) if n == "dx" else ()))
+        return verdict([judge(n, v, e, (mistakes or {}).get(n, ()),  # where dx is wrong
+                              border if n == "dx" else 0, coverage if n == "dx" else None)
                         for n, v, e in zip(names, values, expected)],
                        ", ".join(f"`{n}`" for n in names) + " right")
 

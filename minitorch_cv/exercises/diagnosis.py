@@ -95,7 +95,8 @@ def window_coverage(hw, kernel, stride, padding):
     ``kernel``, ``stride`` and ``padding`` are ints or (h, w) pairs."""
     (kh, kw), (sh, sw), (ph, pw) = (k if isinstance(k, tuple) else (k, k)
                                     for k in (kernel, stride, padding))
-    (h, w), count = hw, np.zeros((hw[0] + 2 * ph, hw[1] + 2 * pw), dtype=int)
+    h, w = hw
+    count = np.zeros((h + 2 * ph, w + 2 * pw), dtype=int)
     for i in range(0, h + 2 * ph - kh + 1, sh):
         for j in range(0, w + 2 * pw - kw + 1, sw):
             count[i:i + kh, j:j + kw] += 1
@@ -164,8 +165,10 @@ def _applies(mistake, expected, dtype):
 
 
 def _fits(mistake, student, dtype):
-    if student is None or mistake.shape is not None:
-        return student is not None and tuple(np.shape(student)) == tuple(mistake.shape)
+    if student is None:
+        return False
+    if mistake.shape is not None:                       # the mistake changes the shape
+        return tuple(np.shape(student)) == tuple(mistake.shape)
     student = np.asarray(student)
     if mistake.nonfinite:
         return (np.issubdtype(student.dtype, np.number)

@@ -222,8 +222,10 @@ def evaluate(plan, results, path):
     found += [c.diagnosis for c in report.checks if c.diagnosis]
     found += mistake_diagnoses([e for c in report.checks for e in c.evidence])
     found += setting_diagnoses(report.checks, GROUP_NOUNS)
-    unique = {}                              # the first diagnosis of each text
-    report.diagnoses = [unique.setdefault(d.text, d) for d in found if d.text not in unique]
+    first = {}                               # the first diagnosis of each text
+    for d in found:
+        first.setdefault(d.text, d)
+    report.diagnoses = list(first.values())
     return report
 
 

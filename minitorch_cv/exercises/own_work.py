@@ -1,9 +1,10 @@
 """Hand in your own work: find where an exercise file uses the library's implementations.
 
 :func:`library_uses` reads the student's file and the student's modules beside it that it
-imports, without running them; :func:`watch_settings` tells the student's process which
-calls into the library to refuse while the grader runs it (an ``importlib`` trick). NumPy,
-the student's own modules and :mod:`minitorch_cv.exercises.helpers` are allowed;
+imports, without running them, for imports of the library or a deep-learning framework;
+:func:`watch_settings` tells the student's process which calls into the library to refuse
+while the grader runs it, which catches what no import statement shows (``importlib``).
+NumPy, the student's own modules and :mod:`minitorch_cv.exercises.helpers` are allowed;
 ``check --allow-library`` allows the library (docs/exercises.md, "For teachers").
 """
 

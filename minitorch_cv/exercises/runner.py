@@ -1,10 +1,11 @@
 """Run a student's file in a separate Python process, with a time limit per call.
 
-The grader writes a *plan* -- the calls to make, with their input arrays -- to a temporary
-folder and starts this file as a script (``python runner.py FOLDER START``; standard library
-and NumPy only), which imports the student's file and writes each call's :class:`StepResult`
-as ``i.json`` and ``i.npz`` (never a pickle). A call that runs over its limit, exits or
-crashes costs one call: the process is restarted after it (docs/exercises.md).
+The grader never imports student code. It writes a *plan* -- the calls to make, with their
+input arrays -- to a temporary folder and starts this file as a script (``python runner.py
+FOLDER START``; it imports only the standard library and NumPy, to start fast), which imports
+the student's file and writes each call's :class:`StepResult` as ``i.json`` and ``i.npz``
+(never a pickle). A call that runs over its limit, exits or crashes costs one call: the
+process is restarted after it (docs/exercises.md, "How the grader works").
 
 Argument encoding in the plan (JSON)::
 

@@ -54,6 +54,7 @@ class StudentFile:
         return f"python -m minitorch_cv.exercises check {self.name} --dir {self.directory}"
 
     def _fail(self, function, what):
+        """Raise the one-line :class:`StudentCodeError`: ``your FUNCTION (PATH) WHAT``."""
         raise StudentCodeError(f"your {function} ({self.path}) {what}; run "
                                f"`{self.check_command}`") from None
 
@@ -236,9 +237,11 @@ StudentDropout2d = _student_class(_StudentDropout, nn.Dropout2d, "dropout")  # c
 
 
 #: The library's layer type -> the class that runs the student's exercise for it.
-LAYER_EXERCISES = {cls.__bases__[1]: cls for cls in (     # bases: (shared code, layer)
-    StudentConv2d, StudentMaxPool2d, StudentAvgPool2d, StudentReLU, StudentLinear,
-    StudentBatchNorm1d, StudentBatchNorm2d, StudentDropout, StudentDropout2d)}
+LAYER_EXERCISES = {
+    nn.Conv2d: StudentConv2d, nn.MaxPool2d: StudentMaxPool2d, nn.AvgPool2d: StudentAvgPool2d,
+    nn.ReLU: StudentReLU, nn.Linear: StudentLinear, nn.BatchNorm1d: StudentBatchNorm1d,
+    nn.BatchNorm2d: StudentBatchNorm2d, nn.Dropout: StudentDropout,
+    nn.Dropout2d: StudentDropout2d}
 
 
 def student_layer_class(library_type, student):

@@ -206,6 +206,10 @@ def test_done_when_flow_through_the_command_line(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["exercise"] == "conv2d" and report["passed"] and report["score"] == 1.0
     assert all(set(c) == {"name", "passed", "message"} for c in report["checks"])
+    unwritable = cli("check", "conv2d", "--dir", "work", "--json", "no/such/folder/r.json",
+                     cwd=tmp_path)
+    assert unwritable.returncode == 2 and unwritable.stderr.count("\n") == 1, unwritable.stderr
+    assert "--json: cannot write no/such/folder/r.json" in unwritable.stderr
     student.write_text(broken(CONV2D, ("np.tensordot(window, w, axes",
                                        "np.tensordot(window, w[:, :, ::-1, ::-1], axes")))
     failed = cli("check", "--all", "--dir", "work", "--json", cwd=tmp_path)

@@ -119,8 +119,11 @@ def _check(args, name):
         if len(reports) > 1:
             print(f"\n{sum(r.passed for r in reports)}/{len(reports)} exercises passed")
         if args.json:
-            with open(args.json, "w") as f:
-                f.write(grader.reports_json(reports, many=args.all) + "\n")
+            try:
+                with open(args.json, "w") as f:
+                    f.write(grader.reports_json(reports, many=args.all) + "\n")
+            except OSError as err:
+                return _error(f"--json: cannot write {args.json} ({err.strerror})", 2)
     return 0 if all(r.passed for r in reports) else 1
 
 

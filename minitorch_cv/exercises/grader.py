@@ -190,7 +190,8 @@ def _run_checks(plan, results):
         except Exception as exc:  # noqa: BLE001 -- a student value the check cannot read
             outcome = Outcome(False, (f"could not be checked ({type(exc).__name__}: {exc}); "
                                       "return arrays of the documented shapes"))
-        checks.append(Check(name, group=group, settings=settings, **vars(outcome)))
+        found = dict(vars(outcome), passed=bool(outcome.passed))   # np.bool_ is not JSON
+        checks.append(Check(name, group=group, settings=settings, **found))
     return checks + [Check(name, *fn(plan, results)) for name, fn in (
         ("inputs unchanged", _unchanged_check), ("prints nothing", _quiet_check))]
 

@@ -23,7 +23,8 @@ def _check_options(expect=(), points=10.0, flag="", **visibilities):
                          "`python -m minitorch_cv.exercises list` shows them")
     for name, value in visibilities.items():
         if value not in VISIBILITIES:
-            raise ValueError(f"{flag}{name} must be one of {', '.join(VISIBILITIES)}, got {value!r}")
+            raise ValueError(f"{flag}{name} must be one of {', '.join(VISIBILITIES)}, "
+                             f"got {value!r}")
     if not points > 0:
         raise ValueError(f"{flag}points must be positive, got {points}")
 

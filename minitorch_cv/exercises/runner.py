@@ -41,10 +41,10 @@ STARTUP_LIMIT = 120.0
 
 class StepResult(dict):
     """What one call did: ``status`` ("ok", "not_implemented", "raised", "exit",
-    "missing", "import_error", "refused", "timeout", "crashed", "not_run"), ``message``, ``printed``,
-    ``mutated`` (indices of input arrays the call changed), ``elements`` (one description
-    per returned value) and ``arrays`` (the returned arrays by name: ``out0``, ``out1``,
-    ..., and ``arg3`` for inputs the plan asked to see after the call)."""
+    "missing", "import_error", "refused", "timeout", "crashed", "not_run"), ``message``,
+    ``printed``, ``mutated`` (indices of input arrays the call changed), ``elements`` (one
+    description per returned value) and ``arrays`` (the returned arrays by name: ``out0``,
+    ``out1``, ..., and ``arg3`` for inputs the plan asked to see after the call)."""
 
     @property
     def ok(self):

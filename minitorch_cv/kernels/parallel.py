@@ -147,14 +147,17 @@ def ctrl_c_as_keyboard_interrupt():
         raise
 
 
-def parallel_over(work, n_images: int, size=None, block=1, min_size=MIN_PARALLEL_ELEMENTS):
+def parallel_over(work, n_images: int, size=None, block=1, min_size=None):
     """Run ``work(lo, hi)`` on one contiguous slice of ``range(n_images)`` per thread, and
     return the results in slice order (an exception in any slice is raised here).
 
     Slices start at multiples of ``block``. With one block, or ``size`` (the array elements
-    the work goes through) below ``min_size``, ``work(0, n_images)`` runs in the calling
-    thread with BLAS as it is; otherwise BLAS runs on one thread in every slice.
+    the work goes through) below ``min_size`` (default ``MIN_PARALLEL_ELEMENTS``, read at
+    each call), ``work(0, n_images)`` runs in the calling thread with BLAS as it is;
+    otherwise BLAS runs on one thread in every slice.
     """
+    if min_size is None:
+        min_size = MIN_PARALLEL_ELEMENTS
     with ctrl_c_as_keyboard_interrupt():
         n_blocks = -(-n_images // block)
         if (size is not None and size < min_size) or n_blocks <= 1:
@@ -181,5 +184,4 @@ def parallel_over_batch(kernel, batched, *args, min_size=None):
     the kernel runs once, in this thread.
     """
     return parallel_over(lambda lo, hi: kernel(*(a[lo:hi] for a in batched), *args),
-                         len(batched[0]), size=max(a.size for a in batched),
-                         min_size=MIN_PARALLEL_ELEMENTS if min_size is None else min_size)
+                         len(batched[0]), size=max(a.size for a in batched), min_size=min_size)

@@ -338,8 +338,12 @@ def grad_cam(model, x, target=None):
     """
     # The head's backward adds into fresh arrays, not the caller's (put back at the end).
     with kept_as_found(model, gradients=True, buffers=True, caches=True):
-        with nn.no_grad():                     # the trunk keeps nothing
-            feats = model.forward_features(x, ("layer4",))[1]["layer4"]
+        with nn.no_grad():                     # the trunk, up to layer4, keeps nothing
+            feats = x
+            for name, layer in model.named_stages():
+                if name == "avgpool":
+                    break
+                feats = layer(feats)
         head = nn.Sequential(model.avgpool, model.flatten, model.fc)
         head.requires_grad_(False)             # dL/dfeats is all we need: no dL/dW
         logits = head(feats)                   # the head keeps its caches
